@@ -1,0 +1,3 @@
+//! x86-64 paths.
+
+pub(crate) mod avx2;

@@ -1,0 +1,506 @@
+//! Plugins that register themselves, by name, from any crate.
+//!
+//! The registry knows no plugin types. A crate that owns a plugin *kind*
+//! (vectordb's metrics and indexes, syncdb's codecs) defines a type for it,
+//! implements [`Plugin`] and calls [`plugin_kind!`]. Plugins of that kind are
+//! then registered statically with [`submit!`] (from any crate, without a
+//! direct dependency on `inventory`) or at run time with
+//! [`Registry::register`], and looked up by case-insensitive name.
+//!
+//! ```
+//! use unidb_registry::{plugin_info, plugin_kind, submit, Plugin, PluginInfo, PluginKind};
+//!
+//! /// A toy plugin kind: named greeting functions.
+//! #[derive(Debug)]
+//! pub struct Greeter {
+//!     info: PluginInfo,
+//!     greet: fn(&str) -> String,
+//! }
+//! impl Plugin for Greeter {
+//!     fn info(&self) -> &PluginInfo { &self.info }
+//! }
+//! plugin_kind!(Greeter, "greeter");
+//!
+//! fn hello(who: &str) -> String { format!("hello, {who}") }
+//! submit!(Greeter { info: plugin_info!("hello", "says hello"), greet: hello });
+//!
+//! # fn main() -> Result<(), unidb_registry::RegistryError> {
+//! let registry = Greeter::registry();
+//! let g = registry.get("HELLO")?; // names are case-insensitive
+//! assert_eq!((g.greet)("world"), "hello, world");
+//! assert_eq!(g.info().crate_name, env!("CARGO_PKG_NAME"));
+//!
+//! registry.register(Greeter { info: PluginInfo::new("bye", "says goodbye", "app", "app::plugins"), greet: |w| format!("bye, {w}") })?;
+//! assert_eq!(registry.names(), vec!["bye", "hello"]);
+//! assert!(registry.get("nope").unwrap_err().to_string().contains("bye, hello"));
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{OnceLock, RwLock};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use std::sync::OnceLock;
+}
+
+/// What every plugin says about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PluginInfo {
+    /// The name plugins are looked up by (case-insensitive).
+    pub name: &'static str,
+    /// A one-line description.
+    pub description: &'static str,
+    /// The crate that defined the plugin.
+    pub crate_name: &'static str,
+    /// The module that defined the plugin.
+    pub module: &'static str,
+}
+
+impl PluginInfo {
+    /// Describes a plugin. Prefer [`plugin_info!`], which fills in the crate
+    /// and module of the call site.
+    pub const fn new(
+        name: &'static str,
+        description: &'static str,
+        crate_name: &'static str,
+        module: &'static str,
+    ) -> Self {
+        PluginInfo {
+            name,
+            description,
+            crate_name,
+            module,
+        }
+    }
+
+    /// `crate::module`, where the plugin was defined.
+    pub fn origin(&self) -> String {
+        if self.module.starts_with(self.crate_name) {
+            self.module.to_owned()
+        } else {
+            format!("{} ({})", self.module, self.crate_name)
+        }
+    }
+}
+
+/// Builds a [`PluginInfo`] with the calling crate and module filled in.
+#[macro_export]
+macro_rules! plugin_info {
+    ($name:expr, $description:expr $(,)?) => {
+        $crate::PluginInfo::new(
+            $name,
+            $description,
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::module_path!(),
+        )
+    };
+}
+
+/// A plugin: anything that can describe itself.
+pub trait Plugin: Send + Sync + 'static {
+    /// The plugin's name and origin.
+    fn info(&self) -> &PluginInfo;
+}
+
+/// A plugin kind with a global registry. Implement it with [`plugin_kind!`].
+pub trait PluginKind: Plugin + Sized {
+    /// The kind's name, used in errors ("metric", "index", "codec").
+    const KIND: &'static str;
+
+    /// The global registry of this kind.
+    fn registry() -> &'static Registry<Self>;
+
+    #[doc(hidden)]
+    fn static_plugins() -> Vec<&'static Self>;
+}
+
+/// Declares a plugin kind: collects its statically submitted plugins and
+/// gives it a global [`Registry`]. Call it in the crate that defines the type.
+#[macro_export]
+macro_rules! plugin_kind {
+    ($ty:ty, $kind:expr $(,)?) => {
+        $crate::__private::inventory::collect!($ty);
+
+        impl $crate::PluginKind for $ty {
+            const KIND: &'static str = $kind;
+
+            fn registry() -> &'static $crate::Registry<Self> {
+                static REGISTRY: $crate::__private::OnceLock<$crate::Registry<$ty>> =
+                    $crate::__private::OnceLock::new();
+                REGISTRY.get_or_init($crate::Registry::new)
+            }
+
+            fn static_plugins() -> ::std::vec::Vec<&'static Self> {
+                $crate::__private::inventory::iter::<$ty>
+                    .into_iter()
+                    .collect()
+            }
+        }
+    };
+}
+
+/// Registers a plugin statically, from any crate: `submit!(expr)` where
+/// `expr` is a const expression of a plugin kind's type.
+#[macro_export]
+macro_rules! submit {
+    ($value:expr $(,)?) => {
+        $crate::__private::inventory::submit! { $value }
+    };
+}
+
+/// Errors of the registry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No plugin of this kind has the name.
+    #[error("unknown {kind} {name:?}; known: {}", known.join(", "))]
+    Unknown {
+        /// The plugin kind.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The registered names, sorted.
+        known: Vec<&'static str>,
+    },
+    /// Two plugins of one kind share a name.
+    #[error("duplicate {kind} {name:?}: defined in {first} and in {second}")]
+    Duplicate {
+        /// The plugin kind.
+        kind: &'static str,
+        /// The shared name.
+        name: String,
+        /// Where the first definition lives (`crate::module`).
+        first: String,
+        /// Where the second definition lives.
+        second: String,
+    },
+    /// A name that is empty or has characters other than ASCII letters,
+    /// digits, `-`, `_` and `.`.
+    #[error("invalid {kind} name {name:?} (from {origin}): use ASCII letters, digits, '-', '_' or '.'")]
+    InvalidName {
+        /// The plugin kind.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// Where the plugin was defined.
+        origin: String,
+    },
+}
+
+/// The plugins of one kind: the statically submitted ones (collected on
+/// first use) and those registered at run time.
+///
+/// Reads take a shared lock and one hash lookup; registering takes the
+/// write lock briefly, so it is safe while other threads read.
+pub struct Registry<T: PluginKind> {
+    state: OnceLock<RwLock<State<T>>>,
+}
+
+struct State<T: 'static> {
+    /// Lowercased name → every plugin with that name (more than one is a
+    /// duplicate, reported at lookup).
+    by_name: HashMap<String, Vec<&'static T>>,
+}
+
+impl<T: PluginKind> fmt::Debug for Registry<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("kind", &T::KIND)
+            .field("names", &self.names())
+            .finish()
+    }
+}
+
+impl<T: PluginKind> Default for Registry<T> {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+impl<T: PluginKind> Registry<T> {
+    /// An empty registry; statically submitted plugins are collected on first use.
+    pub const fn new() -> Self {
+        Registry {
+            state: OnceLock::new(),
+        }
+    }
+
+    fn state(&self) -> &RwLock<State<T>> {
+        self.state.get_or_init(|| {
+            let mut by_name: HashMap<String, Vec<&'static T>> = HashMap::new();
+            for plugin in T::static_plugins() {
+                by_name
+                    .entry(plugin.info().name.to_ascii_lowercase())
+                    .or_default()
+                    .push(plugin);
+            }
+            RwLock::new(State { by_name })
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<T>> {
+        // A panic while holding the lock cannot leave the map half-updated
+        // (insertions are single operations), so a poisoned lock is still valid.
+        self.state().read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn duplicate(name: &str, found: &[&'static T]) -> RegistryError {
+        RegistryError::Duplicate {
+            kind: T::KIND,
+            name: name.to_owned(),
+            first: found[0].info().origin(),
+            second: found[1].info().origin(),
+        }
+    }
+
+    /// Looks a plugin up by case-insensitive name.
+    ///
+    /// # Errors
+    /// [`RegistryError::Unknown`] (listing the known names) or
+    /// [`RegistryError::Duplicate`] (naming both definitions).
+    pub fn get(&self, name: &str) -> Result<&'static T, RegistryError> {
+        let key = name.to_ascii_lowercase();
+        let state = self.read();
+        match state.by_name.get(&key).map(Vec::as_slice) {
+            Some([one]) => Ok(*one),
+            Some(found @ [_, _, ..]) => Err(Self::duplicate(found[0].info().name, found)),
+            _ => {
+                drop(state);
+                Err(RegistryError::Unknown {
+                    kind: T::KIND,
+                    name: name.to_owned(),
+                    known: self.names(),
+                })
+            }
+        }
+    }
+
+    /// Whether a plugin with this name is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.read()
+            .by_name
+            .contains_key(&name.to_ascii_lowercase())
+    }
+
+    /// Every plugin, sorted by name (duplicates included, so that
+    /// [`Registry::validate`] can report them).
+    pub fn list(&self) -> Vec<&'static T> {
+        let state = self.read();
+        let mut all: Vec<&'static T> = state.by_name.values().flatten().copied().collect();
+        all.sort_by(|a, b| {
+            (a.info().name, a.info().module).cmp(&(b.info().name, b.info().module))
+        });
+        all
+    }
+
+    /// The registered names, sorted, each once.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.list().iter().map(|p| p.info().name).collect();
+        names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        names
+    }
+
+    /// Checks every name: reports invalid names and duplicates.
+    ///
+    /// # Errors
+    /// Every problem found, sorted by name.
+    pub fn validate(&self) -> Result<(), Vec<RegistryError>> {
+        let mut errors = Vec::new();
+        for plugin in self.list() {
+            let info = plugin.info();
+            if !valid_name(info.name) {
+                errors.push(RegistryError::InvalidName {
+                    kind: T::KIND,
+                    name: info.name.to_owned(),
+                    origin: info.origin(),
+                });
+            }
+        }
+        let state = self.read();
+        let mut dups: Vec<_> = state
+            .by_name
+            .values()
+            .filter(|found| found.len() > 1)
+            .map(|found| Self::duplicate(found[0].info().name, found))
+            .collect();
+        dups.sort_by_key(|e| e.to_string());
+        errors.extend(dups);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Registers a plugin at run time and returns it. The plugin lives for
+    /// the rest of the process (it is leaked, like static plugins).
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidName`], or [`RegistryError::Duplicate`] when
+    /// the name is taken (the registry is left unchanged).
+    pub fn register(&self, plugin: T) -> Result<&'static T, RegistryError> {
+        let info = *plugin.info();
+        if !valid_name(info.name) {
+            return Err(RegistryError::InvalidName {
+                kind: T::KIND,
+                name: info.name.to_owned(),
+                origin: info.origin(),
+            });
+        }
+        let key = info.name.to_ascii_lowercase();
+        let mut state = self.state().write().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = state.by_name.get(&key).and_then(|v| v.first()) {
+            return Err(RegistryError::Duplicate {
+                kind: T::KIND,
+                name: info.name.to_owned(),
+                first: existing.info().origin(),
+                second: info.origin(),
+            });
+        }
+        let leaked: &'static T = Box::leak(Box::new(plugin));
+        state.by_name.insert(key, vec![leaked]);
+        Ok(leaked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    pub struct Toy {
+        info: PluginInfo,
+        value: u32,
+    }
+    impl Plugin for Toy {
+        fn info(&self) -> &PluginInfo {
+            &self.info
+        }
+    }
+    plugin_kind!(Toy, "toy");
+
+    submit!(Toy {
+        info: plugin_info!("alpha", "first"),
+        value: 1
+    });
+    submit!(Toy {
+        info: plugin_info!("Beta", "second"),
+        value: 2
+    });
+    // Two definitions of one name: an error at lookup, never first-wins.
+    submit!(Toy {
+        info: PluginInfo::new("twin", "one", "crate_a", "crate_a::m"),
+        value: 3
+    });
+    submit!(Toy {
+        info: PluginInfo::new("TWIN", "two", "crate_b", "crate_b::n"),
+        value: 4
+    });
+
+    #[test]
+    fn static_lookup_is_case_insensitive() {
+        let r = Toy::registry();
+        assert_eq!(r.get("ALPHA").unwrap().value, 1);
+        assert_eq!(r.get("beta").unwrap().value, 2);
+        assert_eq!(r.get("beta").unwrap().info().crate_name, "unidb-registry");
+        assert_eq!(r.get("beta").unwrap().info().module, "unidb_registry::tests");
+    }
+
+    #[test]
+    fn duplicates_name_both_definitions() {
+        let r = Toy::registry();
+        let err = r.get("twin").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("crate_a::m") && msg.contains("crate_b::n"), "{msg}");
+        let errors = r.validate().unwrap_err();
+        assert!(errors
+            .iter()
+            .any(|e| matches!(e, RegistryError::Duplicate { name, .. } if name.eq_ignore_ascii_case("twin"))));
+    }
+
+    #[test]
+    fn unknown_lists_known_names_sorted() {
+        let r = Toy::registry();
+        match r.get("gamma").unwrap_err() {
+            RegistryError::Unknown { known, name, kind } => {
+                assert_eq!(kind, "toy");
+                assert_eq!(name, "gamma");
+                let mut sorted = known.clone();
+                sorted.sort();
+                assert_eq!(known, sorted);
+                assert!(known.contains(&"alpha") && known.contains(&"Beta"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn runtime_registration_rejects_duplicates_and_bad_names() {
+        let r = Toy::registry();
+        let p = r
+            .register(Toy {
+                info: PluginInfo::new("runtime-1", "rt", "app", "app::x"),
+                value: 9,
+            })
+            .unwrap();
+        assert_eq!(p.value, 9);
+        assert_eq!(r.get("RUNTIME-1").unwrap().value, 9);
+        let dup = r.register(Toy {
+            info: PluginInfo::new("ALPHA", "again", "app", "app::y"),
+            value: 10,
+        });
+        assert!(matches!(dup, Err(RegistryError::Duplicate { .. })));
+        assert_eq!(r.get("alpha").unwrap().value, 1);
+        for bad in ["", "has space", "ünï"] {
+            let res = r.register(Toy {
+                info: PluginInfo::new(bad, "bad", "app", "app::z"),
+                value: 0,
+            });
+            assert!(matches!(res, Err(RegistryError::InvalidName { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn concurrent_reads_and_registrations() {
+        let r = Toy::registry();
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                s.spawn(move || {
+                    for i in 0..200u32 {
+                        if t == 0 && i % 10 == 0 {
+                            let name: &'static str = Box::leak(format!("conc-{i}").into_boxed_str());
+                            r.register(Toy {
+                                info: PluginInfo::new(name, "c", "app", "app::c"),
+                                value: i,
+                            })
+                            .unwrap();
+                        }
+                        assert_eq!(r.get("alpha").unwrap().value, 1);
+                        let _ = r.names();
+                    }
+                });
+            }
+        });
+        for i in (0..200u32).step_by(10) {
+            assert_eq!(r.get(&format!("conc-{i}")).unwrap().value, i);
+        }
+    }
+
+    #[test]
+    fn shared_types_are_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Registry<Toy>>();
+        assert_send_sync::<RegistryError>();
+        assert_send_sync::<PluginInfo>();
+    }
+}

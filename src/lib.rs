@@ -1,0 +1,18 @@
+//! unidb: one fast shared core for two databases.
+//!
+//! This facade re-exports the member crates and holds the `unidb` CLI's
+//! logic (in [`cli`]).
+//!
+//! ```
+//! use unidb::kernels::Kernels;
+//! let k = Kernels::active();
+//! assert_eq!(k.dot_f32(&[1.0, 2.0], &[3.0, 4.0]).unwrap(), 11.0);
+//! ```
+
+pub use unidb_common as common;
+pub use unidb_kernels as kernels;
+pub use unidb_registry as registry;
+pub use unidb_syncdb as syncdb;
+pub use unidb_vectordb as vectordb;
+
+pub mod cli;

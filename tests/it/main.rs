@@ -1,0 +1,3 @@
+//! Cross-crate integration tests (one binary, so it compiles once).
+
+mod cli;
