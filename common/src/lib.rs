@@ -1,9 +1,40 @@
 //! Errors, ids, clocks, collections, configuration and metrics shared by
 //! unidb's vector database and sync database.
 //!
+//! * [`error`]: one [`Error`] type with an [`ErrorKind`], what was wrong and where.
+//! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
+//! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
+//!   time, and the hybrid logical clock [`Hlc`].
+//!
 //! ```
-//! assert!(!unidb_common::NAME.is_empty());
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use unidb_common::{Error, ErrorKind, Hlc, Id, ManualClock, ReplicaId};
+//!
+//! let clock = ManualClock::new(1_700_000_000_000);
+//! let hlc = Hlc::new(Arc::new(clock.clone()), Duration::from_millis(500));
+//! let t1 = hlc.now();
+//! clock.advance(10);
+//! assert!(hlc.now() > t1);
+//!
+//! let replica = ReplicaId::random();
+//! let id = Id::new();
+//! assert_eq!(id.to_string().parse::<Id>().unwrap(), id);
+//! assert_eq!(replica.to_string().parse::<ReplicaId>().unwrap(), replica);
+//!
+//! let err = Error::validation("dimension 0 is not in 1..=65536", "config.dim");
+//! assert_eq!(err.kind(), ErrorKind::Validation);
 //! ```
+
+pub mod error;
+pub mod id;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};
+pub use id::{Id, IdError, IdGenerator, ReplicaId};
+pub use time::{
+    monotonic_ns, Clock, ClockError, Hlc, HlcTimestamp, ManualClock, MonotonicClock, SystemClock,
+};
 
 /// The project name.
 pub const NAME: &str = "unidb";

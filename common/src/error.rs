@@ -1,0 +1,450 @@
+//! One error type for the whole project.
+//!
+//! An [`Error`] has a [`ErrorKind`] (what category of failure), a message
+//! (what was wrong), an optional location (where: a field, a file, a key, an
+//! offset), a chain of context notes added on the way up, and an optional
+//! source error. Member crates keep their own precise error enums and convert
+//! them with `impl From<TheirError> for unidb_common::Error`, typically
+//! `Error::new(kind, e.to_string()).with_source(e)`.
+//!
+//! ```
+//! use unidb_common::error::{Error, ErrorKind, Result};
+//!
+//! fn parse_dim(s: &str) -> Result<usize> {
+//!     s.parse::<usize>()
+//!         .map_err(|e| Error::validation(format!("{s:?} is not a dimension"), "index.dim").with_source(e))
+//! }
+//!
+//! let err = parse_dim("x").unwrap_err().context("loading collection \"docs\"");
+//! assert_eq!(err.kind(), ErrorKind::Validation);
+//! assert_eq!(err.location(), Some("index.dim"));
+//! assert_eq!(
+//!     err.to_string(),
+//!     "validation error at index.dim: \"x\" is not a dimension (while loading collection \"docs\")"
+//! );
+//! assert!(std::error::Error::source(&err).is_some());
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Shorthand for results carrying an [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The category of an [`Error`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An input value is out of range or malformed.
+    Validation,
+    /// A configuration is invalid or inconsistent.
+    Configuration,
+    /// Encoding or decoding failed.
+    Serialization,
+    /// A named thing does not exist.
+    NotFound,
+    /// The operation conflicts with existing state (duplicate, concurrent change).
+    Conflict,
+    /// Stored or received data fails integrity checks.
+    CorruptData,
+    /// An operating-system I/O error.
+    Io,
+    /// The operation or format is not supported.
+    Unsupported,
+}
+
+impl ErrorKind {
+    /// A short lowercase name: `"validation"`, `"not found"`, ...
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "validation",
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::Serialization => "serialization",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::CorruptData => "corrupt data",
+            ErrorKind::Io => "I/O",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The project's error: kind, what was wrong, where, context and source.
+///
+/// `Display` reads `"<kind> error[ at <location>]: <message>[ (while <ctx>; while <ctx>)]"`;
+/// the source is reachable through [`std::error::Error::source`]. The error
+/// is one pointer wide, so `Result<T>` stays small.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    location: Option<Cow<'static, str>>,
+    context: Vec<Cow<'static, str>>,
+    source: Option<Source>,
+}
+
+impl Error {
+    /// An error of `kind` with `message` (what was wrong).
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            message: message.into(),
+            location: None,
+            context: Vec::new(),
+            source: None,
+        }))
+    }
+
+    /// An error of `kind`: `what` was wrong at `location` (a field, path, key ...).
+    pub fn at(
+        kind: ErrorKind,
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(kind, what).with_location(location)
+    }
+
+    /// [`ErrorKind::Validation`]: `what` was wrong at `location`.
+    pub fn validation(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::Validation, what, location)
+    }
+
+    /// [`ErrorKind::Configuration`]: `what` was wrong at `location`.
+    pub fn configuration(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::Configuration, what, location)
+    }
+
+    /// [`ErrorKind::Serialization`]: `what` was wrong at `location`.
+    pub fn serialization(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::Serialization, what, location)
+    }
+
+    /// [`ErrorKind::NotFound`]: `what` was not found in `location`.
+    pub fn not_found(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::NotFound, what, location)
+    }
+
+    /// [`ErrorKind::Conflict`]: `what` conflicts at `location`.
+    pub fn conflict(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::Conflict, what, location)
+    }
+
+    /// [`ErrorKind::CorruptData`]: `what` was wrong at `location` (e.g. a byte offset).
+    pub fn corrupt_data(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::CorruptData, what, location)
+    }
+
+    /// [`ErrorKind::Io`]: `what` failed at `location` (e.g. a path).
+    pub fn io(what: impl Into<Cow<'static, str>>, location: impl Into<Cow<'static, str>>) -> Self {
+        Self::at(ErrorKind::Io, what, location)
+    }
+
+    /// [`ErrorKind::Unsupported`]: `what` is not supported at `location`.
+    pub fn unsupported(
+        what: impl Into<Cow<'static, str>>,
+        location: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::at(ErrorKind::Unsupported, what, location)
+    }
+
+    /// Sets where the error happened (replacing an earlier location).
+    pub fn with_location(mut self, location: impl Into<Cow<'static, str>>) -> Self {
+        self.0.location = Some(location.into());
+        self
+    }
+
+    /// Attaches the underlying error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// Attaches an already boxed underlying error.
+    pub fn with_boxed_source(mut self, source: Source) -> Self {
+        self.0.source = Some(source);
+        self
+    }
+
+    /// Adds a note on what was being done ("loading collection docs"); notes
+    /// print innermost first.
+    pub fn context(mut self, ctx: impl Into<Cow<'static, str>>) -> Self {
+        self.0.context.push(ctx.into());
+        self
+    }
+
+    /// The category.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// Where it was wrong, if known.
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+
+    /// The context notes, innermost first.
+    pub fn context_notes(&self) -> impl Iterator<Item = &str> {
+        self.0.context.iter().map(|c| c.as_ref())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if let Some(l) = &self.0.location {
+            d.field("location", l);
+        }
+        if !self.0.context.is_empty() {
+            d.field("context", &self.0.context);
+        }
+        if let Some(s) = &self.0.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} error", self.0.kind)?;
+        if let Some(l) = &self.0.location {
+            write!(f, " at {l}")?;
+        }
+        write!(f, ": {}", self.0.message)?;
+        if !self.0.context.is_empty() {
+            f.write_str(" (")?;
+            for (i, c) in self.0.context.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "while {c}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::InvalidData => ErrorKind::CorruptData,
+            std::io::ErrorKind::Unsupported => ErrorKind::Unsupported,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        let kind = if e.is_io() {
+            ErrorKind::Io
+        } else {
+            ErrorKind::Serialization
+        };
+        let location = format!("JSON line {} column {}", e.line(), e.column());
+        let mut err = Error::new(kind, e.to_string());
+        if e.line() > 0 {
+            err = err.with_location(location);
+        }
+        err.with_source(e)
+    }
+}
+
+impl From<crate::time::ClockError> for Error {
+    fn from(e: crate::time::ClockError) -> Self {
+        use crate::time::ClockError;
+        let kind = match e {
+            ClockError::DriftExceeded { .. } | ClockError::PhysicalOutOfRange { .. } => {
+                ErrorKind::Validation
+            }
+            _ => ErrorKind::Conflict,
+        };
+        Error::at(kind, e.to_string(), "hybrid logical clock").with_source(e)
+    }
+}
+
+impl From<crate::id::IdError> for Error {
+    fn from(e: crate::id::IdError) -> Self {
+        Error::at(ErrorKind::Validation, e.to_string(), "identifier").with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    fn assert_traits<T: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn traits_and_size() {
+        assert_traits::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn constructors_set_kind_and_location() {
+        let cases: [(Error, ErrorKind, &str); 8] = [
+            (
+                Error::validation("w", "l"),
+                ErrorKind::Validation,
+                "validation",
+            ),
+            (
+                Error::configuration("w", "l"),
+                ErrorKind::Configuration,
+                "configuration",
+            ),
+            (
+                Error::serialization("w", "l"),
+                ErrorKind::Serialization,
+                "serialization",
+            ),
+            (Error::not_found("w", "l"), ErrorKind::NotFound, "not found"),
+            (Error::conflict("w", "l"), ErrorKind::Conflict, "conflict"),
+            (
+                Error::corrupt_data("w", "l"),
+                ErrorKind::CorruptData,
+                "corrupt data",
+            ),
+            (Error::io("w", "l"), ErrorKind::Io, "I/O"),
+            (
+                Error::unsupported("w", "l"),
+                ErrorKind::Unsupported,
+                "unsupported",
+            ),
+        ];
+        for (e, kind, name) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.location(), Some("l"));
+            assert_eq!(e.message(), "w");
+            assert_eq!(e.to_string(), format!("{name} error at l: w"));
+            assert!(e.source().is_none());
+        }
+        let plain = Error::new(ErrorKind::Conflict, "dup");
+        assert_eq!(plain.to_string(), "conflict error: dup");
+        assert_eq!(plain.location(), None);
+    }
+
+    #[test]
+    fn context_notes_print_in_order() {
+        let e = Error::not_found("key 7", "table t")
+            .context("reading row")
+            .context("syncing");
+        assert_eq!(
+            e.context_notes().collect::<Vec<_>>(),
+            ["reading row", "syncing"]
+        );
+        assert_eq!(
+            e.to_string(),
+            "not found error at table t: key 7 (while reading row; while syncing)"
+        );
+        assert!(format!("{e:?}").contains("NotFound"));
+    }
+
+    #[test]
+    fn io_conversion_keeps_source_and_maps_kind() {
+        let e: Error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file").into();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let src = e
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
+        assert_eq!(src.kind(), std::io::ErrorKind::NotFound);
+        let e: Error = std::io::Error::other("disk on fire").into();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("disk on fire"));
+    }
+
+    #[test]
+    fn json_conversion_names_position() {
+        let je = serde_json::from_str::<serde_json::Value>("{\n  \"a\": tru }").unwrap_err();
+        let (line, col) = (je.line(), je.column());
+        let e: Error = je.into();
+        assert_eq!(e.kind(), ErrorKind::Serialization);
+        assert_eq!(
+            e.location(),
+            Some(format!("JSON line {line} column {col}").as_str())
+        );
+        assert_eq!(line, 2);
+        assert!(e.source().is_some());
+    }
+
+    #[test]
+    fn clock_and_id_errors_convert() {
+        let ce = crate::time::HlcTimestamp::new(1 << 48, 0).unwrap_err();
+        let e: Error = ce.clone().into();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+        assert_eq!(e.message(), ce.to_string());
+        let ie = "zz".parse::<crate::id::ReplicaId>().unwrap_err();
+        let e: Error = ie.into();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+        assert!(e.to_string().contains("\"zz\""));
+    }
+
+    #[test]
+    fn member_crate_error_converts_via_new_and_source() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("dimension {0} exceeds 65536")]
+        struct TooBig(usize);
+        impl From<TooBig> for Error {
+            fn from(e: TooBig) -> Self {
+                Error::new(ErrorKind::Validation, e.to_string()).with_source(e)
+            }
+        }
+        fn f() -> Result<()> {
+            Err(TooBig(70_000))?
+        }
+        let e = f().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+        assert_eq!(e.message(), "dimension 70000 exceeds 65536");
+        assert!(e.source().unwrap().downcast_ref::<TooBig>().is_some());
+    }
+}
