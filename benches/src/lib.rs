@@ -197,26 +197,42 @@ pub mod c_streamvbyte {
     /// SIMD loop may load a full 16-byte block near the end of its input.
     pub const PAD: usize = 16;
 
-    /// Encodes `values`; the returned vector has [`PAD`] zero bytes of
-    /// spare capacity after its length.
+    /// Encodes `values`; the returned vector keeps at least [`PAD`] bytes
+    /// of spare capacity after its length.
     pub fn encode(values: &[u32]) -> Vec<u8> {
-        let mut out = vec![0u8; streamvbyte::max_compressedbytes(values.len()) + PAD];
-        let n = streamvbyte::encode_to_buf(values, &mut out)
-            .expect("buffer sized by max_compressedbytes");
+        let mut out = Vec::new();
+        let n = encode_into(values, &mut out);
         out.truncate(n);
         out
     }
 
     /// Encodes into `out` (resized to the worst case first), returning the
-    /// number of bytes written.
+    /// number of bytes written (`out` is not truncated, to keep the timing
+    /// free of reallocations).
     pub fn encode_into(values: &[u32], out: &mut Vec<u8>) -> usize {
         out.resize(streamvbyte::max_compressedbytes(values.len()) + PAD, 0);
         streamvbyte::encode_to_buf(values, out).expect("buffer sized by max_compressedbytes")
     }
 
+    /// Delta-encodes sorted `values` (differences from the previous one,
+    /// the first against 0); spare capacity as [`encode`].
+    pub fn encode_delta(values: &[u32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let n = encode_delta_into(values, &mut out);
+        out.truncate(n);
+        out
+    }
+
+    /// Delta-encodes into `out` as [`encode_into`].
+    pub fn encode_delta_into(values: &[u32], out: &mut Vec<u8>) -> usize {
+        out.resize(streamvbyte::max_compressedbytes(values.len()) + PAD, 0);
+        streamvbyte::encode_delta_to_buf(values, out, 0)
+            .expect("buffer sized by max_compressedbytes")
+    }
+
     /// Decodes `out.len()` values from `bytes`, returning the bytes read.
     /// `bytes` must come from [`encode`] (so that [`PAD`] bytes after it
-    /// are readable) and hold at least `out.len()` values.
+    /// are readable) and hold `out.len()` values.
     pub fn decode(bytes: &[u8], out: &mut [u32]) -> usize {
         assert!(
             bytes.capacity_ok(out.len()),
@@ -225,15 +241,8 @@ pub mod c_streamvbyte {
         streamvbyte::decode(bytes, out)
     }
 
-    /// Delta-encodes sorted `values` (differences from the previous one,
-    /// starting at 0).
-    pub fn encode_delta(values: &[u32]) -> Vec<u8> {
-        let mut v = streamvbyte::encode_delta(values, 0);
-        v.reserve(PAD);
-        v
-    }
-
-    /// Decodes delta-encoded values into `out`, returning the bytes read.
+    /// Decodes delta-encoded values (from [`encode_delta`]) into `out`,
+    /// returning the bytes read.
     pub fn decode_delta(bytes: &[u8], out: &mut [u32]) -> usize {
         assert!(
             bytes.capacity_ok(out.len()),
