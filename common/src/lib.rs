@@ -3,6 +3,9 @@
 //!
 //! * [`error`]: one [`Error`] type with an [`ErrorKind`], what was wrong and where.
 //! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
+//! * [`collections`]: the cache [`LruCache`](collections::LruCache),
+//!   [`ConcurrentMap`](collections::ConcurrentMap) and
+//!   [`Versioned`](collections::Versioned).
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
 //!   time, and the hybrid logical clock [`Hlc`].
 //!
@@ -26,6 +29,7 @@
 //! assert_eq!(err.kind(), ErrorKind::Validation);
 //! ```
 
+pub mod collections;
 pub mod error;
 pub mod id;
 pub mod time;
