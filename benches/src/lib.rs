@@ -363,6 +363,52 @@ pub fn measure<R>(total: Duration, batches: usize, mut f: impl FnMut() -> R) -> 
     }
 }
 
+/// Measures several functions in interleaved rounds, so that a change of
+/// machine load during the run affects all of them alike: each round times
+/// one batch of each function in turn. The call count of each function's
+/// batch is calibrated so that a batch lasts about `batch`. Returns one
+/// [`Timing`] per function, in order.
+pub fn interleaved(batch: Duration, rounds: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<Timing> {
+    let calls: Vec<usize> = fs
+        .iter_mut()
+        .map(|f| {
+            let mut calls = 1usize;
+            loop {
+                let t = Instant::now();
+                for _ in 0..calls {
+                    f();
+                }
+                let e = t.elapsed();
+                if e >= batch / 4 || calls >= 1 << 30 {
+                    let scale = batch.as_secs_f64() / e.as_secs_f64().max(1e-9);
+                    break ((calls as f64 * scale) as usize).max(1);
+                }
+                calls *= 2;
+            }
+        })
+        .collect();
+    let mut per_call = vec![Vec::with_capacity(rounds); fs.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, f) in fs.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..calls[i] {
+                f();
+            }
+            per_call[i].push(t.elapsed().as_secs_f64() * 1e9 / calls[i] as f64);
+        }
+    }
+    per_call
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            Timing {
+                best_ns: v[0],
+                median_ns: v[v.len() / 2],
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +453,17 @@ mod tests {
     fn timer_returns_positive_times() {
         let t = measure(Duration::from_millis(20), 4, || black_box(3u64).pow(2));
         assert!(t.best_ns > 0.0 && t.best_ns <= t.median_ns);
+        let mut x = 0u64;
+        let mut y = 0u64;
+        let ts = interleaved(
+            Duration::from_millis(2),
+            3,
+            &mut [&mut || x = black_box(x + 1), &mut || y = black_box(y + 1)],
+        );
+        assert_eq!(ts.len(), 2);
+        assert!(ts
+            .iter()
+            .all(|t| t.best_ns > 0.0 && t.best_ns <= t.median_ns));
+        assert!(x > 0 && y > 0);
     }
 }
