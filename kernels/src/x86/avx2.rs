@@ -1,5 +1,804 @@
-//! The AVX2+FMA path.
+//! The AVX2+FMA path, written with `std::arch::x86_64` intrinsics.
+//!
+//! Every kernel is an `unsafe fn` compiled with
+//! `#[target_feature(enable = "avx2,fma,f16c,popcnt")]`, reached only
+//! through a safe wrapper stored in [`TABLE`]. The table itself is only
+//! reachable through `Kernels::for_isa(Isa::Avx2)`, which returns `None`
+//! unless run-time detection found AVX2, FMA, F16C, POPCNT, SSSE3 and SSE4.1
+//! (see `isa.rs`), so the wrappers' precondition holds whenever they run.
+//!
+//! Design:
+//! - f32 kernels keep 4 independent 8-wide accumulators (32 floats per
+//!   iteration) so that the FMA latency (4-5 cycles) is hidden and the loop
+//!   is limited by the two loads per cycle; `cosine` computes `ab`, `aa`
+//!   and `bb` in the same pass.
+//! - Tails shorter than one vector use `_mm256_maskload_ps` (masked-off lanes
+//!   are not accessed, so nothing outside the slices is read) or, for 16-bit
+//!   and 8-bit data, a copy into a zeroed stack buffer.
+//! - Integer kernels widen to i16 and use `_mm256_madd_epi16`; sums wrap
+//!   modulo 2³² exactly like the scalar reference.
+//! - Statistics accumulate in f64 (`_mm256_cvtps_pd`).
+
+use std::arch::x86_64::*;
 
 use crate::dispatch::Table;
+use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
-pub(crate) const TABLE: Table = crate::scalar::TABLE;
+pub(crate) const TABLE: Table = Table {
+    dot_f32,
+    l2sq_f32,
+    cosine_f32,
+    l1_f32,
+    dot_i8,
+    l2sq_i8,
+    l2sq_u8,
+    hamming_u64,
+    jaccard_u64,
+    dot_f16,
+    l2sq_f16,
+    cosine_f16,
+    dot_f32_many,
+    l2sq_f32_many,
+    cosine_f32_many,
+    sum_f32,
+    sum_sq_dev_f32,
+    min_max_f32,
+};
+
+/// Generates the safe wrappers that the table holds.
+macro_rules! wrappers {
+    ($( fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? => $inner:ident; )*) => {
+        $(
+            fn $name($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: this function is only stored in the AVX2 `TABLE`,
+                // which is only reachable via `Kernels::for_isa(Isa::Avx2)`;
+                // that returns `None` unless run-time detection found AVX2,
+                // FMA, F16C and POPCNT, the features `$inner` is compiled for.
+                // Slice lengths were validated by the `Kernels` method.
+                unsafe { $inner($($arg),*) }
+            }
+        )*
+    };
+}
+
+wrappers! {
+    fn dot_f32(a: &[f32], b: &[f32]) -> f32 => dot_f32_avx2;
+    fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 => l2sq_f32_avx2;
+    fn cosine_f32(a: &[f32], b: &[f32]) -> f32 => cosine_f32_avx2;
+    fn l1_f32(a: &[f32], b: &[f32]) -> f32 => l1_f32_avx2;
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 => dot_i8_avx2;
+    fn l2sq_i8(a: &[i8], b: &[i8]) -> u32 => l2sq_i8_avx2;
+    fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 => l2sq_u8_avx2;
+    fn hamming_u64(a: &[u64], b: &[u64]) -> u64 => hamming_u64_avx2;
+    fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 => jaccard_u64_avx2;
+    fn dot_f16(a: &[u16], b: &[u16]) -> f32 => dot_f16_avx2;
+    fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 => l2sq_f16_avx2;
+    fn cosine_f16(a: &[u16], b: &[u16]) -> f32 => cosine_f16_avx2;
+    fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx2;
+    fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx2;
+    fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx2;
+    fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx2;
+    fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx2;
+    fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx2;
+}
+
+// ---------------------------------------------------------------------------
+// Primitives. `#[inline(always)]` so they are compiled inside the callers'
+// `target_feature` context; each is `unsafe` because it needs AVX2/FMA.
+// ---------------------------------------------------------------------------
+
+/// Horizontal sum of 8 f32 lanes.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[inline(always)]
+unsafe fn hsum_ps(v: __m256) -> f32 {
+    // SAFETY: register-only AVX/SSE intrinsics; the caller guarantees AVX.
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+}
+
+/// Horizontal sum of 4 f64 lanes.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[inline(always)]
+unsafe fn hsum_pd(v: __m256d) -> f64 {
+    // SAFETY: register-only AVX/SSE2 intrinsics; the caller guarantees AVX.
+    unsafe {
+        let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        let s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+        _mm_cvtsd_f64(s)
+    }
+}
+
+/// Horizontal wrapping sum of 8 i32 lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn hsum_epi32(v: __m256i) -> i32 {
+    // SAFETY: register-only AVX2/SSE2 intrinsics; the caller guarantees AVX2.
+    unsafe {
+        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+        _mm_cvtsi128_si32(s)
+    }
+}
+
+/// Eight lanes of -1 followed by eight lanes of 0: loading 8 values at
+/// `MASKS[8 - rem..]` gives a mask that enables the first `rem` lanes.
+static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// Mask enabling the first `rem` (< 8) lanes.
+///
+/// # Safety
+/// The CPU must support AVX; `rem <= 8`.
+#[inline(always)]
+unsafe fn tail_mask(rem: usize) -> __m256i {
+    debug_assert!(rem <= 8);
+    // SAFETY: `8 - rem <= 8`, so the 8 values read lie inside `MASKS` (16 values).
+    unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - rem).cast()) }
+}
+
+/// Loads `rem` (< 8) values from `p`, zeros in the other lanes. Lanes
+/// masked off are not accessed (no fault, no read).
+///
+/// # Safety
+/// AVX; `p..p+rem` must be readable.
+#[inline(always)]
+unsafe fn load_tail(p: *const f32, mask: __m256i) -> __m256 {
+    // SAFETY: only the lanes enabled by `mask` are read, and those are in
+    // bounds by the caller's contract.
+    unsafe { _mm256_maskload_ps(p, mask) }
+}
+
+/// Converts 8 halves (bits) at `p` to f32.
+///
+/// # Safety
+/// AVX+F16C; 8 `u16` readable at `p`.
+#[inline(always)]
+unsafe fn load_f16(p: *const u16) -> __m256 {
+    // SAFETY: the caller guarantees 16 readable bytes and F16C.
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+}
+
+/// Copies up to 8 halves into a zero-padded buffer and converts them.
+///
+/// # Safety
+/// AVX+F16C; `tail.len() <= 8`.
+#[inline(always)]
+unsafe fn load_f16_tail(tail: &[u16]) -> __m256 {
+    let mut buf = [0u16; 8];
+    buf[..tail.len()].copy_from_slice(tail);
+    // SAFETY: `buf` holds 8 halves.
+    unsafe { load_f16(buf.as_ptr()) }
+}
+
+// ---------------------------------------------------------------------------
+// f32 one-to-one kernels.
+// ---------------------------------------------------------------------------
+
+/// Folds 8-wide f32 pair kernels: `$step(va, vb, acc) -> acc` applied with 4
+/// independent accumulators over blocks of 32, then single vectors, then a
+/// masked tail (masked lanes load 0.0 in both inputs, which every step maps
+/// to an unchanged accumulator).
+macro_rules! fold_f32 {
+    ($a:expr, $b:expr, |$va:ident, $vb:ident, $acc:ident| $step:expr) => {{
+        let (a, b): (&[f32], &[f32]) = ($a, $b);
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut acc2 = _mm256_setzero_ps();
+        let mut acc3 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 32 <= n {
+            // SAFETY: i + 32 <= n == a.len() == b.len(): all 32 lanes are in bounds.
+            unsafe {
+                let $acc = acc0;
+                let ($va, $vb) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+                acc0 = $step;
+                let $acc = acc1;
+                let ($va, $vb) = (
+                    _mm256_loadu_ps(pa.add(i + 8)),
+                    _mm256_loadu_ps(pb.add(i + 8)),
+                );
+                acc1 = $step;
+                let $acc = acc2;
+                let ($va, $vb) = (
+                    _mm256_loadu_ps(pa.add(i + 16)),
+                    _mm256_loadu_ps(pb.add(i + 16)),
+                );
+                acc2 = $step;
+                let $acc = acc3;
+                let ($va, $vb) = (
+                    _mm256_loadu_ps(pa.add(i + 24)),
+                    _mm256_loadu_ps(pb.add(i + 24)),
+                );
+                acc3 = $step;
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n.
+            unsafe {
+                let $acc = acc0;
+                let ($va, $vb) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+                acc0 = $step;
+            }
+            i += 8;
+        }
+        if i < n {
+            // SAFETY: the mask enables exactly the n - i < 8 remaining lanes.
+            unsafe {
+                let mask = tail_mask(n - i);
+                let $acc = acc1;
+                let ($va, $vb) = (load_tail(pa.add(i), mask), load_tail(pb.add(i), mask));
+                acc1 = $step;
+            }
+        }
+        _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))
+    }};
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let acc = fold_f32!(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc));
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_ps(acc) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let acc = fold_f32!(a, b, |x, y, acc| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_ps(acc) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l1_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let sign = _mm256_set1_ps(-0.0);
+    let acc = fold_f32!(a, b, |x, y, acc| _mm256_add_ps(
+        acc,
+        _mm256_andnot_ps(sign, _mm256_sub_ps(x, y))
+    ));
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_ps(acc) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn cosine_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    // Two accumulators per quantity (6 registers, 16 floats per iteration):
+    // cosine does 3 FMAs per 8 pairs, so it is bound by the two FMA ports,
+    // and 2 chains × 3 quantities already keep 6 FMAs in flight.
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let z = _mm256_setzero_ps();
+    let (mut ab0, mut aa0, mut bb0, mut ab1, mut aa1, mut bb1) = (z, z, z, z, z, z);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == a.len() == b.len().
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                _mm256_loadu_ps(pa.add(i)),
+                _mm256_loadu_ps(pb.add(i)),
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+            )
+        };
+        ab0 = _mm256_fmadd_ps(x0, y0, ab0);
+        aa0 = _mm256_fmadd_ps(x0, x0, aa0);
+        bb0 = _mm256_fmadd_ps(y0, y0, bb0);
+        ab1 = _mm256_fmadd_ps(x1, y1, ab1);
+        aa1 = _mm256_fmadd_ps(x1, x1, aa1);
+        bb1 = _mm256_fmadd_ps(y1, y1, bb1);
+        i += 16;
+    }
+    while i < n {
+        let rem = (n - i).min(8);
+        // SAFETY: the mask enables exactly the `rem` lanes at i..i+rem <= n.
+        let (x, y) = unsafe {
+            let mask = tail_mask(rem);
+            (load_tail(pa.add(i), mask), load_tail(pb.add(i), mask))
+        };
+        ab0 = _mm256_fmadd_ps(x, y, ab0);
+        aa0 = _mm256_fmadd_ps(x, x, aa0);
+        bb0 = _mm256_fmadd_ps(y, y, bb0);
+        i += rem;
+    }
+    // SAFETY: AVX is enabled for this function.
+    let (ab, aa, bb) = unsafe {
+        (
+            hsum_ps(_mm256_add_ps(ab0, ab1)),
+            hsum_ps(_mm256_add_ps(aa0, aa1)),
+            hsum_ps(_mm256_add_ps(bb0, bb1)),
+        )
+    };
+    cosine_from_parts(ab, aa, bb)
+}
+
+// ---------------------------------------------------------------------------
+// Integer kernels.
+// ---------------------------------------------------------------------------
+
+/// Folds 16-element blocks of byte vectors widened to i16:
+/// `$widen(ptr) -> __m256i` loads 16 bytes and widens them, `$step(x, y)`
+/// returns 8 i32 partial sums that are added (wrapping) to the accumulators.
+/// Returns (wrapping sum of the vector part, index where the tail starts).
+macro_rules! fold_i16 {
+    ($a:expr, $b:expr, $widen:ident, |$x:ident, $y:ident| $step:expr) => {{
+        let n = $a.len();
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let mut i = 0;
+        while i + 32 <= n {
+            // SAFETY: i + 32 <= n == a.len() == b.len(): two 16-byte loads per slice.
+            unsafe {
+                let ($x, $y) = ($widen(pa.add(i)), $widen(pb.add(i)));
+                acc0 = _mm256_add_epi32(acc0, $step);
+                let ($x, $y) = ($widen(pa.add(i + 16)), $widen(pb.add(i + 16)));
+                acc1 = _mm256_add_epi32(acc1, $step);
+            }
+            i += 32;
+        }
+        if i + 16 <= n {
+            // SAFETY: i + 16 <= n.
+            unsafe {
+                let ($x, $y) = ($widen(pa.add(i)), $widen(pb.add(i)));
+                acc0 = _mm256_add_epi32(acc0, $step);
+            }
+            i += 16;
+        }
+        // SAFETY: AVX2 is enabled in the calling function.
+        (unsafe { hsum_epi32(_mm256_add_epi32(acc0, acc1)) }, i)
+    }};
+}
+
+/// Loads 16 i8 and sign-extends them to i16.
+///
+/// # Safety
+/// AVX2; 16 bytes readable at `p`.
+#[inline(always)]
+unsafe fn widen_i8(p: *const i8) -> __m256i {
+    // SAFETY: the caller guarantees 16 readable bytes and AVX2.
+    unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast())) }
+}
+
+/// Loads 16 u8 and zero-extends them to i16.
+///
+/// # Safety
+/// AVX2; 16 bytes readable at `p`.
+#[inline(always)]
+unsafe fn widen_u8(p: *const u8) -> __m256i {
+    // SAFETY: the caller guarantees 16 readable bytes and AVX2.
+    unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(p.cast())) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    // madd: products of i16 in [-128, 127] summed in pairs, at most
+    // 2·128² = 32768, which fits i32 without saturation.
+    let (sum, i) = fold_i16!(a, b, widen_i8, |x, y| _mm256_madd_epi16(x, y));
+    let tail = crate::scalar::dot_i8(&a[i..], &b[i..]);
+    sum.wrapping_add(tail)
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_i8_avx2(a: &[i8], b: &[i8]) -> u32 {
+    // Differences lie in [-255, 255] (fit i16); madd pairs give at most 130050.
+    let (sum, i) = fold_i16!(a, b, widen_i8, |x, y| {
+        let d = _mm256_sub_epi16(x, y);
+        _mm256_madd_epi16(d, d)
+    });
+    (sum as u32).wrapping_add(crate::scalar::l2sq_i8(&a[i..], &b[i..]))
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_u8_avx2(a: &[u8], b: &[u8]) -> u32 {
+    let (sum, i) = fold_i16!(a, b, widen_u8, |x, y| {
+        let d = _mm256_sub_epi16(x, y);
+        _mm256_madd_epi16(d, d)
+    });
+    (sum as u32).wrapping_add(crate::scalar::l2sq_u8(&a[i..], &b[i..]))
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn hamming_u64_avx2(a: &[u64], b: &[u64]) -> u64 {
+    // POPCNT per u64 (compiled to the `popcnt` instruction here), four
+    // independent counters to use several ALUs per cycle.
+    let mut c = [0u64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            c[k] += u64::from((x[k] ^ y[k]).count_ones());
+        }
+    }
+    let tail: u64 = ra
+        .iter()
+        .zip(rb)
+        .map(|(x, y)| u64::from((x ^ y).count_ones()))
+        .sum();
+    c[0] + c[1] + c[2] + c[3] + tail
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn jaccard_u64_avx2(a: &[u64], b: &[u64]) -> f32 {
+    let (mut inter, mut union) = ([0u64; 2], [0u64; 2]);
+    let (ca, cb) = (a.chunks_exact(2), b.chunks_exact(2));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..2 {
+            inter[k] += u64::from((x[k] & y[k]).count_ones());
+            union[k] += u64::from((x[k] | y[k]).count_ones());
+        }
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        inter[0] += u64::from((x & y).count_ones());
+        union[0] += u64::from((x | y).count_ones());
+    }
+    jaccard_from_counts(inter[0] + inter[1], union[0] + union[1])
+}
+
+// ---------------------------------------------------------------------------
+// f16 kernels (F16C conversion, f32 accumulation).
+// ---------------------------------------------------------------------------
+
+/// Folds half-precision pairs: 4 accumulators over blocks of 32 values,
+/// then blocks of 8, then a zero-padded tail.
+macro_rules! fold_f16 {
+    ($a:expr, $b:expr, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
+        let (a, b): (&[u16], &[u16]) = ($a, $b);
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let z = _mm256_setzero_ps();
+        let mut accs = [z; 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (k, slot) in accs.iter_mut().enumerate() {
+                let (pa, pb) = (pa.wrapping_add(i + 8 * k), pb.wrapping_add(i + 8 * k));
+                // SAFETY: i + 8k + 8 <= i + 32 <= n == a.len() == b.len().
+                let ($x, $y) = unsafe { (load_f16(pa), load_f16(pb)) };
+                let $acc = *slot;
+                *slot = $step;
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n.
+            let ($x, $y) = unsafe { (load_f16(pa.add(i)), load_f16(pb.add(i))) };
+            let $acc = accs[0];
+            accs[0] = $step;
+            i += 8;
+        }
+        if i < n {
+            // SAFETY: the tails hold n - i < 8 values each.
+            let ($x, $y) = unsafe { (load_f16_tail(&a[i..]), load_f16_tail(&b[i..])) };
+            let $acc = accs[1];
+            accs[1] = $step;
+        }
+        accs
+    }};
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    let [a0, a1, a2, a3] = fold_f16!(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc));
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    let [a0, a1, a2, a3] = fold_f16!(a, b, |x, y, acc| {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn cosine_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let z = _mm256_setzero_ps();
+    let (mut ab0, mut aa0, mut bb0, mut ab1, mut aa1, mut bb1) = (z, z, z, z, z, z);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == a.len() == b.len().
+        let (x0, y0, x1, y1) = unsafe {
+            (
+                load_f16(pa.add(i)),
+                load_f16(pb.add(i)),
+                load_f16(pa.add(i + 8)),
+                load_f16(pb.add(i + 8)),
+            )
+        };
+        ab0 = _mm256_fmadd_ps(x0, y0, ab0);
+        aa0 = _mm256_fmadd_ps(x0, x0, aa0);
+        bb0 = _mm256_fmadd_ps(y0, y0, bb0);
+        ab1 = _mm256_fmadd_ps(x1, y1, ab1);
+        aa1 = _mm256_fmadd_ps(x1, x1, aa1);
+        bb1 = _mm256_fmadd_ps(y1, y1, bb1);
+        i += 16;
+    }
+    while i < n {
+        let end = (i + 8).min(n);
+        // SAFETY: each tail holds at most 8 values.
+        let (x, y) = unsafe { (load_f16_tail(&a[i..end]), load_f16_tail(&b[i..end])) };
+        ab0 = _mm256_fmadd_ps(x, y, ab0);
+        aa0 = _mm256_fmadd_ps(x, x, aa0);
+        bb0 = _mm256_fmadd_ps(y, y, bb0);
+        i = end;
+    }
+    // SAFETY: AVX is enabled for this function.
+    let (ab, aa, bb) = unsafe {
+        (
+            hsum_ps(_mm256_add_ps(ab0, ab1)),
+            hsum_ps(_mm256_add_ps(aa0, aa1)),
+            hsum_ps(_mm256_add_ps(bb0, bb1)),
+        )
+    };
+    cosine_from_parts(ab, aa, bb)
+}
+
+// ---------------------------------------------------------------------------
+// One-to-many kernels: each query vector is loaded once per group of 4 rows,
+// and the 4 rows are processed together (4 independent dependency chains,
+// 5 loads per 4 FMAs instead of 8).
+// ---------------------------------------------------------------------------
+
+/// `out[r] = Σ step(q, row r)` for 4 rows at a time; `$step(q, x, acc)`.
+/// Rows left over (fewer than 4) go through `$single`.
+macro_rules! many_f32 {
+    ($q:expr, $rows:expr, $out:expr, $single:ident, |$vq:ident, $x:ident, $acc:ident| $step:expr) => {{
+        let (q, rows, out): (&[f32], &[f32], &mut [f32]) = ($q, $rows, $out);
+        let dim = q.len();
+        if dim == 0 {
+            // SAFETY: AVX2/FMA are enabled in the calling function.
+            out.fill(unsafe { $single(&[], &[]) });
+            return;
+        }
+        let groups = out.len() / 4;
+        let pq = q.as_ptr();
+        for g in 0..groups {
+            let base = g * 4 * dim;
+            let r0 = rows[base..base + 4 * dim].as_ptr();
+            let z = _mm256_setzero_ps();
+            let mut acc = [z; 4];
+            let mut i = 0;
+            while i + 8 <= dim {
+                // SAFETY: i + 8 <= dim == q.len(); row r spans
+                // r0 + r·dim .. r0 + (r+1)·dim inside the 4·dim slice.
+                unsafe {
+                    let $vq = _mm256_loadu_ps(pq.add(i));
+                    for (r, slot) in acc.iter_mut().enumerate() {
+                        let $x = _mm256_loadu_ps(r0.add(r * dim + i));
+                        let $acc = *slot;
+                        *slot = $step;
+                    }
+                }
+                i += 8;
+            }
+            if i < dim {
+                // SAFETY: the mask enables exactly the dim - i remaining lanes
+                // of the query and of each row.
+                unsafe {
+                    let mask = tail_mask(dim - i);
+                    let $vq = load_tail(pq.add(i), mask);
+                    for (r, slot) in acc.iter_mut().enumerate() {
+                        let $x = load_tail(r0.add(r * dim + i), mask);
+                        let $acc = *slot;
+                        *slot = $step;
+                    }
+                }
+            }
+            for (r, v) in acc.into_iter().enumerate() {
+                // SAFETY: AVX is enabled in the calling function.
+                out[g * 4 + r] = unsafe { hsum_ps(v) };
+            }
+        }
+        for r in groups * 4..out.len() {
+            // SAFETY: AVX2/FMA are enabled in the calling function.
+            out[r] = unsafe { $single(q, &rows[r * dim..(r + 1) * dim]) };
+        }
+    }};
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many_f32!(q, rows, out, dot_f32_avx2, |vq, x, acc| _mm256_fmadd_ps(
+        vq, x, acc
+    ));
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many_f32!(q, rows, out, l2sq_f32_avx2, |vq, x, acc| {
+        let d = _mm256_sub_ps(vq, x);
+        _mm256_fmadd_ps(d, d, acc)
+    });
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn cosine_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    let dim = q.len();
+    if dim == 0 {
+        out.fill(cosine_from_parts(0.0, 0.0, 0.0));
+        return;
+    }
+    // The query's squared norm, once for all rows.
+    // SAFETY: AVX2/FMA are enabled for this function.
+    let aa = unsafe { dot_f32_avx2(q, q) };
+    let pq = q.as_ptr();
+    let groups = out.len() / 4;
+    for g in 0..groups {
+        let base = g * 4 * dim;
+        let r0 = rows[base..base + 4 * dim].as_ptr();
+        let z = _mm256_setzero_ps();
+        let (mut ab, mut bb) = ([z; 4], [z; 4]);
+        let mut i = 0;
+        while i + 8 <= dim {
+            // SAFETY: i + 8 <= dim == q.len(); row r spans
+            // r0 + r·dim .. r0 + (r+1)·dim inside the 4·dim slice.
+            unsafe {
+                let vq = _mm256_loadu_ps(pq.add(i));
+                for r in 0..4 {
+                    let x = _mm256_loadu_ps(r0.add(r * dim + i));
+                    ab[r] = _mm256_fmadd_ps(vq, x, ab[r]);
+                    bb[r] = _mm256_fmadd_ps(x, x, bb[r]);
+                }
+            }
+            i += 8;
+        }
+        if i < dim {
+            // SAFETY: the mask enables exactly the dim - i remaining lanes of
+            // the query and of each row.
+            unsafe {
+                let mask = tail_mask(dim - i);
+                let vq = load_tail(pq.add(i), mask);
+                for r in 0..4 {
+                    let x = load_tail(r0.add(r * dim + i), mask);
+                    ab[r] = _mm256_fmadd_ps(vq, x, ab[r]);
+                    bb[r] = _mm256_fmadd_ps(x, x, bb[r]);
+                }
+            }
+        }
+        for r in 0..4 {
+            // SAFETY: AVX is enabled for this function.
+            let (dot, norm) = unsafe { (hsum_ps(ab[r]), hsum_ps(bb[r])) };
+            out[g * 4 + r] = cosine_from_parts(dot, aa, norm);
+        }
+    }
+    for r in groups * 4..out.len() {
+        // SAFETY: AVX2/FMA are enabled for this function.
+        out[r] = unsafe { cosine_f32_avx2(q, &rows[r * dim..(r + 1) * dim]) };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics (f64 accumulation).
+// ---------------------------------------------------------------------------
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn sum_f32_avx2(v: &[f32]) -> f64 {
+    let n = v.len();
+    let p = v.as_ptr();
+    let z = _mm256_setzero_pd();
+    let mut acc = [z; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == v.len().
+        unsafe {
+            let x0 = _mm256_loadu_ps(p.add(i));
+            let x1 = _mm256_loadu_ps(p.add(i + 8));
+            acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(x0)));
+            acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x0)));
+            acc[2] = _mm256_add_pd(acc[2], _mm256_cvtps_pd(_mm256_castps256_ps128(x1)));
+            acc[3] = _mm256_add_pd(acc[3], _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x1)));
+        }
+        i += 16;
+    }
+    let tail: f64 = v[i..].iter().map(|&x| f64::from(x)).sum();
+    let s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_pd(s) + tail }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn sum_sq_dev_f32_avx2(v: &[f32], mean: f64) -> f64 {
+    let n = v.len();
+    let p = v.as_ptr();
+    let m = _mm256_set1_pd(mean);
+    let z = _mm256_setzero_pd();
+    let mut acc = [z; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == v.len().
+        unsafe {
+            let x0 = _mm256_loadu_ps(p.add(i));
+            let x1 = _mm256_loadu_ps(p.add(i + 8));
+            let parts = [
+                _mm256_cvtps_pd(_mm256_castps256_ps128(x0)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x0)),
+                _mm256_cvtps_pd(_mm256_castps256_ps128(x1)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x1)),
+            ];
+            for k in 0..4 {
+                let d = _mm256_sub_pd(parts[k], m);
+                acc[k] = _mm256_fmadd_pd(d, d, acc[k]);
+            }
+        }
+        i += 16;
+    }
+    let tail = crate::scalar::sum_sq_dev_f32(&v[i..], mean);
+    let s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+    // SAFETY: AVX is enabled for this function.
+    unsafe { hsum_pd(s) + tail }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn min_max_f32_avx2(v: &[f32]) -> Option<(f32, f32)> {
+    // `minps(x, lo)` returns its second operand when either is NaN, so a NaN
+    // in `x` leaves `lo` unchanged: NaN is ignored without a compare. `lo`
+    // starts at +inf and `hi` at -inf; any non-NaN value v then gives
+    // lo <= v <= hi, so `lo > hi` at the end means "no non-NaN value".
+    let n = v.len();
+    let p = v.as_ptr();
+    let mut lo = [_mm256_set1_ps(f32::INFINITY); 2];
+    let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 2];
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == v.len().
+        unsafe {
+            let x0 = _mm256_loadu_ps(p.add(i));
+            let x1 = _mm256_loadu_ps(p.add(i + 8));
+            lo[0] = _mm256_min_ps(x0, lo[0]);
+            hi[0] = _mm256_max_ps(x0, hi[0]);
+            lo[1] = _mm256_min_ps(x1, lo[1]);
+            hi[1] = _mm256_max_ps(x1, hi[1]);
+        }
+        i += 16;
+    }
+    let lo = _mm256_min_ps(lo[0], lo[1]);
+    let hi = _mm256_max_ps(hi[0], hi[1]);
+    let (mut lo_arr, mut hi_arr) = ([0.0f32; 8], [0.0f32; 8]);
+    // SAFETY: each array holds 8 f32.
+    unsafe {
+        _mm256_storeu_ps(lo_arr.as_mut_ptr(), lo);
+        _mm256_storeu_ps(hi_arr.as_mut_ptr(), hi);
+    }
+    let (mut l, mut h) = (f32::INFINITY, f32::NEG_INFINITY);
+    for k in 0..8 {
+        if lo_arr[k] < l {
+            l = lo_arr[k];
+        }
+        if hi_arr[k] > h {
+            h = hi_arr[k];
+        }
+    }
+    for &x in &v[i..] {
+        if x < l {
+            l = x;
+        }
+        if x > h {
+            h = x;
+        }
+    }
+    if l > h {
+        None
+    } else {
+        Some((l, h))
+    }
+}

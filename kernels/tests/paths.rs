@@ -1,0 +1,644 @@
+//! Every kernel path against the scalar reference.
+//!
+//! Paths this CPU lacks are skipped because `Kernels::for_isa` returns
+//! `None` for them, never by `cfg(target_feature)`.
+//!
+//! # Tolerances
+//!
+//! Integer kernels, popcounts, `min_max_f32` and the half conversion must
+//! match the scalar path exactly. Floating-point sums differ only by the
+//! order of the additions (and by FMA, which rounds once instead of twice).
+//! For a sum of `n` terms `tᵢ`, any evaluation order gives
+//! `|computed - exact| <= γₙ Σ|tᵢ| + n·η` with `γₙ = n·u / (1 - n·u)`, `u`
+//! the unit roundoff (`ε/2`) and `η = 2⁻¹⁵⁰` the absolute error of one
+//! operation in the subnormal range (Higham, *Accuracy and Stability of
+//! Numerical Algorithms*, §3.1). Two evaluations therefore differ by at most
+//! twice that; we allow `2(n+2)·ε·Σ|tᵢ| + (n+2)·2⁻¹⁴⁹`, which also covers
+//! the one extra rounding of each product. Σ|tᵢ| is computed in f64 from
+//! the exact products. Cosine propagates those errors through
+//! `ab / √(aa·bb)` (see [`cosine_tolerance`]). f64 statistics use the same
+//! bound with the f64 epsilon.
+//!
+//! Non-finite inputs: with infinities and NaN (but no finite overflow, which
+//! the generators avoid), whether a sum is NaN or ±inf does not depend on
+//! the order of the additions, so those results must match exactly.
+
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
+use unidb_kernels::{Isa, KernelError, Kernels};
+
+/// Lengths every kernel is tried at (in addition to random ones).
+#[cfg(not(miri))]
+const LENGTHS: &[usize] = &[0, 1, 7, 8, 15, 16, 31, 33, 127, 1023, 1536];
+#[cfg(miri)]
+const LENGTHS: &[usize] = &[0, 1, 7, 8, 9, 17, 33];
+
+/// Largest random length.
+#[cfg(not(miri))]
+const MAX_RANDOM_LEN: usize = 2100;
+#[cfg(miri)]
+const MAX_RANDOM_LEN: usize = 40;
+
+fn config() -> Config {
+    Config {
+        // No failure-persistence files (Miri runs with isolation, and the
+        // regressions worth keeping are written as explicit tests).
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+fn reference() -> &'static Kernels {
+    Kernels::for_isa(Isa::Scalar).expect("scalar is always available")
+}
+
+/// The non-reference paths this CPU can run.
+fn paths() -> Vec<&'static Kernels> {
+    Isa::available()
+        .into_iter()
+        .filter(|&isa| isa != Isa::Scalar)
+        .map(|isa| Kernels::for_isa(isa).expect("available paths have kernels"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Generators.
+// ---------------------------------------------------------------------------
+
+fn length() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        proptest::sample::select(LENGTHS.to_vec()),
+        0..=MAX_RANDOM_LEN,
+    ]
+}
+
+/// Moderate f32 values (no overflow at any length), with occasional zeros,
+/// subnormals, tiny normals and, when `special`, NaN and infinities.
+fn f32_value(special: bool) -> BoxedStrategy<f32> {
+    let moderate = prop_oneof![-100.0f32..100.0, -1.0f32..1.0];
+    let edge = proptest::sample::select(vec![
+        0.0f32,
+        -0.0,
+        1e-40,
+        -3e-42,
+        f32::from_bits(1),
+        f32::MIN_POSITIVE,
+        1e-20,
+        -7.5,
+        1.0,
+    ]);
+    if special {
+        let nonfinite = proptest::sample::select(vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        prop_oneof![40 => moderate, 5 => edge, 1 => nonfinite].boxed()
+    } else {
+        prop_oneof![40 => moderate, 5 => edge].boxed()
+    }
+}
+
+/// Two vectors of the same length, each starting at offset 0..4 of a larger
+/// allocation (so SIMD loads are unaligned).
+fn pair<T: std::fmt::Debug + Clone>(
+    value: BoxedStrategy<T>,
+) -> impl Strategy<Value = (Vec<T>, usize, Vec<T>, usize)> {
+    (length(), 0usize..4, 0usize..4).prop_flat_map(move |(n, oa, ob)| {
+        (
+            proptest::collection::vec(value.clone(), n + oa),
+            Just(oa),
+            proptest::collection::vec(value.clone(), n + ob),
+            Just(ob),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Checkers.
+// ---------------------------------------------------------------------------
+
+/// `got` equals `want` in class (NaN, ±inf) and, when finite, within `tol`.
+fn close(
+    what: &str,
+    isa: Isa,
+    n: usize,
+    got: f64,
+    want: f64,
+    tol: f64,
+) -> Result<(), TestCaseError> {
+    if want.is_nan() {
+        prop_assert!(got.is_nan(), "{what} on {isa}, n={n}: got {got}, want NaN");
+    } else if want.is_infinite() {
+        prop_assert_eq!(got, want, "{} on {}, n={}", what, isa, n);
+    } else {
+        prop_assert!(
+            approx::abs_diff_eq!(got, want, epsilon = tol),
+            "{what} on {isa}, n={n}: got {got}, want {want}, tolerance {tol:e}"
+        );
+    }
+    Ok(())
+}
+
+/// Allowed difference between two f32 sums of `n` terms whose absolute
+/// values sum to `abs_sum` (module docs).
+fn sum_tolerance(n: usize, abs_sum: f64) -> f64 {
+    let k = (n + 2) as f64;
+    2.0 * k * f64::from(f32::EPSILON) * abs_sum + k * 2f64.powi(-149)
+}
+
+/// Allowed difference between two cosine distances of `n`-vectors.
+///
+/// With `δ` the sum tolerance of each of `ab`, `aa`, `bb`, the cosine
+/// `c = ab / √(aa·bb)` moves by at most `δab/√(aa·bb) + |c|·(δaa/aa + δbb/bb)`
+/// (twice the first-order term, to cover the second-order terms while the
+/// relative errors stay below 1/2), plus the f32 rounding of the result and
+/// of the f64 square root. When a norm's relative error could exceed 1/2
+/// (values so small that their squares underflow), or when both norms are
+/// zero, nothing but the class and the range [0, 2] is guaranteed.
+fn cosine_tolerance(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len();
+    let (mut ab, mut abs_ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        abs_ab += (x * y).abs();
+        aa += x * x;
+        bb += y * y;
+    }
+    let (dab, daa, dbb) = (
+        sum_tolerance(n, abs_ab),
+        sum_tolerance(n, aa),
+        sum_tolerance(n, bb),
+    );
+    if aa == 0.0 && bb == 0.0 {
+        return 0.0;
+    }
+    if daa * 2.0 >= aa || dbb * 2.0 >= bb {
+        return 2.0;
+    }
+    let denom = (aa * bb).sqrt();
+    let c = (ab / denom).abs().min(1.0);
+    dab / denom + c * (daa / aa + dbb / bb) + 4.0 * f64::from(f32::EPSILON)
+}
+
+fn abs_sum(terms: impl Iterator<Item = f64>) -> f64 {
+    terms.map(f64::abs).sum()
+}
+
+fn f32_dot_terms(a: &[f32], b: &[f32]) -> f64 {
+    abs_sum(a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)))
+}
+
+fn f32_l2_terms(a: &[f32], b: &[f32]) -> f64 {
+    abs_sum(a.iter().zip(b).map(|(&x, &y)| {
+        let d = f64::from(x - y);
+        d * d
+    }))
+}
+
+fn f32_l1_terms(a: &[f32], b: &[f32]) -> f64 {
+    abs_sum(a.iter().zip(b).map(|(&x, &y)| f64::from(x - y)))
+}
+
+fn check_f32_kernels(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
+    let r = reference();
+    let n = a.len();
+    for k in paths() {
+        let isa = k.isa();
+        close(
+            "dot_f32",
+            isa,
+            n,
+            k.dot_f32(a, b).unwrap().into(),
+            r.dot_f32(a, b).unwrap().into(),
+            sum_tolerance(n, f32_dot_terms(a, b)),
+        )?;
+        close(
+            "l2sq_f32",
+            isa,
+            n,
+            k.l2sq_f32(a, b).unwrap().into(),
+            r.l2sq_f32(a, b).unwrap().into(),
+            sum_tolerance(n, f32_l2_terms(a, b)),
+        )?;
+        close(
+            "l1_f32",
+            isa,
+            n,
+            k.l1_f32(a, b).unwrap().into(),
+            r.l1_f32(a, b).unwrap().into(),
+            sum_tolerance(n, f32_l1_terms(a, b)),
+        )?;
+        let cos = k.cosine_f32(a, b).unwrap();
+        prop_assert!(
+            cos.is_nan() || (0.0..=2.0).contains(&cos),
+            "cosine {cos} out of range"
+        );
+        close(
+            "cosine_f32",
+            isa,
+            n,
+            cos.into(),
+            r.cosine_f32(a, b).unwrap().into(),
+            cosine_tolerance(a, b),
+        )?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn f32_kernels_match_scalar((a, oa, b, ob) in pair(f32_value(false))) {
+        check_f32_kernels(&a[oa..], &b[ob..])?;
+    }
+
+    #[test]
+    fn f32_kernels_with_nan_and_inf((a, oa, b, ob) in pair(f32_value(true))) {
+        check_f32_kernels(&a[oa..], &b[ob..])?;
+    }
+
+    #[test]
+    fn f16_kernels_match_scalar((a, oa, b, ob) in pair(any::<u16>().boxed())) {
+        // Any bit pattern: NaN, ±inf, subnormals, ±65504. Halves are at most
+        // 65504 in magnitude, so no f32 sum of these lengths overflows.
+        let (a, b) = (&a[oa..], &b[ob..]);
+        let fa: Vec<f32> = a.iter().map(|&h| f16_to_f32(h)).collect();
+        let fb: Vec<f32> = b.iter().map(|&h| f16_to_f32(h)).collect();
+        let r = reference();
+        let n = a.len();
+        for k in paths() {
+            let isa = k.isa();
+            close("dot_f16", isa, n, k.dot_f16(a, b).unwrap().into(), r.dot_f16(a, b).unwrap().into(),
+                sum_tolerance(n, f32_dot_terms(&fa, &fb)))?;
+            close("l2sq_f16", isa, n, k.l2sq_f16(a, b).unwrap().into(), r.l2sq_f16(a, b).unwrap().into(),
+                sum_tolerance(n, f32_l2_terms(&fa, &fb)))?;
+            close("cosine_f16", isa, n, k.cosine_f16(a, b).unwrap().into(), r.cosine_f16(a, b).unwrap().into(),
+                cosine_tolerance(&fa, &fb))?;
+        }
+    }
+
+    #[test]
+    fn i8_u8_kernels_match_scalar_exactly(
+        (a, oa, b, ob) in pair(prop_oneof![any::<i8>(), proptest::sample::select(vec![-128i8, 127])].boxed())
+    ) {
+        let (a, b) = (&a[oa..], &b[ob..]);
+        let ua: Vec<u8> = a.iter().map(|&x| x as u8).collect();
+        let ub: Vec<u8> = b.iter().map(|&x| x as u8).collect();
+        let r = reference();
+        // Independent oracle in i64 (exact at these lengths).
+        let dot: i64 = a.iter().zip(b).map(|(&x, &y)| i64::from(x) * i64::from(y)).sum();
+        prop_assert_eq!(i64::from(r.dot_i8(a, b).unwrap()), dot);
+        for k in paths() {
+            prop_assert_eq!(k.dot_i8(a, b).unwrap(), r.dot_i8(a, b).unwrap(), "{}", k.isa());
+            prop_assert_eq!(k.l2sq_i8(a, b).unwrap(), r.l2sq_i8(a, b).unwrap(), "{}", k.isa());
+            prop_assert_eq!(k.l2sq_u8(&ua, &ub).unwrap(), r.l2sq_u8(&ua, &ub).unwrap(), "{}", k.isa());
+        }
+    }
+
+    #[test]
+    fn bit_kernels_match_scalar_exactly(
+        (a, oa, b, ob) in pair(prop_oneof![any::<u64>(), Just(0u64), Just(u64::MAX)].boxed())
+    ) {
+        let (a, b) = (&a[oa..], &b[ob..]);
+        let r = reference();
+        let ones: u64 = a.iter().zip(b).map(|(x, y)| u64::from((x ^ y).count_ones())).sum();
+        prop_assert_eq!(r.hamming_u64(a, b).unwrap(), ones);
+        for k in paths() {
+            prop_assert_eq!(k.hamming_u64(a, b).unwrap(), r.hamming_u64(a, b).unwrap(), "{}", k.isa());
+            prop_assert_eq!(k.jaccard_u64(a, b).unwrap(), r.jaccard_u64(a, b).unwrap(), "{}", k.isa());
+        }
+    }
+
+    #[test]
+    fn many_kernels_match_one_at_a_time(
+        dim in prop_oneof![proptest::sample::select(vec![0usize, 1, 7, 8, 9, 16, 33]), 0usize..70],
+        rows in 0usize..11,
+        offset in 0usize..4,
+        seed in any::<u64>(),
+        special in proptest::bool::weighted(0.2),
+    ) {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut value = || {
+            let x = next();
+            if special && x % 23 == 0 {
+                [f32::NAN, f32::INFINITY, 0.0, 1e-40][(x >> 8) as usize % 4]
+            } else {
+                ((x >> 11) as f64 / (1u64 << 53) as f64 * 20.0 - 10.0) as f32
+            }
+        };
+        let q: Vec<f32> = (0..dim).map(|_| value()).collect();
+        let storage: Vec<f32> = (0..rows * dim + offset).map(|_| value()).collect();
+        let matrix = &storage[offset..];
+        let r = reference();
+        for k in std::iter::once(r).chain(paths()) {
+            let isa = k.isa();
+            let mut out = vec![f32::NAN; rows];
+            k.dot_f32_many(&q, matrix, &mut out).unwrap();
+            for (i, &got) in out.iter().enumerate() {
+                let row = &matrix[i * dim..(i + 1) * dim];
+                let tol = sum_tolerance(dim, f32_dot_terms(&q, row));
+                close("dot_f32_many", isa, dim, got.into(), k.dot_f32(&q, row).unwrap().into(), tol)?;
+                close("dot_f32_many", isa, dim, got.into(), r.dot_f32(&q, row).unwrap().into(), tol)?;
+            }
+            k.l2sq_f32_many(&q, matrix, &mut out).unwrap();
+            for (i, &got) in out.iter().enumerate() {
+                let row = &matrix[i * dim..(i + 1) * dim];
+                let tol = sum_tolerance(dim, f32_l2_terms(&q, row));
+                close("l2sq_f32_many", isa, dim, got.into(), k.l2sq_f32(&q, row).unwrap().into(), tol)?;
+                close("l2sq_f32_many", isa, dim, got.into(), r.l2sq_f32(&q, row).unwrap().into(), tol)?;
+            }
+            k.cosine_f32_many(&q, matrix, &mut out).unwrap();
+            for (i, &got) in out.iter().enumerate() {
+                let row = &matrix[i * dim..(i + 1) * dim];
+                let tol = cosine_tolerance(&q, row);
+                close("cosine_f32_many", isa, dim, got.into(), k.cosine_f32(&q, row).unwrap().into(), tol)?;
+                close("cosine_f32_many", isa, dim, got.into(), r.cosine_f32(&q, row).unwrap().into(), tol)?;
+            }
+        }
+    }
+
+    #[test]
+    fn statistics_match_scalar(
+        (v, o, _, _) in pair(f32_value(true)),
+        ddof in 0usize..3,
+    ) {
+        let v = &v[o..];
+        let r = reference();
+        let n = v.len();
+        let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        // Min/max oracle: sort the non-NaN values.
+        let mut sorted: Vec<f32> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+        sorted.sort_by(f32::total_cmp);
+        let want = sorted.first().map(|&lo| (lo, *sorted.last().unwrap()));
+        let ours = r.min_max_f32(v).unwrap();
+        prop_assert_eq!(ours.is_some(), want.is_some());
+        if let (Some((l, h)), Some((wl, wh))) = (ours, want) {
+            // == so that -0.0 and 0.0 compare equal (documented policy).
+            prop_assert!(l == wl && h == wh, "scalar min_max {:?} vs sorted {:?}", ours, want);
+        }
+        let f64_tol = |n: usize, abs: f64| 2.0 * (n + 2) as f64 * f64::EPSILON * abs;
+        for k in paths() {
+            let isa = k.isa();
+            let got = k.min_max_f32(v).unwrap();
+            prop_assert_eq!(got.is_some(), ours.is_some(), "{}", isa);
+            if let (Some((l, h)), Some((wl, wh))) = (got, ours) {
+                prop_assert!(l == wl && h == wh, "min_max on {}: {:?} vs {:?}", isa, got, ours);
+            }
+            let abs: f64 = v.iter().map(|&x| f64::from(x).abs()).sum();
+            close("sum_f32", isa, n, k.sum_f32(v).unwrap(), r.sum_f32(v).unwrap(), f64_tol(n, abs))?;
+            // Variance on finite data: two-pass, so the tolerance is that of
+            // the mean (scaled by the sum of |x - mean|) plus that of the
+            // sum of squares of deviations.
+            let m = finite.len();
+            if let Some(want) = r.variance_f32(&finite, ddof).unwrap() {
+                let mean = r.mean_f32(&finite).unwrap().unwrap();
+                let dev: f64 = finite.iter().map(|&x| (f64::from(x) - mean).abs()).sum();
+                let abs: f64 = finite.iter().map(|&x| f64::from(x).abs()).sum();
+                let dmean = f64_tol(m, abs) / m as f64;
+                let tol = (f64_tol(m, dev * dev.max(1.0)) + 2.0 * dmean * dev + m as f64 * dmean * dmean)
+                    / (m - ddof) as f64;
+                let got = k.variance_f32(&finite, ddof).unwrap().unwrap();
+                close("variance_f32", isa, m, got, want, tol)?;
+            } else {
+                prop_assert!(k.variance_f32(&finite, ddof).unwrap().is_none());
+            }
+            prop_assert_eq!(k.mean_f32(&[]).unwrap(), None);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Explicit cases.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn nan_in_gives_nan_out_everywhere() {
+    for &n in LENGTHS.iter().filter(|&&n| n > 0) {
+        for pos in [0, n / 2, n - 1] {
+            let mut a = vec![0.5f32; n];
+            let b = vec![0.25f32; n];
+            a[pos] = f32::NAN;
+            let mut h = vec![f32_to_f16(0.5); n];
+            let hb = vec![f32_to_f16(0.25); n];
+            h[pos] = 0x7E00;
+            for isa in Isa::available() {
+                let k = Kernels::for_isa(isa).unwrap();
+                let ctx = format!("{isa} n={n} pos={pos}");
+                assert!(k.dot_f32(&a, &b).unwrap().is_nan(), "dot {ctx}");
+                assert!(k.l2sq_f32(&a, &b).unwrap().is_nan(), "l2sq {ctx}");
+                assert!(k.l1_f32(&a, &b).unwrap().is_nan(), "l1 {ctx}");
+                assert!(k.cosine_f32(&a, &b).unwrap().is_nan(), "cosine {ctx}");
+                assert!(k.cosine_f32(&b, &a).unwrap().is_nan(), "cosine {ctx}");
+                assert!(k.dot_f16(&h, &hb).unwrap().is_nan(), "dot_f16 {ctx}");
+                assert!(k.l2sq_f16(&h, &hb).unwrap().is_nan(), "l2sq_f16 {ctx}");
+                assert!(k.cosine_f16(&hb, &h).unwrap().is_nan(), "cosine_f16 {ctx}");
+                assert!(k.sum_f32(&a).unwrap().is_nan(), "sum {ctx}");
+                let mut out = vec![0.0f32; 5];
+                let rows: Vec<f32> = (0..5).flat_map(|_| a.iter().copied()).collect();
+                k.dot_f32_many(&b, &rows, &mut out).unwrap();
+                assert!(out.iter().all(|x| x.is_nan()), "dot_many {ctx}");
+                k.l2sq_f32_many(&b, &rows, &mut out).unwrap();
+                assert!(out.iter().all(|x| x.is_nan()), "l2sq_many {ctx}");
+                k.cosine_f32_many(&b, &rows, &mut out).unwrap();
+                assert!(out.iter().all(|x| x.is_nan()), "cosine_many {ctx}");
+                k.cosine_f32_many(&a, &rows[..b.len() * 5], &mut out)
+                    .unwrap();
+                assert!(
+                    out.iter().all(|x| x.is_nan()),
+                    "cosine_many nan query {ctx}"
+                );
+                // min_max ignores NaN.
+                assert_eq!(
+                    k.min_max_f32(&a).unwrap(),
+                    if n == 1 { None } else { Some((0.5, 0.5)) },
+                    "{ctx}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn all_nan_and_empty_min_max() {
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        for &n in LENGTHS {
+            assert_eq!(
+                k.min_max_f32(&vec![f32::NAN; n]).unwrap(),
+                None,
+                "{isa} {n}"
+            );
+        }
+        let mut v = vec![f32::NAN; 40];
+        v[37] = -3.0;
+        v[2] = f32::INFINITY;
+        assert_eq!(
+            k.min_max_f32(&v).unwrap(),
+            Some((-3.0, f32::INFINITY)),
+            "{isa}"
+        );
+        let v = [f32::NEG_INFINITY; 17];
+        assert_eq!(
+            k.min_max_f32(&v).unwrap(),
+            Some((f32::NEG_INFINITY, f32::NEG_INFINITY)),
+            "{isa}"
+        );
+    }
+}
+
+#[test]
+fn cosine_zero_vector_rules() {
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        for &n in LENGTHS.iter().filter(|&&n| n > 0) {
+            let z = vec![0.0f32; n];
+            let x: Vec<f32> = (0..n).map(|i| i as f32 + 1.0).collect();
+            let neg: Vec<f32> = x.iter().map(|v| -v).collect();
+            assert_eq!(k.cosine_f32(&z, &z).unwrap(), 0.0, "{isa}");
+            assert_eq!(k.cosine_f32(&z, &x).unwrap(), 1.0, "{isa}");
+            assert_eq!(k.cosine_f32(&x, &z).unwrap(), 1.0, "{isa}");
+            assert!(k.cosine_f32(&x, &x).unwrap() < 1e-6, "{isa}");
+            assert!(
+                (k.cosine_f32(&x, &neg).unwrap() - 2.0).abs() < 1e-6,
+                "{isa}"
+            );
+            let hz = vec![0u16; n];
+            assert_eq!(k.cosine_f16(&hz, &hz).unwrap(), 0.0, "{isa}");
+        }
+        assert_eq!(k.cosine_f32(&[], &[]).unwrap(), 0.0, "{isa}");
+        assert_eq!(k.jaccard_u64(&[], &[]).unwrap(), 0.0, "{isa}");
+        assert_eq!(k.jaccard_u64(&[0, 0], &[0, 0]).unwrap(), 0.0, "{isa}");
+        let mut out = [7.0f32; 3];
+        k.cosine_f32_many(&[], &[], &mut out).unwrap();
+        assert_eq!(out, [0.0; 3], "{isa}");
+        k.dot_f32_many(&[], &[], &mut out).unwrap();
+        assert_eq!(out, [0.0; 3], "{isa}");
+    }
+}
+
+#[test]
+fn every_half_converts_exactly_on_every_path() {
+    let one = f32_to_f16(1.0);
+    let step = if cfg!(miri) { 997 } else { 1 };
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        for bits in (0..=u16::MAX).step_by(step) {
+            let want = f16_to_f32(bits);
+            // Length 1 (tail path) and length 8 with the value in lane 3
+            // (full-vector path; the other lanes add +0.0 products).
+            let mut a = [0u16; 8];
+            a[3] = bits;
+            for got in [
+                k.dot_f16(&[bits], &[one]).unwrap(),
+                k.dot_f16(&a, &[one; 8]).unwrap(),
+            ] {
+                if want.is_nan() {
+                    assert!(got.is_nan(), "{isa} {bits:#06x}");
+                } else {
+                    assert!(got == want, "{isa} {bits:#06x}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn integer_extremes_do_not_overflow() {
+    // The documented exact ranges: dot_i8 up to 131 072 elements of
+    // (-128)·(-128), l2sq up to 66 051 elements of 255².
+    let n = if cfg!(miri) { 40 } else { 131_072 };
+    let lo = vec![-128i8; n];
+    let hi = vec![127i8; n];
+    let m = if cfg!(miri) { 40 } else { 66_051 };
+    let zeros = vec![0u8; m + 3];
+    let full = vec![255u8; m + 3];
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        // 131 071 · 128² = 2³¹ - 2¹⁴ is the largest all-(-128) sum that fits i32.
+        let exact = n - 1;
+        assert_eq!(
+            i64::from(k.dot_i8(&lo[..exact], &lo[..exact]).unwrap()),
+            exact as i64 * 16384,
+            "{isa}"
+        );
+        // One more element wraps modulo 2³², on every path alike.
+        assert_eq!(
+            k.dot_i8(&lo, &lo).unwrap(),
+            (n as u64 * 16384) as u32 as i32,
+            "{isa}"
+        );
+        assert_eq!(
+            i64::from(k.dot_i8(&lo, &hi).unwrap()),
+            -(n as i64) * 128 * 127,
+            "{isa}"
+        );
+        assert_eq!(
+            u64::from(k.l2sq_i8(&lo[..m], &hi[..m]).unwrap()),
+            m as u64 * 255 * 255,
+            "{isa}"
+        );
+        assert_eq!(
+            u64::from(k.l2sq_u8(&zeros[3..], &full[..m]).unwrap()),
+            m as u64 * 255 * 255,
+            "{isa}"
+        );
+        // Past the exact range the sums wrap identically on every path.
+        let wrapped = (zeros.len() as u64 * 255 * 255) as u32;
+        assert_eq!(k.l2sq_u8(&zeros, &full).unwrap(), wrapped, "{isa}");
+    }
+}
+
+#[test]
+fn mismatched_lengths_are_errors() {
+    let mismatch = KernelError::LengthMismatch { left: 3, right: 2 };
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        let (a, b) = ([1.0f32; 3], [1.0f32; 2]);
+        assert_eq!(k.dot_f32(&a, &b), Err(mismatch.clone()));
+        assert_eq!(k.l2sq_f32(&a, &b), Err(mismatch.clone()));
+        assert_eq!(k.cosine_f32(&a, &b), Err(mismatch.clone()));
+        assert_eq!(k.l1_f32(&a, &b), Err(mismatch.clone()));
+        assert_eq!(k.dot_i8(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.l2sq_i8(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.l2sq_u8(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.hamming_u64(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.jaccard_u64(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.dot_f16(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.l2sq_f16(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        assert_eq!(k.cosine_f16(&[1; 3], &[1; 2]), Err(mismatch.clone()));
+        let mut out = [0.0f32; 2];
+        let shape = KernelError::RowsShape {
+            dim: 3,
+            rows_len: 5,
+            out_len: 2,
+        };
+        assert_eq!(k.dot_f32_many(&a, &[0.0; 5], &mut out), Err(shape.clone()));
+        assert_eq!(k.l2sq_f32_many(&a, &[0.0; 5], &mut out), Err(shape.clone()));
+        assert_eq!(k.cosine_f32_many(&a, &[0.0; 5], &mut out), Err(shape));
+        assert!(k.dot_f32_many(&[], &[1.0], &mut out).is_err());
+    }
+}
+
+#[test]
+fn for_isa_is_none_only_for_unavailable_paths() {
+    for isa in Isa::ALL {
+        match Kernels::for_isa(isa) {
+            Some(k) => {
+                assert!(isa.is_available());
+                assert_eq!(k.isa(), isa);
+            }
+            None => assert!(!isa.is_available(), "{isa} is available but has no kernels"),
+        }
+    }
+    assert!(Kernels::for_isa(Isa::Scalar).is_some());
+    assert!(Kernels::for_isa(Isa::Portable).is_some());
+    // At most one architecture-specific path exists in any build.
+    assert!(!(Isa::Avx2.is_available() && Isa::Neon.is_available()));
+    assert_eq!(Kernels::best().isa(), Isa::available()[0]);
+}
