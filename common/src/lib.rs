@@ -6,6 +6,8 @@
 //! * [`collections`]: the cache [`LruCache`](collections::LruCache),
 //!   [`ConcurrentMap`](collections::ConcurrentMap) and
 //!   [`Versioned`](collections::Versioned).
+//! * [`metrics`]: lock-free counters, gauges and latency histograms with
+//!   percentiles, a timer guard, and named [`Metrics`](metrics::Metrics) with snapshots.
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
 //!   time, and the hybrid logical clock [`Hlc`].
 //!
@@ -32,6 +34,7 @@
 pub mod collections;
 pub mod error;
 pub mod id;
+pub mod metrics;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
