@@ -1,0 +1,564 @@
+//! Variable-length integers: LEB128, zigzag and stream-vbyte.
+//!
+//! # LEB128
+//!
+//! Unsigned LEB128 (as in protobuf, WebAssembly and DWARF): seven bits per
+//! byte, least significant group first, the high bit of each byte set when
+//! another byte follows. A `u64` takes 1 to 10 bytes, a `u32` 1 to 5.
+//!
+//! The encoding is canonical: the encoder always writes the fewest bytes, and
+//! the decoders accept only that form, so equal values have equal bytes (the
+//! bytes can be compared and hashed). Decoders reject, with a
+//! [`VarintError`] naming the byte offset:
+//!
+//! - truncated input ([`VarintError::Truncated`]),
+//! - too long input: a continuation bit on the 10th byte of a `u64` or the
+//!   5th byte of a `u32` ([`VarintError::TooLong`]),
+//! - bits beyond 64 (or 32) in the last byte ([`VarintError::Overflow`]),
+//! - a redundant trailing zero byte, e.g. `80 00` for 0
+//!   ([`VarintError::NonCanonical`]).
+//!
+//! ```
+//! use unidb_kernels::varint;
+//! # fn main() -> Result<(), varint::VarintError> {
+//! let mut buf = Vec::new();
+//! varint::encode_u64(300, &mut buf);
+//! assert_eq!(buf, [0xAC, 0x02]);
+//! assert_eq!(varint::decode_u64(&buf)?, (300, 2));
+//! assert!(varint::decode_u64(&[0x80, 0x00]).is_err()); // non-canonical 0
+//!
+//! assert_eq!(varint::zigzag_encode_i64(-1), 1);
+//! assert_eq!(varint::zigzag_decode_i64(2), 1);
+//!
+//! let values = [1u32, 300, 70_000, u32::MAX];
+//! let mut bytes = Vec::new();
+//! varint::encode_u32_slice(&values, &mut bytes);
+//! assert_eq!(varint::decode_u32_slice(&bytes, 4)?, (values.to_vec(), bytes.len()));
+//! # Ok(()) }
+//! ```
+//!
+//! # Stream-vbyte
+//!
+//! [`stream`] holds a SIMD-decoded bulk codec for `u32` in the stream-vbyte
+//! layout, with a differential variant for sorted ids and timestamps.
+
+pub mod stream;
+
+/// Errors of the varint decoders. Every offset is a byte index into the
+/// slice given to the decoder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VarintError {
+    /// The input ends inside a value.
+    #[error("truncated input: the value starting at byte {start} needs byte {offset}, but the input ends there")]
+    Truncated {
+        /// Offset of the first byte of the incomplete value.
+        start: usize,
+        /// Offset of the first missing byte (the input's length).
+        offset: usize,
+    },
+    /// The continuation bit is set on the last byte a value may use (the
+    /// 10th for `u64`, the 5th for `u32`).
+    #[error("varint too long: the value starting at byte {start} continues past byte {offset}, its {max_len}-byte limit")]
+    TooLong {
+        /// Offset of the first byte of the value.
+        start: usize,
+        /// Offset of the last permitted byte, whose continuation bit is set.
+        offset: usize,
+        /// The maximum encoded length (10 or 5).
+        max_len: usize,
+    },
+    /// The last byte sets bits beyond the integer's width.
+    #[error("varint overflow: byte {offset} of the value starting at byte {start} sets bits beyond {bits}")]
+    Overflow {
+        /// Offset of the first byte of the value.
+        start: usize,
+        /// Offset of the offending (last) byte.
+        offset: usize,
+        /// The integer width (64 or 32).
+        bits: u32,
+    },
+    /// The value is not in its shortest form: its last byte is a redundant
+    /// zero (LEB128: e.g. `80 00` for 0; stream-vbyte: a zero high byte).
+    #[error("non-canonical encoding: byte {offset} is a redundant zero byte of the value starting at byte {start}")]
+    NonCanonical {
+        /// Offset of the first byte of the value.
+        start: usize,
+        /// Offset of the redundant zero byte.
+        offset: usize,
+    },
+    /// The requested count cannot fit in the input: every value needs at
+    /// least one byte (stream-vbyte: one data byte plus a quarter control
+    /// byte), so nothing is allocated for it.
+    #[error("count {count} cannot fit in the {available} bytes available from byte {offset}")]
+    CountTooLarge {
+        /// The number of values asked for.
+        count: usize,
+        /// The number of input bytes available.
+        available: usize,
+        /// Offset where decoding started.
+        offset: usize,
+    },
+    /// Bytes remain after the last value where the whole input must be used.
+    #[error("{count} trailing bytes after the last value, from byte {offset}")]
+    TrailingBytes {
+        /// Offset of the first trailing byte.
+        offset: usize,
+        /// Number of trailing bytes.
+        count: usize,
+    },
+    /// Stream-vbyte: the unused 2-bit codes of the last control byte (when
+    /// the count is not a multiple of four) are not zero.
+    #[error("stream-vbyte control byte {offset} has non-zero unused length codes")]
+    ControlPadding {
+        /// Offset of the last control byte.
+        offset: usize,
+    },
+    /// A decode path was asked for that this CPU (or build) cannot run.
+    #[error("decode path {isa} is not available on this CPU")]
+    UnavailableIsa {
+        /// The path asked for.
+        isa: crate::Isa,
+    },
+}
+
+/// Maximum LEB128 length of a `u64`.
+pub const MAX_LEN_U64: usize = 10;
+/// Maximum LEB128 length of a `u32`.
+pub const MAX_LEN_U32: usize = 5;
+
+/// Number of bytes the LEB128 encoding of `value` takes (1 to 10).
+///
+/// ```
+/// assert_eq!(unidb_kernels::varint::encoded_len_u64(127), 1);
+/// assert_eq!(unidb_kernels::varint::encoded_len_u64(128), 2);
+/// assert_eq!(unidb_kernels::varint::encoded_len_u64(u64::MAX), 10);
+/// ```
+#[inline]
+pub const fn encoded_len_u64(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Appends the LEB128 encoding of `value` to `out` (1 to 10 bytes).
+///
+/// ```
+/// let mut out = Vec::new();
+/// unidb_kernels::varint::encode_u64(u64::MAX, &mut out);
+/// assert_eq!(out, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]);
+/// ```
+#[inline]
+pub fn encode_u64(mut value: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; MAX_LEN_U64];
+    let mut n = 0;
+    while value >= 0x80 {
+        buf[n] = (value as u8) | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    buf[n] = value as u8;
+    out.extend_from_slice(&buf[..=n]);
+}
+
+/// Appends the LEB128 encoding of `value` to `out` (1 to 5 bytes).
+#[inline]
+pub fn encode_u32(value: u32, out: &mut Vec<u8>) {
+    encode_u64(u64::from(value), out);
+}
+
+/// Decodes one LEB128 `u64` from the start of `input`.
+///
+/// Returns the value and the number of bytes read; bytes after the value are
+/// ignored.
+///
+/// # Errors
+/// [`VarintError::Truncated`], [`VarintError::TooLong`],
+/// [`VarintError::Overflow`] or [`VarintError::NonCanonical`], with offsets
+/// into `input`.
+#[inline]
+pub fn decode_u64(input: &[u8]) -> Result<(u64, usize), VarintError> {
+    decode_u64_at(input, 0)
+}
+
+/// Decodes one LEB128 `u32` from the start of `input`.
+///
+/// # Errors
+/// As [`decode_u64`], with a limit of 5 bytes and 32 bits.
+#[inline]
+pub fn decode_u32(input: &[u8]) -> Result<(u32, usize), VarintError> {
+    decode_u32_at(input, 0)
+}
+
+/// Decodes the value starting at `start`; returns it and the offset just
+/// past it. The reference, byte by byte.
+#[inline]
+fn decode_u64_at(input: &[u8], start: usize) -> Result<(u64, usize), VarintError> {
+    let mut result = 0u64;
+    for i in 0..MAX_LEN_U64 {
+        let offset = start + i;
+        let Some(&byte) = input.get(offset) else {
+            return Err(VarintError::Truncated {
+                start,
+                offset: input.len().max(start),
+            });
+        };
+        if i == MAX_LEN_U64 - 1 {
+            if byte & 0x80 != 0 {
+                return Err(VarintError::TooLong {
+                    start,
+                    offset,
+                    max_len: MAX_LEN_U64,
+                });
+            }
+            if byte > 1 {
+                return Err(VarintError::Overflow {
+                    start,
+                    offset,
+                    bits: 64,
+                });
+            }
+        }
+        result |= u64::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            if byte == 0 && i > 0 {
+                return Err(VarintError::NonCanonical { start, offset });
+            }
+            return Ok((result, offset + 1));
+        }
+    }
+    unreachable!("the 10th byte either ends the value or returns an error")
+}
+
+/// As [`decode_u64_at`] for `u32`.
+#[inline]
+fn decode_u32_at(input: &[u8], start: usize) -> Result<(u32, usize), VarintError> {
+    let mut result = 0u32;
+    for i in 0..MAX_LEN_U32 {
+        let offset = start + i;
+        let Some(&byte) = input.get(offset) else {
+            return Err(VarintError::Truncated {
+                start,
+                offset: input.len().max(start),
+            });
+        };
+        if i == MAX_LEN_U32 - 1 {
+            if byte & 0x80 != 0 {
+                return Err(VarintError::TooLong {
+                    start,
+                    offset,
+                    max_len: MAX_LEN_U32,
+                });
+            }
+            if byte > 0x0F {
+                return Err(VarintError::Overflow {
+                    start,
+                    offset,
+                    bits: 32,
+                });
+            }
+        }
+        result |= u32::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            if byte == 0 && i > 0 {
+                return Err(VarintError::NonCanonical { start, offset });
+            }
+            return Ok((result, offset + 1));
+        }
+    }
+    unreachable!("the 5th byte either ends the value or returns an error")
+}
+
+/// Zigzag-encodes an `i32` so that small magnitudes become small unsigned
+/// values: 0 → 0, -1 → 1, 1 → 2, -2 → 3, …
+///
+/// ```
+/// use unidb_kernels::varint::{zigzag_decode_i32, zigzag_encode_i32};
+/// assert_eq!(zigzag_encode_i32(-1), 1);
+/// assert_eq!(zigzag_encode_i32(i32::MIN), u32::MAX);
+/// assert_eq!(zigzag_decode_i32(zigzag_encode_i32(-12345)), -12345);
+/// ```
+#[inline]
+pub const fn zigzag_encode_i32(value: i32) -> u32 {
+    ((value << 1) ^ (value >> 31)) as u32
+}
+
+/// Inverse of [`zigzag_encode_i32`].
+#[inline]
+pub const fn zigzag_decode_i32(value: u32) -> i32 {
+    ((value >> 1) as i32) ^ -((value & 1) as i32)
+}
+
+/// Zigzag-encodes an `i64`: 0 → 0, -1 → 1, 1 → 2, …, `i64::MIN` → `u64::MAX`.
+///
+/// ```
+/// use unidb_kernels::varint::{zigzag_decode_i64, zigzag_encode_i64};
+/// assert_eq!(zigzag_encode_i64(1), 2);
+/// assert_eq!(zigzag_encode_i64(i64::MIN), u64::MAX);
+/// assert_eq!(zigzag_decode_i64(u64::MAX), i64::MIN);
+/// ```
+#[inline]
+pub const fn zigzag_encode_i64(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// Inverse of [`zigzag_encode_i64`].
+#[inline]
+pub const fn zigzag_decode_i64(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Appends the LEB128 encodings of `values` to `out`, one after another.
+pub fn encode_u64_slice(values: &[u64], out: &mut Vec<u8>) {
+    out.reserve(values.len());
+    for &v in values {
+        encode_u64(v, out);
+    }
+}
+
+/// Appends the LEB128 encodings of `values` to `out`, one after another.
+pub fn encode_u32_slice(values: &[u32], out: &mut Vec<u8>) {
+    out.reserve(values.len());
+    for &v in values {
+        encode_u64(u64::from(v), out);
+    }
+}
+
+/// Decodes `count` consecutive LEB128 `u32` values from the start of
+/// `input`; returns them and the number of bytes read (bytes after the last
+/// value are ignored).
+///
+/// # Errors
+/// [`VarintError::CountTooLarge`] (before allocating) when `count` exceeds
+/// `input.len()`, else the first malformed value's error as in
+/// [`decode_u32`], with offsets into `input`.
+pub fn decode_u32_slice(input: &[u8], count: usize) -> Result<(Vec<u32>, usize), VarintError> {
+    let mut out = Vec::new();
+    let read = decode_u32_slice_into(input, count, &mut out)?;
+    Ok((out, read))
+}
+
+/// Decodes `count` consecutive LEB128 `u64` values from the start of
+/// `input`; returns them and the number of bytes read.
+///
+/// # Errors
+/// As [`decode_u32_slice`], with the limits of [`decode_u64`].
+pub fn decode_u64_slice(input: &[u8], count: usize) -> Result<(Vec<u64>, usize), VarintError> {
+    let mut out = Vec::new();
+    let read = decode_u64_slice_into(input, count, &mut out)?;
+    Ok((out, read))
+}
+
+/// Like [`decode_u32_slice`], appending to `out` (to reuse its allocation).
+/// Returns the number of bytes read. On error `out` keeps its old contents.
+///
+/// # Errors
+/// As [`decode_u32_slice`].
+pub fn decode_u32_slice_into(
+    input: &[u8],
+    count: usize,
+    out: &mut Vec<u32>,
+) -> Result<usize, VarintError> {
+    check_count(input, count)?;
+    let base = out.len();
+    out.reserve(count);
+    let result = decode_bulk::<u32>(input, base + count, out);
+    if result.is_err() {
+        out.truncate(base);
+    }
+    result
+}
+
+/// Like [`decode_u64_slice`], appending to `out`. Returns the number of
+/// bytes read. On error `out` keeps its old contents.
+///
+/// # Errors
+/// As [`decode_u64_slice`].
+pub fn decode_u64_slice_into(
+    input: &[u8],
+    count: usize,
+    out: &mut Vec<u64>,
+) -> Result<usize, VarintError> {
+    check_count(input, count)?;
+    let base = out.len();
+    out.reserve(count);
+    let result = decode_bulk::<u64>(input, base + count, out);
+    if result.is_err() {
+        out.truncate(base);
+    }
+    result
+}
+
+fn check_count(input: &[u8], count: usize) -> Result<(), VarintError> {
+    if count > input.len() {
+        return Err(VarintError::CountTooLarge {
+            count,
+            available: input.len(),
+            offset: 0,
+        });
+    }
+    Ok(())
+}
+
+/// The integer width a bulk decode produces.
+trait Width: Copy {
+    /// Whether a value decoded from `nbits` bits of input (whole bytes,
+    /// value bits already compacted into `v`) is invalid for this width.
+    fn too_big(v: u64, nbits: u32) -> bool;
+    fn from_u64(v: u64) -> Self;
+    fn decode_at(input: &[u8], start: usize) -> Result<(Self, usize), VarintError>;
+}
+
+impl Width for u32 {
+    #[inline(always)]
+    fn too_big(v: u64, nbits: u32) -> bool {
+        (v > u64::from(u32::MAX)) | (nbits > 40)
+    }
+    #[inline(always)]
+    fn from_u64(v: u64) -> Self {
+        v as u32
+    }
+    #[inline(always)]
+    fn decode_at(input: &[u8], start: usize) -> Result<(Self, usize), VarintError> {
+        decode_u32_at(input, start)
+    }
+}
+
+impl Width for u64 {
+    #[inline(always)]
+    fn too_big(_v: u64, _nbits: u32) -> bool {
+        // At most 8 bytes (56 value bits) come from one word: never too big.
+        false
+    }
+    #[inline(always)]
+    fn from_u64(v: u64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn decode_at(input: &[u8], start: usize) -> Result<(Self, usize), VarintError> {
+        decode_u64_at(input, start)
+    }
+}
+
+/// Gathers the 7-bit groups of up to 8 LEB128 bytes (continuation bits are
+/// dropped; bytes past the value must be zero).
+#[inline(always)]
+fn compact(x: u64) -> u64 {
+    (x & 0x7F)
+        | ((x >> 1) & (0x7F << 7))
+        | ((x >> 2) & (0x7F << 14))
+        | ((x >> 3) & (0x7F << 21))
+        | ((x >> 4) & (0x7F << 28))
+        | ((x >> 5) & (0x7F << 35))
+        | ((x >> 6) & (0x7F << 42))
+        | ((x >> 7) & (0x7F << 49))
+}
+
+/// Bulk decode until `out.len() == end_len` (capacity already reserved).
+///
+/// Fast path: while 8 bytes remain, read them as one little-endian word; the
+/// bytes with a clear high bit end values, so `trailing_zeros` of that mask
+/// gives each value's end without a branch per byte. Every value that ends
+/// inside the word is decoded from registers; validity (length, overflow,
+/// canonical form) is accumulated and checked once per word, and a bad word
+/// is re-decoded by the byte-wise reference to report the exact error.
+#[inline(always)]
+fn decode_bulk<T: Width>(
+    input: &[u8],
+    end_len: usize,
+    out: &mut Vec<T>,
+) -> Result<usize, VarintError> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut pos = 0usize;
+    while out.len() < end_len {
+        if let Some(bytes) = input.get(pos..pos + 8) {
+            let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+            let mut ends = !word & HIGH;
+            let mut start_bit = 0u32;
+            let mut bad = false;
+            let before = out.len();
+            // Decode at most as many values as still wanted.
+            let want = end_len - before;
+            let mut got = 0usize;
+            while ends != 0 && got < want {
+                let end_bit = ends.trailing_zeros() + 1;
+                ends &= ends - 1;
+                let nbits = end_bit - start_bit;
+                let chunk = (word & (u64::MAX >> (64 - end_bit))) >> start_bit;
+                let v = compact(chunk);
+                let last_zero = (chunk >> (nbits - 8)) == 0;
+                bad |= T::too_big(v, nbits) | (last_zero & (nbits > 8));
+                out.push(T::from_u64(v));
+                got += 1;
+                start_bit = end_bit;
+            }
+            if bad {
+                out.truncate(before);
+                // The reference decoder finds the exact error in this word.
+                let mut p = pos;
+                for _ in 0..got {
+                    let (v, next) = T::decode_at(input, p)?;
+                    out.push(v);
+                    p = next;
+                }
+                debug_assert!(false, "fast path flagged a valid word at {pos}");
+                pos = p;
+                continue;
+            }
+            if start_bit == 0 {
+                // No value ends in these 8 bytes: a long u64 or an error.
+                let (v, next) = T::decode_at(input, pos)?;
+                out.push(v);
+                pos = next;
+            } else {
+                pos += (start_bit / 8) as usize;
+            }
+        } else {
+            let (v, next) = T::decode_at(input, pos)?;
+            out.push(v);
+            pos = next;
+        }
+    }
+    Ok(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vectors() {
+        let mut out = Vec::new();
+        encode_u64(300, &mut out);
+        assert_eq!(out, [0xAC, 0x02]);
+        out.clear();
+        encode_u64(0, &mut out);
+        assert_eq!(out, [0]);
+        assert_eq!(decode_u64(&[0x7F]).unwrap(), (127, 1));
+        assert_eq!(
+            decode_u32(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).unwrap(),
+            (u32::MAX, 5)
+        );
+    }
+
+    #[test]
+    fn compact_gathers_groups() {
+        // 300 = AC 02
+        assert_eq!(compact(0x02AC & !0x80), 300);
+        assert_eq!(compact(0x7F7F_7F7F_7F7F_7F7F), (1u64 << 56) - 1);
+    }
+
+    #[test]
+    fn bulk_error_in_later_word_names_absolute_offset() {
+        let mut bytes = Vec::new();
+        encode_u32_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], &mut bytes);
+        bytes.extend_from_slice(&[0x80, 0x00, 1, 1, 1, 1, 1, 1, 1, 1]);
+        let err = decode_u32_slice(&bytes, 12).unwrap_err();
+        assert_eq!(
+            err,
+            VarintError::NonCanonical {
+                start: 10,
+                offset: 11
+            }
+        );
+    }
+}

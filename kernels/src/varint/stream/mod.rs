@@ -1,0 +1,590 @@
+//! Stream-vbyte: a bulk `u32` codec built for SIMD decoding.
+//!
+//! Layout (Lemire, Kurz and Rupp, "Stream VByte", 2017, as the reference C
+//! library writes it): for `n` values, first `ceil(n / 4)` control bytes,
+//! then the data bytes. Each control byte holds four 2-bit codes, value `i`
+//! of the group in bits `2i..2i+2` (least significant first); code `k` means
+//! the value takes `k + 1` little-endian data bytes. When `n` is not a
+//! multiple of four, the unused codes of the last control byte are zero.
+//!
+//! # Canonical form and validation
+//!
+//! The encoder writes each value in the fewest bytes (0 takes one byte), and
+//! the decoders accept only that form, so equal sequences have equal bytes:
+//!
+//! - a value whose highest data byte is zero (more bytes than needed) is
+//!   [`VarintError::NonCanonical`] (the SIMD paths check this in-register by
+//!   comparing each lane with the minimum its length implies);
+//! - non-zero unused codes in the last control byte are
+//!   [`VarintError::ControlPadding`];
+//! - data shorter than the control bytes announce is
+//!   [`VarintError::Truncated`]; a `count` that cannot fit in the input at
+//!   all (each value needs one data byte and a quarter control byte) is
+//!   [`VarintError::CountTooLarge`], checked before anything is allocated;
+//! - [`decode_u32`] requires the input to end exactly after the last value
+//!   ([`VarintError::TrailingBytes`]); [`decode_u32_prefix`] allows trailing
+//!   bytes and returns the number of bytes consumed.
+//!
+//! # Paths
+//!
+//! Decoding runs on the path of [`Kernels::active`](crate::Kernels::active)
+//! (so `UNIDB_ISA` governs it), chosen once per process:
+//!
+//! - `scalar`: the reference, value by value;
+//! - `portable`: the scalar code too, since SSE2 (the x86-64 baseline) has no
+//!   byte shuffle;
+//! - `avx2`: `pshufb` with a 256-entry shuffle table, eight values (two
+//!   control bytes) per iteration;
+//! - `neon`: `tbl` with the same table, four values per iteration.
+//!
+//! The SIMD paths never read past the input: the last 32 (x86) or 16 (NEON)
+//! data bytes are decoded by the scalar code. [`Decoder::for_isa`] gives any
+//! available path, to compare paths in tests and benchmarks. Encoding is
+//! scalar on every path.
+//!
+//! The differential variants store wrapping differences between consecutive
+//! values (the first against `initial`): small for sorted ids and
+//! timestamps. Decoding rebuilds the values with an in-register prefix sum.
+//!
+//! ```
+//! use unidb_kernels::varint::stream;
+//! # fn main() -> Result<(), unidb_kernels::varint::VarintError> {
+//! let values = [1u32, 300, 70_000, u32::MAX, 0];
+//! let bytes = stream::encode_u32(&values);
+//! // 2 control bytes, then 1 + 2 + 3 + 4 + 1 data bytes.
+//! assert_eq!(bytes.len(), 2 + 11);
+//! assert_eq!(stream::decode_u32(&bytes, values.len())?, values);
+//!
+//! let ids = [1000u32, 1003, 1010, 1500];
+//! let bytes = stream::encode_u32_delta(&ids, 0);
+//! assert_eq!(bytes.len(), 1 + 2 + 1 + 1 + 2);
+//! assert_eq!(stream::decode_u32_delta(&bytes, ids.len(), 0)?, ids);
+//! # Ok(()) }
+//! ```
+
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use super::VarintError;
+use crate::{Isa, Kernels};
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+mod tables;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use tables::value_len;
+
+/// A decode path.
+///
+/// # Safety
+/// The caller guarantees that the CPU supports the path, that
+/// `ctrl.len() == out.len().div_ceil(4)`, that the unused codes of the last
+/// control byte are zero, and that `data.len()` is exactly the total length
+/// the control bytes announce. On `Ok` every element of `out` is written.
+/// `base` is the offset of `data` in the caller's input, for error offsets.
+type DecodeFn = unsafe fn(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    delta: Option<u32>,
+    base: usize,
+) -> Result<(), VarintError>;
+
+/// The stream-vbyte decoder of one path.
+///
+/// ```
+/// use unidb_kernels::{varint::stream::{self, Decoder}, Isa};
+/// let bytes = stream::encode_u32(&[5, 500, 50_000]);
+/// for isa in Isa::available() {
+///     let d = Decoder::for_isa(isa).expect("available paths have decoders");
+///     assert_eq!(d.decode_u32(&bytes, 3).unwrap(), [5, 500, 50_000]);
+/// }
+/// ```
+pub struct Decoder {
+    isa: Isa,
+    decode: DecodeFn,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").field("isa", &self.isa).finish()
+    }
+}
+
+static SCALAR: Decoder = Decoder {
+    isa: Isa::Scalar,
+    decode: decode_scalar,
+};
+
+static PORTABLE: Decoder = Decoder {
+    isa: Isa::Portable,
+    decode: decode_scalar,
+};
+
+#[cfg(target_arch = "x86_64")]
+static AVX2: Decoder = Decoder {
+    isa: Isa::Avx2,
+    decode: x86::decode,
+};
+
+#[cfg(target_arch = "aarch64")]
+static NEON: Decoder = Decoder {
+    isa: Isa::Neon,
+    decode: neon::decode,
+};
+
+static ACTIVE: OnceLock<&'static Decoder> = OnceLock::new();
+
+impl Decoder {
+    /// The decoder of `isa`, or `None` when this CPU (or build) lacks it.
+    pub fn for_isa(isa: Isa) -> Option<&'static Decoder> {
+        if !isa.is_available() {
+            return None;
+        }
+        match isa {
+            Isa::Scalar => Some(&SCALAR),
+            Isa::Portable => Some(&PORTABLE),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Some(&AVX2),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => Some(&NEON),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The decoder of the active kernel path ([`Kernels::active`]), chosen
+    /// once per process.
+    pub fn active() -> &'static Decoder {
+        ACTIVE.get_or_init(|| Decoder::for_isa(Kernels::active().isa()).unwrap_or(&SCALAR))
+    }
+
+    /// The path of this decoder.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Decodes exactly `count` values that must fill `input` entirely.
+    ///
+    /// # Errors
+    /// See the [module documentation](self); offsets are into `input`.
+    pub fn decode_u32(&self, input: &[u8], count: usize) -> Result<Vec<u32>, VarintError> {
+        let mut out = Vec::new();
+        self.decode_impl(input, count, None, true, &mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes `count` values from the start of `input`; returns them and
+    /// the number of bytes consumed (trailing bytes are allowed).
+    ///
+    /// # Errors
+    /// As [`Decoder::decode_u32`], without [`VarintError::TrailingBytes`].
+    pub fn decode_u32_prefix(
+        &self,
+        input: &[u8],
+        count: usize,
+    ) -> Result<(Vec<u32>, usize), VarintError> {
+        let mut out = Vec::new();
+        let used = self.decode_impl(input, count, None, false, &mut out)?;
+        Ok((out, used))
+    }
+
+    /// Decodes differential values that must fill `input` entirely (see
+    /// [`encode_u32_delta`]).
+    ///
+    /// # Errors
+    /// As [`Decoder::decode_u32`].
+    pub fn decode_u32_delta(
+        &self,
+        input: &[u8],
+        count: usize,
+        initial: u32,
+    ) -> Result<Vec<u32>, VarintError> {
+        let mut out = Vec::new();
+        self.decode_impl(input, count, Some(initial), true, &mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes `count` differential values from the start of `input`;
+    /// returns them and the number of bytes consumed.
+    ///
+    /// # Errors
+    /// As [`Decoder::decode_u32_prefix`].
+    pub fn decode_u32_delta_prefix(
+        &self,
+        input: &[u8],
+        count: usize,
+        initial: u32,
+    ) -> Result<(Vec<u32>, usize), VarintError> {
+        let mut out = Vec::new();
+        let used = self.decode_impl(input, count, Some(initial), false, &mut out)?;
+        Ok((out, used))
+    }
+
+    /// Decodes `count` values from the start of `input`, appending them to
+    /// `out` (to reuse its allocation); differential when `initial` is
+    /// `Some`. Returns the number of bytes consumed (trailing bytes are
+    /// allowed). On error `out` keeps its old contents.
+    ///
+    /// # Errors
+    /// As [`Decoder::decode_u32_prefix`].
+    pub fn decode_into(
+        &self,
+        input: &[u8],
+        count: usize,
+        initial: Option<u32>,
+        out: &mut Vec<u32>,
+    ) -> Result<usize, VarintError> {
+        self.decode_impl(input, count, initial, false, out)
+    }
+
+    fn decode_impl(
+        &self,
+        input: &[u8],
+        count: usize,
+        delta: Option<u32>,
+        exact: bool,
+        out: &mut Vec<u32>,
+    ) -> Result<usize, VarintError> {
+        let ctrl_len = count.div_ceil(4);
+        if ctrl_len
+            .checked_add(count)
+            .map_or(true, |need| need > input.len())
+        {
+            return Err(VarintError::CountTooLarge {
+                count,
+                available: input.len(),
+                offset: 0,
+            });
+        }
+        let (ctrl, rest) = input.split_at(ctrl_len);
+        if count % 4 != 0 && ctrl[ctrl_len - 1] >> (2 * (count % 4)) != 0 {
+            return Err(VarintError::ControlPadding {
+                offset: ctrl_len - 1,
+            });
+        }
+        let data_len = data_len(ctrl, count);
+        if data_len > rest.len() {
+            return Err(truncation(ctrl, count, input.len()));
+        }
+        let used = ctrl_len + data_len;
+        if exact && used < input.len() {
+            return Err(VarintError::TrailingBytes {
+                offset: used,
+                count: input.len() - used,
+            });
+        }
+        out.reserve(count);
+        let spare = &mut out.spare_capacity_mut()[..count];
+        // SAFETY: `self` exists only for a path this CPU supports (`for_isa`
+        // checks availability); `ctrl` has `ceil(count / 4)` bytes with zero
+        // padding codes (checked above) and `data` has exactly the announced
+        // length.
+        unsafe { (self.decode)(ctrl, &rest[..data_len], spare, delta, ctrl_len)? };
+        let len = out.len() + count;
+        // SAFETY: on `Ok` the decode function wrote all `count` elements of
+        // the spare capacity (the `DecodeFn` contract), and `reserve` made
+        // room for them.
+        unsafe { out.set_len(len) };
+        Ok(used)
+    }
+}
+
+/// Total data length announced by `ctrl` for `count` values, whose unused
+/// codes are zero: `count` plus the sum of the 2-bit codes.
+fn data_len(ctrl: &[u8], count: usize) -> usize {
+    const LOW: u64 = 0x5555_5555_5555_5555;
+    let mut codes = 0usize;
+    let mut words = ctrl.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        codes += (w & LOW).count_ones() as usize + 2 * ((w >> 1) & LOW).count_ones() as usize;
+    }
+    for &c in words.remainder() {
+        codes += (c & 0x55).count_ones() as usize + 2 * ((c >> 1) & 0x55).count_ones() as usize;
+    }
+    count + codes
+}
+
+/// The error for data shorter than announced: names the first value that
+/// does not fit.
+fn truncation(ctrl: &[u8], count: usize, input_len: usize) -> VarintError {
+    let mut start = ctrl.len();
+    for i in 0..count {
+        let len = value_len(ctrl[i / 4], i % 4);
+        if start + len > input_len {
+            return VarintError::Truncated {
+                start,
+                offset: input_len,
+            };
+        }
+        start += len;
+    }
+    unreachable!("called only when the data is shorter than announced")
+}
+
+/// The scalar reference decoder (see [`DecodeFn`]; needs no CPU feature).
+///
+/// # Safety
+/// None beyond the `DecodeFn` preconditions, which it checks anyway.
+unsafe fn decode_scalar(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    delta: Option<u32>,
+    base: usize,
+) -> Result<(), VarintError> {
+    decode_scalar_from(ctrl, data, out, 0, 0, delta, base)
+}
+
+/// Scalar decode of values `first..out.len()`, whose data starts at
+/// `data[pos]`; `delta` carries the previous value in differential mode.
+/// Safe and bounds-checked: malformed input gives an error, never a panic.
+pub(crate) fn decode_scalar_from(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    first: usize,
+    mut pos: usize,
+    mut delta: Option<u32>,
+    base: usize,
+) -> Result<(), VarintError> {
+    for (i, slot) in out.iter_mut().enumerate().skip(first) {
+        let Some(&c) = ctrl.get(i / 4) else {
+            return Err(VarintError::Truncated {
+                start: ctrl.len(),
+                offset: ctrl.len(),
+            });
+        };
+        let len = value_len(c, i % 4);
+        let value = if let Some(word) = data.get(pos..pos + 4) {
+            let word = u32::from_le_bytes(word.try_into().expect("4 bytes"));
+            word & (u32::MAX >> (32 - 8 * len))
+        } else {
+            let Some(bytes) = data.get(pos..pos + len) else {
+                return Err(VarintError::Truncated {
+                    start: base + pos,
+                    offset: base + data.len(),
+                });
+            };
+            let mut word = [0u8; 4];
+            word[..len].copy_from_slice(bytes);
+            u32::from_le_bytes(word)
+        };
+        if len > 1 && value >> (8 * (len - 1)) == 0 {
+            return Err(VarintError::NonCanonical {
+                start: base + pos,
+                offset: base + pos + len - 1,
+            });
+        }
+        pos += len;
+        let value = match delta {
+            Some(prev) => {
+                let v = prev.wrapping_add(value);
+                delta = Some(v);
+                v
+            }
+            None => value,
+        };
+        slot.write(value);
+    }
+    Ok(())
+}
+
+/// Number of data bytes (1 to 4) stream-vbyte uses for `value`.
+#[inline(always)]
+const fn byte_len(value: u32) -> usize {
+    4 - ((value | 1).leading_zeros() / 8) as usize
+}
+
+/// Upper bound of the encoded length of `count` values.
+///
+/// ```
+/// use unidb_kernels::varint::stream;
+/// let values = [7u32; 10];
+/// assert!(stream::encode_u32(&values).len() <= stream::max_encoded_len(10));
+/// ```
+pub const fn max_encoded_len(count: usize) -> usize {
+    count.div_ceil(4) + 4 * count
+}
+
+/// Encodes `values` (canonical: each in its fewest bytes).
+pub fn encode_u32(values: &[u32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_impl(values, None, &mut out);
+    out
+}
+
+/// Encodes the wrapping differences `values[i] - values[i - 1]` (the first
+/// against `initial`): small for sorted sequences.
+pub fn encode_u32_delta(values: &[u32], initial: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_impl(values, Some(initial), &mut out);
+    out
+}
+
+/// Like [`encode_u32`] (or [`encode_u32_delta`] when `initial` is `Some`),
+/// appending to `out`. Returns the number of bytes appended.
+pub fn encode_into(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
+    encode_impl(values, initial, out)
+}
+
+fn encode_impl(values: &[u32], delta: Option<u32>, out: &mut Vec<u8>) -> usize {
+    let n = values.len();
+    let ctrl_len = n.div_ceil(4);
+    let start = out.len();
+    // Room for the worst case plus 3 bytes of slack, so every value can be
+    // stored as a full 4-byte word.
+    out.reserve(max_encoded_len(n) + 3);
+    let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let mut prev = delta.unwrap_or(0);
+    let mut pos = ctrl_len;
+    for (j, group) in values.chunks(4).enumerate() {
+        let mut c = 0u8;
+        for (i, &v) in group.iter().enumerate() {
+            let v = if delta.is_some() {
+                let d = v.wrapping_sub(prev);
+                prev = v;
+                d
+            } else {
+                v
+            };
+            let len = byte_len(v);
+            c |= ((len - 1) as u8) << (2 * i);
+            // SAFETY: `pos <= ctrl_len + 4 * (values before v)`, so
+            // `pos + 4 <= max_encoded_len(n) + 3`, within the reserved spare
+            // capacity. Unaligned writes of plain bytes.
+            unsafe {
+                base.add(pos)
+                    .cast::<[u8; 4]>()
+                    .write_unaligned(v.to_le_bytes())
+            };
+            pos += len;
+        }
+        // SAFETY: `j < ctrl_len`, within the reserved spare capacity.
+        unsafe { base.add(j).write(c) };
+    }
+    // SAFETY: bytes `0..ctrl_len` (every control byte) and `ctrl_len..pos`
+    // (every value's data bytes, written as part of 4-byte words) were
+    // initialised above, and `pos <= max_encoded_len(n)` is within capacity.
+    unsafe { out.set_len(start + pos) };
+    pos
+}
+
+/// Decodes exactly `count` values filling `input`, on the active path.
+///
+/// # Errors
+/// See the [module documentation](self).
+pub fn decode_u32(input: &[u8], count: usize) -> Result<Vec<u32>, VarintError> {
+    Decoder::active().decode_u32(input, count)
+}
+
+/// Decodes `count` values from the start of `input` on the active path;
+/// returns them and the bytes consumed.
+///
+/// # Errors
+/// See the [module documentation](self).
+pub fn decode_u32_prefix(input: &[u8], count: usize) -> Result<(Vec<u32>, usize), VarintError> {
+    Decoder::active().decode_u32_prefix(input, count)
+}
+
+/// Decodes `count` differential values filling `input`, on the active path.
+///
+/// # Errors
+/// See the [module documentation](self).
+pub fn decode_u32_delta(input: &[u8], count: usize, initial: u32) -> Result<Vec<u32>, VarintError> {
+    Decoder::active().decode_u32_delta(input, count, initial)
+}
+
+/// Decodes `count` differential values from the start of `input` on the
+/// active path; returns them and the bytes consumed.
+///
+/// # Errors
+/// See the [module documentation](self).
+pub fn decode_u32_delta_prefix(
+    input: &[u8],
+    count: usize,
+    initial: u32,
+) -> Result<(Vec<u32>, usize), VarintError> {
+    Decoder::active().decode_u32_delta_prefix(input, count, initial)
+}
+
+/// [`decode_u32`] on the path `isa`.
+///
+/// # Errors
+/// [`VarintError::UnavailableIsa`] when this CPU lacks `isa`, else as
+/// [`decode_u32`].
+pub fn decode_u32_with(isa: Isa, input: &[u8], count: usize) -> Result<Vec<u32>, VarintError> {
+    Decoder::for_isa(isa)
+        .ok_or(VarintError::UnavailableIsa { isa })?
+        .decode_u32(input, count)
+}
+
+/// [`decode_u32_delta`] on the path `isa`.
+///
+/// # Errors
+/// [`VarintError::UnavailableIsa`] when this CPU lacks `isa`, else as
+/// [`decode_u32_delta`].
+pub fn decode_u32_delta_with(
+    isa: Isa,
+    input: &[u8],
+    count: usize,
+    initial: u32,
+) -> Result<Vec<u32>, VarintError> {
+    Decoder::for_isa(isa)
+        .ok_or(VarintError::UnavailableIsa { isa })?
+        .decode_u32_delta(input, count, initial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_len_boundaries() {
+        assert_eq!(byte_len(0), 1);
+        assert_eq!(byte_len(255), 1);
+        assert_eq!(byte_len(256), 2);
+        assert_eq!(byte_len(65_535), 2);
+        assert_eq!(byte_len(65_536), 3);
+        assert_eq!(byte_len(1 << 24), 4);
+        assert_eq!(byte_len(u32::MAX), 4);
+    }
+
+    #[test]
+    fn layout_matches_reference_library() {
+        // Codes little-endian within the control byte: 1, 2, 3, 4 bytes.
+        let bytes = encode_u32(&[0x11, 0x2222, 0x33_3333, 0x4444_4444, 0x55]);
+        assert_eq!(
+            bytes,
+            [
+                0b11_10_01_00,
+                0b00_00_00_00,
+                0x11,
+                0x22,
+                0x22,
+                0x33,
+                0x33,
+                0x33,
+                0x44,
+                0x44,
+                0x44,
+                0x44,
+                0x55
+            ]
+        );
+    }
+
+    #[test]
+    fn data_len_counts_codes() {
+        let ctrl: Vec<u8> = (0..=255u8).chain(0..=20).collect();
+        let count = ctrl.len() * 4;
+        let expected: usize = ctrl
+            .iter()
+            .map(|&c| tables::LENGTHS[c as usize] as usize)
+            .sum();
+        assert_eq!(data_len(&ctrl, count), expected);
+    }
+}

@@ -1,0 +1,128 @@
+//! Stream-vbyte decoding with the NEON table lookup `tbl` (aarch64).
+
+use std::arch::aarch64::*;
+use std::mem::MaybeUninit;
+
+use super::tables::{LENGTHS, MINIMUM, SHUFFLE};
+use super::VarintError;
+
+/// The NEON decode path (a [`super::DecodeFn`]).
+///
+/// # Safety
+/// The `DecodeFn` contract: the CPU has NEON, `ctrl` holds
+/// `ceil(out.len() / 4)` bytes and `data.len()` is exactly the length they
+/// announce.
+pub(super) unsafe fn decode(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    delta: Option<u32>,
+    base: usize,
+) -> Result<(), VarintError> {
+    // SAFETY: the caller guarantees NEON.
+    unsafe {
+        match delta {
+            None => decode_neon::<false>(ctrl, data, out, 0, base),
+            Some(initial) => decode_neon::<true>(ctrl, data, out, initial, base),
+        }
+    }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn decode_neon<const DELTA: bool>(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    initial: u32,
+    base: usize,
+) -> Result<(), VarintError> {
+    let count = out.len();
+    let full = (count / 4).min(ctrl.len());
+    let src = data.as_ptr();
+    let dst = out.as_mut_ptr().cast::<u32>();
+    let zero = vdupq_n_u32(0);
+    let mut prev = vdupq_n_u32(initial);
+    let mut ok = vdupq_n_u32(u32::MAX);
+    let mut j = 0usize;
+    let mut p = 0usize;
+
+    // Two groups of four per iteration, independent until the prefix sum.
+    while j + 2 <= full && p + 32 <= data.len() {
+        let c0 = usize::from(ctrl[j]);
+        let c1 = usize::from(ctrl[j + 1]);
+        let l0 = usize::from(LENGTHS[c0]);
+        // SAFETY: `p + 16 <= data.len()` and `p + l0 + 16 <= p + 32 <=
+        // data.len()`; the table rows are 16-byte arrays.
+        let (a, b, m0, m1, n0, n1) = unsafe {
+            (
+                vld1q_u8(src.add(p)),
+                vld1q_u8(src.add(p + l0)),
+                vld1q_u8(SHUFFLE[c0].0.as_ptr()),
+                vld1q_u8(SHUFFLE[c1].0.as_ptr()),
+                vld1q_u32(MINIMUM[c0].0.as_ptr()),
+                vld1q_u32(MINIMUM[c1].0.as_ptr()),
+            )
+        };
+        let va = vreinterpretq_u32_u8(vqtbl1q_u8(a, m0));
+        let vb = vreinterpretq_u32_u8(vqtbl1q_u8(b, m1));
+        ok = vandq_u32(ok, vandq_u32(vcgeq_u32(va, n0), vcgeq_u32(vb, n1)));
+        let (va, vb) = if DELTA {
+            let va = prefix_sum(va, zero, prev);
+            let vb = prefix_sum(vb, zero, vdupq_laneq_u32::<3>(va));
+            prev = vdupq_laneq_u32::<3>(vb);
+            (va, vb)
+        } else {
+            (va, vb)
+        };
+        // SAFETY: `4 * j + 8 <= 4 * full <= out.len()`.
+        unsafe {
+            vst1q_u32(dst.add(4 * j), va);
+            vst1q_u32(dst.add(4 * j + 4), vb);
+        }
+        p += l0 + usize::from(LENGTHS[c1]);
+        j += 2;
+    }
+
+    while j < full && p + 16 <= data.len() {
+        let c = usize::from(ctrl[j]);
+        // SAFETY: `p + 16 <= data.len()`; table rows are 16 bytes.
+        let (bytes, m, n) = unsafe {
+            (
+                vld1q_u8(src.add(p)),
+                vld1q_u8(SHUFFLE[c].0.as_ptr()),
+                vld1q_u32(MINIMUM[c].0.as_ptr()),
+            )
+        };
+        let v = vreinterpretq_u32_u8(vqtbl1q_u8(bytes, m));
+        ok = vandq_u32(ok, vcgeq_u32(v, n));
+        let v = if DELTA {
+            let v = prefix_sum(v, zero, prev);
+            prev = vdupq_laneq_u32::<3>(v);
+            v
+        } else {
+            v
+        };
+        // SAFETY: `4 * j + 4 <= 4 * full <= out.len()`.
+        unsafe { vst1q_u32(dst.add(4 * j), v) };
+        p += usize::from(LENGTHS[c]);
+        j += 1;
+    }
+
+    if vminvq_u32(ok) != u32::MAX {
+        // A non-canonical value: the reference reports the first one.
+        return super::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
+    }
+    let last = vgetq_lane_u32::<0>(prev);
+    super::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
+}
+
+/// Inclusive prefix sum of the four lanes of `v`, plus `prev` (broadcast).
+#[inline(always)]
+fn prefix_sum(v: uint32x4_t, zero: uint32x4_t, prev: uint32x4_t) -> uint32x4_t {
+    // SAFETY: NEON is part of the aarch64 baseline.
+    unsafe {
+        let v = vaddq_u32(v, vextq_u32::<3>(zero, v));
+        let v = vaddq_u32(v, vextq_u32::<2>(zero, v));
+        vaddq_u32(v, prev)
+    }
+}

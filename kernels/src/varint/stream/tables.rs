@@ -1,0 +1,96 @@
+//! Lookup tables indexed by a stream-vbyte control byte, built at compile
+//! time. Code `k` (two bits) means a value of `k + 1` little-endian bytes;
+//! the value `i` of a control byte uses bits `2i..2i+2`.
+
+/// Sixteen bytes, aligned for vector loads.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub(crate) struct Lanes(pub [u8; 16]);
+
+/// Four `u32`, aligned for vector loads.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub(crate) struct Words(pub [u32; 4]);
+
+/// Length in bytes of the `i`-th value of control byte `c`.
+#[inline(always)]
+pub(crate) const fn value_len(c: u8, i: usize) -> usize {
+    ((c >> (2 * i)) & 3) as usize + 1
+}
+
+/// `LENGTHS[c]`: total data bytes of the four values of control byte `c`.
+pub(crate) static LENGTHS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let mut i = 0;
+        while i < 4 {
+            t[c] += value_len(c as u8, i) as u8;
+            i += 1;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// `SHUFFLE[c]`: byte shuffle that moves the four values of control byte
+/// `c` from 16 data bytes into four `u32` lanes. Index `0xFF` yields a zero
+/// byte, both for x86 `pshufb` (high bit set) and for NEON `tbl` (index out
+/// of range).
+pub(crate) static SHUFFLE: [Lanes; 256] = {
+    let mut t = [Lanes([0xFF; 16]); 256];
+    let mut c = 0;
+    while c < 256 {
+        let mut src = 0;
+        let mut i = 0;
+        while i < 4 {
+            let len = value_len(c as u8, i);
+            let mut j = 0;
+            while j < len {
+                t[c].0[4 * i + j] = src as u8;
+                src += 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// `MINIMUM[c]`: the smallest value each of the four lengths of control
+/// byte `c` may hold in canonical form (0 for one byte, `1 << 8(k)` for
+/// `k + 1` bytes).
+pub(crate) static MINIMUM: [Words; 256] = {
+    let mut t = [Words([0; 4]); 256];
+    let mut c = 0;
+    while c < 256 {
+        let mut i = 0;
+        while i < 4 {
+            let len = value_len(c as u8, i);
+            t[c].0[i] = if len == 1 { 0 } else { 1u32 << (8 * (len - 1)) };
+            i += 1;
+        }
+        c += 1;
+    }
+    t
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_match_hand_worked_entries() {
+        // 0b11_10_01_00: lengths 1, 2, 3, 4.
+        let c = 0b1110_0100usize;
+        assert_eq!(LENGTHS[c], 10);
+        assert_eq!(
+            SHUFFLE[c].0,
+            [0, 0xFF, 0xFF, 0xFF, 1, 2, 0xFF, 0xFF, 3, 4, 5, 0xFF, 6, 7, 8, 9]
+        );
+        assert_eq!(MINIMUM[c].0, [0, 1 << 8, 1 << 16, 1 << 24]);
+        assert_eq!(LENGTHS[0], 4);
+        assert_eq!(LENGTHS[255], 16);
+    }
+}
