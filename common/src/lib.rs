@@ -1,6 +1,9 @@
 //! Errors, ids, clocks, collections, configuration and metrics shared by
 //! unidb's vector database and sync database.
 //!
+//! * [`config`]: the [`Validate`](config::Validate) trait with range checks
+//!   naming the field, named [`Profiles`](config::Profiles) merged over a base
+//!   config, JSON load and save.
 //! * [`error`]: one [`Error`] type with an [`ErrorKind`], what was wrong and where.
 //! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
 //! * [`collections`]: the cache [`LruCache`](collections::LruCache),
@@ -32,6 +35,7 @@
 //! ```
 
 pub mod collections;
+pub mod config;
 pub mod error;
 pub mod id;
 pub mod metrics;

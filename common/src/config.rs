@@ -1,0 +1,645 @@
+//! Typed configuration: validation, named profiles, JSON load and save.
+//!
+//! * [`Validate`] checks a config; helpers such as [`check_range`] produce
+//!   [`ErrorKind::Configuration`] errors whose location is the field path and
+//!   whose message states the allowed range.
+//! * [`Profiles`] holds a base config plus named overrides (e.g.
+//!   `"low-power"`). Overrides are JSON objects merged field by field into
+//!   the base, so any field, however deeply nested, can be overridden, and a
+//!   misspelt field is an error rather than silently ignored.
+//! * [`from_json_str`], [`load_json`] and [`save_json`] read and write
+//!   configs; type errors name the field path (`cache.max_bytes: invalid type ...`).
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use unidb_common::config::{check_range, Profiles, Validate};
+//! use unidb_common::{ErrorKind, Result};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! struct Engine { threads: u32, cache_mb: u64 }
+//!
+//! impl Validate for Engine {
+//!     fn validate(&self) -> Result<()> {
+//!         check_range("threads", self.threads, 1..=256)?;
+//!         check_range("cache_mb", self.cache_mb, 1..=1 << 20)
+//!     }
+//! }
+//!
+//! let profiles = Profiles::new(&Engine { threads: 8, cache_mb: 512 })?
+//!     .with_profile("low-power", serde_json::json!({ "threads": 1, "cache_mb": 32 }))?;
+//! assert_eq!(profiles.resolve("low-power")?, Engine { threads: 1, cache_mb: 32 });
+//!
+//! // A profile whose merged config is invalid is rejected when added:
+//! let err = profiles.with_profile("broken", serde_json::json!({ "threads": 0 })).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Configuration);
+//! assert_eq!(err.location(), Some("threads"));
+//! assert!(err.message().contains("1..=256"));
+//! # Ok::<(), unidb_common::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::RangeInclusive;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A configuration that can check itself.
+pub trait Validate {
+    /// `Ok(())` if every field is acceptable, else a
+    /// [`ErrorKind::Configuration`] error naming the first bad field.
+    fn validate(&self) -> Result<()>;
+}
+
+/// Fails unless `value` lies in `range`; the error's location is `field` and
+/// its message states the value and the allowed range.
+pub fn check_range<T: PartialOrd + fmt::Display>(
+    field: &str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::configuration(
+            format!(
+                "{value} is outside the allowed range {}..={}",
+                range.start(),
+                range.end()
+            ),
+            field.to_owned(),
+        ))
+    }
+}
+
+/// Fails unless `value` is one of `allowed`; the message lists them.
+pub fn check_one_of(field: &str, value: &str, allowed: &[&str]) -> Result<()> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::configuration(
+            format!("{value:?} is not one of {}", allowed.join(", ")),
+            field.to_owned(),
+        ))
+    }
+}
+
+/// Fails with `message` at `field` unless `ok`.
+pub fn check(ok: bool, field: &str, message: impl fmt::Display) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::configuration(message.to_string(), field.to_owned()))
+    }
+}
+
+/// Validates a nested config, prefixing error locations with `prefix`
+/// (`"cache"` + `"max_bytes"` gives `"cache.max_bytes"`).
+pub fn validate_nested(prefix: &str, nested: &impl Validate) -> Result<()> {
+    nested.validate().map_err(|e| {
+        let loc = match e.location() {
+            Some(l) if !l.is_empty() => format!("{prefix}.{l}"),
+            _ => prefix.to_owned(),
+        };
+        e.with_location(loc)
+    })
+}
+
+/// Parses a config from JSON text and validates it. Type errors name the
+/// field path; `source` (a file name, "defaults", ...) is added as context.
+pub fn from_json_str<C: DeserializeOwned + Validate>(text: &str, source: &str) -> Result<C> {
+    let c = parse_json_path::<C>(text).map_err(|e| e.context(format!("reading {source}")))?;
+    c.validate()
+        .map_err(|e| e.context(format!("validating {source}")))?;
+    Ok(c)
+}
+
+/// Serializes a config as pretty-printed JSON.
+pub fn to_json_string<C: Serialize>(config: &C) -> Result<String> {
+    serde_json::to_string_pretty(config).map_err(Error::from)
+}
+
+/// Reads, parses and validates a JSON config file (at most 16 MiB).
+pub fn load_json<C: DeserializeOwned + Validate>(path: impl AsRef<Path>) -> Result<C> {
+    let path = path.as_ref();
+    let text = read_bounded(path)?;
+    from_json_str(&text, &path.display().to_string())
+}
+
+/// Writes `config` as pretty-printed JSON to `path` (after validating it),
+/// through a temporary file renamed into place.
+pub fn save_json<C: Serialize + Validate>(path: impl AsRef<Path>, config: &C) -> Result<()> {
+    config.validate()?;
+    write_atomic(path.as_ref(), &to_json_string(config)?)
+}
+
+/// Largest config file read.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+fn read_bounded(path: &Path) -> Result<String> {
+    let here = || path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::from(e).with_location(here()))?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(Error::configuration(
+            format!(
+                "config file is {} bytes; the limit is {MAX_CONFIG_BYTES}",
+                meta.len()
+            ),
+            here(),
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::from(e).with_location(here()))
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let here = || path.display().to_string();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text).map_err(|e| Error::from(e).with_location(here()))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::from(e).with_location(here()))
+}
+
+fn parse_json_path<C: DeserializeOwned>(text: &str) -> Result<C> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let c: C = serde_path_to_error::deserialize(de).map_err(path_error)?;
+    Ok(c)
+}
+
+fn from_value_path<C: DeserializeOwned>(v: Value) -> Result<C> {
+    serde_path_to_error::deserialize(v).map_err(path_error)
+}
+
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let location = if path == "." { String::new() } else { path };
+    let err = Error::new(ErrorKind::Configuration, inner.to_string());
+    let err = if location.is_empty() {
+        err
+    } else {
+        err.with_location(location)
+    };
+    err.with_source(inner)
+}
+
+/// Merges `overlay` into `base`: objects merge key by key (recursively);
+/// any other overlay value (including `null` and arrays) replaces the base
+/// value.
+pub fn merge_json(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, ov) in o {
+                match b.get_mut(k) {
+                    Some(bv) => merge_json(bv, ov),
+                    None => {
+                        b.insert(k.clone(), ov.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The first key path in `overlay` that `base` does not have.
+fn unknown_field(base: &Value, overlay: &Value, prefix: &str) -> Option<String> {
+    let (Value::Object(b), Value::Object(o)) = (base, overlay) else {
+        return None;
+    };
+    for (k, ov) in o {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match b.get(k) {
+            None => return Some(path),
+            Some(bv) => {
+                if let Some(p) = unknown_field(bv, ov, &path) {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A base config and named overrides ("profiles") of type `C`.
+///
+/// The base is stored as the JSON serialization of a `C`; each profile is
+/// a JSON object holding only the fields it changes. Serializes as
+/// `{"base": {...}, "profiles": {"name": {...}}}`, so a whole set of
+/// profiles is one file ([`Profiles::load`], [`Profiles::save`]).
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Profiles<C> {
+    base: Value,
+    #[serde(default)]
+    profiles: BTreeMap<String, Value>,
+    #[serde(skip)]
+    _config: PhantomData<fn() -> C>,
+}
+
+impl<C> fmt::Debug for Profiles<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profiles")
+            .field("base", &self.base)
+            .field("profiles", &self.profiles)
+            .finish()
+    }
+}
+
+impl<C> Clone for Profiles<C> {
+    fn clone(&self) -> Self {
+        Self {
+            base: self.base.clone(),
+            profiles: self.profiles.clone(),
+            _config: PhantomData,
+        }
+    }
+}
+
+impl<C> PartialEq for Profiles<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base && self.profiles == other.profiles
+    }
+}
+
+impl<C: Serialize + DeserializeOwned + Validate> Profiles<C> {
+    /// Profiles over `base` (validated first), with no named profile yet.
+    pub fn new(base: &C) -> Result<Self> {
+        base.validate()
+            .map_err(|e| e.context("validating the base config"))?;
+        let base = serde_json::to_value(base)?;
+        if !base.is_object() {
+            return Err(Error::configuration(
+                "a config with profiles must serialize to a JSON object",
+                "base",
+            ));
+        }
+        Ok(Self {
+            base,
+            profiles: BTreeMap::new(),
+            _config: PhantomData,
+        })
+    }
+
+    /// Adds (or replaces) the profile `name` and returns `self`.
+    pub fn with_profile(mut self, name: &str, overrides: Value) -> Result<Self> {
+        self.add_profile(name, overrides)?;
+        Ok(self)
+    }
+
+    /// Adds (or replaces) the profile `name`: `overrides` must be a JSON
+    /// object naming only fields the config has, and the merged config must
+    /// deserialize and validate.
+    pub fn add_profile(&mut self, name: &str, overrides: Value) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::configuration("profile name is empty", "profiles"));
+        }
+        if !overrides.is_object() {
+            return Err(Error::configuration(
+                format!("profile overrides must be a JSON object, got {overrides}"),
+                format!("profiles.{name}"),
+            ));
+        }
+        self.merged(name, &overrides)?;
+        self.profiles.insert(name.to_owned(), overrides);
+        Ok(())
+    }
+
+    /// Names of the profiles, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.profiles.keys().map(String::as_str)
+    }
+
+    /// The overrides of profile `name`.
+    pub fn overrides(&self, name: &str) -> Option<&Value> {
+        self.profiles.get(name)
+    }
+
+    /// The base config.
+    pub fn base(&self) -> Result<C> {
+        let c: C =
+            from_value_path(self.base.clone()).map_err(|e| e.context("reading the base config"))?;
+        c.validate()
+            .map_err(|e| e.context("validating the base config"))?;
+        Ok(c)
+    }
+
+    /// The config of profile `name`: the base with its overrides merged in,
+    /// validated. `"base"` (unless a profile has that name) gives the base.
+    pub fn resolve(&self, name: &str) -> Result<C> {
+        match self.profiles.get(name) {
+            Some(o) => self.merged(name, o),
+            None if name == "base" => self.base(),
+            None => {
+                let known: Vec<&str> = self.names().collect();
+                Err(Error::not_found(
+                    format!(
+                        "no profile named {name:?}; known profiles: base{}{}",
+                        if known.is_empty() { "" } else { ", " },
+                        known.join(", ")
+                    ),
+                    "profiles",
+                ))
+            }
+        }
+    }
+
+    fn merged(&self, name: &str, overrides: &Value) -> Result<C> {
+        if let Some(path) = unknown_field(&self.base, overrides, "") {
+            return Err(Error::configuration(
+                format!("profile {name:?} overrides unknown field {path:?}"),
+                path,
+            ));
+        }
+        let mut v = self.base.clone();
+        merge_json(&mut v, overrides);
+        let ctx = format!("applying profile {name:?}");
+        let c: C = from_value_path(v).map_err(|e| e.context(ctx.clone()))?;
+        c.validate().map_err(|e| e.context(ctx))?;
+        Ok(c)
+    }
+
+    /// Parses profiles from JSON text, checking every profile resolves.
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        let p: Self = parse_json_path(text)?;
+        if !p.base.is_object() {
+            return Err(Error::configuration(
+                "the base config must be a JSON object",
+                "base",
+            ));
+        }
+        p.base()?;
+        for (name, o) in &p.profiles {
+            if !o.is_object() {
+                return Err(Error::configuration(
+                    format!("profile overrides must be a JSON object, got {o}"),
+                    format!("profiles.{name}"),
+                ));
+            }
+            p.merged(name, o)?;
+        }
+        Ok(p)
+    }
+
+    /// The profiles as pretty-printed JSON.
+    pub fn to_json_string(&self) -> Result<String> {
+        to_json_string(self)
+    }
+
+    /// Reads profiles from a JSON file (at most 16 MiB).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = read_bounded(path)?;
+        Self::from_json_str(&text).map_err(|e| e.context(format!("reading {}", path.display())))
+    }
+
+    /// Writes the profiles to a JSON file through a temporary file.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomic(path.as_ref(), &self.to_json_string()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Map};
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Cache {
+        max_bytes: u64,
+        policy: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Db {
+        threads: u32,
+        recall: f64,
+        label: Option<String>,
+        cache: Cache,
+    }
+
+    impl Validate for Cache {
+        fn validate(&self) -> Result<()> {
+            check_range("max_bytes", self.max_bytes, 1024..=1 << 40)?;
+            check_one_of("policy", &self.policy, &["lru", "none"])
+        }
+    }
+
+    impl Validate for Db {
+        fn validate(&self) -> Result<()> {
+            check_range("threads", self.threads, 1..=64)?;
+            check_range("recall", self.recall, 0.0..=1.0)?;
+            check(
+                self.label.as_deref().is_none_or(|l| !l.is_empty()),
+                "label",
+                "label must not be empty",
+            )?;
+            validate_nested("cache", &self.cache)
+        }
+    }
+
+    fn base() -> Db {
+        Db {
+            threads: 8,
+            recall: 0.95,
+            label: None,
+            cache: Cache {
+                max_bytes: 1 << 30,
+                policy: "lru".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_field_and_range() {
+        let mut d = base();
+        d.threads = 0;
+        let e = d.validate().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert_eq!(e.location(), Some("threads"));
+        assert_eq!(e.message(), "0 is outside the allowed range 1..=64");
+
+        let mut d = base();
+        d.cache.max_bytes = 10;
+        let e = d.validate().unwrap_err();
+        assert_eq!(e.location(), Some("cache.max_bytes"));
+        assert!(e.message().contains("1024..=1099511627776"));
+
+        let mut d = base();
+        d.cache.policy = "fifo".into();
+        let e = d.validate().unwrap_err();
+        assert_eq!(e.location(), Some("cache.policy"));
+        assert_eq!(e.message(), "\"fifo\" is not one of lru, none");
+
+        let mut d = base();
+        d.recall = f64::NAN;
+        assert_eq!(d.validate().unwrap_err().location(), Some("recall"));
+    }
+
+    #[test]
+    fn json_type_errors_name_the_field_path() {
+        let text = r#"{"threads": 4, "recall": 0.5, "label": null,
+                       "cache": {"max_bytes": "big", "policy": "lru"}}"#;
+        let e = from_json_str::<Db>(text, "db.json").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert_eq!(e.location(), Some("cache.max_bytes"));
+        assert!(e.to_string().contains("while reading db.json"));
+        let e = from_json_str::<Db>("{\"threads\": 4", "x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        // Parses but fails validation.
+        let text = r#"{"threads": 100, "recall": 0.5, "label": null,
+                       "cache": {"max_bytes": 4096, "policy": "lru"}}"#;
+        let e = from_json_str::<Db>(text, "db.json").unwrap_err();
+        assert_eq!(e.location(), Some("threads"));
+        assert!(e.to_string().contains("while validating db.json"));
+    }
+
+    #[test]
+    fn profiles_merge_nested_and_reject_typos_and_bad_values() {
+        let p = Profiles::new(&base())
+            .unwrap()
+            .with_profile(
+                "low-power",
+                json!({"threads": 1, "cache": {"max_bytes": 4096}, "label": "lp"}),
+            )
+            .unwrap();
+        let lp = p.resolve("low-power").unwrap();
+        let mut expect = base();
+        expect.threads = 1;
+        expect.cache.max_bytes = 4096;
+        expect.label = Some("lp".into());
+        assert_eq!(lp, expect);
+        assert_eq!(p.resolve("base").unwrap(), base());
+        assert_eq!(p.names().collect::<Vec<_>>(), ["low-power"]);
+
+        let mut p2 = p.clone();
+        let e = p2
+            .add_profile("typo", json!({"cache": {"max_bytse": 1}}))
+            .unwrap_err();
+        assert_eq!(e.location(), Some("cache.max_bytse"));
+        let e = p2.add_profile("bad", json!({"threads": 999})).unwrap_err();
+        assert_eq!(e.location(), Some("threads"));
+        assert!(e.to_string().contains("applying profile \"bad\""));
+        let e = p2
+            .add_profile("wrong-type", json!({"threads": "x"}))
+            .unwrap_err();
+        assert_eq!(e.location(), Some("threads"));
+        assert!(p2.add_profile("arr", json!([1])).is_err());
+        assert_eq!(p2, p, "failed adds must not change the profiles");
+
+        let e = p.resolve("turbo").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.message().contains("base, low-power"));
+    }
+
+    #[test]
+    fn profiles_file_round_trip() {
+        let dir = std::env::temp_dir().join(format!("unidb-common-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("profiles.json");
+        let p = Profiles::new(&base())
+            .unwrap()
+            .with_profile("low-power", json!({"threads": 2}))
+            .unwrap()
+            .with_profile("no-cache", json!({"cache": {"policy": "none"}}))
+            .unwrap();
+        p.save(&path).unwrap();
+        let back = Profiles::<Db>::load(&path).unwrap();
+        assert_eq!(back, p);
+        for name in ["base", "low-power", "no-cache"] {
+            assert_eq!(back.resolve(name).unwrap(), p.resolve(name).unwrap());
+        }
+        // A hand-edited file with a bad profile is rejected on load, naming it.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"threads\": 2", "\"threads\": 0");
+        std::fs::write(&path, text).unwrap();
+        let e = Profiles::<Db>::load(&path).unwrap_err();
+        assert_eq!(e.location(), Some("threads"));
+        assert!(e.to_string().contains("low-power"));
+
+        let cfg_path = dir.join("db.json");
+        save_json(&cfg_path, &base()).unwrap();
+        assert_eq!(load_json::<Db>(&cfg_path).unwrap(), base());
+        let e = load_json::<Db>(dir.join("missing.json")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.location().unwrap().ends_with("missing.json"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "[a-c]{0,2}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                proptest::collection::btree_map("[a-d]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// Independent model of the merge: the value at every path of the merged
+    /// document is the overlay's if the overlay reaches that path through
+    /// objects only, else the base's.
+    fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+        path.iter().try_fold(v, |v, k| v.as_object()?.get(k))
+    }
+
+    fn leaf_paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    prefix.push(k.clone());
+                    leaf_paths(x, prefix, out);
+                    prefix.pop();
+                }
+            }
+            _ => out.push(prefix.clone()),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn merge_json_matches_path_model(base in json_value(), overlay in json_value()) {
+            let mut merged = base.clone();
+            merge_json(&mut merged, &overlay);
+            let mut paths = Vec::new();
+            leaf_paths(&merged, &mut Vec::new(), &mut paths);
+            for p in paths {
+                let got = lookup(&merged, &p);
+                // Walk the overlay: if some prefix of p hits a non-object in the
+                // overlay, that overlay value wins wholesale.
+                let mut expect = None;
+                for i in 0..=p.len() {
+                    match lookup(&overlay, &p[..i]) {
+                        Some(Value::Object(_)) if i < p.len() => continue,
+                        // A non-object overlay value replaces the base wholesale, so
+                        // the merged document cannot reach below it.
+                        Some(v) => { expect = (i == p.len()).then(|| v.clone()); break; }
+                        None => { expect = lookup(&base, &p).cloned(); break; }
+                    }
+                }
+                prop_assert_eq!(got.cloned(), expect, "path {:?}", p);
+            }
+            // Merging the same overlay again changes nothing (idempotent).
+            let mut twice = merged.clone();
+            merge_json(&mut twice, &overlay);
+            prop_assert_eq!(twice, merged);
+        }
+    }
+}
