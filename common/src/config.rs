@@ -440,7 +440,7 @@ mod tests {
             check_range("threads", self.threads, 1..=64)?;
             check_range("recall", self.recall, 0.0..=1.0)?;
             check(
-                self.label.as_deref().is_none_or(|l| !l.is_empty()),
+                self.label.as_deref() != Some(""),
                 "label",
                 "label must not be empty",
             )?;

@@ -32,6 +32,24 @@
 //!
 //! let err = Error::validation("dimension 0 is not in 1..=65536", "config.dim");
 //! assert_eq!(err.kind(), ErrorKind::Validation);
+//!
+//! use unidb_common::collections::LruCache;
+//! use unidb_common::metrics::Metrics;
+//!
+//! let metrics = Metrics::new();
+//! let hits = metrics.counter("cache.hits"); // look up once, update lock-free
+//! let get_ns = metrics.histogram("cache.get_ns");
+//! let mut cache = LruCache::with_weigher(1 << 20, |_k: &Id, v: &Vec<u8>| v.len());
+//! cache.put(id, vec![0u8; 1024]);
+//! {
+//!     let _timer = get_ns.start_timer(); // records on drop
+//!     if cache.get(&id).is_some() {
+//!         hits.inc();
+//!     }
+//! }
+//! let snap = metrics.snapshot();
+//! assert_eq!(snap.counters["cache.hits"], 1);
+//! assert_eq!(snap.histograms["cache.get_ns"].count, 1);
 //! ```
 
 pub mod collections;

@@ -304,6 +304,24 @@ impl Histogram {
         }
     }
 
+    /// Adds every value recorded in `other` to this histogram (e.g. to
+    /// aggregate per-thread histograms). Percentiles of the result are
+    /// exactly those of one histogram that recorded both streams.
+    pub fn merge_from(&self, other: &Histogram) {
+        for (mine, theirs) in self.buckets.iter().zip(other.buckets.iter()) {
+            let c = theirs.load(Ordering::Relaxed);
+            if c > 0 {
+                mine.fetch_add(c, Ordering::Relaxed);
+            }
+        }
+        self.sum
+            .fetch_add(other.sum.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.max
+            .fetch_max(other.max.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.min
+            .fetch_min(other.min.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     /// Clears all values. Values recorded concurrently with the reset may be
     /// partly kept (e.g. in the count but not the max).
     pub fn reset(&self) {
@@ -539,6 +557,20 @@ mod tests {
             prop_assert_eq!(s.max, *sorted.last().unwrap());
             prop_assert_eq!(s.sum, values.iter().fold(0u64, |a, &v| a.wrapping_add(v)));
             prop_assert_eq!(s.p50, h.percentile(0.5));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn merge_equals_recording_both(
+            a in proptest::collection::vec(any::<u64>(), 0..100),
+            b in proptest::collection::vec(0..10_000u64, 0..100),
+        ) {
+            let (ha, hb, hall) = (Histogram::new(), Histogram::new(), Histogram::new());
+            for &v in &a { ha.record(v); hall.record(v); }
+            for &v in &b { hb.record(v); hall.record(v); }
+            ha.merge_from(&hb);
+            prop_assert_eq!(ha.snapshot(), hall.snapshot());
         }
     }
 
