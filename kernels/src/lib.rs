@@ -24,6 +24,7 @@ pub mod f16;
 mod isa;
 mod portable;
 mod scalar;
+pub mod stats;
 pub mod varint;
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -641,4 +641,10 @@ fn for_isa_is_none_only_for_unavailable_paths() {
     // At most one architecture-specific path exists in any build.
     assert!(!(Isa::Avx2.is_available() && Isa::Neon.is_available()));
     assert_eq!(Kernels::best().isa(), Isa::available()[0]);
+    // The architecture paths are really exercised where they exist (Miri
+    // reports them unavailable because it cannot run `std::arch`).
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    assert!(Kernels::for_isa(Isa::Neon).is_some(), "NEON is baseline on aarch64");
+    #[cfg(miri)]
+    assert_eq!(Isa::available(), vec![Isa::Portable, Isa::Scalar]);
 }
