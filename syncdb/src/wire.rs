@@ -1,0 +1,802 @@
+//! Sync messages and their compact, versioned binary encoding.
+//!
+//! Every message starts with the magic bytes `b"US"`, the format version
+//! ([`WIRE_VERSION`]) and a message tag. Integers are LEB128 varints
+//! (`unidb_kernels::varint`; signed ones zigzag-encoded), floats are 8 bytes
+//! little-endian, strings and byte strings are a varint length followed by
+//! the bytes. Decoding checks every length and count against the bytes that
+//! remain before allocating, rejects trailing bytes, and reports the byte
+//! offset of the first problem: hostile input is a [`SyncError::Decode`],
+//! never a panic or a large allocation.
+//!
+//! ```
+//! use unidb_common::id::ReplicaId;
+//! use unidb_syncdb::wire::Message;
+//! use unidb_syncdb::VersionVector;
+//!
+//! let hello = Message::Hello {
+//!     replica: ReplicaId::from_u64(7),
+//!     schema_version: 3,
+//!     known: [(ReplicaId::from_u64(7), 12)].into_iter().collect(),
+//! };
+//! let bytes = hello.encode();
+//! assert_eq!(&bytes[..3], b"US\x01");
+//! assert_eq!(Message::decode(&bytes).unwrap(), hello);
+//! assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
+//! ```
+
+use unidb_common::id::ReplicaId;
+use unidb_common::time::HlcTimestamp;
+use unidb_kernels::varint;
+
+use crate::change::{Change, ChangeOp, VersionVector};
+use crate::error::{Result, SyncError};
+use crate::schema::{ColumnDef, Migration, TableDef};
+use crate::value::{ColumnType, Value};
+
+/// Magic bytes opening every message.
+pub const MAGIC: [u8; 2] = *b"US";
+/// The encoding's format version.
+pub const WIRE_VERSION: u8 = 1;
+
+/// A sync protocol message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Handshake (and resume): who I am, my schema version, what I hold.
+    /// The receiver answers with the migrations and changes the sender lacks.
+    Hello {
+        /// The sender.
+        replica: ReplicaId,
+        /// The sender's schema version.
+        schema_version: u32,
+        /// The sender's version vector (its checkpoint).
+        known: VersionVector,
+    },
+    /// Schema migrations: `migrations[i]` produces version `from_version + i + 1`.
+    Migrations {
+        /// The version the first migration applies to.
+        from_version: u32,
+        /// The migrations.
+        migrations: Vec<Migration>,
+    },
+    /// A batch of changes written against `schema_version` or older.
+    Changes {
+        /// The sender.
+        sender: ReplicaId,
+        /// The sender's schema version.
+        schema_version: u32,
+        /// The changes.
+        changes: Vec<Change>,
+    },
+    /// Acknowledgement after applying a batch: the receiver's new checkpoint.
+    Ack {
+        /// The acknowledging replica.
+        replica: ReplicaId,
+        /// Its version vector after applying.
+        known: VersionVector,
+    },
+}
+
+const TAG_HELLO: u8 = 1;
+const TAG_MIGRATIONS: u8 = 2;
+const TAG_CHANGES: u8 = 3;
+const TAG_ACK: u8 = 4;
+
+/// Appends a varint.
+fn put(out: &mut Vec<u8>, v: u64) {
+    varint::encode_u64(v, out);
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.push(0),
+        Value::I64(x) => {
+            out.push(ColumnType::I64.tag());
+            put(out, varint::zigzag_encode_i64(*x));
+        }
+        Value::F64(x) => {
+            out.push(ColumnType::F64.tag());
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::Text(s) => {
+            out.push(ColumnType::Text.tag());
+            put_bytes(out, s.as_bytes());
+        }
+        Value::Bool(b) => {
+            out.push(ColumnType::Bool.tag());
+            out.push(u8::from(*b));
+        }
+        Value::Bytes(b) => {
+            out.push(ColumnType::Bytes.tag());
+            put_bytes(out, b);
+        }
+        Value::Timestamp(x) => {
+            out.push(ColumnType::Timestamp.tag());
+            put(out, varint::zigzag_encode_i64(*x));
+        }
+    }
+}
+
+fn put_vv(out: &mut Vec<u8>, vv: &VersionVector) {
+    put(out, vv.len() as u64);
+    for (r, s) in vv.iter() {
+        put(out, r.as_u64());
+        put(out, s);
+    }
+}
+
+fn put_column(out: &mut Vec<u8>, c: &ColumnDef) {
+    put_bytes(out, c.name.as_bytes());
+    out.push(c.ty.tag());
+    let flags =
+        u8::from(c.nullable) | (u8::from(c.indexed) << 1) | (u8::from(c.default.is_some()) << 2);
+    out.push(flags);
+    if let Some(d) = &c.default {
+        put_value(out, d);
+    }
+    put_bytes(out, c.resolver.as_bytes());
+}
+
+fn put_migration(out: &mut Vec<u8>, m: &Migration) {
+    match m {
+        Migration::AddTable(t) => {
+            out.push(1);
+            put_bytes(out, t.name.as_bytes());
+            put_column(out, &t.primary_key);
+            put(out, t.columns.len() as u64);
+            for c in &t.columns {
+                put_column(out, c);
+            }
+        }
+        Migration::AddColumn { table, column } => {
+            out.push(2);
+            put_bytes(out, table.as_bytes());
+            put_column(out, column);
+        }
+        Migration::DropColumn { table, column } => {
+            out.push(3);
+            put_bytes(out, table.as_bytes());
+            put_bytes(out, column.as_bytes());
+        }
+        Migration::RenameColumn { table, from, to } => {
+            out.push(4);
+            put_bytes(out, table.as_bytes());
+            put_bytes(out, from.as_bytes());
+            put_bytes(out, to.as_bytes());
+        }
+    }
+}
+
+/// Appends the encoding of one change.
+pub(crate) fn put_change(out: &mut Vec<u8>, c: &Change) {
+    put(out, c.origin.as_u64());
+    put(out, c.seq);
+    put(out, c.ts.as_u64());
+    put(out, u64::from(c.table));
+    put_value(out, &c.key);
+    put(out, c.cl);
+    match &c.op {
+        ChangeOp::Row => out.push(0),
+        ChangeOp::Set { column, value } => {
+            out.push(1);
+            put(out, u64::from(*column));
+            put_value(out, value);
+        }
+        ChangeOp::Count { column, inc, dec } => {
+            out.push(2);
+            put(out, u64::from(*column));
+            put(out, *inc);
+            put(out, *dec);
+        }
+    }
+}
+
+fn header(tag: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(WIRE_VERSION);
+    out.push(tag);
+    out
+}
+
+impl Message {
+    /// The message's encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Hello {
+                replica,
+                schema_version,
+                known,
+            } => {
+                let mut out = header(TAG_HELLO);
+                put(&mut out, replica.as_u64());
+                put(&mut out, u64::from(*schema_version));
+                put_vv(&mut out, known);
+                out
+            }
+            Message::Migrations {
+                from_version,
+                migrations,
+            } => {
+                let mut out = header(TAG_MIGRATIONS);
+                put(&mut out, u64::from(*from_version));
+                put(&mut out, migrations.len() as u64);
+                for m in migrations {
+                    put_migration(&mut out, m);
+                }
+                out
+            }
+            Message::Changes {
+                sender,
+                schema_version,
+                changes,
+            } => {
+                let mut out = header(TAG_CHANGES);
+                put(&mut out, sender.as_u64());
+                put(&mut out, u64::from(*schema_version));
+                put(&mut out, changes.len() as u64);
+                for c in changes {
+                    put_change(&mut out, c);
+                }
+                out
+            }
+            Message::Ack { replica, known } => {
+                let mut out = header(TAG_ACK);
+                put(&mut out, replica.as_u64());
+                put_vv(&mut out, known);
+                out
+            }
+        }
+    }
+
+    /// Decodes a message.
+    ///
+    /// # Errors
+    /// [`SyncError::Decode`] with the byte offset and what is wrong: bad
+    /// magic, unknown version or tag, truncated or over-long varints,
+    /// lengths or counts larger than the remaining input, invalid UTF-8,
+    /// unknown value or column type tags, values out of range, trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Message> {
+        let mut r = Reader { buf: bytes, pos: 0 };
+        let magic = r.take(2)?.to_vec();
+        if magic != MAGIC {
+            return Err(r.err_at(0, format!("bad magic {magic:02x?}, expected {MAGIC:02x?}")));
+        }
+        let version = r.byte()?;
+        if version != WIRE_VERSION {
+            return Err(r.err_at(
+                2,
+                format!("unsupported format version {version}, this build reads {WIRE_VERSION}"),
+            ));
+        }
+        let tag = r.byte()?;
+        let msg = match tag {
+            TAG_HELLO => Message::Hello {
+                replica: ReplicaId::from_u64(r.u64()?),
+                schema_version: r.u32()?,
+                known: r.vv()?,
+            },
+            TAG_MIGRATIONS => {
+                let from_version = r.u32()?;
+                let n = r.count(3)?;
+                let mut migrations = Vec::with_capacity(n);
+                for _ in 0..n {
+                    migrations.push(r.migration()?);
+                }
+                Message::Migrations {
+                    from_version,
+                    migrations,
+                }
+            }
+            TAG_CHANGES => {
+                let sender = ReplicaId::from_u64(r.u64()?);
+                let schema_version = r.u32()?;
+                // A change takes at least 7 bytes (six varints and an op tag).
+                let n = r.count(7)?;
+                let mut changes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    changes.push(r.change()?);
+                }
+                Message::Changes {
+                    sender,
+                    schema_version,
+                    changes,
+                }
+            }
+            TAG_ACK => Message::Ack {
+                replica: ReplicaId::from_u64(r.u64()?),
+                known: r.vv()?,
+            },
+            other => return Err(r.err_at(3, format!("unknown message tag {other}"))),
+        };
+        if r.pos != bytes.len() {
+            return Err(r.err(format!("{} trailing bytes", bytes.len() - r.pos)));
+        }
+        Ok(msg)
+    }
+}
+
+/// Splits `changes` into [`Message::Changes`] batches whose encodings hold
+/// at most `max_bytes` each (a single change larger than that goes alone).
+pub fn batches(
+    sender: ReplicaId,
+    schema_version: u32,
+    changes: Vec<Change>,
+    max_bytes: usize,
+) -> Vec<Message> {
+    let overhead = header(TAG_CHANGES).len() + 10 + 5 + 10;
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut size = overhead;
+    let mut scratch = Vec::new();
+    for c in changes {
+        scratch.clear();
+        put_change(&mut scratch, &c);
+        if !current.is_empty() && size + scratch.len() > max_bytes {
+            out.push(Message::Changes {
+                sender,
+                schema_version,
+                changes: std::mem::take(&mut current),
+            });
+            size = overhead;
+        }
+        size += scratch.len();
+        current.push(c);
+    }
+    if !current.is_empty() {
+        out.push(Message::Changes {
+            sender,
+            schema_version,
+            changes: current,
+        });
+    }
+    out
+}
+
+/// Number of bytes one change takes in a batch.
+pub fn encoded_change_len(change: &Change) -> usize {
+    let mut v = Vec::new();
+    put_change(&mut v, change);
+    v.len()
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn err_at(&self, offset: usize, reason: String) -> SyncError {
+        SyncError::Decode { offset, reason }
+    }
+
+    fn err(&self, reason: String) -> SyncError {
+        self.err_at(self.pos, reason)
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        if n > self.remaining() {
+            return Err(self.err(format!("needs {n} bytes, {} remain", self.remaining())));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        match varint::decode_u64(&self.buf[self.pos..]) {
+            Ok((v, n)) => {
+                self.pos += n;
+                Ok(v)
+            }
+            Err(e) => Err(self.err(format!("bad varint: {e}"))),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let at = self.pos;
+        let v = self.u64()?;
+        u32::try_from(v).map_err(|_| self.err_at(at, format!("{v} does not fit 32 bits")))
+    }
+
+    /// A count of items each taking at least `min_size` bytes, checked
+    /// against the remaining input.
+    fn count(&mut self, min_size: usize) -> Result<usize> {
+        let at = self.pos;
+        let n = self.u64()?;
+        let fits = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(min_size))
+            .is_some_and(|need| need <= self.remaining());
+        if !fits {
+            return Err(self.err_at(
+                at,
+                format!("count {n} of items of at least {min_size} bytes exceeds the {} bytes remaining", self.remaining()),
+            ));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        let n = self.count(1)?;
+        Ok(self.take(n)?.to_vec())
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let at = self.pos;
+        let b = self.bytes()?;
+        String::from_utf8(b).map_err(|e| self.err_at(at, format!("invalid UTF-8: {e}")))
+    }
+
+    fn value(&mut self) -> Result<Value> {
+        let at = self.pos;
+        let tag = self.byte()?;
+        if tag == 0 {
+            return Ok(Value::Null);
+        }
+        let ty = ColumnType::from_tag(tag)
+            .ok_or_else(|| self.err_at(at, format!("unknown value tag {tag}")))?;
+        Ok(match ty {
+            ColumnType::I64 => Value::I64(varint::zigzag_decode_i64(self.u64()?)),
+            ColumnType::Timestamp => Value::Timestamp(varint::zigzag_decode_i64(self.u64()?)),
+            ColumnType::F64 => {
+                let b = self.take(8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                Value::F64(f64::from_le_bytes(a))
+            }
+            ColumnType::Text => Value::Text(self.string()?),
+            ColumnType::Bytes => Value::Bytes(self.bytes()?),
+            ColumnType::Bool => match self.byte()? {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                b => {
+                    return Err(self.err_at(self.pos - 1, format!("bool byte {b}, expected 0 or 1")))
+                }
+            },
+        })
+    }
+
+    fn vv(&mut self) -> Result<VersionVector> {
+        let n = self.count(2)?;
+        let mut vv = VersionVector::new();
+        let mut last: Option<u64> = None;
+        for _ in 0..n {
+            let at = self.pos;
+            let r = self.u64()?;
+            if last.is_some_and(|l| r <= l) {
+                return Err(
+                    self.err_at(at, "version vector replicas not strictly increasing".into())
+                );
+            }
+            last = Some(r);
+            let s = self.u64()?;
+            vv.set(ReplicaId::from_u64(r), s);
+        }
+        Ok(vv)
+    }
+
+    fn column(&mut self) -> Result<ColumnDef> {
+        let name = self.string()?;
+        let at = self.pos;
+        let tag = self.byte()?;
+        let ty = ColumnType::from_tag(tag)
+            .ok_or_else(|| self.err_at(at, format!("unknown column type tag {tag}")))?;
+        let at = self.pos;
+        let flags = self.byte()?;
+        if flags > 7 {
+            return Err(self.err_at(at, format!("unknown column flags {flags:#04x}")));
+        }
+        let default = if flags & 4 != 0 {
+            Some(self.value()?)
+        } else {
+            None
+        };
+        let resolver = self.string()?;
+        Ok(ColumnDef {
+            name,
+            ty,
+            nullable: flags & 1 != 0,
+            default,
+            resolver,
+            indexed: flags & 2 != 0,
+        })
+    }
+
+    fn migration(&mut self) -> Result<Migration> {
+        let at = self.pos;
+        Ok(match self.byte()? {
+            1 => {
+                let name = self.string()?;
+                let primary_key = self.column()?;
+                let n = self.count(4)?;
+                let mut columns = Vec::with_capacity(n);
+                for _ in 0..n {
+                    columns.push(self.column()?);
+                }
+                Migration::AddTable(TableDef {
+                    name,
+                    primary_key,
+                    columns,
+                })
+            }
+            2 => Migration::AddColumn {
+                table: self.string()?,
+                column: self.column()?,
+            },
+            3 => Migration::DropColumn {
+                table: self.string()?,
+                column: self.string()?,
+            },
+            4 => Migration::RenameColumn {
+                table: self.string()?,
+                from: self.string()?,
+                to: self.string()?,
+            },
+            t => return Err(self.err_at(at, format!("unknown migration tag {t}"))),
+        })
+    }
+
+    fn change(&mut self) -> Result<Change> {
+        let origin = ReplicaId::from_u64(self.u64()?);
+        let seq = self.u64()?;
+        let ts = HlcTimestamp::from_u64(self.u64()?);
+        let table = self.u32()?;
+        let key = self.value()?;
+        let cl = self.u64()?;
+        let at = self.pos;
+        let op = match self.byte()? {
+            0 => ChangeOp::Row,
+            1 => ChangeOp::Set {
+                column: self.u32()?,
+                value: self.value()?,
+            },
+            2 => ChangeOp::Count {
+                column: self.u32()?,
+                inc: self.u64()?,
+                dec: self.u64()?,
+            },
+            t => return Err(self.err_at(at, format!("unknown change op tag {t}"))),
+        };
+        Ok(Change {
+            origin,
+            seq,
+            ts,
+            table,
+            key,
+            cl,
+            op,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::I64),
+            any::<f64>().prop_map(Value::F64),
+            ".{0,8}".prop_map(Value::Text),
+            any::<bool>().prop_map(Value::Bool),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+            any::<i64>().prop_map(Value::Timestamp),
+        ]
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        let op = prop_oneof![
+            Just(ChangeOp::Row),
+            (any::<u32>(), value()).prop_map(|(column, value)| ChangeOp::Set { column, value }),
+            (any::<u32>(), any::<u64>(), any::<u64>())
+                .prop_map(|(column, inc, dec)| ChangeOp::Count { column, inc, dec }),
+        ];
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u32>(),
+            value(),
+            any::<u64>(),
+            op,
+        )
+            .prop_map(|(o, seq, ts, table, key, cl, op)| Change {
+                origin: ReplicaId::from_u64(o),
+                seq,
+                ts: HlcTimestamp::from_u64(ts),
+                table,
+                key,
+                cl,
+                op,
+            })
+    }
+
+    fn column() -> impl Strategy<Value = ColumnDef> {
+        (
+            "[a-z]{1,4}",
+            1u8..=6,
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of(value()),
+            "[a-z]{1,4}",
+        )
+            .prop_map(
+                |(name, t, nullable, indexed, default, resolver)| ColumnDef {
+                    name,
+                    ty: ColumnType::from_tag(t).unwrap(),
+                    nullable,
+                    default,
+                    resolver,
+                    indexed,
+                },
+            )
+    }
+
+    fn migration() -> impl Strategy<Value = Migration> {
+        prop_oneof![
+            (
+                "[a-z]{1,4}",
+                column(),
+                proptest::collection::vec(column(), 0..3)
+            )
+                .prop_map(|(name, primary_key, columns)| Migration::AddTable(
+                    TableDef {
+                        name,
+                        primary_key,
+                        columns
+                    }
+                )),
+            ("[a-z]{1,4}", column())
+                .prop_map(|(table, column)| Migration::AddColumn { table, column }),
+            ("[a-z]{1,4}", "[a-z]{1,4}")
+                .prop_map(|(table, column)| Migration::DropColumn { table, column }),
+            ("[a-z]{1,4}", "[a-z]{1,4}", "[a-z]{0,4}")
+                .prop_map(|(table, from, to)| Migration::RenameColumn { table, from, to }),
+        ]
+    }
+
+    fn vv() -> impl Strategy<Value = VersionVector> {
+        proptest::collection::vec((any::<u64>(), any::<u64>()), 0..4).prop_map(|v| {
+            v.into_iter()
+                .map(|(r, s)| (ReplicaId::from_u64(r), s))
+                .collect()
+        })
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            (any::<u64>(), any::<u32>(), vv()).prop_map(|(r, schema_version, known)| {
+                Message::Hello {
+                    replica: ReplicaId::from_u64(r),
+                    schema_version,
+                    known,
+                }
+            }),
+            (any::<u32>(), proptest::collection::vec(migration(), 0..3)).prop_map(
+                |(from_version, migrations)| Message::Migrations {
+                    from_version,
+                    migrations
+                }
+            ),
+            (
+                any::<u64>(),
+                any::<u32>(),
+                proptest::collection::vec(change(), 0..5)
+            )
+                .prop_map(|(s, schema_version, changes)| Message::Changes {
+                    sender: ReplicaId::from_u64(s),
+                    schema_version,
+                    changes
+                }),
+            (any::<u64>(), vv()).prop_map(|(r, known)| Message::Ack {
+                replica: ReplicaId::from_u64(r),
+                known
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip_and_every_truncation_fails(m in message()) {
+            let bytes = m.encode();
+            prop_assert_eq!(Message::decode(&bytes).unwrap(), m);
+            for cut in 0..bytes.len() {
+                let is_decode_err = matches!(Message::decode(&bytes[..cut]), Err(SyncError::Decode { .. }));
+                prop_assert!(is_decode_err);
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            prop_assert!(Message::decode(&longer).is_err());
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut with_header = b"US\x01".to_vec();
+            with_header.extend_from_slice(&bytes);
+            let _ = Message::decode(&bytes);
+            let _ = Message::decode(&with_header);
+        }
+
+        #[test]
+        fn batches_are_bounded_and_complete(changes in proptest::collection::vec(change(), 0..40), max in 40usize..400) {
+            let msgs = batches(ReplicaId::from_u64(1), 2, changes.clone(), max);
+            let mut all = Vec::new();
+            for m in msgs {
+                let len = m.encode().len();
+                let Message::Changes { changes: part, .. } = m else { panic!("not a batch") };
+                prop_assert!(len <= max || part.len() == 1, "{} bytes > {}", len, max);
+                all.extend(part);
+            }
+            prop_assert_eq!(all, changes);
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_are_typed_errors() {
+        let mut huge = b"US\x01\x03\x01\x01".to_vec();
+        varint::encode_u64(u64::MAX, &mut huge); // change count
+        let mut huge_vv = b"US\x01\x04\x01".to_vec();
+        varint::encode_u64(1 << 40, &mut huge_vv);
+        let mut huge_text = b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01".to_vec();
+        huge_text.push(3);
+        varint::encode_u64(1 << 50, &mut huge_text);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"XX\x01\x01".to_vec(), "magic"),
+            (b"US\x09\x01".to_vec(), "version"),
+            (b"US\x01\x09".to_vec(), "tag"),
+            (huge, "count"),
+            (huge_vv, "count"),
+            (huge_text, "count"),
+            (
+                b"US\x01\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01".to_vec(),
+                "varint",
+            ),
+            (
+                b"US\x01\x01\x01\xff\xff\xff\xff\x1f\x00".to_vec(),
+                "32 bits",
+            ),
+            (
+                b"US\x01\x04\x01\x02\x05\x01\x03\x01".to_vec(),
+                "strictly increasing",
+            ),
+            (
+                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x09\x01\x00".to_vec(),
+                "value tag",
+            ),
+            (
+                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x01\x02\x01\x07".to_vec(),
+                "op tag",
+            ),
+            (
+                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x04\x02\x01\x00".to_vec(),
+                "bool byte",
+            ),
+            (b"US\x01\x02\x00\x01\x07\x00\x00".to_vec(), "migration tag"),
+        ];
+        for (bytes, needle) in cases {
+            match Message::decode(&bytes) {
+                Err(SyncError::Decode { reason, offset }) => {
+                    assert!(reason.contains(needle), "{needle}: {reason} at {offset}");
+                    assert!(offset <= bytes.len());
+                }
+                other => panic!("{needle}: {other:?}"),
+            }
+        }
+    }
+}
