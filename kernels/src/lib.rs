@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bitpack;
 mod dispatch;
 pub mod f16;
 mod isa;
