@@ -1,3 +1,4 @@
 //! Cross-crate integration tests (one binary, so it compiles once).
 
 mod cli;
+mod vector;

@@ -1,8 +1,92 @@
-//! In-memory vector database: metric and index plugins, feature store, experiments.
+//! In-memory vector database: collections of vectors under a named metric,
+//! with exact (`flat`), graph (`hnsw`) and inverted-file (`ivf`) indexes
+//! chosen by name from plugin registries, saved to and memory-mapped from a
+//! checksummed file.
 //!
 //! ```
-//! assert!(!unidb_vectordb::NAME.is_empty());
+//! use unidb_vectordb::{Collection, CollectionConfig, IndexConfig, SearchOptions};
+//! # fn main() -> Result<(), unidb_vectordb::VectorError> {
+//! let mut c = Collection::new(CollectionConfig::new(2, "l2"))?;
+//! c.insert(1u64, &[0.0, 0.0], None)?;
+//! c.insert("b", &[1.0, 0.0], None)?;
+//! c.insert(3u64, &[5.0, 5.0], None)?;
+//! c.create_index("graph", "hnsw", &IndexConfig::default())?;
+//! let hits = c.search(&[0.9, 0.1], 2, &SearchOptions::default())?;
+//! assert_eq!(hits[0].id, "b".into());
+//! assert_eq!(hits[1].id, 1u64.into());
+//! assert!(c.insert(4u64, &[1.0], None).is_err()); // wrong dimension
+//! # Ok(()) }
+//! ```
+//!
+//! # Custom metrics
+//! A crate registers its own metric with [`register_metric!`] (no direct
+//! dependency on `inventory` or `unidb-registry` needed); every index can
+//! then use it by name:
+//!
+//! ```
+//! fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
+//!     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+//! }
+//! unidb_vectordb::register_metric!("chebyshev-doc", "max |a_i - b_i|", chebyshev);
+//!
+//! # fn main() -> Result<(), unidb_vectordb::VectorError> {
+//! use unidb_vectordb::{Collection, CollectionConfig};
+//! let mut c = Collection::new(CollectionConfig::new(2, "chebyshev-doc"))?;
+//! c.insert(1u64, &[0.0, 3.0], None)?;
+//! assert_eq!(c.metric().distance(&[1.0, 1.0], &[0.0, 3.0]), 2.0);
+//! # Ok(()) }
 //! ```
 
-/// The crate name.
-pub const NAME: &str = "unidb-vectordb";
+pub mod bench;
+mod codec;
+pub mod collection;
+pub mod concurrent;
+pub mod data;
+pub mod error;
+pub mod flat;
+pub mod hnsw;
+pub mod index;
+pub mod io;
+pub mod ivf;
+pub mod metric;
+pub mod topk;
+
+pub use collection::{
+    Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions, Value,
+};
+pub use concurrent::SharedCollection;
+pub use error::{Result, VectorError};
+pub use index::{
+    HnswConfig, IndexConfig, IndexPlugin, IvfConfig, SearchParams, VectorData, VectorIndex,
+};
+pub use metric::{pack_bits, words_to_f32, Metric, MetricPlugin};
+pub use topk::Neighbor;
+pub use unidb_registry;
+
+/// Registers a metric plugin statically from any crate:
+/// `register_metric!("name", "description", distance_fn)` where
+/// `distance_fn: fn(&[f32], &[f32]) -> f32` returns a distance (smaller is
+/// closer). An optional fourth argument gives a one-to-many form
+/// `fn(query, rows, out)`.
+#[macro_export]
+macro_rules! register_metric {
+    ($name:expr, $description:expr, $distance:expr $(,)?) => {
+        $crate::unidb_registry::submit!($crate::MetricPlugin {
+            info: $crate::unidb_registry::plugin_info!($name, $description),
+            binary: false,
+            distance: $distance,
+            distance_many: ::core::option::Option::None,
+        });
+    };
+    ($name:expr, $description:expr, $distance:expr, $many:expr $(,)?) => {
+        $crate::unidb_registry::submit!($crate::MetricPlugin {
+            info: $crate::unidb_registry::plugin_info!($name, $description),
+            binary: false,
+            distance: $distance,
+            distance_many: ::core::option::Option::Some($many),
+        });
+    };
+}
+
+#[cfg(test)]
+mod tests;

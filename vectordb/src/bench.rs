@@ -1,0 +1,357 @@
+//! `unidb vector bench`: build an index over base vectors, run queries at
+//! several search settings, print one JSON object per setting.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::collection::{Collection, CollectionConfig, SearchOptions};
+use crate::data::clustered;
+use crate::error::{Result, VectorError};
+use crate::hnsw::HnswIndex;
+use crate::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams, VectorIndex};
+use crate::io::{read_ivecs, read_vectors, Matrix};
+
+/// Options of the benchmark (also the `unidb vector bench` arguments).
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct BenchOptions {
+    /// Base vectors (.fvecs or .npy); generated clustered data when absent.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub base: Option<PathBuf>,
+    /// Query vectors (.fvecs or .npy).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub query: Option<PathBuf>,
+    /// Ground truth (.ivecs of base row numbers); computed exactly when absent.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub gt: Option<PathBuf>,
+    /// Index plugin: flat, hnsw or ivf.
+    #[cfg_attr(feature = "cli", arg(long, default_value = "hnsw"))]
+    pub index: String,
+    /// Metric plugin.
+    #[cfg_attr(feature = "cli", arg(long, default_value = "l2"))]
+    pub metric: String,
+    /// HNSW M.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 16))]
+    pub m: usize,
+    /// HNSW ef_construction.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 200))]
+    pub ef_construction: usize,
+    /// HNSW ef values to measure.
+    #[cfg_attr(feature = "cli", arg(long, value_delimiter = ',', default_values_t = vec![10, 20, 40, 80, 160]))]
+    pub ef: Vec<usize>,
+    /// IVF number of lists.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 64))]
+    pub nlist: usize,
+    /// IVF nprobe values to measure.
+    #[cfg_attr(feature = "cli", arg(long, value_delimiter = ',', default_values_t = vec![1, 2, 4, 8, 16]))]
+    pub nprobe: Vec<usize>,
+    /// Threads for build and queries (1: serial build, one query at a time).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 1))]
+    pub threads: usize,
+    /// Neighbours per query (recall is measured at 10, or k if smaller).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 10))]
+    pub k: usize,
+    /// Seed for the index and for generated data.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 42))]
+    pub seed: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            base: None,
+            query: None,
+            gt: None,
+            index: "hnsw".into(),
+            metric: "l2".into(),
+            m: 16,
+            ef_construction: 200,
+            ef: vec![10, 20, 40, 80, 160],
+            nlist: 64,
+            nprobe: vec![1, 2, 4, 8, 16],
+            threads: 1,
+            k: 10,
+            seed: 42,
+        }
+    }
+}
+
+/// One measured setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRow {
+    /// Index name.
+    pub index: String,
+    /// HNSW ef (None for other indexes).
+    pub ef: Option<usize>,
+    /// IVF nprobe (None for other indexes).
+    pub nprobe: Option<usize>,
+    /// Mean recall@10 against the ground truth.
+    pub recall_at_10: f64,
+    /// Queries per second.
+    pub qps: f64,
+    /// Index build time in seconds.
+    pub build_s: f64,
+    /// Threads used.
+    pub threads: usize,
+}
+
+impl BenchRow {
+    /// The row as one JSON object.
+    pub fn to_json(&self) -> String {
+        let opt = |v: Option<usize>| v.map_or("null".to_owned(), |v| v.to_string());
+        format!(
+            "{{\"index\":{},\"ef\":{},\"nprobe\":{},\"recall_at_10\":{:.4},\"qps\":{:.0},\"build_s\":{:.3},\"threads\":{}}}",
+            serde_json::Value::from(self.index.as_str()),
+            opt(self.ef),
+            opt(self.nprobe),
+            self.recall_at_10,
+            self.qps,
+            self.build_s,
+            self.threads
+        )
+    }
+}
+
+/// Base vectors, queries and optional ground truth.
+type Loaded = (Matrix<f32>, Matrix<f32>, Option<Matrix<i32>>);
+
+fn load(opts: &BenchOptions) -> Result<Loaded> {
+    match (&opts.base, &opts.query) {
+        (Some(b), Some(q)) => {
+            let base = read_vectors(b)?;
+            let query = read_vectors(q)?;
+            if base.dim != query.dim {
+                return Err(VectorError::WrongDimension {
+                    expected: base.dim,
+                    got: query.dim,
+                });
+            }
+            let gt = opts.gt.as_deref().map(read_ivecs).transpose()?;
+            Ok((base, query, gt))
+        }
+        (None, None) => {
+            let (n, nq, dim) = (10_000, 200, 64);
+            let all = clustered(n + nq, dim, 64, 0.15, opts.seed);
+            let base = Matrix {
+                data: all[..n * dim].to_vec(),
+                rows: n,
+                dim,
+            };
+            let query = Matrix {
+                data: all[n * dim..].to_vec(),
+                rows: nq,
+                dim,
+            };
+            Ok((base, query, None))
+        }
+        _ => Err(VectorError::InvalidConfig(
+            "give both --base and --query, or neither".into(),
+        )),
+    }
+}
+
+struct Progress {
+    on: bool,
+    total: usize,
+    label: String,
+}
+
+impl Progress {
+    fn tick(&self, done: usize) {
+        if self.on {
+            let pct = done * 100 / self.total.max(1);
+            let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
+            eprint!("\r{} [{bar}] {done}/{} ({pct}%)", self.label, self.total);
+            if done >= self.total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// Runs the benchmark, writing one JSON line per setting to `out`, and
+/// returns the rows.
+///
+/// # Errors
+/// Bad files or options.
+pub fn run(opts: &BenchOptions, out: &mut dyn Write) -> Result<Vec<BenchRow>> {
+    let threads = opts.threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| VectorError::InvalidConfig(format!("thread pool: {e}")))?;
+    run_in_pool(opts, threads, &pool, out)
+}
+
+fn run_in_pool(
+    opts: &BenchOptions,
+    threads: usize,
+    pool: &rayon::ThreadPool,
+    out: &mut dyn Write,
+) -> Result<Vec<BenchRow>> {
+    let (base, query, gt) = load(opts)?;
+    let mut coll = Collection::new(CollectionConfig::new(base.dim, &opts.metric))?;
+    for i in 0..base.rows {
+        coll.insert(i as u64, base.row(i), None)?;
+    }
+    let k = opts.k.max(1);
+    let at = k.min(10);
+    let truth: Vec<Vec<u32>> = match &gt {
+        Some(g) => {
+            if g.rows < query.rows || g.dim < at {
+                return Err(VectorError::InvalidConfig(format!(
+                    "ground truth has {} rows of {}, need {} rows of at least {at}",
+                    g.rows, g.dim, query.rows
+                )));
+            }
+            (0..query.rows)
+                .map(|i| g.row(i)[..at].iter().map(|&v| v as u32).collect())
+                .collect()
+        }
+        None => coll
+            .search_exact_batch(&query.data, at, None)?
+            .into_iter()
+            .map(|hits| {
+                hits.into_iter()
+                    .map(|h| match h.id {
+                        crate::Id::Num(n) => n as u32,
+                        crate::Id::Str(_) => u32::MAX,
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    let progress = Progress {
+        on: std::io::stderr().is_terminal(),
+        total: coll.len(),
+        label: format!("building {}", opts.index),
+    };
+    let started = Instant::now();
+    let index = pool.install(|| build_index(opts, threads, &coll, &progress))?;
+    let build_s = started.elapsed().as_secs_f64();
+    let kind = index.kind();
+    coll.attach_built_index("bench", index);
+    let settings: Vec<(Option<usize>, Option<usize>)> = match kind {
+        "hnsw" => opts.ef.iter().map(|&e| (Some(e), None)).collect(),
+        "ivf" => opts.nprobe.iter().map(|&p| (None, Some(p))).collect(),
+        _ => vec![(None, None)],
+    };
+    let mut rows = Vec::new();
+    for (ef, nprobe) in settings {
+        let o = SearchOptions {
+            index: Some("bench"),
+            params: SearchParams { ef, nprobe },
+            filter: None,
+        };
+        let run_one = |i: usize| -> Result<Vec<u32>> {
+            Ok(coll
+                .search_slots(query.row(i), k, &o)?
+                .into_iter()
+                .map(|n| n.slot)
+                .collect())
+        };
+        let pass = || -> Result<Vec<Vec<u32>>> {
+            if kind == "flat" {
+                // Exact search runs the whole query set as one blocked batch.
+                let found =
+                    pool.install(|| crate::flat::knn_batch(&coll.data(), &query.data, k, None));
+                Ok(found
+                    .into_iter()
+                    .map(|f| f.into_iter().map(|n| n.slot).collect())
+                    .collect())
+            } else if threads > 1 {
+                pool.install(|| (0..query.rows).into_par_iter().map(run_one).collect())
+            } else {
+                (0..query.rows).map(run_one).collect()
+            }
+        };
+        // Repeat small query sets until the timing is long enough to trust.
+        let started = Instant::now();
+        let found = pass()?;
+        let mut passes = 1;
+        while started.elapsed().as_secs_f64() < 0.25 && passes < 1000 {
+            pass()?;
+            passes += 1;
+        }
+        let secs = started.elapsed().as_secs_f64().max(1e-9) / f64::from(passes);
+        let hit: usize = found
+            .iter()
+            .zip(&truth)
+            .map(|(f, t)| f.iter().take(at).filter(|s| t.contains(s)).count())
+            .sum();
+        let row = BenchRow {
+            index: kind.to_owned(),
+            ef,
+            nprobe,
+            recall_at_10: hit as f64 / (at * query.rows.max(1)) as f64,
+            qps: query.rows as f64 / secs,
+            build_s,
+            threads,
+        };
+        writeln!(out, "{}", row.to_json())
+            .map_err(|e| VectorError::io(std::path::Path::new("<stdout>"), e))?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn build_index(
+    opts: &BenchOptions,
+    threads: usize,
+    coll: &Collection,
+    progress: &Progress,
+) -> Result<Box<dyn VectorIndex>> {
+    Ok(match opts.index.to_ascii_lowercase().as_str() {
+        "hnsw" => {
+            let mut h = HnswIndex::new(HnswConfig {
+                m: opts.m,
+                ef_construction: opts.ef_construction,
+                seed: opts.seed,
+                parallel: threads > 1,
+                ..HnswConfig::default()
+            })?;
+            h.build_with_progress(&coll.data(), &|d| progress.tick(d))?;
+            Box::new(h)
+        }
+        other => {
+            let plugin =
+                <crate::IndexPlugin as unidb_registry::PluginKind>::registry().get(other)?;
+            let config = IndexConfig {
+                ivf: IvfConfig {
+                    nlist: opts.nlist,
+                    seed: opts.seed,
+                    ..IvfConfig::default()
+                },
+                ..IndexConfig::default()
+            };
+            let mut idx = (plugin.create)(&config)?;
+            idx.build(&coll.data())?;
+            idx
+        }
+    })
+}
+
+/// The `unidb vector` subcommands.
+#[cfg(feature = "cli")]
+#[derive(Debug, clap::Subcommand)]
+pub enum VectorCommand {
+    /// Build an index over base vectors and print recall@10, QPS and build
+    /// time per search setting, one JSON object per line.
+    Bench(BenchOptions),
+}
+
+#[cfg(feature = "cli")]
+impl VectorCommand {
+    /// Runs the subcommand, writing its report to `out`.
+    ///
+    /// # Errors
+    /// As [`run`].
+    pub fn run(&self, out: &mut dyn Write) -> Result<()> {
+        match self {
+            VectorCommand::Bench(opts) => run(opts, out).map(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The crate's error type.
+
+use crate::collection::Id;
+
+/// Errors of the vector database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VectorError {
+    /// A vector's length differs from the collection's dimension.
+    #[error("wrong dimension: expected {expected}, got {got}")]
+    WrongDimension {
+        /// The collection's dimension.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A vector holds NaN and the collection does not allow it.
+    #[error("vector has NaN at position {position} (set allow_nan to accept)")]
+    NaN {
+        /// Index of the first NaN.
+        position: usize,
+    },
+    /// No live vector has this id.
+    #[error("unknown id {0}")]
+    UnknownId(Id),
+    /// `insert` of an id that is already present (use `upsert`).
+    #[error("id {0} already exists (use upsert to replace)")]
+    DuplicateId(Id),
+    /// An invalid configuration value.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// No index with this name is attached to the collection.
+    #[error("no index named {name:?}; attached: {known:?}")]
+    UnknownIndex {
+        /// The name asked for.
+        name: String,
+        /// The attached index names.
+        known: Vec<String>,
+    },
+    /// A metric or index plugin lookup failed.
+    #[error(transparent)]
+    Registry(#[from] unidb_registry::RegistryError),
+    /// The collection holds more vectors than the 32-bit slot space allows.
+    #[error("collection is full ({0} slots)")]
+    Full(usize),
+    /// An I/O error, with the file it concerns.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A vector file (fvecs, ivecs, npy) is malformed.
+    #[error("{path}: bad vector file at byte {offset}: {reason}")]
+    BadVectorFile {
+        /// The file.
+        path: String,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A saved collection file is not one (wrong magic).
+    #[error("not a unidb collection file (bad magic)")]
+    BadMagic,
+    /// A saved collection file of an unsupported format version.
+    #[error("unsupported collection file version {found} (this build reads {supported})")]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A saved collection file is damaged: truncated, checksum mismatch or
+    /// inconsistent contents.
+    #[error("corrupt collection file: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = VectorError> = std::result::Result<T, E>;
+
+impl VectorError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        VectorError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

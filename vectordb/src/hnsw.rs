@@ -1,0 +1,617 @@
+//! HNSW (Malkov & Yashunin): a layered proximity graph.
+//!
+//! Layout for speed: layer-0 links of every node in one flat array
+//! (`[count, link…]` with `2·M` link slots per node), upper layers per node;
+//! all links are `AtomicU32` so searches read without locks while a writer
+//! (or the parallel build) updates a node's list under that node's mutex.
+//! A search's visited set is a generation-stamped `Vec<u32>` per thread.
+//! Neighbours are chosen with the heuristic of the paper's algorithm 4.
+//! Node levels are a pure function of the seed and the slot, so a serial
+//! build is deterministic.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::codec::{Reader, Writer};
+use crate::error::{Result, VectorError};
+use crate::flat;
+use crate::index::{HnswConfig, IndexConfig, SearchParams, VectorData, VectorIndex};
+use crate::topk::Neighbor;
+
+const NO_LEVEL: u8 = u8::MAX;
+const MAX_LEVEL: usize = 30;
+const EMPTY: u64 = u64::MAX;
+
+struct Visited {
+    marks: Vec<u32>,
+    generation: u32,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `i`; true when it was not yet visited.
+    #[inline]
+    fn insert(&mut self, i: u32) -> bool {
+        let m = &mut self.marks[i as usize];
+        if *m == self.generation {
+            false
+        } else {
+            *m = self.generation;
+            true
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), generation: 0 }) };
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The `hnsw` index.
+pub struct HnswIndex {
+    config: HnswConfig,
+    m0: usize,
+    levels: Vec<u8>,
+    layer0: Vec<AtomicU32>,
+    upper: Vec<Box<[AtomicU32]>>,
+    locks: Vec<Mutex<()>>,
+    entry: AtomicU64,
+    entry_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for HnswIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HnswIndex")
+            .field("config", &self.config)
+            .field(
+                "nodes",
+                &self.levels.iter().filter(|&&l| l != NO_LEVEL).count(),
+            )
+            .finish()
+    }
+}
+
+impl HnswIndex {
+    /// An empty index.
+    ///
+    /// # Errors
+    /// [`VectorError::InvalidConfig`] when `m < 2` or `m > 1000`, or an ef is 0.
+    pub fn new(config: HnswConfig) -> Result<Self> {
+        if config.m < 2 || config.m > 1000 {
+            return Err(VectorError::InvalidConfig(format!(
+                "hnsw m must be in 2..=1000, got {}",
+                config.m
+            )));
+        }
+        if config.ef_construction == 0 || config.ef_search == 0 {
+            return Err(VectorError::InvalidConfig(
+                "hnsw ef values must be at least 1".into(),
+            ));
+        }
+        Ok(HnswIndex {
+            m0: 2 * config.m,
+            config,
+            levels: Vec::new(),
+            layer0: Vec::new(),
+            upper: Vec::new(),
+            locks: Vec::new(),
+            entry: AtomicU64::new(EMPTY),
+            entry_lock: Mutex::new(()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HnswConfig {
+        &self.config
+    }
+
+    fn level_for(&self, slot: u32) -> usize {
+        let ml = 1.0 / (self.config.m as f64).ln();
+        let r = splitmix64(self.config.seed ^ u64::from(slot).wrapping_mul(0xd134_2543_de82_ef95));
+        // Uniform in (0, 1].
+        let u = ((r >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        ((-u.ln() * ml) as usize).min(MAX_LEVEL)
+    }
+
+    /// Grows per-node storage to `n` slots (new slots not in the graph).
+    fn grow(&mut self, n: usize) {
+        let old = self.levels.len();
+        if n <= old {
+            return;
+        }
+        self.levels.resize(n, NO_LEVEL);
+        self.layer0.reserve((n - old) * (self.m0 + 1));
+        for _ in 0..(n - old) * (self.m0 + 1) {
+            self.layer0.push(AtomicU32::new(0));
+        }
+        for _ in old..n {
+            self.upper.push(Box::new([]));
+            self.locks.push(Mutex::new(()));
+        }
+    }
+
+    /// Assigns `slot` its level and upper-layer storage (before linking).
+    fn prepare(&mut self, slot: u32) {
+        let level = self.level_for(slot);
+        self.levels[slot as usize] = level as u8;
+        self.upper[slot as usize] = (0..level * (self.config.m + 1))
+            .map(|_| AtomicU32::new(0))
+            .collect();
+        let base = slot as usize * (self.m0 + 1);
+        self.layer0[base].store(0, Relaxed);
+    }
+
+    #[inline]
+    fn links(&self, node: u32, level: usize) -> &[AtomicU32] {
+        if level == 0 {
+            let b = node as usize * (self.m0 + 1);
+            &self.layer0[b..b + self.m0 + 1]
+        } else {
+            let m = self.config.m;
+            &self.upper[node as usize][(level - 1) * (m + 1)..level * (m + 1)]
+        }
+    }
+
+    #[inline]
+    fn for_links(&self, node: u32, level: usize, mut f: impl FnMut(u32)) {
+        let l = self.links(node, level);
+        let cnt = (l[0].load(Relaxed) as usize).min(l.len() - 1);
+        for a in &l[1..=cnt] {
+            f(a.load(Relaxed));
+        }
+    }
+
+    fn set_links(&self, node: u32, level: usize, to: &[Neighbor]) {
+        let l = self.links(node, level);
+        let cnt = to.len().min(l.len() - 1);
+        for (a, n) in l[1..=cnt].iter().zip(to) {
+            a.store(n.slot, Relaxed);
+        }
+        l[0].store(cnt as u32, Relaxed);
+    }
+
+    fn entry(&self) -> Option<(u32, usize)> {
+        let e = self.entry.load(Relaxed);
+        (e != EMPTY).then_some((e as u32, (e >> 32) as usize))
+    }
+
+    /// Greedy descent through the upper layers down to `stop_level + 1`.
+    fn descend(
+        &self,
+        data: &VectorData<'_>,
+        q: &[f32],
+        ep: u32,
+        top: usize,
+        stop_level: usize,
+    ) -> Neighbor {
+        let mut cur = Neighbor {
+            distance: data.metric.distance(q, data.row(ep)),
+            slot: ep,
+        };
+        for level in (stop_level + 1..=top).rev() {
+            loop {
+                let mut changed = false;
+                self.for_links(cur.slot, level, |nb| {
+                    let d = data.metric.distance(q, data.row(nb));
+                    if d < cur.distance {
+                        cur = Neighbor {
+                            distance: d,
+                            slot: nb,
+                        };
+                        changed = true;
+                    }
+                });
+                if !changed {
+                    break;
+                }
+            }
+        }
+        cur
+    }
+
+    /// Best-first search of one layer; `accept` decides which nodes may be
+    /// results (all are traversed). Returns up to `ef` results, closest first.
+    fn search_layer(
+        &self,
+        data: &VectorData<'_>,
+        q: &[f32],
+        eps: &[Neighbor],
+        ef: usize,
+        level: usize,
+        accept: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        VISITED.with(|v| {
+            let mut visited = v.borrow_mut();
+            visited.reset(self.levels.len());
+            let mut candidates: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
+            let mut top: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+            for &ep in eps {
+                if !visited.insert(ep.slot) {
+                    continue;
+                }
+                candidates.push(Reverse(ep));
+                if accept.is_none_or(|a| a(ep.slot)) {
+                    top.push(ep);
+                    if top.len() > ef {
+                        top.pop();
+                    }
+                }
+            }
+            let mut bound = if top.len() >= ef {
+                top.peek().map_or(f32::INFINITY, |n| n.distance)
+            } else {
+                f32::INFINITY
+            };
+            while let Some(Reverse(c)) = candidates.pop() {
+                if c.distance > bound {
+                    break;
+                }
+                self.for_links(c.slot, level, |nb| {
+                    if !visited.insert(nb) {
+                        return;
+                    }
+                    let d = data.metric.distance(q, data.row(nb));
+                    if top.len() < ef || d < bound {
+                        let n = Neighbor {
+                            distance: d,
+                            slot: nb,
+                        };
+                        candidates.push(Reverse(n));
+                        if accept.is_none_or(|a| a(nb)) {
+                            top.push(n);
+                            if top.len() > ef {
+                                top.pop();
+                            }
+                            if top.len() >= ef {
+                                bound = top.peek().map_or(f32::INFINITY, |n| n.distance);
+                            }
+                        }
+                    }
+                });
+            }
+            top.into_sorted_vec()
+        })
+    }
+
+    /// Algorithm 4 of the paper (without extending candidates): keep a
+    /// candidate only if it is closer to the base than to every neighbour
+    /// kept so far. `sorted` is ascending by distance to the base.
+    fn select(&self, data: &VectorData<'_>, sorted: &[Neighbor], m: usize) -> Vec<Neighbor> {
+        let mut out: Vec<Neighbor> = Vec::with_capacity(m);
+        for &c in sorted {
+            if out.len() >= m {
+                break;
+            }
+            let row = data.row(c.slot);
+            let good = out
+                .iter()
+                .all(|r| data.metric.distance(row, data.row(r.slot)) >= c.distance);
+            if good {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Adds `q` to `node`'s list at `level`, shrinking with the heuristic
+    /// when full.
+    fn connect(&self, data: &VectorData<'_>, node: u32, q: u32, d: f32, level: usize) {
+        let cap = if level == 0 { self.m0 } else { self.config.m };
+        let _guard = self.locks[node as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let l = self.links(node, level);
+        let cnt = (l[0].load(Relaxed) as usize).min(cap);
+        if l[1..=cnt].iter().any(|a| a.load(Relaxed) == q) {
+            return;
+        }
+        if cnt < cap {
+            l[cnt + 1].store(q, Relaxed);
+            l[0].store(cnt as u32 + 1, Relaxed);
+            return;
+        }
+        let base = data.row(node);
+        let mut cands: Vec<Neighbor> = l[1..=cnt]
+            .iter()
+            .map(|a| {
+                let s = a.load(Relaxed);
+                Neighbor {
+                    distance: data.metric.distance(base, data.row(s)),
+                    slot: s,
+                }
+            })
+            .collect();
+        cands.push(Neighbor {
+            distance: d,
+            slot: q,
+        });
+        cands.sort_unstable();
+        let kept = self.select(data, &cands, cap);
+        self.set_links(node, level, &kept);
+    }
+
+    /// Links a prepared node into the graph (callable from many threads).
+    fn link(&self, data: &VectorData<'_>, q: u32) {
+        let level = self.levels[q as usize] as usize;
+        let row = data.row(q);
+        let Some((ep, top)) = self.entry() else {
+            let _g = self.entry_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if self.entry().is_none() {
+                self.entry
+                    .store(((level as u64) << 32) | u64::from(q), Relaxed);
+                return;
+            }
+            drop(_g);
+            return self.link(data, q);
+        };
+        let mut eps = vec![self.descend(data, row, ep, top, level)];
+        for lc in (0..=level.min(top)).rev() {
+            let found = self.search_layer(data, row, &eps, self.config.ef_construction, lc, None);
+            let found: Vec<Neighbor> = found.into_iter().filter(|n| n.slot != q).collect();
+            let chosen = self.select(data, &found, self.config.m);
+            {
+                let _g = self.locks[q as usize]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                self.set_links(q, lc, &chosen);
+            }
+            for n in &chosen {
+                self.connect(data, n.slot, q, n.distance, lc);
+            }
+            if !found.is_empty() {
+                eps = found;
+            }
+        }
+        if level > top {
+            let _g = self.entry_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if self.entry().is_none_or(|(_, t)| level > t) {
+                self.entry
+                    .store(((level as u64) << 32) | u64::from(q), Relaxed);
+            }
+        }
+    }
+
+    /// Builds over every live slot, calling `progress(done)` now and then
+    /// (from any thread).
+    ///
+    /// # Errors
+    /// Never fails today.
+    pub fn build_with_progress(
+        &mut self,
+        data: &VectorData<'_>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<()> {
+        let n = data.slots();
+        self.levels.clear();
+        self.layer0.clear();
+        self.upper.clear();
+        self.locks.clear();
+        self.entry.store(EMPTY, Relaxed);
+        self.grow(n);
+        let live: Vec<u32> = (0..n as u32).filter(|&s| data.live[s as usize]).collect();
+        for &s in &live {
+            self.prepare(s);
+        }
+        let this = &*self;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let step = |s: u32| {
+            this.link(data, s);
+            let d = done.fetch_add(1, Relaxed) + 1;
+            if d.is_multiple_of(1024) || d == live.len() {
+                progress(d);
+            }
+        };
+        if this.config.parallel && live.len() > 1 {
+            // A small serial head gives the graph a backbone before threads
+            // start linking concurrently.
+            let head = live.len().min(256);
+            live[..head].iter().for_each(|&s| step(s));
+            live[head..].par_iter().for_each(|&s| step(s));
+        } else {
+            live.iter().for_each(|&s| step(s));
+        }
+        Ok(())
+    }
+
+    fn search_impl(
+        &self,
+        data: &VectorData<'_>,
+        q: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let Some((ep, top)) = self.entry() else {
+            return flat::knn(data, q, k, filter);
+        };
+        let n = data.slots().min(self.levels.len());
+        if let Some(f) = filter {
+            // Estimate the fraction of slots passing from an even sample.
+            let stride = (n / 512).max(1);
+            let (mut seen, mut pass) = (0usize, 0usize);
+            for s in (0..n).step_by(stride) {
+                seen += 1;
+                pass += usize::from(data.accepts(s as u32, Some(f)));
+            }
+            if seen > 0 && (pass as f64) < self.config.exact_below * seen as f64 {
+                let slots: Vec<u32> = (0..n as u32)
+                    .filter(|&s| data.accepts(s, Some(f)))
+                    .collect();
+                return flat::knn_slots(data, q, k, &slots);
+            }
+        }
+        let accept = |s: u32| data.accepts(s, filter);
+        let mut ef = params.ef.unwrap_or(self.config.ef_search).max(k);
+        let start = self.descend(data, q, ep, top, 0);
+        loop {
+            let mut found = self.search_layer(data, q, &[start], ef, 0, Some(&accept));
+            if found.len() >= k || ef >= n {
+                found.truncate(k);
+                return found;
+            }
+            // Filter or deletions left too few: widen, then fall back.
+            ef = (ef * 4).min(n);
+            if ef >= n {
+                return flat::knn(data, q, k, filter);
+            }
+        }
+    }
+}
+
+impl VectorIndex for HnswIndex {
+    fn kind(&self) -> &'static str {
+        "hnsw"
+    }
+
+    fn build(&mut self, data: &VectorData<'_>) -> Result<()> {
+        self.build_with_progress(data, &|_| {})
+    }
+
+    fn insert(&mut self, data: &VectorData<'_>, slot: u32) -> Result<()> {
+        self.grow(data.slots());
+        if self.levels[slot as usize] != NO_LEVEL {
+            return Ok(());
+        }
+        self.prepare(slot);
+        self.link(data, slot);
+        Ok(())
+    }
+
+    fn search(
+        &self,
+        data: &VectorData<'_>,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        self.search_impl(data, query, k, params, filter)
+    }
+
+    fn save(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
+        let c = &self.config;
+        w.u64(c.m as u64);
+        w.u64(c.ef_construction as u64);
+        w.u64(c.ef_search as u64);
+        w.u64(c.seed);
+        w.u8(u8::from(c.parallel));
+        w.f64(c.exact_below);
+        w.u64(self.entry.load(Relaxed));
+        w.bytes(&self.levels);
+        let l0: Vec<u32> = self.layer0.iter().map(|a| a.load(Relaxed)).collect();
+        w.u32s(&l0);
+        for (s, up) in self.upper.iter().enumerate() {
+            if self.levels[s] != NO_LEVEL && self.levels[s] > 0 {
+                let v: Vec<u32> = up.iter().map(|a| a.load(Relaxed)).collect();
+                w.u32s(&v);
+            }
+        }
+    }
+}
+
+pub(crate) fn create(config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(HnswIndex::new(config.hnsw)?))
+}
+
+fn bad(what: &str) -> VectorError {
+    VectorError::Corrupt(format!("hnsw: {what}"))
+}
+
+pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
+    let mut r = Reader::new(bytes);
+    let config = HnswConfig {
+        m: r.usize("hnsw m")?,
+        ef_construction: r.usize("hnsw ef_construction")?,
+        ef_search: r.usize("hnsw ef_search")?,
+        seed: r.u64("hnsw seed")?,
+        parallel: r.u8("hnsw parallel")? != 0,
+        exact_below: r.f64("hnsw exact_below")?,
+    };
+    let mut h = HnswIndex::new(config).map_err(|e| bad(&e.to_string()))?;
+    let entry = r.u64("hnsw entry")?;
+    let levels = r.bytes("hnsw levels")?.to_vec();
+    if levels.len() != slots {
+        return Err(bad("level count differs from slot count"));
+    }
+    let l0 = r.u32s("hnsw layer 0")?;
+    if l0.len() != slots * (h.m0 + 1) {
+        return Err(bad("layer 0 size"));
+    }
+    for &lv in &levels {
+        if lv != NO_LEVEL && lv as usize > MAX_LEVEL {
+            return Err(bad("level out of range"));
+        }
+    }
+    // Every link at layer `lc` must name a node present on layer `lc`.
+    let check_list = |list: &[u32], cap: usize, first_level: usize| -> Result<()> {
+        for (i, chunk) in list.chunks_exact(cap + 1).enumerate() {
+            let cnt = chunk[0] as usize;
+            let lc = first_level + i;
+            if cnt > cap
+                || chunk[1..=cnt].iter().any(|&s| {
+                    levels
+                        .get(s as usize)
+                        .is_none_or(|&l| l == NO_LEVEL || (l as usize) < lc)
+                })
+            {
+                return Err(bad("link out of range"));
+            }
+        }
+        Ok(())
+    };
+    for (s, chunk) in l0.chunks_exact(h.m0 + 1).enumerate() {
+        if levels[s] == NO_LEVEL && chunk[0] != 0 {
+            return Err(bad("links on a node outside the graph"));
+        }
+        check_list(chunk, h.m0, 0)?;
+    }
+    h.grow(slots);
+    for (a, v) in h.layer0.iter().zip(&l0) {
+        a.store(*v, Relaxed);
+    }
+    for (s, &lv) in levels.iter().enumerate() {
+        if lv != NO_LEVEL && lv > 0 {
+            let up = r.u32s("hnsw upper links")?;
+            if up.len() != lv as usize * (config.m + 1) {
+                return Err(bad("upper list size"));
+            }
+            check_list(&up, config.m, 1)?;
+            h.upper[s] = up.into_iter().map(AtomicU32::new).collect();
+        }
+    }
+    r.finish("hnsw")?;
+    if entry != EMPTY {
+        let (node, level) = (entry as u32 as usize, (entry >> 32) as usize);
+        if node >= slots || levels[node] as usize != level {
+            return Err(bad("entry point"));
+        }
+    }
+    h.levels = levels;
+    h.entry.store(entry, Relaxed);
+    Ok(Box::new(h))
+}

@@ -1,0 +1,292 @@
+//! IVF: a k-means coarse quantizer (k-means++ initialisation, Lloyd
+//! iterations on a seeded sample) over flat inverted lists of slots.
+//!
+//! Assignment uses the collection's metric; centroids are arithmetic means.
+
+use rayon::prelude::*;
+
+use crate::codec::{Reader, Writer};
+use crate::data::Rng;
+use crate::error::{Result, VectorError};
+use crate::flat;
+use crate::index::{IndexConfig, IvfConfig, SearchParams, VectorData, VectorIndex};
+use crate::metric::Metric;
+use crate::topk::{Neighbor, TopK};
+
+/// The `ivf` index.
+#[derive(Debug, Clone)]
+pub struct IvfIndex {
+    config: IvfConfig,
+    dim: usize,
+    centroids: Vec<f32>,
+    lists: Vec<Vec<u32>>,
+    /// Slots inserted before training (scanned exhaustively).
+    pending: Vec<u32>,
+}
+
+fn nearest(metric: Metric, centroids: &[f32], v: &[f32], buf: &mut Vec<f32>) -> usize {
+    let k = centroids.len() / v.len().max(1);
+    buf.resize(k, 0.0);
+    metric.distance_many(v, centroids, buf);
+    let mut best = 0;
+    for (i, d) in buf.iter().enumerate() {
+        if d.total_cmp(&buf[best]).is_lt() {
+            best = i;
+        }
+    }
+    best
+}
+
+impl IvfIndex {
+    /// An empty, untrained index.
+    ///
+    /// # Errors
+    /// [`VectorError::InvalidConfig`] when `nlist`, `nprobe` or
+    /// `sample_per_list` is 0.
+    pub fn new(config: IvfConfig) -> Result<Self> {
+        if config.nlist == 0 || config.nprobe == 0 || config.sample_per_list == 0 {
+            return Err(VectorError::InvalidConfig(
+                "ivf nlist, nprobe and sample_per_list must be at least 1".into(),
+            ));
+        }
+        Ok(IvfIndex {
+            config,
+            dim: 0,
+            centroids: Vec::new(),
+            lists: Vec::new(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// Number of lists (0 until trained).
+    pub fn nlist(&self) -> usize {
+        self.lists.len()
+    }
+
+    fn train(&mut self, data: &VectorData<'_>, live: &[u32]) {
+        let dim = data.dim;
+        let nlist = self.config.nlist.min(live.len());
+        let mut rng = Rng::new(self.config.seed);
+        // Seeded sample without replacement (partial Fisher–Yates).
+        let mut sample = live.to_vec();
+        let want = (nlist * self.config.sample_per_list).min(sample.len());
+        for i in 0..want {
+            let j = i + rng.below(sample.len() - i);
+            sample.swap(i, j);
+        }
+        sample.truncate(want);
+        // k-means++: each next centre drawn with probability ∝ D(x)².
+        let mut cents: Vec<f32> = Vec::with_capacity(nlist * dim);
+        cents.extend_from_slice(data.row(sample[rng.below(sample.len())]));
+        let mut d2: Vec<f64> = sample
+            .iter()
+            .map(|&s| f64::from(data.metric.distance(data.row(s), &cents[..dim])).max(0.0))
+            .collect();
+        while cents.len() < nlist * dim {
+            let total: f64 = d2.iter().sum();
+            let pick = if total > 0.0 && total.is_finite() {
+                let mut r = rng.f64() * total;
+                let mut idx = sample.len() - 1;
+                for (i, d) in d2.iter().enumerate() {
+                    if r < *d {
+                        idx = i;
+                        break;
+                    }
+                    r -= d;
+                }
+                idx
+            } else {
+                rng.below(sample.len())
+            };
+            let c0 = cents.len();
+            cents.extend_from_slice(data.row(sample[pick]));
+            let c = cents[c0..].to_vec();
+            for (d, &s) in d2.iter_mut().zip(&sample) {
+                let nd = f64::from(data.metric.distance(data.row(s), &c)).max(0.0);
+                if nd < *d {
+                    *d = nd;
+                }
+            }
+        }
+        // Lloyd iterations on the sample.
+        for _ in 0..self.config.iterations {
+            let assign: Vec<usize> = sample
+                .par_iter()
+                .map_init(Vec::new, |buf, &s| {
+                    nearest(data.metric, &cents, data.row(s), buf)
+                })
+                .collect();
+            let mut sums = vec![0.0f64; nlist * dim];
+            let mut counts = vec![0usize; nlist];
+            for (&s, &c) in sample.iter().zip(&assign) {
+                counts[c] += 1;
+                for (acc, v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(data.row(s)) {
+                    *acc += f64::from(*v);
+                }
+            }
+            for c in 0..nlist {
+                if counts[c] == 0 {
+                    // Re-seed an empty list with a random sample point.
+                    let s = sample[rng.below(sample.len())];
+                    cents[c * dim..(c + 1) * dim].copy_from_slice(data.row(s));
+                } else {
+                    for j in 0..dim {
+                        cents[c * dim + j] = (sums[c * dim + j] / counts[c] as f64) as f32;
+                    }
+                }
+            }
+        }
+        self.centroids = cents;
+        self.lists = vec![Vec::new(); nlist];
+    }
+
+    fn assign_all(&mut self, data: &VectorData<'_>, slots: &[u32]) {
+        let cents = &self.centroids;
+        let assign: Vec<usize> = slots
+            .par_iter()
+            .map_init(Vec::new, |buf, &s| {
+                nearest(data.metric, cents, data.row(s), buf)
+            })
+            .collect();
+        for (&s, c) in slots.iter().zip(assign) {
+            self.lists[c].push(s);
+        }
+    }
+}
+
+impl VectorIndex for IvfIndex {
+    fn kind(&self) -> &'static str {
+        "ivf"
+    }
+
+    fn build(&mut self, data: &VectorData<'_>) -> Result<()> {
+        self.dim = data.dim;
+        self.centroids.clear();
+        self.lists.clear();
+        self.pending.clear();
+        let live: Vec<u32> = (0..data.slots() as u32)
+            .filter(|&s| data.live[s as usize])
+            .collect();
+        if live.is_empty() {
+            return Ok(());
+        }
+        self.train(data, &live);
+        self.assign_all(data, &live);
+        Ok(())
+    }
+
+    fn insert(&mut self, data: &VectorData<'_>, slot: u32) -> Result<()> {
+        self.dim = data.dim;
+        if self.lists.is_empty() {
+            self.pending.push(slot);
+        } else {
+            let c = nearest(
+                data.metric,
+                &self.centroids,
+                data.row(slot),
+                &mut Vec::new(),
+            );
+            self.lists[c].push(slot);
+        }
+        Ok(())
+    }
+
+    fn search(
+        &self,
+        data: &VectorData<'_>,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        if self.lists.is_empty() {
+            return flat::knn(data, query, k, filter);
+        }
+        let nlist = self.lists.len();
+        let nprobe = params.nprobe.unwrap_or(self.config.nprobe).clamp(1, nlist);
+        let mut cd = vec![0.0f32; nlist];
+        data.metric.distance_many(query, &self.centroids, &mut cd);
+        let mut order: Vec<u32> = (0..nlist as u32).collect();
+        let key = |c: &u32| Neighbor {
+            distance: cd[*c as usize],
+            slot: *c,
+        };
+        if nprobe < nlist {
+            order.select_nth_unstable_by_key(nprobe - 1, key);
+            order.truncate(nprobe);
+        }
+        let mut top = TopK::new(k);
+        let mut offer = |s: u32| {
+            if data.accepts(s, filter) {
+                top.push(Neighbor {
+                    distance: data.metric.distance(query, data.row(s)),
+                    slot: s,
+                });
+            }
+        };
+        for &c in &order {
+            self.lists[c as usize].iter().for_each(|&s| offer(s));
+        }
+        self.pending.iter().for_each(|&s| offer(s));
+        if top.len() < k && (filter.is_some() || nprobe < nlist) {
+            // Too few in the probed lists (selective filter or deletions).
+            return flat::knn(data, query, k, filter);
+        }
+        top.into_sorted()
+    }
+
+    fn save(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
+        let c = &self.config;
+        w.u64(c.nlist as u64);
+        w.u64(c.nprobe as u64);
+        w.u64(c.iterations as u64);
+        w.u64(c.sample_per_list as u64);
+        w.u64(c.seed);
+        w.u64(self.dim as u64);
+        w.f32s(&self.centroids);
+        w.u64(self.lists.len() as u64);
+        for l in &self.lists {
+            w.u32s(l);
+        }
+        w.u32s(&self.pending);
+    }
+}
+
+pub(crate) fn create(config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(IvfIndex::new(config.ivf)?))
+}
+
+pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
+    let bad = |w: &str| VectorError::Corrupt(format!("ivf: {w}"));
+    let mut r = Reader::new(bytes);
+    let config = IvfConfig {
+        nlist: r.usize("ivf nlist")?,
+        nprobe: r.usize("ivf nprobe")?,
+        iterations: r.usize("ivf iterations")?,
+        sample_per_list: r.usize("ivf sample")?,
+        seed: r.u64("ivf seed")?,
+    };
+    let mut ivf = IvfIndex::new(config).map_err(|e| bad(&e.to_string()))?;
+    ivf.dim = r.usize("ivf dim")?;
+    ivf.centroids = r.f32s("ivf centroids")?;
+    let nlist = r.len(8, "ivf lists")?;
+    if nlist * ivf.dim != ivf.centroids.len() {
+        return Err(bad("centroid count differs from list count"));
+    }
+    for _ in 0..nlist {
+        ivf.lists.push(r.u32s("ivf list")?);
+    }
+    ivf.pending = r.u32s("ivf pending")?;
+    r.finish("ivf")?;
+    if ivf
+        .lists
+        .iter()
+        .chain([&ivf.pending])
+        .flatten()
+        .any(|&s| s as usize >= slots)
+    {
+        return Err(bad("slot out of range"));
+    }
+    Ok(Box::new(ivf))
+}
