@@ -309,18 +309,67 @@ pub const fn zigzag_decode_i64(value: u64) -> i64 {
 
 /// Appends the LEB128 encodings of `values` to `out`, one after another.
 pub fn encode_u64_slice(values: &[u64], out: &mut Vec<u8>) {
-    out.reserve(values.len());
-    for &v in values {
-        encode_u64(v, out);
-    }
+    encode_slice(values.iter().copied(), values.len(), MAX_LEN_U64, out);
 }
 
 /// Appends the LEB128 encodings of `values` to `out`, one after another.
 pub fn encode_u32_slice(values: &[u32], out: &mut Vec<u8>) {
-    out.reserve(values.len());
-    for &v in values {
-        encode_u64(u64::from(v), out);
+    encode_slice(
+        values.iter().map(|&v| u64::from(v)),
+        values.len(),
+        MAX_LEN_U32,
+        out,
+    );
+}
+
+/// Bulk encoder: each value below 2⁵⁶ is spread into one 8-byte word
+/// (7 bits per byte, continuation bits from its length) and stored whole,
+/// advancing by its length; larger values use the byte loop.
+#[inline(always)]
+fn encode_slice(values: impl Iterator<Item = u64>, n: usize, max_len: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    // Worst case plus slack so every value can be stored as a full word.
+    let room = n.saturating_mul(max_len).saturating_add(8);
+    out.reserve(room);
+    let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let mut pos = 0usize;
+    for v in values {
+        if v < 1 << 56 {
+            let len = encoded_len_u64(v);
+            let spread = (v & 0x7F)
+                | ((v << 1) & (0x7F << 8))
+                | ((v << 2) & (0x7F << 16))
+                | ((v << 3) & (0x7F << 24))
+                | ((v << 4) & (0x7F << 32))
+                | ((v << 5) & (0x7F << 40))
+                | ((v << 6) & (0x7F << 48))
+                | ((v << 7) & (0x7F << 56));
+            let cont = HIGH & ((1u64 << (8 * (len - 1))) - 1);
+            // SAFETY: `pos <= max_len * (values before v)`, so `pos + 8 <=
+            // room`, within the reserved spare capacity; unaligned write of
+            // plain bytes.
+            unsafe {
+                base.add(pos)
+                    .cast::<[u8; 8]>()
+                    .write_unaligned((spread | cont).to_le_bytes());
+            }
+            pos += len;
+        } else {
+            let mut v = v;
+            while v >= 0x80 {
+                // SAFETY: as above; at most `max_len` bytes per value.
+                unsafe { base.add(pos).write((v as u8) | 0x80) };
+                v >>= 7;
+                pos += 1;
+            }
+            // SAFETY: as above.
+            unsafe { base.add(pos).write(v as u8) };
+            pos += 1;
+        }
     }
+    // SAFETY: bytes `0..pos` of the spare capacity were written above (each
+    // value's bytes as part of its word), and `pos <= room`.
+    unsafe { out.set_len(start + pos) };
 }
 
 /// Decodes `count` consecutive LEB128 `u32` values from the start of
@@ -401,17 +450,16 @@ fn check_count(input: &[u8], count: usize) -> Result<(), VarintError> {
 
 /// The integer width a bulk decode produces.
 trait Width: Copy {
-    /// Whether a value decoded from `nbits` bits of input (whole bytes,
-    /// value bits already compacted into `v`) is invalid for this width.
-    fn too_big(v: u64, nbits: u32) -> bool;
+    /// Whether a decoded value exceeds this width.
+    fn too_big(v: u64) -> bool;
     fn from_u64(v: u64) -> Self;
     fn decode_at(input: &[u8], start: usize) -> Result<(Self, usize), VarintError>;
 }
 
 impl Width for u32 {
     #[inline(always)]
-    fn too_big(v: u64, nbits: u32) -> bool {
-        (v > u64::from(u32::MAX)) | (nbits > 40)
+    fn too_big(v: u64) -> bool {
+        v > u64::from(u32::MAX)
     }
     #[inline(always)]
     fn from_u64(v: u64) -> Self {
@@ -425,8 +473,8 @@ impl Width for u32 {
 
 impl Width for u64 {
     #[inline(always)]
-    fn too_big(_v: u64, _nbits: u32) -> bool {
-        // At most 8 bytes (56 value bits) come from one word: never too big.
+    fn too_big(_v: u64) -> bool {
+        // Values decoded from one word have at most 56 bits.
         false
     }
     #[inline(always)]
@@ -439,84 +487,86 @@ impl Width for u64 {
     }
 }
 
-/// Gathers the 7-bit groups of up to 8 LEB128 bytes (continuation bits are
-/// dropped; bytes past the value must be zero).
+/// Value bits of the LEB128 value occupying bits `from..=end` of `word`
+/// (`end` is the high bit of its last byte, `from` a multiple of 8), with
+/// the 7-bit groups of at most 5 bytes gathered.
 #[inline(always)]
-fn compact(x: u64) -> u64 {
+fn field5(word: u64, from: u32, end: u32) -> u64 {
+    let x = (word & (u64::MAX >> (63 - end))) >> from;
     (x & 0x7F)
         | ((x >> 1) & (0x7F << 7))
         | ((x >> 2) & (0x7F << 14))
         | ((x >> 3) & (0x7F << 21))
         | ((x >> 4) & (0x7F << 28))
-        | ((x >> 5) & (0x7F << 35))
-        | ((x >> 6) & (0x7F << 42))
-        | ((x >> 7) & (0x7F << 49))
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// High bit set on each byte of `word` that is `0x00` and follows a byte
+/// with its continuation bit set: a redundant trailing zero. (The classic
+/// zero-byte test can flag a `0x01` after a zero byte, but that byte never
+/// follows a continuation byte, so the result is exact.)
+#[inline(always)]
+fn redundant_zeros(word: u64) -> u64 {
+    (word.wrapping_sub(ONES) & !word & HIGH) & ((word & HIGH) << 8)
 }
 
 /// Bulk decode until `out.len() == end_len` (capacity already reserved).
 ///
-/// Fast path: while 8 bytes remain, read them as one little-endian word; the
+/// Fast path: while 8 bytes remain, read them as one little-endian word;
 /// bytes with a clear high bit end values, so `trailing_zeros` of that mask
-/// gives each value's end without a branch per byte. Every value that ends
-/// inside the word is decoded from registers; validity (length, overflow,
-/// canonical form) is accumulated and checked once per word, and a bad word
-/// is re-decoded by the byte-wise reference to report the exact error.
+/// gives each value's end without a branch per byte. When four values end
+/// inside the word (each then has at most 5 bytes), all four are decoded
+/// from registers; canonical form (no redundant zero byte) is checked for
+/// the whole word at once and overflow on the OR of the values. Anything
+/// unusual (fewer than four ends, a flagged word, the last 8 bytes) goes
+/// through the byte-wise reference decoder, which reports exact errors.
 #[inline(always)]
 fn decode_bulk<T: Width>(
     input: &[u8],
     end_len: usize,
     out: &mut Vec<T>,
 ) -> Result<usize, VarintError> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut pos = 0usize;
     while out.len() < end_len {
-        if let Some(bytes) = input.get(pos..pos + 8) {
-            let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-            let mut ends = !word & HIGH;
-            let mut start_bit = 0u32;
-            let mut bad = false;
-            let before = out.len();
-            // Decode at most as many values as still wanted.
-            let want = end_len - before;
-            let mut got = 0usize;
-            while ends != 0 && got < want {
-                let end_bit = ends.trailing_zeros() + 1;
-                ends &= ends - 1;
-                let nbits = end_bit - start_bit;
-                let chunk = (word & (u64::MAX >> (64 - end_bit))) >> start_bit;
-                let v = compact(chunk);
-                let last_zero = (chunk >> (nbits - 8)) == 0;
-                bad |= T::too_big(v, nbits) | (last_zero & (nbits > 8));
-                out.push(T::from_u64(v));
-                got += 1;
-                start_bit = end_bit;
-            }
-            if bad {
-                out.truncate(before);
-                // The reference decoder finds the exact error in this word.
-                let mut p = pos;
-                for _ in 0..got {
-                    let (v, next) = T::decode_at(input, p)?;
-                    out.push(v);
-                    p = next;
-                }
-                debug_assert!(false, "fast path flagged a valid word at {pos}");
-                pos = p;
-                continue;
-            }
-            if start_bit == 0 {
-                // No value ends in these 8 bytes: a long u64 or an error.
-                let (v, next) = T::decode_at(input, pos)?;
-                out.push(v);
-                pos = next;
-            } else {
-                pos += (start_bit / 8) as usize;
-            }
-        } else {
+        let Some(bytes) = input.get(pos..pos + 8) else {
             let (v, next) = T::decode_at(input, pos)?;
             out.push(v);
             pos = next;
+            continue;
+        };
+        let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        let t0 = !word & HIGH;
+        let t1 = t0 & t0.wrapping_sub(1);
+        let t2 = t1 & t1.wrapping_sub(1);
+        let t3 = t2 & t2.wrapping_sub(1);
+        if t3 != 0 && out.len() + 4 <= end_len {
+            let e0 = t0.trailing_zeros();
+            let e1 = t1.trailing_zeros();
+            let e2 = t2.trailing_zeros();
+            let e3 = t3.trailing_zeros();
+            let v0 = field5(word, 0, e0);
+            let v1 = field5(word, e0 + 1, e1);
+            let v2 = field5(word, e1 + 1, e2);
+            let v3 = field5(word, e2 + 1, e3);
+            let used = u64::MAX >> (63 - e3);
+            let bad = (redundant_zeros(word) & used != 0) | T::too_big(v0 | v1 | v2 | v3);
+            if !bad {
+                out.extend_from_slice(&[
+                    T::from_u64(v0),
+                    T::from_u64(v1),
+                    T::from_u64(v2),
+                    T::from_u64(v3),
+                ]);
+                pos += (e3 as usize + 1) / 8;
+                continue;
+            }
         }
+        // One value by the reference decoder.
+        let (v, next) = T::decode_at(input, pos)?;
+        out.push(v);
+        pos = next;
     }
     Ok(pos)
 }
@@ -541,10 +591,23 @@ mod tests {
     }
 
     #[test]
-    fn compact_gathers_groups() {
-        // 300 = AC 02
-        assert_eq!(compact(0x02AC & !0x80), 300);
-        assert_eq!(compact(0x7F7F_7F7F_7F7F_7F7F), (1u64 << 56) - 1);
+    fn field_gathers_groups() {
+        // 300 = AC 02, after a one-byte value 0x05.
+        assert_eq!(field5(0x0002_AC05, 8, 23), 300);
+        assert_eq!(field5(0x0F_FFFF_FFFF, 0, 39), u64::from(u32::MAX));
+    }
+
+    #[test]
+    fn redundant_zeros_are_exact() {
+        // 80 00 (non-canonical 0) in byte 1; 00 01 (values 0, 1) is fine.
+        assert_eq!(
+            redundant_zeros(u64::from_le_bytes([5, 0x80, 0, 0, 1, 0x81, 1, 0])),
+            0x80 << 16
+        );
+        assert_eq!(
+            redundant_zeros(u64::from_le_bytes([0, 1, 0, 1, 0x80, 1, 0, 0])),
+            0
+        );
     }
 
     #[test]

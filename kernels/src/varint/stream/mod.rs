@@ -37,8 +37,12 @@
 //!   control bytes) per iteration;
 //! - `neon`: `tbl` with the same table, four values per iteration.
 //!
-//! The SIMD paths never read past the input: the last 32 (x86) or 16 (NEON)
-//! data bytes are decoded by the scalar code. [`Decoder::for_isa`] gives any
+//! The SIMD paths check the remaining input once per iteration and never
+//! read past it: values whose 16-byte window would cross the end are decoded
+//! by the scalar code, which also reports errors (a SIMD path that detects a
+//! non-canonical value re-runs the scalar code to name its offset). There is
+//! no pre-pass over the control bytes: the data length is validated as a
+//! by-product of decoding. [`Decoder::for_isa`] gives any
 //! available path, to compare paths in tests and benchmarks. Encoding is
 //! scalar on every path.
 //!
@@ -76,21 +80,23 @@ mod x86;
 
 use tables::value_len;
 
-/// A decode path.
+/// A decode path: decodes `out.len()` values whose control bytes are `ctrl`
+/// and whose data starts at `data[0]` (`data` may hold more bytes, or too
+/// few: then the result is [`VarintError::Truncated`]). Returns the number
+/// of data bytes used; on `Ok` every element of `out` is written. `base` is
+/// the offset of `data` in the caller's input, for error offsets. A path
+/// never reads outside `ctrl` and `data`.
 ///
 /// # Safety
-/// The caller guarantees that the CPU supports the path, that
-/// `ctrl.len() == out.len().div_ceil(4)`, that the unused codes of the last
-/// control byte are zero, and that `data.len()` is exactly the total length
-/// the control bytes announce. On `Ok` every element of `out` is written.
-/// `base` is the offset of `data` in the caller's input, for error offsets.
+/// The caller guarantees that the CPU supports the path and that
+/// `ctrl.len() == out.len().div_ceil(4)`.
 type DecodeFn = unsafe fn(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
     delta: Option<u32>,
     base: usize,
-) -> Result<(), VarintError>;
+) -> Result<usize, VarintError>;
 
 /// The stream-vbyte decoder of one path.
 ///
@@ -251,7 +257,7 @@ impl Decoder {
         let ctrl_len = count.div_ceil(4);
         if ctrl_len
             .checked_add(count)
-            .map_or(true, |need| need > input.len())
+            .is_none_or(|need| need > input.len())
         {
             return Err(VarintError::CountTooLarge {
                 count,
@@ -260,29 +266,23 @@ impl Decoder {
             });
         }
         let (ctrl, rest) = input.split_at(ctrl_len);
-        if count % 4 != 0 && ctrl[ctrl_len - 1] >> (2 * (count % 4)) != 0 {
+        if !count.is_multiple_of(4) && ctrl[ctrl_len - 1] >> (2 * (count % 4)) != 0 {
             return Err(VarintError::ControlPadding {
                 offset: ctrl_len - 1,
             });
         }
-        let data_len = data_len(ctrl, count);
-        if data_len > rest.len() {
-            return Err(truncation(ctrl, count, input.len()));
-        }
-        let used = ctrl_len + data_len;
+        out.reserve(count);
+        let spare = &mut out.spare_capacity_mut()[..count];
+        // SAFETY: `self` exists only for a path this CPU supports (`for_isa`
+        // checks availability), and `ctrl` has `ceil(count / 4)` bytes.
+        let data_used = unsafe { (self.decode)(ctrl, rest, spare, delta, ctrl_len)? };
+        let used = ctrl_len + data_used;
         if exact && used < input.len() {
             return Err(VarintError::TrailingBytes {
                 offset: used,
                 count: input.len() - used,
             });
         }
-        out.reserve(count);
-        let spare = &mut out.spare_capacity_mut()[..count];
-        // SAFETY: `self` exists only for a path this CPU supports (`for_isa`
-        // checks availability); `ctrl` has `ceil(count / 4)` bytes with zero
-        // padding codes (checked above) and `data` has exactly the announced
-        // length.
-        unsafe { (self.decode)(ctrl, &rest[..data_len], spare, delta, ctrl_len)? };
         let len = out.len() + count;
         // SAFETY: on `Ok` the decode function wrote all `count` elements of
         // the spare capacity (the `DecodeFn` contract), and `reserve` made
@@ -292,50 +292,17 @@ impl Decoder {
     }
 }
 
-/// Total data length announced by `ctrl` for `count` values, whose unused
-/// codes are zero: `count` plus the sum of the 2-bit codes.
-fn data_len(ctrl: &[u8], count: usize) -> usize {
-    const LOW: u64 = 0x5555_5555_5555_5555;
-    let mut codes = 0usize;
-    let mut words = ctrl.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        codes += (w & LOW).count_ones() as usize + 2 * ((w >> 1) & LOW).count_ones() as usize;
-    }
-    for &c in words.remainder() {
-        codes += (c & 0x55).count_ones() as usize + 2 * ((c >> 1) & 0x55).count_ones() as usize;
-    }
-    count + codes
-}
-
-/// The error for data shorter than announced: names the first value that
-/// does not fit.
-fn truncation(ctrl: &[u8], count: usize, input_len: usize) -> VarintError {
-    let mut start = ctrl.len();
-    for i in 0..count {
-        let len = value_len(ctrl[i / 4], i % 4);
-        if start + len > input_len {
-            return VarintError::Truncated {
-                start,
-                offset: input_len,
-            };
-        }
-        start += len;
-    }
-    unreachable!("called only when the data is shorter than announced")
-}
-
 /// The scalar reference decoder (see [`DecodeFn`]; needs no CPU feature).
 ///
 /// # Safety
-/// None beyond the `DecodeFn` preconditions, which it checks anyway.
+/// None: it is safe code behind the `DecodeFn` signature.
 unsafe fn decode_scalar(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
     delta: Option<u32>,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     decode_scalar_from(ctrl, data, out, 0, 0, delta, base)
 }
 
@@ -347,10 +314,81 @@ pub(crate) fn decode_scalar_from(
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
     first: usize,
+    pos: usize,
+    delta: Option<u32>,
+    base: usize,
+) -> Result<usize, VarintError> {
+    match delta {
+        None => scalar_groups::<false>(ctrl, data, out, first, pos, 0, base),
+        Some(prev) => scalar_groups::<true>(ctrl, data, out, first, pos, prev, base),
+    }
+}
+
+/// Scalar fast part: whole control bytes while 16 data bytes remain, each
+/// group read as one `u128` window without per-value bounds checks; the
+/// rest (and any error) goes value by value through [`scalar_values`].
+#[inline(always)]
+fn scalar_groups<const DELTA: bool>(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    mut first: usize,
+    mut pos: usize,
+    mut prev: u32,
+    base: usize,
+) -> Result<usize, VarintError> {
+    let (start_first, start_pos, start_prev) = (first, pos, prev);
+    let mut bad = false;
+    while first.is_multiple_of(4) && first + 4 <= out.len() {
+        let (Some(&c), Some(window)) = (ctrl.get(first / 4), data.get(pos..pos + 16)) else {
+            break;
+        };
+        let window = u128::from_le_bytes(window.try_into().expect("16 bytes"));
+        let mut offset = 0u32;
+        let mut values = [0u32; 4];
+        for (k, v) in values.iter_mut().enumerate() {
+            let len = value_len(c, k) as u32;
+            let value = (window >> (8 * offset)) as u32 & (u32::MAX >> (32 - 8 * len));
+            bad |= (len > 1) & (value >> (8 * (len - 1)) == 0);
+            offset += len;
+            *v = if DELTA {
+                prev = prev.wrapping_add(value);
+                prev
+            } else {
+                value
+            };
+        }
+        for (slot, v) in out[first..first + 4].iter_mut().zip(values) {
+            slot.write(v);
+        }
+        first += 4;
+        pos += offset as usize;
+    }
+    if bad {
+        // Let the value-by-value loop find and report the first bad value.
+        return scalar_values(
+            ctrl,
+            data,
+            out,
+            start_first,
+            start_pos,
+            DELTA.then_some(start_prev),
+            base,
+        );
+    }
+    scalar_values(ctrl, data, out, first, pos, DELTA.then_some(prev), base)
+}
+
+/// Value-by-value scalar decode with exact error reporting.
+fn scalar_values(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    first: usize,
     mut pos: usize,
     mut delta: Option<u32>,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     for (i, slot) in out.iter_mut().enumerate().skip(first) {
         let Some(&c) = ctrl.get(i / 4) else {
             return Err(VarintError::Truncated {
@@ -373,7 +411,7 @@ pub(crate) fn decode_scalar_from(
             word[..len].copy_from_slice(bytes);
             u32::from_le_bytes(word)
         };
-        if len > 1 && value >> (8 * (len - 1)) == 0 {
+        if (len > 1) & (value >> (8 * (len - 1)) == 0) {
             return Err(VarintError::NonCanonical {
                 start: base + pos,
                 offset: base + pos + len - 1,
@@ -390,7 +428,7 @@ pub(crate) fn decode_scalar_from(
         };
         slot.write(value);
     }
-    Ok(())
+    Ok(pos)
 }
 
 /// Number of data bytes (1 to 4) stream-vbyte uses for `value`.
@@ -575,16 +613,5 @@ mod tests {
                 0x55
             ]
         );
-    }
-
-    #[test]
-    fn data_len_counts_codes() {
-        let ctrl: Vec<u8> = (0..=255u8).chain(0..=20).collect();
-        let count = ctrl.len() * 4;
-        let expected: usize = ctrl
-            .iter()
-            .map(|&c| tables::LENGTHS[c as usize] as usize)
-            .sum();
-        assert_eq!(data_len(&ctrl, count), expected);
     }
 }

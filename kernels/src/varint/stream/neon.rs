@@ -9,16 +9,15 @@ use super::VarintError;
 /// The NEON decode path (a [`super::DecodeFn`]).
 ///
 /// # Safety
-/// The `DecodeFn` contract: the CPU has NEON, `ctrl` holds
-/// `ceil(out.len() / 4)` bytes and `data.len()` is exactly the length they
-/// announce.
+/// The `DecodeFn` contract: the CPU has NEON and `ctrl` holds
+/// `ceil(out.len() / 4)` bytes.
 pub(super) unsafe fn decode(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
     delta: Option<u32>,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     // SAFETY: the caller guarantees NEON.
     unsafe {
         match delta {
@@ -35,7 +34,7 @@ unsafe fn decode_neon<const DELTA: bool>(
     out: &mut [MaybeUninit<u32>],
     initial: u32,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     let count = out.len();
     let full = (count / 4).min(ctrl.len());
     let src = data.as_ptr();

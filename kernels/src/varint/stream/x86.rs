@@ -1,4 +1,5 @@
-//! Stream-vbyte decoding with `pshufb` (SSSE3) on 256-bit registers (AVX2).
+//! Stream-vbyte decoding with `pshufb` (SSSE3), compiled for the AVX2 path
+//! (VEX encoding); 32 values per loop iteration.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -10,15 +11,15 @@ use super::VarintError;
 ///
 /// # Safety
 /// The `DecodeFn` contract: the CPU has AVX2, SSSE3 and SSE4.1 (the `avx2`
-/// kernel path checks all three), `ctrl` holds `ceil(out.len() / 4)` bytes
-/// and `data.len()` is exactly the length they announce.
+/// kernel path checks all three) and `ctrl` holds `ceil(out.len() / 4)`
+/// bytes.
 pub(super) unsafe fn decode(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
     delta: Option<u32>,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     // SAFETY: the caller guarantees the CPU features (see above).
     unsafe {
         match delta {
@@ -50,6 +51,42 @@ fn prefix_sum(v: __m128i, prev: __m128i) -> (__m128i, __m128i) {
     }
 }
 
+/// One group of four values at `src + p` with control byte `c`: shuffled
+/// into lanes, the canonical check folded into `bad`, prefix-summed in
+/// differential mode, stored at `dst`. Returns the group's data length.
+///
+/// # Safety
+/// `src + p .. src + p + 16` is readable and `dst .. dst + 4` writable; the
+/// CPU has SSSE3 and SSE4.1.
+#[inline(always)]
+unsafe fn group<const DELTA: bool>(
+    src: *const u8,
+    p: usize,
+    c: u8,
+    dst: *mut u32,
+    bad: &mut __m128i,
+    prev: &mut __m128i,
+) -> usize {
+    let c = usize::from(c);
+    // SAFETY: the caller guarantees the features and the bounds above.
+    unsafe {
+        let bytes = _mm_loadu_si128(src.add(p).cast::<__m128i>());
+        let v = _mm_shuffle_epi8(bytes, row(&SHUFFLE[c]));
+        // A lane below its length's minimum wraps to at least 0xFF00_0000;
+        // a canonical lane stays at most 0xFEFF_FFFF.
+        *bad = _mm_max_epu32(*bad, _mm_sub_epi32(v, row(&MINIMUM[c])));
+        let v = if DELTA {
+            let (v, next) = prefix_sum(v, *prev);
+            *prev = next;
+            v
+        } else {
+            v
+        };
+        _mm_storeu_si128(dst.cast::<__m128i>(), v);
+    }
+    usize::from(LENGTHS[c])
+}
+
 #[target_feature(enable = "avx2,ssse3,sse4.1")]
 unsafe fn decode_avx2<const DELTA: bool>(
     ctrl: &[u8],
@@ -57,7 +94,7 @@ unsafe fn decode_avx2<const DELTA: bool>(
     out: &mut [MaybeUninit<u32>],
     initial: u32,
     base: usize,
-) -> Result<(), VarintError> {
+) -> Result<usize, VarintError> {
     let count = out.len();
     // Control bytes whose four values are all present.
     let full = (count / 4).min(ctrl.len());
@@ -66,80 +103,40 @@ unsafe fn decode_avx2<const DELTA: bool>(
     let mut j = 0usize; // control byte index
     let mut p = 0usize; // data offset
     let mut prev = _mm_set1_epi32(initial as i32);
-    // All-ones while every lane so far held at least its length's minimum.
-    let mut ok = _mm256_set1_epi32(-1);
+    // Lane-wise maximum of `value - minimum(length)`, see `group`.
+    let mut bad = _mm_setzero_si128();
 
-    // Eight values per iteration. Both 16-byte loads end at or before
-    // `p + 32` (the first group has at most 16 bytes).
-    while j + 2 <= full && p + 32 <= data.len() {
-        let c0 = usize::from(ctrl[j]);
-        let c1 = usize::from(ctrl[j + 1]);
-        let l0 = usize::from(LENGTHS[c0]);
-        // SAFETY: `p + 16 <= data.len()` and `p + l0 + 16 <= p + 32 <=
-        // data.len()`: both unaligned loads are in bounds.
-        let (a, b) = unsafe {
-            (
-                _mm_loadu_si128(src.add(p).cast::<__m128i>()),
-                _mm_loadu_si128(src.add(p + l0).cast::<__m128i>()),
-            )
-        };
-        let bytes = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(a), b);
-        let mask = _mm256_inserti128_si256::<1>(
-            _mm256_castsi128_si256(row(&SHUFFLE[c0])),
-            row(&SHUFFLE[c1]),
-        );
-        let mins = _mm256_inserti128_si256::<1>(
-            _mm256_castsi128_si256(row(&MINIMUM[c0])),
-            row(&MINIMUM[c1]),
-        );
-        let v = _mm256_shuffle_epi8(bytes, mask);
-        ok = _mm256_and_si256(ok, _mm256_cmpeq_epi32(_mm256_max_epu32(v, mins), v));
-        if DELTA {
-            let (lo, next) = prefix_sum(_mm256_castsi256_si128(v), prev);
-            let (hi, next) = prefix_sum(_mm256_extracti128_si256::<1>(v), next);
-            prev = next;
-            // SAFETY: `4 * j + 8 <= 4 * full <= out.len()`: eight `u32`
-            // slots of `out`, unaligned stores.
+    // 32 values (eight control bytes) per iteration. A group has at most
+    // 16 data bytes, so the eight 16-byte loads start at most 112 bytes
+    // after `p` and end by `p + 128 <= data.len()`.
+    while j + 8 <= full && p + 128 <= data.len() {
+        let c = u64::from_le_bytes(ctrl[j..j + 8].try_into().expect("8 bytes"));
+        for k in 0..8 {
+            // SAFETY: loads inside `data` (above); stores to
+            // `out[4(j + k)..4(j + k) + 4]`, inside `out` as
+            // `4 * (j + 8) <= 4 * full <= count`; features enabled here.
             unsafe {
-                _mm_storeu_si128(dst.add(4 * j).cast::<__m128i>(), lo);
-                _mm_storeu_si128(dst.add(4 * j + 4).cast::<__m128i>(), hi);
+                p += group::<DELTA>(
+                    src,
+                    p,
+                    (c >> (8 * k)) as u8,
+                    dst.add(4 * (j + k)),
+                    &mut bad,
+                    &mut prev,
+                );
             }
-        } else {
-            // SAFETY: as above, eight `u32` slots of `out`.
-            unsafe { _mm256_storeu_si256(dst.add(4 * j).cast::<__m256i>(), v) };
         }
-        p += l0 + usize::from(LENGTHS[c1]);
-        j += 2;
+        j += 8;
     }
-
-    // Four values per iteration.
-    let mut ok128 = _mm_and_si128(
-        _mm256_castsi256_si128(ok),
-        _mm256_extracti128_si256::<1>(ok),
-    );
+    // Four values per iteration while a full 16-byte load fits.
     while j < full && p + 16 <= data.len() {
-        let c = usize::from(ctrl[j]);
-        // SAFETY: `p + 16 <= data.len()`.
-        let bytes = unsafe { _mm_loadu_si128(src.add(p).cast::<__m128i>()) };
-        let v = _mm_shuffle_epi8(bytes, row(&SHUFFLE[c]));
-        ok128 = _mm_and_si128(
-            ok128,
-            _mm_cmpeq_epi32(_mm_max_epu32(v, row(&MINIMUM[c])), v),
-        );
-        let v = if DELTA {
-            let (v, next) = prefix_sum(v, prev);
-            prev = next;
-            v
-        } else {
-            v
-        };
-        // SAFETY: `4 * j + 4 <= 4 * full <= out.len()`.
-        unsafe { _mm_storeu_si128(dst.add(4 * j).cast::<__m128i>(), v) };
-        p += usize::from(LENGTHS[c]);
+        // SAFETY: `p + 16 <= data.len()`; `4 * j + 4 <= 4 * full <= count`.
+        unsafe { p += group::<DELTA>(src, p, ctrl[j], dst.add(4 * j), &mut bad, &mut prev) };
         j += 1;
     }
 
-    if _mm_movemask_epi8(ok128) != 0xFFFF {
+    let limit = _mm_set1_epi32(0xFEFF_FFFFu32 as i32);
+    if _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_max_epu32(bad, limit), limit)) != 0xFFFF {
         // Some value is not in canonical form: let the reference find and
         // report the first one.
         return super::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
