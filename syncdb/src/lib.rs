@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod resolver;
 pub mod schema;
+pub mod sim;
 pub mod sync;
 pub mod value;
 pub mod wire;

@@ -1,0 +1,611 @@
+//! A seeded simulation of replicas syncing through a faulty network, and a
+//! reference model of the merged state.
+//!
+//! [`simulate`] runs `replicas` clients and one server. Clients make random
+//! inserts, updates, deletes and counter increments on a small key space
+//! (so that they conflict), and the first client also applies compatible
+//! migrations (add, rename and drop columns) while offline. Sync
+//! handshakes, pushes and replies travel through a network that drops,
+//! duplicates, delays and reorders messages. Then the network heals and
+//! sync rounds run until every replica holds every change. The report says
+//! whether all replicas converged to the same tables, whether those equal
+//! [`reference_model`] of the union of all changes, and how many
+//! acknowledged writes are missing anywhere (must be 0).
+//!
+//! ```
+//! use unidb_syncdb::sim::{simulate, SimConfig};
+//! let report = simulate(&SimConfig { replicas: 3, ops: 40, seed: 7, ..SimConfig::default() }).unwrap();
+//! assert!(report.converged && report.matches_reference);
+//! assert_eq!(report.lost_acked_writes, 0);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use unidb_common::id::ReplicaId;
+use unidb_common::time::ManualClock;
+
+use crate::change::{Change, ChangeOp, VersionVector};
+use crate::db::{Database, Row};
+use crate::error::Result;
+use crate::resolver::Cell;
+use crate::schema::{ColumnDef, Migration, Schema, TableDef, TableId};
+use crate::sync::{Session, SyncConfig};
+use crate::value::{ColumnType, Value};
+
+/// Every live row of every table: table name → key → row.
+pub type Dump = BTreeMap<String, BTreeMap<Value, Row>>;
+
+/// Parameters of [`simulate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Number of client replicas (plus one server).
+    pub replicas: usize,
+    /// Number of local write attempts, spread over the clients.
+    pub ops: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Probability that a message is dropped.
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a message is delayed by a random time (reordering it).
+    pub reorder: f64,
+    /// Largest change batch in bytes.
+    pub max_batch_bytes: usize,
+    /// Whether the first client applies migrations while offline.
+    pub migrations: bool,
+    /// Number of distinct keys written (small: more conflicts).
+    pub keys: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            replicas: 3,
+            ops: 100,
+            seed: 1,
+            drop: 0.2,
+            duplicate: 0.1,
+            reorder: 0.3,
+            max_batch_bytes: 1024,
+            migrations: true,
+            keys: 12,
+        }
+    }
+}
+
+/// Outcome of [`simulate`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimReport {
+    /// Every replica (server included) holds the same tables and changes.
+    pub converged: bool,
+    /// Those tables equal the reference model of the union of all changes.
+    pub matches_reference: bool,
+    /// Changes acknowledged by the server to their writer but missing from
+    /// some replica after healing.
+    pub lost_acked_writes: u64,
+    /// Client replicas.
+    pub replicas: usize,
+    /// Local write attempts.
+    pub ops: usize,
+    /// Writes that committed (others were refused, e.g. updating a deleted row).
+    pub committed: usize,
+    /// Changes recorded in total.
+    pub changes: usize,
+    /// Messages sent (before drops and duplicates).
+    pub messages: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Messages dropped by the network.
+    pub dropped: u64,
+    /// Messages duplicated by the network.
+    pub duplicated: u64,
+    /// Messages refused by their receiver (e.g. a batch ahead of its schema).
+    pub refused: u64,
+    /// Sync rounds after healing until convergence.
+    pub heal_rounds: usize,
+    /// Live rows at the end.
+    pub rows: usize,
+    /// Final schema version.
+    pub schema_version: u32,
+}
+
+/// SplitMix64: a small, fast, seedable generator for the simulation.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+/// The schema the simulation starts from.
+pub fn sim_schema() -> Vec<Migration> {
+    vec![Migration::AddTable(
+        TableDef::new("items", "id", ColumnType::I64)
+            .column(
+                ColumnDef::new("name", ColumnType::Text)
+                    .default_value("")
+                    .indexed(),
+            )
+            .column(ColumnDef::new("price", ColumnType::F64).default_value(0.0))
+            .column(ColumnDef::new("done", ColumnType::Bool).default_value(false))
+            .column(ColumnDef::new("qty", ColumnType::I64).resolver("counter"))
+            .column(
+                ColumnDef::new("best", ColumnType::I64)
+                    .resolver("max")
+                    .default_value(0i64),
+            )
+            .column(
+                ColumnDef::new("low", ColumnType::I64)
+                    .resolver("min")
+                    .default_value(1000i64),
+            )
+            .column(ColumnDef::new("note", ColumnType::Text).nullable()),
+    )]
+}
+
+struct Packet {
+    at: u64,
+    order: u64,
+    client: usize,
+    to_server: bool,
+    bytes: Vec<u8>,
+}
+
+struct Net {
+    queue: Vec<Packet>,
+    order: u64,
+    faulty: bool,
+    drop: f64,
+    duplicate: f64,
+    reorder: f64,
+    messages: u64,
+    bytes: u64,
+    dropped: u64,
+    duplicated: u64,
+}
+
+impl Net {
+    fn send(&mut self, rng: &mut Rng, now: u64, client: usize, to_server: bool, bytes: Vec<u8>) {
+        self.messages += 1;
+        self.bytes += bytes.len() as u64;
+        if self.faulty && rng.chance(self.drop) {
+            self.dropped += 1;
+            return;
+        }
+        let copies = if self.faulty && rng.chance(self.duplicate) {
+            self.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = if self.faulty && rng.chance(self.reorder) {
+                1 + rng.below(300)
+            } else {
+                1
+            };
+            self.order += 1;
+            self.queue.push(Packet {
+                at: now + delay,
+                order: self.order,
+                client,
+                to_server,
+                bytes: bytes.clone(),
+            });
+        }
+    }
+
+    /// Removes and returns the packets due by `now`, in delivery order.
+    fn due(&mut self, now: u64) -> Vec<Packet> {
+        let (mut due, rest): (Vec<Packet>, Vec<Packet>) =
+            self.queue.drain(..).partition(|p| p.at <= now);
+        self.queue = rest;
+        due.sort_by_key(|p| (p.at, p.order));
+        due
+    }
+}
+
+struct World {
+    clock: ManualClock,
+    now: u64,
+    rng: Rng,
+    net: Net,
+    server: Arc<Database>,
+    clients: Vec<Arc<Database>>,
+    /// Client i's session with the server.
+    client_sessions: Vec<Session>,
+    /// The server's session with client i.
+    server_sessions: Vec<Session>,
+    refused: u64,
+}
+
+impl World {
+    fn tick(&mut self, ms: u64) {
+        self.now += ms;
+        self.clock.advance(ms);
+    }
+
+    fn send_all(&mut self, client: usize, to_server: bool, msgs: Vec<Vec<u8>>) {
+        for m in msgs {
+            self.net.send(&mut self.rng, self.now, client, to_server, m);
+        }
+    }
+
+    fn handshake(&mut self, i: usize) {
+        let a = self.client_sessions[i].hello().encode();
+        let b = self.server_sessions[i].hello().encode();
+        self.send_all(i, true, vec![a]);
+        self.send_all(i, false, vec![b]);
+    }
+
+    fn push(&mut self, i: usize) {
+        let a: Vec<Vec<u8>> = self.client_sessions[i]
+            .poll()
+            .iter()
+            .map(|m| m.encode())
+            .collect();
+        let b: Vec<Vec<u8>> = self.server_sessions[i]
+            .poll()
+            .iter()
+            .map(|m| m.encode())
+            .collect();
+        self.send_all(i, true, a);
+        self.send_all(i, false, b);
+    }
+
+    fn deliver(&mut self) {
+        for p in self.net.due(self.now) {
+            let session = if p.to_server {
+                &mut self.server_sessions[p.client]
+            } else {
+                &mut self.client_sessions[p.client]
+            };
+            match session.handle_bytes(&p.bytes) {
+                Ok(replies) => self.send_all(p.client, !p.to_server, replies),
+                Err(_) => self.refused += 1,
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while !self.net.queue.is_empty() {
+            self.tick(1);
+            self.deliver();
+        }
+    }
+
+    fn random_op(&mut self, i: usize, keys: u64, migrations: bool, stamp: usize) -> bool {
+        let db = self.clients[i].clone();
+        let key = Value::I64(self.rng.below(keys) as i64);
+        if migrations && i == 0 && self.rng.chance(0.1) {
+            return self.random_migration(&db, stamp);
+        }
+        let schema = db.schema();
+        let Ok(table) = schema.table("items") else {
+            return false;
+        };
+        let cols: Vec<(String, ColumnType, bool)> = table
+            .columns()
+            .filter(|c| c.id != 0)
+            .map(|c| (c.def.name.clone(), c.def.ty, c.resolver().is_counter()))
+            .collect();
+        let value_for = |rng: &mut Rng, ty: ColumnType| match ty {
+            ColumnType::I64 => Value::I64(rng.below(100) as i64 - 20),
+            ColumnType::F64 => Value::F64(rng.below(1000) as f64 / 8.0),
+            ColumnType::Text => Value::Text(format!("r{i}-{stamp}")),
+            ColumnType::Bool => Value::Bool(rng.chance(0.5)),
+            ColumnType::Bytes => Value::Bytes(vec![rng.below(256) as u8]),
+            ColumnType::Timestamp => Value::Timestamp(rng.below(1 << 40) as i64),
+        };
+        let roll = self.rng.below(100);
+        let result = if roll < 35 {
+            let mut row = vec![("id".to_owned(), key)];
+            for (name, ty, _) in &cols {
+                if self.rng.chance(0.6) {
+                    row.push((name.clone(), value_for(&mut self.rng, *ty)));
+                }
+            }
+            db.insert("items", row)
+        } else if roll < 70 {
+            let mut vals = Vec::new();
+            for (name, ty, _) in &cols {
+                if self.rng.chance(0.4) {
+                    vals.push((name.clone(), value_for(&mut self.rng, *ty)));
+                }
+            }
+            db.update("items", key, vals)
+        } else if roll < 85 {
+            db.delete("items", key)
+        } else {
+            let delta = self.rng.below(11) as i64 - 5;
+            db.increment("items", key, "qty", delta)
+        };
+        result.is_ok()
+    }
+
+    fn random_migration(&mut self, db: &Database, stamp: usize) -> bool {
+        let schema = db.schema();
+        let Ok(table) = schema.table("items") else {
+            return false;
+        };
+        let extras: Vec<String> = table
+            .columns()
+            .map(|c| c.def.name.clone())
+            .filter(|n| n.starts_with('x'))
+            .collect();
+        let m = match (self.rng.below(3), extras.first()) {
+            (1, Some(name)) => Migration::RenameColumn {
+                table: "items".into(),
+                from: name.clone(),
+                to: format!("x{stamp}r"),
+            },
+            (2, Some(name)) => Migration::DropColumn {
+                table: "items".into(),
+                column: name.clone(),
+            },
+            _ => {
+                let col = if self.rng.chance(0.5) {
+                    ColumnDef::new(format!("x{stamp}"), ColumnType::I64).default_value(stamp as i64)
+                } else {
+                    ColumnDef::new(format!("x{stamp}"), ColumnType::Text).nullable()
+                };
+                Migration::AddColumn {
+                    table: "items".into(),
+                    column: col,
+                }
+            }
+        };
+        db.migrate(m).is_ok()
+    }
+}
+
+/// Runs the simulation described in the [module docs](self).
+///
+/// # Errors
+/// Only if the initial schema cannot be built (never for the built-in one).
+pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
+    let clock = ManualClock::new(1_700_000_000_000);
+    let schema = sim_schema();
+    let open = |id: u64| -> Result<Arc<Database>> {
+        Ok(Arc::new(Database::open(
+            ReplicaId::from_u64(id),
+            Arc::new(clock.clone()),
+            &schema,
+        )?))
+    };
+    let server = open(1_000_000)?;
+    let clients: Vec<Arc<Database>> = (1..=cfg.replicas as u64).map(open).collect::<Result<_>>()?;
+    let sync_cfg = SyncConfig {
+        max_batch_bytes: cfg.max_batch_bytes,
+    };
+    let mut w = World {
+        clock: clock.clone(),
+        now: 0,
+        rng: Rng(cfg.seed ^ 0x5EED_0FC0_FFEE),
+        net: Net {
+            queue: Vec::new(),
+            order: 0,
+            faulty: true,
+            drop: cfg.drop,
+            duplicate: cfg.duplicate,
+            reorder: cfg.reorder,
+            messages: 0,
+            bytes: 0,
+            dropped: 0,
+            duplicated: 0,
+        },
+        client_sessions: clients
+            .iter()
+            .map(|c| Session::new(c.clone(), sync_cfg))
+            .collect(),
+        server_sessions: clients
+            .iter()
+            .map(|_| Session::new(server.clone(), sync_cfg))
+            .collect(),
+        server,
+        clients,
+        refused: 0,
+    };
+    let n = cfg.replicas.max(1);
+    let mut committed = 0;
+    if cfg.replicas > 0 {
+        for op in 0..cfg.ops {
+            let ms = 1 + w.rng.below(20);
+            w.tick(ms);
+            let i = w.rng.below(n as u64) as usize;
+            let roll = w.rng.below(100);
+            if roll < 65 {
+                committed += usize::from(w.random_op(i, cfg.keys.max(1), cfg.migrations, op));
+            } else if roll < 80 {
+                w.handshake(i);
+            } else {
+                w.push(i);
+            }
+            w.deliver();
+        }
+    }
+    // Heal: deliver what is in flight, then sync every client until all agree.
+    w.net.faulty = false;
+    w.drain();
+    let mut heal_rounds = 0;
+    let converged = loop {
+        if all_equal(&w) {
+            break true;
+        }
+        if heal_rounds == 8 {
+            break false;
+        }
+        heal_rounds += 1;
+        for i in 0..cfg.replicas {
+            w.handshake(i);
+            w.drain();
+        }
+    };
+    let server_dump = w.server.read().dump();
+    let all_changes = w.server.changes_since(&VersionVector::new());
+    let reference = reference_model(&w.server.schema(), &all_changes);
+    let mut lost = 0u64;
+    for (i, s) in w.client_sessions.iter().enumerate() {
+        let me = w.clients[i].replica();
+        let acked = s.acked().get(me);
+        for db in w.clients.iter().chain(std::iter::once(&w.server)) {
+            lost += acked.saturating_sub(db.version_vector().get(me));
+        }
+    }
+    Ok(SimReport {
+        converged,
+        matches_reference: server_dump == reference,
+        lost_acked_writes: lost,
+        replicas: cfg.replicas,
+        ops: cfg.ops,
+        committed,
+        changes: all_changes.len(),
+        messages: w.net.messages,
+        bytes: w.net.bytes,
+        dropped: w.net.dropped,
+        duplicated: w.net.duplicated,
+        refused: w.refused,
+        heal_rounds,
+        rows: server_dump.values().map(BTreeMap::len).sum(),
+        schema_version: w.server.schema_version(),
+    })
+}
+
+fn all_equal(w: &World) -> bool {
+    let vv = w.server.version_vector();
+    let dump = w.server.read().dump();
+    let version = w.server.schema_version();
+    w.clients.iter().all(|c| {
+        c.version_vector() == vv && c.schema_version() == version && c.read().dump() == dump
+    })
+}
+
+/// The state a set of changes defines, computed directly from the rules
+/// (independently of the database's incremental merge): per row, the largest
+/// causal length decides whether it is alive; per column, among the changes
+/// of that life, `lww` keeps the greatest `(timestamp, origin)`, `max` and
+/// `min` the greatest and least value, `counter` sums each origin's largest
+/// increments minus its largest decrements; other resolvers fold their merge
+/// over the changes. Columns without changes in the life show their default.
+/// Duplicate changes (same origin and seq) count once.
+pub fn reference_model(schema: &Schema, changes: &[Change]) -> Dump {
+    let mut seen = BTreeSet::new();
+    let mut rows: BTreeMap<(TableId, Value), Vec<&Change>> = BTreeMap::new();
+    for c in changes {
+        if seen.insert((c.origin, c.seq)) {
+            rows.entry((c.table, c.key.clone())).or_default().push(c);
+        }
+    }
+    let mut out: Dump = schema
+        .tables()
+        .iter()
+        .map(|t| (t.name.clone(), BTreeMap::new()))
+        .collect();
+    for ((table_id, key), cs) in rows {
+        let Ok(table) = schema.table_by_id(table_id) else {
+            continue;
+        };
+        let life = cs.iter().map(|c| c.cl).max().unwrap_or(0);
+        if life % 2 == 0 {
+            continue;
+        }
+        let mut row = Row::new();
+        for col in table.columns() {
+            if col.id == 0 {
+                row.insert(col.def.name.clone(), key.clone());
+                continue;
+            }
+            let writes: Vec<&Change> = cs
+                .iter()
+                .copied()
+                .filter(|c| c.cl == life)
+                .filter(|c| match &c.op {
+                    ChangeOp::Set { column, .. } | ChangeOp::Count { column, .. } => {
+                        *column == col.id
+                    }
+                    ChangeOp::Row => false,
+                })
+                .collect();
+            let set_value = |c: &Change| match &c.op {
+                ChangeOp::Set { value, .. } => value.clone(),
+                _ => Value::Null,
+            };
+            let value = if writes.is_empty() {
+                col.def.fallback()
+            } else {
+                match col.def.resolver.as_str() {
+                    "lww" => writes
+                        .iter()
+                        .max_by(|a, b| {
+                            (a.ts, a.origin, set_value(a)).cmp(&(b.ts, b.origin, set_value(b)))
+                        })
+                        .map(|c| set_value(c))
+                        .unwrap_or(Value::Null),
+                    "max" => writes
+                        .iter()
+                        .map(|c| set_value(c))
+                        .max()
+                        .unwrap_or(Value::Null),
+                    "min" => writes
+                        .iter()
+                        .map(|c| set_value(c))
+                        .min()
+                        .unwrap_or(Value::Null),
+                    "counter" => {
+                        let mut per: BTreeMap<ReplicaId, (u64, u64)> = BTreeMap::new();
+                        for c in &writes {
+                            if let ChangeOp::Count { inc, dec, .. } = c.op {
+                                let e = per.entry(c.origin).or_default();
+                                e.0 = e.0.max(inc);
+                                e.1 = e.1.max(dec);
+                            }
+                        }
+                        let total = per.values().fold(0i64, |t, (p, n)| {
+                            t.wrapping_add(*p as i64).wrapping_sub(*n as i64)
+                        });
+                        Value::I64(total)
+                    }
+                    _ => {
+                        let cells: Vec<Cell> = writes
+                            .iter()
+                            .map(|c| {
+                                Cell::Register(crate::resolver::Register {
+                                    value: set_value(c),
+                                    ts: c.ts,
+                                    replica: c.origin,
+                                })
+                            })
+                            .collect();
+                        let mut acc = cells[0].clone();
+                        for c in &cells[1..] {
+                            col.resolver().merge_into(&mut acc, c);
+                        }
+                        acc.value()
+                    }
+                }
+            };
+            row.insert(col.def.name.clone(), value);
+        }
+        out.entry(table.name.clone()).or_default().insert(key, row);
+    }
+    out
+}
