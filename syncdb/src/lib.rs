@@ -5,6 +5,7 @@
 //! ```
 
 pub mod change;
+pub mod codec;
 pub mod db;
 pub mod error;
 pub mod resolver;

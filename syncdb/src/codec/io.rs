@@ -1,0 +1,292 @@
+//! Byte reading with offsets, and the `plain` layouts shared by codecs.
+
+use unidb_kernels::varint;
+
+use super::{CodecError, DataKind, Values};
+
+/// A cursor over encoded bytes. Every error names the absolute offset.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    /// The current offset.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// The unread bytes (without consuming them).
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Skips `n` bytes.
+    ///
+    /// # Errors
+    /// [`CodecError::Truncated`] when fewer remain.
+    pub fn advance(&mut self, n: usize, what: &'static str) -> Result<(), CodecError> {
+        self.take(n, what).map(|_| ())
+    }
+
+    /// Takes `n` bytes.
+    ///
+    /// # Errors
+    /// [`CodecError::Truncated`] when fewer remain.
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
+        if n > self.remaining() {
+            return Err(CodecError::Truncated {
+                what,
+                offset: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// Reads one byte.
+    ///
+    /// # Errors
+    /// [`CodecError::Truncated`] at the end of input.
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    /// Reads a little-endian `u64`.
+    ///
+    /// # Errors
+    /// [`CodecError::Truncated`].
+    pub fn u64_le(&mut self, what: &'static str) -> Result<u64, CodecError> {
+        let b = self.take(8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    /// Reads an unsigned LEB128 value.
+    ///
+    /// # Errors
+    /// [`CodecError::Varint`] with the absolute offset.
+    pub fn varint(&mut self, what: &'static str) -> Result<u64, CodecError> {
+        let at = self.pos;
+        let (v, n) = varint::decode_u64(self.rest()).map_err(|source| CodecError::Varint {
+            what,
+            offset: at,
+            source,
+        })?;
+        self.pos += n;
+        Ok(v)
+    }
+
+    /// Reads a zigzag LEB128 `i64`.
+    ///
+    /// # Errors
+    /// As [`Reader::varint`].
+    pub fn zigzag(&mut self, what: &'static str) -> Result<i64, CodecError> {
+        self.varint(what).map(varint::zigzag_decode_i64)
+    }
+
+    /// Reads an LEB128 count and checks it is at most `max`.
+    ///
+    /// # Errors
+    /// [`CodecError::CountTooLarge`] or a varint error.
+    pub fn count(&mut self, what: &'static str, max: usize) -> Result<usize, CodecError> {
+        let at = self.pos;
+        let v = self.varint(what)?;
+        if v > max as u64 {
+            return Err(CodecError::CountTooLarge {
+                what,
+                offset: at,
+                count: v,
+                max,
+            });
+        }
+        Ok(v as usize)
+    }
+}
+
+/// Appends an unsigned LEB128 value.
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    varint::encode_u64(v, out);
+}
+
+/// Appends a zigzag LEB128 `i64`.
+pub fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+    varint::encode_u64(varint::zigzag_encode_i64(v), out);
+}
+
+/// Writes `values` in the `plain` layout of their kind: 8-byte little-endian
+/// integers and float bits, bit-packed booleans, LEB128 lengths then bytes
+/// for text and bytes.
+pub fn write_plain(values: &Values, out: &mut Vec<u8>) {
+    match values {
+        Values::Int(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::Float(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
+        Values::Bool(v) => {
+            let bits: Vec<u32> = v.iter().map(|&b| u32::from(b)).collect();
+            unidb_kernels::bitpack::pack_u32(&bits, 1, out).expect("0/1 fit one bit");
+        }
+        Values::Text(v) => write_blobs(v.iter().map(|s| s.as_bytes()), out),
+        Values::Bytes(v) => write_blobs(v.iter().map(|s| s.as_slice()), out),
+    }
+}
+
+fn write_blobs<'a>(items: impl Iterator<Item = &'a [u8]> + Clone, out: &mut Vec<u8>) {
+    for b in items.clone() {
+        put_varint(out, b.len() as u64);
+    }
+    for b in items {
+        out.extend_from_slice(b);
+    }
+}
+
+/// Reads `count` values of `kind` in the `plain` layout.
+///
+/// # Errors
+/// Truncated input, invalid UTF-8 in text, or text beyond the budget.
+pub fn read_plain(
+    r: &mut Reader<'_>,
+    kind: DataKind,
+    count: usize,
+    budget: &mut Budget,
+) -> Result<Values, CodecError> {
+    Ok(match kind {
+        DataKind::Int => {
+            let b = r.take(checked_bytes(count, 8, r)?, "plain integers")?;
+            Values::Int(
+                b.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+            )
+        }
+        DataKind::Float => {
+            let b = r.take(checked_bytes(count, 8, r)?, "plain floats")?;
+            Values::Float(
+                b.chunks_exact(8)
+                    .map(|c| f64::from_bits(u64::from_le_bytes(c.try_into().expect("8 bytes"))))
+                    .collect(),
+            )
+        }
+        DataKind::Bool => {
+            let at = r.offset();
+            let bits = unidb_kernels::bitpack::unpack_u32(r.rest(), count, 1)
+                .map_err(|source| CodecError::Bitpack { offset: at, source })?;
+            r.advance(
+                unidb_kernels::bitpack::packed_len(count, 1),
+                "plain booleans",
+            )?;
+            Values::Bool(bits.into_iter().map(|b| b == 1).collect())
+        }
+        DataKind::Bytes => Values::Bytes(read_blobs(r, count, budget)?),
+        DataKind::Text => text_from_blobs(read_blobs(r, count, budget)?, r.offset())?,
+    })
+}
+
+/// Converts byte strings to text, rejecting invalid UTF-8.
+///
+/// # Errors
+/// [`CodecError::InvalidUtf8`] naming the first bad value.
+pub fn text_from_blobs(blobs: Vec<Vec<u8>>, offset: usize) -> Result<Values, CodecError> {
+    let mut out = Vec::with_capacity(blobs.len());
+    for (index, b) in blobs.into_iter().enumerate() {
+        match String::from_utf8(b) {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                return Err(CodecError::InvalidUtf8 {
+                    index,
+                    offset,
+                    valid_up_to: e.utf8_error().valid_up_to(),
+                })
+            }
+        }
+    }
+    Ok(Values::Text(out))
+}
+
+fn checked_bytes(count: usize, size: usize, r: &Reader<'_>) -> Result<usize, CodecError> {
+    count.checked_mul(size).ok_or(CodecError::Truncated {
+        what: "fixed-size values",
+        offset: r.offset(),
+        needed: usize::MAX,
+        available: r.remaining(),
+    })
+}
+
+fn read_blobs(
+    r: &mut Reader<'_>,
+    count: usize,
+    budget: &mut Budget,
+) -> Result<Vec<Vec<u8>>, CodecError> {
+    // Each length takes at least one byte: check before allocating.
+    if count > r.remaining() {
+        return Err(CodecError::Truncated {
+            what: "value lengths",
+            offset: r.offset(),
+            needed: count,
+            available: r.remaining(),
+        });
+    }
+    let mut lens = Vec::with_capacity(count);
+    for _ in 0..count {
+        lens.push(r.varint("value length")?);
+    }
+    let mut out = Vec::with_capacity(count);
+    for len in lens {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        let b = r.take(len, "value bytes")?;
+        budget.charge(len)?;
+        out.push(b.to_vec());
+    }
+    Ok(out)
+}
+
+/// The decoded bytes a decoder may still produce; bounds expansion
+/// (dictionaries and runs of long strings) by a multiple of the input size.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    left: usize,
+    limit: usize,
+}
+
+impl Budget {
+    /// Bytes allowed per input byte (plus a fixed allowance of 1 MiB).
+    pub const FACTOR: usize = 1024;
+
+    /// The budget for decoding `input_len` bytes.
+    pub fn for_input(input_len: usize) -> Self {
+        let limit = input_len
+            .saturating_mul(Self::FACTOR)
+            .saturating_add(1 << 20);
+        Budget { left: limit, limit }
+    }
+
+    /// Spends `n` bytes.
+    ///
+    /// # Errors
+    /// [`CodecError::OutputTooLarge`] when the budget is exhausted.
+    pub fn charge(&mut self, n: usize) -> Result<(), CodecError> {
+        match self.left.checked_sub(n) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(CodecError::OutputTooLarge { limit: self.limit }),
+        }
+    }
+}

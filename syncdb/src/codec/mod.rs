@@ -1,0 +1,846 @@
+//! Type-aware column compression: codec plugins and automatic selection.
+//!
+//! A [`Column`] (integers, timestamps, floats, text, booleans or bytes, with
+//! an optional null mask) is cut into blocks of up to [`BLOCK_VALUES`] rows.
+//! For each block, [`encode_column`] compresses a small sample with every
+//! [`Codec`] that accepts the data and keeps the smallest (the BtrBlocks
+//! approach). Codecs may hand derived streams (dictionary codes, run
+//! lengths, deltas, ...) to a child chosen the same way, up to three stages.
+//!
+//! Every stage writes its codec's name before its payload, so
+//! [`decode_column`] needs no out-of-band state; an unknown name is a
+//! [`CodecError::UnknownCodec`] listing the known ones. Codecs are plugins
+//! of `unidb-registry` (kind `"codec"`): a user crate registers its own with
+//! [`unidb_registry::submit!`] or [`Registry::register`](unidb_registry::Registry::register),
+//! and it takes part in the selection.
+//!
+//! ```
+//! use unidb_syncdb::codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
+//! # fn main() -> Result<(), unidb_syncdb::codec::CodecError> {
+//! let ts: Vec<i64> = (0..1000).map(|i| 1_700_000_000_000 + i * 1000).collect();
+//! let col = Column::new(ColumnKind::Timestamp, Values::Int(ts))?;
+//! let enc = encode_column(&col, Effort::Max)?;
+//! assert!(enc.bytes.len() < 100); // 8000 raw bytes
+//! assert_eq!(decode_column(&enc.bytes)?, col);
+//! println!("{}", enc.cascades[0]); // e.g. "delta(one)"
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! `b"UC" version(1) kind(u8) rows(LEB128) blocks(LEB128)`, then per block
+//! `rows(LEB128) has_nulls(u8) [mask node] values node`, where a node is
+//! `name_len(u8) name payload` and the payload is the codec's own.
+
+mod builtin;
+pub mod io;
+mod select;
+
+use std::fmt;
+use std::str::FromStr;
+
+use unidb_kernels::bitpack::BitpackError;
+use unidb_kernels::varint::VarintError;
+use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError};
+
+pub use io::{Budget, Reader};
+
+/// Most rows in one block.
+pub const BLOCK_VALUES: usize = 1 << 16;
+
+/// Most stages in one cascade.
+pub const MAX_STAGES: u8 = 3;
+
+/// Deepest nesting a decoder accepts (more than any encoder writes).
+pub const MAX_DECODE_DEPTH: u8 = 8;
+
+const MAGIC: &[u8; 2] = b"UC";
+const VERSION: u8 = 1;
+
+/// The physical data a codec works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// `i64` values (integers and timestamps).
+    Int,
+    /// `f64` values.
+    Float,
+    /// UTF-8 strings.
+    Text,
+    /// Booleans (also null masks).
+    Bool,
+    /// Byte strings.
+    Bytes,
+}
+
+/// The logical type of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnKind {
+    /// 64-bit signed integers.
+    Int,
+    /// Timestamps, as milliseconds since the Unix epoch.
+    Timestamp,
+    /// 64-bit floats.
+    Float,
+    /// UTF-8 text.
+    Text,
+    /// Booleans.
+    Bool,
+    /// Opaque bytes.
+    Bytes,
+}
+
+impl ColumnKind {
+    /// Every kind, in tag order.
+    pub const ALL: [ColumnKind; 6] = [
+        ColumnKind::Int,
+        ColumnKind::Timestamp,
+        ColumnKind::Float,
+        ColumnKind::Text,
+        ColumnKind::Bool,
+        ColumnKind::Bytes,
+    ];
+
+    /// The data its values are stored as.
+    pub fn data(self) -> DataKind {
+        match self {
+            ColumnKind::Int | ColumnKind::Timestamp => DataKind::Int,
+            ColumnKind::Float => DataKind::Float,
+            ColumnKind::Text => DataKind::Text,
+            ColumnKind::Bool => DataKind::Bool,
+            ColumnKind::Bytes => DataKind::Bytes,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnKind::Int => "int",
+            ColumnKind::Timestamp => "timestamp",
+            ColumnKind::Float => "float",
+            ColumnKind::Text => "text",
+            ColumnKind::Bool => "bool",
+            ColumnKind::Bytes => "bytes",
+        }
+    }
+
+    fn tag(self) -> u8 {
+        self as u8
+    }
+}
+
+impl fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The values of a column or stream, one variant per [`DataKind`].
+///
+/// Equality compares floats bit for bit (NaN payloads and signed zeros).
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Integers.
+    Int(Vec<i64>),
+    /// Floats.
+    Float(Vec<f64>),
+    /// Strings.
+    Text(Vec<String>),
+    /// Booleans.
+    Bool(Vec<bool>),
+    /// Byte strings.
+    Bytes(Vec<Vec<u8>>),
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Values::Int(a), Values::Int(b)) => a == b,
+            (Values::Float(a), Values::Float(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
+            (Values::Text(a), Values::Text(b)) => a == b,
+            (Values::Bool(a), Values::Bool(b)) => a == b,
+            (Values::Bytes(a), Values::Bytes(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Values {
+    /// The data kind.
+    pub fn kind(&self) -> DataKind {
+        match self {
+            Values::Int(_) => DataKind::Int,
+            Values::Float(_) => DataKind::Float,
+            Values::Text(_) => DataKind::Text,
+            Values::Bool(_) => DataKind::Bool,
+            Values::Bytes(_) => DataKind::Bytes,
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Text(v) => v.len(),
+            Values::Bool(v) => v.len(),
+            Values::Bytes(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Raw size: 8 bytes per number, 1 per boolean, the byte length of
+    /// strings. The reference for compression ratios.
+    pub fn raw_bytes(&self) -> usize {
+        match self {
+            Values::Int(v) => v.len() * 8,
+            Values::Float(v) => v.len() * 8,
+            Values::Bool(v) => v.len(),
+            Values::Text(v) => v.iter().map(String::len).sum(),
+            Values::Bytes(v) => v.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// The values at `range`.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Values {
+        match self {
+            Values::Int(v) => Values::Int(v[range].to_vec()),
+            Values::Float(v) => Values::Float(v[range].to_vec()),
+            Values::Text(v) => Values::Text(v[range].to_vec()),
+            Values::Bool(v) => Values::Bool(v[range].to_vec()),
+            Values::Bytes(v) => Values::Bytes(v[range].to_vec()),
+        }
+    }
+
+    fn empty(kind: DataKind) -> Values {
+        match kind {
+            DataKind::Int => Values::Int(Vec::new()),
+            DataKind::Float => Values::Float(Vec::new()),
+            DataKind::Text => Values::Text(Vec::new()),
+            DataKind::Bool => Values::Bool(Vec::new()),
+            DataKind::Bytes => Values::Bytes(Vec::new()),
+        }
+    }
+
+    fn extend(&mut self, other: Values) {
+        match (self, other) {
+            (Values::Int(a), Values::Int(b)) => a.extend(b),
+            (Values::Float(a), Values::Float(b)) => a.extend(b),
+            (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Bool(a), Values::Bool(b)) => a.extend(b),
+            (Values::Bytes(a), Values::Bytes(b)) => a.extend(b),
+            _ => unreachable!("extend is only called with values of the column's kind"),
+        }
+    }
+}
+
+/// A column: a logical kind, the non-null values in row order, and an
+/// optional validity mask (`true` = present) with one entry per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    kind: ColumnKind,
+    validity: Option<Vec<bool>>,
+    values: Values,
+}
+
+impl Column {
+    /// A column without nulls.
+    ///
+    /// # Errors
+    /// [`CodecError::Shape`] when the values do not match the kind.
+    pub fn new(kind: ColumnKind, values: Values) -> Result<Self, CodecError> {
+        Column::with_validity(kind, values, None)
+    }
+
+    /// A column with a validity mask; `values` holds only the present rows.
+    /// A mask with no `false` is dropped.
+    ///
+    /// # Errors
+    /// [`CodecError::Shape`] when the values do not match the kind or the
+    /// number of `true` entries in the mask.
+    pub fn with_validity(
+        kind: ColumnKind,
+        values: Values,
+        validity: Option<Vec<bool>>,
+    ) -> Result<Self, CodecError> {
+        if values.kind() != kind.data() {
+            return Err(CodecError::Shape(format!(
+                "a {kind} column needs {:?} values, got {:?}",
+                kind.data(),
+                values.kind()
+            )));
+        }
+        if let Some(mask) = &validity {
+            let present = mask.iter().filter(|&&b| b).count();
+            if present != values.len() {
+                return Err(CodecError::Shape(format!(
+                    "the mask marks {present} of {} rows present but there are {} values",
+                    mask.len(),
+                    values.len()
+                )));
+            }
+        }
+        let validity = validity.filter(|m| m.iter().any(|&b| !b));
+        Ok(Column {
+            kind,
+            validity,
+            values,
+        })
+    }
+
+    /// The logical kind.
+    pub fn kind(&self) -> ColumnKind {
+        self.kind
+    }
+
+    /// The non-null values.
+    pub fn values(&self) -> &Values {
+        &self.values
+    }
+
+    /// The validity mask, if any row is null.
+    pub fn validity(&self) -> Option<&[bool]> {
+        self.validity.as_deref()
+    }
+
+    /// Number of rows (null or not).
+    pub fn rows(&self) -> usize {
+        self.validity
+            .as_ref()
+            .map_or(self.values.len(), |m| m.len())
+    }
+}
+
+/// How hard the selection tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Effort {
+    /// Only codecs of [`Cost::Fast`] and [`Cost::Medium`] decode cost, at
+    /// most two stages.
+    Fast,
+    /// Every codec, up to three stages: the best ratio.
+    #[default]
+    Max,
+}
+
+impl FromStr for Effort {
+    type Err = CodecError;
+    fn from_str(s: &str) -> Result<Self, CodecError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fast" => Ok(Effort::Fast),
+            "max" => Ok(Effort::Max),
+            _ => Err(CodecError::Shape(format!(
+                "unknown effort {s:?}; known: fast, max"
+            ))),
+        }
+    }
+}
+
+impl Effort {
+    fn stages(self) -> u8 {
+        match self {
+            Effort::Fast => 2,
+            Effort::Max => MAX_STAGES,
+        }
+    }
+
+    fn allows(self, cost: Cost) -> bool {
+        match self {
+            Effort::Fast => cost != Cost::Slow,
+            Effort::Max => true,
+        }
+    }
+}
+
+/// A codec's decode speed class; [`Effort::Fast`] skips [`Cost::Slow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cost {
+    /// Word-at-a-time or SIMD decoding (bit-unpacking, runs, copies).
+    Fast,
+    /// Byte-at-a-time decoding (varints, LZ4, prefix rebuilding).
+    Medium,
+    /// Bit-at-a-time decoding (Gorilla).
+    Slow,
+}
+
+/// Encodes `values` into `out`; returns `Ok(false)` (the caller discards
+/// whatever was written) when the codec does not fit these values.
+pub type EncodeFn = fn(&Values, &mut EncodeCtx, &mut Vec<u8>) -> Result<bool, CodecError>;
+
+/// Decodes `count` values of the given kind from the reader.
+pub type DecodeFn =
+    fn(&mut Reader<'_>, DataKind, usize, &mut DecodeCtx) -> Result<Values, CodecError>;
+
+/// A codec plugin.
+///
+/// ```
+/// use unidb_registry::{plugin_info, submit};
+/// use unidb_syncdb::codec::{Codec, Cost, DataKind, Values};
+///
+/// // A codec for columns that are all zero: nothing but the name is stored.
+/// submit!(Codec {
+///     info: plugin_info!("doc-zeros", "all-zero integers"),
+///     accepts: &[DataKind::Int],
+///     cost: Cost::Fast,
+///     encode: |v, _, _| Ok(matches!(v, Values::Int(x) if x.iter().all(|&x| x == 0))),
+///     decode: |_, _, count, _| Ok(Values::Int(vec![0; count])),
+/// });
+/// # fn main() {}
+/// ```
+#[derive(Debug)]
+pub struct Codec {
+    /// Name (written into encodings), description and origin.
+    pub info: PluginInfo,
+    /// The data kinds it encodes.
+    pub accepts: &'static [DataKind],
+    /// Its decode speed class.
+    pub cost: Cost,
+    /// The encoder.
+    pub encode: EncodeFn,
+    /// The decoder. It must validate all input (typed errors, no panics)
+    /// and bound allocations by the input (children are bounded by
+    /// [`DecodeCtx::child`]).
+    pub decode: DecodeFn,
+}
+
+impl Plugin for Codec {
+    fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+}
+
+plugin_kind!(Codec, "codec");
+
+impl Codec {
+    /// Whether it encodes `kind`.
+    pub fn accepts(&self, kind: DataKind) -> bool {
+        self.accepts.contains(&kind)
+    }
+}
+
+/// State passed to encoders: lets them encode derived streams with an
+/// automatically chosen child codec.
+#[derive(Debug)]
+pub struct EncodeCtx {
+    stages_left: u8,
+    effort: Effort,
+    children: Vec<String>,
+}
+
+impl EncodeCtx {
+    fn new(stages_left: u8, effort: Effort) -> Self {
+        EncodeCtx {
+            stages_left,
+            effort,
+            children: Vec::new(),
+        }
+    }
+
+    /// The effort of this encoding.
+    pub fn effort(&self) -> Effort {
+        self.effort
+    }
+
+    /// Encodes a derived stream as a child node (its codec chosen
+    /// automatically). The decoder reads it with [`DecodeCtx::child`].
+    ///
+    /// # Errors
+    /// [`CodecError::NoStagesLeft`] when this codec is already the last
+    /// stage allowed (the selection then skips it).
+    pub fn child(&mut self, values: &Values, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        if self.stages_left <= 1 {
+            return Err(CodecError::NoStagesLeft);
+        }
+        let desc = select::encode_node(values, self.stages_left - 1, self.effort, out)?;
+        self.children.push(desc);
+        Ok(())
+    }
+}
+
+/// State passed to decoders: nesting depth and output budget.
+#[derive(Debug)]
+pub struct DecodeCtx {
+    depth: u8,
+    budget: Budget,
+}
+
+impl DecodeCtx {
+    /// The output budget (charge expanded text and bytes to it).
+    pub fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
+
+    /// Decodes a child node of `count` values of `kind`.
+    ///
+    /// # Errors
+    /// [`CodecError::CountTooLarge`] when `count` exceeds [`BLOCK_VALUES`],
+    /// [`CodecError::TooDeep`], and every error of the child's codec.
+    pub fn child(
+        &mut self,
+        r: &mut Reader<'_>,
+        kind: DataKind,
+        count: usize,
+    ) -> Result<Values, CodecError> {
+        if count > BLOCK_VALUES {
+            return Err(CodecError::CountTooLarge {
+                what: "child stream",
+                offset: r.offset(),
+                count: count as u64,
+                max: BLOCK_VALUES,
+            });
+        }
+        if self.depth >= MAX_DECODE_DEPTH {
+            return Err(CodecError::TooDeep {
+                offset: r.offset(),
+                max: MAX_DECODE_DEPTH,
+            });
+        }
+        self.depth += 1;
+        let res = decode_node(r, kind, count, self);
+        self.depth -= 1;
+        res
+    }
+}
+
+fn decode_node(
+    r: &mut Reader<'_>,
+    kind: DataKind,
+    count: usize,
+    ctx: &mut DecodeCtx,
+) -> Result<Values, CodecError> {
+    let at = r.offset();
+    let len = r.u8("codec name length")? as usize;
+    let raw = r.take(len, "codec name")?;
+    let name = std::str::from_utf8(raw).map_err(|_| CodecError::BadName { offset: at })?;
+    let codec = Codec::registry()
+        .get(name)
+        .map_err(|source| CodecError::UnknownCodec { offset: at, source })?;
+    if !codec.accepts(kind) {
+        return Err(CodecError::WrongKind {
+            codec: codec.info.name,
+            kind,
+            offset: at,
+        });
+    }
+    let values = (codec.decode)(r, kind, count, ctx)?;
+    if values.kind() != kind || values.len() != count {
+        return Err(CodecError::Corrupt {
+            offset: at,
+            reason: format!(
+                "codec {} produced {} {:?} values, expected {count} {kind:?}",
+                codec.info.name,
+                values.len(),
+                values.kind()
+            ),
+        });
+    }
+    Ok(values)
+}
+
+/// Errors of encoding and decoding columns. Offsets are byte offsets into
+/// the encoded column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The input ends early.
+    #[error("truncated input: {what} at byte {offset} needs {needed} bytes, {available} left")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// Where.
+        offset: usize,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes left.
+        available: usize,
+    },
+    /// A malformed varint.
+    #[error("bad varint for {what} at byte {offset}: {source}")]
+    Varint {
+        /// What was being read.
+        what: &'static str,
+        /// Where the varint starts.
+        offset: usize,
+        /// The varint error (offsets relative to `offset`).
+        source: VarintError,
+    },
+    /// Malformed bit-packed data.
+    #[error("bad bit-packed data at byte {offset}: {source}")]
+    Bitpack {
+        /// Where the run starts.
+        offset: usize,
+        /// The kernel's error.
+        source: BitpackError,
+    },
+    /// A count larger than allowed.
+    #[error("{what} at byte {offset} claims {count} values, more than {max}")]
+    CountTooLarge {
+        /// What was counted.
+        what: &'static str,
+        /// Where.
+        offset: usize,
+        /// The claimed count.
+        count: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// A codec name that no plugin has.
+    #[error("at byte {offset}: {source}")]
+    UnknownCodec {
+        /// Where the name starts.
+        offset: usize,
+        /// The registry's error (lists the known codecs).
+        source: RegistryError,
+    },
+    /// A codec name that is not UTF-8.
+    #[error("codec name at byte {offset} is not UTF-8")]
+    BadName {
+        /// Where the name starts.
+        offset: usize,
+    },
+    /// A codec applied to data it does not accept.
+    #[error("codec {codec} at byte {offset} does not encode {kind:?} data")]
+    WrongKind {
+        /// The codec.
+        codec: &'static str,
+        /// The data kind.
+        kind: DataKind,
+        /// Where its node starts.
+        offset: usize,
+    },
+    /// Nesting deeper than [`MAX_DECODE_DEPTH`].
+    #[error("codec nesting at byte {offset} is deeper than {max}")]
+    TooDeep {
+        /// Where.
+        offset: usize,
+        /// The limit.
+        max: u8,
+    },
+    /// Text that is not UTF-8.
+    #[error(
+        "text value {index} (stream ending at byte {offset}) is not UTF-8 after byte {valid_up_to}"
+    )]
+    InvalidUtf8 {
+        /// Index of the value in its stream.
+        index: usize,
+        /// Offset in the input near the stream.
+        offset: usize,
+        /// Valid prefix length of the value.
+        valid_up_to: usize,
+    },
+    /// Decoded output would exceed the budget for this input size.
+    #[error("decoded output exceeds {limit} bytes, the limit for this input size")]
+    OutputTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Inconsistent content.
+    #[error("corrupt input at byte {offset}: {reason}")]
+    Corrupt {
+        /// Where.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Bad magic or version.
+    #[error("not an encoded column: {0}")]
+    NotAColumn(String),
+    /// A column whose parts do not agree (encoding side).
+    #[error("invalid column: {0}")]
+    Shape(String),
+    /// An encoder asked for a child stream at the last allowed stage.
+    #[error("no cascade stages left for a child stream")]
+    NoStagesLeft,
+}
+
+/// An encoded column and the codec cascade chosen for each block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The encoding.
+    pub bytes: Vec<u8>,
+    /// Per block: the values' cascade, e.g. `"dict(front,for)"`.
+    pub cascades: Vec<String>,
+}
+
+/// Encodes a column, choosing codecs per block automatically.
+///
+/// # Errors
+/// Only from a misbehaving user codec; the built-in ones always succeed.
+pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError> {
+    let rows = col.rows();
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(col.kind.tag());
+    io::put_varint(&mut out, rows as u64);
+    let blocks = rows.div_ceil(BLOCK_VALUES);
+    io::put_varint(&mut out, blocks as u64);
+    let mut cascades = Vec::with_capacity(blocks);
+    let mut next_value = 0usize;
+    for b in 0..blocks {
+        let start = b * BLOCK_VALUES;
+        let end = rows.min(start + BLOCK_VALUES);
+        io::put_varint(&mut out, (end - start) as u64);
+        let present = match &col.validity {
+            Some(mask) if mask[start..end].iter().any(|&x| !x) => {
+                out.push(1);
+                let m = Values::Bool(mask[start..end].to_vec());
+                select::encode_node(&m, effort.stages(), effort, &mut out)?;
+                mask[start..end].iter().filter(|&&x| x).count()
+            }
+            _ => {
+                out.push(0);
+                end - start
+            }
+        };
+        let vals = col.values.slice(next_value..next_value + present);
+        next_value += present;
+        cascades.push(select::encode_node(
+            &vals,
+            effort.stages(),
+            effort,
+            &mut out,
+        )?);
+    }
+    Ok(Encoded {
+        bytes: out,
+        cascades,
+    })
+}
+
+/// Decodes a column written by [`encode_column`].
+///
+/// # Errors
+/// Every malformed input is a typed [`CodecError`]; allocations are
+/// bounded by the input size before they are made.
+pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
+    let mut r = Reader::new(input);
+    let head = r.take(4, "column header")?;
+    if &head[..2] != MAGIC || head[2] != VERSION {
+        return Err(CodecError::NotAColumn(format!(
+            "header {head:02x?}, expected \"UC\" version {VERSION}"
+        )));
+    }
+    let kind = *ColumnKind::ALL
+        .get(head[3] as usize)
+        .ok_or_else(|| CodecError::NotAColumn(format!("unknown column kind tag {}", head[3])))?;
+    let rows_at = r.offset();
+    let rows = r.varint("row count")?;
+    // Every block takes at least 3 bytes.
+    let blocks = r.count("block count", r.remaining() / 3)?;
+    if rows > (blocks as u64) * BLOCK_VALUES as u64 {
+        return Err(CodecError::CountTooLarge {
+            what: "row count",
+            offset: rows_at,
+            count: rows,
+            max: blocks * BLOCK_VALUES,
+        });
+    }
+    let mut ctx = DecodeCtx {
+        depth: 0,
+        budget: Budget::for_input(input.len()),
+    };
+    let mut values = Values::empty(kind.data());
+    let mut mask: Vec<bool> = Vec::new();
+    let mut any_null = false;
+    let mut total = 0u64;
+    for _ in 0..blocks {
+        let n = r.count("block rows", BLOCK_VALUES)?;
+        total += n as u64;
+        let flag_at = r.offset();
+        let present = match r.u8("null flag")? {
+            0 => {
+                mask.extend(std::iter::repeat_n(true, n));
+                n
+            }
+            1 => {
+                let Values::Bool(m) = ctx.child(&mut r, DataKind::Bool, n)? else {
+                    unreachable!("decode_node checks the kind")
+                };
+                any_null |= m.iter().any(|&b| !b);
+                let p = m.iter().filter(|&&b| b).count();
+                mask.extend(m);
+                p
+            }
+            f => {
+                return Err(CodecError::Corrupt {
+                    offset: flag_at,
+                    reason: format!("null flag {f}, expected 0 or 1"),
+                })
+            }
+        };
+        values.extend(ctx.child(&mut r, kind.data(), present)?);
+    }
+    if total != rows {
+        return Err(CodecError::Corrupt {
+            offset: rows_at,
+            reason: format!("header says {rows} rows, blocks hold {total}"),
+        });
+    }
+    if r.remaining() != 0 {
+        return Err(CodecError::Corrupt {
+            offset: r.offset(),
+            reason: format!("{} trailing bytes", r.remaining()),
+        });
+    }
+    Column::with_validity(kind, values, any_null.then_some(mask))
+}
+
+/// Encodes one stream with the named codec as its first stage (later
+/// stages chosen automatically); `Ok(None)` when the codec does not fit.
+/// Read it back with [`decode_values`].
+///
+/// # Errors
+/// [`CodecError::UnknownCodec`], [`CodecError::WrongKind`], or a user
+/// codec's error.
+pub fn encode_with(
+    codec: &str,
+    values: &Values,
+    effort: Effort,
+) -> Result<Option<Vec<u8>>, CodecError> {
+    let c = Codec::registry()
+        .get(codec)
+        .map_err(|source| CodecError::UnknownCodec { offset: 0, source })?;
+    if !c.accepts(values.kind()) {
+        return Err(CodecError::WrongKind {
+            codec: c.info.name,
+            kind: values.kind(),
+            offset: 0,
+        });
+    }
+    let mut out = Vec::new();
+    Ok(select::try_codec(c, values, effort.stages(), effort, &mut out)?.map(|_| out))
+}
+
+/// Decodes one stream of `count` values written by [`encode_with`]; the
+/// input must hold exactly that stream.
+///
+/// # Errors
+/// Every malformed input is a typed [`CodecError`]; `count` above
+/// [`BLOCK_VALUES`] is refused before anything is allocated.
+pub fn decode_values(input: &[u8], kind: DataKind, count: usize) -> Result<Values, CodecError> {
+    let mut r = Reader::new(input);
+    let mut ctx = DecodeCtx {
+        depth: 0,
+        budget: Budget::for_input(input.len()),
+    };
+    let v = ctx.child(&mut r, kind, count)?;
+    if r.remaining() != 0 {
+        return Err(CodecError::Corrupt {
+            offset: r.offset(),
+            reason: format!("{} trailing bytes", r.remaining()),
+        });
+    }
+    Ok(v)
+}
+
+/// The names of every registered codec, sorted.
+pub fn codec_names() -> Vec<&'static str> {
+    Codec::registry().names()
+}
+
+#[cfg(test)]
+mod tests;

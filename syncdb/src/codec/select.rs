@@ -1,0 +1,136 @@
+//! Automatic codec selection: try the candidates on a sample, keep the
+//! smallest, then encode the whole stream with it.
+
+use unidb_registry::PluginKind;
+
+use super::{Codec, CodecError, Effort, EncodeCtx, Values};
+
+/// Values per sampled run.
+const RUN: usize = 64;
+/// Streams up to this size are their own sample.
+const WHOLE: usize = 10 * RUN;
+
+/// About 1% of a full block (or all of a small one): ten runs of 64
+/// consecutive values spread evenly, so runs and deltas stay visible.
+fn sample(values: &Values) -> Option<Values> {
+    let n = values.len();
+    if n <= WHOLE {
+        return None;
+    }
+    let runs = 10;
+    let step = (n - RUN) / (runs - 1);
+    let mut out: Option<Values> = None;
+    for i in 0..runs {
+        let start = i * step;
+        let part = values.slice(start..start + RUN);
+        match &mut out {
+            None => out = Some(part),
+            Some(v) => v.extend(part),
+        }
+    }
+    out
+}
+
+/// Writes one node (name, then payload) with `codec`; `Ok(None)` when the
+/// codec does not fit the values. Returns the node's cascade description.
+pub(super) fn try_codec(
+    codec: &Codec,
+    values: &Values,
+    stages: u8,
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Result<Option<String>, CodecError> {
+    let start = out.len();
+    let name = codec.info.name;
+    out.push(name.len() as u8);
+    out.extend_from_slice(name.as_bytes());
+    let mut ctx = EncodeCtx::new(stages, effort);
+    match (codec.encode)(values, &mut ctx, out) {
+        Ok(true) => {
+            let desc = if ctx.children.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name}({})", ctx.children.join(","))
+            };
+            Ok(Some(desc))
+        }
+        Ok(false) | Err(CodecError::NoStagesLeft) => {
+            out.truncate(start);
+            Ok(None)
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+fn candidates(values: &Values, effort: Effort) -> Vec<&'static Codec> {
+    let kind = values.kind();
+    Codec::registry()
+        .list()
+        .into_iter()
+        .filter(|c| c.accepts(kind) && effort.allows(c.cost) && c.info.name.len() <= 255)
+        .collect()
+}
+
+fn plain() -> &'static Codec {
+    Codec::registry()
+        .get("plain")
+        .expect("the built-in plain codec is registered")
+}
+
+/// Encodes `values` as one node with at most `stages` stages, choosing the
+/// codec automatically. Returns the cascade description.
+pub(super) fn encode_node(
+    values: &Values,
+    stages: u8,
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Result<String, CodecError> {
+    let plain = plain();
+    let mut plain_node = Vec::new();
+    try_codec(plain, values, 1, effort, &mut plain_node)?;
+    if values.is_empty() {
+        out.extend_from_slice(&plain_node);
+        return Ok(plain.info.name.to_owned());
+    }
+    let sample = sample(values);
+    let probe = sample.as_ref().unwrap_or(values);
+    // (size on the probe, codec, the full encoding when the probe was the
+    // whole stream)
+    type Ranked = (usize, &'static Codec, Option<(Vec<u8>, String)>);
+    let mut ranked: Vec<Ranked> = Vec::new();
+    for codec in candidates(values, effort) {
+        if std::ptr::eq(codec, plain) {
+            continue;
+        }
+        let mut buf = Vec::new();
+        if let Some(desc) = try_codec(codec, probe, stages, effort, &mut buf)? {
+            let size = buf.len();
+            ranked.push((size, codec, sample.is_none().then_some((buf, desc))));
+        }
+    }
+    ranked.sort_by_key(|(size, c, _)| (*size, c.info.name));
+    // A codec that fit the sample may not fit the whole stream (one value,
+    // dictionary size): fall through to the next best.
+    for (_, codec, done) in ranked {
+        let (buf, desc) = match done {
+            Some(d) => d,
+            None => {
+                let mut buf = Vec::new();
+                match try_codec(codec, values, stages, effort, &mut buf)? {
+                    Some(desc) => (buf, desc),
+                    None => continue,
+                }
+            }
+        };
+        if buf.len() < plain_node.len() {
+            out.extend_from_slice(&buf);
+            return Ok(desc);
+        }
+        break;
+    }
+    out.extend_from_slice(&plain_node);
+    Ok(plain.info.name.to_owned())
+}

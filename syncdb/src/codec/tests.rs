@@ -1,0 +1,479 @@
+use super::*;
+use proptest::prelude::*;
+
+const BUILTIN: [&str; 14] = [
+    "plain", "one", "rle", "dict", "for", "delta", "dod", "varint", "svb", "decimal", "gorilla",
+    "bss", "front", "lz4",
+];
+
+/// Deterministic xorshift.
+fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}
+
+fn int_sets() -> Vec<Vec<i64>> {
+    let mut r = rng(1);
+    vec![
+        vec![],
+        vec![42],
+        vec![7; 300],
+        (0..300).collect(),
+        vec![i64::MIN, i64::MAX, 0, -1, 1, i64::MIN, i64::MAX],
+        (0..500).map(|_| r() as i64).collect(),
+        (0..500)
+            .map(|i| 1_700_000_000_000 + i * 1000 + (r() % 41) as i64 - 20)
+            .collect(),
+        (0..500)
+            .map(|i| {
+                if i % 97 == 0 {
+                    1 << 40
+                } else {
+                    (r() % 16) as i64
+                }
+            })
+            .collect(),
+        (0..500).map(|i| (i / 50) as i64).collect(),
+        (0..500)
+            .map(|_| [3i64, -9, 1_000_000][(r() % 3) as usize])
+            .collect(),
+    ]
+}
+
+fn float_sets() -> Vec<Vec<f64>> {
+    let mut r = rng(2);
+    let nan_payload = f64::from_bits(0x7FF0_0000_0000_0123);
+    let neg_nan = f64::from_bits(0xFFF8_0000_0000_0001);
+    let mut walk = 20.0f64;
+    vec![
+        vec![],
+        vec![1.5],
+        vec![-0.0; 100],
+        vec![
+            0.0,
+            -0.0,
+            nan_payload,
+            neg_nan,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            f64::MIN,
+        ],
+        (0..500).map(|_| (r() % 100_000) as f64 / 100.0).collect(),
+        (0..500)
+            .map(|i| {
+                if i % 50 == 0 {
+                    nan_payload
+                } else {
+                    (r() % 1000) as f64 / 10.0
+                }
+            })
+            .collect(),
+        (0..500)
+            .map(|_| {
+                walk += ((r() % 2001) as f64 - 1000.0) / 7919.0;
+                walk
+            })
+            .collect(),
+        (0..500).map(|_| f64::from_bits(r())).collect(),
+        (0..500).map(|i| (i / 100) as f64 * 0.25).collect(),
+    ]
+}
+
+fn text_sets() -> Vec<Vec<String>> {
+    let mut r = rng(3);
+    let cats = ["ios", "android", "web", "desktop"];
+    vec![
+        vec![],
+        vec![String::new()],
+        vec!["same".to_owned(); 200],
+        vec!["é🙂".repeat(40_000)],
+        (0..300).map(|i| format!("user:{i:06}")).collect(),
+        (0..300)
+            .map(|_| cats[(r() % 4) as usize].to_owned())
+            .collect(),
+        (0..300)
+            .map(|_| {
+                (0..(r() % 30))
+                    .map(|_| char::from(b'a' + (r() % 26) as u8))
+                    .collect()
+            })
+            .collect(),
+        vec!["a".into(), "ab".into(), "abc".into(), "".into(), "b".into()],
+    ]
+}
+
+fn bool_sets() -> Vec<Vec<bool>> {
+    let mut r = rng(4);
+    vec![
+        vec![],
+        vec![true],
+        vec![false; 1000],
+        (0..1000).map(|i| i % 2 == 0).collect(),
+        (0..1000).map(|i| (i / 100) % 2 == 0).collect(),
+        (0..1000).map(|_| r().is_multiple_of(2)).collect(),
+    ]
+}
+
+fn bytes_sets() -> Vec<Vec<Vec<u8>>> {
+    vec![
+        vec![],
+        vec![vec![]],
+        vec![vec![0xFF, 0x00, 0xC3]; 50],
+        (0..200u32).map(|i| i.to_le_bytes().repeat(3)).collect(),
+    ]
+}
+
+fn all_sets() -> Vec<Values> {
+    let mut v: Vec<Values> = Vec::new();
+    v.extend(int_sets().into_iter().map(Values::Int));
+    v.extend(float_sets().into_iter().map(Values::Float));
+    v.extend(text_sets().into_iter().map(Values::Text));
+    v.extend(bool_sets().into_iter().map(Values::Bool));
+    v.extend(bytes_sets().into_iter().map(Values::Bytes));
+    v
+}
+
+#[test]
+fn builtin_codecs_are_registered() {
+    let names = codec_names();
+    for b in BUILTIN {
+        assert!(names.contains(&b), "{b} missing from {names:?}");
+    }
+    assert!(Codec::registry().validate().is_ok());
+}
+
+#[test]
+fn every_codec_round_trips_every_fitting_set() {
+    for name in BUILTIN {
+        let codec = Codec::registry().get(name).unwrap();
+        let mut fitted = 0;
+        for values in all_sets() {
+            if !codec.accepts(values.kind()) {
+                assert!(matches!(
+                    encode_with(name, &values, Effort::Max),
+                    Err(CodecError::WrongKind { .. })
+                ));
+                continue;
+            }
+            for effort in [Effort::Fast, Effort::Max] {
+                if let Some(bytes) = encode_with(name, &values, effort).unwrap() {
+                    fitted += 1;
+                    let back = decode_values(&bytes, values.kind(), values.len())
+                        .unwrap_or_else(|e| panic!("{name} on {:?}: {e}", values.kind()));
+                    assert_eq!(back, values, "{name} {effort:?}");
+                }
+            }
+        }
+        assert!(fitted >= 2, "{name} fitted only {fitted} sets");
+    }
+}
+
+#[test]
+fn columns_round_trip_with_nulls_and_blocks() {
+    for values in all_sets() {
+        for kind in ColumnKind::ALL
+            .into_iter()
+            .filter(|k| k.data() == values.kind())
+        {
+            let col = Column::new(kind, values.clone()).unwrap();
+            for effort in [Effort::Fast, Effort::Max] {
+                let enc = encode_column(&col, effort).unwrap();
+                assert_eq!(decode_column(&enc.bytes).unwrap(), col);
+            }
+            // Nulls between the values.
+            let n = values.len();
+            let mask: Vec<bool> = (0..n * 2).map(|i| i % 2 == 1).collect();
+            let col = Column::with_validity(kind, values.clone(), Some(mask)).unwrap();
+            let enc = encode_column(&col, Effort::Max).unwrap();
+            assert_eq!(decode_column(&enc.bytes).unwrap(), col);
+        }
+    }
+    // More than one block, with a null run crossing the boundary.
+    let rows = BLOCK_VALUES + 1000;
+    let mask: Vec<bool> = (0..rows)
+        .map(|i| !(BLOCK_VALUES - 10..BLOCK_VALUES + 10).contains(&i))
+        .collect();
+    let present = mask.iter().filter(|&&b| b).count();
+    let vals = Values::Int((0..present as i64).map(|i| i * 3).collect());
+    let col = Column::with_validity(ColumnKind::Int, vals, Some(mask)).unwrap();
+    let enc = encode_column(&col, Effort::Fast).unwrap();
+    assert_eq!(enc.cascades.len(), 2);
+    assert!(enc.bytes.len() < 200, "{} bytes", enc.bytes.len());
+    assert_eq!(decode_column(&enc.bytes).unwrap(), col);
+}
+
+#[test]
+fn selection_finds_the_structure() {
+    let one = |v: Values, kind| {
+        let col = Column::new(kind, v).unwrap();
+        let enc = encode_column(&col, Effort::Max).unwrap();
+        assert_eq!(decode_column(&enc.bytes).unwrap(), col);
+        (
+            enc.cascades[0].clone(),
+            enc.bytes.len(),
+            col.values().raw_bytes(),
+        )
+    };
+    let (c, size, _) = one(Values::Int(vec![5; 1000]), ColumnKind::Int);
+    // Frame of reference at width 0 (3 bytes) beats one 8-byte value.
+    assert!(c == "one" || c == "for", "{c}");
+    assert!(size < 20);
+    let (c, size, raw) = one(
+        Values::Int((0..5000).map(|i| 1_000_000 + 1000 * i).collect()),
+        ColumnKind::Timestamp,
+    );
+    assert!(c.starts_with("delta") || c.starts_with("dod"), "{c}");
+    assert!(size * 100 < raw, "{c}: {size} of {raw}");
+    let cats = ["ios", "android", "web"];
+    let (c, _, _) = one(
+        Values::Text(
+            (0..3000)
+                .map(|i| cats[(i * 7 + i / 5) % 3].to_owned())
+                .collect(),
+        ),
+        ColumnKind::Text,
+    );
+    assert!(c.starts_with("dict") || c.starts_with("lz4"), "{c}");
+    let mut r = rng(9);
+    let prices: Vec<f64> = (0..5000).map(|_| (r() % 100_000) as f64 / 100.0).collect();
+    let (c, size, raw) = one(Values::Float(prices), ColumnKind::Float);
+    assert!(c.starts_with("decimal"), "{c}");
+    // 17 bits of information per value: at least 3.5x.
+    assert!(size * 7 < raw * 2, "{c}: {size} of {raw}");
+}
+
+#[test]
+fn effort_parses_and_fast_avoids_slow_codecs() {
+    assert_eq!("FAST".parse::<Effort>().unwrap(), Effort::Fast);
+    assert_eq!("max".parse::<Effort>().unwrap(), Effort::Max);
+    assert!("medium".parse::<Effort>().is_err());
+    let mut r = rng(5);
+    let mut walk = 0.0;
+    let series: Vec<f64> = (0..3000)
+        .map(|i| {
+            if i % 3 == 0 {
+                walk += (r() % 1000) as f64 / 1e3;
+            }
+            walk
+        })
+        .collect();
+    let col = Column::new(ColumnKind::Float, Values::Float(series)).unwrap();
+    let enc = encode_column(&col, Effort::Fast).unwrap();
+    assert!(!enc.cascades[0].contains("gorilla"), "{:?}", enc.cascades);
+    assert!(
+        enc.cascades[0].matches('(').count() <= 1,
+        "{:?}",
+        enc.cascades
+    );
+}
+
+/// Small encodings of every codec, to mutate.
+fn small_encodings() -> Vec<(Vec<u8>, DataKind, usize, &'static str)> {
+    let mut out = Vec::new();
+    let sets = [
+        Values::Int(vec![5, 5, 5, 9, 9, 1 << 40, 7, 7]),
+        Values::Int(vec![100, 103, 106, 109, 113, 115]),
+        Values::Float(vec![1.25, 1.25, 2.5, -0.0, f64::NAN, 3.75]),
+        Values::Text(vec![
+            "key-a".into(),
+            "key-b".into(),
+            "key-a".into(),
+            "zz".into(),
+        ]),
+        Values::Bool(vec![true, true, true, false, false, false, false, true]),
+        Values::Bytes(vec![vec![1, 2, 3], vec![1, 2, 3], vec![]]),
+    ];
+    for name in BUILTIN {
+        for v in &sets {
+            if let Ok(Some(b)) = encode_with(name, v, Effort::Max) {
+                out.push((b, v.kind(), v.len(), name));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_truncation_is_a_typed_error() {
+    let encs = small_encodings();
+    assert!(encs.len() >= 20);
+    for (bytes, kind, count, name) in encs {
+        assert!(decode_values(&bytes, kind, count).is_ok());
+        for cut in 0..bytes.len() {
+            assert!(
+                decode_values(&bytes[..cut], kind, count).is_err(),
+                "{name}: prefix {cut} of {} decoded",
+                bytes.len()
+            );
+        }
+    }
+    let col = Column::new(ColumnKind::Text, Values::Text(vec!["x".into(); 10])).unwrap();
+    let enc = encode_column(&col, Effort::Max).unwrap().bytes;
+    for cut in 0..enc.len() {
+        assert!(decode_column(&enc[..cut]).is_err());
+    }
+}
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    for (bytes, kind, count, _) in small_encodings() {
+        for i in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                let _ = decode_values(&b, kind, count);
+            }
+        }
+    }
+}
+
+#[test]
+fn huge_counts_error_before_allocating() {
+    // "UC" v1 int, 2^40 rows, 1 block, then a few bytes.
+    let mut b = b"UC\x01\x00".to_vec();
+    io::put_varint(&mut b, 1 << 40);
+    io::put_varint(&mut b, 1);
+    b.extend_from_slice(&[0; 9]);
+    assert!(b.len() <= 20);
+    assert!(matches!(
+        decode_column(&b),
+        Err(CodecError::CountTooLarge { .. })
+    ));
+    assert!(matches!(
+        decode_values(b"\x05plain", DataKind::Int, 1 << 40),
+        Err(CodecError::CountTooLarge { .. })
+    ));
+    // A 2^40-run RLE of text: the run count is bounded by the block.
+    let mut node = b"\x03one".to_vec();
+    io::put_varint(&mut node, 1000);
+    node.extend_from_slice(&[b'x'; 1000]);
+    assert!(matches!(
+        decode_values(&node, DataKind::Text, BLOCK_VALUES),
+        Err(CodecError::OutputTooLarge { .. })
+    ));
+    // An lz4 stage claiming a huge raw length.
+    let mut node = b"\x03lz4".to_vec();
+    io::put_varint(&mut node, 1 << 40);
+    io::put_varint(&mut node, 2);
+    node.extend_from_slice(&[0, 0]);
+    assert!(matches!(
+        decode_values(&node, DataKind::Bytes, 1),
+        Err(CodecError::CountTooLarge { .. })
+    ));
+}
+
+#[test]
+fn unknown_codec_and_bad_text_are_named() {
+    let err = decode_values(b"\x04zzzz", DataKind::Int, 0).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, CodecError::UnknownCodec { offset: 0, .. }));
+    assert!(
+        msg.contains("zzzz") && msg.contains("plain") && msg.contains("gorilla"),
+        "{msg}"
+    );
+    // plain text: one value of 2 bytes, invalid UTF-8.
+    let err = decode_values(b"\x05plain\x02\xC3\x28", DataKind::Text, 1).unwrap_err();
+    assert!(
+        matches!(err, CodecError::InvalidUtf8 { index: 0, .. }),
+        "{err}"
+    );
+    // The same bytes are fine as bytes.
+    assert!(decode_values(b"\x05plain\x02\xC3\x28", DataKind::Bytes, 1).is_ok());
+    // A codec given data it does not take.
+    let err = decode_values(b"\x07gorilla\x00", DataKind::Text, 0).unwrap_err();
+    assert!(matches!(
+        err,
+        CodecError::WrongKind {
+            codec: "gorilla",
+            ..
+        }
+    ));
+    // Invalid UTF-8 through front coding: split a 2-byte character.
+    let mut b = b"\x05front".to_vec();
+    let prefix = encode_with("plain", &Values::Int(vec![0, 1]), Effort::Max)
+        .unwrap()
+        .unwrap();
+    b.extend_from_slice(&prefix);
+    let suffix = encode_with(
+        "plain",
+        &Values::Bytes(vec![vec![0xC3, 0xA9], vec![]]),
+        Effort::Max,
+    )
+    .unwrap()
+    .unwrap();
+    b.extend_from_slice(&suffix);
+    assert!(matches!(
+        decode_values(&b, DataKind::Text, 2),
+        Err(CodecError::InvalidUtf8 { index: 1, .. })
+    ));
+}
+
+#[test]
+fn column_shape_is_checked() {
+    assert!(Column::new(ColumnKind::Int, Values::Float(vec![1.0])).is_err());
+    assert!(Column::with_validity(
+        ColumnKind::Int,
+        Values::Int(vec![1]),
+        Some(vec![true, true])
+    )
+    .is_err());
+    let c = Column::with_validity(ColumnKind::Int, Values::Int(vec![1]), Some(vec![true])).unwrap();
+    assert!(c.validity().is_none());
+    assert_eq!(c.rows(), 1);
+}
+
+fn arb_values() -> impl Strategy<Value = Values> {
+    prop_oneof![
+        prop::collection::vec(any::<i64>(), 0..200).prop_map(Values::Int),
+        prop::collection::vec(-1000i64..1000, 0..200).prop_map(Values::Int),
+        prop::collection::vec(any::<u64>(), 0..200)
+            .prop_map(|v| Values::Float(v.into_iter().map(f64::from_bits).collect())),
+        prop::collection::vec(-100_000i64..100_000, 0..200)
+            .prop_map(|v| Values::Float(v.into_iter().map(|x| x as f64 / 100.0).collect())),
+        prop::collection::vec("[a-c]{0,6}", 0..100).prop_map(Values::Text),
+        prop::collection::vec(any::<bool>(), 0..300).prop_map(Values::Bool),
+        prop::collection::vec(prop::collection::vec(0u8..4, 0..8), 0..50).prop_map(Values::Bytes),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn random_columns_round_trip(values in arb_values(), nulls in prop::collection::vec(any::<bool>(), 0..50)) {
+        let kind = match values.kind() {
+            DataKind::Int => ColumnKind::Int,
+            DataKind::Float => ColumnKind::Float,
+            DataKind::Text => ColumnKind::Text,
+            DataKind::Bool => ColumnKind::Bool,
+            DataKind::Bytes => ColumnKind::Bytes,
+        };
+        // Interleave nulls: every `false` in `nulls` inserts a null row.
+        let mut mask = Vec::new();
+        for i in 0..values.len() {
+            if nulls.get(i).is_some_and(|&b| !b) {
+                mask.push(false);
+            }
+            mask.push(true);
+        }
+        let col = Column::with_validity(kind, values, Some(mask)).unwrap();
+        for effort in [Effort::Fast, Effort::Max] {
+            let enc = encode_column(&col, effort).unwrap();
+            prop_assert_eq!(&decode_column(&enc.bytes).unwrap(), &col);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64), count in 0usize..100) {
+        for kind in [DataKind::Int, DataKind::Float, DataKind::Text, DataKind::Bool, DataKind::Bytes] {
+            let _ = decode_values(&bytes, kind, count);
+        }
+        let _ = decode_column(&bytes);
+    }
+}
