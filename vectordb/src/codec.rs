@@ -27,7 +27,6 @@ impl Writer<'_> {
         self.u64(v.len() as u64);
         self.0.extend_from_slice(v);
     }
-    #[allow(dead_code)] // used by persistence, which lands next
     pub(crate) fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
@@ -107,7 +106,6 @@ impl<'a> Reader<'a> {
         let n = self.len(1, what)?;
         self.take(n, what)
     }
-    #[allow(dead_code)] // used by persistence, which lands next
     pub(crate) fn str(&mut self, what: &str) -> Result<String> {
         let b = self.bytes(what)?;
         String::from_utf8(b.to_vec())

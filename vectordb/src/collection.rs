@@ -122,7 +122,6 @@ impl CollectionConfig {
 pub(crate) struct Line([f32; 16]);
 
 /// Vector storage: owned, or borrowed from a memory-mapped file.
-#[allow(dead_code)] // `Mapped` is built by persistence, which lands next
 pub(crate) enum Rows {
     Owned {
         lines: Vec<Line>,
@@ -324,6 +323,7 @@ impl Collection {
             dim: self.config.dim,
             vectors: self.rows.as_slice(),
             live: &self.live,
+            all_live: self.n_live == self.live.len(),
             metric: self.metric,
         }
     }
@@ -400,6 +400,7 @@ impl Collection {
             dim: self.config.dim,
             vectors: self.rows.as_slice(),
             live: &self.live,
+            all_live: self.n_live == self.live.len(),
             metric: self.metric,
         };
         for (_, index) in &mut self.indexes {
@@ -657,6 +658,7 @@ impl Collection {
             dim,
             vectors: self.rows.as_slice(),
             live: &self.live,
+            all_live: self.n_live == self.live.len(),
             metric: self.metric,
         };
         for (_, index) in &mut self.indexes {

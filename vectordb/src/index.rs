@@ -17,6 +17,8 @@ pub struct VectorData<'a> {
     pub vectors: &'a [f32],
     /// Whether each slot is live (deleted slots are `false`).
     pub live: &'a [bool],
+    /// Whether every slot is live (no deletions): lets searches skip checks.
+    pub all_live: bool,
     /// The collection's metric.
     pub metric: Metric,
 }

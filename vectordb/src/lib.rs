@@ -49,6 +49,7 @@ pub mod index;
 pub mod io;
 pub mod ivf;
 pub mod metric;
+pub mod persist;
 pub mod topk;
 
 pub use collection::{

@@ -809,3 +809,123 @@ proptest! {
         }
     }
 }
+
+// ---------- persistence ----------
+
+fn small_saved() -> Collection {
+    let dim = 4;
+    let data = clustered(40, dim, 3, 0.3, 8);
+    let mut c = Collection::new(CollectionConfig::new(dim, "l2")).unwrap();
+    for (i, r) in data.chunks_exact(dim).enumerate() {
+        let mut m = Metadata::new();
+        m.insert("i".into(), Value::Int(i as i64));
+        m.insert("even".into(), Value::Bool(i % 2 == 0));
+        m.insert("w".into(), Value::Float(i as f64 * 0.5));
+        if i % 3 == 0 {
+            c.insert(format!("s{i}"), r, Some(m)).unwrap();
+        } else {
+            c.insert(i as u64, r, None).unwrap();
+        }
+    }
+    let mut config = IndexConfig::default();
+    config.ivf.nlist = 4;
+    config.hnsw.m = 4;
+    c.create_index("g", "hnsw", &config).unwrap();
+    c.create_index("i", "ivf", &config).unwrap();
+    c.create_index("f", "flat", &config).unwrap();
+    c.delete(5u64).unwrap();
+    c
+}
+
+fn tmp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("unidb-vectordb-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn save_open_round_trip_gives_identical_results() {
+    let mut c = small_saved();
+    let path = tmp_path("roundtrip");
+    c.save(&path).unwrap();
+    let mut o = Collection::open(&path).unwrap();
+    assert!(o.is_mapped());
+    assert_eq!(o.len(), c.len());
+    assert_eq!(o.index_names(), c.index_names());
+    for (a, b) in c.iter().zip(o.iter()) {
+        assert_eq!(a, b);
+    }
+    let mut rng = Rng::new(2);
+    for _ in 0..10 {
+        let q: Vec<f32> = (0..4).map(|_| rng.normal() as f32).collect();
+        for index in ["g", "i", "f"] {
+            let opts = SearchOptions {
+                index: Some(index),
+                ..SearchOptions::default()
+            };
+            assert_eq!(
+                c.search(&q, 5, &opts).unwrap(),
+                o.search(&q, 5, &opts).unwrap()
+            );
+        }
+    }
+    // Writes after opening copy the vectors out of the map and keep working.
+    let v = [0.5f32, 0.5, 0.5, 0.5];
+    o.insert(1000u64, &v, None).unwrap();
+    c.insert(1000u64, &v, None).unwrap();
+    assert!(!o.is_mapped());
+    let opts = SearchOptions::default();
+    assert_eq!(
+        o.search(&v, 3, &opts).unwrap(),
+        c.search(&v, 3, &opts).unwrap()
+    );
+    assert_eq!(persist::to_bytes(&o), persist::to_bytes(&c));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn every_single_byte_flip_and_truncation_is_detected() {
+    let c = small_saved();
+    let bytes = persist::to_bytes(&c);
+    assert!(persist::from_bytes(&bytes).is_ok());
+    let path = tmp_path("flip");
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5a;
+        assert!(persist::from_bytes(&b).is_err(), "flip at {i} undetected");
+        if i % 97 == 0 {
+            // Also through the memory-mapped path.
+            std::fs::write(&path, &b).unwrap();
+            assert!(Collection::open(&path).is_err(), "mapped flip at {i}");
+        }
+    }
+    for cut in 0..bytes.len() {
+        assert!(
+            persist::from_bytes(&bytes[..cut]).is_err(),
+            "truncated to {cut}"
+        );
+    }
+    assert!(matches!(
+        persist::from_bytes(b"NOTUNIDB and more bytes"),
+        Err(VectorError::BadMagic)
+    ));
+    let mut v2 = bytes.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let sum = persist::crc(&v2);
+    v2[12..16].copy_from_slice(&sum.to_le_bytes());
+    assert!(matches!(
+        persist::from_bytes(&v2),
+        Err(VectorError::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        })
+    ));
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(
+        Collection::open(&path),
+        Err(VectorError::Corrupt(_))
+    ));
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        Collection::open(&path),
+        Err(VectorError::Io { .. })
+    ));
+}

@@ -1,0 +1,385 @@
+//! Saving a collection with its indexes to one file, and opening it again
+//! with the vectors memory-mapped (not copied).
+//!
+//! # Format (version 1, little-endian)
+//! ```text
+//! 0   8  magic "UNIDBVEC"
+//! 8   4  format version (1)
+//! 12  4  CRC-32 of every byte of the file except these four
+//! 16  8  file length
+//! 24  8  vectors offset (a multiple of 64)
+//! 32  8  vectors length, in f32 values (slots × dim)
+//! 40  8  metadata offset
+//! 48  8  metadata length, in bytes
+//! 56  8  zero
+//! 64  …  vectors (f32, row-major, every slot including deleted ones)
+//! …      zero padding to a multiple of 64
+//! …      metadata: configuration, liveness, ids, key/value metadata, and
+//!        each index as (name, plugin name, plugin bytes)
+//! ```
+//! The vectors section starts on a 64-byte boundary of a page-aligned map,
+//! so it is viewed as `&[f32]` in place. Opening checks the magic, version,
+//! length and checksum before reading anything else, then bounds-checks
+//! every field: a truncated, corrupted or wrong-version file is an error,
+//! never a panic.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use unidb_registry::PluginKind;
+
+use crate::codec::{Reader, Writer};
+use crate::collection::{Collection, CollectionConfig, Id, Metadata, Rows, Value};
+use crate::error::{Result, VectorError};
+use crate::index::IndexPlugin;
+use crate::metric::Metric;
+
+/// The file magic.
+pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+const HEADER: usize = 64;
+
+pub(crate) fn crc(buf: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&buf[..12]);
+    h.update(&buf[16..]);
+    h.finalize()
+}
+
+fn pad64(n: usize) -> usize {
+    n.next_multiple_of(64)
+}
+
+fn encode_meta(c: &Collection) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = Writer(&mut out);
+    w.u64(c.config.dim as u64);
+    w.str(&c.config.metric);
+    w.u8(u8::from(c.config.allow_nan));
+    w.u64(c.live.len() as u64);
+    let live: Vec<u8> = c.live.iter().map(|&l| u8::from(l)).collect();
+    w.bytes(&live);
+    for id in &c.ids {
+        match id {
+            Id::Num(n) => {
+                w.u8(0);
+                w.u64(*n);
+            }
+            Id::Str(s) => {
+                w.u8(1);
+                w.str(s);
+            }
+        }
+    }
+    for m in &c.meta {
+        match m {
+            None => w.u8(0),
+            Some(m) => {
+                w.u8(1);
+                w.u64(m.len() as u64);
+                for (k, v) in m {
+                    w.str(k);
+                    match v {
+                        Value::Bool(b) => {
+                            w.u8(0);
+                            w.u8(u8::from(*b));
+                        }
+                        Value::Int(i) => {
+                            w.u8(1);
+                            w.u64(*i as u64);
+                        }
+                        Value::Float(f) => {
+                            w.u8(2);
+                            w.f64(*f);
+                        }
+                        Value::Str(s) => {
+                            w.u8(3);
+                            w.str(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    w.u64(c.indexes.len() as u64);
+    for (name, index) in &c.indexes {
+        w.str(name);
+        w.str(index.kind());
+        let mut bytes = Vec::new();
+        index.save(&mut bytes);
+        w.bytes(&bytes);
+    }
+    out
+}
+
+/// The whole file as bytes.
+pub fn to_bytes(c: &Collection) -> Vec<u8> {
+    let vectors = c.rows.as_slice();
+    let meta = encode_meta(c);
+    let vec_off = HEADER;
+    let meta_off = pad64(vec_off + vectors.len() * 4);
+    let total = meta_off + meta.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    for v in [total, vec_off, vectors.len(), meta_off, meta.len(), 0] {
+        out.extend_from_slice(&(v as u64).to_le_bytes());
+    }
+    for v in vectors {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.resize(meta_off, 0);
+    out.extend_from_slice(&meta);
+    let sum = crc(&out);
+    out[12..16].copy_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// Saves to `path` (written to a temporary file beside it, then renamed).
+///
+/// # Errors
+/// [`VectorError::Io`].
+pub fn save(c: &Collection, path: &Path) -> Result<()> {
+    let bytes = to_bytes(c);
+    let tmp = path.with_extension("unidb-tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| VectorError::io(path, e))
+}
+
+struct Layout {
+    vec_off: usize,
+    vec_len: usize,
+    meta_off: usize,
+    meta_len: usize,
+}
+
+fn corrupt(what: impl Into<String>) -> VectorError {
+    VectorError::Corrupt(what.into())
+}
+
+fn check_header(buf: &[u8]) -> Result<Layout> {
+    if buf.len() < HEADER {
+        if buf.len() >= 8 && &buf[..8] != MAGIC {
+            return Err(VectorError::BadMagic);
+        }
+        return Err(corrupt(format!(
+            "truncated: {} bytes, header needs {HEADER}",
+            buf.len()
+        )));
+    }
+    if &buf[..8] != MAGIC {
+        return Err(VectorError::BadMagic);
+    }
+    let u64_at = |o: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&buf[o..o + 8]);
+        u64::from_le_bytes(a)
+    };
+    let version = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let stored = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]);
+    let total = u64_at(16);
+    if total != buf.len() as u64 {
+        return Err(corrupt(format!(
+            "truncated or extended: header says {total} bytes, file has {}",
+            buf.len()
+        )));
+    }
+    if crc(buf) != stored {
+        return Err(corrupt("checksum mismatch"));
+    }
+    if version != VERSION {
+        return Err(VectorError::UnsupportedVersion {
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let field = |o: usize| usize::try_from(u64_at(o)).map_err(|_| corrupt("offset too large"));
+    let l = Layout {
+        vec_off: field(24)?,
+        vec_len: field(32)?,
+        meta_off: field(40)?,
+        meta_len: field(48)?,
+    };
+    let vec_end = l
+        .vec_len
+        .checked_mul(4)
+        .and_then(|b| b.checked_add(l.vec_off))
+        .ok_or_else(|| corrupt("vector section too large"))?;
+    let meta_end = l
+        .meta_off
+        .checked_add(l.meta_len)
+        .ok_or_else(|| corrupt("metadata section too large"))?;
+    if l.vec_off < HEADER
+        || !l.vec_off.is_multiple_of(64)
+        || vec_end > l.meta_off
+        || meta_end != buf.len()
+    {
+        return Err(corrupt("section offsets out of range or misaligned"));
+    }
+    Ok(l)
+}
+
+fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
+    let mut r = Reader::new(&buf[l.meta_off..l.meta_off + l.meta_len]);
+    let dim = r.usize("dimension")?;
+    let metric_name = r.str("metric")?;
+    let allow_nan = r.u8("allow_nan")? != 0;
+    let slots = r.usize("slot count")?;
+    if dim == 0 || slots.checked_mul(dim) != Some(l.vec_len) {
+        return Err(corrupt(format!(
+            "{slots} slots of dimension {dim} do not match {} stored values",
+            l.vec_len
+        )));
+    }
+    if slots >= u32::MAX as usize {
+        return Err(corrupt("too many slots"));
+    }
+    let metric = Metric::by_name(&metric_name)?;
+    let live_bytes = r.bytes("liveness")?;
+    if live_bytes.len() != slots || live_bytes.iter().any(|&b| b > 1) {
+        return Err(corrupt("liveness"));
+    }
+    let live: Vec<bool> = live_bytes.iter().map(|&b| b == 1).collect();
+    let mut ids = Vec::with_capacity(slots.min(r.remaining()));
+    for _ in 0..slots {
+        ids.push(match r.u8("id tag")? {
+            0 => Id::Num(r.u64("id")?),
+            1 => Id::Str(r.str("id")?),
+            t => return Err(corrupt(format!("id tag {t}"))),
+        });
+    }
+    let mut meta = Vec::with_capacity(slots.min(r.remaining()));
+    for _ in 0..slots {
+        meta.push(match r.u8("metadata tag")? {
+            0 => None,
+            1 => {
+                let n = r.len(2, "metadata entries")?;
+                let mut m = Metadata::new();
+                for _ in 0..n {
+                    let k = r.str("metadata key")?;
+                    let v = match r.u8("value tag")? {
+                        0 => Value::Bool(r.u8("bool")? != 0),
+                        1 => Value::Int(r.u64("int")? as i64),
+                        2 => Value::Float(r.f64("float")?),
+                        3 => Value::Str(r.str("string")?),
+                        t => return Err(corrupt(format!("value tag {t}"))),
+                    };
+                    m.insert(k, v);
+                }
+                Some(m)
+            }
+            t => return Err(corrupt(format!("metadata tag {t}"))),
+        });
+    }
+    let mut slot_of = HashMap::new();
+    for (s, id) in ids.iter().enumerate() {
+        if live[s] && slot_of.insert(id.clone(), s as u32).is_some() {
+            return Err(corrupt(format!("id {id} is live twice")));
+        }
+    }
+    let n_indexes = r.len(16, "index count")?;
+    let mut indexes = Vec::with_capacity(n_indexes);
+    for _ in 0..n_indexes {
+        let name = r.str("index name")?;
+        let kind = r.str("index kind")?;
+        let bytes = r.bytes("index bytes")?;
+        let plugin = IndexPlugin::registry().get(&kind)?;
+        indexes.push((name, (plugin.load)(bytes, slots)?));
+    }
+    r.finish("metadata")?;
+    let n_live = live.iter().filter(|&&l| l).count();
+    Ok(Collection {
+        config: CollectionConfig {
+            dim,
+            metric: metric_name,
+            allow_nan,
+        },
+        metric,
+        rows,
+        ids,
+        meta,
+        live,
+        n_live,
+        slot_of,
+        indexes,
+    })
+}
+
+fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
+    let mut rows = Rows::new();
+    let values: Vec<f32> = buf[l.vec_off..l.vec_off + l.vec_len * 4]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    rows.push(&values);
+    rows
+}
+
+/// Restores a collection from the bytes of a saved file (copying them).
+///
+/// # Errors
+/// [`VectorError::BadMagic`], [`VectorError::UnsupportedVersion`],
+/// [`VectorError::Corrupt`], or an unknown metric/index plugin.
+pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
+    let l = check_header(buf)?;
+    decode(buf, &l, owned_rows(buf, &l))
+}
+
+/// Opens a saved collection, mapping the file so the vectors are read in
+/// place. The first write to the collection copies them into memory.
+///
+/// The file must not be modified by another process while it is open
+/// (the usual contract of memory-mapped files).
+///
+/// # Errors
+/// As [`from_bytes`], plus [`VectorError::Io`].
+pub fn open(path: &Path) -> Result<Collection> {
+    let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
+    // SAFETY: the map is read-only and private to this collection; the
+    // documented contract is that the file is not modified while open.
+    // Every byte is validated (checksum, bounds) before it is interpreted.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| VectorError::io(path, e))?;
+    let l = check_header(&map)?;
+    let aligned =
+        bytemuck::try_cast_slice::<u8, f32>(&map[l.vec_off..l.vec_off + l.vec_len * 4]).is_ok();
+    if cfg!(target_endian = "little") && aligned {
+        let map = Arc::new(map);
+        let rows = Rows::Mapped {
+            map: Arc::clone(&map),
+            offset: l.vec_off,
+            len: l.vec_len,
+        };
+        return decode(&map, &l, rows);
+    }
+    let rows = owned_rows(&map, &l);
+    decode(&map, &l, rows)
+}
+
+impl Collection {
+    /// Saves the collection and its indexes to `path` (see [`crate::persist`]).
+    ///
+    /// # Errors
+    /// [`VectorError::Io`].
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save(self, path)
+    }
+
+    /// Opens a saved collection with the vectors memory-mapped (see
+    /// [`crate::persist::open`]).
+    ///
+    /// # Errors
+    /// As [`crate::persist::open`].
+    pub fn open(path: &Path) -> Result<Collection> {
+        open(path)
+    }
+}
