@@ -483,7 +483,11 @@ impl Reader<'_> {
                 );
             }
             last = Some(r);
+            let at = self.pos;
             let s = self.u64()?;
+            if s == 0 {
+                return Err(self.err_at(at, "version vector entry with sequence 0".into()));
+            }
             vv.set(ReplicaId::from_u64(r), s);
         }
         Ok(vv)
@@ -729,8 +733,12 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let mut with_header = b"US\x01".to_vec();
             with_header.extend_from_slice(&bytes);
-            let _ = Message::decode(&bytes);
-            let _ = Message::decode(&with_header);
+            for input in [&bytes, &with_header] {
+                // Accepted input is canonical: it re-encodes to itself.
+                if let Ok(m) = Message::decode(input) {
+                    prop_assert_eq!(&m.encode(), input);
+                }
+            }
         }
 
         #[test]
