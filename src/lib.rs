@@ -15,4 +15,5 @@ pub use unidb_registry as registry;
 pub use unidb_syncdb as syncdb;
 pub use unidb_vectordb as vectordb;
 
+pub mod bench;
 pub mod cli;

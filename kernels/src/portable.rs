@@ -387,14 +387,17 @@ fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
             &g[3 * dim..],
         ];
         let (mut ab, mut bb) = ([f32x8::ZERO; 4], [f32x8::ZERO; 4]);
-        for i in (0..dim).step_by(8) {
+        let mut i = 0;
+        while i < dim {
             let end = (i + 8).min(dim);
-            let vq = f8_tail(&q[i..end]);
+            let load = |c: &[f32]| if c.len() == 8 { f8(c) } else { f8_tail(c) };
+            let vq = load(&q[i..end]);
             for k in 0..4 {
-                let x = f8_tail(&r[k][i..end]);
+                let x = load(&r[k][i..end]);
                 ab[k] = vq.mul_add(x, ab[k]);
                 bb[k] = x.mul_add(x, bb[k]);
             }
+            i = end;
         }
         for k in 0..4 {
             o[k] = cosine_from_parts(ab[k].reduce_add(), aa, bb[k].reduce_add());

@@ -16,6 +16,11 @@ struct Cli {
 enum Command {
     /// CPU features, kernel paths available, and the active path.
     Info,
+    /// Quick benchmarks (see `unidb bench kernels --help`).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Vector database tools.
     Vector {
         #[command(subcommand)]
@@ -23,10 +28,34 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Throughput of every kernel on every available path, with the ratio to scalar.
+    Kernels(unidb::bench::KernelBenchArgs),
+}
+
+/// Prints a report, or the error and a failure status.
+fn print_report<E: std::fmt::Display>(report: Result<String, E>) -> ExitCode {
+    match report {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None | Some(Command::Info) => unidb::cli::info().map(|s| print!("{s}")),
+        None => return print_report(unidb::bench::info_and_short_bench()),
+        Some(Command::Info) => unidb::cli::info().map(|s| print!("{s}")),
+        Some(Command::Bench {
+            what: BenchCommand::Kernels(args),
+        }) => return print_report(unidb::bench::bench_kernels(&args)),
         Some(Command::Vector { command }) => {
             return match command.run(&mut std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,

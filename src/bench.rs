@@ -1,0 +1,676 @@
+//! `unidb bench kernels`: a quick throughput table of every kernel on every
+//! available path, with the ratio to the scalar reference.
+//!
+//! Each cell runs its kernel in a loop for a fixed time budget
+//! (`std::time::Instant`), after one warm-up call, and checks every result
+//! against the scalar path's, so a fast but wrong path is reported as an
+//! error, not as a speed-up. The criterion benches in `benches/` are the
+//! careful measurement; this is the few-seconds overview.
+//!
+//! The table is a list of [`Case`]s; other kernel families add rows by
+//! appending their own cases (see [`kernel_cases`]) before [`run_cases`].
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use unidb_kernels::{Isa, KernelError, Kernels};
+
+/// Options of `unidb bench kernels`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KernelBenchArgs {
+    /// `all` (every path this CPU can run) or one path name; scalar is
+    /// always measured too, as the baseline of the ratios.
+    #[arg(long, default_value = "all")]
+    pub isa: String,
+    /// Vector dimension; default: 128, 768 and 1536.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Time budget per table cell, in milliseconds.
+    #[arg(long, default_value_t = 15)]
+    pub budget_ms: u64,
+    /// Size in MiB of the row-major matrix for the memory-bound rows
+    /// (one-to-many kernels and `sum_f32` over the same bytes); 0 skips them.
+    #[arg(long, default_value_t = 64)]
+    pub matrix_mib: usize,
+}
+
+impl Default for KernelBenchArgs {
+    fn default() -> Self {
+        KernelBenchArgs {
+            isa: "all".to_owned(),
+            dim: None,
+            budget_ms: 15,
+            matrix_mib: 64,
+        }
+    }
+}
+
+impl KernelBenchArgs {
+    /// The short run printed by `unidb` without arguments: dimension 768,
+    /// a small budget, a 16 MiB matrix.
+    pub fn short() -> Self {
+        KernelBenchArgs {
+            isa: "all".to_owned(),
+            dim: Some(768),
+            budget_ms: 8,
+            matrix_mib: 16,
+        }
+    }
+}
+
+/// Errors of the kernel bench.
+#[derive(Debug)]
+pub enum BenchError {
+    /// An invalid path name (in `--isa` or `UNIDB_ISA`).
+    Isa(KernelError),
+    /// `--dim 0`.
+    Size(String),
+    /// A path returned a result that differs from the scalar reference.
+    Mismatch {
+        /// Kernel name.
+        kernel: String,
+        /// Size label.
+        size: String,
+        /// Path that disagreed.
+        isa: Isa,
+        /// What differed.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BenchError::Isa(e) => write!(f, "{e}"),
+            BenchError::Size(what) => write!(f, "invalid bench size: {what}"),
+            BenchError::Mismatch {
+                kernel,
+                size,
+                isa,
+                detail,
+            } => write!(f, "{kernel} ({size}) on {isa}: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BenchError::Isa(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<KernelError> for BenchError {
+    fn from(e: KernelError) -> Self {
+        BenchError::Isa(e)
+    }
+}
+
+/// One kernel call, checked: `Ok(())` when the result matches the
+/// reference, `Err(description)` otherwise.
+pub type Runner = Box<dyn FnMut(&'static Kernels) -> Result<(), String>>;
+
+/// One row group of the table: a kernel at one size.
+pub struct Case {
+    /// Kernel name (first column).
+    pub kernel: String,
+    /// Size label, e.g. `768` or `64 MiB`.
+    pub size: String,
+    /// Elements processed per call (for elements/s).
+    pub elements: u64,
+    /// Bytes read per call (for GB/s).
+    pub bytes: u64,
+    /// Runs one call and checks it.
+    pub run: Runner,
+}
+
+/// One measured cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Kernel name.
+    pub kernel: String,
+    /// Size label.
+    pub size: String,
+    /// Path measured.
+    pub isa: Isa,
+    /// Elements per second.
+    pub elements_per_sec: f64,
+    /// Bytes per second.
+    pub bytes_per_sec: f64,
+    /// Throughput relative to the scalar path on the same case.
+    pub vs_scalar: Option<f64>,
+}
+
+/// Deterministic pseudo-random data (xorshift), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        ((self.next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn f32s(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+fn scalar() -> &'static Kernels {
+    Kernels::for_isa(Isa::Scalar).expect("the scalar path is always available")
+}
+
+/// Checks `got` against `want` with an absolute tolerance.
+fn near(got: f64, want: f64, tol: f64) -> Result<(), String> {
+    if (got - want).abs() <= tol || (got.is_nan() && want.is_nan()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "result {got} differs from scalar {want} (tolerance {tol:e})"
+        ))
+    }
+}
+
+/// A two-slice kernel method of [`Kernels`].
+type PairFn<T, R> = fn(&Kernels, &[T], &[T]) -> Result<R, KernelError>;
+
+/// A one-to-many kernel method of [`Kernels`].
+type ManyFn = fn(&Kernels, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError>;
+
+/// A case for a two-slice kernel returning a number.
+fn pair_case<T: Copy + 'static, R: Copy + Into<f64> + 'static>(
+    kernel: &str,
+    dim: usize,
+    a: Vec<T>,
+    b: Vec<T>,
+    tol: f64,
+    f: PairFn<T, R>,
+) -> Case {
+    let want: f64 = f(scalar(), &a, &b).expect("equal lengths").into();
+    let bytes = (2 * dim * std::mem::size_of::<T>()) as u64;
+    Case {
+        kernel: kernel.to_owned(),
+        size: dim.to_string(),
+        elements: dim as u64,
+        bytes,
+        run: Box::new(move |k| {
+            let got = f(k, black_box(&a), black_box(&b)).map_err(|e| e.to_string())?;
+            near(black_box(got).into(), want, tol)
+        }),
+    }
+}
+
+/// A case for a one-to-many kernel over `rows` rows of dimension `dim`.
+fn many_case(
+    kernel: &str,
+    size: String,
+    q: Vec<f32>,
+    rows: std::sync::Arc<Vec<f32>>,
+    tol: f64,
+    f: ManyFn,
+) -> Case {
+    let dim = q.len();
+    let n = rows.len() / dim;
+    let mut want = vec![0.0f32; n];
+    f(scalar(), &q, &rows, &mut want).expect("shapes match");
+    let mut out = vec![0.0f32; n];
+    Case {
+        kernel: kernel.to_owned(),
+        size,
+        elements: (n * dim) as u64,
+        bytes: ((n + 1) * dim * 4) as u64,
+        run: Box::new(move |k| {
+            f(k, black_box(&q), black_box(&rows), &mut out).map_err(|e| e.to_string())?;
+            for (i, (&g, &w)) in black_box(&out).iter().zip(&want).enumerate() {
+                near(g.into(), w.into(), tol).map_err(|e| format!("row {i}: {e}"))?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// A case for a one-slice statistic returning a number.
+fn stat_case(
+    kernel: &str,
+    size: String,
+    v: std::sync::Arc<Vec<f32>>,
+    tol: f64,
+    f: fn(&Kernels, &[f32]) -> Result<f64, KernelError>,
+) -> Case {
+    let want = f(scalar(), &v).expect("never fails");
+    Case {
+        kernel: kernel.to_owned(),
+        size,
+        elements: v.len() as u64,
+        bytes: (v.len() * 4) as u64,
+        run: Box::new(move |k| {
+            let got = f(k, black_box(&v)).map_err(|e| e.to_string())?;
+            near(black_box(got), want, tol)
+        }),
+    }
+}
+
+/// The distance and statistics kernels at each dimension, and (when
+/// `matrix_mib > 0`) the memory-bound one-to-many rows and `sum_f32` over
+/// the same matrix.
+///
+/// Tolerances are loose sanity checks (data uniform in [-1, 1), so sums of
+/// `n` terms are at most `n` in magnitude and reassociation changes them by
+/// far less than `1e-4·n`); the property tests hold the exact bounds.
+pub fn kernel_cases(dims: &[usize], matrix_mib: usize) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for &dim in dims {
+        let tol = 1e-4 * (dim as f64 + 1.0);
+        let (a, b) = (rng.f32s(dim), rng.f32s(dim));
+        cases.push(pair_case(
+            "dot_f32",
+            dim,
+            a.clone(),
+            b.clone(),
+            tol,
+            Kernels::dot_f32,
+        ));
+        cases.push(pair_case(
+            "l2sq_f32",
+            dim,
+            a.clone(),
+            b.clone(),
+            tol,
+            Kernels::l2sq_f32,
+        ));
+        cases.push(pair_case(
+            "cosine_f32",
+            dim,
+            a.clone(),
+            b.clone(),
+            1e-4,
+            Kernels::cosine_f32,
+        ));
+        cases.push(pair_case(
+            "l1_f32",
+            dim,
+            a.clone(),
+            b.clone(),
+            tol,
+            Kernels::l1_f32,
+        ));
+        let ia: Vec<i8> = (0..dim).map(|_| rng.next() as i8).collect();
+        let ib: Vec<i8> = (0..dim).map(|_| rng.next() as i8).collect();
+        cases.push(pair_case(
+            "dot_i8",
+            dim,
+            ia.clone(),
+            ib.clone(),
+            0.0,
+            Kernels::dot_i8,
+        ));
+        cases.push(pair_case("l2sq_i8", dim, ia, ib, 0.0, Kernels::l2sq_i8));
+        let ua: Vec<u8> = (0..dim).map(|_| rng.next() as u8).collect();
+        let ub: Vec<u8> = (0..dim).map(|_| rng.next() as u8).collect();
+        cases.push(pair_case("l2sq_u8", dim, ua, ub, 0.0, Kernels::l2sq_u8));
+        let ha: Vec<u16> = a
+            .iter()
+            .map(|&x| unidb_kernels::f16::f32_to_f16(x))
+            .collect();
+        let hb: Vec<u16> = b
+            .iter()
+            .map(|&x| unidb_kernels::f16::f32_to_f16(x))
+            .collect();
+        cases.push(pair_case(
+            "dot_f16",
+            dim,
+            ha.clone(),
+            hb.clone(),
+            tol,
+            Kernels::dot_f16,
+        ));
+        cases.push(pair_case(
+            "l2sq_f16",
+            dim,
+            ha.clone(),
+            hb.clone(),
+            tol,
+            Kernels::l2sq_f16,
+        ));
+        cases.push(pair_case(
+            "cosine_f16",
+            dim,
+            ha,
+            hb,
+            1e-4,
+            Kernels::cosine_f16,
+        ));
+        // Binary vectors of `dim` bits (at least one word).
+        let words = dim.div_ceil(64);
+        let wa: Vec<u64> = (0..words).map(|_| rng.next()).collect();
+        let wb: Vec<u64> = (0..words).map(|_| rng.next()).collect();
+        let mut c = pair_case(
+            "hamming_u64",
+            words,
+            wa.clone(),
+            wb.clone(),
+            0.0,
+            |k, a, b| k.hamming_u64(a, b).map(|v| v as f64),
+        );
+        c.size = format!("{dim} bits");
+        cases.push(c);
+        let mut c = pair_case("jaccard_u64", words, wa, wb, 0.0, Kernels::jaccard_u64);
+        c.size = format!("{dim} bits");
+        cases.push(c);
+        // One-to-many over 64 rows (in cache).
+        let q = rng.f32s(dim);
+        let rows = std::sync::Arc::new(rng.f32s(64 * dim));
+        let size = format!("64x{dim}");
+        cases.push(many_case(
+            "dot_f32_many",
+            size.clone(),
+            q.clone(),
+            rows.clone(),
+            tol,
+            Kernels::dot_f32_many,
+        ));
+        cases.push(many_case(
+            "l2sq_f32_many",
+            size.clone(),
+            q.clone(),
+            rows.clone(),
+            tol,
+            Kernels::l2sq_f32_many,
+        ));
+        cases.push(many_case(
+            "cosine_f32_many",
+            size.clone(),
+            q,
+            rows.clone(),
+            1e-4,
+            Kernels::cosine_f32_many,
+        ));
+        // Statistics over the same 64·dim values.
+        let stol = 1e-9 * (rows.len() as f64);
+        cases.push(stat_case(
+            "sum_f32",
+            size.clone(),
+            rows.clone(),
+            stol,
+            Kernels::sum_f32,
+        ));
+        cases.push(stat_case(
+            "variance_f32",
+            size.clone(),
+            rows.clone(),
+            stol,
+            |k, v| k.variance_f32(v, 1).map(|x| x.unwrap_or(f64::NAN)),
+        ));
+        cases.push(stat_case("min_max_f32", size, rows, 0.0, |k, v| {
+            k.min_max_f32(v)
+                .map(|m| m.map_or(f64::NAN, |(lo, hi)| f64::from(hi - lo)))
+        }));
+    }
+    if matrix_mib > 0 {
+        let dim = dims.get(dims.len() / 2).copied().unwrap_or(768);
+        let n = (matrix_mib << 20) / (4 * dim);
+        if n > 0 {
+            let tol = 1e-4 * (dim as f64 + 1.0);
+            let q = rng.f32s(dim);
+            let rows = std::sync::Arc::new(rng.f32s(n * dim));
+            let size = format!("{matrix_mib} MiB d{dim}");
+            cases.push(stat_case(
+                "sum_f32",
+                size.clone(),
+                rows.clone(),
+                1e-9 * rows.len() as f64,
+                Kernels::sum_f32,
+            ));
+            cases.push(many_case(
+                "dot_f32_many",
+                size.clone(),
+                q.clone(),
+                rows.clone(),
+                tol,
+                Kernels::dot_f32_many,
+            ));
+            cases.push(many_case(
+                "l2sq_f32_many",
+                size.clone(),
+                q.clone(),
+                rows.clone(),
+                tol,
+                Kernels::l2sq_f32_many,
+            ));
+            cases.push(many_case(
+                "cosine_f32_many",
+                size,
+                q,
+                rows,
+                1e-4,
+                Kernels::cosine_f32_many,
+            ));
+        }
+    }
+    cases
+}
+
+/// Times one case on one path: a warm-up call, then batches of doubling
+/// size until `budget` has elapsed. Returns calls per second.
+fn time_case(case: &mut Case, k: &'static Kernels, budget: Duration) -> Result<f64, BenchError> {
+    let mismatch = |case: &Case, detail: String| BenchError::Mismatch {
+        kernel: case.kernel.clone(),
+        size: case.size.clone(),
+        isa: k.isa(),
+        detail,
+    };
+    (case.run)(k).map_err(|d| mismatch(case, d))?;
+    let start = Instant::now();
+    let mut calls = 0u64;
+    let mut batch = 1u64;
+    loop {
+        for _ in 0..batch {
+            (case.run)(k).map_err(|d| mismatch(case, d))?;
+        }
+        calls += batch;
+        let elapsed = start.elapsed();
+        if elapsed >= budget {
+            return Ok(calls as f64 / elapsed.as_secs_f64());
+        }
+        batch = batch.saturating_mul(2);
+    }
+}
+
+/// The paths selected by `--isa`: every available path for `all`, else
+/// scalar plus the one named. Also validates `UNIDB_ISA`.
+///
+/// # Errors
+/// An unknown or unavailable path name, in `--isa` or in `UNIDB_ISA`.
+pub fn selected_isas(isa: &str) -> Result<Vec<Isa>, BenchError> {
+    Kernels::try_active()?;
+    let mut isas = if isa.trim().eq_ignore_ascii_case("all") {
+        Isa::available()
+    } else {
+        vec![Isa::parse_available(isa)?]
+    };
+    if !isas.contains(&Isa::Scalar) {
+        isas.push(Isa::Scalar);
+    }
+    // Scalar first (the baseline), then the others in ascending order.
+    isas.sort();
+    Ok(isas)
+}
+
+/// Measures every case on every path in `isas` (scalar is measured first
+/// and is the baseline of `vs_scalar`).
+///
+/// # Errors
+/// [`BenchError::Mismatch`] when a path's result differs from the scalar one.
+pub fn run_cases(
+    cases: &mut [Case],
+    isas: &[Isa],
+    budget: Duration,
+) -> Result<Vec<Cell>, BenchError> {
+    let mut cells = Vec::new();
+    for case in cases.iter_mut() {
+        let mut baseline = None;
+        for &isa in isas {
+            let Some(k) = Kernels::for_isa(isa) else {
+                continue;
+            };
+            let per_sec = time_case(case, k, budget)?;
+            if isa == Isa::Scalar {
+                baseline = Some(per_sec);
+            }
+            cells.push(Cell {
+                kernel: case.kernel.clone(),
+                size: case.size.clone(),
+                isa,
+                elements_per_sec: per_sec * case.elements as f64,
+                bytes_per_sec: per_sec * case.bytes as f64,
+                vs_scalar: baseline.map(|b| per_sec / b),
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// Formats cells as a text table.
+pub fn format_table(cells: &[Cell]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>16} {:<9} {:>12} {:>9} {:>10}",
+        "kernel", "size", "path", "Melem/s", "GB/s", "vs scalar"
+    );
+    let mut last = None;
+    for c in cells {
+        let key = (&c.kernel, &c.size);
+        if last.is_some() && last != Some(key) {
+            out.push('\n');
+        }
+        last = Some(key);
+        let ratio = c.vs_scalar.map_or("-".to_owned(), |r| format!("{r:.2}x"));
+        let _ = writeln!(
+            out,
+            "{:<16} {:>16} {:<9} {:>12.1} {:>9.2} {:>10}",
+            c.kernel,
+            c.size,
+            c.isa.name(),
+            c.elements_per_sec / 1e6,
+            c.bytes_per_sec / 1e9,
+            ratio
+        );
+    }
+    out
+}
+
+/// For each path, the bytes/s of each one-to-many kernel over the matrix as
+/// a fraction of `sum_f32` over the same matrix (the memory-bound ceiling).
+fn matrix_summary(cells: &[Cell]) -> String {
+    let mut out = String::new();
+    let matrix: Vec<&Cell> = cells.iter().filter(|c| c.size.contains("MiB")).collect();
+    let mut isas: Vec<Isa> = matrix.iter().map(|c| c.isa).collect();
+    isas.sort();
+    isas.dedup();
+    for isa in isas {
+        let Some(sum) = matrix
+            .iter()
+            .find(|c| c.isa == isa && c.kernel == "sum_f32")
+        else {
+            continue;
+        };
+        let parts: Vec<String> = matrix
+            .iter()
+            .filter(|c| c.isa == isa && c.kernel != "sum_f32")
+            .map(|c| {
+                format!(
+                    "{} {:.0}%",
+                    c.kernel,
+                    100.0 * c.bytes_per_sec / sum.bytes_per_sec
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} one-to-many vs sum_f32 bytes/s: {}",
+            isa,
+            parts.join(", ")
+        );
+    }
+    out
+}
+
+/// Runs `unidb bench kernels` and returns the report.
+///
+/// # Errors
+/// Invalid `--isa`/`UNIDB_ISA`, a zero dimension, or a path whose result
+/// differs from the scalar reference.
+pub fn bench_kernels(args: &KernelBenchArgs) -> Result<String, BenchError> {
+    let isas = selected_isas(&args.isa)?;
+    let dims = match args.dim {
+        Some(0) => return Err(BenchError::Size("--dim must be at least 1".to_owned())),
+        Some(d) => vec![d],
+        None => vec![128, 768, 1536],
+    };
+    let budget = Duration::from_millis(args.budget_ms.max(1));
+    let mut cases = kernel_cases(&dims, args.matrix_mib);
+    let cells = run_cases(&mut cases, &isas, budget)?;
+    let mut out = format_table(&cells);
+    let summary = matrix_summary(&cells);
+    if !summary.is_empty() {
+        out.push('\n');
+        out.push_str(&summary);
+    }
+    Ok(out)
+}
+
+/// What `unidb` prints without arguments: `info`, then a short kernel bench.
+///
+/// # Errors
+/// As [`bench_kernels`].
+pub fn info_and_short_bench() -> Result<String, BenchError> {
+    let mut out = crate::cli::info()?;
+    out.push_str("\nkernel throughput (short run; `unidb bench kernels` for the full table):\n");
+    out.push_str(&bench_kernels(&KernelBenchArgs::short())?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_bench_runs_and_checks_every_path() {
+        let args = KernelBenchArgs {
+            isa: "all".to_owned(),
+            dim: Some(9),
+            budget_ms: 1,
+            matrix_mib: 0,
+        };
+        let report = bench_kernels(&args).unwrap();
+        for isa in Isa::available() {
+            assert!(report.contains(isa.name()), "{report}");
+        }
+        assert!(report.contains("dot_f32") && report.contains("vs scalar"));
+    }
+
+    #[test]
+    fn invalid_isa_is_an_error() {
+        assert!(matches!(
+            selected_isas("sse9"),
+            Err(BenchError::Isa(KernelError::UnknownIsa { .. }))
+        ));
+        for isa in Isa::ALL {
+            assert_eq!(selected_isas(isa.name()).is_ok(), isa.is_available());
+        }
+        assert!(bench_kernels(&KernelBenchArgs {
+            dim: Some(0),
+            ..KernelBenchArgs::default()
+        })
+        .is_err());
+    }
+}
