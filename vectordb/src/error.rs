@@ -89,3 +89,43 @@ impl VectorError {
         }
     }
 }
+
+impl VectorError {
+    /// The project-wide category of this error.
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        use unidb_common::ErrorKind as K;
+        use unidb_registry::RegistryError as R;
+        match self {
+            VectorError::WrongDimension { .. } | VectorError::NaN { .. } => K::Validation,
+            VectorError::UnknownId(_) | VectorError::UnknownIndex { .. } => K::NotFound,
+            VectorError::DuplicateId(_) => K::Conflict,
+            VectorError::InvalidConfig(_) => K::Configuration,
+            VectorError::Registry(R::Unknown { .. }) => K::NotFound,
+            VectorError::Registry(R::Duplicate { .. }) => K::Conflict,
+            VectorError::Registry(_) => K::Configuration,
+            VectorError::Full(_)
+            | VectorError::BadMagic
+            | VectorError::UnsupportedVersion { .. } => K::Unsupported,
+            VectorError::Io { .. } => K::Io,
+            VectorError::BadVectorFile { .. } => K::Serialization,
+            VectorError::Corrupt(_) => K::CorruptData,
+        }
+    }
+}
+
+impl From<VectorError> for unidb_common::Error {
+    fn from(e: VectorError) -> Self {
+        let location = match &e {
+            VectorError::Io { path, .. } | VectorError::BadVectorFile { path, .. } => {
+                Some(path.clone())
+            }
+            _ => None,
+        };
+        let err = unidb_common::Error::new(e.kind(), e.to_string());
+        let err = match location {
+            Some(path) => err.with_location(path),
+            None => err,
+        };
+        err.with_source(e)
+    }
+}

@@ -929,3 +929,22 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         Err(VectorError::Io { .. })
     ));
 }
+
+#[test]
+fn converts_into_the_common_error_with_its_kind() {
+    use unidb_common::ErrorKind;
+    let c = Collection::new(CollectionConfig::new(2, "l2")).unwrap();
+    let e: unidb_common::Error = c.get(7u64).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("unknown id 7"), "{e}");
+    let e: unidb_common::Error = c.check(&[1.0]).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    let e: unidb_common::Error = parse_fvecs(&[1, 0, 0], "f.fvecs").unwrap_err().into();
+    assert_eq!(
+        (e.kind(), e.location()),
+        (ErrorKind::Serialization, Some("f.fvecs"))
+    );
+    let e: unidb_common::Error = persist::from_bytes(&[0; 80]).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(std::error::Error::source(&e).is_some());
+}
