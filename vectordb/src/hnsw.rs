@@ -264,8 +264,10 @@ impl HnswIndex {
         VISITED.with(|v| {
             let mut visited = v.borrow_mut();
             visited.reset(self.levels.len());
-            let mut candidates: BinaryHeap<Reverse<Neighbor>> = BinaryHeap::with_capacity(ef * 2);
-            let mut top: BinaryHeap<Neighbor> = BinaryHeap::with_capacity(ef + 1);
+            let mut candidates: BinaryHeap<Reverse<Neighbor>> =
+                BinaryHeap::with_capacity(ef.min(self.levels.len()) * 2);
+            let mut top: BinaryHeap<Neighbor> =
+                BinaryHeap::with_capacity(ef.min(self.levels.len()) + 1);
             for &ep in eps {
                 if !visited.insert(ep.slot) {
                     continue;
@@ -329,7 +331,8 @@ impl HnswIndex {
             let mut visited = v.borrow_mut();
             visited.reset(self.levels.len());
             // (neighbour, expanded)
-            let mut pool: Vec<(Neighbor, bool)> = Vec::with_capacity(ef + 1);
+            // `ef` may exceed the node count (huge values are legal): cap the allocation.
+            let mut pool: Vec<(Neighbor, bool)> = Vec::with_capacity(ef.min(self.levels.len()) + 1);
             let insert = |pool: &mut Vec<(Neighbor, bool)>, n: Neighbor| -> usize {
                 if pool.len() >= ef && pool.last().is_some_and(|l| n >= l.0) {
                     return usize::MAX;
@@ -570,7 +573,7 @@ impl HnswIndex {
                 return found;
             }
             // Filter or deletions left too few: widen, then fall back.
-            ef = (ef * 4).min(n);
+            ef = ef.saturating_mul(4).min(n);
             if ef >= n {
                 return flat::knn(data, q, k, filter);
             }

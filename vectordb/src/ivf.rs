@@ -271,7 +271,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
     ivf.dim = r.usize("ivf dim")?;
     ivf.centroids = r.f32s("ivf centroids")?;
     let nlist = r.len(8, "ivf lists")?;
-    if nlist * ivf.dim != ivf.centroids.len() {
+    if nlist.checked_mul(ivf.dim) != Some(ivf.centroids.len()) || (nlist > 0 && ivf.dim == 0) {
         return Err(bad("centroid count differs from list count"));
     }
     for _ in 0..nlist {

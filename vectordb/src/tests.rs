@@ -748,6 +748,14 @@ fn readers_search_while_writer_inserts() {
 
 // ---------- properties ----------
 
+/// `PROPTEST_CASES` when set, else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Insert(u64),
@@ -755,7 +763,7 @@ enum Op {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(16), ..ProptestConfig::default() })]
 
     #[test]
     fn live_ids_only_and_indexes_agree_with_flat(
@@ -947,4 +955,35 @@ fn converts_into_the_common_error_with_its_kind() {
     let e: unidb_common::Error = persist::from_bytes(&[0; 80]).unwrap_err().into();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert!(std::error::Error::source(&e).is_some());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
+
+    /// Damage that the checksum cannot see (the checksum is recomputed):
+    /// decoding returns an error or a collection, and never panics; a
+    /// decoded collection can be searched.
+    #[test]
+    fn decoding_garbage_with_a_valid_checksum_never_panics(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        huge_ef in any::<bool>(),
+    ) {
+        let c = small_saved();
+        let mut bytes = persist::to_bytes(&c);
+        let meta_off = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
+        let meta_len = bytes.len() - meta_off;
+        for (at, v) in &flips {
+            let i = meta_off + at.index(meta_len);
+            bytes[i] = *v;
+        }
+        let sum = persist::crc(&bytes);
+        bytes[12..16].copy_from_slice(&sum.to_le_bytes());
+        if let Ok(o) = persist::from_bytes(&bytes) {
+            let q = [0.1f32; 4];
+            for name in o.index_names() {
+                let params = SearchParams { ef: huge_ef.then_some(usize::MAX), nprobe: huge_ef.then_some(usize::MAX) };
+                let _ = o.search(&q, 5, &SearchOptions { index: Some(&name), params, filter: None });
+            }
+        }
+    }
 }
