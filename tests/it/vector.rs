@@ -5,19 +5,27 @@ use unidb_vectordb::{Collection, CollectionConfig, Id, IndexConfig, SearchOption
 
 /// Chebyshev (L∞) distance: not a built-in metric.
 fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 unidb_vectordb::register_metric!("chebyshev", "max |a_i - b_i|", chebyshev);
 
 fn lcg(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
 
 #[test]
 fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
-    let info = unidb_vectordb::Metric::by_name("CHEBYSHEV").unwrap().plugin().info;
+    let info = unidb_vectordb::Metric::by_name("CHEBYSHEV")
+        .unwrap()
+        .plugin()
+        .info;
     assert_eq!(info.crate_name, "unidb");
     let dim = 6;
     let mut seed = 17;
@@ -26,8 +34,10 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     for (i, row) in data.chunks_exact(dim).enumerate() {
         c.insert(i as u64, row, None).unwrap();
     }
-    c.create_index("flat", "flat", &IndexConfig::default()).unwrap();
-    c.create_index("hnsw", "hnsw", &IndexConfig::default()).unwrap();
+    c.create_index("flat", "flat", &IndexConfig::default())
+        .unwrap();
+    c.create_index("hnsw", "hnsw", &IndexConfig::default())
+        .unwrap();
     let mut agree = 0;
     let queries = 30;
     for _ in 0..queries {
@@ -41,7 +51,14 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let want: Vec<Id> = all[..10].iter().map(|e| Id::Num(e.1)).collect();
         let flat = c
-            .search(&q, 10, &SearchOptions { index: Some("flat"), ..SearchOptions::default() })
+            .search(
+                &q,
+                10,
+                &SearchOptions {
+                    index: Some("flat"),
+                    ..SearchOptions::default()
+                },
+            )
             .unwrap();
         assert_eq!(flat.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), want);
         let hnsw = c
@@ -50,7 +67,10 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
                 10,
                 &SearchOptions {
                     index: Some("hnsw"),
-                    params: SearchParams { ef: Some(100), nprobe: None },
+                    params: SearchParams {
+                        ef: Some(100),
+                        nprobe: None,
+                    },
                     filter: None,
                 },
             )
@@ -59,4 +79,102 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     }
     let recall = agree as f64 / (10 * queries) as f64;
     assert!(recall >= 0.9, "hnsw recall with a user metric: {recall}");
+}
+
+/// `unidb vector bench` arguments as the binary parses them, run on fvecs
+/// files with an ivecs ground truth computed here by brute force.
+#[test]
+fn vector_bench_reads_files_and_reports_recall() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: unidb_vectordb::bench::VectorCommand,
+    }
+
+    let dim = 8;
+    let mut seed = 5;
+    let base: Vec<f32> = (0..800 * dim).map(|_| lcg(&mut seed)).collect();
+    let query: Vec<f32> = (0..20 * dim).map(|_| lcg(&mut seed)).collect();
+    let mut gt = Vec::new();
+    for q in query.chunks_exact(dim) {
+        let mut d: Vec<(f64, i32)> = base
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    r.iter().zip(q).map(|(a, b)| f64::from(a - b).powi(2)).sum(),
+                    i as i32,
+                )
+            })
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        gt.extend_from_slice(&10i32.to_le_bytes());
+        for e in &d[..10] {
+            gt.extend_from_slice(&e.1.to_le_bytes());
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("unidb-it-vector-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (b, q, g) = (
+        dir.join("b.fvecs"),
+        dir.join("q.fvecs"),
+        dir.join("g.ivecs"),
+    );
+    std::fs::write(&b, unidb_vectordb::io::to_fvecs(&base, dim)).unwrap();
+    std::fs::write(&q, unidb_vectordb::io::to_fvecs(&query, dim)).unwrap();
+    std::fs::write(&g, &gt).unwrap();
+    let s = |p: &std::path::Path| p.display().to_string();
+    for (index, extra, min_recall) in [
+        ("flat", vec![], 1.0),
+        ("hnsw", vec!["--ef", "40,200"], 0.95),
+    ] {
+        let mut args = vec![
+            "x",
+            "bench",
+            "--base",
+            &s(&b),
+            "--query",
+            &s(&q),
+            "--gt",
+            &s(&g),
+            "--index",
+            index,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.into_iter().map(String::from));
+        let cli = Cli::try_parse_from(&args).unwrap();
+        let mut out = Vec::new();
+        cli.command.run(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["index"], index);
+        assert_eq!(last["threads"], 1);
+        assert!(
+            last["recall_at_10"].as_f64().unwrap() >= min_recall,
+            "{text}"
+        );
+    }
+    // A truncated ground-truth file is a typed error naming the file.
+    std::fs::write(&g, &gt[..gt.len() - 3]).unwrap();
+    let cli = Cli::try_parse_from([
+        "x",
+        "bench",
+        "--base",
+        &s(&b),
+        "--query",
+        &s(&q),
+        "--gt",
+        &s(&g),
+    ])
+    .unwrap();
+    let err = cli.command.run(&mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("g.ivecs") && err.to_string().contains("truncated"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -486,6 +486,8 @@ fn hnsw_delete_filter_compact() {
     let is_even = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(v) if v % 2 == 0);
     // A very selective filter: 1 id in 100.
     let rare = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(v) if v % 100 == 1);
+    // Above the exact threshold, but selective enough to need a wider walk.
+    let tenth = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(v) if v % 10 == 4);
     for _ in 0..20 {
         let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32 * 0.5).collect();
         let found = slots(&c, &q, 10, Some("g"), SearchParams::default());
@@ -496,6 +498,7 @@ fn hnsw_delete_filter_compact() {
         for (filter, keep) in [
             (&is_even as FilterFn<'_>, 2u64),
             (&rare as FilterFn<'_>, 100),
+            (&tenth as FilterFn<'_>, 10),
         ] {
             let o = SearchOptions {
                 index: Some("g"),
