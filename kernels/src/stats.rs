@@ -22,7 +22,7 @@
 //! assert_eq!(quantile(&[], 0.5)?, None);
 //!
 //! let h = Histogram::from_slice(&v, 0.0, 50.0, 5)?;
-//! assert_eq!(h.counts(), &[0, 2, 0, 2, 1]); // 50.0 falls in the last, closed bin
+//! assert_eq!(h.counts(), &[0, 1, 1, 1, 2]); // 50.0 falls in the last, closed bin
 //! # Ok(()) }
 //! ```
 

@@ -93,6 +93,21 @@ unsafe fn load_tail(c: &[f32]) -> float32x4_t {
     unsafe { vld1q_f32(buf.as_ptr()) }
 }
 
+/// Loads `s` (at most 4 values), zero-padded when shorter.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn load_upto4(s: &[f32]) -> float32x4_t {
+    if s.len() == 4 {
+        // SAFETY: 4 values are readable at `s`.
+        unsafe { vld1q_f32(s.as_ptr()) }
+    } else {
+        // SAFETY: the caller guarantees NEON; `s` holds fewer than 4 values.
+        unsafe { load_tail(s) }
+    }
+}
+
 /// Converts 4 halves (bits, widened to u32) to f32 exactly: exponent and
 /// mantissa moved to the f32 positions read as an f32 give the value times
 /// 2⁻¹¹² (normal and subnormal halves alike); one exact multiplication by
@@ -327,12 +342,12 @@ unsafe fn hamming_u64_neon(a: &[u64], b: &[u64]) -> u64 {
     let mut acc = [vdupq_n_u64(0); 2];
     let mut i = 0;
     while i + 4 <= n {
-        for k in 0..2 {
+        for (k, slot) in acc.iter_mut().enumerate() {
             let off = 8 * (i + 2 * k);
             // SAFETY: words i + 2k .. i + 2k + 2 <= i + 4 <= n, 16 bytes each.
             let (x, y) = unsafe { (vld1q_u8(pa.add(off)), vld1q_u8(pb.add(off))) };
             // SAFETY: NEON is enabled for this function.
-            acc[k] = unsafe { popcount_acc(acc[k], veorq_u8(x, y)) };
+            *slot = unsafe { popcount_acc(*slot, veorq_u8(x, y)) };
         }
         i += 4;
     }
@@ -395,9 +410,9 @@ macro_rules! fold_f16 {
         }
         while i < n {
             let end = (i + 8).min(n);
+            let (ta, tb) = (&a[i..end], &b[i..end]);
             // SAFETY: each tail holds at most 8 values.
-            let ((x0, x1), (y0, y1)) =
-                unsafe { (load_f16_tail(&a[i..end]), load_f16_tail(&b[i..end])) };
+            let ((x0, x1), (y0, y1)) = unsafe { (load_f16_tail(ta), load_f16_tail(tb)) };
             let ($x, $y, $acc) = (x0, y0, accs[0]);
             accs[0] = $step;
             let ($x, $y, $acc) = (x1, y1, accs[1]);
@@ -465,18 +480,11 @@ macro_rules! many_f32 {
             let mut i = 0;
             while i < dim {
                 let end = (i + 4).min(dim);
-                // SAFETY: `load` reads 4 values only when 4 remain, else a
-                // zero-padded copy of the tail.
-                let load = |s: &[f32]| unsafe {
-                    if s.len() == 4 {
-                        vld1q_f32(s.as_ptr())
-                    } else {
-                        load_tail(s)
-                    }
-                };
-                let $vq = load(&q[i..end]);
+                // SAFETY: NEON is enabled in the calling function.
+                let $vq = unsafe { load_upto4(&q[i..end]) };
                 for (r, slot) in acc.iter_mut().enumerate() {
-                    let $x = load(&block[r * dim + i..r * dim + end]);
+                    // SAFETY: as above.
+                    let $x = unsafe { load_upto4(&block[r * dim + i..r * dim + end]) };
                     let $acc = *slot;
                     *slot = $step;
                 }
@@ -525,18 +533,11 @@ unsafe fn cosine_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
         let mut i = 0;
         while i < dim {
             let end = (i + 4).min(dim);
-            // SAFETY: reads 4 values only when 4 remain, else a zero-padded
-            // copy of the tail.
-            let load = |s: &[f32]| unsafe {
-                if s.len() == 4 {
-                    vld1q_f32(s.as_ptr())
-                } else {
-                    load_tail(s)
-                }
-            };
-            let vq = load(&q[i..end]);
+            // SAFETY: NEON is enabled for this function.
+            let vq = unsafe { load_upto4(&q[i..end]) };
             for r in 0..4 {
-                let x = load(&block[r * dim + i..r * dim + end]);
+                // SAFETY: as above.
+                let x = unsafe { load_upto4(&block[r * dim + i..r * dim + end]) };
                 ab[r] = vfmaq_f32(ab[r], vq, x);
                 bb[r] = vfmaq_f32(bb[r], x, x);
             }
