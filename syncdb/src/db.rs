@@ -283,31 +283,94 @@ impl TableData {
 /// The changes of one origin replica.
 #[derive(Debug, Clone, Default)]
 struct OriginLog {
-    /// Changes `1..=frontier` are all present.
+    /// Changes `1..=frontier` are all known: held, or garbage-collected
+    /// (then absent from `changes`).
     frontier: u64,
     changes: BTreeMap<u64, Change>,
+    /// Ranges `first -> last` above the frontier that a peer reported as
+    /// garbage-collected.
+    collected: BTreeMap<u64, u64>,
+}
+
+impl OriginLog {
+    fn advance(&mut self) {
+        loop {
+            let next = self.frontier + 1;
+            if self.changes.contains_key(&next) {
+                self.frontier = next;
+                continue;
+            }
+            // A collected range starting at or below `next` that reaches past the frontier.
+            let reach = self
+                .collected
+                .range(..=next)
+                .map(|(_, last)| *last)
+                .max()
+                .filter(|last| *last > self.frontier);
+            match reach {
+                Some(last) => self.frontier = last,
+                None => break,
+            }
+        }
+        let frontier = self.frontier;
+        self.collected.retain(|_, last| *last > frontier);
+    }
+}
+
+/// A range of one origin's sequence numbers that were garbage-collected
+/// (changes of deleted rows that every known replica holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collected {
+    /// The origin replica.
+    pub origin: ReplicaId,
+    /// First sequence number of the range.
+    pub first: u64,
+    /// Last sequence number of the range (inclusive).
+    pub last: u64,
 }
 
 #[derive(Debug)]
 struct State {
-    schema: Schema,
+    schema: Arc<Schema>,
     tables: Vec<TableData>,
     log: BTreeMap<ReplicaId, OriginLog>,
+    /// Version vectors acknowledged by peers heard from directly.
+    acks: BTreeMap<ReplicaId, VersionVector>,
+    /// Garbage-collection epoch: the stable vector and the ack diagonal
+    /// when it started.
+    gc_epoch: Option<(VersionVector, VersionVector)>,
+    /// Deletes covered by this vector may be collected (see [`Database::collect_garbage`]).
+    gc_frontier: VersionVector,
 }
 
 impl State {
     fn seen(&self, origin: ReplicaId, seq: u64) -> bool {
-        self.log
-            .get(&origin)
-            .is_some_and(|l| seq <= l.frontier || l.changes.contains_key(&seq))
+        self.log.get(&origin).is_some_and(|l| {
+            seq <= l.frontier
+                || l.changes.contains_key(&seq)
+                || l.collected.range(..=seq).any(|(_, last)| seq <= *last)
+        })
     }
 
     fn record(&mut self, change: Change) {
         let log = self.log.entry(change.origin).or_default();
         log.changes.insert(change.seq, change);
-        while log.changes.contains_key(&(log.frontier + 1)) {
-            log.frontier += 1;
+        log.advance();
+    }
+
+    fn mark_collected(&mut self, collected: &[Collected]) {
+        for c in collected {
+            let log = self.log.entry(c.origin).or_default();
+            if c.last > log.frontier {
+                let e = log.collected.entry(c.first).or_insert(c.last);
+                *e = (*e).max(c.last);
+                log.advance();
+            }
         }
+    }
+
+    fn own_vv(&self) -> VersionVector {
+        self.log.iter().map(|(r, l)| (*r, l.frontier)).collect()
     }
 
     fn next_seq(&self, me: ReplicaId) -> u64 {
@@ -431,9 +494,12 @@ impl Database {
         migrations: &[Migration],
     ) -> Result<Self> {
         let mut state = State {
-            schema: Schema::from_migrations(migrations)?,
+            schema: Arc::new(Schema::from_migrations(migrations)?),
             tables: Vec::new(),
             log: BTreeMap::new(),
+            acks: BTreeMap::new(),
+            gc_epoch: None,
+            gc_frontier: VersionVector::new(),
         };
         state.sync_tables();
         Ok(Database {
@@ -470,8 +536,8 @@ impl Database {
         }
     }
 
-    /// A copy of the current schema.
-    pub fn schema(&self) -> Schema {
+    /// The current schema (shared; a migration replaces it).
+    pub fn schema(&self) -> Arc<Schema> {
         self.read_state().schema.clone()
     }
 
@@ -549,7 +615,9 @@ impl Database {
     /// As [`Schema::apply`]; nothing changes on error.
     pub fn migrate(&self, migration: Migration) -> Result<()> {
         let mut st = self.write_state();
-        st.schema.apply(migration)?;
+        let mut next = (*st.schema).clone();
+        next.apply(migration)?;
+        st.schema = Arc::new(next);
         st.sync_tables();
         Ok(())
     }
@@ -572,7 +640,7 @@ impl Database {
                 ),
             });
         }
-        let mut next = st.schema.clone();
+        let mut next = (*st.schema).clone();
         let mut applied = 0;
         for (i, m) in migrations.iter().enumerate() {
             let version = from_version as usize + i; // index into history
@@ -593,7 +661,7 @@ impl Database {
             }
         }
         if applied > 0 {
-            st.schema = next;
+            st.schema = Arc::new(next);
             st.sync_tables();
         }
         Ok(applied)
@@ -602,11 +670,7 @@ impl Database {
     /// This replica's version vector: per origin, the contiguous frontier of
     /// the changes it holds.
     pub fn version_vector(&self) -> VersionVector {
-        self.read_state()
-            .log
-            .iter()
-            .map(|(r, l)| (*r, l.frontier))
-            .collect()
+        self.read_state().own_vv()
     }
 
     /// Every held change the holder of `known` lacks (`seq > known[origin]`),
@@ -647,6 +711,32 @@ impl Database {
     /// [`SyncError::SchemaTooNew`], [`SyncError::ClockSkew`], or a
     /// validation error naming the change.
     pub fn apply_changes(&self, schema_version: u32, changes: &[Change]) -> Result<usize> {
+        self.apply_batch(schema_version, changes, &[])
+    }
+
+    /// [`Database::apply_changes`] plus ranges of sequence numbers that the
+    /// sender garbage-collected ([`Database::collected_since`]): they count
+    /// as held, so version vectors still advance over them.
+    ///
+    /// # Errors
+    /// As [`Database::apply_changes`], or [`SyncError::Protocol`] for an
+    /// empty or reversed range.
+    pub fn apply_batch(
+        &self,
+        schema_version: u32,
+        changes: &[Change],
+        collected: &[Collected],
+    ) -> Result<usize> {
+        for c in collected {
+            if c.first == 0 || c.first > c.last {
+                return Err(SyncError::Protocol {
+                    reason: format!(
+                        "invalid collected range {}..={} of replica {}",
+                        c.first, c.last, c.origin
+                    ),
+                });
+            }
+        }
         let mut st = self.write_state();
         let local = st.schema.version();
         if schema_version > local {
@@ -663,6 +753,7 @@ impl Database {
             }
         }
         let Some(newest) = newest else {
+            st.mark_collected(collected);
             return Ok(0);
         };
         self.hlc
@@ -682,7 +773,162 @@ impl Database {
             st.record(c.clone());
             applied += 1;
         }
+        st.mark_collected(collected);
         Ok(applied)
+    }
+}
+
+impl Database {
+    /// Ranges of sequence numbers above `known` and within this replica's
+    /// frontier that were garbage-collected here; send them with the changes
+    /// so that the receiver's version vector advances over them.
+    pub fn collected_since(&self, known: &VersionVector) -> Vec<Collected> {
+        let st = self.read_state();
+        let mut out = Vec::new();
+        for (origin, log) in &st.log {
+            let mut prev = known.get(*origin);
+            if prev >= log.frontier {
+                continue;
+            }
+            for &seq in log.changes.range(prev + 1..=log.frontier).map(|(s, _)| s) {
+                if seq > prev + 1 {
+                    out.push(Collected {
+                        origin: *origin,
+                        first: prev + 1,
+                        last: seq - 1,
+                    });
+                }
+                prev = seq;
+            }
+            if log.frontier > prev {
+                out.push(Collected {
+                    origin: *origin,
+                    first: prev + 1,
+                    last: log.frontier,
+                });
+            }
+        }
+        out
+    }
+
+    /// Records that `peer` holds every change covered by `known` (from its
+    /// handshake or acknowledgement). Used for garbage collection.
+    pub fn record_ack(&self, peer: ReplicaId, known: &VersionVector) {
+        if peer != self.replica {
+            self.write_state()
+                .acks
+                .entry(peer)
+                .or_default()
+                .merge(known);
+        }
+    }
+
+    /// The garbage-collection frontier: deletes covered by it may be
+    /// collected on every replica.
+    pub fn gc_frontier(&self) -> VersionVector {
+        self.read_state().gc_frontier.clone()
+    }
+
+    /// Adopts a garbage-collection frontier announced by a peer (the server).
+    pub fn learn_gc_frontier(&self, frontier: &VersionVector) {
+        self.write_state().gc_frontier.merge(frontier);
+    }
+
+    /// Garbage-collects deleted rows that every known replica has
+    /// acknowledged: every change of their past lives leaves the log except
+    /// the delete itself, and the tombstone shrinks to the key and its causal
+    /// length (kept, as in cr-sqlite, so that a later insert of the key
+    /// starts a newer life everywhere and a replica joining later learns of
+    /// the delete). Returns the number of changes collected. Peers learn the
+    /// collected sequence numbers through [`Database::collected_since`], so
+    /// version vectors stay exact.
+    ///
+    /// The rule (run on the server, whose peers are every replica; clients
+    /// adopt the server's frontier through the handshake): the *known*
+    /// replicas are this one, every peer that acknowledged, and every origin
+    /// in the log. An epoch starts by noting `S`, the pointwise minimum of
+    /// their acknowledged version vectors (what everyone holds), and `T`, each
+    /// replica's acknowledgement of its own changes. A replica that has
+    /// acknowledged a delete made every stale write to that row before, so
+    /// within `T`; once the minimum reaches `T`, every replica holds those
+    /// stale writes, and a late duplicate of one is ignored as already seen.
+    /// Then deletes within `S` are safe to collect: the frontier becomes `S`
+    /// and a new epoch starts. A replica that never acknowledged holds the
+    /// minimum at zero, so nothing is collected while any known replica is
+    /// silent. This assumes a star topology (replicas sync with the server,
+    /// not with each other) and that replicas join by syncing with the server.
+    pub fn collect_garbage(&self) -> usize {
+        let mut guard = self.write_state();
+        let st = &mut *guard;
+        let own = st.own_vv();
+        let mut known: BTreeSet<ReplicaId> = st.log.keys().copied().collect();
+        known.extend(st.acks.keys().copied());
+        known.remove(&self.replica);
+        let empty = VersionVector::new();
+        let mut ids = known.clone();
+        ids.insert(self.replica);
+        let stable: VersionVector = ids
+            .iter()
+            .map(|r| {
+                let m = known
+                    .iter()
+                    .map(|p| st.acks.get(p).unwrap_or(&empty).get(*r))
+                    .chain(std::iter::once(own.get(*r)))
+                    .min()
+                    .unwrap_or(0);
+                (*r, m)
+            })
+            .collect();
+        let diagonal: VersionVector = known
+            .iter()
+            .map(|p| (*p, st.acks.get(p).unwrap_or(&empty).get(*p)))
+            .chain(std::iter::once((self.replica, own.get(self.replica))))
+            .collect();
+        match &st.gc_epoch {
+            Some((s1, t1)) if stable.dominates(t1) => {
+                let s1 = s1.clone();
+                st.gc_frontier.merge(&s1);
+                st.gc_epoch = Some((stable, diagonal));
+            }
+            Some(_) => {}
+            None => st.gc_epoch = Some((stable, diagonal)),
+        }
+        if st.gc_frontier.is_empty() {
+            return 0;
+        }
+        // Deleted rows whose delete is within the frontier: keep that delete
+        // (it carries the causal length) and drop every other change of the
+        // row's past lives.
+        let mut doomed: BTreeMap<(TableId, Value), (ReplicaId, u64)> = BTreeMap::new();
+        for log in st.log.values() {
+            for c in log.changes.values() {
+                if matches!(c.op, ChangeOp::Row)
+                    && c.cl & 1 == 0
+                    && st.gc_frontier.covers(c.origin, c.seq)
+                {
+                    let row = st
+                        .tables
+                        .get(c.table as usize)
+                        .and_then(|t| t.rows.get(&c.key));
+                    if row.is_some_and(|r| r.cl == c.cl) {
+                        doomed
+                            .entry((c.table, c.key.clone()))
+                            .or_insert((c.origin, c.seq));
+                    }
+                }
+            }
+        }
+        let mut collected = 0;
+        for log in st.log.values_mut() {
+            let frontier = log.frontier;
+            let before = log.changes.len();
+            log.changes.retain(|seq, c| {
+                *seq > frontier
+                    || !matches!(doomed.get(&(c.table, c.key.clone())), Some(keep) if *keep != (c.origin, c.seq))
+            });
+            collected += before - log.changes.len();
+        }
+        collected
     }
 }
 
@@ -814,9 +1060,10 @@ impl Transaction<'_> {
             }
         }
         if let Err(e) = result {
+            let schema = st.schema.clone();
             for (t, key, prev) in undo.into_iter().rev() {
-                let table = st.schema.table_by_id(t)?.clone();
-                st.tables[t as usize].put_row(&table, &key, prev);
+                let table = schema.table_by_id(t)?;
+                st.tables[t as usize].put_row(table, &key, prev);
             }
             return Err(e);
         }
@@ -831,10 +1078,10 @@ impl Transaction<'_> {
 type Emit<'e> = dyn FnMut(&mut State, &Table, &Value, u64, ChangeOp) -> Result<()> + 'e;
 
 fn run_op(st: &mut State, me: ReplicaId, op: &Op, emit: &mut Emit<'_>) -> Result<()> {
-    let schema = &st.schema;
+    let schema = st.schema.clone();
     match op {
         Op::Insert(tname, values) => {
-            let table = schema.table(tname)?.clone();
+            let table = schema.table(tname)?;
             let pk = table.primary_key();
             let mut given: BTreeMap<ColumnId, Value> = BTreeMap::new();
             for (name, v) in values {
@@ -875,7 +1122,7 @@ fn run_op(st: &mut State, me: ReplicaId, op: &Op, emit: &mut Emit<'_>) -> Result
                 writes.push((col.id, col.resolver().is_counter(), v));
             }
             let cl = cl + 1;
-            emit(st, &table, &key, cl, ChangeOp::Row)?;
+            emit(st, table, &key, cl, ChangeOp::Row)?;
             for (column, counter, v) in writes {
                 let op = if counter {
                     let delta = v.as_i64().unwrap_or(0);
@@ -884,12 +1131,12 @@ fn run_op(st: &mut State, me: ReplicaId, op: &Op, emit: &mut Emit<'_>) -> Result
                 } else {
                     ChangeOp::Set { column, value: v }
                 };
-                emit(st, &table, &key, cl, op)?;
+                emit(st, table, &key, cl, op)?;
             }
         }
         Op::Update(tname, key, values) => {
-            let table = schema.table(tname)?.clone();
-            let cl = live_row(st, &table, key)?;
+            let table = schema.table(tname)?;
+            let cl = live_row(st, table, key)?;
             let mut ops = Vec::new();
             for (name, v) in values {
                 let col = table.column(name)?;
@@ -904,24 +1151,24 @@ fn run_op(st: &mut State, me: ReplicaId, op: &Op, emit: &mut Emit<'_>) -> Result
             }
             for (column, counter, v) in ops {
                 let op = if counter {
-                    let current = counter_state(st, &table, key, column);
+                    let current = counter_state(st, table, key, column);
                     let delta = v.as_i64().unwrap_or(0).wrapping_sub(current.value());
                     let (inc, dec) = current.bumped(me, delta);
                     ChangeOp::Count { column, inc, dec }
                 } else {
                     ChangeOp::Set { column, value: v }
                 };
-                emit(st, &table, key, cl, op)?;
+                emit(st, table, key, cl, op)?;
             }
         }
         Op::Delete(tname, key) => {
-            let table = schema.table(tname)?.clone();
-            check_key(&table, key)?;
-            let cl = live_row(st, &table, key)?;
-            emit(st, &table, key, cl + 1, ChangeOp::Row)?;
+            let table = schema.table(tname)?;
+            check_key(table, key)?;
+            let cl = live_row(st, table, key)?;
+            emit(st, table, key, cl + 1, ChangeOp::Row)?;
         }
         Op::Increment(tname, key, cname, delta) => {
-            let table = schema.table(tname)?.clone();
+            let table = schema.table(tname)?;
             let col = table.column(cname)?;
             if !col.resolver().is_counter() {
                 return Err(SyncError::NotACounter {
@@ -931,9 +1178,9 @@ fn run_op(st: &mut State, me: ReplicaId, op: &Op, emit: &mut Emit<'_>) -> Result
                 });
             }
             let column = col.id;
-            let cl = live_row(st, &table, key)?;
-            let (inc, dec) = counter_state(st, &table, key, column).bumped(me, *delta);
-            emit(st, &table, key, cl, ChangeOp::Count { column, inc, dec })?;
+            let cl = live_row(st, table, key)?;
+            let (inc, dec) = counter_state(st, table, key, column).bumped(me, *delta);
+            emit(st, table, key, cl, ChangeOp::Count { column, inc, dec })?;
         }
     }
     Ok(())

@@ -59,6 +59,7 @@
 //! ```
 
 pub mod change;
+pub mod codec;
 pub mod db;
 pub mod error;
 pub mod resolver;
@@ -74,7 +75,7 @@ mod sync_tests;
 mod tests;
 
 pub use change::{Change, ChangeOp, VersionVector};
-pub use db::{Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
+pub use db::{Collected, Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
 pub use error::{Result, SyncError};
 pub use resolver::{Cell, MergeStrategy, PnCounter, Register, Resolver};
 pub use schema::{Column, ColumnDef, ColumnId, Migration, Schema, Table, TableDef, TableId};

@@ -58,6 +58,8 @@ pub struct SimConfig {
     pub migrations: bool,
     /// Number of distinct keys written (small: more conflicts).
     pub keys: u64,
+    /// Whether the server and clients garbage-collect deleted rows as they sync.
+    pub gc: bool,
 }
 
 impl Default for SimConfig {
@@ -72,6 +74,7 @@ impl Default for SimConfig {
             max_batch_bytes: 1024,
             migrations: true,
             keys: 12,
+            gc: true,
         }
     }
 }
@@ -110,6 +113,8 @@ pub struct SimReport {
     pub rows: usize,
     /// Final schema version.
     pub schema_version: u32,
+    /// Changes garbage-collected on the server.
+    pub collected: usize,
 }
 
 /// SplitMix64: a small, fast, seedable generator for the simulation.
@@ -236,6 +241,8 @@ struct World {
     /// The server's session with client i.
     server_sessions: Vec<Session>,
     refused: u64,
+    gc: bool,
+    collected: usize,
 }
 
 impl World {
@@ -251,6 +258,10 @@ impl World {
     }
 
     fn handshake(&mut self, i: usize) {
+        if self.gc {
+            self.collected += self.server.collect_garbage();
+            self.clients[i].collect_garbage();
+        }
         let a = self.client_sessions[i].hello().encode();
         let b = self.server_sessions[i].hello().encode();
         self.send_all(i, true, vec![a]);
@@ -424,6 +435,8 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
         server,
         clients,
         refused: 0,
+        gc: cfg.gc,
+        collected: 0,
     };
     let n = cfg.replicas.max(1);
     let mut committed = 0;
@@ -487,6 +500,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
         heal_rounds,
         rows: server_dump.values().map(BTreeMap::len).sum(),
         schema_version: w.server.schema_version(),
+        collected: w.collected,
     })
 }
 

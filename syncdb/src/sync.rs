@@ -93,6 +93,7 @@ impl Session {
             replica: self.db.replica(),
             schema_version: self.db.schema_version(),
             known: self.db.version_vector(),
+            gc: self.db.gc_frontier(),
         }
     }
 
@@ -103,7 +104,8 @@ impl Session {
             return Vec::new();
         };
         let changes = self.db.changes_since(known);
-        if changes.is_empty() {
+        let collected = self.db.collected_since(known);
+        if changes.is_empty() && collected.is_empty() {
             return Vec::new();
         }
         let known = self.peer_known.get_or_insert_with(VersionVector::new);
@@ -112,12 +114,23 @@ impl Session {
                 known.set(c.origin, c.seq);
             }
         }
-        batches(
-            self.db.replica(),
-            self.db.schema_version(),
-            changes,
-            self.config.max_batch_bytes,
-        )
+        for c in &collected {
+            if c.last > known.get(c.origin) {
+                known.set(c.origin, c.last);
+            }
+        }
+        let sender = self.db.replica();
+        let version = self.db.schema_version();
+        let mut out = batches(sender, version, changes, self.config.max_batch_bytes);
+        if !collected.is_empty() {
+            out.push(Message::Changes {
+                sender,
+                schema_version: version,
+                changes: Vec::new(),
+                collected,
+            });
+        }
+        out
     }
 
     /// Handles one message from the peer and returns the replies.
@@ -132,8 +145,11 @@ impl Session {
                 replica,
                 schema_version,
                 known,
+                gc,
             } => {
                 self.check_peer(replica)?;
+                self.db.record_ack(replica, &known);
+                self.db.learn_gc_frontier(&gc);
                 let mut out = Vec::new();
                 let schema = self.db.schema();
                 if schema_version < schema.version() {
@@ -163,16 +179,20 @@ impl Session {
                 sender,
                 schema_version,
                 changes,
+                collected,
             } => {
                 self.check_peer(sender)?;
-                self.db.apply_changes(schema_version, &changes)?;
+                self.db.apply_batch(schema_version, &changes, &collected)?;
                 Ok(vec![Message::Ack {
                     replica: self.db.replica(),
                     known: self.db.version_vector(),
+                    gc: self.db.gc_frontier(),
                 }])
             }
-            Message::Ack { replica, known } => {
+            Message::Ack { replica, known, gc } => {
                 self.check_peer(replica)?;
+                self.db.record_ack(replica, &known);
+                self.db.learn_gc_frontier(&gc);
                 self.acked.merge(&known);
                 if let Some(k) = &mut self.peer_known {
                     k.merge(&known);

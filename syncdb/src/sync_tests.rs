@@ -83,6 +83,7 @@ fn older_schema_refuses_then_migrates_on_handshake() {
         sender: a.replica(),
         schema_version: 2,
         changes: a.changes_since(&VersionVector::new()),
+        collected: Vec::new(),
     };
     let err = sb.handle(batch).unwrap_err();
     assert_eq!(
@@ -112,6 +113,7 @@ fn hostile_messages_change_nothing() {
         sender: a.replica(),
         schema_version: 1,
         changes: a.changes_since(&VersionVector::new()),
+        collected: Vec::new(),
     }
     .encode();
     // Every single-byte corruption either decodes to something valid or is
@@ -130,6 +132,102 @@ fn hostile_messages_change_nothing() {
     let fake = Message::Ack {
         replica: b.replica(),
         known: VersionVector::new(),
+        gc: VersionVector::new(),
     };
     assert!(matches!(sb.handle(fake), Err(SyncError::Protocol { .. })));
+}
+
+#[test]
+fn tombstones_are_collected_once_every_replica_acknowledged() {
+    let clock = ManualClock::new(5_000);
+    let server = node(100, &clock);
+    let clients: Vec<Arc<Database>> = (1..=3).map(|i| node(i, &clock)).collect();
+    let mut pairs: Vec<(Session, Session)> = clients
+        .iter()
+        .map(|c| {
+            (
+                Session::new(c.clone(), SyncConfig::default()),
+                Session::new(server.clone(), SyncConfig::default()),
+            )
+        })
+        .collect();
+    for i in 0..30i64 {
+        let c = &clients[(i % 3) as usize];
+        c.insert("t", [("id", Value::I64(i)), ("v", format!("v{i}").into())])
+            .unwrap();
+        c.update("t", i, [("v", Value::from("again"))]).unwrap();
+    }
+    let sync_all = |pairs: &mut Vec<(Session, Session)>| {
+        for (a, b) in pairs.iter_mut() {
+            sync_pair(a, b).unwrap();
+        }
+    };
+    sync_all(&mut pairs);
+    sync_all(&mut pairs);
+    // A stale write made before seeing the delete, held back "in flight".
+    clients[1]
+        .update("t", 0i64, [("v", Value::from("stale"))])
+        .unwrap();
+    let stale = clients[1].changes_since(&server.version_vector());
+    for i in (0..30i64).step_by(2) {
+        clients[0].delete("t", i).unwrap();
+    }
+    let before = server.log_len();
+    // Nothing is collected until every replica acknowledged the deletes.
+    {
+        let (a, b) = &mut pairs[0];
+        sync_pair(a, b).unwrap();
+    }
+    assert_eq!(server.collect_garbage(), 0);
+    assert_eq!(server.collect_garbage(), 0);
+    let mut collected = 0;
+    for _ in 0..3 {
+        sync_all(&mut pairs);
+        collected += server.collect_garbage();
+        for c in &clients {
+            c.collect_garbage();
+        }
+    }
+    sync_all(&mut pairs);
+    for c in &clients {
+        c.collect_garbage();
+    }
+    assert!(collected >= 15 * 3, "collected {collected}");
+    assert!(
+        server.log_len() < before,
+        "{} >= {before}",
+        server.log_len()
+    );
+    let dump = server.read().dump();
+    assert_eq!(dump["t"].len(), 15);
+    for c in &clients {
+        assert_eq!(c.read().dump(), dump);
+        assert_eq!(c.version_vector(), server.version_vector());
+        assert!(c.log_len() < before);
+    }
+    // The late duplicate of the stale write changes nothing anywhere.
+    for db in clients.iter().chain([&server]) {
+        assert_eq!(db.apply_changes(1, &stale).unwrap(), 0);
+        assert!(db.read().get("t", &Value::I64(0)).unwrap().is_none());
+    }
+    // A replica joining after collection converges, version vector included.
+    let late = node(9, &clock);
+    let (mut a, mut b) = (
+        Session::new(late.clone(), SyncConfig::default()),
+        Session::new(server.clone(), SyncConfig::default()),
+    );
+    sync_pair(&mut a, &mut b).unwrap();
+    assert_eq!(late.read().dump(), dump);
+    assert_eq!(late.version_vector(), server.version_vector());
+    // Re-inserting a collected key starts a newer life everywhere.
+    late.insert("t", [("id", Value::I64(0)), ("v", Value::from("reborn"))])
+        .unwrap();
+    sync_pair(&mut a, &mut b).unwrap();
+    sync_all(&mut pairs);
+    for db in clients.iter().chain([&server]) {
+        assert_eq!(
+            db.read().get("t", &Value::I64(0)).unwrap().unwrap()["v"],
+            Value::from("reborn")
+        );
+    }
 }

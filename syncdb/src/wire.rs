@@ -18,6 +18,7 @@
 //!     replica: ReplicaId::from_u64(7),
 //!     schema_version: 3,
 //!     known: [(ReplicaId::from_u64(7), 12)].into_iter().collect(),
+//!     gc: VersionVector::new(),
 //! };
 //! let bytes = hello.encode();
 //! assert_eq!(&bytes[..3], b"US\x01");
@@ -30,6 +31,7 @@ use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp, VersionVector};
+use crate::db::Collected;
 use crate::error::{Result, SyncError};
 use crate::schema::{ColumnDef, Migration, TableDef};
 use crate::value::{ColumnType, Value};
@@ -51,6 +53,8 @@ pub enum Message {
         schema_version: u32,
         /// The sender's version vector (its checkpoint).
         known: VersionVector,
+        /// The sender's garbage-collection frontier.
+        gc: VersionVector,
     },
     /// Schema migrations: `migrations[i]` produces version `from_version + i + 1`.
     Migrations {
@@ -67,6 +71,8 @@ pub enum Message {
         schema_version: u32,
         /// The changes.
         changes: Vec<Change>,
+        /// Sequence numbers the sender garbage-collected (they count as held).
+        collected: Vec<Collected>,
     },
     /// Acknowledgement after applying a batch: the receiver's new checkpoint.
     Ack {
@@ -74,6 +80,8 @@ pub enum Message {
         replica: ReplicaId,
         /// Its version vector after applying.
         known: VersionVector,
+        /// Its garbage-collection frontier.
+        gc: VersionVector,
     },
 }
 
@@ -212,11 +220,13 @@ impl Message {
                 replica,
                 schema_version,
                 known,
+                gc,
             } => {
                 let mut out = header(TAG_HELLO);
                 put(&mut out, replica.as_u64());
                 put(&mut out, u64::from(*schema_version));
                 put_vv(&mut out, known);
+                put_vv(&mut out, gc);
                 out
             }
             Message::Migrations {
@@ -235,6 +245,7 @@ impl Message {
                 sender,
                 schema_version,
                 changes,
+                collected,
             } => {
                 let mut out = header(TAG_CHANGES);
                 put(&mut out, sender.as_u64());
@@ -243,12 +254,19 @@ impl Message {
                 for c in changes {
                     put_change(&mut out, c);
                 }
+                put(&mut out, collected.len() as u64);
+                for c in collected {
+                    put(&mut out, c.origin.as_u64());
+                    put(&mut out, c.first);
+                    put(&mut out, c.last);
+                }
                 out
             }
-            Message::Ack { replica, known } => {
+            Message::Ack { replica, known, gc } => {
                 let mut out = header(TAG_ACK);
                 put(&mut out, replica.as_u64());
                 put_vv(&mut out, known);
+                put_vv(&mut out, gc);
                 out
             }
         }
@@ -280,6 +298,7 @@ impl Message {
                 replica: ReplicaId::from_u64(r.u64()?),
                 schema_version: r.u32()?,
                 known: r.vv()?,
+                gc: r.vv()?,
             },
             TAG_MIGRATIONS => {
                 let from_version = r.u32()?;
@@ -302,15 +321,26 @@ impl Message {
                 for _ in 0..n {
                     changes.push(r.change()?);
                 }
+                let n = r.count(3)?;
+                let mut collected = Vec::with_capacity(n);
+                for _ in 0..n {
+                    collected.push(Collected {
+                        origin: ReplicaId::from_u64(r.u64()?),
+                        first: r.u64()?,
+                        last: r.u64()?,
+                    });
+                }
                 Message::Changes {
                     sender,
                     schema_version,
                     changes,
+                    collected,
                 }
             }
             TAG_ACK => Message::Ack {
                 replica: ReplicaId::from_u64(r.u64()?),
                 known: r.vv()?,
+                gc: r.vv()?,
             },
             other => return Err(r.err_at(3, format!("unknown message tag {other}"))),
         };
@@ -342,6 +372,7 @@ pub fn batches(
                 sender,
                 schema_version,
                 changes: std::mem::take(&mut current),
+                collected: Vec::new(),
             });
             size = overhead;
         }
@@ -353,6 +384,7 @@ pub fn batches(
             sender,
             schema_version,
             changes: current,
+            collected: Vec::new(),
         });
     }
     out
@@ -685,11 +717,12 @@ mod tests {
 
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
-            (any::<u64>(), any::<u32>(), vv()).prop_map(|(r, schema_version, known)| {
+            (any::<u64>(), any::<u32>(), vv(), vv()).prop_map(|(r, schema_version, known, gc)| {
                 Message::Hello {
                     replica: ReplicaId::from_u64(r),
                     schema_version,
                     known,
+                    gc,
                 }
             }),
             (any::<u32>(), proptest::collection::vec(migration(), 0..3)).prop_map(
@@ -701,16 +734,26 @@ mod tests {
             (
                 any::<u64>(),
                 any::<u32>(),
-                proptest::collection::vec(change(), 0..5)
+                proptest::collection::vec(change(), 0..5),
+                proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>()), 0..3),
             )
-                .prop_map(|(s, schema_version, changes)| Message::Changes {
+                .prop_map(|(s, schema_version, changes, col)| Message::Changes {
                     sender: ReplicaId::from_u64(s),
                     schema_version,
-                    changes
+                    changes,
+                    collected: col
+                        .into_iter()
+                        .map(|(o, first, last)| Collected {
+                            origin: ReplicaId::from_u64(o),
+                            first,
+                            last
+                        })
+                        .collect(),
                 }),
-            (any::<u64>(), vv()).prop_map(|(r, known)| Message::Ack {
+            (any::<u64>(), vv(), vv()).prop_map(|(r, known, gc)| Message::Ack {
                 replica: ReplicaId::from_u64(r),
-                known
+                known,
+                gc,
             }),
         ]
     }

@@ -28,7 +28,7 @@ fn cases(default: u32) -> u32 {
 #[test]
 fn replicas_converge_under_faulty_network() {
     let n = cases(256) * 8;
-    let (mut messages, mut migrated, mut refused) = (0, 0, 0);
+    let (mut messages, mut migrated, mut refused, mut collected) = (0, 0, 0, 0);
     for seed in 0..u64::from(n) {
         let cfg = SimConfig {
             replicas: 3 + (seed % 3) as usize,
@@ -40,6 +40,7 @@ fn replicas_converge_under_faulty_network() {
             max_batch_bytes: [64, 256, 4096][(seed % 5 % 3) as usize],
             migrations: seed % 2 == 0,
             keys: 4 + seed % 8,
+            gc: seed % 3 != 1,
         };
         let r = simulate(&cfg).unwrap();
         assert!(r.converged, "seed {seed}: diverged: {r:?}");
@@ -55,8 +56,10 @@ fn replicas_converge_under_faulty_network() {
         messages += r.messages;
         migrated += usize::from(r.schema_version > 1);
         refused += r.refused;
+        collected += r.collected;
     }
     assert!(messages > u64::from(n) * 10);
+    assert!(collected > 0, "garbage collection never ran");
     // Migrations happened offline and batches ahead of a schema were refused, then healed.
     assert!(
         migrated > n as usize / 8 && refused > 0,
@@ -273,6 +276,7 @@ fn peer_with_foreign_schema_is_refused_whole() {
         sender: alien.replica(),
         schema_version: 1,
         changes: alien.changes_since(&VersionVector::new()),
+        collected: Vec::new(),
     };
     let mut s = Session::new(local.clone(), SyncConfig::default());
     let err = s.handle(batch).unwrap_err();
