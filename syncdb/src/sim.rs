@@ -623,3 +623,137 @@ pub fn reference_model(schema: &Schema, changes: &[Change]) -> Dump {
     }
     out
 }
+
+/// Figures of [`row_workload`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadReport {
+    /// Rows inserted.
+    pub rows: usize,
+    /// Random single-column updates made.
+    pub updates: usize,
+    /// Rows inserted per second (transactions of `batch` rows).
+    pub insert_ops_s: f64,
+    /// Column updates per second (transactions of `batch` updates).
+    pub update_ops_s: f64,
+    /// Bytes of the encoded change batches (the replica's full sync
+    /// snapshot) divided by the number of column writes.
+    pub bytes_per_op: f64,
+    /// Seconds to merge two replicas that each made `updates / 2`
+    /// concurrent edits (both directions).
+    pub merge_s: f64,
+    /// Changes applied per second during that merge.
+    pub merge_changes_s: f64,
+    /// Whether the two merged replicas hold identical tables.
+    pub converged: bool,
+}
+
+/// The row workload of the sync benchmarks: `rows` rows of
+/// `{name: text, qty: i64, price: f64, done: bool}` inserted in
+/// transactions of `batch` rows, then `updates` random single-column
+/// updates; then two replicas holding the same rows make `updates / 2`
+/// concurrent edits each and are merged. Deterministic for a seed (the
+/// timings are not).
+///
+/// # Errors
+/// Only on an internal inconsistency (the workload's writes are valid).
+pub fn row_workload(
+    rows: usize,
+    updates: usize,
+    batch: usize,
+    seed: u64,
+) -> Result<WorkloadReport> {
+    use std::time::Instant;
+    let schema = [Migration::AddTable(
+        TableDef::new("items", "id", ColumnType::I64)
+            .column(ColumnDef::new("name", ColumnType::Text))
+            .column(ColumnDef::new("qty", ColumnType::I64))
+            .column(ColumnDef::new("price", ColumnType::F64))
+            .column(ColumnDef::new("done", ColumnType::Bool)),
+    )];
+    let clock = ManualClock::new(1_700_000_000_000);
+    let open = |id: u64| -> Result<Database> {
+        Database::open(ReplicaId::from_u64(id), Arc::new(clock.clone()), &schema)
+    };
+    let batch = batch.max(1);
+    let mut rng = Rng(seed);
+    let a = open(1)?;
+    let start = Instant::now();
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(batch) {
+        let mut tx = a.transaction();
+        for &i in chunk {
+            tx.insert(
+                "items",
+                [
+                    ("id", Value::I64(i as i64)),
+                    ("name", Value::Text(format!("item {i}"))),
+                    ("qty", Value::I64((i % 100) as i64)),
+                    ("price", Value::F64(i as f64 * 0.25)),
+                    ("done", Value::Bool(i % 3 == 0)),
+                ],
+            );
+        }
+        tx.commit()?;
+    }
+    let insert_s = start.elapsed().as_secs_f64();
+    let update = |db: &Database, rng: &mut Rng, n: usize| -> Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let mut tx = db.transaction();
+            for _ in 0..left.min(batch) {
+                let key = rng.below(rows.max(1) as u64) as i64;
+                let (col, v) = match rng.below(4) {
+                    0 => ("name", Value::Text(format!("renamed {}", rng.below(1000)))),
+                    1 => ("qty", Value::I64(rng.below(1000) as i64)),
+                    2 => ("price", Value::F64(rng.below(10_000) as f64 / 4.0)),
+                    _ => ("done", Value::Bool(rng.chance(0.5))),
+                };
+                tx.update("items", key, [(col, v)]);
+            }
+            left -= left.min(batch);
+            tx.commit()?;
+        }
+        Ok(())
+    };
+    let start = Instant::now();
+    if rows > 0 {
+        update(&a, &mut rng, updates)?;
+    }
+    let update_s = start.elapsed().as_secs_f64();
+    let all = a.changes_since(&VersionVector::new());
+    let bytes: usize = crate::wire::batches(a.replica(), a.schema_version(), all, 1 << 20)
+        .iter()
+        .map(|m| m.encode().len())
+        .sum();
+    let writes = rows * 4 + updates;
+    // Merge: b starts from a's state, both edit concurrently, then exchange.
+    let b = open(2)?;
+    b.apply_changes(1, &a.changes_since(&VersionVector::new()))?;
+    let base = a.version_vector();
+    if rows > 0 {
+        update(&a, &mut rng, updates / 2)?;
+        update(&b, &mut rng, updates / 2)?;
+    }
+    let from_a = a.changes_since(&base);
+    let from_b = b.changes_since(&base);
+    let merged = from_a.len() + from_b.len();
+    let start = Instant::now();
+    a.apply_changes(1, &from_b)?;
+    b.apply_changes(1, &from_a)?;
+    let merge_s = start.elapsed().as_secs_f64();
+    let converged = a.read().dump() == b.read().dump();
+    let per_s = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    Ok(WorkloadReport {
+        rows,
+        updates,
+        insert_ops_s: per_s(rows, insert_s),
+        update_ops_s: per_s(updates, update_s),
+        bytes_per_op: if writes > 0 {
+            bytes as f64 / writes as f64
+        } else {
+            0.0
+        },
+        merge_s,
+        merge_changes_s: per_s(merged, merge_s),
+        converged,
+    })
+}

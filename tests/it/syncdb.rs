@@ -292,3 +292,16 @@ fn peer_with_foreign_schema_is_refused_whole() {
         Err(SyncError::SchemaConflict { version: 1, .. })
     ));
 }
+
+#[test]
+fn row_workload_merges_to_one_state() {
+    let r = unidb_syncdb::sim::row_workload(300, 400, 50, 3).unwrap();
+    assert_eq!((r.rows, r.updates), (300, 400));
+    assert!(r.converged, "{r:?}");
+    assert!(
+        r.insert_ops_s > 0.0 && r.update_ops_s > 0.0 && r.merge_changes_s > 0.0,
+        "{r:?}"
+    );
+    // Each column write costs at least its key, value and stamps, and not absurdly more.
+    assert!(r.bytes_per_op > 8.0 && r.bytes_per_op < 64.0, "{r:?}");
+}
