@@ -8,6 +8,8 @@ use unidb_kernels::Isa;
 
 /// Smaller inputs under Miri, which is slow.
 const BIG: usize = if cfg!(miri) { 40 } else { 1023 };
+/// Longest random sequence in property tests.
+const LONG: usize = if cfg!(miri) { 24 } else { 300 };
 
 // ---------------------------------------------------------------- oracles
 
@@ -406,8 +408,8 @@ proptest! {
 
     #[test]
     fn bulk_round_trips(
-        a in prop::collection::vec(mixed_u32(), 0..300),
-        b in prop::collection::vec(mixed_u64(), 0..300),
+        a in prop::collection::vec(mixed_u32(), 0..LONG),
+        b in prop::collection::vec(mixed_u64(), 0..LONG),
         shift in 0usize..16,
         tail in prop::collection::vec(any::<u8>(), 0..12),
     ) {
@@ -435,7 +437,7 @@ proptest! {
     fn bulk_matches_single_on_arbitrary_bytes(
         bytes in prop::collection::vec(
             prop_oneof![3 => 0u8..0x80, 3 => 0x80u8..=0xFF, 1 => Just(0u8), 1 => Just(0x80u8)],
-            0..120),
+            0..LONG.min(120)),
         count in 0usize..130,
     ) {
         fn reference<T>(

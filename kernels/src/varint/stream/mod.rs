@@ -30,21 +30,23 @@
 //! Decoding runs on the path of [`Kernels::active`](crate::Kernels::active)
 //! (so `UNIDB_ISA` governs it), chosen once per process:
 //!
-//! - `scalar`: the reference, value by value;
+//! - `scalar`: the reference (a group of four values per step, read as one
+//!   128-bit window; value by value near the end and to report errors);
 //! - `portable`: the scalar code too, since SSE2 (the x86-64 baseline) has no
-//!   byte shuffle;
-//! - `avx2`: `pshufb` with a 256-entry shuffle table, eight values (two
-//!   control bytes) per iteration;
-//! - `neon`: `tbl` with the same table, four values per iteration.
+//!   byte shuffle (and `wide` offers none);
+//! - `avx2`: `pshufb` with a 256-entry shuffle table and a 256-entry length
+//!   table, 32 values (eight control bytes) per iteration;
+//! - `neon`: `tbl` (`vqtbl1q_u8`) with the same tables, eight values per
+//!   iteration.
 //!
 //! The SIMD paths check the remaining input once per iteration and never
 //! read past it: values whose 16-byte window would cross the end are decoded
 //! by the scalar code, which also reports errors (a SIMD path that detects a
 //! non-canonical value re-runs the scalar code to name its offset). There is
 //! no pre-pass over the control bytes: the data length is validated as a
-//! by-product of decoding. [`Decoder::for_isa`] gives any
-//! available path, to compare paths in tests and benchmarks. Encoding is
-//! scalar on every path.
+//! by-product of decoding. [`Decoder::for_isa`] gives any available path,
+//! to compare paths in tests and benchmarks. Encoding is scalar on every
+//! path (one length computation and one unaligned 4-byte store per value).
 //!
 //! The differential variants store wrapping differences between consecutive
 //! values (the first against `initial`): small for sorted ids and
@@ -470,6 +472,26 @@ pub fn encode_into(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> u
 }
 
 fn encode_impl(values: &[u32], delta: Option<u32>, out: &mut Vec<u8>) -> usize {
+    match delta {
+        None => encode_groups::<false>(values, 0, out),
+        Some(initial) => encode_groups::<true>(values, initial, out),
+    }
+}
+
+/// Stores `v` as a full little-endian word at `dst`; returns its length.
+///
+/// # Safety
+/// `dst .. dst + 4` is writable.
+#[inline(always)]
+unsafe fn put(dst: *mut u8, v: u32) -> usize {
+    // SAFETY: the caller guarantees four writable bytes; unaligned write of
+    // plain bytes.
+    unsafe { dst.cast::<[u8; 4]>().write_unaligned(v.to_le_bytes()) };
+    byte_len(v)
+}
+
+#[inline(always)]
+fn encode_groups<const DELTA: bool>(values: &[u32], mut prev: u32, out: &mut Vec<u8>) -> usize {
     let n = values.len();
     let ctrl_len = n.div_ceil(4);
     let start = out.len();
@@ -477,32 +499,42 @@ fn encode_impl(values: &[u32], delta: Option<u32>, out: &mut Vec<u8>) -> usize {
     // stored as a full 4-byte word.
     out.reserve(max_encoded_len(n) + 3);
     let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let mut prev = delta.unwrap_or(0);
     let mut pos = ctrl_len;
-    for (j, group) in values.chunks(4).enumerate() {
+    let mut next = |v: u32| {
+        if DELTA {
+            let d = v.wrapping_sub(prev);
+            prev = v;
+            d
+        } else {
+            v
+        }
+    };
+    // Invariant for every `put` below: `pos <= ctrl_len + 4 * (values
+    // before v)`, so `pos + 4 <= max_encoded_len(n) + 3`, inside the
+    // reserved spare capacity; control byte `j < ctrl_len` likewise.
+    let mut groups = values.chunks_exact(4);
+    for (j, g) in (&mut groups).enumerate() {
         let mut c = 0u8;
-        for (i, &v) in group.iter().enumerate() {
-            let v = if delta.is_some() {
-                let d = v.wrapping_sub(prev);
-                prev = v;
-                d
-            } else {
-                v
-            };
-            let len = byte_len(v);
+        for (i, &v) in g.iter().enumerate() {
+            // SAFETY: see the invariant above.
+            let len = unsafe { put(base.add(pos), next(v)) };
             c |= ((len - 1) as u8) << (2 * i);
-            // SAFETY: `pos <= ctrl_len + 4 * (values before v)`, so
-            // `pos + 4 <= max_encoded_len(n) + 3`, within the reserved spare
-            // capacity. Unaligned writes of plain bytes.
-            unsafe {
-                base.add(pos)
-                    .cast::<[u8; 4]>()
-                    .write_unaligned(v.to_le_bytes())
-            };
             pos += len;
         }
-        // SAFETY: `j < ctrl_len`, within the reserved spare capacity.
+        // SAFETY: `j < ctrl_len`, inside the reserved spare capacity.
         unsafe { base.add(j).write(c) };
+    }
+    let rest = groups.remainder();
+    if !rest.is_empty() {
+        let mut c = 0u8;
+        for (i, &v) in rest.iter().enumerate() {
+            // SAFETY: see the invariant above.
+            let len = unsafe { put(base.add(pos), next(v)) };
+            c |= ((len - 1) as u8) << (2 * i);
+            pos += len;
+        }
+        // SAFETY: the last control byte, `ctrl_len - 1`.
+        unsafe { base.add(ctrl_len - 1).write(c) };
     }
     // SAFETY: bytes `0..ctrl_len` (every control byte) and `ctrl_len..pos`
     // (every value's data bytes, written as part of 4-byte words) were
