@@ -609,6 +609,31 @@ impl Collection {
         Ok(found.into_iter().map(|f| self.hits(f)).collect())
     }
 
+    /// [`Collection::search`] for many row-major queries, in parallel (rayon).
+    ///
+    /// # Errors
+    /// [`VectorError::WrongDimension`] when `queries.len()` is not a multiple
+    /// of the dimension, or an unknown index name.
+    pub fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        use rayon::prelude::*;
+        let dim = self.config.dim;
+        if !queries.len().is_multiple_of(dim) {
+            return Err(VectorError::WrongDimension {
+                expected: dim,
+                got: queries.len() % dim,
+            });
+        }
+        queries
+            .par_chunks_exact(dim)
+            .map(|q| self.search(q, k, options))
+            .collect()
+    }
+
     /// Every live vector within `radius` of `query` (inclusive), closest first.
     ///
     /// # Errors

@@ -2,6 +2,10 @@
 //! iterations on a seeded sample) over flat inverted lists of slots.
 //!
 //! Assignment uses the collection's metric; centroids are arithmetic means.
+//! Vectors inserted after training go to their nearest list; vectors
+//! inserted while the index is untrained (it was built over an empty
+//! collection) are scanned exhaustively until the next build
+//! ([`crate::Collection::compact`] rebuilds every index).
 
 use rayon::prelude::*;
 

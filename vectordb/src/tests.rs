@@ -865,6 +865,16 @@ fn save_open_round_trip_gives_identical_results() {
         assert_eq!(a, b);
     }
     let mut rng = Rng::new(2);
+    let qs: Vec<f32> = (0..12).map(|_| rng.normal() as f32).collect();
+    let opts = SearchOptions {
+        index: Some("g"),
+        ..SearchOptions::default()
+    };
+    let batch = o.search_batch(&qs, 4, &opts).unwrap();
+    for (q, b) in qs.chunks_exact(4).zip(&batch) {
+        assert_eq!(&c.search(q, 4, &opts).unwrap(), b);
+    }
+    assert!(o.search_batch(&qs[..5], 4, &opts).is_err());
     for _ in 0..10 {
         let q: Vec<f32> = (0..4).map(|_| rng.normal() as f32).collect();
         for index in ["g", "i", "f"] {
