@@ -17,3 +17,4 @@ pub use unidb_vectordb as vectordb;
 
 pub mod bench;
 pub mod cli;
+pub mod compress;

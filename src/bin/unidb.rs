@@ -21,6 +21,9 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Compress the columns of a CSV file with the syncdb codecs and report
+    /// the codec chosen, ratio and speed per column.
+    Compress(unidb::compress::CompressArgs),
     /// Vector database tools.
     Vector {
         #[command(subcommand)]
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchCommand::Kernels(args),
         }) => return print_report(unidb::bench::bench_kernels(&args)),
+        Some(Command::Compress(args)) => return print_report(unidb::compress::run(&args)),
         Some(Command::Vector { command }) => {
             return match command.run(&mut std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Cross-crate integration tests (one binary, so it compiles once).
 
 mod cli;
+mod codec;
 mod syncdb;
 mod vector;
