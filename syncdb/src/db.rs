@@ -229,14 +229,19 @@ impl TableData {
         self.rows = rows;
     }
 
-    /// Merges one validated change. Returns whether the row changed.
-    fn apply(&mut self, table: &Table, change: &Change) -> bool {
-        let old_entries = Self::index_entries(table, &change.key, self.rows.get(&change.key));
+    /// Merges one validated change.
+    fn apply(&mut self, table: &Table, change: &Change) {
+        // Indexed tables have an entry per indexed column (see `rebuild_indexes`).
+        let indexed = !self.indexes.is_empty();
+        let old_entries = if indexed {
+            Self::index_entries(table, &change.key, self.rows.get(&change.key))
+        } else {
+            Vec::new()
+        };
         let row = self.rows.entry(change.key.clone()).or_default();
         if change.cl < row.cl {
-            return false;
+            return;
         }
-        let before = row.clone();
         if change.cl > row.cl {
             row.cl = change.cl;
             row.cells.clear();
@@ -270,13 +275,13 @@ impl TableData {
                 }
             }
         }
-        let changed = *row != before;
-        if changed {
+        if indexed {
             let new_entries = Self::index_entries(table, &change.key, Some(row));
-            self.unindex(&change.key, old_entries);
-            self.index(&change.key, new_entries);
+            if new_entries != old_entries {
+                self.unindex(&change.key, old_entries);
+                self.index(&change.key, new_entries);
+            }
         }
-        changed
     }
 }
 
@@ -711,7 +716,7 @@ impl Database {
     /// [`SyncError::SchemaTooNew`], [`SyncError::ClockSkew`], or a
     /// validation error naming the change.
     pub fn apply_changes(&self, schema_version: u32, changes: &[Change]) -> Result<usize> {
-        self.apply_batch(schema_version, changes, &[])
+        self.apply_batch(schema_version, changes.to_vec(), &[])
     }
 
     /// [`Database::apply_changes`] plus ranges of sequence numbers that the
@@ -724,7 +729,7 @@ impl Database {
     pub fn apply_batch(
         &self,
         schema_version: u32,
-        changes: &[Change],
+        changes: Vec<Change>,
         collected: &[Collected],
     ) -> Result<usize> {
         for c in collected {
@@ -746,7 +751,7 @@ impl Database {
             });
         }
         let mut newest: Option<&Change> = None;
-        for c in changes {
+        for c in &changes {
             st.validate(c)?;
             if !st.seen(c.origin, c.seq) && !matches!(newest, Some(n) if c.ts <= n.ts) {
                 newest = Some(c);
@@ -764,13 +769,14 @@ impl Database {
             })?;
         let mut applied = 0;
         let st = &mut *st;
+        let schema = st.schema.clone();
         for c in changes {
             if st.seen(c.origin, c.seq) {
                 continue;
             }
-            let table = st.schema.table_by_id(c.table)?;
-            st.tables[c.table as usize].apply(table, c);
-            st.record(c.clone());
+            let table = schema.table_by_id(c.table)?;
+            st.tables[c.table as usize].apply(table, &c);
+            st.record(c);
             applied += 1;
         }
         st.mark_collected(collected);

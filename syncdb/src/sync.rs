@@ -182,7 +182,7 @@ impl Session {
                 collected,
             } => {
                 self.check_peer(sender)?;
-                self.db.apply_batch(schema_version, &changes, &collected)?;
+                self.db.apply_batch(schema_version, changes, &collected)?;
                 Ok(vec![Message::Ack {
                     replica: self.db.replica(),
                     known: self.db.version_vector(),
