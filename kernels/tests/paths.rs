@@ -644,7 +644,190 @@ fn for_isa_is_none_only_for_unavailable_paths() {
     // The architecture paths are really exercised where they exist (Miri
     // reports them unavailable because it cannot run `std::arch`).
     #[cfg(all(target_arch = "aarch64", not(miri)))]
-    assert!(Kernels::for_isa(Isa::Neon).is_some(), "NEON is baseline on aarch64");
+    assert!(
+        Kernels::for_isa(Isa::Neon).is_some(),
+        "NEON is baseline on aarch64"
+    );
     #[cfg(miri)]
     assert_eq!(Isa::available(), vec![Isa::Portable, Isa::Scalar]);
+}
+
+/// Every length up to 70 (all remainders of the 32-, 16-, 8- and 4-wide
+/// blocks) at offsets 0..3, with small integers as data: every product and
+/// partial sum is then an exactly representable integer, so every path must
+/// return the scalar result bit for bit (up to the sign of a zero),
+/// whatever its order of additions.
+#[test]
+fn every_short_length_and_offset_exactly() {
+    let max = if cfg!(miri) { 20 } else { 70 };
+    let r = reference();
+    let ints = |n: usize, seed: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7 + seed * 13) % 17) as f32 - 8.0)
+            .collect()
+    };
+    for n in 0..=max {
+        for off in 0..3 {
+            let (sa, sb) = (ints(n + off, 1), ints(n + off, 2));
+            let (a, b) = (&sa[off..], &sb[off..]);
+            let (ha, hb): (Vec<u16>, Vec<u16>) = (
+                a.iter().map(|&x| f32_to_f16(x)).collect(),
+                b.iter().map(|&x| f32_to_f16(x)).collect(),
+            );
+            let (ia, ib): (Vec<i8>, Vec<i8>) = (
+                a.iter().map(|&x| (x * 16.0) as i8).collect(),
+                b.iter().map(|&x| (x * 15.0) as i8).collect(),
+            );
+            let (ua, ub): (Vec<u8>, Vec<u8>) = (
+                ia.iter().map(|&x| x as u8).collect(),
+                ib.iter().map(|&x| x as u8).collect(),
+            );
+            let (wa, wb): (Vec<u64>, Vec<u64>) = (
+                (0..n)
+                    .map(|i| (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .collect(),
+                (0..n)
+                    .map(|i| (i as u64 + 3).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+                    .collect(),
+            );
+            let rows = 5;
+            let matrix: Vec<f32> = (0..rows).flat_map(|s| ints(n, s + 3)).collect();
+            for k in paths() {
+                let ctx = format!("{} n={n} off={off}", k.isa());
+                // Compared as numbers: the sign of a zero result may differ
+                // (the scalar `Iterator::sum` starts from -0.0).
+                let bits = |x: f32| if x == 0.0 { 0 } else { x.to_bits() };
+                assert_eq!(
+                    bits(k.dot_f32(a, b).unwrap()),
+                    bits(r.dot_f32(a, b).unwrap()),
+                    "dot {ctx}"
+                );
+                assert_eq!(
+                    bits(k.l2sq_f32(a, b).unwrap()),
+                    bits(r.l2sq_f32(a, b).unwrap()),
+                    "l2sq {ctx}"
+                );
+                assert_eq!(
+                    bits(k.l1_f32(a, b).unwrap()),
+                    bits(r.l1_f32(a, b).unwrap()),
+                    "l1 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.cosine_f32(a, b).unwrap()),
+                    bits(r.cosine_f32(a, b).unwrap()),
+                    "cosine {ctx}"
+                );
+                assert_eq!(
+                    bits(k.dot_f16(&ha, &hb).unwrap()),
+                    bits(r.dot_f16(&ha, &hb).unwrap()),
+                    "dot_f16 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.l2sq_f16(&ha, &hb).unwrap()),
+                    bits(r.l2sq_f16(&ha, &hb).unwrap()),
+                    "l2sq_f16 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.cosine_f16(&ha, &hb).unwrap()),
+                    bits(r.cosine_f16(&ha, &hb).unwrap()),
+                    "cosine_f16 {ctx}"
+                );
+                assert_eq!(
+                    k.dot_i8(&ia, &ib).unwrap(),
+                    r.dot_i8(&ia, &ib).unwrap(),
+                    "dot_i8 {ctx}"
+                );
+                assert_eq!(
+                    k.l2sq_i8(&ia, &ib).unwrap(),
+                    r.l2sq_i8(&ia, &ib).unwrap(),
+                    "l2sq_i8 {ctx}"
+                );
+                assert_eq!(
+                    k.l2sq_u8(&ua, &ub).unwrap(),
+                    r.l2sq_u8(&ua, &ub).unwrap(),
+                    "l2sq_u8 {ctx}"
+                );
+                assert_eq!(
+                    k.hamming_u64(&wa, &wb).unwrap(),
+                    r.hamming_u64(&wa, &wb).unwrap(),
+                    "hamming {ctx}"
+                );
+                assert_eq!(
+                    k.jaccard_u64(&wa, &wb).unwrap(),
+                    r.jaccard_u64(&wa, &wb).unwrap(),
+                    "jaccard {ctx}"
+                );
+                assert_eq!(k.sum_f32(a).unwrap(), r.sum_f32(a).unwrap(), "sum {ctx}");
+                // The variance's deviations from a non-integer mean are not exact:
+                // reassociation bound of the f64 sum of squares (module docs).
+                let (gv, wv) = (k.variance_f32(a, 0).unwrap(), r.variance_f32(a, 0).unwrap());
+                assert_eq!(gv.is_some(), wv.is_some(), "variance {ctx}");
+                if let (Some(g), Some(w)) = (gv, wv) {
+                    let tol = 2.0 * (n + 2) as f64 * f64::EPSILON * w;
+                    assert!(
+                        approx::abs_diff_eq!(g, w, epsilon = tol),
+                        "variance {ctx}: {g} vs {w}"
+                    );
+                }
+                assert_eq!(
+                    k.min_max_f32(a).unwrap(),
+                    r.min_max_f32(a).unwrap(),
+                    "min_max {ctx}"
+                );
+                type Many = fn(&Kernels, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError>;
+                let manys: [(&str, Many); 3] = [
+                    ("dot_many", Kernels::dot_f32_many),
+                    ("l2sq_many", Kernels::l2sq_f32_many),
+                    ("cosine_many", Kernels::cosine_f32_many),
+                ];
+                for (name, f) in manys {
+                    let (mut got, mut want) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+                    f(k, a, &matrix, &mut got).unwrap();
+                    f(r, a, &matrix, &mut want).unwrap();
+                    assert_eq!(
+                        got.iter().map(|&x| bits(x)).collect::<Vec<_>>(),
+                        want.iter().map(|&x| bits(x)).collect::<Vec<_>>(),
+                        "{name} {ctx}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// min/max must ignore a NaN wherever it is (every position, every lane),
+/// and must find a single non-NaN value among NaNs at any position.
+#[test]
+fn min_max_ignores_nan_at_every_position() {
+    let lengths: &[usize] = if cfg!(miri) {
+        &[1, 9, 17, 33]
+    } else {
+        &[1, 8, 15, 16, 17, 31, 32, 33, 64, 100, 257]
+    };
+    let r = reference();
+    for &n in lengths {
+        let base: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % n) as f32 - (n / 2) as f32)
+            .collect();
+        for p in 0..n {
+            let mut v = base.clone();
+            v[p] = f32::NAN;
+            let mut lone = vec![f32::NAN; n];
+            lone[p] = p as f32 - 3.5;
+            for k in paths() {
+                assert_eq!(
+                    k.min_max_f32(&v).unwrap(),
+                    r.min_max_f32(&v).unwrap(),
+                    "{} n={n} nan at {p}",
+                    k.isa()
+                );
+                assert_eq!(
+                    k.min_max_f32(&lone).unwrap(),
+                    Some((lone[p], lone[p])),
+                    "{} n={n} lone {p}",
+                    k.isa()
+                );
+            }
+        }
+    }
 }
