@@ -95,9 +95,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn len(&mut self, item_size: usize, what: &str) -> Result<usize> {
         let n = self.u64(what)?;
         let n = usize::try_from(n).map_err(|_| short(what))?;
-        if n.checked_mul(item_size)
-            .is_none_or(|b| b > self.remaining())
-        {
+        if !matches!(n.checked_mul(item_size), Some(b) if b <= self.remaining()) {
             return Err(short(what));
         }
         Ok(n)

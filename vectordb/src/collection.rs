@@ -596,10 +596,11 @@ impl Collection {
         k: usize,
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Vec<Hit>>> {
-        if !queries.len().is_multiple_of(self.config.dim) {
+        let extra = queries.len() % self.config.dim;
+        if extra != 0 {
             return Err(VectorError::WrongDimension {
                 expected: self.config.dim,
-                got: queries.len() % self.config.dim,
+                got: extra,
             });
         }
         let filter = filter.map(|f| self.slot_filter(f));
@@ -622,10 +623,11 @@ impl Collection {
     ) -> Result<Vec<Vec<Hit>>> {
         use rayon::prelude::*;
         let dim = self.config.dim;
-        if !queries.len().is_multiple_of(dim) {
+        let extra = queries.len() % dim;
+        if extra != 0 {
             return Err(VectorError::WrongDimension {
                 expected: dim,
-                got: queries.len() % dim,
+                got: extra,
             });
         }
         queries

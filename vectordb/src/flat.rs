@@ -117,7 +117,7 @@ pub fn knn_batch(
                     for (i, &d) in out.iter().enumerate() {
                         if d <= top.worst() {
                             let slot = (start + i) as u32;
-                            if data.live[slot as usize] && filter.is_none_or(|f| f(slot)) {
+                            if data.live[slot as usize] && filter.map(|f| f(slot)).unwrap_or(true) {
                                 top.push(Neighbor { distance: d, slot });
                             }
                         }

@@ -273,7 +273,7 @@ impl HnswIndex {
                     continue;
                 }
                 candidates.push(Reverse(ep));
-                if accept.is_none_or(|a| a(ep.slot)) {
+                if accept.map(|a| a(ep.slot)).unwrap_or(true) {
                     top.push(ep);
                     if top.len() > ef {
                         top.pop();
@@ -300,7 +300,7 @@ impl HnswIndex {
                             slot: nb,
                         };
                         candidates.push(Reverse(n));
-                        if accept.is_none_or(|a| a(nb)) {
+                        if accept.map(|a| a(nb)).unwrap_or(true) {
                             top.push(n);
                             if top.len() > ef {
                                 top.pop();
@@ -479,7 +479,7 @@ impl HnswIndex {
         }
         if level > top {
             let _g = self.entry_lock.lock().unwrap_or_else(|e| e.into_inner());
-            if self.entry().is_none_or(|(_, t)| level > t) {
+            if self.entry().map(|(_, t)| level > t).unwrap_or(true) {
                 self.entry
                     .store(((level as u64) << 32) | u64::from(q), Relaxed);
             }
@@ -512,7 +512,8 @@ impl HnswIndex {
         let step = |s: u32| {
             this.link(data, s);
             let d = done.fetch_add(1, Relaxed) + 1;
-            if d.is_multiple_of(1024) || d == live.len() {
+            let since_report = d % 1024;
+            if since_report == 0 || d == live.len() {
                 progress(d);
             }
         };
@@ -675,7 +676,8 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
                 || chunk[1..=cnt].iter().any(|&s| {
                     levels
                         .get(s as usize)
-                        .is_none_or(|&l| l == NO_LEVEL || (l as usize) < lc)
+                        .map(|&l| l == NO_LEVEL || (l as usize) < lc)
+                        .unwrap_or(true)
                 })
             {
                 return Err(bad("link out of range"));

@@ -50,7 +50,7 @@ impl<'a> VectorData<'a> {
     /// Whether `slot` is live and passes `filter`.
     #[inline]
     pub fn accepts(&self, slot: u32, filter: Option<&dyn Fn(u32) -> bool>) -> bool {
-        self.live[slot as usize] && filter.is_none_or(|f| f(slot))
+        self.live[slot as usize] && filter.map(|f| f(slot)).unwrap_or(true)
     }
 }
 

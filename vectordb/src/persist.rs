@@ -219,11 +219,8 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
         .meta_off
         .checked_add(l.meta_len)
         .ok_or_else(|| corrupt("metadata section too large"))?;
-    if l.vec_off < HEADER
-        || !l.vec_off.is_multiple_of(64)
-        || vec_end > l.meta_off
-        || meta_end != buf.len()
-    {
+    let misaligned = l.vec_off % 64;
+    if l.vec_off < HEADER || misaligned != 0 || vec_end > l.meta_off || meta_end != buf.len() {
         return Err(corrupt("section offsets out of range or misaligned"));
     }
     Ok(l)

@@ -644,9 +644,9 @@ fn vector_files_parse_and_reject_bad_input() {
 
     let npy = |header: &str, payload: &[f32]| {
         let mut h = header.to_owned();
-        while !(10 + h.len() + 1).is_multiple_of(64) {
-            h.push(' ');
-        }
+        // Pad so the data starts on a 64-byte boundary, as numpy does.
+        let pad = (64 - (10 + h.len() + 1) % 64) % 64;
+        h.push_str(&" ".repeat(pad));
         h.push('\n');
         let mut out = b"\x93NUMPY\x01\x00".to_vec();
         out.extend_from_slice(&(h.len() as u16).to_le_bytes());
