@@ -1,0 +1,183 @@
+//! `unidb sync`: the convergence simulation and the row workload of syncdb.
+
+use std::fmt::Write as _;
+
+use clap::{Args, Subcommand};
+use unidb_syncdb::sim::{row_workload, simulate, SimConfig};
+
+/// `unidb sync ...` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Replicas and a server write offline, then sync over a network that
+    /// drops, duplicates and reorders messages; checks convergence.
+    Simulate(SimulateArgs),
+    /// The 100k-row workload: insert and update throughput, bytes per
+    /// column write, and the merge of two replicas.
+    Bench(SyncBenchArgs),
+}
+
+/// Arguments of `unidb sync simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Client replicas (a server is added).
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Local write attempts spread over the clients.
+    #[arg(long, default_value_t = 200)]
+    pub ops: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Probability that a message is dropped.
+    #[arg(long, default_value_t = 0.2)]
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    #[arg(long, default_value_t = 0.1)]
+    pub duplicate: f64,
+    /// Probability that a message is delayed (reordered).
+    #[arg(long, default_value_t = 0.3)]
+    pub reorder: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `unidb sync bench`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncBenchArgs {
+    /// Rows inserted.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    /// Random single-column updates.
+    #[arg(long, default_value_t = 100_000)]
+    pub updates: usize,
+    /// Rows or updates per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Errors of `unidb sync`.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncCliError {
+    /// An argument outside its range.
+    #[error("invalid argument --{name}: {reason}")]
+    InvalidArgument {
+        /// The argument.
+        name: &'static str,
+        /// What is allowed.
+        reason: &'static str,
+    },
+    /// The database reported an error.
+    #[error(transparent)]
+    Sync(#[from] unidb_syncdb::SyncError),
+    /// The report could not be serialised.
+    #[error("cannot write the report: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The simulation ended with replicas that disagree.
+    #[error("replicas diverged or lost acknowledged writes:\n{0}")]
+    Diverged(String),
+}
+
+fn probability(name: &'static str, p: f64) -> Result<f64, SyncCliError> {
+    if (0.0..1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(SyncCliError::InvalidArgument {
+            name,
+            reason: "a probability in [0, 1)",
+        })
+    }
+}
+
+impl SyncCommand {
+    /// Runs the subcommand and returns what to print.
+    ///
+    /// # Errors
+    /// Invalid arguments, a database error, or (for `simulate`) replicas
+    /// that did not converge; the error then carries the report.
+    pub fn run(&self) -> Result<String, SyncCliError> {
+        match self {
+            SyncCommand::Simulate(args) => run_simulate(args),
+            SyncCommand::Bench(args) => run_bench(args),
+        }
+    }
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<String, SyncCliError> {
+    if args.replicas == 0 {
+        return Err(SyncCliError::InvalidArgument {
+            name: "replicas",
+            reason: "at least 1",
+        });
+    }
+    let cfg = SimConfig {
+        replicas: args.replicas,
+        ops: args.ops,
+        seed: args.seed,
+        drop: probability("drop", args.drop)?,
+        duplicate: probability("duplicate", args.duplicate)?,
+        reorder: probability("reorder", args.reorder)?,
+        ..SimConfig::default()
+    };
+    let report = simulate(&cfg)?;
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string(&report)?)
+    } else {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "replicas {} (+ server), ops {}, committed {}, changes {}",
+            report.replicas, report.ops, report.committed, report.changes
+        );
+        let _ = writeln!(
+            out,
+            "messages {} ({} bytes), dropped {}, duplicated {}, refused {}",
+            report.messages, report.bytes, report.dropped, report.duplicated, report.refused
+        );
+        let _ = writeln!(
+            out,
+            "converged: {}, matches reference: {}, lost acknowledged writes: {}",
+            report.converged, report.matches_reference, report.lost_acked_writes
+        );
+        out
+    };
+    if report.converged && report.matches_reference && report.lost_acked_writes == 0 {
+        Ok(text)
+    } else {
+        Err(SyncCliError::Diverged(text))
+    }
+}
+
+fn run_bench(args: &SyncBenchArgs) -> Result<String, SyncCliError> {
+    if args.batch == 0 {
+        return Err(SyncCliError::InvalidArgument {
+            name: "batch",
+            reason: "at least 1",
+        });
+    }
+    let report = row_workload(args.rows, args.updates, args.batch, args.seed)?;
+    if args.json {
+        return Ok(format!("{}\n", serde_json::to_string(&report)?));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "rows {}, updates {}: inserts {:.0}/s, updates {:.0}/s, {:.2} bytes per column write",
+        report.rows, report.updates, report.insert_ops_s, report.update_ops_s, report.bytes_per_op
+    );
+    let _ = writeln!(
+        out,
+        "merge of two replicas with {} concurrent edits each: {:.3} s ({:.0} changes/s), converged: {}",
+        report.updates / 2,
+        report.merge_s,
+        report.merge_changes_s,
+        report.converged
+    );
+    Ok(out)
+}
