@@ -261,7 +261,7 @@ mod tests {
                 let h = v.horizon();
                 // Retained == model entries from the horizon on.
                 let mut expect: Vec<(u64, u16)> =
-                    model.iter().copied().filter(|e| h.map_or(true, |h| e.0 >= h)).collect();
+                    model.iter().copied().filter(|e| h.is_none_or(|h| e.0 >= h)).collect();
                 expect.sort();
                 let got: Vec<(u64, u16)> = v.iter().map(|(t, x)| (t, *x)).collect();
                 prop_assert_eq!(&got, &expect);
@@ -287,7 +287,7 @@ mod tests {
                 }
             }
             for t in queries {
-                let exact = v.horizon().map_or(true, |h| t >= h);
+                let exact = v.horizon().is_none_or(|h| t >= h);
                 let scan = model
                     .iter()
                     .filter(|e| e.0 <= t)
