@@ -179,7 +179,8 @@ fn simsimd_backend() -> &'static str {
     "own dispatch"
 }
 
-/// Last commit touching `kernels/`, and whether it has local changes.
+/// Last commit touching `kernels/`, and whether its sources have local
+/// changes (local test changes do not change what is measured).
 fn kernels_revision() -> String {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let git = |args: &[&str]| {
@@ -194,8 +195,14 @@ fn kernels_revision() -> String {
     };
     match git(&["log", "-1", "--format=%h %cI", "--", "kernels"]) {
         Some(rev) if !rev.is_empty() => {
-            let dirty =
-                git(&["status", "--porcelain", "--", "kernels"]).is_some_and(|s| !s.is_empty());
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--",
+                "kernels/src",
+                "kernels/Cargo.toml",
+            ])
+            .is_some_and(|s| !s.is_empty());
             format!("{rev}{}", if dirty { " + uncommitted changes" } else { "" })
         }
         _ => "unknown".to_string(),
