@@ -1,0 +1,197 @@
+//! syncdb column codecs on reproducible mobile-like columns, against zstd
+//! (levels 1 and 3), lz4_flex and pco on the same raw values.
+//!
+//! First prints a ratio table (raw 8-byte numbers, 1-byte booleans, UTF-8
+//! text), then times decoding with criterion.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use unidb_syncdb::codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
+
+const ROWS: usize = 100_000;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// Approximately normal (sum of 4 uniforms), mean 0, sd ~1.
+    fn gauss(&mut self) -> f64 {
+        (0..4)
+            .map(|_| self.below(1 << 20) as f64 / (1 << 20) as f64)
+            .sum::<f64>()
+            * 1.732
+            - 3.464
+    }
+}
+
+/// The columns: name, column, raw bytes for the general-purpose peers.
+fn columns() -> Vec<(&'static str, Column, Vec<u8>)> {
+    let mut r = Rng(0x5EED);
+    let ints = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let floats = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let ts: Vec<i64> = (0..ROWS as i64)
+        .map(|i| 1_714_557_600_000 + i * 1000 + r.below(41) as i64 - 20)
+        .collect();
+    let ids: Vec<i64> = (0..ROWS as i64).map(|i| 100_000 + i).collect();
+    let counters: Vec<i64> = (0..ROWS)
+        .map(|_| (r.below(64).pow(2) / 256) as i64)
+        .collect();
+    let prices: Vec<f64> = (0..ROWS)
+        .map(|_| {
+            format!("{}.{:02}", 1 + r.below(500), r.below(100))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let mut w = 20.0;
+    let sensor: Vec<f64> = (0..ROWS)
+        .map(|_| {
+            w += r.gauss() * 0.05;
+            w
+        })
+        .collect();
+    let cats = ["ios", "android", "web", "desktop", "watch"];
+    let cat: Vec<String> = (0..ROWS)
+        .map(|_| cats[[0, 0, 1, 1, 2, 3, 0, 1, 4, 1][r.below(10) as usize]].to_owned())
+        .collect();
+    let words: Vec<&str> = "the quick brown fox jumps over lazy dog sync offline battery phone note meeting buy milk call mom later today tomorrow"
+        .split(' ')
+        .collect();
+    let notes: Vec<String> = (0..ROWS)
+        .map(|_| {
+            let n = 2 + r.below(7) as usize;
+            (0..n)
+                .map(|_| words[r.below(words.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let done: Vec<bool> = (0..ROWS).map(|_| r.below(10) < 7).collect();
+    let text = |v: &[String]| v.join("\n").into_bytes();
+    let col = |k, v| Column::new(k, v).unwrap();
+    vec![
+        (
+            "ts_ms_jitter",
+            col(ColumnKind::Timestamp, Values::Int(ts.clone())),
+            ints(&ts),
+        ),
+        (
+            "ids_increasing",
+            col(ColumnKind::Int, Values::Int(ids.clone())),
+            ints(&ids),
+        ),
+        (
+            "small_counters",
+            col(ColumnKind::Int, Values::Int(counters.clone())),
+            ints(&counters),
+        ),
+        (
+            "price_2dec",
+            col(ColumnKind::Float, Values::Float(prices.clone())),
+            floats(&prices),
+        ),
+        (
+            "sensor_walk",
+            col(ColumnKind::Float, Values::Float(sensor.clone())),
+            floats(&sensor),
+        ),
+        (
+            "category",
+            col(ColumnKind::Text, Values::Text(cat.clone())),
+            text(&cat),
+        ),
+        (
+            "notes",
+            col(ColumnKind::Text, Values::Text(notes.clone())),
+            text(&notes),
+        ),
+        (
+            "booleans",
+            col(ColumnKind::Bool, Values::Bool(done.clone())),
+            done.iter().map(|&b| u8::from(b)).collect(),
+        ),
+    ]
+}
+
+fn pco_bytes(col: &Column) -> Option<Vec<u8>> {
+    match col.values() {
+        Values::Int(v) => {
+            Some(pco::standalone::simple_compress(v, &pco::ChunkConfig::default()).unwrap())
+        }
+        Values::Float(v) => {
+            Some(pco::standalone::simple_compress(v, &pco::ChunkConfig::default()).unwrap())
+        }
+        _ => None,
+    }
+}
+
+fn ratio_table(cols: &[(&'static str, Column, Vec<u8>)]) {
+    println!(
+        "\n{:<16} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}  unidb cascade",
+        "column", "raw B", "unidb", "pco", "zstd-1", "zstd-3", "lz4"
+    );
+    for (name, col, raw_bytes) in cols {
+        let raw = col.values().raw_bytes() as f64;
+        let enc = encode_column(col, Effort::Max).unwrap();
+        assert_eq!(&decode_column(&enc.bytes).unwrap(), col);
+        let pco = pco_bytes(col).map_or("-".to_owned(), |b| format!("{:.2}", raw / b.len() as f64));
+        let z1 = zstd::bulk::compress(raw_bytes, 1).unwrap().len() as f64;
+        let z3 = zstd::bulk::compress(raw_bytes, 3).unwrap().len() as f64;
+        let l4 = lz4_flex::block::compress(raw_bytes).len() as f64;
+        println!(
+            "{:<16} {:>10} {:>8.2} {:>8} {:>8.2} {:>8.2} {:>8.2}  {}",
+            name,
+            raw,
+            raw / enc.bytes.len() as f64,
+            pco,
+            raw / z1,
+            raw / z3,
+            raw / l4,
+            enc.cascades.join(";")
+        );
+    }
+    println!();
+}
+
+fn bench(c: &mut Criterion) {
+    let cols = columns();
+    ratio_table(&cols);
+    for (name, col, raw_bytes) in &cols {
+        let mut g = c.benchmark_group(format!("decode/{name}"));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(200))
+            .measurement_time(Duration::from_millis(700))
+            .throughput(Throughput::Bytes(col.values().raw_bytes() as u64));
+        let enc = encode_column(col, Effort::Max).unwrap().bytes;
+        g.bench_function("unidb", |b| {
+            b.iter(|| decode_column(black_box(&enc)).unwrap())
+        });
+        if let Some(p) = pco_bytes(col) {
+            match col.values() {
+                Values::Int(_) => g.bench_function("pco", |b| {
+                    b.iter(|| pco::standalone::simple_decompress::<i64>(black_box(&p)).unwrap())
+                }),
+                _ => g.bench_function("pco", |b| {
+                    b.iter(|| pco::standalone::simple_decompress::<f64>(black_box(&p)).unwrap())
+                }),
+            };
+        }
+        let z3 = zstd::bulk::compress(raw_bytes, 3).unwrap();
+        g.bench_function("zstd-3", |b| {
+            b.iter(|| zstd::bulk::decompress(black_box(&z3), raw_bytes.len()).unwrap())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
