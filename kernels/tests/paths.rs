@@ -32,13 +32,23 @@ use unidb_kernels::{Isa, KernelError, Kernels};
 #[cfg(not(miri))]
 const LENGTHS: &[usize] = &[0, 1, 7, 8, 15, 16, 31, 33, 127, 1023, 1536];
 #[cfg(miri)]
-const LENGTHS: &[usize] = &[0, 1, 7, 8, 9, 17, 33];
+const LENGTHS: &[usize] = &[0, 1, 7, 8, 9, 17];
 
 /// Largest random length.
 #[cfg(not(miri))]
 const MAX_RANDOM_LEN: usize = 2100;
 #[cfg(miri)]
-const MAX_RANDOM_LEN: usize = 40;
+const MAX_RANDOM_LEN: usize = 20;
+
+/// Shapes of the one-to-many property test.
+#[cfg(not(miri))]
+const MANY_MAX_DIM: usize = 70;
+#[cfg(not(miri))]
+const MANY_MAX_ROWS: usize = 11;
+#[cfg(miri)]
+const MANY_MAX_DIM: usize = 12;
+#[cfg(miri)]
+const MANY_MAX_ROWS: usize = 6;
 
 fn config() -> Config {
     Config {
@@ -311,8 +321,8 @@ proptest! {
 
     #[test]
     fn many_kernels_match_one_at_a_time(
-        dim in prop_oneof![proptest::sample::select(vec![0usize, 1, 7, 8, 9, 16, 33]), 0usize..70],
-        rows in 0usize..11,
+        dim in prop_oneof![proptest::sample::select(vec![0usize, 1, 7, 8, 9, 16, 33]), 0usize..MANY_MAX_DIM],
+        rows in 0usize..MANY_MAX_ROWS,
         offset in 0usize..4,
         seed in any::<u64>(),
         special in proptest::bool::weighted(0.2),
