@@ -23,7 +23,11 @@ pub fn info() -> Result<String, unidb_kernels::KernelError> {
         .collect();
     let _ = writeln!(out, "cpu features: {}", detected.join(" "));
     let paths: Vec<&str> = Isa::available().into_iter().map(Isa::name).collect();
-    let _ = writeln!(out, "kernel paths available (best first): {}", paths.join(", "));
+    let _ = writeln!(
+        out,
+        "kernel paths available (best first): {}",
+        paths.join(", ")
+    );
     let reason = match why {
         Selection::Detected => "best detected on this CPU".to_owned(),
         Selection::Forced => format!("forced by {}", unidb_kernels::ISA_ENV_VAR),

@@ -18,3 +18,4 @@ pub use unidb_vectordb as vectordb;
 pub mod bench;
 pub mod cli;
 pub mod compress;
+pub mod sync_cli;

@@ -469,12 +469,17 @@ mod tests {
             .collect()
     }
 
-    const LENS: [usize; 6] = [0, 1, 7, 31, 33, 1023];
+    // Miri interprets every bit operation: keep its sweep small.
+    const LENS: &[usize] = if cfg!(miri) {
+        &[0, 1, 7, 33]
+    } else {
+        &[0, 1, 7, 31, 33, 1023]
+    };
 
     #[test]
     fn u32_every_width_and_length_matches_oracle_on_every_path() {
         for width in 0..=32u32 {
-            for &n in &LENS {
+            for &n in LENS {
                 let v64 = values(n, width, u64::from(width) * 1000 + n as u64);
                 let v32: Vec<u32> = v64.iter().map(|&v| v as u32).collect();
                 let mut packed = Vec::new();
@@ -519,7 +524,7 @@ mod tests {
     #[test]
     fn u64_every_width_and_length_matches_oracle() {
         for width in 0..=64u32 {
-            for &n in &LENS {
+            for &n in LENS {
                 let v = values(n, width, u64::from(width) * 7 + n as u64);
                 let mut packed = Vec::new();
                 pack_u64(&v, width, &mut packed).unwrap();

@@ -92,12 +92,12 @@ static ACTIVE: OnceLock<Result<(&'static Kernels, Selection), KernelError>> = On
 
 fn choose() -> Result<(&'static Kernels, Selection), KernelError> {
     match Isa::from_env()? {
-        Some(isa) => Kernels::for_isa(isa)
-            .map(|k| (k, Selection::Forced))
-            .ok_or(KernelError::UnavailableIsa {
+        Some(isa) => Kernels::for_isa(isa).map(|k| (k, Selection::Forced)).ok_or(
+            KernelError::UnavailableIsa {
                 isa,
                 available: Isa::available(),
-            }),
+            },
+        ),
         None => Ok((Kernels::best(), Selection::Detected)),
     }
 }
@@ -230,7 +230,7 @@ impl Kernels {
         Ok((self.t.l1_f32)(a, b))
     }
 
-    /// Integer dot product. Exact for up to 131 072 elements; beyond that
+    /// Integer dot product. Exact for up to 131 071 elements; beyond that
     /// the sum wraps modulo 2³² identically on every path.
     ///
     /// # Errors
@@ -310,7 +310,12 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
-    pub fn dot_f32_many(&self, query: &[f32], rows: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
+    pub fn dot_f32_many(
+        &self,
+        query: &[f32],
+        rows: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
         (self.t.dot_f32_many)(query, rows, out);
         Ok(())
@@ -320,7 +325,12 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
-    pub fn l2sq_f32_many(&self, query: &[f32], rows: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
+    pub fn l2sq_f32_many(
+        &self,
+        query: &[f32],
+        rows: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
         (self.t.l2sq_f32_many)(query, rows, out);
         Ok(())
@@ -330,7 +340,12 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
-    pub fn cosine_f32_many(&self, query: &[f32], rows: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
+    pub fn cosine_f32_many(
+        &self,
+        query: &[f32],
+        rows: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
         (self.t.cosine_f32_many)(query, rows, out);
         Ok(())

@@ -123,7 +123,16 @@ mod tests {
                 assert_eq!(ours, theirs, "{v:e}");
             }
         }
-        for v in [0.0f32, -0.0, 65504.0, 65520.0, 6.1e-5, 5.96e-8, 2.98e-8, f32::INFINITY] {
+        for v in [
+            0.0f32,
+            -0.0,
+            65504.0,
+            65520.0,
+            6.1e-5,
+            5.96e-8,
+            2.98e-8,
+            f32::INFINITY,
+        ] {
             assert_eq!(f32_to_f16(v), half::f16::from_f32(v).to_bits(), "{v:e}");
         }
     }

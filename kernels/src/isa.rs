@@ -157,7 +157,10 @@ pub fn cpu_features() -> CpuFeatures {
             features: vec![
                 ("neon", std::arch::is_aarch64_feature_detected!("neon")),
                 ("fp16", std::arch::is_aarch64_feature_detected!("fp16")),
-                ("dotprod", std::arch::is_aarch64_feature_detected!("dotprod")),
+                (
+                    "dotprod",
+                    std::arch::is_aarch64_feature_detected!("dotprod"),
+                ),
             ],
         }
     }

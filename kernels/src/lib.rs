@@ -19,6 +19,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 pub mod bitpack;
 mod dispatch;
 pub mod f16;
@@ -29,8 +31,6 @@ pub mod stats;
 pub mod varint;
 #[cfg(target_arch = "x86_64")]
 mod x86;
-#[cfg(target_arch = "aarch64")]
-mod aarch64;
 
 pub use dispatch::{Kernels, Selection};
 pub use isa::{cpu_features, CpuFeatures, Isa, ISA_ENV_VAR};
@@ -64,7 +64,10 @@ pub enum KernelError {
         value: String,
     },
     /// A known path that this CPU or build cannot run.
-    #[error("kernel path {isa} is not available on this CPU; available: {}", list(available))]
+    #[error(
+        "kernel path {isa} is not available on this CPU; available: {}",
+        list(available)
+    )]
     UnavailableIsa {
         /// The path asked for.
         isa: Isa,

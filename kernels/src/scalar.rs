@@ -29,17 +29,14 @@ pub(crate) const TABLE: Table = Table {
 };
 
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + x * y)
 }
 
 pub(crate) fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let d = x - y;
-            d * d
-        })
-        .sum()
+    a.iter().zip(b).fold(0.0, |acc, (x, y)| {
+        let d = x - y;
+        acc + d * d
+    })
 }
 
 pub(crate) fn cosine_f32(a: &[f32], b: &[f32]) -> f32 {
@@ -74,7 +71,7 @@ pub(crate) fn cosine_from_parts(ab: f32, aa: f32, bb: f32) -> f32 {
 }
 
 pub(crate) fn l1_f32(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+    a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + (x - y).abs())
 }
 
 pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
@@ -126,18 +123,14 @@ pub(crate) fn jaccard_from_counts(inter: u64, union: u64) -> f32 {
 pub(crate) fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
     a.iter()
         .zip(b)
-        .map(|(&x, &y)| f16_to_f32(x) * f16_to_f32(y))
-        .sum()
+        .fold(0.0, |acc, (&x, &y)| acc + f16_to_f32(x) * f16_to_f32(y))
 }
 
 pub(crate) fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let d = f16_to_f32(x) - f16_to_f32(y);
-            d * d
-        })
-        .sum()
+    a.iter().zip(b).fold(0.0, |acc, (&x, &y)| {
+        let d = f16_to_f32(x) - f16_to_f32(y);
+        acc + d * d
+    })
 }
 
 pub(crate) fn cosine_f16(a: &[u16], b: &[u16]) -> f32 {
@@ -178,17 +171,14 @@ pub(crate) fn many(query: &[f32], rows: &[f32], out: &mut [f32], f: fn(&[f32], &
 }
 
 pub(crate) fn sum_f32(values: &[f32]) -> f64 {
-    values.iter().map(|&v| f64::from(v)).sum()
+    values.iter().fold(0.0, |acc, &v| acc + f64::from(v))
 }
 
 pub(crate) fn sum_sq_dev_f32(values: &[f32], mean: f64) -> f64 {
-    values
-        .iter()
-        .map(|&v| {
-            let d = f64::from(v) - mean;
-            d * d
-        })
-        .sum()
+    values.iter().fold(0.0, |acc, &v| {
+        let d = f64::from(v) - mean;
+        acc + d * d
+    })
 }
 
 pub(crate) fn min_max_f32(values: &[f32]) -> Option<(f32, f32)> {

@@ -841,3 +841,22 @@ fn min_max_ignores_nan_at_every_position() {
         }
     }
 }
+
+/// Empty inputs give +0.0 on every path (a plain `Iterator::sum` of floats
+/// would start from -0.0; the sign must not depend on the path).
+#[test]
+fn empty_sums_are_positive_zero_on_every_path() {
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        for v in [
+            k.dot_f32(&[], &[]).unwrap(),
+            k.l2sq_f32(&[], &[]).unwrap(),
+            k.l1_f32(&[], &[]).unwrap(),
+            k.dot_f16(&[], &[]).unwrap(),
+            k.l2sq_f16(&[], &[]).unwrap(),
+        ] {
+            assert_eq!(v.to_bits(), 0.0f32.to_bits(), "{isa}");
+        }
+        assert_eq!(k.sum_f32(&[]).unwrap().to_bits(), 0.0f64.to_bits(), "{isa}");
+    }
+}

@@ -179,7 +179,9 @@ pub enum RegistryError {
     },
     /// A name that is empty or has characters other than ASCII letters,
     /// digits, `-`, `_` and `.`.
-    #[error("invalid {kind} name {name:?} (from {origin}): use ASCII letters, digits, '-', '_' or '.'")]
+    #[error(
+        "invalid {kind} name {name:?} (from {origin}): use ASCII letters, digits, '-', '_' or '.'"
+    )]
     InvalidName {
         /// The plugin kind.
         kind: &'static str,
@@ -287,9 +289,7 @@ impl<T: PluginKind> Registry<T> {
 
     /// Whether a plugin with this name is registered.
     pub fn contains(&self, name: &str) -> bool {
-        self.read()
-            .by_name
-            .contains_key(&name.to_ascii_lowercase())
+        self.read().by_name.contains_key(&name.to_ascii_lowercase())
     }
 
     /// Every plugin, sorted by name (duplicates included, so that
@@ -297,9 +297,7 @@ impl<T: PluginKind> Registry<T> {
     pub fn list(&self) -> Vec<&'static T> {
         let state = self.read();
         let mut all: Vec<&'static T> = state.by_name.values().flatten().copied().collect();
-        all.sort_by(|a, b| {
-            (a.info().name, a.info().module).cmp(&(b.info().name, b.info().module))
-        });
+        all.sort_by(|a, b| (a.info().name, a.info().module).cmp(&(b.info().name, b.info().module)));
         all
     }
 
@@ -413,7 +411,10 @@ mod tests {
         assert_eq!(r.get("ALPHA").unwrap().value, 1);
         assert_eq!(r.get("beta").unwrap().value, 2);
         assert_eq!(r.get("beta").unwrap().info().crate_name, "unidb-registry");
-        assert_eq!(r.get("beta").unwrap().info().module, "unidb_registry::tests");
+        assert_eq!(
+            r.get("beta").unwrap().info().module,
+            "unidb_registry::tests"
+        );
     }
 
     #[test]
@@ -421,7 +422,10 @@ mod tests {
         let r = Toy::registry();
         let err = r.get("twin").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("crate_a::m") && msg.contains("crate_b::n"), "{msg}");
+        assert!(
+            msg.contains("crate_a::m") && msg.contains("crate_b::n"),
+            "{msg}"
+        );
         let errors = r.validate().unwrap_err();
         assert!(errors
             .iter()
@@ -466,7 +470,10 @@ mod tests {
                 info: PluginInfo::new(bad, "bad", "app", "app::z"),
                 value: 0,
             });
-            assert!(matches!(res, Err(RegistryError::InvalidName { .. })), "{bad:?}");
+            assert!(
+                matches!(res, Err(RegistryError::InvalidName { .. })),
+                "{bad:?}"
+            );
         }
     }
 
@@ -478,7 +485,8 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..200u32 {
                         if t == 0 && i % 10 == 0 {
-                            let name: &'static str = Box::leak(format!("conc-{i}").into_boxed_str());
+                            let name: &'static str =
+                                Box::leak(format!("conc-{i}").into_boxed_str());
                             r.register(Toy {
                                 info: PluginInfo::new(name, "c", "app", "app::c"),
                                 value: i,

@@ -24,6 +24,11 @@ enum Command {
     /// Compress the columns of a CSV file with the syncdb codecs and report
     /// the codec chosen, ratio and speed per column.
     Compress(unidb::compress::CompressArgs),
+    /// Sync database tools: the convergence simulation and the row workload.
+    Sync {
+        #[command(subcommand)]
+        command: unidb::sync_cli::SyncCommand,
+    },
     /// Vector database tools.
     Vector {
         #[command(subcommand)]
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
             what: BenchCommand::Kernels(args),
         }) => return print_report(unidb::bench::bench_kernels(&args)),
         Some(Command::Compress(args)) => return print_report(unidb::compress::run(&args)),
+        Some(Command::Sync { command }) => return print_report(command.run()),
         Some(Command::Vector { command }) => {
             return match command.run(&mut std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
