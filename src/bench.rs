@@ -144,15 +144,12 @@ pub struct Cell {
     pub vs_scalar: Option<f64>,
 }
 
-/// Deterministic pseudo-random data (xorshift), so runs are comparable.
-struct Rng(u64);
+/// Deterministic pseudo-random data, so runs are comparable.
+struct Rng(unidb_common::rng::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
     /// Uniform in [-1, 1).
     fn f32(&mut self) -> f32 {
@@ -266,7 +263,7 @@ fn stat_case(
 /// far less than `1e-4·n`); the property tests hold the exact bounds.
 pub fn kernel_cases(dims: &[usize], matrix_mib: usize) -> Vec<Case> {
     let mut cases = Vec::new();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(unidb_common::rng::SplitMix64::new(0x9E37_79B9_7F4A_7C15));
     for &dim in dims {
         let tol = 1e-4 * (dim as f64 + 1.0);
         let (a, b) = (rng.f32s(dim), rng.f32s(dim));

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::rng::SplitMix64;
 use crate::time::{Clock, SystemClock};
 
 /// Errors parsing identifiers.
@@ -250,20 +251,6 @@ struct GenState {
     rng: SplitMix64,
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a fast 64-bit generator.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 impl IdGenerator {
     /// A generator reading `clock`, seeded from the operating system.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
@@ -279,7 +266,7 @@ impl IdGenerator {
                 last_ms: 0,
                 last_rand: 0,
                 started: false,
-                rng: SplitMix64(seed),
+                rng: SplitMix64::new(seed),
             }),
         }
     }

@@ -57,6 +57,7 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod metrics;
+pub mod rng;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

@@ -117,29 +117,7 @@ pub struct SimReport {
     pub collected: usize,
 }
 
-/// SplitMix64: a small, fast, seedable generator for the simulation.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
+use unidb_common::rng::SplitMix64 as Rng;
 
 /// The schema the simulation starts from.
 pub fn sim_schema() -> Vec<Migration> {
@@ -411,7 +389,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
     let mut w = World {
         clock: clock.clone(),
         now: 0,
-        rng: Rng(cfg.seed ^ 0x5EED_0FC0_FFEE),
+        rng: Rng::new(cfg.seed ^ 0x5EED_0FC0_FFEE),
         net: Net {
             queue: Vec::new(),
             order: 0,
@@ -675,7 +653,7 @@ pub fn row_workload(
         Database::open(ReplicaId::from_u64(id), Arc::new(clock.clone()), &schema)
     };
     let batch = batch.max(1);
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let a = open(1)?;
     let start = Instant::now();
     for chunk in (0..rows).collect::<Vec<_>>().chunks(batch) {

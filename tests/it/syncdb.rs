@@ -29,6 +29,7 @@ fn cases(default: u32) -> u32 {
 fn replicas_converge_under_faulty_network() {
     let n = cases(256) * 8;
     let (mut messages, mut migrated, mut refused, mut collected) = (0, 0, 0, 0);
+    let mut active = 0usize;
     for seed in 0..u64::from(n) {
         let cfg = SimConfig {
             replicas: 3 + (seed % 3) as usize,
@@ -49,15 +50,18 @@ fn replicas_converge_under_faulty_network() {
             "seed {seed}: differs from the reference model: {r:?}"
         );
         assert_eq!(r.lost_acked_writes, 0, "seed {seed}: {r:?}");
-        assert!(
-            r.committed > 0 && r.changes > 0,
-            "seed {seed}: nothing happened: {r:?}"
-        );
+        // A short run can draw no successful write by chance (20 attempts,
+        // 35% inserts: 0.65^20 ≈ 2e-4 per run), so this is counted, not asserted per seed.
+        active += usize::from(r.committed > 0 && r.changes > 0);
         messages += r.messages;
         migrated += usize::from(r.schema_version > 1);
         refused += r.refused;
         collected += r.collected;
     }
+    assert!(
+        active * 10 > n as usize * 9,
+        "only {active} of {n} runs wrote anything"
+    );
     assert!(messages > u64::from(n) * 10);
     assert!(collected > 0, "garbage collection never ran");
     // Migrations happened offline and batches ahead of a schema were refused, then healed.

@@ -75,13 +75,13 @@ impl IvfIndex {
         let mut sample = live.to_vec();
         let want = (nlist * self.config.sample_per_list).min(sample.len());
         for i in 0..want {
-            let j = i + rng.below(sample.len() - i);
+            let j = i + rng.index(sample.len() - i);
             sample.swap(i, j);
         }
         sample.truncate(want);
         // k-means++: each next centre drawn with probability ∝ D(x)².
         let mut cents: Vec<f32> = Vec::with_capacity(nlist * dim);
-        cents.extend_from_slice(data.row(sample[rng.below(sample.len())]));
+        cents.extend_from_slice(data.row(sample[rng.index(sample.len())]));
         let mut d2: Vec<f64> = sample
             .iter()
             .map(|&s| f64::from(data.metric.distance(data.row(s), &cents[..dim])).max(0.0))
@@ -100,7 +100,7 @@ impl IvfIndex {
                 }
                 idx
             } else {
-                rng.below(sample.len())
+                rng.index(sample.len())
             };
             let c0 = cents.len();
             cents.extend_from_slice(data.row(sample[pick]));
@@ -131,7 +131,7 @@ impl IvfIndex {
             for c in 0..nlist {
                 if counts[c] == 0 {
                     // Re-seed an empty list with a random sample point.
-                    let s = sample[rng.below(sample.len())];
+                    let s = sample[rng.index(sample.len())];
                     cents[c * dim..(c + 1) * dim].copy_from_slice(data.row(s));
                 } else {
                     for j in 0..dim {
