@@ -2,5 +2,6 @@
 
 mod cli;
 mod codec;
+mod registry;
 mod syncdb;
 mod vector;
