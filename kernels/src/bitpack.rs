@@ -30,8 +30,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::OnceLock;
-
 use crate::{Isa, Kernels};
 
 /// Errors of bit-packing and unpacking.
@@ -204,7 +202,7 @@ fn read_u64_le(input: &[u8], at: usize) -> u64 {
 }
 
 /// Scalar reference: unpacks `out.len()` values; `input` holds them all.
-fn unpack_u32_scalar(input: &[u8], width: u32, out: &mut [u32]) {
+pub(crate) fn unpack_u32_scalar(input: &[u8], width: u32, out: &mut [u32]) {
     if width == 0 {
         out.fill(0);
         return;
@@ -243,20 +241,9 @@ fn unpack_u64_scalar(input: &[u8], width: u32, out: &mut [u64]) {
     }
 }
 
-type UnpackFn = fn(&[u8], u32, &mut [u32]);
-
-fn unpack_fn(isa: Isa) -> UnpackFn {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => avx2::unpack_u32,
-        _ => unpack_u32_scalar,
-    }
-}
-
-static ACTIVE: OnceLock<UnpackFn> = OnceLock::new();
-
-fn active() -> UnpackFn {
-    *ACTIVE.get_or_init(|| unpack_fn(Kernels::active().isa()))
+/// The active path's unpack function (from the shared kernel table).
+fn active() -> fn(&[u8], u32, &mut [u32]) {
+    Kernels::active().table().unpack_u32
 }
 
 /// Unpacks `count` values of `width` bits from the start of `input`, on the
@@ -297,13 +284,14 @@ pub fn unpack_u32_with(
     count: usize,
     width: u32,
 ) -> Result<Vec<u32>, BitpackError> {
-    if !isa.is_available() {
-        return Err(BitpackError::UnavailableIsa(isa));
-    }
+    let unpack = Kernels::for_isa(isa)
+        .ok_or(BitpackError::UnavailableIsa(isa))?
+        .table()
+        .unpack_u32;
     check_width(width, 32)?;
     let needed = check_input(input, count, width)?;
     let mut out = vec![0u32; count];
-    unpack_fn(isa)(&input[..needed], width, &mut out);
+    unpack(&input[..needed], width, &mut out);
     Ok(out)
 }
 
@@ -323,17 +311,16 @@ pub fn unpack_u64(input: &[u8], count: usize, width: u32) -> Result<Vec<u64>, Bi
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
-    /// Safe entry stored in the dispatch: only selected for `Isa::Avx2`,
-    /// which `unpack_u32_with` and `Kernels::active` only yield when
-    /// run-time detection found AVX2.
-    pub(super) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
+    /// Safe entry stored in the AVX2 kernel table, which is only reachable
+    /// through `Kernels::for_isa(Isa::Avx2)` after run-time detection.
+    pub(crate) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
         debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-        // SAFETY: this function is only reached through `unpack_fn(Isa::Avx2)`,
-        // and callers only pass `Isa::Avx2` after `Isa::is_available` (or
-        // `Kernels::active`, which checks it) confirmed AVX2 on this CPU.
+        // SAFETY: this function is only stored in the AVX2 kernel table,
+        // reachable only through `Kernels::for_isa(Isa::Avx2)`, which returns
+        // `None` unless run-time detection found AVX2 on this CPU.
         unsafe { unpack_u32_avx2(input, width, out) }
     }
 

@@ -8,7 +8,6 @@ use crate::{Isa, KernelError};
 /// methods before a pointer is called, so implementations may assume
 /// `a.len() == b.len()` and, for the `_many` kernels, `rows.len() ==
 /// out.len() * query.len()`.
-#[derive(Clone, Copy)]
 pub(crate) struct Table {
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
     pub l2sq_f32: fn(&[f32], &[f32]) -> f32,
@@ -28,6 +27,10 @@ pub(crate) struct Table {
     pub sum_f32: fn(&[f32]) -> f64,
     pub sum_sq_dev_f32: fn(&[f32], f64) -> f64,
     pub min_max_f32: fn(&[f32]) -> Option<(f32, f32)>,
+    /// The stream-vbyte decoder of this path (`varint::stream`).
+    pub stream_decoder: crate::varint::stream::Decoder,
+    /// Bit-unpacking of u32 values (`bitpack`).
+    pub unpack_u32: fn(&[u8], u32, &mut [u32]),
 }
 
 /// The kernels of one path.
@@ -188,6 +191,12 @@ impl Kernels {
     /// The path these kernels belong to.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// The function table of this path, for the kernel modules that keep
+    /// their own safe front ends (`varint::stream`, `bitpack`).
+    pub(crate) fn table(&self) -> &Table {
+        &self.t
     }
 
     /// Dot product `Σ aᵢbᵢ`.

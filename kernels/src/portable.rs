@@ -32,6 +32,8 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    stream_decoder: crate::varint::stream::PORTABLE_DECODER,
+    unpack_u32: crate::bitpack::unpack_u32_scalar,
 };
 
 /// Loads an exact chunk of 8 f32.

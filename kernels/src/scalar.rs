@@ -26,6 +26,8 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    stream_decoder: crate::varint::stream::SCALAR_DECODER,
+    unpack_u32: crate::bitpack::unpack_u32_scalar,
 };
 
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {

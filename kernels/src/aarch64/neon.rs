@@ -42,6 +42,8 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    stream_decoder: crate::varint::stream::NEON_DECODER,
+    unpack_u32: crate::bitpack::unpack_u32_scalar,
 };
 
 /// Generates the safe wrappers that the table holds.

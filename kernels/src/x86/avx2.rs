@@ -43,6 +43,8 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    stream_decoder: crate::varint::stream::AVX2_DECODER,
+    unpack_u32: crate::bitpack::avx2::unpack_u32,
 };
 
 /// Generates the safe wrappers that the table holds.

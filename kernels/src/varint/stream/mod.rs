@@ -69,7 +69,6 @@
 //! ```
 
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
 
 use super::VarintError;
 use crate::{Isa, Kernels};
@@ -121,52 +120,43 @@ impl std::fmt::Debug for Decoder {
     }
 }
 
-static SCALAR: Decoder = Decoder {
+/// The scalar reference decoder (also the portable path's: SSE2 has no
+/// byte shuffle).
+pub(crate) const SCALAR_DECODER: Decoder = Decoder {
     isa: Isa::Scalar,
     decode: decode_scalar,
 };
 
-static PORTABLE: Decoder = Decoder {
+/// The portable path's decoder (the scalar code).
+pub(crate) const PORTABLE_DECODER: Decoder = Decoder {
     isa: Isa::Portable,
     decode: decode_scalar,
 };
 
+/// The AVX2 (`pshufb`) decoder.
 #[cfg(target_arch = "x86_64")]
-static AVX2: Decoder = Decoder {
+pub(crate) const AVX2_DECODER: Decoder = Decoder {
     isa: Isa::Avx2,
     decode: x86::decode,
 };
 
+/// The NEON (`tbl`) decoder.
 #[cfg(target_arch = "aarch64")]
-static NEON: Decoder = Decoder {
+pub(crate) const NEON_DECODER: Decoder = Decoder {
     isa: Isa::Neon,
     decode: neon::decode,
 };
 
-static ACTIVE: OnceLock<&'static Decoder> = OnceLock::new();
-
 impl Decoder {
     /// The decoder of `isa`, or `None` when this CPU (or build) lacks it.
+    /// It lives in that path's kernel table, so the same detection guards it.
     pub fn for_isa(isa: Isa) -> Option<&'static Decoder> {
-        if !isa.is_available() {
-            return None;
-        }
-        match isa {
-            Isa::Scalar => Some(&SCALAR),
-            Isa::Portable => Some(&PORTABLE),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => Some(&AVX2),
-            #[cfg(target_arch = "aarch64")]
-            Isa::Neon => Some(&NEON),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        Kernels::for_isa(isa).map(|k| &k.table().stream_decoder)
     }
 
-    /// The decoder of the active kernel path ([`Kernels::active`]), chosen
-    /// once per process.
+    /// The decoder of the active kernel path ([`Kernels::active`]).
     pub fn active() -> &'static Decoder {
-        ACTIVE.get_or_init(|| Decoder::for_isa(Kernels::active().isa()).unwrap_or(&SCALAR))
+        &Kernels::active().table().stream_decoder
     }
 
     /// The path of this decoder.
@@ -275,8 +265,9 @@ impl Decoder {
         }
         out.reserve(count);
         let spare = &mut out.spare_capacity_mut()[..count];
-        // SAFETY: `self` exists only for a path this CPU supports (`for_isa`
-        // checks availability), and `ctrl` has `ceil(count / 4)` bytes.
+        // SAFETY: a `&Decoder` is only handed out from the kernel table of a
+        // path this CPU supports (`Kernels::for_isa` checks detection), and
+        // `ctrl` has `ceil(count / 4)` bytes.
         let data_used = unsafe { (self.decode)(ctrl, rest, spare, delta, ctrl_len)? };
         let used = ctrl_len + data_used;
         if exact && used < input.len() {
