@@ -697,13 +697,8 @@ mod tests {
     #[test]
     fn large_mobile_like_columns_compress() {
         // ms timestamps with jitter, increasing ids, 2-decimal prices.
-        let mut s = 7u64;
-        let mut rnd = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = unidb_common::rng::SplitMix64::new(7);
+        let mut rnd = move || rng.next_u64();
         let mut text = String::from("ts,id,price\n");
         for i in 0..20_000i64 {
             let ts = 1_714_557_600_000 + i * 1000 + (rnd() % 41) as i64 - 20;

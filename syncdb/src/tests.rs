@@ -556,10 +556,9 @@ proptest! {
         reference.apply_changes(1, &all).unwrap();
         // Shuffle deterministically from the seed, duplicate some, apply in chunks.
         let mut shuffled = all.clone();
-        let mut s = seed | 1;
+        let mut rng = unidb_common::rng::SplitMix64::new(seed);
         for i in (1..shuffled.len()).rev() {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+            shuffled.swap(i, rng.index(i + 1));
         }
         let dup: Vec<Change> = shuffled.iter().step_by(3).cloned().collect();
         shuffled.extend(dup);

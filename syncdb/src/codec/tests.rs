@@ -6,15 +6,10 @@ const BUILTIN: [&str; 14] = [
     "bss", "front", "lz4",
 ];
 
-/// Deterministic xorshift.
+/// Deterministic random bits (the workspace's seeded generator).
 fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
+    let mut r = unidb_common::rng::SplitMix64::new(seed);
+    move || r.next_u64()
 }
 
 fn int_sets() -> Vec<Vec<i64>> {
