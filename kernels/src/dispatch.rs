@@ -176,7 +176,9 @@ impl Kernels {
     /// an invalid setting call [`Kernels::try_active`] at start-up (the
     /// `unidb` CLI does).
     pub fn active() -> &'static Kernels {
-        match Kernels::selection() {
+        // Borrow the cached choice: this runs on every kernel call made
+        // through the active path, so it must not clone the error.
+        match ACTIVE.get_or_init(choose) {
             Ok((k, _)) => k,
             Err(err) => {
                 static WARNED: std::sync::Once = std::sync::Once::new();
