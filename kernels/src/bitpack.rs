@@ -11,8 +11,10 @@
 //! input holds the whole run *before* allocating, so a corrupt count cannot
 //! make it allocate more than the input can describe.
 //!
-//! Unpacking `u32` has a scalar reference path and an AVX2 path (gathers of
-//! the bytes holding eight values, then per-lane variable shifts), chosen
+//! Unpacking `u32` has a scalar reference path, an AVX2 path (gathers of
+//! the bytes holding eight values, then per-lane variable shifts) and a NEON
+//! path (`tbl` lookups of those bytes from a 32-byte window, then per-lane
+//! variable shifts), chosen
 //! from the active kernel path ([`Kernels::active`]) once per process;
 //! [`unpack_u32_with`] runs a named path, to compare them.
 //!
@@ -412,6 +414,148 @@ pub(crate) mod avx2 {
     }
 }
 
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon {
+    use std::arch::aarch64::*;
+
+    /// Safe entry stored in the NEON kernel table, which is only reachable
+    /// through `Kernels::for_isa(Isa::Neon)` after run-time detection.
+    pub(crate) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
+        // SAFETY: this function is only stored in the NEON kernel table,
+        // reachable only through `Kernels::for_isa(Isa::Neon)`, which returns
+        // `None` unless run-time detection found NEON on this CPU.
+        unsafe { unpack_u32_neon(input, width, out) }
+    }
+
+    /// The 32 bytes at `input[at..]`: loaded in place when they are all
+    /// inside `input`, else copied into `buf` with zeros after the end.
+    ///
+    /// # Safety
+    /// NEON.
+    #[inline(always)]
+    unsafe fn window(input: &[u8], at: usize, buf: &mut [u8; 32]) -> uint8x16x2_t {
+        let p = match input.get(at..at + 32) {
+            Some(w) => w.as_ptr(),
+            None => {
+                let rest = input.get(at..).unwrap_or(&[]);
+                *buf = [0; 32];
+                buf[..rest.len()].copy_from_slice(rest);
+                buf.as_ptr()
+            }
+        };
+        // SAFETY: `p` points at 32 readable bytes (a sub-slice of `input` or
+        // `buf`); the caller guarantees NEON.
+        unsafe { uint8x16x2_t(vld1q_u8(p), vld1q_u8(p.add(16))) }
+    }
+
+    /// Unpacks blocks of 8 values with table lookups (`tbl` over a 32-byte
+    /// window), then per-lane variable shifts; fewer than 8 values at the
+    /// end go to the scalar path.
+    ///
+    /// Eight values at width `w` take exactly `w` bytes, so block `j`
+    /// starts at byte `j·w` and lane `k` reads from byte `(k·w) / 8` of the
+    /// block, shifted right by `(k·w) % 8`: one index vector and one shift
+    /// vector serve the whole run. Every byte of a block lies in its first
+    /// `w <= 32` bytes, so one 32-byte window holds it; near the end of the
+    /// input the window is copied into a zero-padded buffer, so nothing past
+    /// `input` is read.
+    ///
+    /// # Safety
+    /// The CPU must support NEON. `input` must hold ⌈out.len()·w/8⌉ bytes.
+    #[target_feature(enable = "neon")]
+    unsafe fn unpack_u32_neon(input: &[u8], width: u32, out: &mut [u32]) {
+        let n = out.len();
+        if width == 0 || n < 8 {
+            super::unpack_u32_scalar(input, width, out);
+            return;
+        }
+        let w = width as usize;
+        let dst = out.as_mut_ptr();
+        let mut buf = [0u8; 32];
+        let mut i = 0usize;
+        if width <= 25 {
+            // 32-bit lanes: shift (<= 7) + width (<= 25) fits in 32 bits,
+            // so lane k needs the 4 bytes from (k·w)/8, all below 32.
+            let mut idx = [0u8; 32];
+            let mut sh = [0i32; 8];
+            for k in 0..8 {
+                let bit = k * w;
+                for b in 0..4 {
+                    idx[4 * k + b] = ((bit >> 3) + b) as u8;
+                }
+                sh[k] = -((bit & 7) as i32);
+            }
+            // SAFETY: loads from local arrays of 32 u8 and 8 i32.
+            let (idx_lo, idx_hi, sh_lo, sh_hi) = unsafe {
+                (
+                    vld1q_u8(idx.as_ptr()),
+                    vld1q_u8(idx.as_ptr().add(16)),
+                    vld1q_s32(sh.as_ptr()),
+                    vld1q_s32(sh.as_ptr().add(4)),
+                )
+            };
+            let mask = vdupq_n_u32(((1u64 << width) - 1) as u32);
+            while i + 8 <= n {
+                // SAFETY: `window` reads inside `input` or `buf`; NEON is
+                // enabled here.
+                let t = unsafe { window(input, (i / 8) * w, &mut buf) };
+                let lo = vreinterpretq_u32_u8(vqtbl2q_u8(t, idx_lo));
+                let hi = vreinterpretq_u32_u8(vqtbl2q_u8(t, idx_hi));
+                // A negative count shifts right.
+                let lo = vandq_u32(vshlq_u32(lo, sh_lo), mask);
+                let hi = vandq_u32(vshlq_u32(hi, sh_hi), mask);
+                // SAFETY: `i + 8 <= n = out.len()`: eight u32 slots.
+                unsafe {
+                    vst1q_u32(dst.add(i), lo);
+                    vst1q_u32(dst.add(i + 4), hi);
+                }
+                i += 8;
+            }
+        } else {
+            // 64-bit lanes: lane k takes the 8 bytes from (k·w)/8; indices
+            // past the window (>= 32) select 0, and any bytes after the
+            // value's last one only feed bits above it, masked off.
+            let mut idx = [0u8; 64];
+            let mut sh = [0i64; 8];
+            for k in 0..8 {
+                let bit = k * w;
+                for b in 0..8 {
+                    let at = (bit >> 3) + b;
+                    idx[8 * k + b] = if at < 32 { at as u8 } else { 0xFF };
+                }
+                sh[k] = -((bit & 7) as i64);
+            }
+            // SAFETY: loads from local arrays of 64 u8 and 8 i64.
+            let (ix, sx) = unsafe {
+                (
+                    [0, 16, 32, 48].map(|o| vld1q_u8(idx.as_ptr().add(o))),
+                    [0, 2, 4, 6].map(|o| vld1q_s64(sh.as_ptr().add(o))),
+                )
+            };
+            let mask = vdupq_n_u32(((1u64 << width) - 1) as u32);
+            while i + 8 <= n {
+                // SAFETY: as in the 32-bit branch.
+                let t = unsafe { window(input, (i / 8) * w, &mut buf) };
+                let lane = |q: usize| {
+                    let v = vreinterpretq_u64_u8(vqtbl2q_u8(t, ix[q]));
+                    // Keep the low 32 bits of each shifted 64-bit lane.
+                    vmovn_u64(vshlq_u64(v, sx[q]))
+                };
+                let lo = vandq_u32(vcombine_u32(lane(0), lane(1)), mask);
+                let hi = vandq_u32(vcombine_u32(lane(2), lane(3)), mask);
+                // SAFETY: `i + 8 <= out.len()`: eight u32 slots.
+                unsafe {
+                    vst1q_u32(dst.add(i), lo);
+                    vst1q_u32(dst.add(i + 4), hi);
+                }
+                i += 8;
+            }
+        }
+        // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
+        super::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +648,45 @@ mod tests {
             packed.extend_from_slice(&[0xFF; 16]);
             for isa in Isa::available() {
                 assert_eq!(unpack_u32_with(isa, &packed, 100, width).unwrap(), v);
+            }
+        }
+    }
+
+    /// Offsets of the packed run in its buffer.
+    const SHIFTS: &[usize] = if cfg!(miri) {
+        &[0, 3]
+    } else {
+        &[0, 1, 3, 7, 15]
+    };
+
+    #[test]
+    fn u32_unaligned_input_and_extreme_values_on_every_path() {
+        // The packed run starts at every offset 0..16 of a buffer (so vector
+        // loads see every alignment); values are all-ones of the width, all
+        // zeros, or alternating extremes.
+        for width in 0..=32u32 {
+            let max = low_mask(width) as u32;
+            for &n in LENS {
+                let shapes: [Vec<u32>; 3] = [
+                    vec![max; n],
+                    vec![0; n],
+                    (0..n).map(|i| if i % 2 == 0 { max } else { 0 }).collect(),
+                ];
+                for v in &shapes {
+                    let mut packed = Vec::new();
+                    pack_u32(v, width, &mut packed).unwrap();
+                    for &shift in SHIFTS {
+                        let mut buf = vec![0xA5u8; shift];
+                        buf.extend_from_slice(&packed);
+                        let input = &buf[shift..];
+                        let scalar = unpack_u32_with(Isa::Scalar, input, n, width).unwrap();
+                        assert_eq!(&scalar, v, "scalar w={width} n={n} shift={shift}");
+                        for isa in Isa::available() {
+                            let got = unpack_u32_with(isa, input, n, width).unwrap();
+                            assert_eq!(got, scalar, "{isa} w={width} n={n} shift={shift}");
+                        }
+                    }
+                }
             }
         }
     }

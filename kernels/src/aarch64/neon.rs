@@ -43,7 +43,7 @@ pub(crate) const TABLE: Table = Table {
     sum_sq_dev_f32,
     min_max_f32,
     stream_decoder: crate::varint::stream::NEON_DECODER,
-    unpack_u32: crate::bitpack::unpack_u32_scalar,
+    unpack_u32: crate::bitpack::neon::unpack_u32,
 };
 
 /// Generates the safe wrappers that the table holds.
