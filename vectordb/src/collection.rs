@@ -1,5 +1,6 @@
 //! Collections: vectors of a fixed dimension with ids, metadata and indexes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{IndexConfig, IndexPlugin, SearchParams, VectorData, VectorIndex};
 use crate::metric::Metric;
+use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
 
 /// A user id: a number or a string.
@@ -94,24 +96,60 @@ impl From<String> for Value {
 pub type Metadata = BTreeMap<String, Value>;
 
 /// How a collection is configured.
+///
+/// ```
+/// use unidb_vectordb::{Collection, CollectionConfig, Storage};
+/// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+/// // 8-bit rows for l2, quantizing the value range [-1, 1].
+/// let config = CollectionConfig::new(2, "l2")
+///     .with_storage(Storage::I8)
+///     .with_i8_range(-1.0, 1.0);
+/// let mut c = Collection::new(config)?;
+/// c.insert(1u64, &[0.5, -0.25], None)?;
+/// let v = c.get(1u64)?.vector; // the dequantized values
+/// assert!((v[0] - 0.5).abs() <= 1.0 / 254.0 + 1e-6);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     /// Number of f32 values per vector (for binary metrics: 32-bit words).
     pub dim: usize,
     /// The metric name (a registered metric plugin).
     pub metric: String,
-    /// Accept vectors containing NaN (always true for binary metrics).
+    /// Accept vectors containing NaN (always true for binary metrics; must
+    /// be false for i8 storage, which has no NaN code).
     pub allow_nan: bool,
+    /// How components are stored (see [`crate::storage`]): f32 (default),
+    /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
+    pub storage: Storage,
+    /// i8 storage: the value range `(min, max)` the quantizer covers. When
+    /// `None` it is trained by [`Collection::train_quantizer`], or else from
+    /// the first inserted vector. Ignored for other storages.
+    pub i8_range: Option<(f32, f32)>,
 }
 
 impl CollectionConfig {
-    /// A configuration with `dim` and `metric`, rejecting NaN.
+    /// A configuration with `dim` and `metric`, rejecting NaN, f32 storage.
     pub fn new(dim: usize, metric: &str) -> Self {
         CollectionConfig {
             dim,
             metric: metric.to_owned(),
             allow_nan: false,
+            storage: Storage::F32,
+            i8_range: None,
         }
+    }
+
+    /// The same configuration with another storage.
+    pub fn with_storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// The same configuration with a fixed i8 quantization range.
+    pub fn with_i8_range(mut self, min: f32, max: f32) -> Self {
+        self.i8_range = Some((min, max));
+        self
     }
 }
 
@@ -119,18 +157,19 @@ impl CollectionConfig {
 /// row-major data always starts on a cache line.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C, align(64))]
-pub(crate) struct Line([f32; 16]);
+pub(crate) struct Line([u8; 64]);
 
-/// Vector storage: owned, or borrowed from a memory-mapped file.
+/// Vector storage (encoded rows as bytes): owned, or borrowed from a
+/// memory-mapped file.
 pub(crate) enum Rows {
     Owned {
         lines: Vec<Line>,
-        len: usize,
+        bytes: usize,
     },
     Mapped {
         map: Arc<memmap2::Mmap>,
         offset: usize,
-        len: usize,
+        bytes: usize,
     },
 }
 
@@ -138,47 +177,61 @@ impl Rows {
     pub(crate) fn new() -> Self {
         Rows::Owned {
             lines: Vec::new(),
-            len: 0,
+            bytes: 0,
         }
     }
 
+    /// The stored bytes (64-byte aligned: owned lines are, and mapped
+    /// sections were checked to start on a multiple of 64 of a page-aligned
+    /// map in `persist::open`).
     #[inline]
-    pub(crate) fn as_slice(&self) -> &[f32] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            Rows::Owned { lines, len } => &bytemuck::cast_slice::<Line, f32>(lines)[..*len],
-            // The offset and length were validated (alignment included) when
-            // the file was opened; see `persist::open`.
-            Rows::Mapped { map, offset, len } => {
-                bytemuck::cast_slice(&map[*offset..*offset + *len * 4])
-            }
+            Rows::Owned { lines, bytes } => &bytemuck::cast_slice::<Line, u8>(lines)[..*bytes],
+            Rows::Mapped { map, offset, bytes } => &map[*offset..*offset + *bytes],
         }
     }
 
     fn make_owned(&mut self) -> (&mut Vec<Line>, &mut usize) {
         if let Rows::Mapped { .. } = self {
-            let data = self.as_slice().to_vec();
-            let mut lines = vec![Line([0.0; 16]); data.len().div_ceil(16)];
-            bytemuck::cast_slice_mut::<Line, f32>(&mut lines)[..data.len()].copy_from_slice(&data);
+            let data = self.as_bytes().to_vec();
+            let mut lines = vec![Line([0; 64]); data.len().div_ceil(64)];
+            bytemuck::cast_slice_mut::<Line, u8>(&mut lines)[..data.len()].copy_from_slice(&data);
             *self = Rows::Owned {
                 lines,
-                len: data.len(),
+                bytes: data.len(),
             };
         }
         match self {
-            Rows::Owned { lines, len } => (lines, len),
+            Rows::Owned { lines, bytes } => (lines, bytes),
             Rows::Mapped { .. } => unreachable!("converted above"),
         }
     }
 
-    pub(crate) fn push(&mut self, v: &[f32]) {
+    /// Appends encoded bytes.
+    pub(crate) fn push(&mut self, v: &[u8]) {
         let (lines, len) = self.make_owned();
         let new_len = *len + v.len();
-        if new_len > lines.len() * 16 {
-            let want = new_len.div_ceil(16).max(lines.len() * 2);
-            lines.resize(want, Line([0.0; 16]));
+        if new_len > lines.len() * 64 {
+            let want = new_len.div_ceil(64).max(lines.len() * 2);
+            lines.resize(want, Line([0; 64]));
         }
-        bytemuck::cast_slice_mut::<Line, f32>(lines)[*len..new_len].copy_from_slice(v);
+        bytemuck::cast_slice_mut::<Line, u8>(lines)[*len..new_len].copy_from_slice(v);
         *len = new_len;
+    }
+
+    /// The rows typed by `storage` (the byte length is a multiple of the
+    /// value size by construction and by `persist`'s checks).
+    pub(crate) fn view(&self, storage: Storage, quantizer: Option<Quantizer>) -> RowsRef<'_> {
+        let b = self.as_bytes();
+        match storage {
+            Storage::F32 => RowsRef::F32(bytemuck::cast_slice(b)),
+            Storage::F16 => RowsRef::F16(bytemuck::cast_slice(b)),
+            Storage::I8 => RowsRef::I8 {
+                codes: bytemuck::cast_slice(b),
+                quantizer: quantizer.unwrap_or(Quantizer::UNIT),
+            },
+        }
     }
 
     pub(crate) fn is_mapped(&self) -> bool {
@@ -187,12 +240,14 @@ impl Rows {
 }
 
 /// One stored vector, as returned by [`Collection::get`] and [`Collection::iter`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record<'a> {
     /// The user id.
     pub id: &'a Id,
-    /// The vector.
-    pub vector: &'a [f32],
+    /// The vector: borrowed from storage for f32 collections; for f16 and
+    /// i8 storage the decoded values (the half-rounded or dequantized
+    /// vector the indexes search over, not the inserted one).
+    pub vector: Cow<'a, [f32]>,
     /// Its metadata, if any.
     pub metadata: Option<&'a Metadata>,
 }
@@ -242,6 +297,8 @@ pub struct Collection {
     pub(crate) config: CollectionConfig,
     pub(crate) metric: Metric,
     pub(crate) rows: Rows,
+    /// The i8 quantizer, once fixed (always `None` for f32/f16).
+    pub(crate) quantizer: Option<Quantizer>,
     pub(crate) ids: Vec<Id>,
     pub(crate) meta: Vec<Option<Metadata>>,
     pub(crate) live: Vec<bool>,
@@ -265,7 +322,9 @@ impl Collection {
     /// An empty collection.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] for dimension 0, or an unknown metric.
+    /// [`VectorError::InvalidConfig`] for dimension 0, an unknown metric, a
+    /// binary metric with f16/i8 storage, `allow_nan` with i8 storage, or a
+    /// non-finite `i8_range`.
     pub fn new(config: CollectionConfig) -> Result<Self> {
         if config.dim == 0 {
             return Err(VectorError::InvalidConfig(
@@ -273,10 +332,12 @@ impl Collection {
             ));
         }
         let metric = Metric::by_name(&config.metric)?;
+        let quantizer = validate_storage(&config, metric)?;
         Ok(Collection {
             config,
             metric,
             rows: Rows::new(),
+            quantizer,
             ids: Vec::new(),
             meta: Vec::new(),
             live: Vec::new(),
@@ -317,11 +378,72 @@ impl Collection {
         self.rows.is_mapped()
     }
 
+    /// The storage kind.
+    pub fn storage(&self) -> Storage {
+        self.config.storage
+    }
+
+    /// The i8 quantizer once fixed (`None` for f32/f16 storage, and for i8
+    /// before training or the first insert).
+    pub fn quantizer(&self) -> Option<Quantizer> {
+        self.quantizer
+    }
+
+    /// Bytes the stored rows take (every slot, deleted ones included, until
+    /// [`Collection::compact`]); indexes are extra.
+    pub fn vector_bytes(&self) -> usize {
+        self.rows.as_bytes().len()
+    }
+
+    /// Fixes the i8 quantizer from row-major `sample` vectors: the min and
+    /// max of their finite components (symmetric around zero for `ip` and
+    /// `cosine`; see [`crate::storage`]). Call it before the first insert,
+    /// with a sample representative of the data; values later inserted
+    /// outside the range clamp.
+    ///
+    /// # Errors
+    /// [`VectorError::InvalidConfig`] when the storage is not i8, a range
+    /// was configured, a vector was already stored (the rows would have to
+    /// be re-encoded), or the sample has no finite value;
+    /// [`VectorError::WrongDimension`] when its length is not a multiple of
+    /// the dimension.
+    pub fn train_quantizer(&mut self, sample: &[f32]) -> Result<Quantizer> {
+        if self.config.storage != Storage::I8 {
+            return Err(VectorError::InvalidConfig(format!(
+                "train_quantizer needs i8 storage, this collection stores {}",
+                self.config.storage
+            )));
+        }
+        if self.config.i8_range.is_some() {
+            return Err(VectorError::InvalidConfig(
+                "the i8 range is fixed by the configuration".into(),
+            ));
+        }
+        if !self.live.is_empty() {
+            return Err(VectorError::InvalidConfig(format!(
+                "train_quantizer before the first insert ({} vectors stored)",
+                self.live.len()
+            )));
+        }
+        let extra = sample.len() % self.config.dim;
+        if extra != 0 {
+            return Err(VectorError::WrongDimension {
+                expected: self.config.dim,
+                got: extra,
+            });
+        }
+        let q = Quantizer::train(sample, symmetric_for(self.metric)).ok_or_else(|| {
+            VectorError::InvalidConfig("the training sample has no finite value".into())
+        })?;
+        self.quantizer = Some(q);
+        Ok(q)
+    }
+
     /// The view indexes work on.
     pub fn data(&self) -> VectorData<'_> {
         VectorData {
             dim: self.config.dim,
-            vectors: self.rows.as_slice(),
+            rows: self.rows.view(self.config.storage, self.quantizer),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -342,6 +464,18 @@ impl Collection {
         if !self.config.allow_nan && !self.metric.is_binary() {
             if let Some(position) = vector.iter().position(|v| v.is_nan()) {
                 return Err(VectorError::NaN { position });
+            }
+        }
+        if self.config.storage == Storage::F16 {
+            if let Some(position) = vector
+                .iter()
+                .position(|v| v.is_finite() && v.abs() > F16_MAX)
+            {
+                return Err(VectorError::OutOfRange {
+                    position,
+                    value: vector[position],
+                    storage: Storage::F16,
+                });
             }
         }
         Ok(())
@@ -390,7 +524,7 @@ impl Collection {
             return Err(VectorError::Full(slot));
         }
         let slot = slot as u32;
-        self.rows.push(vector);
+        self.push_row(vector);
         self.ids.push(id.clone());
         self.meta.push(metadata);
         self.live.push(true);
@@ -398,7 +532,7 @@ impl Collection {
         self.slot_of.insert(id, slot);
         let data = VectorData {
             dim: self.config.dim,
-            vectors: self.rows.as_slice(),
+            rows: self.rows.view(self.config.storage, self.quantizer),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -407,6 +541,28 @@ impl Collection {
             index.insert(&data, slot)?;
         }
         Ok(())
+    }
+
+    /// Encodes and stores one (checked) vector, fixing the i8 quantizer
+    /// from it when nothing else did.
+    fn push_row(&mut self, vector: &[f32]) {
+        match self.config.storage {
+            Storage::F32 => self.rows.push(bytemuck::cast_slice(vector)),
+            Storage::F16 => {
+                let mut h = vec![0u16; vector.len()];
+                to_f16(vector, &mut h);
+                self.rows.push(bytemuck::cast_slice(&h));
+            }
+            Storage::I8 => {
+                let symmetric = symmetric_for(self.metric);
+                let q = *self.quantizer.get_or_insert_with(|| {
+                    Quantizer::train(vector, symmetric).unwrap_or(Quantizer::UNIT)
+                });
+                let mut c = vec![0i8; vector.len()];
+                q.encode(vector, &mut c);
+                self.rows.push(bytemuck::cast_slice(&c));
+            }
+        }
     }
 
     fn kill(&mut self, slot: u32) {
@@ -450,9 +606,17 @@ impl Collection {
     fn record(&self, slot: u32) -> Record<'_> {
         let s = slot as usize;
         let dim = self.config.dim;
+        let vector = match self.data().rows {
+            RowsRef::F32(r) => Cow::Borrowed(&r[s * dim..(s + 1) * dim]),
+            rows => {
+                let mut v = vec![0.0; dim];
+                rows.decode_into(s * dim, &mut v);
+                Cow::Owned(v)
+            }
+        };
         Record {
             id: &self.ids[s],
-            vector: &self.rows.as_slice()[s * dim..(s + 1) * dim],
+            vector,
             metadata: self.meta[s].as_ref(),
         }
     }
@@ -660,13 +824,15 @@ impl Collection {
     /// An index build error.
     pub fn compact(&mut self) -> Result<()> {
         let dim = self.config.dim;
-        let old = self.rows.as_slice();
+        // Encoded rows are copied as they are (never re-encoded).
+        let row_bytes = dim * self.config.storage.bytes_per_value();
+        let old = self.rows.as_bytes();
         let mut rows = Rows::new();
         let mut ids = Vec::with_capacity(self.n_live);
         let mut meta = Vec::with_capacity(self.n_live);
         for s in 0..self.live.len() {
             if self.live[s] {
-                rows.push(&old[s * dim..(s + 1) * dim]);
+                rows.push(&old[s * row_bytes..(s + 1) * row_bytes]);
                 ids.push(self.ids[s].clone());
                 meta.push(self.meta[s].take());
             }
@@ -683,7 +849,7 @@ impl Collection {
         self.n_live = self.ids.len();
         let data = VectorData {
             dim,
-            vectors: self.rows.as_slice(),
+            rows: self.rows.view(self.config.storage, self.quantizer),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -692,5 +858,46 @@ impl Collection {
             index.build(&data)?;
         }
         Ok(())
+    }
+}
+
+/// Whether the i8 quantizer of `metric` must be symmetric around zero
+/// (inner products and angles are not translation invariant).
+pub(crate) fn symmetric_for(metric: Metric) -> bool {
+    matches!(Fast::of(metric), Fast::Ip | Fast::Cosine)
+}
+
+/// Checks the storage options against the metric; returns the quantizer
+/// fixed by the configuration, if any.
+pub(crate) fn validate_storage(
+    config: &CollectionConfig,
+    metric: Metric,
+) -> Result<Option<Quantizer>> {
+    if config.storage == Storage::F32 {
+        return Ok(None);
+    }
+    if metric.is_binary() {
+        return Err(VectorError::InvalidConfig(format!(
+            "metric {} works on bit-packed f32 words; {} storage would change the bits",
+            metric.name(),
+            config.storage
+        )));
+    }
+    if config.storage != Storage::I8 {
+        return Ok(None);
+    }
+    if config.allow_nan {
+        return Err(VectorError::InvalidConfig(
+            "i8 storage cannot hold NaN; allow_nan must be false".into(),
+        ));
+    }
+    match config.i8_range {
+        None => Ok(None),
+        Some((lo, hi)) if lo.is_finite() && hi.is_finite() => {
+            Ok(Some(Quantizer::for_range(lo, hi, symmetric_for(metric))))
+        }
+        Some((lo, hi)) => Err(VectorError::InvalidConfig(format!(
+            "i8_range must be finite, got ({lo}, {hi})"
+        ))),
     }
 }

@@ -20,6 +20,17 @@ pub enum VectorError {
         /// Index of the first NaN.
         position: usize,
     },
+    /// A component cannot be represented in the collection's storage (a
+    /// finite value beyond ±65504 for f16).
+    #[error("value {value} at position {position} is out of range for {storage} storage")]
+    OutOfRange {
+        /// Index of the first such component.
+        position: usize,
+        /// Its value.
+        value: f32,
+        /// The storage.
+        storage: crate::storage::Storage,
+    },
     /// No live vector has this id.
     #[error("unknown id {0}")]
     UnknownId(Id),
@@ -96,7 +107,9 @@ impl VectorError {
         use unidb_common::ErrorKind as K;
         use unidb_registry::RegistryError as R;
         match self {
-            VectorError::WrongDimension { .. } | VectorError::NaN { .. } => K::Validation,
+            VectorError::WrongDimension { .. }
+            | VectorError::NaN { .. }
+            | VectorError::OutOfRange { .. } => K::Validation,
             VectorError::UnknownId(_) | VectorError::UnknownIndex { .. } => K::NotFound,
             VectorError::DuplicateId(_) => K::Conflict,
             VectorError::InvalidConfig(_) => K::Configuration,

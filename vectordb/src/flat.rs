@@ -1,9 +1,14 @@
 //! Exact search: one-to-many kernels over blocks of rows, bounded top-k.
+//!
+//! Works on every storage: each query is encoded once and scored against
+//! the encoded rows (see [`crate::storage`]), so results are exact for the
+//! stored (decoded) vectors.
 
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::index::{IndexConfig, SearchParams, VectorData, VectorIndex};
+use crate::storage::{with_space, Space};
 use crate::topk::{Neighbor, TopK};
 
 /// Rows per block: about 64 KiB of vectors, so a block stays in L2 while
@@ -54,10 +59,21 @@ pub fn range(
 /// Exact k-NN restricted to `slots` (used by filtered searches that are
 /// too selective for a graph walk).
 pub fn knn_slots(data: &VectorData<'_>, query: &[f32], k: usize, slots: &[u32]) -> Vec<Neighbor> {
+    with_space!(*data, |s| knn_slots_in(&s, &s.prepare(query), k, slots))
+}
+
+pub(crate) fn knn_slots_in<S: Space>(
+    s: &S,
+    q: &S::Query<'_>,
+    k: usize,
+    slots: &[u32],
+) -> Vec<Neighbor> {
     let mut top = TopK::new(k);
     for &slot in slots {
-        let d = data.metric.distance(query, data.row(slot));
-        top.push(Neighbor { distance: d, slot });
+        top.push(Neighbor {
+            distance: s.dist(q, slot),
+            slot,
+        });
     }
     top.into_sorted()
 }
@@ -66,19 +82,36 @@ fn scan(
     data: &VectorData<'_>,
     query: &[f32],
     filter: Option<&dyn Fn(u32) -> bool>,
+    sink: impl FnMut(Neighbor),
+    buf: &mut Vec<f32>,
+) {
+    with_space!(*data, |s| scan_in(
+        data,
+        &s,
+        &s.prepare(query),
+        filter,
+        sink,
+        buf
+    ))
+}
+
+/// Exact scan in blocks of rows with the one-to-many form of the space.
+pub(crate) fn scan_in<S: Space>(
+    data: &VectorData<'_>,
+    s: &S,
+    q: &S::Query<'_>,
+    filter: Option<&dyn Fn(u32) -> bool>,
     mut sink: impl FnMut(Neighbor),
     buf: &mut Vec<f32>,
 ) {
-    let dim = data.dim;
     let n = data.slots();
-    let br = block_rows(dim);
+    let br = block_rows(data.dim);
     buf.resize(br, 0.0);
     let mut start = 0;
     while start < n {
         let end = (start + br).min(n);
         let out = &mut buf[..end - start];
-        data.metric
-            .distance_many(query, &data.vectors[start * dim..end * dim], out);
+        s.dist_many(q, start, out);
         for (i, &d) in out.iter().enumerate() {
             let slot = (start + i) as u32;
             if data.accepts(slot, filter) {
@@ -98,6 +131,16 @@ pub fn knn_batch(
     k: usize,
     filter: Option<&(dyn Fn(u32) -> bool + Sync)>,
 ) -> Vec<Vec<Neighbor>> {
+    with_space!(*data, |s| knn_batch_in(data, &s, queries, k, filter))
+}
+
+fn knn_batch_in<S: Space>(
+    data: &VectorData<'_>,
+    s: &S,
+    queries: &[f32],
+    k: usize,
+    filter: Option<&(dyn Fn(u32) -> bool + Sync)>,
+) -> Vec<Vec<Neighbor>> {
     let dim = data.dim.max(1);
     let nq = queries.len() / dim;
     let n = data.slots();
@@ -105,15 +148,17 @@ pub fn knn_batch(
     let groups: Vec<Vec<Vec<Neighbor>>> = queries[..nq * dim]
         .par_chunks(QUERY_GROUP * dim)
         .map(|group| {
-            let mut tops: Vec<TopK> = group.chunks_exact(dim).map(|_| TopK::new(k)).collect();
+            // Each query of the group is encoded once.
+            let prepared: Vec<S::Query<'_>> =
+                group.chunks_exact(dim).map(|q| s.prepare(q)).collect();
+            let mut tops: Vec<TopK> = prepared.iter().map(|_| TopK::new(k)).collect();
             let mut buf = vec![0.0f32; br];
             let mut start = 0;
             while start < n {
                 let end = (start + br).min(n);
-                let rows = &data.vectors[start * dim..end * dim];
-                for (q, top) in group.chunks_exact(dim).zip(&mut tops) {
+                for (q, top) in prepared.iter().zip(&mut tops) {
                     let out = &mut buf[..end - start];
-                    data.metric.distance_many(q, rows, out);
+                    s.dist_many(q, start, out);
                     for (i, &d) in out.iter().enumerate() {
                         if d <= top.worst() {
                             let slot = (start + i) as u32;

@@ -8,6 +8,12 @@
 //! Neighbours are chosen with the heuristic of the paper's algorithm 4.
 //! Node levels are a pure function of the seed and the slot, so a serial
 //! build is deterministic.
+//!
+//! Every distance goes through the storage's row-distance space (f32, f16
+//! or i8 rows; see [`crate::storage`]): the graph code is generic over it
+//! and monomorphised, the storage being matched once per search or insert.
+//! Build, insert and compaction link nodes with distances between encoded
+//! rows; a search encodes its query once.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -22,6 +28,7 @@ use crate::codec::{Reader, Writer};
 use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{HnswConfig, IndexConfig, SearchParams, VectorData, VectorIndex};
+use crate::storage::{with_space, Space};
 use crate::topk::Neighbor;
 
 const NO_LEVEL: u8 = u8::MAX;
@@ -60,26 +67,6 @@ impl Visited {
 
 thread_local! {
     static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), generation: 0 }) };
-}
-
-/// Hints the CPU to fetch a vector into cache (up to its first 512 bytes).
-#[inline(always)]
-fn prefetch(v: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = (v.len() * 4).min(512);
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: `off < v.len() * 4`, so the pointer stays inside `v`;
-            // a prefetch is only a hint and never faults, and SSE is part of
-            // the x86-64 baseline.
-            unsafe { _mm_prefetch(v.as_ptr().cast::<i8>().add(off), _MM_HINT_T0) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 /// The `hnsw` index.
@@ -211,23 +198,23 @@ impl HnswIndex {
     }
 
     /// Greedy descent through the upper layers down to `stop_level + 1`.
-    fn descend(
+    fn descend<S: Space>(
         &self,
-        data: &VectorData<'_>,
-        q: &[f32],
+        s: &S,
+        q: &S::Query<'_>,
         ep: u32,
         top: usize,
         stop_level: usize,
     ) -> Neighbor {
         let mut cur = Neighbor {
-            distance: data.metric.distance(q, data.row(ep)),
+            distance: s.dist(q, ep),
             slot: ep,
         };
         for level in (stop_level + 1..=top).rev() {
             loop {
                 let mut changed = false;
                 self.for_links(cur.slot, level, |nb| {
-                    let d = data.metric.distance(q, data.row(nb));
+                    let d = s.dist(q, nb);
                     if d < cur.distance {
                         cur = Neighbor {
                             distance: d,
@@ -246,10 +233,10 @@ impl HnswIndex {
 
     /// Best-first search of one layer; `accept` decides which nodes may be
     /// results (all are traversed). Returns up to `ef` results, closest first.
-    fn search_layer(
+    fn search_layer<S: Space>(
         &self,
-        data: &VectorData<'_>,
-        q: &[f32],
+        s: &S,
+        q: &S::Query<'_>,
         eps: &[Neighbor],
         ef: usize,
         level: usize,
@@ -287,7 +274,7 @@ impl HnswIndex {
                     if !visited.insert(nb) {
                         return;
                     }
-                    let d = data.metric.distance(q, data.row(nb));
+                    let d = s.dist(q, nb);
                     if top.len() < ef || d < bound {
                         let n = Neighbor {
                             distance: d,
@@ -313,10 +300,10 @@ impl HnswIndex {
     /// Unfiltered best-first search of one layer with one sorted pool of the
     /// `ef` best nodes seen (the closest unexpanded one is expanded next);
     /// equivalent to the two-heap form, with cheaper bookkeeping.
-    fn search_layer_pool(
+    fn search_layer_pool<S: Space>(
         &self,
-        data: &VectorData<'_>,
-        q: &[f32],
+        s: &S,
+        q: &S::Query<'_>,
         eps: &[Neighbor],
         ef: usize,
         level: usize,
@@ -356,13 +343,13 @@ impl HnswIndex {
                     }
                 });
                 if let Some(&first) = fresh.first() {
-                    prefetch(data.row(first));
+                    s.prefetch(first);
                 }
                 for (j, &nb) in fresh.iter().enumerate() {
                     if let Some(&next) = fresh.get(j + 1) {
-                        prefetch(data.row(next));
+                        s.prefetch(next);
                     }
-                    let d = data.metric.distance(q, data.row(nb));
+                    let d = s.dist(q, nb);
                     lowest = lowest.min(insert(
                         &mut pool,
                         Neighbor {
@@ -385,16 +372,13 @@ impl HnswIndex {
     /// Algorithm 4 of the paper (without extending candidates): keep a
     /// candidate only if it is closer to the base than to every neighbour
     /// kept so far. `sorted` is ascending by distance to the base.
-    fn select(&self, data: &VectorData<'_>, sorted: &[Neighbor], m: usize) -> Vec<Neighbor> {
+    fn select<S: Space>(&self, s: &S, sorted: &[Neighbor], m: usize) -> Vec<Neighbor> {
         let mut out: Vec<Neighbor> = Vec::with_capacity(m);
         for &c in sorted {
             if out.len() >= m {
                 break;
             }
-            let row = data.row(c.slot);
-            let good = out
-                .iter()
-                .all(|r| data.metric.distance(row, data.row(r.slot)) >= c.distance);
+            let good = out.iter().all(|r| s.pair(c.slot, r.slot) >= c.distance);
             if good {
                 out.push(c);
             }
@@ -404,7 +388,7 @@ impl HnswIndex {
 
     /// Adds `q` to `node`'s list at `level`, shrinking with the heuristic
     /// when full.
-    fn connect(&self, data: &VectorData<'_>, node: u32, q: u32, d: f32, level: usize) {
+    fn connect<S: Space>(&self, s: &S, node: u32, q: u32, d: f32, level: usize) {
         let cap = if level == 0 { self.m0 } else { self.config.m };
         let _guard = self.locks[node as usize]
             .lock()
@@ -419,14 +403,13 @@ impl HnswIndex {
             l[0].store(cnt as u32 + 1, Relaxed);
             return;
         }
-        let base = data.row(node);
         let mut cands: Vec<Neighbor> = l[1..=cnt]
             .iter()
             .map(|a| {
-                let s = a.load(Relaxed);
+                let other = a.load(Relaxed);
                 Neighbor {
-                    distance: data.metric.distance(base, data.row(s)),
-                    slot: s,
+                    distance: s.pair(node, other),
+                    slot: other,
                 }
             })
             .collect();
@@ -435,14 +418,18 @@ impl HnswIndex {
             slot: q,
         });
         cands.sort_unstable();
-        let kept = self.select(data, &cands, cap);
+        let kept = self.select(s, &cands, cap);
         self.set_links(node, level, &kept);
     }
 
     /// Links a prepared node into the graph (callable from many threads).
     fn link(&self, data: &VectorData<'_>, q: u32) {
+        with_space!(*data, |s| self.link_in(&s, q))
+    }
+
+    fn link_in<S: Space>(&self, s: &S, q: u32) {
         let level = self.levels[q as usize] as usize;
-        let row = data.row(q);
+        let row = s.prepare_slot(q);
         let Some((ep, top)) = self.entry() else {
             let _g = self.entry_lock.lock().unwrap_or_else(|e| e.into_inner());
             if self.entry().is_none() {
@@ -451,13 +438,13 @@ impl HnswIndex {
                 return;
             }
             drop(_g);
-            return self.link(data, q);
+            return self.link_in(s, q);
         };
-        let mut eps = vec![self.descend(data, row, ep, top, level)];
+        let mut eps = vec![self.descend(s, &row, ep, top, level)];
         for lc in (0..=level.min(top)).rev() {
-            let found = self.search_layer_pool(data, row, &eps, self.config.ef_construction, lc);
+            let found = self.search_layer_pool(s, &row, &eps, self.config.ef_construction, lc);
             let found: Vec<Neighbor> = found.into_iter().filter(|n| n.slot != q).collect();
-            let chosen = self.select(data, &found, self.config.m);
+            let chosen = self.select(s, &found, self.config.m);
             {
                 let _g = self.locks[q as usize]
                     .lock()
@@ -465,7 +452,7 @@ impl HnswIndex {
                 self.set_links(q, lc, &chosen);
             }
             for n in &chosen {
-                self.connect(data, n.slot, q, n.distance, lc);
+                self.connect(s, n.slot, q, n.distance, lc);
             }
             if !found.is_empty() {
                 eps = found;
@@ -553,16 +540,40 @@ impl HnswIndex {
                 return flat::knn_slots(data, q, k, &slots);
             }
         }
-        let accept = |s: u32| data.accepts(s, filter);
-        let mut ef = params.ef.unwrap_or(self.config.ef_search).max(k);
-        let start = self.descend(data, q, ep, top, 0);
+        let ef = params.ef.unwrap_or(self.config.ef_search).max(k);
+        with_space!(*data, |s| self.walk(
+            data,
+            &s,
+            &s.prepare(q),
+            k,
+            ef,
+            (ep, top),
+            filter
+        ))
+    }
+
+    /// The graph part of a search, on one storage's space.
+    #[allow(clippy::too_many_arguments)]
+    fn walk<S: Space>(
+        &self,
+        data: &VectorData<'_>,
+        s: &S,
+        q: &S::Query<'_>,
+        k: usize,
+        mut ef: usize,
+        (ep, top): (u32, usize),
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        let n = data.slots().min(self.levels.len());
+        let accept = |slot: u32| data.accepts(slot, filter);
+        let start = self.descend(s, q, ep, top, 0);
         if filter.is_none() && data.all_live {
-            let mut found = self.search_layer_pool(data, q, &[start], ef, 0);
+            let mut found = self.search_layer_pool(s, q, &[start], ef, 0);
             found.truncate(k);
             return found;
         }
         loop {
-            let mut found = self.search_layer(data, q, &[start], ef, 0, Some(&accept));
+            let mut found = self.search_layer(s, q, &[start], ef, 0, Some(&accept));
             if found.len() >= k || ef >= n {
                 found.truncate(k);
                 return found;
@@ -570,7 +581,10 @@ impl HnswIndex {
             // Filter or deletions left too few: widen, then fall back.
             ef = ef.saturating_mul(4).min(n);
             if ef >= n {
-                return flat::knn(data, q, k, filter);
+                let mut buf = Vec::new();
+                let mut top = crate::topk::TopK::new(k);
+                flat::scan_in(data, s, q, filter, |nb| top.push(nb), &mut buf);
+                return top.into_sorted();
             }
         }
     }

@@ -4,17 +4,26 @@ use std::fmt::Debug;
 
 use unidb_registry::{plugin_info, plugin_kind, submit, Plugin, PluginInfo, PluginKind};
 
+use std::borrow::Cow;
+
 use crate::error::Result;
 use crate::metric::Metric;
+use crate::storage::{with_space, RowsRef, Space, Storage};
 use crate::topk::Neighbor;
 
 /// A read-only view of a collection's vectors, given to indexes.
+///
+/// Rows may be stored as f32, f16 or i8 codes ([`RowsRef`]); indexes
+/// compute distances through [`VectorData::distances`] and
+/// [`VectorData::pair_distance`] (the built-in indexes use the crate's
+/// monomorphised row-distance trait directly), and read a row's values
+/// with [`VectorData::row_f32`] (decoded for f16/i8).
 #[derive(Clone, Copy)]
 pub struct VectorData<'a> {
     /// The dimension.
     pub dim: usize,
-    /// Row-major vectors, one row per slot.
-    pub vectors: &'a [f32],
+    /// Row-major stored rows, one row per slot.
+    pub rows: RowsRef<'a>,
     /// Whether each slot is live (deleted slots are `false`).
     pub live: &'a [bool],
     /// Whether every slot is live (no deletions): lets searches skip checks.
@@ -40,11 +49,47 @@ impl<'a> VectorData<'a> {
         self.live.len()
     }
 
-    /// The vector of `slot`.
-    #[inline]
-    pub fn row(&self, slot: u32) -> &'a [f32] {
+    /// The storage kind of the rows.
+    pub fn storage(&self) -> Storage {
+        self.rows.storage()
+    }
+
+    /// The values of `slot`: borrowed for f32 storage, decoded (the
+    /// stored, rounded or dequantized values) for f16 and i8.
+    pub fn row_f32(&self, slot: u32) -> Cow<'a, [f32]> {
         let s = slot as usize * self.dim;
-        &self.vectors[s..s + self.dim]
+        match self.rows {
+            RowsRef::F32(r) => Cow::Borrowed(&r[s..s + self.dim]),
+            other => {
+                let mut out = vec![0.0; self.dim];
+                other.decode_into(s, &mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Decodes the values of `slot` into `out` (`out.len()` = dimension).
+    pub fn decode_row(&self, slot: u32, out: &mut [f32]) {
+        self.rows.decode_into(slot as usize * self.dim, out);
+    }
+
+    /// `out[i]` = distance from `query` to `slots[i]`, computed on the
+    /// stored encoding (the query is encoded once; see
+    /// [`crate::storage`]). `query.len()` must be the dimension and
+    /// `out.len()` must be `slots.len()`.
+    pub fn distances(&self, query: &[f32], slots: &[u32], out: &mut [f32]) {
+        debug_assert_eq!(query.len(), self.dim);
+        with_space!(*self, |s| {
+            let q = s.prepare(query);
+            for (o, &slot) in out.iter_mut().zip(slots) {
+                *o = s.dist(&q, slot);
+            }
+        })
+    }
+
+    /// Distance between two stored rows.
+    pub fn pair_distance(&self, a: u32, b: u32) -> f32 {
+        with_space!(*self, |s| s.pair(a, b))
     }
 
     /// Whether `slot` is live and passes `filter`.

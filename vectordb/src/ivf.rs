@@ -6,6 +6,10 @@
 //! inserted while the index is untrained (it was built over an empty
 //! collection) are scanned exhaustively until the next build
 //! ([`crate::Collection::compact`] rebuilds every index).
+//!
+//! On f16/i8 storage, training and list assignment use the decoded rows
+//! (centroids are f32); a search ranks centroids with the f32 query and
+//! scores the probed lists on the encoded rows with the query encoded once.
 
 use rayon::prelude::*;
 
@@ -15,6 +19,7 @@ use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{IndexConfig, IvfConfig, SearchParams, VectorData, VectorIndex};
 use crate::metric::Metric;
+use crate::storage::{with_space, Space};
 use crate::topk::{Neighbor, TopK};
 
 /// The `ivf` index.
@@ -79,12 +84,18 @@ impl IvfIndex {
             sample.swap(i, j);
         }
         sample.truncate(want);
+        // The sample's values (decoded for f16/i8 storage), row i = sample[i].
+        let mut xs = vec![0.0f32; sample.len() * dim];
+        for (row, &s) in xs.chunks_exact_mut(dim).zip(&sample) {
+            data.decode_row(s, row);
+        }
+        let x = |i: usize| &xs[i * dim..(i + 1) * dim];
+        let metric = data.metric;
         // k-means++: each next centre drawn with probability ∝ D(x)².
         let mut cents: Vec<f32> = Vec::with_capacity(nlist * dim);
-        cents.extend_from_slice(data.row(sample[rng.index(sample.len())]));
-        let mut d2: Vec<f64> = sample
-            .iter()
-            .map(|&s| f64::from(data.metric.distance(data.row(s), &cents[..dim])).max(0.0))
+        cents.extend_from_slice(x(rng.index(sample.len())));
+        let mut d2: Vec<f64> = (0..sample.len())
+            .map(|i| f64::from(metric.distance(x(i), &cents[..dim])).max(0.0))
             .collect();
         while cents.len() < nlist * dim {
             let total: f64 = d2.iter().sum();
@@ -103,10 +114,10 @@ impl IvfIndex {
                 rng.index(sample.len())
             };
             let c0 = cents.len();
-            cents.extend_from_slice(data.row(sample[pick]));
+            cents.extend_from_slice(x(pick));
             let c = cents[c0..].to_vec();
-            for (d, &s) in d2.iter_mut().zip(&sample) {
-                let nd = f64::from(data.metric.distance(data.row(s), &c)).max(0.0);
+            for (i, d) in d2.iter_mut().enumerate() {
+                let nd = f64::from(metric.distance(x(i), &c)).max(0.0);
                 if nd < *d {
                     *d = nd;
                 }
@@ -114,25 +125,23 @@ impl IvfIndex {
         }
         // Lloyd iterations on the sample.
         for _ in 0..self.config.iterations {
-            let assign: Vec<usize> = sample
-                .par_iter()
-                .map_init(Vec::new, |buf, &s| {
-                    nearest(data.metric, &cents, data.row(s), buf)
-                })
+            let assign: Vec<usize> = xs
+                .par_chunks_exact(dim)
+                .map_init(Vec::new, |buf, row| nearest(metric, &cents, row, buf))
                 .collect();
             let mut sums = vec![0.0f64; nlist * dim];
             let mut counts = vec![0usize; nlist];
-            for (&s, &c) in sample.iter().zip(&assign) {
+            for (i, &c) in assign.iter().enumerate() {
                 counts[c] += 1;
-                for (acc, v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(data.row(s)) {
+                for (acc, v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(x(i)) {
                     *acc += f64::from(*v);
                 }
             }
             for c in 0..nlist {
                 if counts[c] == 0 {
                     // Re-seed an empty list with a random sample point.
-                    let s = sample[rng.index(sample.len())];
-                    cents[c * dim..(c + 1) * dim].copy_from_slice(data.row(s));
+                    let i = rng.index(sample.len());
+                    cents[c * dim..(c + 1) * dim].copy_from_slice(x(i));
                 } else {
                     for j in 0..dim {
                         cents[c * dim + j] = (sums[c * dim + j] / counts[c] as f64) as f32;
@@ -146,15 +155,49 @@ impl IvfIndex {
 
     fn assign_all(&mut self, data: &VectorData<'_>, slots: &[u32]) {
         let cents = &self.centroids;
+        let dim = data.dim;
         let assign: Vec<usize> = slots
             .par_iter()
-            .map_init(Vec::new, |buf, &s| {
-                nearest(data.metric, cents, data.row(s), buf)
-            })
+            .map_init(
+                || (Vec::new(), vec![0.0f32; dim]),
+                |(buf, row), &s| {
+                    data.decode_row(s, row);
+                    nearest(data.metric, cents, row, buf)
+                },
+            )
             .collect();
         for (&s, c) in slots.iter().zip(assign) {
             self.lists[c].push(s);
         }
+    }
+}
+
+impl IvfIndex {
+    /// Scores the probed lists and the pending slots on one storage's space.
+    fn scan_lists<S: Space>(
+        &self,
+        data: &VectorData<'_>,
+        s: &S,
+        query: &[f32],
+        order: &[u32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> TopK {
+        let q = s.prepare(query);
+        let mut top = TopK::new(k);
+        let mut offer = |slot: u32| {
+            if data.accepts(slot, filter) {
+                top.push(Neighbor {
+                    distance: s.dist(&q, slot),
+                    slot,
+                });
+            }
+        };
+        for &c in order {
+            self.lists[c as usize].iter().for_each(|&slot| offer(slot));
+        }
+        self.pending.iter().for_each(|&slot| offer(slot));
+        top
     }
 }
 
@@ -187,7 +230,7 @@ impl VectorIndex for IvfIndex {
             let c = nearest(
                 data.metric,
                 &self.centroids,
-                data.row(slot),
+                &data.row_f32(slot),
                 &mut Vec::new(),
             );
             self.lists[c].push(slot);
@@ -219,19 +262,8 @@ impl VectorIndex for IvfIndex {
             order.select_nth_unstable_by_key(nprobe - 1, key);
             order.truncate(nprobe);
         }
-        let mut top = TopK::new(k);
-        let mut offer = |s: u32| {
-            if data.accepts(s, filter) {
-                top.push(Neighbor {
-                    distance: data.metric.distance(query, data.row(s)),
-                    slot: s,
-                });
-            }
-        };
-        for &c in &order {
-            self.lists[c as usize].iter().for_each(|&s| offer(s));
-        }
-        self.pending.iter().for_each(|&s| offer(s));
+        let top = with_space!(*data, |s| self
+            .scan_lists(data, &s, query, &order, k, filter));
         if top.len() < k && (filter.is_some() || nprobe < nlist) {
             // Too few in the probed lists (selective filter or deletions).
             return flat::knn(data, query, k, filter);

@@ -50,6 +50,7 @@ pub mod io;
 pub mod ivf;
 pub mod metric;
 pub mod persist;
+pub mod storage;
 pub mod topk;
 
 pub use collection::{
@@ -61,6 +62,7 @@ pub use index::{
     HnswConfig, IndexConfig, IndexPlugin, IvfConfig, SearchParams, VectorData, VectorIndex,
 };
 pub use metric::{pack_bits, words_to_f32, Metric, MetricPlugin};
+pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::Neighbor;
 pub use unidb_registry;
 
@@ -91,3 +93,5 @@ macro_rules! register_metric {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_storage;

@@ -1,27 +1,34 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 1, little-endian)
+//! # Format (version 2, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (1)
+//! 8   4  format version (2)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
-//! 32  8  vectors length, in f32 values (slots × dim)
+//! 32  8  vectors length, in values (slots × dim)
 //! 40  8  metadata offset
 //! 48  8  metadata length, in bytes
-//! 56  8  zero
-//! 64  …  vectors (f32, row-major, every slot including deleted ones)
+//! 56  1  storage: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
+//! 57  7  zero
+//! 64  …  vectors (row-major, every slot including deleted ones, as stored:
+//!        4, 2 or 1 bytes per value)
 //! …      zero padding to a multiple of 64
-//! …      metadata: configuration, liveness, ids, key/value metadata, and
-//!        each index as (name, plugin name, plugin bytes)
+//! …      metadata: configuration (dimension, metric, allow_nan, storage,
+//!        configured i8 range, i8 quantizer offset and scale), liveness,
+//!        ids, key/value metadata, and each index as (name, plugin name,
+//!        plugin bytes)
 //! ```
 //! The vectors section starts on a 64-byte boundary of a page-aligned map,
-//! so it is viewed as `&[f32]` in place. Opening checks the magic, version,
-//! length and checksum before reading anything else, then bounds-checks
-//! every field: a truncated, corrupted or wrong-version file is an error,
-//! never a panic.
+//! so it is viewed as `&[f32]`, `&[u16]` or `&[i8]` in place, for every
+//! storage. Opening checks the magic, version, length and checksum before
+//! reading anything else, then bounds-checks every field: a truncated,
+//! corrupted or wrong-version file is an error, never a panic.
+//!
+//! Version 1 files (f32 only: byte 56 zero, no storage fields in the
+//! metadata) are still read; this build writes version 2.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,11 +43,14 @@ use crate::collection::{Collection, CollectionConfig, Id, Metadata, Rows, Value}
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
+use crate::storage::{Quantizer, Storage};
 
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes (it also reads [`VERSION_F32_ONLY`]).
+pub const VERSION: u32 = 2;
+/// The previous format version (f32 storage only), still read.
+pub const VERSION_F32_ONLY: u32 = 1;
 const HEADER: usize = 64;
 
 pub(crate) fn crc(buf: &[u8]) -> u32 {
@@ -54,12 +64,25 @@ fn pad64(n: usize) -> usize {
     n.next_multiple_of(64)
 }
 
-fn encode_meta(c: &Collection) -> Vec<u8> {
+fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = Writer(&mut out);
     w.u64(c.config.dim as u64);
     w.str(&c.config.metric);
     w.u8(u8::from(c.config.allow_nan));
+    if version >= 2 {
+        w.u8(c.config.storage.tag());
+        let pair = |w: &mut Writer<'_>, p: Option<(f32, f32)>| match p {
+            None => w.u8(0),
+            Some((a, b)) => {
+                w.u8(1);
+                w.f32(a);
+                w.f32(b);
+            }
+        };
+        pair(&mut w, c.config.i8_range);
+        pair(&mut w, c.quantizer.map(|q| (q.offset, q.scale)));
+    }
     w.u64(c.live.len() as u64);
     let live: Vec<u8> = c.live.iter().map(|&l| u8::from(l)).collect();
     w.bytes(&live);
@@ -118,20 +141,35 @@ fn encode_meta(c: &Collection) -> Vec<u8> {
 
 /// The whole file as bytes.
 pub fn to_bytes(c: &Collection) -> Vec<u8> {
-    let vectors = c.rows.as_slice();
-    let meta = encode_meta(c);
+    to_bytes_version(c, VERSION)
+}
+
+/// The file in format `version` (1 only for f32 storage; tests use it to
+/// check that version 1 files are still read).
+pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
+    let data = c.data();
+    let rows = data.rows;
+    let values = rows.values();
+    let meta = encode_meta(c, version);
     let vec_off = HEADER;
-    let meta_off = pad64(vec_off + vectors.len() * 4);
+    let meta_off = pad64(vec_off + values * c.config.storage.bytes_per_value());
     let total = meta_off + meta.len();
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    for v in [total, vec_off, vectors.len(), meta_off, meta.len(), 0] {
+    for v in [total, vec_off, values, meta_off, meta.len()] {
         out.extend_from_slice(&(v as u64).to_le_bytes());
     }
-    for v in vectors {
-        out.extend_from_slice(&v.to_le_bytes());
+    out.extend_from_slice(&[c.config.storage.tag(), 0, 0, 0, 0, 0, 0, 0]);
+    match rows {
+        crate::RowsRef::F32(r) => r
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        crate::RowsRef::F16(r) => r
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        crate::RowsRef::I8 { codes, .. } => out.extend_from_slice(bytemuck::cast_slice(codes)),
     }
     out.resize(meta_off, 0);
     out.extend_from_slice(&meta);
@@ -157,8 +195,13 @@ pub fn save(c: &Collection, path: &Path) -> Result<()> {
 }
 
 struct Layout {
+    version: u32,
+    storage: Storage,
     vec_off: usize,
+    /// In values.
     vec_len: usize,
+    /// In bytes.
+    vec_bytes: usize,
     meta_off: usize,
     meta_len: usize,
 }
@@ -197,23 +240,34 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
     if crc(buf) != stored {
         return Err(corrupt("checksum mismatch"));
     }
-    if version != VERSION {
+    if version != VERSION && version != VERSION_F32_ONLY {
         return Err(VectorError::UnsupportedVersion {
             found: version,
             supported: VERSION,
         });
     }
+    let storage = Storage::from_tag(buf[56])
+        .ok_or_else(|| corrupt(format!("unknown storage tag {}", buf[56])))?;
+    if buf[57..64].iter().any(|&b| b != 0) || (version == 1 && storage != Storage::F32) {
+        return Err(corrupt("reserved header bytes are not zero"));
+    }
     let field = |o: usize| usize::try_from(u64_at(o)).map_err(|_| corrupt("offset too large"));
-    let l = Layout {
+    let vec_len = field(32)?;
+    let mut l = Layout {
+        version,
+        storage,
         vec_off: field(24)?,
-        vec_len: field(32)?,
+        vec_len,
+        vec_bytes: 0,
         meta_off: field(40)?,
         meta_len: field(48)?,
     };
+    l.vec_bytes = vec_len
+        .checked_mul(storage.bytes_per_value())
+        .ok_or_else(|| corrupt("vector section too large"))?;
     let vec_end = l
-        .vec_len
-        .checked_mul(4)
-        .and_then(|b| b.checked_add(l.vec_off))
+        .vec_bytes
+        .checked_add(l.vec_off)
         .ok_or_else(|| corrupt("vector section too large"))?;
     let meta_end = l
         .meta_off
@@ -231,6 +285,23 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     let dim = r.usize("dimension")?;
     let metric_name = r.str("metric")?;
     let allow_nan = r.u8("allow_nan")? != 0;
+    let (i8_range, quantizer) = if l.version >= 2 {
+        if r.u8("storage")? != l.storage.tag() {
+            return Err(corrupt("storage differs between header and metadata"));
+        }
+        let mut pair = |what: &str| -> Result<Option<(f32, f32)>> {
+            Ok(match r.u8(what)? {
+                0 => None,
+                1 => Some((r.f32(what)?, r.f32(what)?)),
+                t => return Err(corrupt(format!("{what} tag {t}"))),
+            })
+        };
+        let range = pair("i8 range")?;
+        let quantizer = pair("i8 quantizer")?.map(|(offset, scale)| Quantizer { offset, scale });
+        (range, quantizer)
+    } else {
+        (None, None)
+    };
     let slots = r.usize("slot count")?;
     if dim == 0 || slots.checked_mul(dim) != Some(l.vec_len) {
         return Err(corrupt(format!(
@@ -242,6 +313,28 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         return Err(corrupt("too many slots"));
     }
     let metric = Metric::by_name(&metric_name)?;
+    let config = CollectionConfig {
+        dim,
+        metric: metric_name,
+        allow_nan,
+        storage: l.storage,
+        i8_range,
+    };
+    let configured = crate::collection::validate_storage(&config, metric)
+        .map_err(|e| corrupt(format!("configuration: {e}")))?;
+    if l.storage != Storage::I8 && (quantizer.is_some() || i8_range.is_some()) {
+        return Err(corrupt("i8 parameters on a non-i8 collection"));
+    }
+    if let Some(q) = quantizer {
+        if !q.is_valid() || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
+            return Err(corrupt(format!("invalid i8 quantizer {q:?}")));
+        }
+        if configured.is_some_and(|c| c != q) {
+            return Err(corrupt("i8 quantizer differs from the configured range"));
+        }
+    } else if l.storage == Storage::I8 && slots > 0 {
+        return Err(corrupt("i8 rows without a quantizer"));
+    }
     let live_bytes = r.bytes("liveness")?;
     if live_bytes.len() != slots || live_bytes.iter().any(|&b| b > 1) {
         return Err(corrupt("liveness"));
@@ -296,13 +389,10 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     r.finish("metadata")?;
     let n_live = live.iter().filter(|&&l| l).count();
     Ok(Collection {
-        config: CollectionConfig {
-            dim,
-            metric: metric_name,
-            allow_nan,
-        },
+        config,
         metric,
         rows,
+        quantizer,
         ids,
         meta,
         live,
@@ -314,11 +404,20 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
 
 fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
     let mut rows = Rows::new();
-    let values: Vec<f32> = buf[l.vec_off..l.vec_off + l.vec_len * 4]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    rows.push(&values);
+    let bytes = &buf[l.vec_off..l.vec_off + l.vec_bytes];
+    // Little-endian on disk; native in memory.
+    let native: Vec<u8> = match l.storage {
+        Storage::F32 => bytes
+            .chunks_exact(4)
+            .flat_map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_ne_bytes())
+            .collect(),
+        Storage::F16 => bytes
+            .chunks_exact(2)
+            .flat_map(|c| u16::from_le_bytes([c[0], c[1]]).to_ne_bytes())
+            .collect(),
+        Storage::I8 => bytes.to_vec(),
+    };
+    rows.push(&native);
     rows
 }
 
@@ -347,14 +446,15 @@ pub fn open(path: &Path) -> Result<Collection> {
     // Every byte is validated (checksum, bounds) before it is interpreted.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| VectorError::io(path, e))?;
     let l = check_header(&map)?;
-    let aligned =
-        bytemuck::try_cast_slice::<u8, f32>(&map[l.vec_off..l.vec_off + l.vec_len * 4]).is_ok();
+    // The section starts on a multiple of 64 of a page-aligned map; check
+    // anyway, so the typed views in `Rows::view` can never fail.
+    let aligned = (map.as_ptr() as usize + l.vec_off).is_multiple_of(64);
     if cfg!(target_endian = "little") && aligned {
         let map = Arc::new(map);
         let rows = Rows::Mapped {
             map: Arc::clone(&map),
             offset: l.vec_off,
-            len: l.vec_len,
+            bytes: l.vec_bytes,
         };
         return decode(&map, &l, rows);
     }

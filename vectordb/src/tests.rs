@@ -48,15 +48,15 @@ fn recall(found: &[u32], exact: &[(f64, u32)], data: &[f32], dim: usize, q: &[f3
     ok as f64 / exact.len() as f64
 }
 
-struct Dataset {
-    base: Vec<f32>,
-    query: Vec<f32>,
-    dim: usize,
-    gt: Vec<Vec<u32>>,
+pub(crate) struct Dataset {
+    pub(crate) base: Vec<f32>,
+    pub(crate) query: Vec<f32>,
+    pub(crate) dim: usize,
+    pub(crate) gt: Vec<Vec<u32>>,
 }
 
 /// SIFT from `UNIDB_SIFT_DIR` when present, else small seeded clustered data.
-fn dataset() -> &'static Dataset {
+pub(crate) fn dataset() -> &'static Dataset {
     static D: OnceLock<Dataset> = OnceLock::new();
     D.get_or_init(|| {
         if let Some(dir) = std::env::var_os("UNIDB_SIFT_DIR").map(PathBuf::from) {
@@ -108,7 +108,7 @@ fn collection_of(data: &[f32], dim: usize, metric: &str) -> Collection {
     c
 }
 
-fn slots(
+pub(crate) fn slots(
     c: &Collection,
     q: &[f32],
     k: usize,
@@ -127,7 +127,7 @@ fn slots(
         .collect()
 }
 
-fn gt_recall(found: &[Vec<u32>], gt: &[Vec<u32>]) -> f64 {
+pub(crate) fn gt_recall(found: &[Vec<u32>], gt: &[Vec<u32>]) -> f64 {
     let hit: usize = found
         .iter()
         .zip(gt)
@@ -284,7 +284,7 @@ fn collection_crud_and_typed_errors() {
     assert!(matches!(c.delete("nope"), Err(VectorError::UnknownId(_))));
     assert_eq!(c.get("doc-a").unwrap().metadata, Some(&meta));
     c.upsert(1u64, &[7.0, 8.0, 9.0], None).unwrap();
-    assert_eq!(c.get(1u64).unwrap().vector, &[7.0, 8.0, 9.0]);
+    assert_eq!(*c.get(1u64).unwrap().vector, [7.0, 8.0, 9.0]);
     assert_eq!(c.len(), 2);
     c.delete("doc-a").unwrap();
     assert_eq!(c.len(), 1);
@@ -306,7 +306,7 @@ fn collection_crud_and_typed_errors() {
         .unwrap()
         .is_empty());
     c.compact().unwrap();
-    assert_eq!(c.get(1u64).unwrap().vector, &[7.0, 8.0, 9.0]);
+    assert_eq!(*c.get(1u64).unwrap().vector, [7.0, 8.0, 9.0]);
 }
 
 // ---------- flat ----------
@@ -754,7 +754,7 @@ fn readers_search_while_writer_inserts() {
 // ---------- properties ----------
 
 /// `PROPTEST_CASES` when set, else `default`.
-fn cases(default: u32) -> u32 {
+pub(crate) fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -774,13 +774,16 @@ proptest! {
     fn live_ids_only_and_indexes_agree_with_flat(
         ops in prop::collection::vec(prop_oneof![3 => (0u64..300).prop_map(Op::Insert), 1 => (0u64..300).prop_map(Op::Delete)], 50..400),
         seed in 0u64..1000,
+        storage in prop_oneof![Just(Storage::F32), Just(Storage::F16), Just(Storage::I8)],
     ) {
         let dim = 6;
         let vec_of = |id: u64| -> Vec<f32> {
             let mut r = Rng::new(id ^ (seed << 20));
             (0..dim).map(|_| r.normal() as f32).collect()
         };
-        let mut c = Collection::new(CollectionConfig::new(dim, "l2")).unwrap();
+        // i8: a fixed range covering the normal samples (4σ).
+        let config = CollectionConfig::new(dim, "l2").with_storage(storage).with_i8_range(-4.0, 4.0);
+        let mut c = Collection::new(config).unwrap();
         let mut config = IndexConfig::default();
         config.hnsw.m = 8;
         config.hnsw.ef_construction = 40;
@@ -850,7 +853,7 @@ fn small_saved() -> Collection {
     c
 }
 
-fn tmp_path(name: &str) -> PathBuf {
+pub(crate) fn tmp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("unidb-vectordb-{}-{name}", std::process::id()))
 }
 
@@ -930,15 +933,15 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v2 = bytes.clone();
-    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let sum = persist::crc(&v2);
-    v2[12..16].copy_from_slice(&sum.to_le_bytes());
+    let mut v3 = bytes.clone();
+    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let sum = persist::crc(&v3);
+    v3[12..16].copy_from_slice(&sum.to_le_bytes());
     assert!(matches!(
-        persist::from_bytes(&v2),
+        persist::from_bytes(&v3),
         Err(VectorError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

@@ -1,0 +1,723 @@
+//! How a collection stores its vectors — f32, IEEE half (f16) or 8-bit
+//! scalar-quantized (i8) — and the one abstraction every index computes
+//! distances through, whatever the encoding.
+//!
+//! # Choosing a storage
+//! | storage | bytes/value | distance kernels | error of a stored value |
+//! |---------|-------------|------------------|-------------------------|
+//! | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
+//! | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half) |
+//! | [`Storage::I8`]  | 1 | `l2sq_i8`, `dot_i8` | ≤ `scale / 2` inside the trained range |
+//!
+//! Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
+//! run the half/integer kernels directly on the encoded rows; other metrics
+//! (`l1`, user metrics) decode the row into a per-thread buffer and call the
+//! metric's f32 function. Binary metrics (`hamming`, `jaccard`) interpret
+//! f32 bit patterns and are rejected for f16/i8 storage
+//! ([`crate::VectorError::InvalidConfig`]).
+//!
+//! # Queries
+//! Queries stay f32 in the API. Each search encodes its query once, the
+//! same way rows are encoded (rounded to half for f16; quantized with the
+//! collection's [`Quantizer`] for i8), so a distance is the distance
+//! between two *encoded* vectors. Consequently every result distance is
+//! the distance between the decoded query and the decoded row, computed by
+//! the kernel (within the kernel's f32 accumulation error).
+//!
+//! # f16
+//! Rows are IEEE 754 binary16 bit patterns (`u16`), rounded to nearest,
+//! ties to even. A finite component beyond ±65504 cannot be stored and is a
+//! [`crate::VectorError::OutOfRange`] error on insert; in a query it
+//! saturates to ±65504.
+//!
+//! # i8 (scalar quantization)
+//! One quantizer per collection: `x ≈ offset + scale · q` with an integer
+//! code `q ∈ [-127, 127]` (symmetric, so −128 is never used). The range it
+//! covers is `[offset − 127·scale, offset + 127·scale]`; inside it a value
+//! is off by at most `scale / 2`; values outside clamp to the nearest end
+//! (their error is the distance to the range plus `scale / 2`).
+//!
+//! * For `ip` and `cosine` the range is symmetric around zero (`offset = 0`,
+//!   `scale = max|x| / 127`), so `a·b = scale² · (qa·qb)` exactly and the
+//!   cosine of the codes is the cosine of the decoded vectors.
+//! * For `l2` (and the decoded metrics) the range is centred on the data:
+//!   `offset = (min + max) / 2`, `scale = (max − min) / 254`. The offset
+//!   cancels in a difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`; data that
+//!   is not centred on zero (SIFT is all non-negative) gets the full 8 bits.
+//!
+//! The range is fixed once, before any vector is stored: from
+//! [`crate::CollectionConfig::i8_range`] when set, else by
+//! [`crate::Collection::train_quantizer`] over a sample (min and max of every
+//! finite component), else from the components of the first inserted vector
+//! (which rarely covers later vectors: train on a sample when you can). A
+//! degenerate range (min = max) is widened by 1 on each side.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::str::FromStr;
+
+use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
+use unidb_kernels::Kernels;
+
+use crate::error::VectorError;
+use crate::metric::Metric;
+
+/// How vector components are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Storage {
+    /// 32-bit floats, exactly as inserted.
+    #[default]
+    F32,
+    /// IEEE half floats (2 bytes per value).
+    F16,
+    /// 8-bit scalar quantization with one per-collection [`Quantizer`]
+    /// (1 byte per value).
+    I8,
+}
+
+impl Storage {
+    /// Bytes per stored component.
+    pub const fn bytes_per_value(self) -> usize {
+        match self {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+            Storage::I8 => 1,
+        }
+    }
+
+    /// The lowercase name (`f32`, `f16`, `i8`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::F16 => "f16",
+            Storage::I8 => "i8",
+        }
+    }
+
+    pub(crate) const fn tag(self) -> u8 {
+        match self {
+            Storage::F32 => 0,
+            Storage::F16 => 1,
+            Storage::I8 => 2,
+        }
+    }
+
+    pub(crate) const fn from_tag(tag: u8) -> Option<Storage> {
+        match tag {
+            0 => Some(Storage::F32),
+            1 => Some(Storage::F16),
+            2 => Some(Storage::I8),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Storage {
+    type Err = VectorError;
+
+    /// Parses `f32`, `f16` or `i8` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Storage::F32),
+            "f16" => Ok(Storage::F16),
+            "i8" => Ok(Storage::I8),
+            _ => Err(VectorError::InvalidConfig(format!(
+                "unknown storage {s:?}; known: f32, f16, i8"
+            ))),
+        }
+    }
+}
+
+/// The largest finite half value.
+pub const F16_MAX: f32 = 65504.0;
+
+/// The i8 scalar quantizer: `x ≈ offset + scale · q`, `q ∈ [-127, 127]`
+/// (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantizer {
+    /// The value code 0 stands for.
+    pub offset: f32,
+    /// The value of one code step (finite, > 0).
+    pub scale: f32,
+}
+
+impl Quantizer {
+    /// The quantizer of an empty collection before training (never used to
+    /// encode: training happens before the first row is stored).
+    pub const UNIT: Quantizer = Quantizer {
+        offset: 0.0,
+        scale: 1.0,
+    };
+
+    /// A quantizer covering `[lo, hi]`: centred on it, or symmetric around
+    /// zero when `symmetric` (needed by `ip` and `cosine`). Non-finite
+    /// bounds are clamped to ±`f32::MAX`; `lo > hi` is swapped; an empty
+    /// range is widened by 1 on each side.
+    pub fn for_range(lo: f32, hi: f32, symmetric: bool) -> Quantizer {
+        let fix = |v: f32| {
+            if v.is_nan() {
+                0.0
+            } else {
+                v.clamp(-f32::MAX, f32::MAX)
+            }
+        };
+        let (mut lo, mut hi) = (fix(lo.min(hi)), fix(lo.max(hi)));
+        if lo == hi {
+            lo -= 1.0;
+            hi += 1.0;
+        }
+        let sym = || {
+            let m = lo.abs().max(hi.abs());
+            Quantizer {
+                offset: 0.0,
+                scale: (m / 127.0).max(f32::MIN_POSITIVE),
+            }
+        };
+        if symmetric {
+            return sym();
+        }
+        let offset = lo / 2.0 + hi / 2.0;
+        let scale = (hi / 254.0 - lo / 254.0).max(f32::MIN_POSITIVE);
+        if offset.is_finite() && scale.is_finite() {
+            Quantizer { offset, scale }
+        } else {
+            sym()
+        }
+    }
+
+    /// Trains on row-major sample values: the min and max of the finite
+    /// ones (see [`Quantizer::for_range`]). `None` when none is finite.
+    pub fn train(values: &[f32], symmetric: bool) -> Option<Quantizer> {
+        let mut it = values.iter().copied().filter(|v| v.is_finite());
+        let first = it.next()?;
+        let (lo, hi) = it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        Some(Quantizer::for_range(lo, hi, symmetric))
+    }
+
+    /// The code of one value (clamped to the range; NaN gives 0).
+    #[inline]
+    pub fn encode_one(&self, x: f32) -> i8 {
+        let q = ((x - self.offset) / self.scale).round();
+        if q.is_nan() {
+            0
+        } else {
+            q.clamp(-127.0, 127.0) as i8
+        }
+    }
+
+    /// The value of one code.
+    #[inline]
+    pub fn decode_one(&self, q: i8) -> f32 {
+        self.offset + self.scale * f32::from(q)
+    }
+
+    /// Encodes a vector.
+    pub fn encode(&self, v: &[f32], out: &mut [i8]) {
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = self.encode_one(*x);
+        }
+    }
+
+    /// Decodes a vector.
+    pub fn decode(&self, codes: &[i8], out: &mut [f32]) {
+        for (o, q) in out.iter_mut().zip(codes) {
+            *o = self.decode_one(*q);
+        }
+    }
+
+    /// Whether `offset` is 0 (required for `ip` and `cosine`).
+    pub fn is_symmetric(&self) -> bool {
+        self.offset == 0.0
+    }
+
+    /// Whether the parameters are usable (finite offset, finite scale > 0).
+    pub fn is_valid(&self) -> bool {
+        self.offset.is_finite() && self.scale.is_finite() && self.scale > 0.0
+    }
+}
+
+/// Converts a vector to half bits; components beyond ±65504 saturate
+/// (inf and NaN are kept).
+pub fn to_f16(v: &[f32], out: &mut [u16]) {
+    for (o, x) in out.iter_mut().zip(v) {
+        let x = if x.is_finite() {
+            x.clamp(-F16_MAX, F16_MAX)
+        } else {
+            *x
+        };
+        *o = f32_to_f16(x);
+    }
+}
+
+/// The rows of a collection, as stored (one row per slot, row-major).
+#[derive(Debug, Clone, Copy)]
+pub enum RowsRef<'a> {
+    /// f32 rows.
+    F32(&'a [f32]),
+    /// IEEE half rows (bit patterns).
+    F16(&'a [u16]),
+    /// Quantized rows and their quantizer.
+    I8 {
+        /// The codes.
+        codes: &'a [i8],
+        /// How codes map to values.
+        quantizer: Quantizer,
+    },
+}
+
+impl RowsRef<'_> {
+    /// The storage kind.
+    pub fn storage(&self) -> Storage {
+        match self {
+            RowsRef::F32(_) => Storage::F32,
+            RowsRef::F16(_) => Storage::F16,
+            RowsRef::I8 { .. } => Storage::I8,
+        }
+    }
+
+    /// Number of stored values (slots × dimension).
+    pub fn values(&self) -> usize {
+        match self {
+            RowsRef::F32(r) => r.len(),
+            RowsRef::F16(r) => r.len(),
+            RowsRef::I8 { codes, .. } => codes.len(),
+        }
+    }
+
+    /// Decodes values `start..start + out.len()` into `out`.
+    pub fn decode_into(&self, start: usize, out: &mut [f32]) {
+        let end = start + out.len();
+        match self {
+            RowsRef::F32(r) => out.copy_from_slice(&r[start..end]),
+            RowsRef::F16(r) => {
+                for (o, h) in out.iter_mut().zip(&r[start..end]) {
+                    *o = f16_to_f32(*h);
+                }
+            }
+            RowsRef::I8 { codes, quantizer } => quantizer.decode(&codes[start..end], out),
+        }
+    }
+}
+
+// ---------- the row-distance abstraction ----------
+
+/// Which fast path a metric has on encoded rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fast {
+    L2,
+    Ip,
+    Cosine,
+    /// Decode the row and call the metric's f32 function.
+    Decode,
+}
+
+impl Fast {
+    pub(crate) fn of(metric: Metric) -> Fast {
+        match metric.name() {
+            "l2" => Fast::L2,
+            "ip" => Fast::Ip,
+            "cosine" => Fast::Cosine,
+            _ => Fast::Decode,
+        }
+    }
+}
+
+/// Distances from prepared queries to stored rows, and between two stored
+/// rows, for one storage encoding. Indexes are written once, generic over
+/// `Space`, and monomorphised per storage (see `with_space!`): the storage
+/// is matched once per search or insert, never per distance.
+pub(crate) trait Space: Copy + Send + Sync {
+    /// A query encoded for this space.
+    type Query<'q>: Sync
+    where
+        Self: 'q;
+
+    /// Encodes an f32 query (once per search).
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> Self::Query<'q>;
+    /// A stored row as a query (borrowed where possible).
+    fn prepare_slot(&self, slot: u32) -> Self::Query<'_>;
+    /// Distance of the query to `slot`.
+    fn dist(&self, q: &Self::Query<'_>, slot: u32) -> f32;
+    /// `out[i] = dist(q, first + i)`.
+    fn dist_many(&self, q: &Self::Query<'_>, first: usize, out: &mut [f32]);
+    /// Distance between two stored rows.
+    fn pair(&self, a: u32, b: u32) -> f32;
+    /// Hints the CPU to fetch a row (up to its first 512 bytes).
+    fn prefetch(&self, slot: u32);
+}
+
+/// Hints the CPU to fetch `bytes` bytes at `ptr` (at most 512).
+#[inline(always)]
+fn prefetch_bytes(ptr: *const u8, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = bytes.min(512);
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: callers pass the start and byte length of one stored
+            // row, so `ptr + off` (off < bytes) stays inside it; a prefetch
+            // is only a hint and never faults, and SSE is part of the
+            // x86-64 baseline. `wrapping_add` keeps the address computation
+            // itself free of preconditions.
+            unsafe { _mm_prefetch(ptr.wrapping_add(off).cast::<i8>(), _MM_HINT_T0) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, bytes);
+}
+
+thread_local! {
+    /// Scratch rows for the decoding fallback (no allocation per distance
+    /// once warm).
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Calls `f` with two scratch buffers of `dim` values each.
+fn with_scratch<R>(dim: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => {
+            let (a, b) = &mut *s;
+            a.resize(dim, 0.0);
+            b.resize(dim, 0.0);
+            f(&mut a[..dim], &mut b[..dim])
+        }
+        // Re-entered from inside a user metric: use fresh buffers.
+        Err(_) => f(&mut vec![0.0; dim], &mut vec![0.0; dim]),
+    })
+}
+
+/// f32 rows: the metric's own functions, unchanged.
+#[derive(Clone, Copy)]
+pub(crate) struct F32Space<'a> {
+    pub(crate) dim: usize,
+    pub(crate) rows: &'a [f32],
+    pub(crate) metric: Metric,
+}
+
+impl<'a> F32Space<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> &'a [f32] {
+        let s = slot as usize * self.dim;
+        &self.rows[s..s + self.dim]
+    }
+}
+
+impl Space for F32Space<'_> {
+    type Query<'q>
+        = &'q [f32]
+    where
+        Self: 'q;
+
+    #[inline]
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> &'q [f32] {
+        q
+    }
+    #[inline]
+    fn prepare_slot(&self, slot: u32) -> &[f32] {
+        self.row(slot)
+    }
+    #[inline(always)]
+    fn dist(&self, q: &&[f32], slot: u32) -> f32 {
+        self.metric.distance(q, self.row(slot))
+    }
+    #[inline]
+    fn dist_many(&self, q: &&[f32], first: usize, out: &mut [f32]) {
+        let d = self.dim;
+        self.metric
+            .distance_many(q, &self.rows[first * d..(first + out.len()) * d], out);
+    }
+    #[inline(always)]
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        self.metric.distance(self.row(a), self.row(b))
+    }
+    #[inline(always)]
+    fn prefetch(&self, slot: u32) {
+        let r = self.row(slot);
+        prefetch_bytes(r.as_ptr().cast(), r.len() * 4);
+    }
+}
+
+/// Half rows: the f16 kernels for l2/ip/cosine, decoding otherwise.
+#[derive(Clone, Copy)]
+pub(crate) struct F16Space<'a> {
+    pub(crate) dim: usize,
+    pub(crate) rows: &'a [u16],
+    pub(crate) metric: Metric,
+    pub(crate) fast: Fast,
+    pub(crate) k: &'static Kernels,
+}
+
+/// A query for [`F16Space`]: half bits, plus the f32 values for the
+/// decoding fallback.
+pub(crate) struct HalfQuery<'q> {
+    h: Cow<'q, [u16]>,
+    f: Cow<'q, [f32]>,
+}
+
+impl<'a> F16Space<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> &'a [u16] {
+        let s = slot as usize * self.dim;
+        &self.rows[s..s + self.dim]
+    }
+
+    #[inline(always)]
+    fn kernel(&self, a: &[u16], b: &[u16]) -> f32 {
+        // Lengths are equal by construction; NaN keeps a bug visible.
+        match self.fast {
+            Fast::L2 => self.k.l2sq_f16(a, b).unwrap_or(f32::NAN),
+            Fast::Ip => self.k.dot_f16(a, b).map_or(f32::NAN, |d| -d),
+            Fast::Cosine => self.k.cosine_f16(a, b).unwrap_or(f32::NAN),
+            Fast::Decode => with_scratch(self.dim, |x, y| {
+                for (o, h) in x.iter_mut().zip(a) {
+                    *o = f16_to_f32(*h);
+                }
+                for (o, h) in y.iter_mut().zip(b) {
+                    *o = f16_to_f32(*h);
+                }
+                self.metric.distance(x, y)
+            }),
+        }
+    }
+}
+
+impl Space for F16Space<'_> {
+    type Query<'q>
+        = HalfQuery<'q>
+    where
+        Self: 'q;
+
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> HalfQuery<'q> {
+        let mut h = vec![0u16; q.len()];
+        to_f16(q, &mut h);
+        let f = if self.fast == Fast::Decode {
+            // The decoded query, so the fallback sees what the kernels see.
+            Cow::Owned(h.iter().map(|&b| f16_to_f32(b)).collect())
+        } else {
+            Cow::Borrowed(&[][..])
+        };
+        HalfQuery {
+            h: Cow::Owned(h),
+            f,
+        }
+    }
+
+    fn prepare_slot(&self, slot: u32) -> HalfQuery<'_> {
+        let r = self.row(slot);
+        let f = if self.fast == Fast::Decode {
+            Cow::Owned(r.iter().map(|&b| f16_to_f32(b)).collect())
+        } else {
+            Cow::Borrowed(&[][..])
+        };
+        HalfQuery {
+            h: Cow::Borrowed(r),
+            f,
+        }
+    }
+
+    #[inline(always)]
+    fn dist(&self, q: &HalfQuery<'_>, slot: u32) -> f32 {
+        let row = self.row(slot);
+        if self.fast == Fast::Decode {
+            return with_scratch(self.dim, |x, _| {
+                for (o, h) in x.iter_mut().zip(row) {
+                    *o = f16_to_f32(*h);
+                }
+                self.metric.distance(&q.f, x)
+            });
+        }
+        self.kernel(&q.h, row)
+    }
+
+    fn dist_many(&self, q: &HalfQuery<'_>, first: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.dist(q, (first + i) as u32);
+        }
+    }
+
+    #[inline(always)]
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        self.kernel(self.row(a), self.row(b))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, slot: u32) {
+        let r = self.row(slot);
+        prefetch_bytes(r.as_ptr().cast(), r.len() * 2);
+    }
+}
+
+/// Quantized rows: the i8 kernels for l2/ip/cosine, decoding otherwise.
+#[derive(Clone, Copy)]
+pub(crate) struct I8Space<'a> {
+    pub(crate) dim: usize,
+    pub(crate) codes: &'a [i8],
+    pub(crate) quant: Quantizer,
+    pub(crate) metric: Metric,
+    pub(crate) fast: Fast,
+    pub(crate) k: &'static Kernels,
+}
+
+/// A query for [`I8Space`]: codes, their norm (cosine), and the decoded
+/// values for the decoding fallback.
+pub(crate) struct CodeQuery<'q> {
+    c: Cow<'q, [i8]>,
+    norm: f64,
+    f: Cow<'q, [f32]>,
+}
+
+/// Cosine distance from an integer dot product and the two norms, with the
+/// zero-vector rules of [`Kernels::cosine_f32`].
+#[inline(always)]
+fn cosine_of(dot: i32, na: f64, nb: f64) -> f32 {
+    if na == 0.0 && nb == 0.0 {
+        return 0.0;
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 1.0;
+    }
+    (1.0 - f64::from(dot) / (na * nb)).clamp(0.0, 2.0) as f32
+}
+
+impl<'a> I8Space<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> &'a [i8] {
+        let s = slot as usize * self.dim;
+        &self.codes[s..s + self.dim]
+    }
+
+    #[inline(always)]
+    fn norm(&self, c: &[i8]) -> f64 {
+        f64::from(self.k.dot_i8(c, c).unwrap_or(0)).sqrt()
+    }
+
+    fn query_of<'q>(&self, c: Cow<'q, [i8]>) -> CodeQuery<'q> {
+        let norm = if self.fast == Fast::Cosine {
+            self.norm(&c)
+        } else {
+            0.0
+        };
+        let f = if self.fast == Fast::Decode {
+            let mut f = vec![0.0; c.len()];
+            self.quant.decode(&c, &mut f);
+            Cow::Owned(f)
+        } else {
+            Cow::Borrowed(&[][..])
+        };
+        CodeQuery { c, norm, f }
+    }
+
+    #[inline(always)]
+    fn codes_dist(&self, a: &[i8], norm_a: Option<f64>, b: &[i8]) -> f32 {
+        let s2 = self.quant.scale * self.quant.scale;
+        match self.fast {
+            Fast::L2 => self.k.l2sq_i8(a, b).map_or(f32::NAN, |d| s2 * d as f32),
+            Fast::Ip => self.k.dot_i8(a, b).map_or(f32::NAN, |d| -(s2 * d as f32)),
+            Fast::Cosine => {
+                let dot = self.k.dot_i8(a, b).unwrap_or(0);
+                let na = norm_a.unwrap_or_else(|| self.norm(a));
+                cosine_of(dot, na, self.norm(b))
+            }
+            Fast::Decode => with_scratch(self.dim, |x, y| {
+                self.quant.decode(a, x);
+                self.quant.decode(b, y);
+                self.metric.distance(x, y)
+            }),
+        }
+    }
+}
+
+impl Space for I8Space<'_> {
+    type Query<'q>
+        = CodeQuery<'q>
+    where
+        Self: 'q;
+
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> CodeQuery<'q> {
+        let mut c = vec![0i8; q.len()];
+        self.quant.encode(q, &mut c);
+        self.query_of(Cow::Owned(c))
+    }
+
+    fn prepare_slot(&self, slot: u32) -> CodeQuery<'_> {
+        self.query_of(Cow::Borrowed(self.row(slot)))
+    }
+
+    #[inline(always)]
+    fn dist(&self, q: &CodeQuery<'_>, slot: u32) -> f32 {
+        let row = self.row(slot);
+        if self.fast == Fast::Decode {
+            return with_scratch(self.dim, |x, _| {
+                self.quant.decode(row, x);
+                self.metric.distance(&q.f, x)
+            });
+        }
+        self.codes_dist(&q.c, Some(q.norm), row)
+    }
+
+    fn dist_many(&self, q: &CodeQuery<'_>, first: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.dist(q, (first + i) as u32);
+        }
+    }
+
+    #[inline(always)]
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        self.codes_dist(self.row(a), None, self.row(b))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, slot: u32) {
+        let r = self.row(slot);
+        prefetch_bytes(r.as_ptr().cast(), r.len());
+    }
+}
+
+/// Runs `$body` with `$s` bound to the [`Space`] of a `VectorData`,
+/// monomorphising the body once per storage (the match runs once).
+macro_rules! with_space {
+    ($data:expr, |$s:ident| $body:expr) => {{
+        let data: &$crate::index::VectorData<'_> = &$data;
+        match data.rows {
+            $crate::storage::RowsRef::F32(rows) => {
+                let $s = $crate::storage::F32Space {
+                    dim: data.dim,
+                    rows,
+                    metric: data.metric,
+                };
+                $body
+            }
+            $crate::storage::RowsRef::F16(rows) => {
+                let $s = $crate::storage::F16Space {
+                    dim: data.dim,
+                    rows,
+                    metric: data.metric,
+                    fast: $crate::storage::Fast::of(data.metric),
+                    k: ::unidb_kernels::Kernels::active(),
+                };
+                $body
+            }
+            $crate::storage::RowsRef::I8 { codes, quantizer } => {
+                let $s = $crate::storage::I8Space {
+                    dim: data.dim,
+                    codes,
+                    quant: quantizer,
+                    metric: data.metric,
+                    fast: $crate::storage::Fast::of(data.metric),
+                    k: ::unidb_kernels::Kernels::active(),
+                };
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_space;
