@@ -297,6 +297,27 @@ pub fn unpack_u32_with(
     Ok(out)
 }
 
+/// [`unpack_u32_into`] on a named kernel path (to compare paths without
+/// allocating).
+///
+/// # Errors
+/// As [`unpack_u32_with`].
+pub fn unpack_u32_into_with(
+    isa: Isa,
+    input: &[u8],
+    width: u32,
+    out: &mut [u32],
+) -> Result<usize, BitpackError> {
+    let unpack = Kernels::for_isa(isa)
+        .ok_or(BitpackError::UnavailableIsa(isa))?
+        .table()
+        .unpack_u32;
+    check_width(width, 32)?;
+    let needed = check_input(input, out.len(), width)?;
+    unpack(&input[..needed], width, out);
+    Ok(needed)
+}
+
 /// Unpacks `count` values of `width` bits (up to 64) from the start of
 /// `input` (scalar path).
 ///
@@ -634,6 +655,14 @@ mod tests {
                     packed.len()
                 );
                 assert_eq!(into, v32);
+                for isa in Isa::available() {
+                    let mut into = vec![7u32; n];
+                    assert_eq!(
+                        unpack_u32_into_with(isa, &packed, width, &mut into).unwrap(),
+                        packed.len()
+                    );
+                    assert_eq!(into, v32, "{isa} into w={width} n={n}");
+                }
             }
         }
     }

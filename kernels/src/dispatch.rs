@@ -29,6 +29,8 @@ pub(crate) struct Table {
     pub min_max_f32: fn(&[f32]) -> Option<(f32, f32)>,
     /// The stream-vbyte decoder of this path (`varint::stream`).
     pub stream_decoder: crate::varint::stream::Decoder,
+    /// The stream-vbyte encoder of this path (`varint::stream`).
+    pub stream_encode: fn(&[u32], Option<u32>, &mut Vec<u8>) -> usize,
     /// Bit-unpacking of u32 values (`bitpack`).
     pub unpack_u32: fn(&[u8], u32, &mut [u32]),
 }

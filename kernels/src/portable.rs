@@ -33,6 +33,7 @@ pub(crate) const TABLE: Table = Table {
     sum_sq_dev_f32,
     min_max_f32,
     stream_decoder: crate::varint::stream::PORTABLE_DECODER,
+    stream_encode: crate::varint::stream::encode_scalar,
     unpack_u32: crate::bitpack::unpack_u32_scalar,
 };
 

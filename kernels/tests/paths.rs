@@ -254,6 +254,41 @@ fn check_f32_kernels(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Dense inputs saturate the SIMD paths' per-byte counters: every length
+/// around their flush points (31 and 32 vectors of 256 or 128 bits), checked
+/// against the closed form.
+#[test]
+fn bit_kernels_count_dense_inputs_exactly() {
+    let lengths: &[usize] = if cfg!(miri) {
+        &[0, 1, 5, 33]
+    } else {
+        &[
+            0, 1, 3, 4, 5, 61, 62, 63, 64, 123, 124, 125, 128, 129, 248, 1000, 4099,
+        ]
+    };
+    for &n in lengths {
+        let ones = vec![u64::MAX; n];
+        let zeros = vec![0u64; n];
+        let half = vec![0x5555_5555_5555_5555u64; n];
+        let bits = 64 * n as u64;
+        for k in paths().into_iter().chain([reference()]) {
+            let isa = k.isa();
+            assert_eq!(k.hamming_u64(&ones, &zeros).unwrap(), bits, "{isa} n={n}");
+            assert_eq!(k.hamming_u64(&ones, &ones).unwrap(), 0, "{isa} n={n}");
+            assert_eq!(
+                k.hamming_u64(&ones, &half).unwrap(),
+                bits / 2,
+                "{isa} n={n}"
+            );
+            assert_eq!(k.jaccard_u64(&ones, &ones).unwrap(), 0.0, "{isa} n={n}");
+            let want = if n == 0 { 0.0 } else { 0.5 };
+            assert_eq!(k.jaccard_u64(&ones, &half).unwrap(), want, "{isa} n={n}");
+            let want = if n == 0 { 0.0 } else { 1.0 };
+            assert_eq!(k.jaccard_u64(&zeros, &ones).unwrap(), want, "{isa} n={n}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 

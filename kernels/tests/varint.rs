@@ -616,6 +616,90 @@ fn stream_paths_agree_on_fixed_counts() {
     }
 }
 
+/// Encodes with every available path, asserting each writes the oracle's
+/// bytes (appended after a non-empty prefix, with the right length
+/// returned); returns them.
+fn encode_all_paths(values: &[u32], delta: Option<u32>) -> Vec<u8> {
+    let want = stream_oracle(values, delta);
+    for isa in Isa::available() {
+        let mut out = vec![0xEE; 3];
+        let n = stream::encode_into_with(isa, values, delta, &mut out).unwrap();
+        assert_eq!(
+            n,
+            want.len(),
+            "path {isa}, {} values, delta {delta:?}",
+            values.len()
+        );
+        assert_eq!(&out[..3], [0xEE; 3]);
+        assert_eq!(
+            &out[3..],
+            &want[..],
+            "path {isa}, {} values, delta {delta:?}",
+            values.len()
+        );
+    }
+    want
+}
+
+#[test]
+fn stream_encoders_match_oracle_on_listed_lengths_and_extremes() {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let lengths: &[usize] = if cfg!(miri) {
+        &[0, 1, 7, 8, 15, 16, 33]
+    } else {
+        &[0, 1, 7, 8, 15, 16, 31, 33, 127, 1023, 1536]
+    };
+    // Each length boundary, its neighbours and the extremes.
+    let edges = [
+        0u32,
+        1,
+        255,
+        256,
+        65_535,
+        65_536,
+        (1 << 24) - 1,
+        1 << 24,
+        u32::MAX - 1,
+        u32::MAX,
+        1 << 31,
+        (1 << 31) - 1,
+    ];
+    for &n in lengths {
+        let shapes: Vec<Vec<u32>> = vec![
+            (0..n).map(|_| next() as u32 >> (next() % 32)).collect(),
+            (0..n)
+                .map(|_| edges[(next() % edges.len() as u64) as usize])
+                .collect(),
+            vec![0; n],
+            vec![u32::MAX; n],
+            (0..n as u32).map(|i| i.wrapping_mul(0x0101_0101)).collect(),
+        ];
+        for values in &shapes {
+            // Slices starting at every u32 offset 0..8 of the buffer.
+            for shift in [0usize, 1, 3, 5] {
+                let mut buf = vec![7u32; shift];
+                buf.extend_from_slice(values);
+                let v = &buf[shift..];
+                let bytes = encode_all_paths(v, None);
+                assert_eq!(stream::decode_u32(&bytes, n).unwrap(), v);
+                for init in [0u32, 1, u32::MAX, v.first().copied().unwrap_or(9)] {
+                    let bytes = encode_all_paths(v, Some(init));
+                    assert_eq!(stream::decode_u32_delta(&bytes, n, init).unwrap(), v);
+                }
+            }
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            encode_all_paths(&sorted, Some(sorted.first().map_or(0, |v| v / 2)));
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn stream_round_trips_on_every_path(
@@ -626,6 +710,8 @@ proptest! {
     ) {
         let bytes = stream::encode_u32(&values);
         prop_assert_eq!(&bytes, &stream_oracle(&values, None));
+        prop_assert_eq!(&encode_all_paths(&values, None), &bytes);
+        prop_assert_eq!(encode_all_paths(&values, Some(init)), stream_oracle(&values, Some(init)));
         prop_assert!(bytes.len() <= stream::max_encoded_len(values.len()));
         let (buf, at) = unaligned(&bytes, shift);
         prop_assert_eq!(decode_all_paths(&buf[at..], values.len(), None), Ok(values.clone()));

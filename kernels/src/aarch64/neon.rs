@@ -14,7 +14,8 @@
 //!   converted by integer bit manipulation in NEON registers (`half4`),
 //!   exact for every input (same method as the portable path).
 //! - i8/u8 kernels widen with `vmlal`/`vsubl`/`vabdl`; i32 sums wrap like the
-//!   scalar reference. Bit kernels use `vcnt` with pairwise widening adds.
+//!   scalar reference. Bit kernels add `vcnt` byte counts for up to 31
+//!   steps, then widen them once with pairwise adds.
 //! - Statistics accumulate in f64 (`vcvt_f64_f32`). `vminnm`/`vmaxnm` return
 //!   the number when one operand is NaN, which is the scalar NaN policy.
 
@@ -43,6 +44,7 @@ pub(crate) const TABLE: Table = Table {
     sum_sq_dev_f32,
     min_max_f32,
     stream_decoder: crate::varint::stream::NEON_DECODER,
+    stream_encode: crate::varint::stream::neon::encode,
     unpack_u32: crate::bitpack::neon::unpack_u32,
 };
 
@@ -327,62 +329,72 @@ unsafe fn l2sq_u8_neon(a: &[u8], b: &[u8]) -> u32 {
     sum.wrapping_add(crate::scalar::l2sq_u8(&a[i..], &b[i..]))
 }
 
-/// Population count of 16 bytes, added into two u64 lanes.
+/// Population counts of `N` bitwise combinations `f(x, y)` of the first
+/// `2·⌊len/2⌋` words of `a` and `b`, 128 bits per step: `vcnt` byte counts
+/// gather in u8 lanes for at most 31 steps (8 per byte each, 31·8 = 248 <
+/// 256), then widen once (`vpaddl` to u16, `vpadal` into u32 and u64). The
+/// callers count the last word, if any, in scalar code.
 ///
 /// # Safety
-/// NEON.
+/// NEON; `a.len() == b.len()`.
 #[inline(always)]
-unsafe fn popcount_acc(acc: uint64x2_t, bits: uint8x16_t) -> uint64x2_t {
-    // SAFETY: register-only NEON intrinsics; the caller guarantees NEON.
-    unsafe { vpadalq_u32(acc, vpaddlq_u16(vpaddlq_u8(vcntq_u8(bits)))) }
+unsafe fn count_bits<const N: usize>(
+    a: &[u64],
+    b: &[u64],
+    f: impl Fn(uint8x16_t, uint8x16_t) -> [uint8x16_t; N],
+) -> [u64; N] {
+    let n = a.len() & !1;
+    let (pa, pb) = (a.as_ptr().cast::<u8>(), b.as_ptr().cast::<u8>());
+    // SAFETY: the caller guarantees NEON (every intrinsic below is
+    // register-only unless noted).
+    unsafe {
+        let mut total = [vdupq_n_u64(0); N];
+        let mut i = 0;
+        while i < n {
+            let end = (i + 2 * 31).min(n);
+            let mut bytes = [vdupq_n_u8(0); N];
+            while i < end {
+                // SAFETY: words i .. i + 2 <= end <= n <= a.len() == b.len(),
+                // 16 bytes from each slice.
+                let (x, y) = (vld1q_u8(pa.add(8 * i)), vld1q_u8(pb.add(8 * i)));
+                for (acc, v) in bytes.iter_mut().zip(f(x, y)) {
+                    *acc = vaddq_u8(*acc, vcntq_u8(v));
+                }
+                i += 2;
+            }
+            for (t, b) in total.iter_mut().zip(bytes) {
+                *t = vpadalq_u32(*t, vpaddlq_u16(vpaddlq_u8(b)));
+            }
+        }
+        total.map(|t| vaddvq_u64(t))
+    }
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn hamming_u64_neon(a: &[u64], b: &[u64]) -> u64 {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr().cast::<u8>(), b.as_ptr().cast::<u8>());
-    let mut acc = [vdupq_n_u64(0); 2];
-    let mut i = 0;
-    while i + 4 <= n {
-        for (k, slot) in acc.iter_mut().enumerate() {
-            let off = 8 * (i + 2 * k);
-            // SAFETY: words i + 2k .. i + 2k + 2 <= i + 4 <= n, 16 bytes each.
-            let (x, y) = unsafe { (vld1q_u8(pa.add(off)), vld1q_u8(pb.add(off))) };
-            // SAFETY: NEON is enabled for this function.
-            *slot = unsafe { popcount_acc(*slot, veorq_u8(x, y)) };
-        }
-        i += 4;
-    }
-    let tail: u64 = a[i..]
+    // SAFETY: NEON is enabled here; the lengths are equal (checked by the
+    // `Kernels` method).
+    let [c] = unsafe { count_bits(a, b, |x, y| [veorq_u8(x, y)]) };
+    let m = a.len() & !1;
+    let tail: u64 = a[m..]
         .iter()
-        .zip(&b[i..])
+        .zip(&b[m..])
         .map(|(x, y)| u64::from((x ^ y).count_ones()))
         .sum();
-    vaddvq_u64(vaddq_u64(acc[0], acc[1])) + tail
+    c + tail
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn jaccard_u64_neon(a: &[u64], b: &[u64]) -> f32 {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr().cast::<u8>(), b.as_ptr().cast::<u8>());
-    let (mut inter, mut union) = (vdupq_n_u64(0), vdupq_n_u64(0));
-    let mut i = 0;
-    while i + 2 <= n {
-        // SAFETY: words i .. i + 2 <= n, 16 bytes from each slice.
-        let (x, y) = unsafe { (vld1q_u8(pa.add(8 * i)), vld1q_u8(pb.add(8 * i))) };
-        // SAFETY: NEON is enabled for this function.
-        unsafe {
-            inter = popcount_acc(inter, vandq_u8(x, y));
-            union = popcount_acc(union, vorrq_u8(x, y));
-        }
-        i += 2;
+    // SAFETY: as in `hamming_u64_neon`.
+    let [mut inter, mut union] =
+        unsafe { count_bits(a, b, |x, y| [vandq_u8(x, y), vorrq_u8(x, y)]) };
+    let m = a.len() & !1;
+    for (x, y) in a[m..].iter().zip(&b[m..]) {
+        inter += u64::from((x & y).count_ones());
+        union += u64::from((x | y).count_ones());
     }
-    let (mut ti, mut tu) = (vaddvq_u64(inter), vaddvq_u64(union));
-    for (x, y) in a[i..].iter().zip(&b[i..]) {
-        ti += u64::from((x & y).count_ones());
-        tu += u64::from((x | y).count_ones());
-    }
-    jaccard_from_counts(ti, tu)
+    jaccard_from_counts(inter, union)
 }
 
 // ---------------------------------------------------------------------------

@@ -45,8 +45,16 @@
 //! non-canonical value re-runs the scalar code to name its offset). There is
 //! no pre-pass over the control bytes: the data length is validated as a
 //! by-product of decoding. [`Decoder::for_isa`] gives any available path,
-//! to compare paths in tests and benchmarks. Encoding is scalar on every
-//! path (one length computation and one unaligned 4-byte store per value).
+//! to compare paths in tests and benchmarks.
+//!
+//! Encoding also follows the active path, and every path writes the same
+//! bytes: `scalar` and `portable` compute one length and make one unaligned
+//! 4-byte store per value; `avx2` takes eight values per iteration (length
+//! codes from three compares and `movemask`, then `pshufb` with the inverse
+//! shuffle table to compact each group of four, one 16-byte store per
+//! group); `neon` likewise with `clz`-derived codes and `tbl`. The values
+//! left after the last whole block of eight go through the scalar code.
+//! [`encode_into_with`] runs a named path.
 //!
 //! The differential variants store wrapping differences between consecutive
 //! values (the first against `initial`): small for sorted ids and
@@ -74,10 +82,10 @@ use super::VarintError;
 use crate::{Isa, Kernels};
 
 #[cfg(target_arch = "aarch64")]
-mod neon;
+pub(crate) mod neon;
 mod tables;
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 use tables::value_len;
 
@@ -441,10 +449,11 @@ pub const fn max_encoded_len(count: usize) -> usize {
     count.div_ceil(4) + 4 * count
 }
 
-/// Encodes `values` (canonical: each in its fewest bytes).
+/// Encodes `values` (canonical: each in its fewest bytes), on the active
+/// kernel path (every path writes the same bytes).
 pub fn encode_u32(values: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_impl(values, None, &mut out);
+    encode_into(values, None, &mut out);
     out
 }
 
@@ -452,21 +461,100 @@ pub fn encode_u32(values: &[u32]) -> Vec<u8> {
 /// against `initial`): small for sorted sequences.
 pub fn encode_u32_delta(values: &[u32], initial: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_impl(values, Some(initial), &mut out);
+    encode_into(values, Some(initial), &mut out);
     out
 }
 
 /// Like [`encode_u32`] (or [`encode_u32_delta`] when `initial` is `Some`),
 /// appending to `out`. Returns the number of bytes appended.
 pub fn encode_into(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    encode_impl(values, initial, out)
+    (Kernels::active().table().stream_encode)(values, initial, out)
 }
 
-fn encode_impl(values: &[u32], delta: Option<u32>, out: &mut Vec<u8>) -> usize {
-    match delta {
-        None => encode_groups::<false>(values, 0, out),
-        Some(initial) => encode_groups::<true>(values, initial, out),
-    }
+/// [`encode_into`] on the path `isa` (to compare paths: every path writes
+/// the same bytes).
+///
+/// ```
+/// use unidb_kernels::{varint::stream, Isa};
+/// let values = [3u32, 70_000, 0, u32::MAX, 9, 9, 9, 300, 1];
+/// let reference = stream::encode_u32(&values);
+/// for isa in Isa::available() {
+///     let mut out = Vec::new();
+///     let n = stream::encode_into_with(isa, &values, None, &mut out).unwrap();
+///     assert_eq!((n, &out), (reference.len(), &reference));
+/// }
+/// ```
+///
+/// # Errors
+/// [`VarintError::UnavailableIsa`] when this CPU lacks `isa`.
+pub fn encode_into_with(
+    isa: Isa,
+    values: &[u32],
+    initial: Option<u32>,
+    out: &mut Vec<u8>,
+) -> Result<usize, VarintError> {
+    let k = Kernels::for_isa(isa).ok_or(VarintError::UnavailableIsa { isa })?;
+    Ok((k.table().stream_encode)(values, initial, out))
+}
+
+/// The scalar encoder (the reference; also the portable path's, since
+/// SSE2 has no byte shuffle).
+pub(crate) fn encode_scalar(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
+    encode_with(values, initial, out, None)
+}
+
+/// A SIMD encoder of whole groups: encodes `values[..k]` for some `k`, a
+/// multiple of four, writing control byte `j` at `dst + j` and the data
+/// from `dst + ceil(values.len() / 4)` on; returns `k`, the data end and
+/// (differential mode) the last value encoded, `prev` when `k == 0`. It may
+/// write up to 16 bytes at each group's data offset (bytes past the group's
+/// data are overwritten by the next group or left past the end).
+///
+/// # Safety
+/// The caller guarantees that the CPU supports the path and that `dst` has
+/// [`max_encoded_len`]`(values.len())` writable bytes.
+pub(crate) type BlockEncoder =
+    unsafe fn(values: &[u32], prev: u32, dst: *mut u8) -> (usize, usize, u32);
+
+/// Encodes with `blocks` (plain, differential) for the SIMD part, if any,
+/// then the scalar code for the remaining values.
+pub(crate) fn encode_with(
+    values: &[u32],
+    initial: Option<u32>,
+    out: &mut Vec<u8>,
+    blocks: Option<(BlockEncoder, BlockEncoder)>,
+) -> usize {
+    let n = values.len();
+    let ctrl_len = n.div_ceil(4);
+    let start = out.len();
+    // Room for the worst case plus 3 bytes of slack, so every value can be
+    // stored as a full 4-byte word.
+    out.reserve(max_encoded_len(n) + 3);
+    let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let (first, pos, prev) = match (blocks, initial) {
+        (None, _) => (0, ctrl_len, initial.unwrap_or(0)),
+        // SAFETY: a `BlockEncoder` is only stored in the kernel table of its
+        // path, which `Kernels::for_isa` hands out only after detecting the
+        // CPU features; `base` has `max_encoded_len(n) + 3` writable bytes.
+        (Some((plain, _)), None) => unsafe { plain(values, 0, base) },
+        // SAFETY: as above.
+        (Some((_, delta)), Some(init)) => unsafe { delta(values, init, base) },
+    };
+    debug_assert!(first % 4 == 0 && first <= n && pos <= ctrl_len + 4 * first);
+    // SAFETY: the SIMD part initialised control bytes `0..first / 4` and data
+    // bytes `ctrl_len..pos`, with `pos <= ctrl_len + 4 * first`; the scalar
+    // part continues from there within the same reserved capacity.
+    let pos = unsafe {
+        match initial {
+            None => encode_groups::<false>(values, first, pos, prev, base),
+            Some(_) => encode_groups::<true>(values, first, pos, prev, base),
+        }
+    };
+    // SAFETY: bytes `0..ctrl_len` (every control byte) and `ctrl_len..pos`
+    // (every value's data bytes) were initialised, and `pos <=
+    // max_encoded_len(n)` is within capacity.
+    unsafe { out.set_len(start + pos) };
+    pos
 }
 
 /// Stores `v` as a full little-endian word at `dst`; returns its length.
@@ -481,16 +569,22 @@ unsafe fn put(dst: *mut u8, v: u32) -> usize {
     byte_len(v)
 }
 
+/// Scalar encode of `values[first..]` (`first` a multiple of four) with the
+/// data from `base + pos` on and `prev` the previous value (differential
+/// mode); returns the data end.
+///
+/// # Safety
+/// `base` has `max_encoded_len(values.len()) + 3` writable bytes and `pos
+/// <= ceil(values.len() / 4) + 4 * first`.
 #[inline(always)]
-fn encode_groups<const DELTA: bool>(values: &[u32], mut prev: u32, out: &mut Vec<u8>) -> usize {
-    let n = values.len();
-    let ctrl_len = n.div_ceil(4);
-    let start = out.len();
-    // Room for the worst case plus 3 bytes of slack, so every value can be
-    // stored as a full 4-byte word.
-    out.reserve(max_encoded_len(n) + 3);
-    let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let mut pos = ctrl_len;
+unsafe fn encode_groups<const DELTA: bool>(
+    values: &[u32],
+    first: usize,
+    mut pos: usize,
+    mut prev: u32,
+    base: *mut u8,
+) -> usize {
+    let ctrl_len = values.len().div_ceil(4);
     let mut next = |v: u32| {
         if DELTA {
             let d = v.wrapping_sub(prev);
@@ -502,8 +596,8 @@ fn encode_groups<const DELTA: bool>(values: &[u32], mut prev: u32, out: &mut Vec
     };
     // Invariant for every `put` below: `pos <= ctrl_len + 4 * (values
     // before v)`, so `pos + 4 <= max_encoded_len(n) + 3`, inside the
-    // reserved spare capacity; control byte `j < ctrl_len` likewise.
-    let mut groups = values.chunks_exact(4);
+    // reserved space; control byte `j < ctrl_len` likewise.
+    let mut groups = values[first..].chunks_exact(4);
     for (j, g) in (&mut groups).enumerate() {
         let mut c = 0u8;
         for (i, &v) in g.iter().enumerate() {
@@ -512,8 +606,9 @@ fn encode_groups<const DELTA: bool>(values: &[u32], mut prev: u32, out: &mut Vec
             c |= ((len - 1) as u8) << (2 * i);
             pos += len;
         }
-        // SAFETY: `j < ctrl_len`, inside the reserved spare capacity.
-        unsafe { base.add(j).write(c) };
+        // SAFETY: control byte `first / 4 + j < ctrl_len`, inside the
+        // reserved space.
+        unsafe { base.add(first / 4 + j).write(c) };
     }
     let rest = groups.remainder();
     if !rest.is_empty() {
@@ -527,10 +622,6 @@ fn encode_groups<const DELTA: bool>(values: &[u32], mut prev: u32, out: &mut Vec
         // SAFETY: the last control byte, `ctrl_len - 1`.
         unsafe { base.add(ctrl_len - 1).write(c) };
     }
-    // SAFETY: bytes `0..ctrl_len` (every control byte) and `ctrl_len..pos`
-    // (every value's data bytes, written as part of 4-byte words) were
-    // initialised above, and `pos <= max_encoded_len(n)` is within capacity.
-    unsafe { out.set_len(start + pos) };
     pos
 }
 

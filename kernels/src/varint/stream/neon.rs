@@ -1,9 +1,10 @@
-//! Stream-vbyte decoding with the NEON table lookup `tbl` (aarch64).
+//! Stream-vbyte decoding and encoding with the NEON table lookup `tbl`
+//! (aarch64).
 
 use std::arch::aarch64::*;
 use std::mem::MaybeUninit;
 
-use super::tables::{LENGTHS, MINIMUM, SHUFFLE};
+use super::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
 use super::VarintError;
 
 /// The NEON decode path (a [`super::DecodeFn`]).
@@ -124,4 +125,86 @@ fn prefix_sum(v: uint32x4_t, zero: uint32x4_t, prev: uint32x4_t) -> uint32x4_t {
         let v = vaddq_u32(v, vextq_u32::<2>(zero, v));
         vaddq_u32(v, prev)
     }
+}
+
+/// The NEON encoder (the `stream_encode` entry of the NEON kernel table).
+pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
+    super::encode_with(
+        values,
+        initial,
+        out,
+        Some((encode_blocks::<false>, encode_blocks::<true>)),
+    )
+}
+
+/// The SIMD part of the NEON encoder (a [`super::BlockEncoder`]): eight
+/// values (two groups) per iteration. A lane's length code is `3 -
+/// clz(v | 1) / 8`; the four codes shifted to bits `2i` and added across
+/// the vector make the control byte, and `tbl` with [`ENCODE_SHUFFLE`]
+/// compacts the group's data bytes, stored as 16 bytes.
+///
+/// # Safety
+/// The `BlockEncoder` contract: the CPU has NEON and `dst` has
+/// `max_encoded_len(values.len())` writable bytes.
+#[target_feature(enable = "neon")]
+unsafe fn encode_blocks<const DELTA: bool>(
+    values: &[u32],
+    prev: u32,
+    dst: *mut u8,
+) -> (usize, usize, u32) {
+    let n = values.len();
+    let src = values.as_ptr();
+    let mut pos = n.div_ceil(4);
+    let positions = {
+        let p = [0i32, 2, 4, 6];
+        // SAFETY: 4 readable i32.
+        unsafe { vld1q_s32(p.as_ptr()) }
+    };
+    let one = vdupq_n_u32(1);
+    let three = vdupq_n_u32(3);
+    let mut last = vdupq_n_u32(prev);
+    let mut i = 0usize;
+    // Group `g` (values 4g..4g+4) has its data at most at `ctrl_len + 4·4g`,
+    // so its 16-byte store ends by `ctrl_len + 4·(4g + 4) <=
+    // max_encoded_len(n)` whenever the group is complete.
+    while i + 8 <= n {
+        // SAFETY: `i + 8 <= n`: eight readable values.
+        let (v0, v1) = unsafe { (vld1q_u32(src.add(i)), vld1q_u32(src.add(i + 4))) };
+        let (d0, d1) = if DELTA {
+            // [previous lane 3, v0, v1, v2] and so on.
+            let d0 = vsubq_u32(v0, vextq_u32::<3>(last, v0));
+            let d1 = vsubq_u32(v1, vextq_u32::<3>(v0, v1));
+            last = v1;
+            (d0, d1)
+        } else {
+            (v0, v1)
+        };
+        let ctrl = |d: uint32x4_t| {
+            let code = vsubq_u32(three, vshrq_n_u32::<3>(vclzq_u32(vorrq_u32(d, one))));
+            vaddvq_u32(vshlq_u32(code, positions)) as usize
+        };
+        let (c0, c1) = (ctrl(d0), ctrl(d1));
+        // SAFETY: the table rows are 16-byte arrays.
+        let (m0, m1) = unsafe {
+            (
+                vld1q_u8(ENCODE_SHUFFLE[c0].0.as_ptr()),
+                vld1q_u8(ENCODE_SHUFFLE[c1].0.as_ptr()),
+            )
+        };
+        let a = vqtbl1q_u8(vreinterpretq_u8_u32(d0), m0);
+        let b = vqtbl1q_u8(vreinterpretq_u8_u32(d1), m1);
+        // SAFETY: control bytes i/4 and i/4 + 1 are below ceil(n / 4); the
+        // two data stores end inside `max_encoded_len(n)` (see above).
+        unsafe {
+            dst.add(i / 4).write(c0 as u8);
+            dst.add(i / 4 + 1).write(c1 as u8);
+            vst1q_u8(dst.add(pos), a);
+            pos += usize::from(LENGTHS[c0]);
+            vst1q_u8(dst.add(pos), b);
+            pos += usize::from(LENGTHS[c1]);
+        }
+        i += 8;
+    }
+    let last = if DELTA && i > 0 { values[i - 1] } else { prev };
+    (i, pos, last)
 }

@@ -76,6 +76,32 @@ pub(crate) static MINIMUM: [Words; 256] = {
     t
 };
 
+/// `ENCODE_SHUFFLE[c]`: byte shuffle that packs four `u32` lanes (16
+/// little-endian bytes) into the data bytes of control byte `c`: output
+/// byte `j < LENGTHS[c]` takes input byte `4i + b` for the `b`-th byte of
+/// value `i`. The rest are `0xFF` (zero bytes, overwritten by the next
+/// group). The inverse of [`SHUFFLE`].
+pub(crate) static ENCODE_SHUFFLE: [Lanes; 256] = {
+    let mut t = [Lanes([0xFF; 16]); 256];
+    let mut c = 0;
+    while c < 256 {
+        let mut dst = 0;
+        let mut i = 0;
+        while i < 4 {
+            let len = value_len(c as u8, i);
+            let mut b = 0;
+            while b < len {
+                t[c].0[dst] = (4 * i + b) as u8;
+                dst += 1;
+                b += 1;
+            }
+            i += 1;
+        }
+        c += 1;
+    }
+    t
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +116,20 @@ mod tests {
             [0, 0xFF, 0xFF, 0xFF, 1, 2, 0xFF, 0xFF, 3, 4, 5, 0xFF, 6, 7, 8, 9]
         );
         assert_eq!(MINIMUM[c].0, [0, 1 << 8, 1 << 16, 1 << 24]);
+        assert_eq!(
+            ENCODE_SHUFFLE[c].0,
+            [0, 4, 5, 8, 9, 10, 12, 13, 14, 15, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        );
+        // Encoding then decoding a group moves every kept byte back.
+        for c in 0..256 {
+            for (j, &from) in ENCODE_SHUFFLE[c].0.iter().enumerate() {
+                if j < usize::from(LENGTHS[c]) {
+                    assert_eq!(SHUFFLE[c].0[usize::from(from)], j as u8);
+                } else {
+                    assert_eq!(from, 0xFF);
+                }
+            }
+        }
         assert_eq!(LENGTHS[0], 4);
         assert_eq!(LENGTHS[255], 16);
     }

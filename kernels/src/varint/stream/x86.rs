@@ -1,10 +1,10 @@
-//! Stream-vbyte decoding with `pshufb` (SSSE3), compiled for the AVX2 path
-//! (VEX encoding); 32 values per loop iteration.
+//! Stream-vbyte with `pshufb` (SSSE3), compiled for the AVX2 path (VEX
+//! encoding): decoding 32 values per loop iteration, encoding 8.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::tables::{LENGTHS, MINIMUM, SHUFFLE};
+use super::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
 use super::VarintError;
 
 /// The AVX2 decode path (a [`super::DecodeFn`]).
@@ -143,4 +143,102 @@ unsafe fn decode_avx2<const DELTA: bool>(
     }
     let last = _mm_cvtsi128_si32(prev) as u32;
     super::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
+}
+
+/// The AVX2 encoder (the `stream_encode` entry of the AVX2 kernel table).
+pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
+    super::encode_with(
+        values,
+        initial,
+        out,
+        Some((encode_blocks::<false>, encode_blocks::<true>)),
+    )
+}
+
+/// `CONTROL[lo | hi << 4]`: the control byte whose value `k` has code
+/// `lo_k + 2·hi_k` (bit `k` of each nibble), i.e. the bits of `lo` at even
+/// and those of `hi` at odd positions.
+static CONTROL: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut x = 0;
+    while x < 256 {
+        let mut k = 0;
+        while k < 4 {
+            t[x] |= (((x >> k) & 1) << (2 * k) | ((x >> (4 + k)) & 1) << (2 * k + 1)) as u8;
+            k += 1;
+        }
+        x += 1;
+    }
+    t
+};
+
+/// The SIMD part of the AVX2 encoder (a [`super::BlockEncoder`]): eight
+/// values per iteration in one 256-bit register. The length codes come from
+/// three compares (`v >> 8`, `v >> 16`, `v >> 24` non-zero: nested, so the
+/// code's low bit is their xor and its high bit the middle one), gathered
+/// with `movemask` and interleaved into two control bytes by [`CONTROL`];
+/// each half is
+/// then compacted with `pshufb` and [`ENCODE_SHUFFLE`] and stored as 16
+/// bytes, advancing by its length.
+///
+/// # Safety
+/// The `BlockEncoder` contract: the CPU has AVX2 and SSSE3, and `dst` has
+/// `max_encoded_len(values.len())` writable bytes.
+#[target_feature(enable = "avx2,ssse3,sse4.1")]
+unsafe fn encode_blocks<const DELTA: bool>(
+    values: &[u32],
+    prev: u32,
+    dst: *mut u8,
+) -> (usize, usize, u32) {
+    let n = values.len();
+    let src = values.as_ptr();
+    let mut pos = n.div_ceil(4);
+    let zero = _mm256_setzero_si256();
+    let mut i = 0usize;
+    // Data offsets: group `g` (values 4g..4g+4) starts at most at `ctrl_len
+    // + 4·4g`, so its 16-byte store ends by `ctrl_len + 4·(4g + 4) <=
+    // max_encoded_len(n)` whenever the group is complete.
+    while i + 8 <= n {
+        // SAFETY: `i + 8 <= n`: eight readable values.
+        let v = unsafe { _mm256_loadu_si256(src.add(i).cast()) };
+        let v = if DELTA {
+            let before = if i == 0 {
+                // [prev, v0, ..., v6]: rotate the lanes up by one, then put
+                // `prev` in lane 0.
+                let up = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
+                _mm256_blend_epi32::<1>(up, _mm256_set1_epi32(prev as i32))
+            } else {
+                // SAFETY: `1 <= i` and `i + 7 <= n`: values i-1..i+7.
+                unsafe { _mm256_loadu_si256(src.add(i - 1).cast()) }
+            };
+            _mm256_sub_epi32(v, before)
+        } else {
+            v
+        };
+        let over = |s: __m256i| {
+            _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(s, zero))) as u32
+        };
+        let b1 = over(_mm256_srli_epi32::<8>(v));
+        let b2 = over(_mm256_srli_epi32::<16>(v));
+        let b3 = over(_mm256_srli_epi32::<24>(v));
+        let (lo, hi) = ((b1 ^ b2 ^ b3) as usize, b2 as usize);
+        let c0 = CONTROL[(lo & 0x0F) | (hi & 0x0F) << 4];
+        let c1 = CONTROL[(lo >> 4) | (hi & 0xF0)];
+        let (c0, c1) = (usize::from(c0), usize::from(c1));
+        let a = _mm_shuffle_epi8(_mm256_castsi256_si128(v), row(&ENCODE_SHUFFLE[c0]));
+        let b = _mm_shuffle_epi8(_mm256_extracti128_si256::<1>(v), row(&ENCODE_SHUFFLE[c1]));
+        // SAFETY: control bytes i/4 and i/4 + 1 are below ceil(n / 4); the
+        // two data stores end inside `max_encoded_len(n)` (see above).
+        unsafe {
+            dst.add(i / 4).write(c0 as u8);
+            dst.add(i / 4 + 1).write(c1 as u8);
+            _mm_storeu_si128(dst.add(pos).cast(), a);
+            pos += usize::from(LENGTHS[c0]);
+            _mm_storeu_si128(dst.add(pos).cast(), b);
+            pos += usize::from(LENGTHS[c1]);
+        }
+        i += 8;
+    }
+    let last = if DELTA && i > 0 { values[i - 1] } else { prev };
+    (i, pos, last)
 }
