@@ -126,10 +126,19 @@ fn vector_bench_reads_files_and_reports_recall() {
     std::fs::write(&q, unidb_vectordb::io::to_fvecs(&query, dim)).unwrap();
     std::fs::write(&g, &gt).unwrap();
     let s = |p: &std::path::Path| p.display().to_string();
+    // Encoded storage: recall is against the f32 ground truth, so flat on
+    // f16 may lose only near-ties; on i8 (uniform data in [-1, 1], step
+    // 2/254) somewhat more.
     for (index, extra, min_recall) in [
         ("flat", vec![], 1.0),
         ("hnsw", vec!["--ef", "40,200"], 0.95),
+        ("flat", vec!["--storage", "f16"], 0.99),
+        ("hnsw", vec!["--ef", "200", "--storage", "i8"], 0.9),
     ] {
+        let storage = extra
+            .iter()
+            .position(|a| *a == "--storage")
+            .map_or("f32", |i| extra[i + 1]);
         let mut args = vec![
             "x",
             "bench",
@@ -152,6 +161,7 @@ fn vector_bench_reads_files_and_reports_recall() {
         let text = String::from_utf8(out).unwrap();
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["index"], index);
+        assert_eq!(last["storage"], storage);
         assert_eq!(last["threads"], 1);
         assert!(
             last["recall_at_10"].as_f64().unwrap() >= min_recall,

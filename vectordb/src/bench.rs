@@ -13,6 +13,7 @@ use crate::error::{Result, VectorError};
 use crate::hnsw::HnswIndex;
 use crate::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams, VectorIndex};
 use crate::io::{read_ivecs, read_vectors, Matrix};
+use crate::storage::Storage;
 
 /// Options of the benchmark (also the `unidb vector bench` arguments).
 #[derive(Debug, Clone)]
@@ -33,6 +34,11 @@ pub struct BenchOptions {
     /// Metric plugin.
     #[cfg_attr(feature = "cli", arg(long, default_value = "l2"))]
     pub metric: String,
+    /// How vectors are stored: f32, f16 or i8 (scalar-quantized; the
+    /// quantizer is trained on the first 10 000 base vectors). Recall is
+    /// always measured against the exact f32 neighbours.
+    #[cfg_attr(feature = "cli", arg(long, default_value = "f32"))]
+    pub storage: Storage,
     /// HNSW M.
     #[cfg_attr(feature = "cli", arg(long, default_value_t = 16))]
     pub m: usize,
@@ -67,6 +73,7 @@ impl Default for BenchOptions {
             gt: None,
             index: "hnsw".into(),
             metric: "l2".into(),
+            storage: Storage::F32,
             m: 16,
             ef_construction: 200,
             ef: vec![10, 20, 40, 80, 160],
@@ -84,6 +91,10 @@ impl Default for BenchOptions {
 pub struct BenchRow {
     /// Index name.
     pub index: String,
+    /// Vector storage (`f32`, `f16`, `i8`).
+    pub storage: Storage,
+    /// Bytes of stored vector data per vector (indexes not included).
+    pub vector_bytes: f64,
     /// HNSW ef (None for other indexes).
     pub ef: Option<usize>,
     /// IVF nprobe (None for other indexes).
@@ -103,8 +114,10 @@ impl BenchRow {
     pub fn to_json(&self) -> String {
         let opt = |v: Option<usize>| v.map_or("null".to_owned(), |v| v.to_string());
         format!(
-            "{{\"index\":{},\"ef\":{},\"nprobe\":{},\"recall_at_10\":{:.4},\"qps\":{:.0},\"build_s\":{:.3},\"threads\":{}}}",
+            "{{\"index\":{},\"storage\":\"{}\",\"vector_bytes\":{:.1},\"ef\":{},\"nprobe\":{},\"recall_at_10\":{:.4},\"qps\":{:.0},\"build_s\":{:.3},\"threads\":{}}}",
             serde_json::Value::from(self.index.as_str()),
+            self.storage,
+            self.vector_bytes,
             opt(self.ef),
             opt(self.nprobe),
             self.recall_at_10,
@@ -193,10 +206,18 @@ fn run_in_pool(
     out: &mut dyn Write,
 ) -> Result<Vec<BenchRow>> {
     let (base, query, gt) = load(opts)?;
-    let mut coll = Collection::new(CollectionConfig::new(base.dim, &opts.metric))?;
-    for i in 0..base.rows {
-        coll.insert(i as u64, base.row(i), None)?;
-    }
+    let fill = |storage: Storage| -> Result<Collection> {
+        let config = CollectionConfig::new(base.dim, &opts.metric).with_storage(storage);
+        let mut coll = Collection::new(config)?;
+        if storage == Storage::I8 {
+            coll.train_quantizer(&base.data[..base.rows.min(10_000) * base.dim])?;
+        }
+        for i in 0..base.rows {
+            coll.insert(i as u64, base.row(i), None)?;
+        }
+        Ok(coll)
+    };
+    let mut coll = fill(opts.storage)?;
     let k = opts.k.max(1);
     let at = k.min(10);
     let truth: Vec<Vec<u32>> = match &gt {
@@ -211,18 +232,21 @@ fn run_in_pool(
                 .map(|i| g.row(i)[..at].iter().map(|&v| v as u32).collect())
                 .collect()
         }
-        None => coll
-            .search_exact_batch(&query.data, at, None)?
-            .into_iter()
-            .map(|hits| {
-                hits.into_iter()
-                    .map(|h| match h.id {
-                        crate::Id::Num(n) => n as u32,
-                        crate::Id::Str(_) => u32::MAX,
-                    })
-                    .collect()
-            })
-            .collect(),
+        // Exact neighbours of the f32 vectors, whatever the storage.
+        None => match opts.storage {
+            Storage::F32 => coll.search_exact_batch(&query.data, at, None)?,
+            _ => fill(Storage::F32)?.search_exact_batch(&query.data, at, None)?,
+        }
+        .into_iter()
+        .map(|hits| {
+            hits.into_iter()
+                .map(|h| match h.id {
+                    crate::Id::Num(n) => n as u32,
+                    crate::Id::Str(_) => u32::MAX,
+                })
+                .collect()
+        })
+        .collect(),
     };
     let progress = Progress {
         on: std::io::stderr().is_terminal(),
@@ -284,6 +308,8 @@ fn run_in_pool(
             .sum();
         let row = BenchRow {
             index: kind.to_owned(),
+            storage: opts.storage,
+            vector_bytes: coll.vector_bytes() as f64 / base.rows.max(1) as f64,
             ef,
             nprobe,
             recall_at_10: hit as f64 / (at * query.rows.max(1)) as f64,

@@ -696,20 +696,38 @@ fn vector_files_parse_and_reject_bad_input() {
 
 #[test]
 fn bench_prints_json_lines_on_generated_data() {
-    let opts = bench::BenchOptions {
-        index: "ivf".into(),
-        nprobe: vec![8],
-        ..bench::BenchOptions::default()
-    };
-    let mut out = Vec::new();
-    let rows = bench::run(&opts, &mut out).unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    for key in ["index", "ef", "recall_at_10", "qps", "build_s", "threads"] {
-        assert!(line.get(key).is_some(), "{key} in {text}");
+    for storage in [Storage::F32, Storage::I8] {
+        let opts = bench::BenchOptions {
+            index: "ivf".into(),
+            nprobe: vec![8],
+            storage,
+            ..bench::BenchOptions::default()
+        };
+        let mut out = Vec::new();
+        let rows = bench::run(&opts, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        for key in [
+            "index",
+            "storage",
+            "vector_bytes",
+            "ef",
+            "recall_at_10",
+            "qps",
+            "build_s",
+            "threads",
+        ] {
+            assert!(line.get(key).is_some(), "{key} in {text}");
+        }
+        assert_eq!(line["index"], "ivf");
+        assert_eq!(line["storage"], storage.name());
+        // Generated data has dimension 64.
+        assert_eq!(
+            line["vector_bytes"],
+            64.0 * storage.bytes_per_value() as f64
+        );
+        assert!(rows[0].recall_at_10 > 0.5);
     }
-    assert_eq!(line["index"], "ivf");
-    assert!(rows[0].recall_at_10 > 0.5);
 }
 
 // ---------- concurrency ----------
