@@ -49,11 +49,12 @@
 //!
 //! Encoding also follows the active path, and every path writes the same
 //! bytes: `scalar` and `portable` compute one length and make one unaligned
-//! 4-byte store per value; `avx2` takes eight values per iteration (length
-//! codes from three compares and `movemask`, then `pshufb` with the inverse
-//! shuffle table to compact each group of four, one 16-byte store per
-//! group); `neon` likewise with `clz`-derived codes and `tbl`. The values
-//! left after the last whole block of eight go through the scalar code.
+//! 4-byte store per value; `avx2` takes sixteen values per iteration
+//! (control bytes straight from `movemask` after saturating byte
+//! arithmetic, then `pshufb` with the inverse shuffle table to compact each
+//! group of four, one 16-byte store per group); `neon` takes eight, with
+//! `clz`-derived codes and `tbl`. The values left after the last whole
+//! block go through the scalar code.
 //! [`encode_into_with`] runs a named path.
 //!
 //! The differential variants store wrapping differences between consecutive

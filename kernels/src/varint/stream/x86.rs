@@ -1,5 +1,5 @@
 //! Stream-vbyte with `pshufb` (SSSE3), compiled for the AVX2 path (VEX
-//! encoding): decoding 32 values per loop iteration, encoding 8.
+//! encoding): decoding 32 values per loop iteration, encoding 16.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -155,31 +155,36 @@ pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) ->
     )
 }
 
-/// `CONTROL[lo | hi << 4]`: the control byte whose value `k` has code
-/// `lo_k + 2·hi_k` (bit `k` of each nibble), i.e. the bits of `lo` at even
-/// and those of `hi` at odd positions.
-static CONTROL: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut x = 0;
-    while x < 256 {
-        let mut k = 0;
-        while k < 4 {
-            t[x] |= (((x >> k) & 1) << (2 * k) | ((x >> (4 + k)) & 1) << (2 * k + 1)) as u8;
-            k += 1;
-        }
-        x += 1;
+/// The two control bytes of the eight values in `lo` and `hi` (the
+/// saturation trick of aqrit's SSE4.1 encoder in Lemire's library): bytes
+/// clamped to 0/1 (`min`), each half value's two bytes saturated into one
+/// (`packus`: 0, 1, or 255 when its high byte is set), then `min` with
+/// `0x0101` and a saturating add of `0x7F00` leave, per value, a sign bit
+/// in its low byte iff the code's low bit is set and in its high byte iff
+/// the code's high bit is, so `movemask` reads the control bytes.
+///
+/// # Safety
+/// SSE4.1 (register-only).
+#[inline(always)]
+unsafe fn control(lo: __m128i, hi: __m128i) -> u32 {
+    // SAFETY: register-only SSE2 intrinsics, part of the x86-64 baseline.
+    unsafe {
+        let ones = _mm_set1_epi8(1);
+        let packed = _mm_packus_epi16(_mm_min_epu8(lo, ones), _mm_min_epu8(hi, ones));
+        let flags = _mm_adds_epu16(
+            _mm_min_epi16(packed, _mm_set1_epi16(0x0101)),
+            _mm_set1_epi16(0x7F00),
+        );
+        _mm_movemask_epi8(flags) as u32
     }
-    t
-};
+}
 
-/// The SIMD part of the AVX2 encoder (a [`super::BlockEncoder`]): eight
-/// values per iteration in one 256-bit register. The length codes come from
-/// three compares (`v >> 8`, `v >> 16`, `v >> 24` non-zero: nested, so the
-/// code's low bit is their xor and its high bit the middle one), gathered
-/// with `movemask` and interleaved into two control bytes by [`CONTROL`];
-/// each half is
-/// then compacted with `pshufb` and [`ENCODE_SHUFFLE`] and stored as 16
-/// bytes, advancing by its length.
+/// The SIMD part of the AVX2 encoder (a [`super::BlockEncoder`]): sixteen
+/// values per iteration as four 128-bit groups (on 128-bit registers the
+/// shuffle port does only the `packus` and `pshufb` work, no lane
+/// crossing). Control bytes come from [`control`]; each group is then
+/// compacted with `pshufb` and [`ENCODE_SHUFFLE`] and stored as 16 bytes,
+/// advancing by its length.
 ///
 /// # Safety
 /// The `BlockEncoder` contract: the CPU has AVX2 and SSSE3, and `dst` has
@@ -193,51 +198,44 @@ unsafe fn encode_blocks<const DELTA: bool>(
     let n = values.len();
     let src = values.as_ptr();
     let mut pos = n.div_ceil(4);
-    let zero = _mm256_setzero_si256();
     let mut i = 0usize;
     // Data offsets: group `g` (values 4g..4g+4) starts at most at `ctrl_len
     // + 4·4g`, so its 16-byte store ends by `ctrl_len + 4·(4g + 4) <=
     // max_encoded_len(n)` whenever the group is complete.
-    while i + 8 <= n {
-        // SAFETY: `i + 8 <= n`: eight readable values.
-        let v = unsafe { _mm256_loadu_si256(src.add(i).cast()) };
-        let v = if DELTA {
-            let before = if i == 0 {
-                // [prev, v0, ..., v6]: rotate the lanes up by one, then put
-                // `prev` in lane 0.
-                let up = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6));
-                _mm256_blend_epi32::<1>(up, _mm256_set1_epi32(prev as i32))
-            } else {
-                // SAFETY: `1 <= i` and `i + 7 <= n`: values i-1..i+7.
-                unsafe { _mm256_loadu_si256(src.add(i - 1).cast()) }
-            };
-            _mm256_sub_epi32(v, before)
+    while i + 16 <= n {
+        // SAFETY: `i + 16 <= n`: sixteen readable values.
+        let q: [__m128i; 4] =
+            std::array::from_fn(|k| unsafe { _mm_loadu_si128(src.add(i + 4 * k).cast()) });
+        let q = if DELTA {
+            let before: [__m128i; 4] = std::array::from_fn(|k| {
+                if i + k == 0 {
+                    // [prev, v0, v1, v2].
+                    _mm_alignr_epi8::<12>(q[0], _mm_set1_epi32(prev as i32))
+                } else {
+                    // SAFETY: `1 <= i + 4k` and `i + 4k + 3 <= n`.
+                    unsafe { _mm_loadu_si128(src.add(i + 4 * k - 1).cast()) }
+                }
+            });
+            std::array::from_fn(|k| _mm_sub_epi32(q[k], before[k]))
         } else {
-            v
+            q
         };
-        let over = |s: __m256i| {
-            _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(s, zero))) as u32
-        };
-        let b1 = over(_mm256_srli_epi32::<8>(v));
-        let b2 = over(_mm256_srli_epi32::<16>(v));
-        let b3 = over(_mm256_srli_epi32::<24>(v));
-        let (lo, hi) = ((b1 ^ b2 ^ b3) as usize, b2 as usize);
-        let c0 = CONTROL[(lo & 0x0F) | (hi & 0x0F) << 4];
-        let c1 = CONTROL[(lo >> 4) | (hi & 0xF0)];
-        let (c0, c1) = (usize::from(c0), usize::from(c1));
-        let a = _mm_shuffle_epi8(_mm256_castsi256_si128(v), row(&ENCODE_SHUFFLE[c0]));
-        let b = _mm_shuffle_epi8(_mm256_extracti128_si256::<1>(v), row(&ENCODE_SHUFFLE[c1]));
-        // SAFETY: control bytes i/4 and i/4 + 1 are below ceil(n / 4); the
-        // two data stores end inside `max_encoded_len(n)` (see above).
+        // SAFETY: SSE2 is part of the baseline.
+        let ctrl = unsafe { control(q[0], q[1]) | control(q[2], q[3]) << 16 };
+        // SAFETY: control bytes i/4 .. i/4 + 4 are below ceil(n / 4); each
+        // group's data store ends inside `max_encoded_len(n)` (see above).
         unsafe {
-            dst.add(i / 4).write(c0 as u8);
-            dst.add(i / 4 + 1).write(c1 as u8);
-            _mm_storeu_si128(dst.add(pos).cast(), a);
-            pos += usize::from(LENGTHS[c0]);
-            _mm_storeu_si128(dst.add(pos).cast(), b);
-            pos += usize::from(LENGTHS[c1]);
+            dst.add(i / 4)
+                .cast::<[u8; 4]>()
+                .write_unaligned(ctrl.to_le_bytes());
+            for (g, group) in q.into_iter().enumerate() {
+                let c = ((ctrl >> (8 * g)) & 0xFF) as usize;
+                let data = _mm_shuffle_epi8(group, row(&ENCODE_SHUFFLE[c]));
+                _mm_storeu_si128(dst.add(pos).cast(), data);
+                pos += usize::from(LENGTHS[c]);
+            }
         }
-        i += 8;
+        i += 16;
     }
     let last = if DELTA && i > 0 { values[i - 1] } else { prev };
     (i, pos, last)
