@@ -18,6 +18,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Storage
+//! Vectors are stored as f32 (default), IEEE half (f16, half the memory)
+//! or 8-bit scalar-quantized (i8, a quarter), chosen with
+//! [`CollectionConfig::with_storage`]; every index and the file format work
+//! on every storage, distances running on the encoded rows. See
+//! [`storage`] for the error each encoding gives and how the i8 quantizer
+//! is trained.
+//!
+//! ```
+//! use unidb_vectordb::{Collection, CollectionConfig, IndexConfig, SearchOptions, Storage};
+//! # fn main() -> Result<(), unidb_vectordb::VectorError> {
+//! let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8))?;
+//! let sample = [0.0, 0.0, 1.0, 0.0, 5.0, 5.0];
+//! c.train_quantizer(&sample)?; // range [0, 5]: one code step is 5/254
+//! for (i, v) in sample.chunks_exact(2).enumerate() {
+//!     c.insert(i as u64, v, None)?;
+//! }
+//! c.create_index("graph", "hnsw", &IndexConfig::default())?;
+//! let hits = c.search(&[0.9, 0.1], 1, &SearchOptions::default())?;
+//! assert_eq!(hits[0].id, 1u64.into());
+//! assert_eq!(c.vector_bytes(), 6); // one byte per value
+//! # Ok(()) }
+//! ```
+//!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
 //! dependency on `inventory` or `unidb-registry` needed); every index can
