@@ -33,6 +33,9 @@ pub struct KernelBenchArgs {
     /// (one-to-many kernels and `sum_f32` over the same bytes); 0 skips them.
     #[arg(long, default_value_t = 64)]
     pub matrix_mib: usize,
+    /// Number of u32 values for the stream-vbyte rows.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub codec_values: usize,
 }
 
 impl Default for KernelBenchArgs {
@@ -42,6 +45,7 @@ impl Default for KernelBenchArgs {
             dim: None,
             budget_ms: 15,
             matrix_mib: 64,
+            codec_values: 1 << 20,
         }
     }
 }
@@ -55,6 +59,7 @@ impl KernelBenchArgs {
             dim: Some(768),
             budget_ms: 8,
             matrix_mib: 16,
+            codec_values: 1 << 18,
         }
     }
 }
@@ -455,6 +460,148 @@ pub fn kernel_cases(dims: &[usize], matrix_mib: usize) -> Vec<Case> {
     cases
 }
 
+/// Checks a codec output against the reference: in full on a path's first
+/// call, then its length and a few sampled elements (so the timed calls
+/// measure the kernel, not a full comparison; the first full check proves
+/// the path right on this input).
+struct OutputCheck<T> {
+    want: Vec<T>,
+    checked: Vec<Isa>,
+}
+
+impl<T: PartialEq + std::fmt::Debug> OutputCheck<T> {
+    fn new(want: Vec<T>) -> Self {
+        OutputCheck {
+            want,
+            checked: Vec::new(),
+        }
+    }
+
+    fn check(&mut self, isa: Isa, got: &[T]) -> Result<(), String> {
+        if got.len() != self.want.len() {
+            return Err(format!(
+                "{} elements, the scalar path gives {}",
+                got.len(),
+                self.want.len()
+            ));
+        }
+        let n = got.len();
+        let sampled = [0, n / 3, n / 2, n.saturating_sub(1)];
+        let bad = if self.checked.contains(&isa) {
+            sampled
+                .into_iter()
+                .find(|&i| i < n && got[i] != self.want[i])
+        } else {
+            self.checked.push(isa);
+            got.iter().zip(&self.want).position(|(g, w)| g != w)
+        };
+        match bad {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "element {i} is {:?}, the scalar path gives {:?}",
+                got[i], self.want[i]
+            )),
+        }
+    }
+}
+
+/// Stream-vbyte encode/decode (plain and differential) on `count` u32 of
+/// mixed magnitudes (70% below 2^7, 25% in [2^7, 2^14), 5% any u32, as the
+/// criterion bench), and bit-unpacking of 65 536 values at widths 11 and 27
+/// (the 32-bit and 64-bit lane variants of the SIMD paths). Elements are
+/// values; bytes are the uncompressed `u32`s.
+pub fn codec_cases(count: usize) -> Vec<Case> {
+    use unidb_kernels::bitpack;
+    use unidb_kernels::varint::stream;
+    let mut rng = Rng(unidb_common::rng::SplitMix64::new(0x05EE_D0FC_0DEC));
+    let values: std::sync::Arc<Vec<u32>> = std::sync::Arc::new(
+        (0..count)
+            .map(|_| {
+                let r = rng.next();
+                match r % 100 {
+                    0..=69 => (r >> 32) as u32 % (1 << 7),
+                    70..=94 => (1 << 7) + (r >> 32) as u32 % ((1 << 14) - (1 << 7)),
+                    _ => (r >> 32) as u32,
+                }
+            })
+            .collect(),
+    );
+    let mut sorted = (*values).clone();
+    sorted.sort_unstable();
+    let sorted = std::sync::Arc::new(sorted);
+    let size = if count > 0 && count.is_multiple_of(1 << 20) {
+        format!("{}M u32", count >> 20)
+    } else {
+        format!("{count} u32")
+    };
+    let mut cases = Vec::new();
+    for (kernel, input, initial) in [
+        ("svb_encode", values.clone(), None),
+        ("svb_delta_encode", sorted.clone(), Some(0u32)),
+    ] {
+        let mut want = Vec::new();
+        stream::encode_into(&input, initial, &mut want);
+        let mut check = OutputCheck::new(want);
+        let mut buf = Vec::new();
+        cases.push(Case {
+            kernel: kernel.to_owned(),
+            size: size.clone(),
+            elements: count as u64,
+            bytes: 4 * count as u64,
+            run: Box::new(move |k| {
+                buf.clear();
+                stream::encode_into_with(k.isa(), black_box(&input), initial, &mut buf)
+                    .map_err(|e| e.to_string())?;
+                check.check(k.isa(), black_box(&buf))
+            }),
+        });
+    }
+    for (kernel, input, initial) in [
+        ("svb_decode", values.clone(), None),
+        ("svb_delta_decode", sorted, Some(0u32)),
+    ] {
+        let mut bytes = Vec::new();
+        stream::encode_into(&input, initial, &mut bytes);
+        let mut check = OutputCheck::new((*input).clone());
+        let mut out = Vec::with_capacity(count);
+        cases.push(Case {
+            kernel: kernel.to_owned(),
+            size: size.clone(),
+            elements: count as u64,
+            bytes: 4 * count as u64,
+            run: Box::new(move |k| {
+                out.clear();
+                let d = stream::Decoder::for_isa(k.isa()).ok_or("path unavailable")?;
+                d.decode_into(black_box(&bytes), count, initial, &mut out)
+                    .map_err(|e| e.to_string())?;
+                check.check(k.isa(), black_box(&out))
+            }),
+        });
+    }
+    let n = 1 << 16;
+    for width in [11u32, 27] {
+        let v: Vec<u32> = (0..n)
+            .map(|_| (rng.next() >> 32) as u32 & ((1 << width) - 1))
+            .collect();
+        let mut packed = Vec::new();
+        bitpack::pack_u32(&v, width, &mut packed).expect("values fit the width");
+        let mut check = OutputCheck::new(v);
+        let mut out = vec![0u32; n];
+        cases.push(Case {
+            kernel: "unpack_u32".to_owned(),
+            size: format!("64Ki w{width}"),
+            elements: n as u64,
+            bytes: 4 * n as u64,
+            run: Box::new(move |k| {
+                bitpack::unpack_u32_into_with(k.isa(), black_box(&packed), width, &mut out)
+                    .map_err(|e| e.to_string())?;
+                check.check(k.isa(), black_box(&out))
+            }),
+        });
+    }
+    cases
+}
+
 /// Times one case on one path: a warm-up call, then [`ROUNDS`] rounds of
 /// `budget / ROUNDS` each (batches of doubling size within a round), and
 /// returns the best round's calls per second. The best round is the one
@@ -626,6 +773,7 @@ pub fn bench_kernels(args: &KernelBenchArgs) -> Result<String, BenchError> {
     };
     let budget = Duration::from_millis(args.budget_ms.max(1));
     let mut cases = kernel_cases(&dims, args.matrix_mib);
+    cases.extend(codec_cases(args.codec_values));
     let cells = run_cases(&mut cases, &isas, budget)?;
     let mut out = format_table(&cells);
     let summary = matrix_summary(&cells);
@@ -658,12 +806,16 @@ mod tests {
             dim: Some(9),
             budget_ms: 1,
             matrix_mib: 0,
+            codec_values: 1000,
         };
         let report = bench_kernels(&args).unwrap();
         for isa in Isa::available() {
             assert!(report.contains(isa.name()), "{report}");
         }
         assert!(report.contains("dot_f32") && report.contains("vs scalar"));
+        for row in ["svb_encode", "svb_delta_decode", "unpack_u32"] {
+            assert!(report.contains(row), "{report}");
+        }
     }
 
     #[test]
