@@ -161,6 +161,7 @@ pub(crate) struct Line([u8; 64]);
 
 /// Vector storage (encoded rows as bytes): owned, or borrowed from a
 /// memory-mapped file.
+#[derive(Clone)]
 pub(crate) enum Rows {
     Owned {
         lines: Vec<Line>,
@@ -171,6 +172,12 @@ pub(crate) enum Rows {
         offset: usize,
         bytes: usize,
     },
+}
+
+impl fmt::Debug for Rows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rows({} bytes)", self.as_bytes().len())
+    }
 }
 
 impl Rows {

@@ -153,6 +153,12 @@ pub struct IvfConfig {
     pub sample_per_list: usize,
     /// RNG seed.
     pub seed: u64,
+    /// Keep a copy of each list's (encoded) rows contiguously in the index,
+    /// so a probe streams one block of memory through the one-to-many
+    /// kernels instead of gathering rows by slot. Costs one more copy of
+    /// the vectors (in memory and in saved files; the copy is read into
+    /// memory when a file is opened). `false` keeps only slot ids.
+    pub copy_rows: bool,
 }
 
 impl Default for IvfConfig {
@@ -163,6 +169,7 @@ impl Default for IvfConfig {
             iterations: 10,
             sample_per_list: 64,
             seed: 0x5eed,
+            copy_rows: true,
         }
     }
 }

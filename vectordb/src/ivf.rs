@@ -10,16 +10,26 @@
 //! On f16/i8 storage, training and list assignment use the decoded rows
 //! (centroids are f32); a search ranks centroids with the f32 query and
 //! scores the probed lists on the encoded rows with the query encoded once.
+//!
+//! With [`IvfConfig::copy_rows`] (the default) each list also holds a copy
+//! of its rows, in the collection's encoding, contiguously in list order:
+//! a probe then runs the one-to-many form of the distance over one block
+//! of memory (for f32 the blocked one-to-many kernel) instead of gathering
+//! rows slot by slot across the collection. Files saved without the copy
+//! (or by format version 1) load as slot-only lists.
 
 use rayon::prelude::*;
 
+use unidb_kernels::Kernels;
+
 use crate::codec::{Reader, Writer};
+use crate::collection::Rows;
 use crate::data::Rng;
 use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{IndexConfig, IvfConfig, SearchParams, VectorData, VectorIndex};
 use crate::metric::Metric;
-use crate::storage::{with_space, Space};
+use crate::storage::{with_space, F16Space, F32Space, Fast, I8Space, RowsRef, Space, Storage};
 use crate::topk::{Neighbor, TopK};
 
 /// The `ivf` index.
@@ -31,6 +41,21 @@ pub struct IvfIndex {
     lists: Vec<Vec<u32>>,
     /// Slots inserted before training (scanned exhaustively).
     pending: Vec<u32>,
+    /// With `copy_rows`: each list's encoded rows, in list order (one per
+    /// list, or none when the copy is off or not yet built).
+    rows: Vec<Rows>,
+    /// The encoding of `rows`.
+    storage: Storage,
+}
+
+/// The stored bytes of `slot` (native byte order).
+fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
+    let s = slot as usize * dim;
+    match rows {
+        RowsRef::F32(r) => bytemuck::cast_slice(&r[s..s + dim]),
+        RowsRef::F16(r) => bytemuck::cast_slice(&r[s..s + dim]),
+        RowsRef::I8 { codes, .. } => bytemuck::cast_slice(&codes[s..s + dim]),
+    }
 }
 
 fn nearest(metric: Metric, centroids: &[f32], v: &[f32], buf: &mut Vec<f32>) -> usize {
@@ -64,6 +89,8 @@ impl IvfIndex {
             centroids: Vec::new(),
             lists: Vec::new(),
             pending: Vec::new(),
+            rows: Vec::new(),
+            storage: Storage::F32,
         })
     }
 
@@ -173,18 +200,18 @@ impl IvfIndex {
 }
 
 impl IvfIndex {
-    /// Scores the probed lists and the pending slots on one storage's space.
+    /// Scores the probed lists (slot by slot) and the pending slots on one
+    /// storage's space.
     fn scan_lists<S: Space>(
         &self,
         data: &VectorData<'_>,
         s: &S,
         query: &[f32],
         order: &[u32],
-        k: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> TopK {
+        top: &mut TopK,
+    ) {
         let q = s.prepare(query);
-        let mut top = TopK::new(k);
         let mut offer = |slot: u32| {
             if data.accepts(slot, filter) {
                 top.push(Neighbor {
@@ -197,7 +224,104 @@ impl IvfIndex {
             self.lists[c as usize].iter().for_each(|&slot| offer(slot));
         }
         self.pending.iter().for_each(|&slot| offer(slot));
-        top
+    }
+
+    /// Whether the contiguous copies can serve a search over `data`.
+    fn rows_usable(&self, data: &VectorData<'_>) -> bool {
+        self.config.copy_rows
+            && self.rows.len() == self.lists.len()
+            && self.storage == data.storage()
+            && self.dim == data.dim
+    }
+
+    /// Copies every list's rows out of `data`.
+    fn copy_all_rows(&mut self, data: &VectorData<'_>) {
+        self.rows.clear();
+        if !self.config.copy_rows {
+            return;
+        }
+        self.storage = data.storage();
+        for list in &self.lists {
+            let mut rows = Rows::new();
+            for &slot in list {
+                rows.push(slot_bytes(data.rows, slot, data.dim));
+            }
+            self.rows.push(rows);
+        }
+    }
+
+    /// Scores the probed lists over their contiguous rows: the storage is
+    /// matched once, then every list runs the space's one-to-many form.
+    fn scan_copies<'l>(
+        &'l self,
+        data: &VectorData<'_>,
+        query: &[f32],
+        order: &[u32],
+        filter: Option<&dyn Fn(u32) -> bool>,
+        top: &mut TopK,
+    ) {
+        let (dim, metric) = (data.dim, data.metric);
+        match data.rows {
+            RowsRef::F32(_) => {
+                let mk = |b: &'l [u8]| F32Space {
+                    dim,
+                    rows: bytemuck::cast_slice(b),
+                    metric,
+                };
+                self.scan_rows(data, mk, &query, order, filter, top);
+            }
+            RowsRef::F16(_) => {
+                let (fast, k) = (Fast::of(metric), Kernels::active());
+                let mk = |b: &'l [u8]| F16Space {
+                    dim,
+                    rows: bytemuck::cast_slice(b),
+                    metric,
+                    fast,
+                    k,
+                };
+                // An empty but aligned row block (only the query is prepared).
+                let s0 = mk(bytemuck::cast_slice::<u16, u8>(&[]));
+                let q = s0.prepare(query);
+                self.scan_rows(data, mk, &q, order, filter, top);
+            }
+            RowsRef::I8 { quantizer, .. } => {
+                let (fast, k) = (Fast::of(metric), Kernels::active());
+                let mk = |b: &'l [u8]| I8Space {
+                    dim,
+                    codes: bytemuck::cast_slice(b),
+                    quant: quantizer,
+                    metric,
+                    fast,
+                    k,
+                };
+                let s0 = mk(&[]);
+                let q = s0.prepare(query);
+                self.scan_rows(data, mk, &q, order, filter, top);
+            }
+        }
+    }
+
+    fn scan_rows<'l, S: Space + 'l>(
+        &'l self,
+        data: &VectorData<'_>,
+        mk: impl Fn(&'l [u8]) -> S,
+        q: &S::Query<'_>,
+        order: &[u32],
+        filter: Option<&dyn Fn(u32) -> bool>,
+        top: &mut TopK,
+    ) {
+        let mut buf = Vec::new();
+        for &c in order {
+            let list = &self.lists[c as usize];
+            let space = mk(self.rows[c as usize].as_bytes());
+            buf.resize(list.len(), 0.0);
+            space.dist_many(q, 0, &mut buf);
+            for (&slot, &d) in list.iter().zip(&buf) {
+                if d <= top.worst() && data.accepts(slot, filter) {
+                    top.push(Neighbor { distance: d, slot });
+                }
+            }
+        }
     }
 }
 
@@ -211,6 +335,7 @@ impl VectorIndex for IvfIndex {
         self.centroids.clear();
         self.lists.clear();
         self.pending.clear();
+        self.rows.clear();
         let live: Vec<u32> = (0..data.slots() as u32)
             .filter(|&s| data.live[s as usize])
             .collect();
@@ -219,6 +344,7 @@ impl VectorIndex for IvfIndex {
         }
         self.train(data, &live);
         self.assign_all(data, &live);
+        self.copy_all_rows(data);
         Ok(())
     }
 
@@ -234,6 +360,9 @@ impl VectorIndex for IvfIndex {
                 &mut Vec::new(),
             );
             self.lists[c].push(slot);
+            if self.rows_usable(data) {
+                self.rows[c].push(slot_bytes(data.rows, slot, data.dim));
+            }
         }
         Ok(())
     }
@@ -262,8 +391,23 @@ impl VectorIndex for IvfIndex {
             order.select_nth_unstable_by_key(nprobe - 1, key);
             order.truncate(nprobe);
         }
-        let top = with_space!(*data, |s| self
-            .scan_lists(data, &s, query, &order, k, filter));
+        let mut top = TopK::new(k);
+        if self.rows_usable(data) {
+            self.scan_copies(data, query, &order, filter, &mut top);
+            if !self.pending.is_empty() {
+                with_space!(*data, |s| self.scan_lists(
+                    data,
+                    &s,
+                    query,
+                    &[],
+                    filter,
+                    &mut top
+                ));
+            }
+        } else {
+            with_space!(*data, |s| self
+                .scan_lists(data, &s, query, &order, filter, &mut top));
+        }
         if top.len() < k && (filter.is_some() || nprobe < nlist) {
             // Too few in the probed lists (selective filter or deletions).
             return flat::knn(data, query, k, filter);
@@ -286,6 +430,29 @@ impl VectorIndex for IvfIndex {
             w.u32s(l);
         }
         w.u32s(&self.pending);
+        // Optional trailing section: the contiguous row copies.
+        if self.config.copy_rows && self.rows.len() == self.lists.len() {
+            w.u8(1);
+            w.u8(self.storage.tag());
+            let bpv = self.storage.bytes_per_value();
+            for rows in &self.rows {
+                // Little-endian on disk, native in memory.
+                let le: Vec<u8> = rows
+                    .as_bytes()
+                    .chunks_exact(bpv)
+                    .flat_map(|v| {
+                        let mut v = v.to_vec();
+                        if cfg!(target_endian = "big") {
+                            v.reverse();
+                        }
+                        v
+                    })
+                    .collect();
+                w.bytes(&le);
+            }
+        } else {
+            w.u8(0);
+        }
     }
 }
 
@@ -302,6 +469,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         iterations: r.usize("ivf iterations")?,
         sample_per_list: r.usize("ivf sample")?,
         seed: r.u64("ivf seed")?,
+        copy_rows: false,
     };
     let mut ivf = IvfIndex::new(config).map_err(|e| bad(&e.to_string()))?;
     ivf.dim = r.usize("ivf dim")?;
@@ -314,6 +482,38 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         ivf.lists.push(r.u32s("ivf list")?);
     }
     ivf.pending = r.u32s("ivf pending")?;
+    // Absent in files written before the row copies existed.
+    if r.remaining() > 0 && r.u8("ivf row copies")? == 1 {
+        let tag = r.u8("ivf storage")?;
+        let storage = Storage::from_tag(tag).ok_or_else(|| bad("storage tag"))?;
+        let bpv = storage.bytes_per_value();
+        for list in &ivf.lists {
+            let le = r.bytes("ivf rows")?;
+            if list
+                .len()
+                .checked_mul(ivf.dim)
+                .and_then(|n| n.checked_mul(bpv))
+                != Some(le.len())
+            {
+                return Err(bad("row copy size differs from list size"));
+            }
+            let native: Vec<u8> = le
+                .chunks_exact(bpv)
+                .flat_map(|v| {
+                    let mut v = v.to_vec();
+                    if cfg!(target_endian = "big") {
+                        v.reverse();
+                    }
+                    v
+                })
+                .collect();
+            let mut rows = Rows::new();
+            rows.push(&native);
+            ivf.rows.push(rows);
+        }
+        ivf.storage = storage;
+        ivf.config.copy_rows = true;
+    }
     r.finish("ivf")?;
     if ivf
         .lists

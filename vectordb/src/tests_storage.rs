@@ -508,3 +508,74 @@ fn same_results_f32(a: &Collection, b: &Collection) {
     let o = SearchOptions::default();
     assert_eq!(a.search(&q, 5, &o).unwrap(), b.search(&q, 5, &o).unwrap());
 }
+
+// ---------- ivf row copies ----------
+
+/// IVF with contiguous row copies (the default) returns what the slot-only
+/// lists return, on every storage, after inserts and deletes, and after a
+/// save/open round trip; a payload without the optional copy section (as
+/// older files hold) loads as slot-only lists.
+#[test]
+fn ivf_row_copies_match_slot_only_lists() {
+    let dim = 10;
+    let data = clustered(900, dim, 12, 0.3, 21);
+    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        let mut c = filled(storage, "l2", &data[..600 * dim], dim);
+        let mut config = IndexConfig::default();
+        config.ivf.nlist = 16;
+        config.ivf.nprobe = 3;
+        c.create_index("copies", "ivf", &config).unwrap();
+        config.ivf.copy_rows = false;
+        c.create_index("slots", "ivf", &config).unwrap();
+        for (i, r) in data.chunks_exact(dim).enumerate().skip(600) {
+            c.insert(i as u64, r, None).unwrap();
+        }
+        for id in (0..900u64).step_by(5) {
+            c.delete(id).unwrap();
+        }
+        let path = tmp_path(&format!("ivf-copies-{storage}"));
+        c.save(&path).unwrap();
+        let o = Collection::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut rng = Rng::new(3);
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32 * 0.5).collect();
+            let run = |c: &Collection, index: &str| {
+                let o = SearchOptions {
+                    index: Some(index),
+                    ..SearchOptions::default()
+                };
+                c.search(&q, 10, &o).unwrap()
+            };
+            let want = run(&c, "slots");
+            for got in [run(&c, "copies"), run(&o, "copies"), run(&o, "slots")] {
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    // The one-to-many kernel may round differently from the
+                    // pairwise one: same ids, distances within f32 noise.
+                    assert_eq!(g.id, w.id, "{storage}");
+                    assert!((g.distance - w.distance).abs() <= 1e-4 * w.distance.abs().max(1.0));
+                    assert!(c.contains(g.id.clone()));
+                }
+            }
+        }
+        // The copy section is optional: drop it (flag byte 0 at the end).
+        let d = c.data();
+        let mut slot_only = Vec::new();
+        c.index("slots").unwrap().save(&mut slot_only);
+        assert_eq!(slot_only.last(), Some(&0));
+        let idx = crate::ivf::load(&slot_only[..slot_only.len() - 1], d.slots()).unwrap();
+        let q = vec![0.1f32; dim];
+        assert_eq!(
+            idx.search(&d, &q, 5, &SearchParams::default(), None),
+            c.index("slots")
+                .unwrap()
+                .search(&d, &q, 5, &SearchParams::default(), None)
+        );
+        // A copy section of the wrong size is corrupt.
+        let mut copies = Vec::new();
+        c.index("copies").unwrap().save(&mut copies);
+        let cut = copies.len() - 1;
+        assert!(crate::ivf::load(&copies[..cut], d.slots()).is_err());
+    }
+}
