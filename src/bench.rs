@@ -4,7 +4,8 @@
 //! Each cell runs its kernel in a loop for a fixed time budget
 //! (`std::time::Instant`), after one warm-up call, and checks every result
 //! against the scalar path's, so a fast but wrong path is reported as an
-//! error, not as a speed-up. The criterion benches in `benches/` are the
+//! error, not as a speed-up. The paths of one row take turns in short
+//! rounds and keep their best, so a change of machine load hits them alike. The criterion benches in `benches/` are the
 //! careful measurement; this is the few-seconds overview.
 //!
 //! The table is a list of [`Case`]s; other kernel families add rows by
@@ -602,35 +603,54 @@ pub fn codec_cases(count: usize) -> Vec<Case> {
     cases
 }
 
-/// Times one case on one path: a warm-up call, then [`ROUNDS`] rounds of
-/// `budget / ROUNDS` each (batches of doubling size within a round), and
-/// returns the best round's calls per second. The best round is the one
-/// least disturbed by other processes, which matters on a shared machine.
-fn time_case(case: &mut Case, k: &'static Kernels, budget: Duration) -> Result<f64, BenchError> {
-    let mismatch = |case: &Case, detail: String| BenchError::Mismatch {
+/// The error for a result of `k` that differs from the reference.
+fn mismatch(case: &Case, k: &Kernels, detail: String) -> BenchError {
+    BenchError::Mismatch {
         kernel: case.kernel.clone(),
         size: case.size.clone(),
         isa: k.isa(),
         detail,
-    };
-    (case.run)(k).map_err(|d| mismatch(case, d))?;
+    }
+}
+
+/// Times one round of one case on one path: batches of doubling size until
+/// `round` has passed; returns calls per second.
+fn time_round(case: &mut Case, k: &'static Kernels, round: Duration) -> Result<f64, BenchError> {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    let mut batch = 1u64;
+    loop {
+        for _ in 0..batch {
+            (case.run)(k).map_err(|d| mismatch(case, k, d))?;
+        }
+        calls += batch;
+        let elapsed = start.elapsed();
+        if elapsed >= round {
+            return Ok(calls as f64 / elapsed.as_secs_f64());
+        }
+        batch = batch.saturating_mul(2);
+    }
+}
+
+/// Times one case on every path in `kernels`: a checked warm-up call per
+/// path, then [`ROUNDS`] rounds of `budget / ROUNDS` per path, the paths
+/// taking turns within each round, and returns each path's best round in
+/// calls per second. Taking turns exposes every path to the same changes
+/// of machine load, and the best round is the one least disturbed, which
+/// matters on a shared machine.
+fn time_case(
+    case: &mut Case,
+    kernels: &[&'static Kernels],
+    budget: Duration,
+) -> Result<Vec<f64>, BenchError> {
+    for &k in kernels {
+        (case.run)(k).map_err(|d| mismatch(case, k, d))?;
+    }
     let round = budget / ROUNDS;
-    let mut best = 0.0f64;
+    let mut best = vec![0.0f64; kernels.len()];
     for _ in 0..ROUNDS {
-        let start = Instant::now();
-        let mut calls = 0u64;
-        let mut batch = 1u64;
-        loop {
-            for _ in 0..batch {
-                (case.run)(k).map_err(|d| mismatch(case, d))?;
-            }
-            calls += batch;
-            let elapsed = start.elapsed();
-            if elapsed >= round {
-                best = best.max(calls as f64 / elapsed.as_secs_f64());
-                break;
-            }
-            batch = batch.saturating_mul(2);
+        for (b, &k) in best.iter_mut().zip(kernels) {
+            *b = b.max(time_round(case, k, round)?);
         }
     }
     Ok(best)
@@ -670,13 +690,11 @@ pub fn run_cases(
     budget: Duration,
 ) -> Result<Vec<Cell>, BenchError> {
     let mut cells = Vec::new();
+    let kernels: Vec<&'static Kernels> = isas.iter().filter_map(|&i| Kernels::for_isa(i)).collect();
     for case in cases.iter_mut() {
         let mut baseline = None;
-        for &isa in isas {
-            let Some(k) = Kernels::for_isa(isa) else {
-                continue;
-            };
-            let per_sec = time_case(case, k, budget)?;
+        for (k, per_sec) in kernels.iter().zip(time_case(case, &kernels, budget)?) {
+            let isa = k.isa();
             if isa == Isa::Scalar {
                 baseline = Some(per_sec);
             }
