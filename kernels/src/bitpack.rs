@@ -11,8 +11,9 @@
 //! input holds the whole run *before* allocating, so a corrupt count cannot
 //! make it allocate more than the input can describe.
 //!
-//! Unpacking `u32` has a scalar reference path, an AVX2 path (gathers of
-//! the bytes holding eight values, then per-lane variable shifts) and a NEON
+//! Unpacking `u32` has a scalar reference path, an AVX2 path (in-lane byte
+//! shuffles of the bytes holding eight values, then per-lane variable
+//! shifts) and a NEON
 //! path (`tbl` lookups of those bytes from a 32-byte window, then per-lane
 //! variable shifts), chosen
 //! from the active kernel path ([`Kernels::active`]) once per process;
@@ -347,12 +348,34 @@ pub(crate) mod avx2 {
         unsafe { unpack_u32_avx2(input, width, out) }
     }
 
-    /// Unpacks blocks of 8 values with gathers; the tail (and any block
-    /// whose gather would read past `input`) goes to the scalar path.
+    /// The `N` bytes at `input[at..]`: in place when they are all inside
+    /// `input`, else copied into `buf` with zeros after the end.
+    #[inline(always)]
+    fn window<'a, const N: usize>(input: &'a [u8], at: usize, buf: &'a mut [u8; N]) -> &'a [u8; N] {
+        match input.get(at..at + N) {
+            Some(w) => w.try_into().expect("N bytes"),
+            None => {
+                let rest = input.get(at..).unwrap_or(&[]);
+                *buf = [0; N];
+                buf[..rest.len()].copy_from_slice(rest);
+                buf
+            }
+        }
+    }
+
+    /// Unpacks blocks of 8 values with in-lane byte shuffles (`vpshufb`)
+    /// and per-lane variable shifts; fewer than 8 values at the end go to
+    /// the scalar path.
     ///
-    /// Eight values start at bit `8·j·w`, a byte boundary, so lane `k` of
-    /// the block reads from byte `(k·w) / 8` of the block and shifts right
-    /// by `(k·w) % 8`, constants for the whole run.
+    /// Eight values at width `w` take exactly `w` bytes, so block `j` starts
+    /// at byte `j·w`. Each 128-bit lane is loaded from the byte where its
+    /// first value starts, so a lane's values lie in its first 13 bytes and
+    /// one shuffle moves each value's bytes into place: for `w <= 25` a
+    /// lane holds four values as 32-bit lanes (shift <= 7 plus width fits
+    /// 32 bits); above, two values as 64-bit lanes, and two registers make
+    /// the block. Index, offset and shift vectors are the same for every
+    /// block. Near the end of the input the block's 32- or 48-byte window is
+    /// copied into a zero-padded buffer, so nothing past `input` is read.
     ///
     /// # Safety
     /// The CPU must support AVX2. `input` must hold ⌈out.len()·w/8⌉ bytes.
@@ -364,69 +387,86 @@ pub(crate) mod avx2 {
             return;
         }
         let w = width as usize;
-        let mut offs = [0i32; 8];
-        let mut shifts = [0i64; 8];
-        for k in 0..8 {
-            offs[k] = ((k * w) >> 3) as i32;
-            shifts[k] = ((k * w) & 7) as i64;
-        }
+        let dst = out.as_mut_ptr();
         let mut i = 0usize;
-        if width <= 25 {
-            // 32-bit lanes: shift (<= 7) + width (<= 25) fits in 32 bits.
-            // SAFETY: loads from local arrays of 8 i32.
-            let vofs = unsafe { _mm256_loadu_si256(offs.as_ptr().cast()) };
-            let sh32: [i32; 8] = std::array::from_fn(|k| shifts[k] as i32);
-            // SAFETY: as above.
-            let vsh = unsafe { _mm256_loadu_si256(sh32.as_ptr().cast()) };
-            let vmask = _mm256_set1_epi32(((1u64 << width) - 1) as u32 as i32);
-            // Block j reads bytes [j*w, j*w + offs[7] + 4).
-            while i + 8 <= n {
-                let base = (i / 8) * w;
-                if base + offs[7] as usize + 4 > input.len() {
-                    break;
+        // Byte offset in the block where value `k` starts, and its shift.
+        let start = |k: usize| (k * w) >> 3;
+        // Indices of `bytes` bytes from each of `per_lane` values, relative
+        // to the lane's start byte (that of its first value `first`).
+        let lane_idx = |first: usize, per_lane: usize, bytes: usize| -> [i8; 16] {
+            let mut idx = [-1i8; 16];
+            for v in 0..per_lane {
+                let at = start(first + v) - start(first);
+                for b in 0..bytes {
+                    idx[v * bytes + b] = (at + b) as i8;
                 }
-                // SAFETY: every lane reads 4 bytes at `base + offs[k] <=
-                // base + offs[7]`, and `base + offs[7] + 4 <= input.len()`.
-                let g =
-                    unsafe { _mm256_i32gather_epi32::<1>(input.as_ptr().add(base).cast(), vofs) };
-                let v = _mm256_and_si256(_mm256_srlv_epi32(g, vsh), vmask);
+            }
+            idx
+        };
+        if width <= 25 {
+            let (lo, hi) = (lane_idx(0, 4, 4), lane_idx(4, 4, 4));
+            let sh: [i32; 8] = std::array::from_fn(|k| ((k * w) & 7) as i32);
+            // SAFETY: loads from local arrays of 16 i8 and 8 i32.
+            let (idx, vsh) = unsafe {
+                (
+                    _mm256_loadu2_m128i(hi.as_ptr().cast(), lo.as_ptr().cast()),
+                    _mm256_loadu_si256(sh.as_ptr().cast()),
+                )
+            };
+            let mask = _mm256_set1_epi32(((1u64 << width) - 1) as u32 as i32);
+            let off = start(4);
+            let mut buf = [0u8; 32];
+            while i + 8 <= n {
+                let win = window(input, (i / 8) * w, &mut buf);
+                // SAFETY: both 16-byte loads lie in the 32-byte window
+                // (`off <= (4·25) / 8 = 12`).
+                let bytes = unsafe {
+                    _mm256_loadu2_m128i(win.as_ptr().add(off).cast(), win.as_ptr().cast())
+                };
+                let v = _mm256_shuffle_epi8(bytes, idx);
+                let v = _mm256_and_si256(_mm256_srlv_epi32(v, vsh), mask);
                 // SAFETY: `i + 8 <= n = out.len()`: eight u32 slots.
-                unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), v) };
+                unsafe { _mm256_storeu_si256(dst.add(i).cast(), v) };
                 i += 8;
             }
         } else {
-            // 64-bit lanes, two gathers of four per block.
-            let lo_ofs = _mm_setr_epi32(offs[0], offs[1], offs[2], offs[3]);
-            let hi_ofs = _mm_setr_epi32(offs[4], offs[5], offs[6], offs[7]);
-            let lo_sh = _mm256_setr_epi64x(shifts[0], shifts[1], shifts[2], shifts[3]);
-            let hi_sh = _mm256_setr_epi64x(shifts[4], shifts[5], shifts[6], shifts[7]);
-            let vmask = _mm256_set1_epi64x(((1u64 << width) - 1) as i64);
-            let pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+            let idx: [[i8; 16]; 4] = std::array::from_fn(|q| lane_idx(2 * q, 2, 8));
+            let offs: [usize; 4] = std::array::from_fn(|q| start(2 * q));
+            let sh: [i64; 8] = std::array::from_fn(|k| ((k * w) & 7) as i64);
+            // SAFETY: loads from local arrays of 16 i8 and 8 i64.
+            let (ia, ib, sa, sb) = unsafe {
+                (
+                    _mm256_loadu2_m128i(idx[1].as_ptr().cast(), idx[0].as_ptr().cast()),
+                    _mm256_loadu2_m128i(idx[3].as_ptr().cast(), idx[2].as_ptr().cast()),
+                    _mm256_loadu_si256(sh.as_ptr().cast()),
+                    _mm256_loadu_si256(sh.as_ptr().add(4).cast()),
+                )
+            };
+            let mask = _mm256_set1_epi32(((1u64 << width) - 1) as u32 as i32);
+            let mut buf = [0u8; 48];
             while i + 8 <= n {
-                let base = (i / 8) * w;
-                if base + offs[7] as usize + 8 > input.len() {
-                    break;
-                }
-                let p = input.as_ptr();
-                // SAFETY: each lane reads 8 bytes at `base + offs[k] <= base +
-                // offs[7]`, and `base + offs[7] + 8 <= input.len()`.
+                let win = window(input, (i / 8) * w, &mut buf);
+                let p = win.as_ptr();
+                // SAFETY: the four 16-byte loads start at `offs[q] <=
+                // (6·32) / 8 = 24`, inside the 48-byte window.
                 let (a, b) = unsafe {
-                    let p = p.add(base).cast::<i64>();
                     (
-                        _mm256_i32gather_epi64::<1>(p, lo_ofs),
-                        _mm256_i32gather_epi64::<1>(p, hi_ofs),
+                        _mm256_loadu2_m128i(p.add(offs[1]).cast(), p.add(offs[0]).cast()),
+                        _mm256_loadu2_m128i(p.add(offs[3]).cast(), p.add(offs[2]).cast()),
                     )
                 };
-                let a = _mm256_and_si256(_mm256_srlv_epi64(a, lo_sh), vmask);
-                let b = _mm256_and_si256(_mm256_srlv_epi64(b, hi_sh), vmask);
-                // Keep the low 32 bits of each 64-bit lane.
-                let a = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, pick));
-                let b = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, pick));
-                // SAFETY: `i + 8 <= out.len()`: two runs of four u32 slots.
-                unsafe {
-                    _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), a);
-                    _mm_storeu_si128(out.as_mut_ptr().add(i + 4).cast(), b);
-                }
+                let a = _mm256_srlv_epi64(_mm256_shuffle_epi8(a, ia), sa);
+                let b = _mm256_srlv_epi64(_mm256_shuffle_epi8(b, ib), sb);
+                // The low 32 bits of each 64-bit lane, in order: a0 a1 b0 b1
+                // | a2 a3 b2 b3 after the in-lane shuffle, then reordered.
+                let v = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(
+                    _mm256_castsi256_ps(a),
+                    _mm256_castsi256_ps(b),
+                ));
+                let v = _mm256_permute4x64_epi64::<0b11_01_10_00>(v);
+                let v = _mm256_and_si256(v, mask);
+                // SAFETY: `i + 8 <= out.len()`: eight u32 slots.
+                unsafe { _mm256_storeu_si256(dst.add(i).cast(), v) };
                 i += 8;
             }
         }
