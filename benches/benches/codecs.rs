@@ -3,11 +3,17 @@
 //!
 //! First prints a ratio table (raw 8-byte numbers, 1-byte booleans, UTF-8
 //! text), then times decoding with criterion.
+//!
+//! `cargo bench --bench codecs -- report` prints instead one table of ratio
+//! and decode MiB/s per column for every side (unidb, pco, zstd-1, zstd-3,
+//! lz4), timed in interleaved rounds (one batch of each side in turn, best
+//! batch kept) so that a change of machine load hits every side alike; it
+//! takes about 20 s.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use unidb_syncdb::codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
 
 const ROWS: usize = 100_000;
@@ -193,5 +199,117 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// A decoder under test: `(side, decode once)`.
+type Side<'a> = (&'static str, Box<dyn Fn() + 'a>);
+
+/// Seconds per call of `f`, the best of `rounds` batches of about 25 ms,
+/// the sides interleaved batch by batch.
+fn interleaved(sides: &[Side<'_>], rounds: usize) -> Vec<f64> {
+    let iters: Vec<u32> = sides
+        .iter()
+        .map(|(_, f)| {
+            let t = Instant::now();
+            f();
+            let once = t.elapsed().as_secs_f64().max(1e-7);
+            ((0.025 / once) as u32).clamp(1, 10_000)
+        })
+        .collect();
+    let mut best = vec![f64::INFINITY; sides.len()];
+    for _ in 0..rounds {
+        for (k, (_, f)) in sides.iter().enumerate() {
+            let t = Instant::now();
+            for _ in 0..iters[k] {
+                f();
+            }
+            best[k] = best[k].min(t.elapsed().as_secs_f64() / f64::from(iters[k]));
+        }
+    }
+    best
+}
+
+/// The `report` mode: ratio and decode MiB/s (raw bytes per second) per
+/// column and side, in one run.
+fn report(cols: &[(&'static str, Column, Vec<u8>)]) {
+    println!("| column | side | ratio | decode MiB/s | encode MiB/s |");
+    println!("|---|---|---:|---:|---:|");
+    for (name, col, raw_bytes) in cols {
+        let raw = col.values().raw_bytes() as f64;
+        let mib = raw / (1024.0 * 1024.0);
+        let t = Instant::now();
+        let enc = encode_column(col, Effort::Max).unwrap();
+        let enc_s = t.elapsed().as_secs_f64();
+        assert_eq!(&decode_column(&enc.bytes).unwrap(), col);
+        let pco = pco_bytes(col);
+        let z1 = zstd::bulk::compress(raw_bytes, 1).unwrap();
+        let z3 = zstd::bulk::compress(raw_bytes, 3).unwrap();
+        let l4 = lz4_flex::block::compress(raw_bytes);
+        let mut sizes = vec![("unidb", enc.bytes.len())];
+        let mut sides: Vec<Side<'_>> = vec![(
+            "unidb",
+            Box::new(|| {
+                black_box(decode_column(black_box(&enc.bytes)).unwrap());
+            }),
+        )];
+        if let Some(p) = &pco {
+            sizes.push(("pco", p.len()));
+            let is_int = matches!(col.values(), Values::Int(_));
+            sides.push((
+                "pco",
+                Box::new(move || {
+                    if is_int {
+                        black_box(pco::standalone::simple_decompress::<i64>(black_box(p)).unwrap());
+                    } else {
+                        black_box(pco::standalone::simple_decompress::<f64>(black_box(p)).unwrap());
+                    }
+                }),
+            ));
+        }
+        let n = raw_bytes.len();
+        for (side, z) in [("zstd-1", &z1), ("zstd-3", &z3)] {
+            sizes.push((side, z.len()));
+            sides.push((
+                side,
+                Box::new(move || {
+                    black_box(zstd::bulk::decompress(black_box(z), n).unwrap());
+                }),
+            ));
+        }
+        sizes.push(("lz4", l4.len()));
+        let n = raw_bytes.len();
+        sides.push((
+            "lz4",
+            Box::new(move || {
+                black_box(lz4_flex::block::decompress(black_box(&l4), n).unwrap());
+            }),
+        ));
+        let secs = interleaved(&sides, 7);
+        for (k, (side, _)) in sides.iter().enumerate() {
+            let size = sizes[k].1 as f64;
+            let enc_mib = if k == 0 {
+                format!("{:.0}", mib / enc_s)
+            } else {
+                "-".to_owned()
+            };
+            println!(
+                "| {name} | {side} | {:.2} | {:.0} | {enc_mib} |",
+                raw / size,
+                mib / secs[k]
+            );
+        }
+        println!(
+            "| {name} | unidb cascade | {} | | |",
+            enc.cascades.join("; ")
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::args().skip(1).any(|a| a == "report") {
+        report(&columns());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

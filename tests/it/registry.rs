@@ -35,8 +35,8 @@ fn builtin_plugins_are_exactly_these() {
     assert_eq!(
         defined_by::<Codec>("unidb-syncdb"),
         [
-            "bss", "decimal", "delta", "dict", "dod", "for", "front", "gorilla", "lz4", "one",
-            "plain", "rle", "svb", "varint"
+            "bss", "decimal", "delta", "dict", "dod", "fbits", "for", "front", "fsst", "gorilla",
+            "linear", "lz4", "one", "plain", "rle", "svb", "varint"
         ]
     );
 }

@@ -37,7 +37,7 @@ const ALL: &[DataKind] = &[
     DataKind::Bytes,
 ];
 
-fn corrupt(r: &Reader<'_>, reason: impl Into<String>) -> CodecError {
+pub(super) fn corrupt(r: &Reader<'_>, reason: impl Into<String>) -> CodecError {
     CodecError::Corrupt {
         offset: r.offset(),
         reason: reason.into(),
@@ -48,7 +48,7 @@ fn bitpack_err(offset: usize) -> impl Fn(BitpackError) -> CodecError {
     move |source| CodecError::Bitpack { offset, source }
 }
 
-fn child_ints(
+pub(super) fn child_ints(
     r: &mut Reader<'_>,
     ctx: &mut DecodeCtx,
     count: usize,
@@ -366,8 +366,9 @@ submit!(Codec {
     decode: for_dec,
 });
 
-/// Estimated bytes per patched exception (position + high bits).
-const EXCEPTION_COST: usize = 4;
+/// Estimated bytes per patched exception position (the high bits are
+/// counted by their width).
+const EXCEPTION_COST: usize = 2;
 
 fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     let Values::Int(x) = v else { return Ok(false) };
@@ -384,13 +385,14 @@ fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     }
     let n = x.len();
     let mut best = (usize::MAX, 64u32);
-    let mut above = 0usize; // values wider than b
     for b in (0..=64u32).rev() {
-        if b < 64 {
-            above += hist[b as usize + 1];
+        // Exceptions: a position and the high bits of each wider value.
+        let (mut above, mut exc_bytes) = (0usize, 0usize);
+        for (w, &count) in hist.iter().enumerate().skip(b as usize + 1) {
+            above += count;
+            exc_bytes += count * (EXCEPTION_COST + (w - b as usize).div_ceil(8));
         }
-        let cost =
-            bitpack::packed_len(n, b) + above * EXCEPTION_COST + if above > 0 { 12 } else { 0 };
+        let cost = bitpack::packed_len(n, b) + exc_bytes + if above > 0 { 12 } else { 0 };
         if cost <= best.0 {
             best = (cost, b);
         }
@@ -492,14 +494,16 @@ fn delta_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     Ok(true)
 }
 
+/// `[first, first + d[0], first + d[0] + d[1], ...]` (wrapping), `count`
+/// values.
 fn prefix_sum(first: i64, d: &[i64], count: usize) -> Vec<i64> {
     let mut out = Vec::with_capacity(count);
     let mut acc = first;
     out.push(acc);
-    for &x in d {
+    out.extend(d.iter().map(|&x| {
         acc = acc.wrapping_add(x);
-        out.push(acc);
-    }
+        acc
+    }));
     out
 }
 
@@ -531,8 +535,18 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     let first = r.zigzag("first value")?;
     let d0 = r.zigzag("first delta")?;
     let dd = child_ints(r, ctx, count - 2)?;
-    let d = prefix_sum(d0, &dd, count - 1);
-    Ok(Values::Int(prefix_sum(first, &d, count)))
+    // Both running sums in one pass.
+    let mut out = Vec::with_capacity(count);
+    let (mut v, mut d) = (first, d0);
+    out.push(v);
+    v = v.wrapping_add(d);
+    out.push(v);
+    out.extend(dd.iter().map(|&x| {
+        d = d.wrapping_add(x);
+        v = v.wrapping_add(d);
+        v
+    }));
+    Ok(Values::Int(out))
 }
 
 // ---------------------------------------------------------------- varint, svb

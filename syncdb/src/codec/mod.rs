@@ -32,7 +32,9 @@
 //! `name_len(u8) name payload` and the payload is the codec's own.
 
 mod builtin;
+mod fsst;
 pub mod io;
+mod numeric;
 mod select;
 
 use std::fmt;
@@ -744,25 +746,28 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
         budget: Budget::for_input(input.len()),
     };
     let mut values = Values::empty(kind.data());
-    let mut mask: Vec<bool> = Vec::new();
-    let mut any_null = false;
+    // The validity mask is only built once a block has nulls.
+    let mut mask: Option<Vec<bool>> = None;
     let mut total = 0u64;
     for _ in 0..blocks {
         let n = r.count("block rows", BLOCK_VALUES)?;
-        total += n as u64;
         let flag_at = r.offset();
         let present = match r.u8("null flag")? {
             0 => {
-                mask.extend(std::iter::repeat_n(true, n));
+                if let Some(m) = &mut mask {
+                    m.extend(std::iter::repeat_n(true, n));
+                }
                 n
             }
             1 => {
                 let Values::Bool(m) = ctx.child(&mut r, DataKind::Bool, n)? else {
                     unreachable!("decode_node checks the kind")
                 };
-                any_null |= m.iter().any(|&b| !b);
                 let p = m.iter().filter(|&&b| b).count();
-                mask.extend(m);
+                if p < n || mask.is_some() {
+                    let whole = mask.get_or_insert_with(|| vec![true; total as usize]);
+                    whole.extend(m);
+                }
                 p
             }
             f => {
@@ -772,7 +777,14 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
                 })
             }
         };
-        values.extend(ctx.child(&mut r, kind.data(), present)?);
+        total += n as u64;
+        let block = ctx.child(&mut r, kind.data(), present)?;
+        if values.is_empty() {
+            // The first block's values become the column's (no copy).
+            values = block;
+        } else {
+            values.extend(block);
+        }
     }
     if total != rows {
         return Err(CodecError::Corrupt {
@@ -786,7 +798,7 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
             reason: format!("{} trailing bytes", r.remaining()),
         });
     }
-    Column::with_validity(kind, values, any_null.then_some(mask))
+    Column::with_validity(kind, values, mask)
 }
 
 /// Encodes one stream with the named codec as its first stage (later

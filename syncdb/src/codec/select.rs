@@ -31,6 +31,18 @@ fn sample(values: &Values) -> Option<Values> {
     out
 }
 
+/// One contiguous run of the sample's size from the middle of the stream:
+/// codecs that model the position of a value (a line through the values)
+/// cannot be judged on concatenated runs.
+fn contiguous(values: &Values) -> Option<Values> {
+    let n = values.len();
+    if n <= WHOLE || values.kind() != super::DataKind::Int {
+        return None;
+    }
+    let start = (n - WHOLE) / 2;
+    Some(values.slice(start..start + WHOLE))
+}
+
 /// Writes one node (name, then payload) with `codec`; `Ok(None)` when the
 /// codec does not fit the values. Returns the node's cascade description.
 pub(super) fn try_codec(
@@ -97,6 +109,7 @@ pub(super) fn encode_node(
     }
     let sample = sample(values);
     let probe = sample.as_ref().unwrap_or(values);
+    let contiguous = contiguous(values);
     // (size on the probe, codec, the full encoding when the probe was the
     // whole stream)
     type Ranked = (usize, &'static Codec, Option<(Vec<u8>, String)>);
@@ -107,13 +120,28 @@ pub(super) fn encode_node(
         }
         let mut buf = Vec::new();
         if let Some(desc) = try_codec(codec, probe, stages, effort, &mut buf)? {
-            let size = buf.len();
+            let mut size = buf.len();
+            // Integers: the better of the spread runs and one contiguous run.
+            if let Some(c) = &contiguous {
+                let mut other = Vec::new();
+                if try_codec(codec, c, stages, effort, &mut other)?.is_some() {
+                    size = size.min(other.len());
+                }
+            }
             ranked.push((size, codec, sample.is_none().then_some((buf, desc))));
+        } else if let Some(c) = &contiguous {
+            let mut other = Vec::new();
+            if try_codec(codec, c, stages, effort, &mut other)?.is_some() {
+                ranked.push((other.len(), codec, None));
+            }
         }
     }
     ranked.sort_by_key(|(size, c, _)| (*size, c.info.name));
     // A codec that fit the sample may not fit the whole stream (one value,
-    // dictionary size): fall through to the next best.
+    // dictionary size), and a sample misjudges some data: the two best
+    // candidates that fit are encoded in full and the smaller kept.
+    let mut best: Option<(Vec<u8>, String)> = None;
+    let mut tried = 0;
     for (_, codec, done) in ranked {
         let (buf, desc) = match done {
             Some(d) => d,
@@ -125,12 +153,22 @@ pub(super) fn encode_node(
                 }
             }
         };
-        if buf.len() < plain_node.len() {
-            out.extend_from_slice(&buf);
-            return Ok(desc);
+        if best.as_ref().is_none_or(|(b, _)| buf.len() < b.len()) {
+            best = Some((buf, desc));
         }
-        break;
+        tried += 1;
+        if tried == 2 || sample.is_none() {
+            break;
+        }
     }
-    out.extend_from_slice(&plain_node);
-    Ok(plain.info.name.to_owned())
+    match best {
+        Some((buf, desc)) if buf.len() < plain_node.len() => {
+            out.extend_from_slice(&buf);
+            Ok(desc)
+        }
+        _ => {
+            out.extend_from_slice(&plain_node);
+            Ok(plain.info.name.to_owned())
+        }
+    }
 }

@@ -1,9 +1,9 @@
 use super::*;
 use proptest::prelude::*;
 
-const BUILTIN: [&str; 14] = [
+const BUILTIN: [&str; 17] = [
     "plain", "one", "rle", "dict", "for", "delta", "dod", "varint", "svb", "decimal", "gorilla",
-    "bss", "front", "lz4",
+    "bss", "front", "lz4", "linear", "fbits", "fsst",
 ];
 
 /// Deterministic random bits (the workspace's seeded generator).
@@ -225,8 +225,27 @@ fn selection_finds_the_structure() {
         Values::Int((0..5000).map(|i| 1_000_000 + 1000 * i).collect()),
         ColumnKind::Timestamp,
     );
-    assert!(c.starts_with("delta") || c.starts_with("dod"), "{c}");
+    assert!(
+        c.starts_with("delta") || c.starts_with("dod") || c.starts_with("linear"),
+        "{c}"
+    );
     assert!(size * 100 < raw, "{c}: {size} of {raw}");
+    // Timestamps on a grid with jitter: the residuals from the line take
+    // the 6 bits of the 41 jitter values, not the 7 of the deltas.
+    let mut r = rng(8);
+    let ts: Vec<i64> = (0..20_000)
+        .map(|i| 1_700_000_000_000 + i * 1000 + (r() % 41) as i64 - 20)
+        .collect();
+    let (c, size, raw) = one(Values::Int(ts), ColumnKind::Timestamp);
+    assert!(c.starts_with("linear"), "{c}");
+    assert!(size * 64 < raw * 6 + 64 * 64, "{c}: {size} of {raw}");
+    // Increasing ids: a line without residuals, a few bytes.
+    let (c, size, _) = one(
+        Values::Int((0..BLOCK_VALUES as i64).map(|i| 100_000 + i).collect()),
+        ColumnKind::Int,
+    );
+    assert_eq!(c, "linear");
+    assert!(size <= 24, "{c}: {size}");
     let cats = ["ios", "android", "web"];
     let (c, _, _) = one(
         Values::Text(
@@ -267,6 +286,69 @@ fn effort_parses_and_fast_avoids_slow_codecs() {
         enc.cascades[0].matches('(').count() <= 1,
         "{:?}",
         enc.cascades
+    );
+}
+
+#[test]
+fn fsst_compresses_word_text_and_rejects_bad_utf8() {
+    let mut r = rng(11);
+    let words = [
+        "offline", "battery", "sync", "note", "meeting", "tomorrow", "milk",
+    ];
+    let notes: Vec<String> = (0..3000)
+        .map(|_| {
+            (0..2 + r() % 6)
+                .map(|_| words[(r() % words.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let v = Values::Text(notes);
+    let enc = encode_with("fsst", &v, Effort::Max).unwrap().unwrap();
+    assert_eq!(decode_values(&enc, DataKind::Text, v.len()).unwrap(), v);
+    // About one code per word and space: well above 3x.
+    assert!(
+        enc.len() * 3 < v.raw_bytes(),
+        "{} of {}",
+        enc.len(),
+        v.raw_bytes()
+    );
+    // Bytes that are not UTF-8, decoded as text.
+    let bad = Values::Bytes(vec![b"ok".to_vec(), vec![0xFF, 0x41]]);
+    let enc = encode_with("fsst", &bad, Effort::Max).unwrap().unwrap();
+    assert_eq!(decode_values(&enc, DataKind::Bytes, 2).unwrap(), bad);
+    assert!(matches!(
+        decode_values(&enc, DataKind::Text, 2),
+        Err(CodecError::InvalidUtf8 { index: 1, .. })
+    ));
+    // Valid UTF-8 as a whole, but value 0 ends inside "é".
+    let split = Values::Bytes(vec![vec![b'a', 0xC3], vec![0xA9]]);
+    let enc = encode_with("fsst", &split, Effort::Max).unwrap().unwrap();
+    assert!(matches!(
+        decode_values(&enc, DataKind::Text, 2),
+        Err(CodecError::InvalidUtf8 { index: 0, .. })
+    ));
+}
+
+#[test]
+fn float_bits_cascade_packs_a_random_walk() {
+    let mut r = rng(12);
+    let mut w = 20.0f64;
+    let walk: Vec<f64> = (0..5000)
+        .map(|_| {
+            w += ((r() % 2001) as f64 - 1000.0) / 20_000.0;
+            w
+        })
+        .collect();
+    let v = Values::Float(walk);
+    let enc = encode_with("fbits", &v, Effort::Max).unwrap().unwrap();
+    assert_eq!(decode_values(&enc, DataKind::Float, v.len()).unwrap(), v);
+    // Steps of at most 0.05 near 20 move the bits by less than 2^46: the
+    // deltas pack to at most 47 bits plus headers.
+    assert!(
+        enc.len() * 64 <= v.raw_bytes() * 47 + 64 * 64,
+        "{}",
+        enc.len()
     );
 }
 

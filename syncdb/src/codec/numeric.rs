@@ -1,0 +1,155 @@
+//! Numeric codecs added after the first set: a linear model for integers
+//! (ids, timestamps on a grid) and float bits handed to the integer codecs.
+//!
+//! | name | data | idea |
+//! |------|------|------|
+//! | `linear` | int | `x[i] = first + i·step + residual[i]`, residuals as a child (or none) |
+//! | `fbits` | float | the IEEE bits as `i64`, into an integer child (e.g. `delta(for)`) |
+
+use unidb_registry::{plugin_info, submit};
+
+use super::builtin::{child_ints, corrupt};
+use super::io::{put_zigzag, Reader};
+use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+
+type Enc = Result<bool, CodecError>;
+type Dec = Result<Values, CodecError>;
+
+// ---------------------------------------------------------------- linear
+
+submit!(Codec {
+    info: plugin_info!(
+        "linear",
+        "linear model first + i*step, residuals as a child stream (none when all zero)"
+    ),
+    accepts: &[DataKind::Int],
+    cost: Cost::Fast,
+    encode: linear_enc,
+    decode: linear_dec,
+});
+
+/// The step of the line through the first and last value, rounded to the
+/// nearest integer (saturated to `i64`).
+fn fit_step(x: &[i64]) -> i64 {
+    let n = x.len() as i128;
+    let span = i128::from(x[x.len() - 1]) - i128::from(x[0]);
+    // Round half away from zero.
+    let q = (2 * span + span.signum() * (n - 1)) / (2 * (n - 1));
+    q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn linear_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
+    let Values::Int(x) = v else { return Ok(false) };
+    if x.len() < 2 {
+        return Ok(false);
+    }
+    let step = fit_step(x);
+    if step == 0 {
+        // `for` covers a flat line without the extra header.
+        return Ok(false);
+    }
+    let mut expected = x[0];
+    let residuals: Vec<i64> = x
+        .iter()
+        .map(|&v| {
+            let r = v.wrapping_sub(expected);
+            expected = expected.wrapping_add(step);
+            r
+        })
+        .collect();
+    put_zigzag(out, x[0]);
+    put_zigzag(out, step);
+    if residuals.iter().all(|&r| r == 0) {
+        out.push(0);
+    } else {
+        out.push(1);
+        ctx.child(&Values::Int(residuals), out)?;
+    }
+    Ok(true)
+}
+
+fn linear_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -> Dec {
+    let first = r.zigzag("linear first value")?;
+    let step = r.zigzag("linear step")?;
+    let mut vals = match r.u8("linear residual flag")? {
+        0 => {
+            return Ok(Values::Int(
+                (0..count as i64)
+                    .map(|i| first.wrapping_add(step.wrapping_mul(i)))
+                    .collect(),
+            ))
+        }
+        1 => child_ints(r, ctx, count)?,
+        f => {
+            return Err(corrupt(
+                r,
+                format!("linear residual flag {f}, expected 0 or 1"),
+            ))
+        }
+    };
+    // Eight independent lanes so the loop vectorises (no carried sum).
+    let mut chunks = vals.chunks_exact_mut(8);
+    let mut base = first;
+    let lanes: [i64; 8] = std::array::from_fn(|k| step.wrapping_mul(k as i64));
+    let step8 = step.wrapping_mul(8);
+    for c in &mut chunks {
+        for (v, l) in c.iter_mut().zip(lanes) {
+            *v = v.wrapping_add(base.wrapping_add(l));
+        }
+        base = base.wrapping_add(step8);
+    }
+    for v in chunks.into_remainder() {
+        *v = v.wrapping_add(base);
+        base = base.wrapping_add(step);
+    }
+    Ok(Values::Int(vals))
+}
+
+// ---------------------------------------------------------------- fbits
+
+submit!(Codec {
+    info: plugin_info!(
+        "fbits",
+        "float bits as integers into an integer child stage (e.g. delta then bit-packing)"
+    ),
+    accepts: &[DataKind::Float],
+    cost: Cost::Fast,
+    encode: fbits_enc,
+    decode: fbits_dec,
+});
+
+fn fbits_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
+    let Values::Float(x) = v else {
+        return Ok(false);
+    };
+    if x.is_empty() {
+        return Ok(false);
+    }
+    let bits = x.iter().map(|f| f.to_bits() as i64).collect();
+    ctx.child(&Values::Int(bits), out)?;
+    Ok(true)
+}
+
+fn fbits_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -> Dec {
+    let bits = child_ints(r, ctx, count)?;
+    // Same size and alignment: the collect reuses the allocation.
+    Ok(Values::Float(
+        bits.into_iter().map(|b| f64::from_bits(b as u64)).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_step;
+
+    #[test]
+    fn step_rounds_to_nearest() {
+        assert_eq!(fit_step(&[0, 10]), 10);
+        assert_eq!(fit_step(&[0, 5, 11]), 6); // 5.5 rounds away from zero
+        assert_eq!(fit_step(&[0, 5, -11]), -6);
+        assert_eq!(fit_step(&[0, 0, 1]), 1); // 0.5
+        assert_eq!(fit_step(&[0, 0, 0, 1]), 0); // 0.33
+        assert_eq!(fit_step(&[i64::MIN, i64::MAX]), i64::MAX);
+        assert_eq!(fit_step(&[i64::MAX, i64::MIN]), i64::MIN);
+    }
+}
