@@ -847,9 +847,13 @@ proptest! {
 // ---------- persistence ----------
 
 fn small_saved() -> Collection {
+    small_saved_with(Storage::F32)
+}
+
+fn small_saved_with(storage: Storage) -> Collection {
     let dim = 4;
     let data = clustered(40, dim, 3, 0.3, 8);
-    let mut c = Collection::new(CollectionConfig::new(dim, "l2")).unwrap();
+    let mut c = Collection::new(CollectionConfig::new(dim, "l2").with_storage(storage)).unwrap();
     for (i, r) in data.chunks_exact(dim).enumerate() {
         let mut m = Metadata::new();
         m.insert("i".into(), Value::Int(i as i64));
@@ -1003,9 +1007,14 @@ proptest! {
     fn decoding_garbage_with_a_valid_checksum_never_panics(
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         huge_ef in any::<bool>(),
+        storage in prop_oneof![Just(Storage::F32), Just(Storage::F16), Just(Storage::I8)],
+        retag in prop::option::of(0u8..4),
     ) {
-        let c = small_saved();
+        let c = small_saved_with(storage);
         let mut bytes = persist::to_bytes(&c);
+        if let Some(tag) = retag {
+            bytes[56] = tag;
+        }
         let meta_off = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
         let meta_len = bytes.len() - meta_off;
         for (at, v) in &flips {
@@ -1016,6 +1025,10 @@ proptest! {
         bytes[12..16].copy_from_slice(&sum.to_le_bytes());
         if let Ok(o) = persist::from_bytes(&bytes) {
             let q = [0.1f32; 4];
+            for r in o.iter() {
+                prop_assert_eq!(r.vector.len(), o.dim());
+            }
+            let _ = o.range_search(&q, 1.0, None);
             for name in o.index_names() {
                 let params = SearchParams { ef: huge_ef.then_some(usize::MAX), nprobe: huge_ef.then_some(usize::MAX) };
                 let _ = o.search(&q, 5, &SearchOptions { index: Some(&name), params, filter: None });
