@@ -123,8 +123,9 @@ pub struct CollectionConfig {
     /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
     pub storage: Storage,
     /// i8 storage: the value range `(min, max)` the quantizer covers. When
-    /// `None` it is trained by [`Collection::train_quantizer`], or else from
-    /// the first inserted vector. Ignored for other storages.
+    /// `None` it is trained by [`Collection::train_quantizer`], or on the
+    /// first batch of [`Collection::insert_rows`], or else from the first
+    /// inserted vector. Ignored for other storages.
     pub i8_range: Option<(f32, f32)>,
 }
 
@@ -505,6 +506,55 @@ impl Collection {
         }
         self.check(vector)?;
         self.append(id, vector, metadata)
+    }
+
+    /// Adds many vectors at once: `ids[i]` gets row `i` of the row-major
+    /// `vectors` (no metadata). Everything is validated before anything is
+    /// stored, so an error leaves the collection unchanged. On an empty i8
+    /// collection whose quantizer is not fixed yet, the quantizer is trained
+    /// on the whole batch (as [`Collection::train_quantizer`] would).
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, CollectionConfig, Storage};
+    /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+    /// let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8))?;
+    /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 1.0, 2.0, 2.0])?;
+    /// assert_eq!(c.len(), 3);
+    /// assert_eq!(c.quantizer().unwrap().scale, 2.0 / 254.0); // range [0, 2]
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`VectorError::WrongDimension`] when `vectors.len()` is not
+    /// `ids.len() × dim`, a bad row (see [`Collection::check`]), or
+    /// [`VectorError::DuplicateId`] for an id present or repeated.
+    pub fn insert_rows<I: Into<Id>>(
+        &mut self,
+        ids: impl IntoIterator<Item = I>,
+        vectors: &[f32],
+    ) -> Result<()> {
+        let dim = self.config.dim;
+        let ids: Vec<Id> = ids.into_iter().map(Into::into).collect();
+        if ids.len().checked_mul(dim) != Some(vectors.len()) {
+            return Err(VectorError::WrongDimension {
+                expected: ids.len().saturating_mul(dim),
+                got: vectors.len(),
+            });
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        for (id, row) in ids.iter().zip(vectors.chunks_exact(dim)) {
+            if self.slot_of.contains_key(id) || !seen.insert(id) {
+                return Err(VectorError::DuplicateId(id.clone()));
+            }
+            self.check(row)?;
+        }
+        if self.config.storage == Storage::I8 && self.quantizer.is_none() && self.live.is_empty() {
+            self.quantizer = Quantizer::train(vectors, symmetric_for(self.metric));
+        }
+        for (id, row) in ids.into_iter().zip(vectors.chunks_exact(dim)) {
+            self.append(id, row, None)?;
+        }
+        Ok(())
     }
 
     /// Adds a vector, replacing any vector with the same id.

@@ -6,7 +6,7 @@
 //! | storage | bytes/value | distance kernels | error of a stored value |
 //! |---------|-------------|------------------|-------------------------|
 //! | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
-//! | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half) |
+//! | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
 //! | [`Storage::I8`]  | 1 | `l2sq_i8`, `dot_i8` | ≤ `scale / 2` inside the trained range |
 //!
 //! Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
@@ -48,9 +48,11 @@
 //! The range is fixed once, before any vector is stored: from
 //! [`crate::CollectionConfig::i8_range`] when set, else by
 //! [`crate::Collection::train_quantizer`] over a sample (min and max of every
-//! finite component), else from the components of the first inserted vector
-//! (which rarely covers later vectors: train on a sample when you can). A
-//! degenerate range (min = max) is widened by 1 on each side.
+//! finite component), else from the whole first batch given to
+//! [`crate::Collection::insert_rows`], else from the components of the
+//! first inserted vector (which rarely covers later vectors: train on a
+//! sample or load a first batch when you can). A degenerate range
+//! (min = max) is widened by 1 on each side.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

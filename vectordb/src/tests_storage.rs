@@ -177,6 +177,45 @@ fn i8_quantizer_clamps_and_is_symmetric_for_angles() {
 }
 
 #[test]
+fn insert_rows_trains_on_the_batch_and_is_all_or_nothing() {
+    let dim = 5;
+    let data = random_rows(40, dim, 8, 3.0);
+    let mut c =
+        Collection::new(CollectionConfig::new(dim, "l2").with_storage(Storage::I8)).unwrap();
+    // A repeated id, a NaN and a short matrix change nothing.
+    let mut ids: Vec<u64> = (0..40).collect();
+    ids[7] = 3;
+    assert!(matches!(
+        c.insert_rows(ids, &data),
+        Err(VectorError::DuplicateId(Id::Num(3)))
+    ));
+    let mut nan = data.clone();
+    nan[12] = f32::NAN;
+    assert!(matches!(
+        c.insert_rows(0u64..40, &nan),
+        Err(VectorError::NaN { position: 2 })
+    ));
+    assert!(c.insert_rows(0u64..40, &data[1..]).is_err());
+    assert!(c.is_empty() && c.quantizer().is_none());
+    c.insert_rows(0u64..40, &data).unwrap();
+    // Trained on the whole batch: min and max over every value.
+    let lo = data.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(c.quantizer(), Some(Quantizer::for_range(lo, hi, false)));
+    for (i, row) in data.chunks_exact(dim).enumerate() {
+        let got = c.get(i as u64).unwrap().vector;
+        let step = f64::from(c.quantizer().unwrap().scale);
+        for (g, x) in got.iter().zip(row) {
+            assert!(f64::from((g - x).abs()) <= step / 2.0 + 1e-5);
+        }
+    }
+    assert!(matches!(
+        c.insert_rows([39u64], &data[..dim]),
+        Err(VectorError::DuplicateId(_))
+    ));
+}
+
+#[test]
 fn storage_config_errors_are_typed() {
     let bad =
         |c: CollectionConfig| matches!(Collection::new(c), Err(VectorError::InvalidConfig(_)));
