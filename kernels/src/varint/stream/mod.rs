@@ -534,9 +534,10 @@ pub(crate) fn encode_with(
     let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
     let (first, pos, prev) = match (blocks, initial) {
         (None, _) => (0, ctrl_len, initial.unwrap_or(0)),
-        // SAFETY: a `BlockEncoder` is only stored in the kernel table of its
-        // path, which `Kernels::for_isa` hands out only after detecting the
-        // CPU features; `base` has `max_encoded_len(n) + 3` writable bytes.
+        // SAFETY: a `BlockEncoder` is only passed in by its path's encoder
+        // entry, which is only stored in that path's kernel table, which
+        // `Kernels::for_isa` hands out only after detecting the CPU
+        // features; `base` has `max_encoded_len(n) + 3` writable bytes.
         (Some((plain, _)), None) => unsafe { plain(values, 0, base) },
         // SAFETY: as above.
         (Some((_, delta)), Some(init)) => unsafe { delta(values, init, base) },
