@@ -429,14 +429,31 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
         return Err(corrupt(r, "exceptions with a 64-bit width"));
     }
     let at = r.offset();
-    let mut offs: Vec<u64> = if b <= 32 {
+    // The frame minimum is added while unpacking (one pass, one buffer).
+    let mut vals: Vec<i64> = if b <= 32 {
         bitpack::unpack_u32(r.rest(), count, b)
             .map_err(bitpack_err(at))?
-            .into_iter()
-            .map(u64::from)
+            .iter()
+            .map(|&o| min.wrapping_add(i64::from(o)))
             .collect()
+    } else if b <= 57 {
+        let needed = bitpack::packed_len(count, b);
+        let input = r.rest();
+        if input.len() < needed {
+            return Err(bitpack_err(at)(BitpackError::Truncated {
+                count,
+                width: b,
+                needed,
+                available: input.len(),
+            }));
+        }
+        unpack_wide_add(&input[..needed], count, b, min)
     } else {
-        bitpack::unpack_u64(r.rest(), count, b).map_err(bitpack_err(at))?
+        bitpack::unpack_u64(r.rest(), count, b)
+            .map_err(bitpack_err(at))?
+            .into_iter()
+            .map(|o| min.wrapping_add(o as i64))
+            .collect()
     };
     r.advance(bitpack::packed_len(count, b), "packed offsets")?;
     if nexc > 0 {
@@ -449,14 +466,43 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
                     format!("exception position {p} out of range 0..{count}"),
                 ));
             }
-            offs[p as usize] |= (h as u64) << b;
+            // The low and high bits do not overlap: adding is or-ing.
+            vals[p as usize] = vals[p as usize].wrapping_add(((h as u64) << b) as i64);
         }
     }
-    Ok(Values::Int(
-        offs.into_iter()
-            .map(|o| min.wrapping_add(o as i64))
-            .collect(),
-    ))
+    Ok(Values::Int(vals))
+}
+
+/// Unpacks `count` values of `b` bits (33..=57) from `input` (exactly their
+/// packed length) and adds `min` to each: every value lies in the 8 bytes
+/// from its first byte, so one unaligned read per value suffices.
+pub(super) fn unpack_wide_add(input: &[u8], count: usize, b: u32, min: i64) -> Vec<i64> {
+    debug_assert!((33..=57).contains(&b));
+    let mask = (1u64 << b) - 1;
+    let bits = b as usize;
+    // Values whose 8-byte window ends inside the input.
+    let fast = if input.len() >= 8 {
+        count.min(((input.len() - 8) * 8) / bits + 1)
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(count);
+    out.extend((0..fast).map(|i| {
+        let bit = i * bits;
+        let at = bit >> 3;
+        let w = u64::from_le_bytes(input[at..at + 8].try_into().expect("8 bytes"));
+        min.wrapping_add(((w >> (bit & 7)) & mask) as i64)
+    }));
+    out.extend((fast..count).map(|i| {
+        let bit = i * bits;
+        let at = bit >> 3;
+        let mut buf = [0u8; 8];
+        let tail = &input[at.min(input.len())..];
+        let n = tail.len().min(8);
+        buf[..n].copy_from_slice(&tail[..n]);
+        min.wrapping_add(((u64::from_le_bytes(buf) >> (bit & 7)) & mask) as i64)
+    }));
+    out
 }
 
 // ---------------------------------------------------------------- delta, dod

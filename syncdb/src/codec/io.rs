@@ -276,6 +276,11 @@ impl Budget {
         Budget { left: limit, limit }
     }
 
+    /// Bytes still allowed.
+    pub fn left(&self) -> usize {
+        self.left
+    }
+
     /// Spends `n` bytes.
     ///
     /// # Errors

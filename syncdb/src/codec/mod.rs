@@ -228,6 +228,17 @@ impl Values {
         }
     }
 
+    /// Reserves room for `n` more numbers or booleans (not text or bytes,
+    /// whose size is unknown).
+    fn reserve_numbers(&mut self, n: usize) {
+        match self {
+            Values::Int(v) => v.reserve(n),
+            Values::Float(v) => v.reserve(n),
+            Values::Bool(v) => v.reserve(n),
+            Values::Text(_) | Values::Bytes(_) => {}
+        }
+    }
+
     fn extend(&mut self, other: Values) {
         match (self, other) {
             (Values::Int(a), Values::Int(b)) => a.extend(b),
@@ -780,8 +791,13 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
         total += n as u64;
         let block = ctx.child(&mut r, kind.data(), present)?;
         if values.is_empty() {
-            // The first block's values become the column's (no copy).
+            // The first block's values become the column's (no copy), with
+            // room for the rest when the budget covers it.
             values = block;
+            let more = usize::try_from(rows.saturating_sub(total)).unwrap_or(usize::MAX);
+            if more.saturating_mul(8) <= ctx.budget.left() {
+                values.reserve_numbers(more);
+            }
         } else {
             values.extend(block);
         }
