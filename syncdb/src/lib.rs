@@ -60,6 +60,7 @@
 
 pub mod change;
 pub mod codec;
+pub mod columnar;
 pub mod db;
 pub mod error;
 pub mod resolver;

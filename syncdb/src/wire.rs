@@ -4,10 +4,14 @@
 //! ([`WIRE_VERSION`]) and a message tag. Integers are LEB128 varints
 //! (`unidb_kernels::varint`; signed ones zigzag-encoded), floats are 8 bytes
 //! little-endian, strings and byte strings are a varint length followed by
-//! the bytes. Decoding checks every length and count against the bytes that
+//! the bytes. A change batch ([`Message::Changes`]) carries its changes
+//! column by column ([`columnar`](crate::columnar): every column compressed
+//! with an automatically chosen codec) and ends with a CRC-32 of the whole
+//! message. Decoding checks every length and count against the bytes that
 //! remain before allocating, rejects trailing bytes, and reports the byte
 //! offset of the first problem: hostile input is a [`SyncError::Decode`],
-//! never a panic or a large allocation.
+//! never a panic or a large allocation. Another format version (such as
+//! version 1, which sent changes one by one) is refused.
 //!
 //! ```
 //! use unidb_common::id::ReplicaId;
@@ -21,7 +25,7 @@
 //!     gc: VersionVector::new(),
 //! };
 //! let bytes = hello.encode();
-//! assert_eq!(&bytes[..3], b"US\x01");
+//! assert_eq!(&bytes[..3], b"US\x02");
 //! assert_eq!(Message::decode(&bytes).unwrap(), hello);
 //! assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
 //! ```
@@ -31,6 +35,7 @@ use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp, VersionVector};
+use crate::columnar;
 use crate::db::Collected;
 use crate::error::{Result, SyncError};
 use crate::schema::{ColumnDef, Migration, TableDef};
@@ -39,7 +44,7 @@ use crate::value::{ColumnType, Value};
 /// Magic bytes opening every message.
 pub const MAGIC: [u8; 2] = *b"US";
 /// The encoding's format version.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
 /// A sync protocol message.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,16 +255,15 @@ impl Message {
                 let mut out = header(TAG_CHANGES);
                 put(&mut out, sender.as_u64());
                 put(&mut out, u64::from(*schema_version));
-                put(&mut out, changes.len() as u64);
-                for c in changes {
-                    put_change(&mut out, c);
-                }
                 put(&mut out, collected.len() as u64);
                 for c in collected {
                     put(&mut out, c.origin.as_u64());
                     put(&mut out, c.first);
                     put(&mut out, c.last);
                 }
+                out.extend_from_slice(&columnar::encode_changes(changes, columnar::DEFAULT_EFFORT));
+                let crc = crc32fast::hash(&out);
+                out.extend_from_slice(&crc.to_le_bytes());
                 out
             }
             Message::Ack { replica, known, gc } => {
@@ -313,14 +317,27 @@ impl Message {
                 }
             }
             TAG_CHANGES => {
+                // The CRC-32 of everything before it closes the message.
+                if bytes.len() < 8 {
+                    return Err(r.err_at(
+                        bytes.len(),
+                        format!("change batch of {} bytes is truncated", bytes.len()),
+                    ));
+                }
+                let end = bytes.len() - 4;
+                let stored = u32::from_le_bytes(bytes[end..].try_into().expect("4 bytes"));
+                let actual = crc32fast::hash(&bytes[..end]);
+                if stored != actual {
+                    return Err(r.err_at(
+                        end,
+                        format!(
+                            "checksum mismatch: stored {stored:#010x}, computed {actual:#010x}"
+                        ),
+                    ));
+                }
+                r.buf = &bytes[..end];
                 let sender = ReplicaId::from_u64(r.u64()?);
                 let schema_version = r.u32()?;
-                // A change takes at least 7 bytes (six varints and an op tag).
-                let n = r.count(7)?;
-                let mut changes = Vec::with_capacity(n);
-                for _ in 0..n {
-                    changes.push(r.change()?);
-                }
                 let n = r.count(3)?;
                 let mut collected = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -330,6 +347,9 @@ impl Message {
                         last: r.u64()?,
                     });
                 }
+                let changes = columnar::decode_changes_at(&bytes[r.pos..end], r.pos)?;
+                r.buf = bytes;
+                r.pos = bytes.len();
                 Message::Changes {
                     sender,
                     schema_version,
@@ -353,48 +373,114 @@ impl Message {
 
 /// Splits `changes` into [`Message::Changes`] batches whose encodings hold
 /// at most `max_bytes` each (a single change larger than that goes alone).
+///
+/// The columnar encoding is not additive, so the split is searched: a first
+/// guess from the per-change sizes, then growing or bisecting on the
+/// encoded size, keeping the largest prefix found that fits.
 pub fn batches(
     sender: ReplicaId,
     schema_version: u32,
     changes: Vec<Change>,
     max_bytes: usize,
 ) -> Vec<Message> {
-    let overhead = header(TAG_CHANGES).len() + 10 + 5 + 10;
     let mut out = Vec::new();
-    let mut current = Vec::new();
-    let mut size = overhead;
-    let mut scratch = Vec::new();
-    for c in changes {
-        scratch.clear();
-        put_change(&mut scratch, &c);
-        if !current.is_empty() && size + scratch.len() > max_bytes {
-            out.push(Message::Changes {
-                sender,
-                schema_version,
-                changes: std::mem::take(&mut current),
-                collected: Vec::new(),
-            });
-            size = overhead;
+    let mut rest = changes;
+    let message = |changes: Vec<Change>| Message::Changes {
+        sender,
+        schema_version,
+        changes,
+        collected: Vec::new(),
+    };
+    let len_of = |part: &[Change]| message(part.to_vec()).encode().len();
+    // Changes per batch that fitted last time.
+    let mut hint: Option<usize> = None;
+    while !rest.is_empty() {
+        let total = rest.len();
+        let mut n = match hint {
+            Some(h) => h.min(total),
+            None => {
+                let mut size = 32;
+                let mut n = 0;
+                while n < total && (n == 0 || size + encoded_change_len(&rest[n]) <= max_bytes) {
+                    size += encoded_change_len(&rest[n]);
+                    n += 1;
+                }
+                n
+            }
+        };
+        // Largest size known to fit, smallest known not to.
+        let mut fit = 0usize;
+        let mut fail = total + 1;
+        loop {
+            let size = len_of(&rest[..n]);
+            let next = if size <= max_bytes || n == 1 {
+                fit = n;
+                if n == total {
+                    break;
+                }
+                let grown = (n as u128 * max_bytes as u128 / size.max(1) as u128) as usize;
+                grown.max(n + 1).min(fail - 1).min(total)
+            } else {
+                fail = n;
+                let shrunk = (n as u128 * max_bytes as u128 * 15 / 16 / size as u128) as usize;
+                shrunk.min(n - 1).max(fit + 1).max(1)
+            };
+            // Stop once the bracket is within 1/16 of the fitting size.
+            if next <= fit || next >= fail || (fit > 0 && fail - fit <= (fit / 16).max(1)) {
+                break;
+            }
+            n = if fit > 0 && fail <= total {
+                // Bisect once both ends are known.
+                (fit + fail) / 2
+            } else {
+                next
+            };
         }
-        size += scratch.len();
-        current.push(c);
-    }
-    if !current.is_empty() {
-        out.push(Message::Changes {
-            sender,
-            schema_version,
-            changes: current,
-            collected: Vec::new(),
-        });
+        let fit = fit.max(1);
+        hint = Some(fit);
+        let tail = rest.split_off(fit);
+        out.push(message(rest));
+        rest = tail;
     }
     out
 }
 
-/// Number of bytes one change takes in a batch.
+/// Number of bytes one change takes in the per-change form (wire version 1,
+/// and tiny batches).
 pub fn encoded_change_len(change: &Change) -> usize {
     let mut v = Vec::new();
     put_change(&mut v, change);
     v.len()
+}
+
+/// Reads `n` changes in the per-change form from the start of `bytes`;
+/// returns them and the bytes used. Offsets in errors are plus `base`.
+pub(crate) fn read_changes(bytes: &[u8], n: usize, base: usize) -> Result<(Vec<Change>, usize)> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    // A change takes at least 7 bytes (six varints and an op tag).
+    if n.checked_mul(7).is_none_or(|need| need > bytes.len()) {
+        return Err(SyncError::Decode {
+            offset: base,
+            reason: format!(
+                "count {n} of changes of at least 7 bytes exceeds the {} bytes remaining",
+                bytes.len()
+            ),
+        });
+    }
+    let mut changes = Vec::with_capacity(n);
+    for _ in 0..n {
+        match r.change() {
+            Ok(c) => changes.push(c),
+            Err(SyncError::Decode { offset, reason }) => {
+                return Err(SyncError::Decode {
+                    offset: offset + base,
+                    reason,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((changes, r.pos))
 }
 
 struct Reader<'a> {
@@ -774,12 +860,17 @@ mod tests {
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let mut with_header = b"US\x01".to_vec();
+            let mut with_header = b"US\x02".to_vec();
             with_header.extend_from_slice(&bytes);
-            for input in [&bytes, &with_header] {
-                // Accepted input is canonical: it re-encodes to itself.
+            // A change batch with a valid checksum, so the body is decoded.
+            let mut batch = b"US\x02\x03".to_vec();
+            batch.extend_from_slice(&bytes);
+            let crc = crc32fast::hash(&batch);
+            batch.extend_from_slice(&crc.to_le_bytes());
+            for input in [&bytes, &with_header, &batch] {
+                // Accepted input means what it decodes to: it survives re-encoding.
                 if let Ok(m) = Message::decode(input) {
-                    prop_assert_eq!(&m.encode(), input);
+                    prop_assert_eq!(Message::decode(&m.encode()).unwrap(), m);
                 }
             }
         }
@@ -798,47 +889,86 @@ mod tests {
         }
     }
 
+    /// A change batch message around `body`, with a valid checksum.
+    fn batch_message(body: &[u8]) -> Vec<u8> {
+        let mut m = b"US\x02\x03\x01\x01\x00".to_vec(); // sender 1, schema 1, no collected
+        m.extend_from_slice(body);
+        let crc = crc32fast::hash(&m);
+        m.extend_from_slice(&crc.to_le_bytes());
+        m
+    }
+
     #[test]
     fn hostile_inputs_are_typed_errors() {
-        let mut huge = b"US\x01\x03\x01\x01".to_vec();
-        varint::encode_u64(u64::MAX, &mut huge); // change count
-        let mut huge_vv = b"US\x01\x04\x01".to_vec();
+        let mut huge_vv = b"US\x02\x04\x01".to_vec();
         varint::encode_u64(1 << 40, &mut huge_vv);
-        let mut huge_text = b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01".to_vec();
-        huge_text.push(3);
+        let mut huge = Vec::new();
+        varint::encode_u64(u64::MAX, &mut huge); // change count
+                                                 // Per-change form (flags 3): one change, origin 1 seq 1 ts 1 table 1, then key...
+        let row = |rest: &[u8]| {
+            let mut b = b"\x01\x03\x01\x01\x01\x01".to_vec();
+            b.extend_from_slice(rest);
+            batch_message(&b)
+        };
+        let mut huge_text = b"\x03".to_vec();
         varint::encode_u64(1 << 50, &mut huge_text);
+        let valid = Message::Changes {
+            sender: ReplicaId::from_u64(1),
+            schema_version: 1,
+            changes: Vec::new(),
+            collected: Vec::new(),
+        }
+        .encode();
+        let mut flipped = valid.clone();
+        flipped[5] ^= 0x10;
+        let mut v1 = valid.clone();
+        v1[2] = 1;
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"XX\x01\x01".to_vec(), "magic"),
+            (b"XX\x02\x01".to_vec(), "magic"),
             (b"US\x09\x01".to_vec(), "version"),
-            (b"US\x01\x09".to_vec(), "tag"),
-            (huge, "count"),
+            (v1, "version 1"),
+            (b"US\x02\x09".to_vec(), "tag"),
             (huge_vv, "count"),
-            (huge_text, "count"),
             (
-                b"US\x01\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01".to_vec(),
+                b"US\x02\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01".to_vec(),
                 "varint",
             ),
             (
-                b"US\x01\x01\x01\xff\xff\xff\xff\x1f\x00".to_vec(),
+                b"US\x02\x01\x01\xff\xff\xff\xff\x1f\x00".to_vec(),
                 "32 bits",
             ),
             (
-                b"US\x01\x04\x01\x02\x05\x01\x03\x01".to_vec(),
+                b"US\x02\x04\x01\x02\x05\x01\x03\x01".to_vec(),
                 "strictly increasing",
             ),
+            (b"US\x02\x02\x00\x01\x07\x00\x00".to_vec(), "migration tag"),
+            (b"US\x02\x03\x01".to_vec(), "truncated"),
+            (flipped, "checksum"),
+            (batch_message(&huge), "change count"),
+            (batch_message(b"\x00\x09\x00"), "flags"),
+            (row(&huge_text), "count"),
+            (row(b"\x09\x01\x00"), "value tag"),
+            (row(b"\x01\x02\x01\x07"), "op tag"),
+            (row(b"\x04\x02\x01\x00"), "bool byte"),
+            // Columnar: one replica, one group of an unknown kind.
             (
-                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x09\x01\x00".to_vec(),
-                "value tag",
+                batch_message(b"\x01\x01\x01\x01\x01\x00\x03\x00\x01"),
+                "op kind",
+            ),
+            // Two groups out of order.
+            (
+                batch_message(b"\x02\x01\x01\x01\x02\x00\x01\x02\x01\x00\x00\x00\x01"),
+                "strictly increasing",
+            ),
+            // A group column that is not an encoded column.
+            (
+                batch_message(b"\x01\x01\x01\x01\x01\x00\x00\x00\x01\x00\x02XX"),
+                "not an encoded",
             ),
             (
-                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x01\x02\x01\x07".to_vec(),
-                "op tag",
+                batch_message(b"\x01\x01\x01\x01\x01\x00\x00\x00\x01\x07"),
+                "integer transform",
             ),
-            (
-                b"US\x01\x03\x01\x01\x01\x01\x01\x01\x01\x04\x02\x01\x00".to_vec(),
-                "bool byte",
-            ),
-            (b"US\x01\x02\x00\x01\x07\x00\x00".to_vec(), "migration tag"),
         ];
         for (bytes, needle) in cases {
             match Message::decode(&bytes) {

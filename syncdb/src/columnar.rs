@@ -1,0 +1,855 @@
+//! Column-by-column encoding of change batches.
+//!
+//! A batch of [`Change`]s is cut into columns and every column is
+//! compressed with the [`codec`](crate::codec) module's automatic selection
+//! (each column's header names its codec cascade, so the decoder needs no
+//! out-of-band state). Before that, the batch is transformed so that the
+//! columns are regular:
+//!
+//! * changes are **grouped** by `(table, op kind, column)`, keeping their
+//!   order within a group, so that each group's values (one table column)
+//!   form one typed column: the names of a table in one text column, its
+//!   prices in one float column, and so on;
+//! * the origin replicas become a **dictionary** (sorted replica ids) and a
+//!   column of small indices;
+//! * timestamps are stored as their difference to the sequence number
+//!   (`ts - seq`, wrapping), which is constant while a replica stamps its
+//!   changes one HLC tick apart and otherwise grows slowly, and which the
+//!   codecs then delta-code;
+//! * the batch order is restored from `(origin, seq)` when the batch was
+//!   sorted that way (what [`Database::changes_since`](crate::Database::changes_since)
+//!   returns), or else from an explicit column of group numbers in batch order.
+//!
+//! Values are stored as a column of type tags (`0` for null, else the
+//! [`ColumnType`](crate::ColumnType) tag) plus one column per type present. A
+//! tiny batch whose columns would cost more than the plain per-change form
+//! is written in that form instead (flag bit 1).
+//!
+//! # Layout
+//! ```text
+//! count(LEB128) flags(u8: 1 = sorted by (origin, seq), 2 = per-change form)
+//! per-change form: count changes as in the version-1 wire format
+//! columnar form:
+//!   replicas(LEB128) replica ids (LEB128, strictly increasing)
+//!   groups(LEB128) per group: table(LEB128) kind(u8: 0 row, 1 set, 2 count)
+//!                             column(LEB128) count(LEB128)   (strictly increasing)
+//!   columns, each len(LEB128) + an encoded column (`codec::encode_column`):
+//!     origin index, seq, ts - seq, causal length, key values,
+//!     per set group its values, per count group its inc and dec,
+//!     (unsorted batches) group number per change in batch order
+//! padding(LEB128) zero bytes
+//! ```
+//! A value sequence is a tag column then one column per type present, in
+//! tag order.
+//!
+//! Decoding checks the change count against the input size
+//! (at most [`MAX_CHANGES_PER_BYTE`] changes per input byte beyond one
+//! codec block) and every column's kind and row count against the header
+//! before decoding it, so allocations are bounded by the input size;
+//! every malformed input is a [`SyncError::Decode`] naming the byte offset.
+//!
+//! ```
+//! use unidb_common::{id::ReplicaId, time::HlcTimestamp};
+//! use unidb_syncdb::columnar::{decode_changes, encode_changes};
+//! use unidb_syncdb::codec::Effort;
+//! use unidb_syncdb::{Change, ChangeOp, Value};
+//!
+//! let changes: Vec<Change> = (1..=1000u64)
+//!     .map(|seq| Change {
+//!         origin: ReplicaId::from_u64(7),
+//!         seq,
+//!         ts: HlcTimestamp::from_u64(1 << 40 | seq),
+//!         table: 0,
+//!         key: Value::I64(seq as i64 / 2),
+//!         cl: 1,
+//!         op: ChangeOp::Set { column: 1 + (seq % 2) as u32, value: Value::I64(seq as i64 % 10) },
+//!     })
+//!     .collect();
+//! let bytes = encode_changes(&changes, Effort::Max);
+//! assert!(bytes.len() < 2 * changes.len());
+//! assert_eq!(decode_changes(&bytes).unwrap(), changes);
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use unidb_common::id::ReplicaId;
+use unidb_common::time::HlcTimestamp;
+use unidb_kernels::varint;
+
+use crate::change::{Change, ChangeOp};
+use crate::codec::{self, Column, ColumnKind, Effort, Values, BLOCK_VALUES};
+use crate::error::{Result, SyncError};
+use crate::value::{ColumnType, Value};
+use crate::wire;
+
+/// The effort used by [`Message::encode`](crate::Message::encode) and
+/// snapshots.
+pub const DEFAULT_EFFORT: Effort = Effort::Max;
+
+/// Most changes a batch may claim per byte of its encoding (beyond the
+/// first [`BLOCK_VALUES`]); the encoder pads batches that compress better.
+pub const MAX_CHANGES_PER_BYTE: usize = 128;
+
+/// Transform byte before an integer column: stored as is.
+const INT_PLAIN: u8 = 0;
+/// Transform byte before an integer column: zigzag deltas.
+const INT_DELTA: u8 = 1;
+
+const FLAG_SORTED: u8 = 1;
+const FLAG_ROWS: u8 = 2;
+
+const KIND_ROW: u8 = 0;
+const KIND_SET: u8 = 1;
+const KIND_COUNT: u8 = 2;
+/// Added to the kind of a group of *followers*: changes that come right
+/// after a change of the same origin, row and row life (`seq` one more),
+/// such as the column writes of an insert. Keeping them apart from the
+/// others (single updates) gives each column a uniform regime.
+const FOLLOWER: u8 = 4;
+
+/// Encoded size of one column of a batch (see [`column_sizes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnStat {
+    /// What the column holds, e.g. `"seq"`, `"key"`, `"t0.c1 value"`.
+    pub name: String,
+    /// Encoded bytes (header and length prefix included).
+    pub bytes: usize,
+    /// The codec cascade of each block, e.g. `"delta(one)"`.
+    pub codecs: String,
+}
+
+/// Group key: (table, kind, column).
+type GroupKey = (u32, u8, u32);
+
+fn group_key(c: &Change, prev: Option<&Change>) -> GroupKey {
+    let follower = prev.is_some_and(|p| {
+        p.origin == c.origin
+            && p.seq.checked_add(1) == Some(c.seq)
+            && p.table == c.table
+            && p.cl == c.cl
+            && p.key == c.key
+    });
+    let f = if follower { FOLLOWER } else { 0 };
+    match &c.op {
+        ChangeOp::Row => (c.table, KIND_ROW | f, 0),
+        ChangeOp::Set { column, .. } => (c.table, KIND_SET | f, *column),
+        ChangeOp::Count { column, .. } => (c.table, KIND_COUNT | f, *column),
+    }
+}
+
+struct Encoder {
+    out: Vec<u8>,
+    effort: Effort,
+    stats: Option<Vec<ColumnStat>>,
+}
+
+impl Encoder {
+    fn put(&mut self, v: u64) {
+        varint::encode_u64(v, &mut self.out);
+    }
+
+    fn column(
+        &mut self,
+        name: impl FnOnce() -> String,
+        kind: ColumnKind,
+        values: Values,
+    ) -> std::result::Result<(), codec::CodecError> {
+        let start = self.out.len();
+        let enc = match values {
+            Values::Int(v) => {
+                // Integers: as they are, or zigzag deltas when smaller.
+                let raw = codec::encode_column(
+                    &Column::new(kind, Values::Int(zigzag_deltas(&v)))?,
+                    self.effort,
+                )?;
+                let plain = codec::encode_column(&Column::new(kind, Values::Int(v))?, self.effort)?;
+                if raw.bytes.len() < plain.bytes.len() {
+                    self.out.push(INT_DELTA);
+                    raw
+                } else {
+                    self.out.push(INT_PLAIN);
+                    plain
+                }
+            }
+            values => codec::encode_column(&Column::new(kind, values)?, self.effort)?,
+        };
+        self.put(enc.bytes.len() as u64);
+        self.out.extend_from_slice(&enc.bytes);
+        if let Some(stats) = &mut self.stats {
+            stats.push(ColumnStat {
+                name: name(),
+                bytes: self.out.len() - start,
+                codecs: enc.cascades.join(" "),
+            });
+        }
+        Ok(())
+    }
+
+    fn values<'a>(
+        &mut self,
+        name: &str,
+        values: impl Iterator<Item = &'a Value>,
+    ) -> std::result::Result<(), codec::CodecError> {
+        let mut tags = Vec::new();
+        let mut ints = Vec::new();
+        let mut floats = Vec::new();
+        let mut texts = Vec::new();
+        let mut bools = Vec::new();
+        let mut bytes = Vec::new();
+        let mut stamps = Vec::new();
+        for v in values {
+            tags.push(value_tag(v));
+            match v {
+                Value::Null => {}
+                Value::I64(x) => ints.push(*x),
+                Value::F64(x) => floats.push(*x),
+                Value::Text(s) => texts.push(s.clone()),
+                Value::Bool(b) => bools.push(*b),
+                Value::Bytes(b) => bytes.push(b.clone()),
+                Value::Timestamp(x) => stamps.push(*x),
+            }
+        }
+        self.column(
+            || format!("{name} types"),
+            ColumnKind::Int,
+            Values::Int(tags),
+        )?;
+        if !ints.is_empty() {
+            self.column(|| name.to_owned(), ColumnKind::Int, Values::Int(ints))?;
+        }
+        if !floats.is_empty() {
+            self.column(|| name.to_owned(), ColumnKind::Float, Values::Float(floats))?;
+        }
+        if !texts.is_empty() {
+            self.column(|| name.to_owned(), ColumnKind::Text, Values::Text(texts))?;
+        }
+        if !bools.is_empty() {
+            self.column(|| name.to_owned(), ColumnKind::Bool, Values::Bool(bools))?;
+        }
+        if !bytes.is_empty() {
+            self.column(|| name.to_owned(), ColumnKind::Bytes, Values::Bytes(bytes))?;
+        }
+        if !stamps.is_empty() {
+            self.column(
+                || name.to_owned(),
+                ColumnKind::Timestamp,
+                Values::Int(stamps),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Zigzag-coded wrapping differences to the previous value (the first to
+/// zero). A run that steps evenly becomes one repeated value, and a jump
+/// becomes one large positive outlier (which frame-of-reference coding
+/// patches) rather than a negative one that would widen every value.
+fn zigzag_deltas(v: &[i64]) -> Vec<i64> {
+    let mut prev = 0i64;
+    v.iter()
+        .map(|&x| {
+            let d = x.wrapping_sub(prev);
+            prev = x;
+            varint::zigzag_encode_i64(d) as i64
+        })
+        .collect()
+}
+
+/// Inverse of [`zigzag_deltas`].
+fn undo_zigzag_deltas(v: &mut [i64]) {
+    let mut acc = 0i64;
+    for x in v {
+        acc = acc.wrapping_add(varint::zigzag_decode_i64(*x as u64));
+        *x = acc;
+    }
+}
+
+/// `0` for null, else the value's [`ColumnType`] tag.
+fn value_tag(v: &Value) -> i64 {
+    match v {
+        Value::Null => 0,
+        Value::I64(_) => i64::from(ColumnType::I64.tag()),
+        Value::F64(_) => i64::from(ColumnType::F64.tag()),
+        Value::Text(_) => i64::from(ColumnType::Text.tag()),
+        Value::Bool(_) => i64::from(ColumnType::Bool.tag()),
+        Value::Bytes(_) => i64::from(ColumnType::Bytes.tag()),
+        Value::Timestamp(_) => i64::from(ColumnType::Timestamp.tag()),
+    }
+}
+
+/// Whether the batch is strictly increasing by `(origin, seq)`.
+fn is_sorted(changes: &[Change]) -> bool {
+    changes
+        .windows(2)
+        .all(|w| (w[0].origin, w[0].seq) < (w[1].origin, w[1].seq))
+}
+
+fn encode_columnar(
+    changes: &[Change],
+    effort: Effort,
+    stats: bool,
+) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
+    let sorted = is_sorted(changes);
+    let mut e = Encoder {
+        out: Vec::with_capacity(64 + changes.len() * 2),
+        effort,
+        stats: stats.then(Vec::new),
+    };
+    e.put(changes.len() as u64);
+    e.out.push(if sorted { FLAG_SORTED } else { 0 });
+
+    // Replica dictionary.
+    let mut replicas: Vec<u64> = changes.iter().map(|c| c.origin.as_u64()).collect();
+    replicas.sort_unstable();
+    replicas.dedup();
+    e.put(replicas.len() as u64);
+    for r in &replicas {
+        e.put(*r);
+    }
+
+    // Groups, and the changes in grouped order (stable within a group).
+    let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
+    let mut keys = Vec::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        let k = group_key(c, i.checked_sub(1).map(|p| &changes[p]));
+        groups.entry(k).or_default().push(i);
+        keys.push(k);
+    }
+    let group_no: BTreeMap<GroupKey, usize> =
+        groups.keys().enumerate().map(|(g, k)| (*k, g)).collect();
+    e.put(groups.len() as u64);
+    for ((table, kind, column), members) in &groups {
+        e.put(u64::from(*table));
+        e.out.push(*kind);
+        e.put(u64::from(*column));
+        e.put(members.len() as u64);
+    }
+    for ((table, kind, column), members) in &groups {
+        let name = format!("t{table}.k{kind}.c{column}");
+        let group: Vec<&Change> = members.iter().map(|&i| &changes[i]).collect();
+        let origin: Vec<i64> = group
+            .iter()
+            .map(|c| {
+                replicas
+                    .binary_search(&c.origin.as_u64())
+                    .expect("every origin is in the dictionary") as i64
+            })
+            .collect();
+        e.column(
+            || format!("{name} origin"),
+            ColumnKind::Int,
+            Values::Int(origin),
+        )?;
+        let seq: Vec<i64> = group.iter().map(|c| c.seq as i64).collect();
+        e.column(|| format!("{name} seq"), ColumnKind::Int, Values::Int(seq))?;
+        let ts: Vec<i64> = group
+            .iter()
+            .map(|c| c.ts.as_u64().wrapping_sub(c.seq) as i64)
+            .collect();
+        e.column(|| format!("{name} ts"), ColumnKind::Int, Values::Int(ts))?;
+        let cl: Vec<i64> = group.iter().map(|c| c.cl as i64).collect();
+        e.column(|| format!("{name} cl"), ColumnKind::Int, Values::Int(cl))?;
+        e.values(&format!("{name} key"), group.iter().map(|c| &c.key))?;
+        match *kind & !FOLLOWER {
+            KIND_SET => {
+                let vals = group.iter().map(|c| match &c.op {
+                    ChangeOp::Set { value, .. } => value,
+                    _ => unreachable!("set group holds set changes"),
+                });
+                e.values(&format!("{name} value"), vals)?;
+            }
+            KIND_COUNT => {
+                let (inc, dec): (Vec<i64>, Vec<i64>) = group
+                    .iter()
+                    .map(|c| match &c.op {
+                        ChangeOp::Count { inc, dec, .. } => (*inc as i64, *dec as i64),
+                        _ => unreachable!("count group holds count changes"),
+                    })
+                    .unzip();
+                e.column(|| format!("{name} inc"), ColumnKind::Int, Values::Int(inc))?;
+                e.column(|| format!("{name} dec"), ColumnKind::Int, Values::Int(dec))?;
+            }
+            _ => {}
+        }
+    }
+    if !sorted {
+        let gids: Vec<i64> = keys.iter().map(|k| group_no[k] as i64).collect();
+        e.column(|| "order".into(), ColumnKind::Int, Values::Int(gids))?;
+    }
+    let stats = e.stats.take().unwrap_or_default();
+    Ok((e.out, stats))
+}
+
+fn encode_rows(changes: &[Change]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint::encode_u64(changes.len() as u64, &mut out);
+    out.push(if is_sorted(changes) { FLAG_SORTED } else { 0 } | FLAG_ROWS);
+    for c in changes {
+        wire::put_change(&mut out, c);
+    }
+    out
+}
+
+/// Least body length (before padding) that lets a decoder accept `n` changes.
+fn min_len(n: usize) -> usize {
+    n.saturating_sub(BLOCK_VALUES)
+        .div_ceil(MAX_CHANGES_PER_BYTE)
+}
+
+fn finish(mut body: Vec<u8>, n: usize) -> Vec<u8> {
+    // The padding's length varint takes at least one byte.
+    let pad = min_len(n).saturating_sub(body.len() + 1);
+    varint::encode_u64(pad as u64, &mut body);
+    body.resize(body.len() + pad, 0);
+    body
+}
+
+/// Encodes a batch column by column (or in the per-change form when that is
+/// smaller, as for one or two changes). The result holds the batch alone,
+/// without framing or checksum (the wire message and snapshots add those).
+pub fn encode_changes(changes: &[Change], effort: Effort) -> Vec<u8> {
+    let rows = encode_rows(changes);
+    match encode_columnar(changes, effort, false) {
+        Ok((cols, _)) if cols.len() < rows.len() => finish(cols, changes.len()),
+        // A misbehaving user codec: the per-change form is always available.
+        _ => finish(rows, changes.len()),
+    }
+}
+
+/// The encoded size of each column of `changes` in the columnar form, in
+/// layout order (the header with the replica dictionary and the groups is
+/// the first entry).
+///
+/// # Errors
+/// Only from a misbehaving user codec ([`SyncError::Decode`] naming it).
+pub fn column_sizes(changes: &[Change], effort: Effort) -> Result<Vec<ColumnStat>> {
+    let (body, mut stats) =
+        encode_columnar(changes, effort, true).map_err(|e| SyncError::Decode {
+            offset: 0,
+            reason: format!("encoding a column failed: {e}"),
+        })?;
+    let cols: usize = stats.iter().map(|s| s.bytes).sum();
+    stats.insert(
+        0,
+        ColumnStat {
+            name: "header".into(),
+            bytes: body.len() - cols,
+            codecs: String::new(),
+        },
+    );
+    Ok(stats)
+}
+
+/// A cursor over a batch with offsets relative to the message.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn err_at(&self, at: usize, reason: String) -> SyncError {
+        SyncError::Decode {
+            offset: self.base + at,
+            reason,
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(self.err_at(
+                self.pos,
+                format!("{what} needs {n} bytes, {} remain", self.remaining()),
+            ));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        match varint::decode_u64(&self.buf[self.pos..]) {
+            Ok((v, n)) => {
+                self.pos += n;
+                Ok(v)
+            }
+            Err(e) => Err(self.err_at(self.pos, format!("bad varint for {what}: {e}"))),
+        }
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        let at = self.pos;
+        let v = self.u64(what)?;
+        u32::try_from(v).map_err(|_| self.err_at(at, format!("{what} {v} does not fit 32 bits")))
+    }
+
+    /// A count of at most `max`.
+    fn count(&mut self, what: &str, max: usize) -> Result<usize> {
+        let at = self.pos;
+        let n = self.u64(what)?;
+        if n > max as u64 {
+            return Err(self.err_at(at, format!("{what} {n} exceeds the limit {max}")));
+        }
+        Ok(n as usize)
+    }
+
+    /// One encoded column of `rows` values of `kind`; the header is checked
+    /// before anything is decoded.
+    fn column(&mut self, what: &str, kind: ColumnKind, rows: usize) -> Result<Values> {
+        let transform = if kind.data() == codec::DataKind::Int {
+            let at = self.pos;
+            match self.byte("integer transform")? {
+                t @ (INT_PLAIN | INT_DELTA) => t,
+                t => return Err(self.err_at(at, format!("{what}: unknown integer transform {t}"))),
+            }
+        } else {
+            INT_PLAIN
+        };
+        let len = self.count(&format!("{what} column length"), self.remaining())?;
+        let at = self.pos;
+        let bytes = self.take(len, what)?;
+        let kind_tag = ColumnKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("every kind is listed") as u8;
+        if bytes.len() < 5 || &bytes[..2] != b"UC" || bytes[3] != kind_tag {
+            return Err(self.err_at(at, format!("{what} column: not an encoded {kind} column")));
+        }
+        match varint::decode_u64(&bytes[4..]) {
+            Ok((n, _)) if n == rows as u64 => {}
+            Ok((n, _)) => {
+                return Err(self.err_at(
+                    at,
+                    format!("{what} column holds {n} rows, the batch header says {rows}"),
+                ))
+            }
+            Err(e) => return Err(self.err_at(at + 4, format!("{what} column rows: {e}"))),
+        }
+        let col = codec::decode_column(bytes)
+            .map_err(|e| self.err_at(at, format!("{what} column: {e}")))?;
+        if col.kind() != kind || col.rows() != rows || col.validity().is_some() {
+            return Err(self.err_at(
+                at,
+                format!("{what} column: expected {rows} {kind} values without nulls"),
+            ));
+        }
+        let mut values = col.values().clone();
+        if let (INT_DELTA, Values::Int(v)) = (transform, &mut values) {
+            undo_zigzag_deltas(v);
+        }
+        Ok(values)
+    }
+
+    fn ints(&mut self, what: &str, rows: usize) -> Result<Vec<i64>> {
+        match self.column(what, ColumnKind::Int, rows)? {
+            Values::Int(v) => Ok(v),
+            _ => unreachable!("checked kind"),
+        }
+    }
+
+    /// A value sequence of `rows` values.
+    fn values(&mut self, what: &str, rows: usize) -> Result<Vec<Value>> {
+        let at = self.pos;
+        let tags = self.ints(&format!("{what} types"), rows)?;
+        let mut counts = [0usize; 7];
+        for (i, t) in tags.iter().enumerate() {
+            match usize::try_from(*t).ok().filter(|t| *t < 7) {
+                Some(t) => counts[t] += 1,
+                None => {
+                    return Err(
+                        self.err_at(at, format!("{what} value {i} has unknown type tag {t}"))
+                    )
+                }
+            }
+        }
+        let mut ints = Vec::new().into_iter();
+        let mut floats = Vec::new().into_iter();
+        let mut texts = Vec::new().into_iter();
+        let mut bools = Vec::new().into_iter();
+        let mut bytes = Vec::new().into_iter();
+        let mut stamps = Vec::new().into_iter();
+        for (tag, &n) in counts.iter().enumerate().skip(1) {
+            if n == 0 {
+                continue;
+            }
+            let ty = ColumnType::from_tag(tag as u8).expect("tags 1..=6 are types");
+            let kind = match ty {
+                ColumnType::I64 => ColumnKind::Int,
+                ColumnType::F64 => ColumnKind::Float,
+                ColumnType::Text => ColumnKind::Text,
+                ColumnType::Bool => ColumnKind::Bool,
+                ColumnType::Bytes => ColumnKind::Bytes,
+                ColumnType::Timestamp => ColumnKind::Timestamp,
+            };
+            match (ty, self.column(what, kind, n)?) {
+                (ColumnType::I64, Values::Int(v)) => ints = v.into_iter(),
+                (ColumnType::Timestamp, Values::Int(v)) => stamps = v.into_iter(),
+                (_, Values::Float(v)) => floats = v.into_iter(),
+                (_, Values::Text(v)) => texts = v.into_iter(),
+                (_, Values::Bool(v)) => bools = v.into_iter(),
+                (_, Values::Bytes(v)) => bytes = v.into_iter(),
+                _ => unreachable!("checked kind"),
+            }
+        }
+        let next = "counted above";
+        Ok(tags
+            .iter()
+            .map(|t| match t {
+                1 => Value::I64(ints.next().expect(next)),
+                2 => Value::F64(floats.next().expect(next)),
+                3 => Value::Text(texts.next().expect(next)),
+                4 => Value::Bool(bools.next().expect(next)),
+                5 => Value::Bytes(bytes.next().expect(next)),
+                6 => Value::Timestamp(stamps.next().expect(next)),
+                _ => Value::Null,
+            })
+            .collect())
+    }
+}
+
+struct Group {
+    table: u32,
+    kind: u8,
+    column: u32,
+    count: usize,
+}
+
+/// Decodes a batch written by [`encode_changes`].
+///
+/// # Errors
+/// [`SyncError::Decode`] with the byte offset and what is wrong.
+pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>> {
+    decode_changes_at(bytes, 0)
+}
+
+/// [`decode_changes`] reporting offsets plus `base` (the batch's position in
+/// a message).
+pub(crate) fn decode_changes_at(bytes: &[u8], base: usize) -> Result<Vec<Change>> {
+    let mut r = Reader {
+        buf: bytes,
+        pos: 0,
+        base,
+    };
+    let max = BLOCK_VALUES.saturating_add(bytes.len().saturating_mul(MAX_CHANGES_PER_BYTE));
+    let n = r.count("change count", max)?;
+    let at = r.pos;
+    let flags = r.byte("flags")?;
+    if flags > (FLAG_SORTED | FLAG_ROWS) {
+        return Err(r.err_at(at, format!("unknown batch flags {flags:#04x}")));
+    }
+    let sorted = flags & FLAG_SORTED != 0;
+    let changes = if flags & FLAG_ROWS != 0 {
+        let (changes, used) = wire::read_changes(&bytes[r.pos..], n, base + r.pos)?;
+        r.pos += used;
+        if sorted != is_sorted(&changes) {
+            return Err(r.err_at(at, "sorted flag does not match the changes".into()));
+        }
+        changes
+    } else {
+        decode_columnar(&mut r, n, sorted)?
+    };
+    let at = r.pos;
+    let pad = r.count("padding", r.remaining())?;
+    if r.take(pad, "padding")?.iter().any(|&b| b != 0) {
+        return Err(r.err_at(at, "non-zero padding".into()));
+    }
+    if r.remaining() != 0 {
+        return Err(r.err_at(r.pos, format!("{} trailing bytes", r.remaining())));
+    }
+    Ok(changes)
+}
+
+fn decode_columnar(r: &mut Reader<'_>, n: usize, sorted: bool) -> Result<Vec<Change>> {
+    // Every replica id and group takes at least one byte.
+    let nr = r.count("replica count", r.remaining().min(n))?;
+    let mut replicas = Vec::with_capacity(nr);
+    for _ in 0..nr {
+        let at = r.pos;
+        let id = r.u64("replica id")?;
+        if replicas.last().is_some_and(|&l| id <= l) {
+            return Err(r.err_at(at, "replica ids not strictly increasing".into()));
+        }
+        replicas.push(id);
+    }
+    let ng = r.count("group count", (r.remaining() / 4).min(n))?;
+    let mut groups: Vec<Group> = Vec::with_capacity(ng);
+    let mut total = 0usize;
+    for _ in 0..ng {
+        let at = r.pos;
+        let table = r.u32("table id")?;
+        let kat = r.pos;
+        let kind = r.byte("op kind")?;
+        if kind & !FOLLOWER > KIND_COUNT {
+            return Err(r.err_at(kat, format!("unknown op kind {kind}")));
+        }
+        let column = r.u32("column id")?;
+        if kind & !FOLLOWER == KIND_ROW && column != 0 {
+            return Err(r.err_at(kat, "row group with a column id".into()));
+        }
+        let count = r.count("group size", n - total)?;
+        if count == 0 {
+            return Err(r.err_at(at, "empty group".into()));
+        }
+        if groups
+            .last()
+            .is_some_and(|g| (g.table, g.kind, g.column) >= (table, kind, column))
+        {
+            return Err(r.err_at(at, "groups not strictly increasing".into()));
+        }
+        total += count;
+        groups.push(Group {
+            table,
+            kind,
+            column,
+            count,
+        });
+    }
+    if total != n {
+        return Err(r.err_at(r.pos, format!("groups hold {total} changes, batch has {n}")));
+    }
+    if (n == 0) != (nr == 0) {
+        return Err(r.err_at(0, format!("{nr} replicas for {n} changes")));
+    }
+    // The changes in grouped order.
+    let mut grouped: Vec<Option<Change>> = Vec::with_capacity(n);
+    for g in &groups {
+        let name = format!("t{}.k{}.c{}", g.table, g.kind, g.column);
+        let at = r.pos;
+        let origin = r.ints(&format!("{name} origin"), g.count)?;
+        let seq = r.ints(&format!("{name} seq"), g.count)?;
+        let ts = r.ints(&format!("{name} ts"), g.count)?;
+        let cl = r.ints(&format!("{name} cl"), g.count)?;
+        let keys = r.values(&format!("{name} key"), g.count)?;
+        let ops: Vec<ChangeOp> = match g.kind & !FOLLOWER {
+            KIND_ROW => vec![ChangeOp::Row; g.count],
+            KIND_SET => r
+                .values(&format!("{name} value"), g.count)?
+                .into_iter()
+                .map(|value| ChangeOp::Set {
+                    column: g.column,
+                    value,
+                })
+                .collect(),
+            _ => {
+                let inc = r.ints(&format!("{name} inc"), g.count)?;
+                let dec = r.ints(&format!("{name} dec"), g.count)?;
+                inc.into_iter()
+                    .zip(dec)
+                    .map(|(i, d)| ChangeOp::Count {
+                        column: g.column,
+                        inc: i as u64,
+                        dec: d as u64,
+                    })
+                    .collect()
+            }
+        };
+        for (p, (key, op)) in keys.into_iter().zip(ops).enumerate() {
+            let Some(o) = usize::try_from(origin[p]).ok().filter(|&o| o < nr) else {
+                return Err(r.err_at(
+                    at,
+                    format!(
+                        "{name}: origin index {} of change {p} outside the {nr} replicas",
+                        origin[p]
+                    ),
+                ));
+            };
+            let s = seq[p] as u64;
+            grouped.push(Some(Change {
+                origin: ReplicaId::from_u64(replicas[o]),
+                seq: s,
+                ts: HlcTimestamp::from_u64((ts[p] as u64).wrapping_add(s)),
+                table: g.table,
+                key,
+                cl: cl[p] as u64,
+                op,
+            }));
+        }
+    }
+    // Group starts in grouped order.
+    let mut starts = Vec::with_capacity(groups.len());
+    let mut acc = 0;
+    for g in &groups {
+        starts.push(acc);
+        acc += g.count;
+    }
+    let mut out = Vec::with_capacity(n);
+    let at = r.pos;
+    if sorted {
+        // k-way merge of the groups by (origin, seq).
+        let mut next = starts.clone();
+        let key = |c: &Option<Change>| {
+            let c = c.as_ref().expect("taken once");
+            (c.origin, c.seq)
+        };
+        let mut heap: BinaryHeap<Reverse<((ReplicaId, u64), usize)>> = groups
+            .iter()
+            .enumerate()
+            .map(|(g, _)| Reverse((key(&grouped[starts[g]]), g)))
+            .collect();
+        while let Some(Reverse((_, g))) = heap.pop() {
+            let i = next[g];
+            let c = grouped[i].take().expect("taken once");
+            next[g] += 1;
+            if next[g] < starts[g] + groups[g].count {
+                heap.push(Reverse((key(&grouped[next[g]]), g)));
+            }
+            if out
+                .last()
+                .is_some_and(|l: &Change| (l.origin, l.seq) >= (c.origin, c.seq))
+            {
+                return Err(r.err_at(
+                    at,
+                    format!(
+                        "batch marked sorted but change ({}, {}) is out of order",
+                        c.origin, c.seq
+                    ),
+                ));
+            }
+            out.push(c);
+        }
+    } else {
+        let oat = r.pos;
+        let gids = r.ints("order", n)?;
+        let ends: Vec<usize> = starts
+            .iter()
+            .zip(&groups)
+            .map(|(s, g)| s + g.count)
+            .collect();
+        let mut next = starts;
+        for (i, gid) in gids.into_iter().enumerate() {
+            let g = usize::try_from(gid)
+                .ok()
+                .filter(|&g| g < groups.len())
+                .ok_or_else(|| {
+                    r.err_at(
+                        oat,
+                        format!("change {i} names group {gid} of {}", groups.len()),
+                    )
+                })?;
+            if next[g] >= ends[g] {
+                return Err(r.err_at(
+                    oat,
+                    format!("group {g} named more than {} times", groups[g].count),
+                ));
+            }
+            out.push(grouped[next[g]].take().expect("taken once"));
+            next[g] += 1;
+        }
+        if is_sorted(&out) {
+            return Err(r.err_at(oat, "sorted batch not marked sorted".into()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

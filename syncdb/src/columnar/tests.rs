@@ -1,0 +1,294 @@
+use super::*;
+use proptest::prelude::*;
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::I64),
+        (-1000i64..1000).prop_map(Value::I64),
+        any::<f64>().prop_map(Value::F64),
+        (0u32..400).prop_map(|c| Value::F64(f64::from(c) / 4.0)),
+        ".{0,8}".prop_map(Value::Text),
+        "[ab]{0,3}".prop_map(Value::Text),
+        any::<bool>().prop_map(Value::Bool),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+        any::<i64>().prop_map(Value::Timestamp),
+    ]
+}
+
+fn op() -> impl Strategy<Value = ChangeOp> {
+    prop_oneof![
+        Just(ChangeOp::Row),
+        (0u32..4, value()).prop_map(|(column, value)| ChangeOp::Set { column, value }),
+        (0u32..4, any::<u64>(), 0u64..10).prop_map(|(column, inc, dec)| ChangeOp::Count {
+            column,
+            inc,
+            dec
+        }),
+    ]
+}
+
+/// Random changes: a few replicas, tables and keys (so groups and
+/// followers occur), extreme sequence numbers and timestamps too.
+fn change() -> impl Strategy<Value = Change> {
+    (
+        prop_oneof![0u64..4, any::<u64>()],
+        prop_oneof![1u64..50, any::<u64>()],
+        prop_oneof![0u64..100, any::<u64>()],
+        0u32..3,
+        prop_oneof![(0i64..5).prop_map(Value::I64), value()],
+        prop_oneof![1u64..4, any::<u64>()],
+        op(),
+    )
+        .prop_map(|(o, seq, ts, table, key, cl, op)| Change {
+            origin: ReplicaId::from_u64(o),
+            seq,
+            ts: HlcTimestamp::from_u64(ts),
+            table,
+            key,
+            cl,
+            op,
+        })
+}
+
+/// Random batches, half of them sorted by (origin, seq) as a database
+/// sends them.
+fn batch(max: usize) -> impl Strategy<Value = Vec<Change>> {
+    (proptest::collection::vec(change(), 0..max), any::<bool>()).prop_map(|(mut v, sort)| {
+        if sort {
+            v.sort_by_key(|c| (c.origin, c.seq));
+            v.dedup_by_key(|c| (c.origin, c.seq));
+        }
+        v
+    })
+}
+
+/// Every position below `len`, or 100 spread evenly over it.
+fn positions(len: usize) -> impl Iterator<Item = usize> {
+    let step = len.div_ceil(100).max(1);
+    (0..len).step_by(step)
+}
+
+/// The columnar form, even where the per-change form is smaller.
+fn columnar(changes: &[Change]) -> Vec<u8> {
+    let (body, _) = encode_columnar(changes, Effort::Max, false).unwrap();
+    finish(body, changes.len())
+}
+
+proptest! {
+    #[test]
+    fn roundtrip_is_exact(changes in batch(60)) {
+        let auto = encode_changes(&changes, Effort::Max);
+        prop_assert_eq!(decode_changes(&auto).unwrap(), changes.clone());
+        let cols = columnar(&changes);
+        prop_assert_eq!(cols[1] & FLAG_ROWS, 0);
+        prop_assert_eq!(decode_changes(&cols).unwrap(), changes.clone());
+        prop_assert!(auto.len() <= cols.len());
+        let fast = encode_changes(&changes, Effort::Fast);
+        prop_assert_eq!(decode_changes(&fast).unwrap(), changes);
+    }
+
+    #[test]
+    fn truncations_and_corruptions_never_panic(changes in batch(24), seed in any::<u64>()) {
+        let cols = columnar(&changes);
+        for cut in positions(cols.len()) {
+            prop_assert!(decode_changes(&cols[..cut]).is_err(), "prefix of {} bytes accepted", cut);
+        }
+        let mut rng = unidb_common::rng::SplitMix64::new(seed);
+        for i in positions(cols.len()) {
+            let mut bad = cols.clone();
+            bad[i] ^= 1 + rng.below(255) as u8;
+            // The body alone has no checksum: a corrupt byte may decode to
+            // other changes, but never panics...
+            let _ = decode_changes(&bad);
+        }
+        // ...while in a message, the checksum refuses every one.
+        let msg = crate::Message::Changes {
+            sender: ReplicaId::from_u64(9),
+            schema_version: 1,
+            changes: changes.clone(),
+            collected: Vec::new(),
+        }
+        .encode();
+        for i in positions(msg.len()) {
+            let mut bad = msg.clone();
+            bad[i] ^= 1 + rng.below(255) as u8;
+            let refused = matches!(crate::Message::decode(&bad), Err(SyncError::Decode { .. }));
+            prop_assert!(refused, "corruption at byte {} accepted", i);
+        }
+        for cut in positions(msg.len()) {
+            prop_assert!(crate::Message::decode(&msg[..cut]).is_err());
+        }
+    }
+}
+
+#[test]
+fn empty_and_single_batches() {
+    for changes in [
+        Vec::new(),
+        vec![Change {
+            origin: ReplicaId::from_u64(3),
+            seq: 1,
+            ts: HlcTimestamp::from_u64(5),
+            table: 0,
+            key: Value::Text("k".into()),
+            cl: 1,
+            op: ChangeOp::Set {
+                column: 2,
+                value: Value::Null,
+            },
+        }],
+    ] {
+        for bytes in [encode_changes(&changes, Effort::Max), columnar(&changes)] {
+            assert_eq!(decode_changes(&bytes).unwrap(), changes);
+        }
+    }
+}
+
+#[test]
+fn huge_counts_are_refused_before_allocating() {
+    // 2^40 changes claimed by a few bytes.
+    let mut b = Vec::new();
+    varint::encode_u64(1 << 40, &mut b);
+    b.push(FLAG_SORTED);
+    let err = decode_changes(&b).unwrap_err();
+    assert!(err.to_string().contains("change count"), "{err}");
+    // A column claiming more rows than its group.
+    let changes: Vec<Change> = (1..=3)
+        .map(|seq| Change {
+            origin: ReplicaId::from_u64(1),
+            seq,
+            ts: HlcTimestamp::from_u64(seq),
+            table: 0,
+            key: Value::I64(seq as i64),
+            cl: 1,
+            op: ChangeOp::Row,
+        })
+        .collect();
+    let mut more = changes.clone();
+    more.push(Change {
+        seq: 4,
+        ..changes[0].clone()
+    });
+    let three = columnar(&changes);
+    let four = columnar(&more);
+    // Splice the 4-row origin column into the 3-change batch.
+    let head = 9; // count flags replicas id groups table kind column count
+    assert_eq!(&three[..3], &[3, FLAG_SORTED, 1]);
+    let col_len = |b: &[u8]| 1 + 1 + b[head + 1] as usize;
+    let mut spliced = three[..head].to_vec();
+    spliced.extend_from_slice(&four[head..head + col_len(&four)]);
+    spliced.extend_from_slice(&three[head + col_len(&three)..]);
+    let err = decode_changes(&spliced).unwrap_err();
+    assert!(err.to_string().contains("rows"), "{err}");
+}
+
+#[test]
+fn very_compressible_batches_are_padded_to_the_count_bound() {
+    let n = BLOCK_VALUES + 40_000;
+    let changes: Vec<Change> = (1..=n as u64)
+        .map(|seq| Change {
+            origin: ReplicaId::from_u64(1),
+            seq,
+            ts: HlcTimestamp::from_u64(seq + 10),
+            table: 0,
+            key: Value::I64(seq as i64),
+            cl: 2,
+            op: ChangeOp::Row,
+        })
+        .collect();
+    let bytes = encode_changes(&changes, Effort::Fast);
+    assert!(bytes.len() * MAX_CHANGES_PER_BYTE + BLOCK_VALUES >= n);
+    assert_eq!(decode_changes(&bytes).unwrap(), changes);
+}
+
+#[test]
+fn the_row_workload_takes_under_two_bytes_per_column_write() {
+    let rows = 3000;
+    let changes = workload(rows, rows);
+    let bytes = encode_changes(&changes, Effort::Max);
+    let per_write = bytes.len() as f64 / (rows * 5) as f64;
+    let old: usize = changes.iter().map(crate::wire::encoded_change_len).sum();
+    assert!(per_write < 2.0, "{per_write} bytes per column write");
+    assert!(
+        bytes.len() * 8 < old,
+        "{} vs {old} bytes per change",
+        bytes.len()
+    );
+    assert_eq!(decode_changes(&bytes).unwrap(), changes);
+}
+
+/// The change set of the row workload (`sim::row_workload`), rebuilt here.
+fn workload(rows: usize, updates: usize) -> Vec<Change> {
+    use crate::{ColumnDef, Database, Migration, TableDef, VersionVector};
+    use std::sync::Arc;
+    use unidb_common::rng::SplitMix64 as Rng;
+    use unidb_common::time::ManualClock;
+    let schema = [Migration::AddTable(
+        TableDef::new("items", "id", ColumnType::I64)
+            .column(ColumnDef::new("name", ColumnType::Text))
+            .column(ColumnDef::new("qty", ColumnType::I64))
+            .column(ColumnDef::new("price", ColumnType::F64))
+            .column(ColumnDef::new("done", ColumnType::Bool)),
+    )];
+    let clock = ManualClock::new(1_700_000_000_000);
+    let db = Database::open(ReplicaId::from_u64(1), Arc::new(clock), &schema).unwrap();
+    let mut tx = db.transaction();
+    for i in 0..rows {
+        tx.insert(
+            "items",
+            [
+                ("id", Value::I64(i as i64)),
+                ("name", Value::Text(format!("item {i}"))),
+                ("qty", Value::I64((i % 100) as i64)),
+                ("price", Value::F64(i as f64 * 0.25)),
+                ("done", Value::Bool(i % 3 == 0)),
+            ],
+        );
+    }
+    tx.commit().unwrap();
+    let mut rng = Rng::new(42);
+    let mut tx = db.transaction();
+    for _ in 0..updates {
+        let key = rng.below(rows as u64) as i64;
+        let (col, v) = match rng.below(4) {
+            0 => ("name", Value::Text(format!("renamed {}", rng.below(1000)))),
+            1 => ("qty", Value::I64(rng.below(1000) as i64)),
+            2 => ("price", Value::F64(rng.below(10_000) as f64 / 4.0)),
+            _ => ("done", Value::Bool(rng.chance(0.5))),
+        };
+        tx.update("items", key, [(col, v)]);
+    }
+    tx.commit().unwrap();
+    db.changes_since(&VersionVector::new())
+}
+
+#[test]
+#[ignore = "prints the per-column sizes of the row workload"]
+fn workload_breakdown() {
+    let rows: usize = std::env::var("ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let changes = workload(rows, rows);
+    let writes = rows * 5;
+    let stats = column_sizes(&changes, Effort::Max).unwrap();
+    let total: usize = stats.iter().map(|s| s.bytes).sum();
+    for s in &stats {
+        println!(
+            "{:>24} {:>9} {:.3} {}",
+            s.name,
+            s.bytes,
+            s.bytes as f64 / writes as f64,
+            s.codecs
+        );
+    }
+    println!(
+        "total {total} = {:.3} bytes per column write",
+        total as f64 / writes as f64
+    );
+    assert_eq!(
+        decode_changes(&encode_changes(&changes, Effort::Max)).unwrap(),
+        changes
+    );
+}
