@@ -14,7 +14,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use unidb_syncdb::codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
+use unidb_syncdb::codec::{
+    decode_column, decode_text_column, encode_column, Column, ColumnKind, Effort, Values,
+};
 
 const ROWS: usize = 100_000;
 
@@ -250,6 +252,21 @@ fn report(cols: &[(&'static str, Column, Vec<u8>)]) {
                 black_box(decode_column(black_box(&enc.bytes)).unwrap());
             }),
         )];
+        if col.kind() == ColumnKind::Text {
+            // The same encoding, decoded into one buffer + value ends.
+            let flat = decode_text_column(&enc.bytes).unwrap();
+            assert!(flat.iter().flatten().eq(match col.values() {
+                Values::Text(v) => v.iter().map(String::as_str),
+                _ => unreachable!(),
+            }));
+            sizes.push(("unidb flat text", enc.bytes.len()));
+            sides.push((
+                "unidb flat text",
+                Box::new(|| {
+                    black_box(decode_text_column(black_box(&enc.bytes)).unwrap());
+                }),
+            ));
+        }
         if let Some(p) = &pco {
             sizes.push(("pco", p.len()));
             let is_int = matches!(col.values(), Values::Int(_));

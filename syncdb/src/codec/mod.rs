@@ -36,6 +36,7 @@ mod fsst;
 pub mod io;
 mod numeric;
 mod select;
+mod text;
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,6 +46,7 @@ use unidb_kernels::varint::VarintError;
 use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError};
 
 pub use io::{Budget, Reader};
+pub use text::{decode_text_column, TextColumn};
 
 /// Most rows in one block.
 pub const BLOCK_VALUES: usize = 1 << 16;
@@ -497,6 +499,15 @@ impl DecodeCtx {
         kind: DataKind,
         count: usize,
     ) -> Result<Values, CodecError> {
+        self.enter(r, count)?;
+        let res = decode_node(r, kind, count, self);
+        self.depth -= 1;
+        res
+    }
+
+    /// Checks the count and depth of a child node about to be read and
+    /// enters it (the caller lowers `depth` again when done).
+    fn enter(&mut self, r: &Reader<'_>, count: usize) -> Result<(), CodecError> {
         if count > BLOCK_VALUES {
             return Err(CodecError::CountTooLarge {
                 what: "child stream",
@@ -512,9 +523,7 @@ impl DecodeCtx {
             });
         }
         self.depth += 1;
-        let res = decode_node(r, kind, count, self);
-        self.depth -= 1;
-        res
+        Ok(())
     }
 }
 
@@ -730,6 +739,46 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
 /// Every malformed input is a typed [`CodecError`]; allocations are
 /// bounded by the input size before they are made.
 pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
+    let mut values: Option<Values> = None;
+    let (kind, mask) = decode_frame(input, |r, kind, present, rows_left, ctx| {
+        let block = ctx.child(r, kind.data(), present)?;
+        match &mut values {
+            None => {
+                // The first block's values become the column's (no copy),
+                // with room for the rest when the budget covers it.
+                let mut v = block;
+                if rows_left.saturating_mul(8) <= ctx.budget.left() {
+                    v.reserve_numbers(rows_left);
+                }
+                values = Some(v);
+            }
+            Some(v) => v.extend(block),
+        }
+        Ok(())
+    })?;
+    let values = values.unwrap_or_else(|| Values::empty(kind.data()));
+    Column::with_validity(kind, values, mask)
+}
+
+/// Callback of [`decode_frame`] per block: `(reader, column kind, present
+/// values in the block, rows after the block, context)`.
+type BlockFn<'f> = dyn FnMut(&mut Reader<'_>, ColumnKind, usize, usize, &mut DecodeCtx) -> Result<(), CodecError>
+    + 'f;
+
+/// Reads the column header and the blocks' null masks, handing each
+/// block's values node to `block`; returns the kind and the validity mask
+/// (`None` without nulls).
+fn decode_frame(
+    input: &[u8],
+    mut block: impl FnMut(
+        &mut Reader<'_>,
+        ColumnKind,
+        usize,
+        usize,
+        &mut DecodeCtx,
+    ) -> Result<(), CodecError>,
+) -> Result<(ColumnKind, Option<Vec<bool>>), CodecError> {
+    let block: &mut BlockFn<'_> = &mut block;
     let mut r = Reader::new(input);
     let head = r.take(4, "column header")?;
     if &head[..2] != MAGIC || head[2] != VERSION {
@@ -756,7 +805,6 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
         depth: 0,
         budget: Budget::for_input(input.len()),
     };
-    let mut values = Values::empty(kind.data());
     // The validity mask is only built once a block has nulls.
     let mut mask: Option<Vec<bool>> = None;
     let mut total = 0u64;
@@ -789,18 +837,8 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
             }
         };
         total += n as u64;
-        let block = ctx.child(&mut r, kind.data(), present)?;
-        if values.is_empty() {
-            // The first block's values become the column's (no copy), with
-            // room for the rest when the budget covers it.
-            values = block;
-            let more = usize::try_from(rows.saturating_sub(total)).unwrap_or(usize::MAX);
-            if more.saturating_mul(8) <= ctx.budget.left() {
-                values.reserve_numbers(more);
-            }
-        } else {
-            values.extend(block);
-        }
+        let left = usize::try_from(rows.saturating_sub(total)).unwrap_or(usize::MAX);
+        block(&mut r, kind, present, left, &mut ctx)?;
     }
     if total != rows {
         return Err(CodecError::Corrupt {
@@ -814,7 +852,7 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
             reason: format!("{} trailing bytes", r.remaining()),
         });
     }
-    Column::with_validity(kind, values, mask)
+    Ok((kind, mask))
 }
 
 /// Encodes one stream with the named codec as its first stage (later

@@ -580,3 +580,60 @@ fn wide_frames_unpack_like_the_kernel() {
         }
     }
 }
+
+#[test]
+fn flat_text_matches_owned_decoding() {
+    let mut sets = text_sets();
+    let mut r = rng(14);
+    let words = ["sync", "offline", "battery", "é🙂", "note"];
+    sets.push(
+        (0..BLOCK_VALUES + 500)
+            .map(|_| words[(r() % 5) as usize].repeat(1 + (r() % 3) as usize))
+            .collect(),
+    );
+    for values in sets {
+        let n = values.len();
+        let masks = [
+            None,
+            Some((0..n * 2).map(|i| i % 2 == 1).collect::<Vec<bool>>()),
+        ];
+        for mask in masks {
+            let col = Column::with_validity(ColumnKind::Text, Values::Text(values.clone()), mask)
+                .unwrap();
+            for effort in [Effort::Fast, Effort::Max] {
+                let enc = encode_column(&col, effort).unwrap();
+                let flat = decode_text_column(&enc.bytes).unwrap();
+                assert_eq!(flat.rows(), col.rows());
+                assert_eq!(flat.len(), n);
+                assert_eq!(flat.validity(), col.validity());
+                let want: Vec<&str> = values.iter().map(String::as_str).collect();
+                let got: Vec<&str> = flat.iter().flatten().collect();
+                assert_eq!(got, want, "{:?}", enc.cascades);
+                assert_eq!(flat.as_str(), values.concat());
+            }
+        }
+    }
+    // Not a text column.
+    let ints = Column::new(ColumnKind::Int, Values::Int(vec![1, 2])).unwrap();
+    let enc = encode_column(&ints, Effort::Max).unwrap();
+    assert!(matches!(
+        decode_text_column(&enc.bytes),
+        Err(CodecError::NotAColumn(_))
+    ));
+    // Bytes that are not UTF-8 behind a text header, in the flat paths.
+    for codec in ["plain", "fsst", "dict"] {
+        let bad = Values::Bytes(vec![b"ok".to_vec(), vec![0xFF], b"ok".to_vec()]);
+        let node = encode_with(codec, &bad, Effort::Max).unwrap().unwrap();
+        let mut col = b"UC\x01\x03\x03\x01\x03\x00".to_vec();
+        col.extend_from_slice(&node);
+        assert!(decode_column(&col).is_err(), "{codec}");
+        assert!(
+            matches!(
+                decode_text_column(&col),
+                Err(CodecError::InvalidUtf8 { .. }) | Err(CodecError::Corrupt { .. })
+            ),
+            "{codec}: {:?}",
+            decode_text_column(&col)
+        );
+    }
+}
