@@ -733,7 +733,13 @@ mod tests {
         // The packed run starts at every offset 0..16 of a buffer (so vector
         // loads see every alignment); values are all-ones of the width, all
         // zeros, or alternating extremes.
-        for width in 0..=32u32 {
+        // Miri interprets every shuffle: a sample of the widths there.
+        let widths: Vec<u32> = if cfg!(miri) {
+            vec![0, 1, 7, 8, 13, 25, 26, 32]
+        } else {
+            (0..=32).collect()
+        };
+        for width in widths {
             let max = low_mask(width) as u32;
             for &n in LENS {
                 let shapes: [Vec<u32>; 3] = [

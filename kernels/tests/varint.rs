@@ -681,14 +681,16 @@ fn stream_encoders_match_oracle_on_listed_lengths_and_extremes() {
             (0..n as u32).map(|i| i.wrapping_mul(0x0101_0101)).collect(),
         ];
         for values in &shapes {
-            // Slices starting at every u32 offset 0..8 of the buffer.
-            for shift in [0usize, 1, 3, 5] {
+            // Slices starting at several u32 offsets of the buffer.
+            let shifts: &[usize] = if cfg!(miri) { &[0, 1] } else { &[0, 1, 3, 5] };
+            for &shift in shifts {
                 let mut buf = vec![7u32; shift];
                 buf.extend_from_slice(values);
                 let v = &buf[shift..];
                 let bytes = encode_all_paths(v, None);
                 assert_eq!(stream::decode_u32(&bytes, n).unwrap(), v);
-                for init in [0u32, 1, u32::MAX, v.first().copied().unwrap_or(9)] {
+                let inits = [0u32, u32::MAX, 1, v.first().copied().unwrap_or(9)];
+                for &init in &inits[..if cfg!(miri) { 2 } else { 4 }] {
                     let bytes = encode_all_paths(v, Some(init));
                     assert_eq!(stream::decode_u32_delta(&bytes, n, init).unwrap(), v);
                 }
