@@ -267,52 +267,60 @@ submit!(Codec {
     decode: dict_dec,
 });
 
-/// Sorted distinct values and the code of every value.
-fn dictionary<T: Clone + Eq + std::hash::Hash, K: Ord>(
+/// Sorted distinct values and the code of every value; `None` as soon as
+/// there are more than `limit` distinct values.
+fn dictionary<T: Clone + Eq + std::hash::Hash>(
     v: &[T],
-    key: impl Fn(&T) -> K,
-) -> (Vec<T>, Vec<i64>) {
-    let mut distinct: Vec<&T> = {
-        let mut seen = std::collections::HashSet::new();
-        v.iter().filter(|x| seen.insert(*x)).collect()
-    };
-    distinct.sort_by_key(|x| key(x));
+    limit: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Option<(Vec<T>, Vec<i64>)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut distinct: Vec<&T> = Vec::new();
+    for x in v {
+        if seen.insert(x) {
+            distinct.push(x);
+            if distinct.len() > limit {
+                return None;
+            }
+        }
+    }
+    distinct.sort_by(|a, b| cmp(a, b));
     let index: HashMap<&T, i64> = distinct
         .iter()
         .enumerate()
         .map(|(i, x)| (*x, i as i64))
         .collect();
     let codes = v.iter().map(|x| index[x]).collect();
-    (distinct.into_iter().cloned().collect(), codes)
+    Some((distinct.into_iter().cloned().collect(), codes))
 }
 
 fn dict_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
-    let (dict, codes) = match v {
-        Values::Int(x) => {
-            let (d, c) = dictionary(x, |x| *x);
-            (Values::Int(d), c)
-        }
-        Values::Float(x) => {
-            let bits: Vec<u64> = x.iter().map(|f| f.to_bits()).collect();
-            let (d, c) = dictionary(&bits, |b| float_key(*b));
-            (
-                Values::Float(d.into_iter().map(f64::from_bits).collect()),
-                c,
-            )
-        }
-        Values::Text(x) => {
-            let (d, c) = dictionary(x, |s| s.clone());
-            (Values::Text(d), c)
-        }
-        Values::Bytes(x) => {
-            let (d, c) = dictionary(x, |s| s.clone());
-            (Values::Bytes(d), c)
-        }
-        Values::Bool(_) => return Ok(false),
-    };
-    if v.is_empty() || dict.len() >= v.len() {
+    if v.is_empty() {
         return Ok(false);
     }
+    // Numbers: 8-byte entries for most values rarely pay for the codes.
+    let limit = match v {
+        Values::Int(_) | Values::Float(_) => v.len() / 2,
+        _ => v.len() - 1,
+    };
+    let found = match v {
+        Values::Int(x) => dictionary(x, limit, Ord::cmp).map(|(d, c)| (Values::Int(d), c)),
+        Values::Float(x) => {
+            let bits: Vec<u64> = x.iter().map(|f| f.to_bits()).collect();
+            dictionary(&bits, limit, |a, b| float_key(*a).cmp(&float_key(*b))).map(|(d, c)| {
+                (
+                    Values::Float(d.into_iter().map(f64::from_bits).collect()),
+                    c,
+                )
+            })
+        }
+        Values::Text(x) => dictionary(x, limit, Ord::cmp).map(|(d, c)| (Values::Text(d), c)),
+        Values::Bytes(x) => dictionary(x, limit, Ord::cmp).map(|(d, c)| (Values::Bytes(d), c)),
+        Values::Bool(_) => None,
+    };
+    let Some((dict, codes)) = found else {
+        return Ok(false);
+    };
     put_varint(out, dict.len() as u64);
     ctx.child(&dict, out)?;
     ctx.child(&Values::Int(codes), out)?;

@@ -142,7 +142,13 @@ pub(super) fn encode_node(
     // candidates that fit are encoded in full and the smaller kept.
     let mut best: Option<(Vec<u8>, String)> = None;
     let mut tried = 0;
-    for (_, codec, done) in ranked {
+    let lead = ranked.first().map_or(0, |r| r.0);
+    for (size, codec, done) in ranked {
+        // A runner-up is worth a full encoding only when the sample saw it
+        // within a quarter of the leader.
+        if tried == 1 && size > lead + lead / 4 {
+            break;
+        }
         let (buf, desc) = match done {
             Some(d) => d,
             None => {
