@@ -35,6 +35,7 @@ const NO_LEVEL: u8 = u8::MAX;
 const MAX_LEVEL: usize = 30;
 const EMPTY: u64 = u64::MAX;
 
+#[derive(Default)]
 struct Visited {
     marks: Vec<u32>,
     generation: u32,
@@ -67,6 +68,37 @@ impl Visited {
 
 thread_local! {
     static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), generation: 0 }) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Per-thread buffers of the pool search.
+#[derive(Default)]
+struct Scratch {
+    visited: Visited,
+    keys: Vec<u64>,
+    expanded: Vec<bool>,
+    fresh: Vec<u32>,
+}
+
+/// A neighbour as one integer whose unsigned order is [`Neighbor`]'s order
+/// (distance by `total_cmp`, then slot): the distance's bits mapped to an
+/// order-preserving unsigned form in the high half, the slot in the low.
+#[inline(always)]
+fn key(n: Neighbor) -> u64 {
+    let b = n.distance.to_bits();
+    let t = if b >> 31 == 1 { !b } else { b | 0x8000_0000 };
+    (u64::from(t) << 32) | u64::from(n.slot)
+}
+
+/// The inverse of [`key`].
+#[inline(always)]
+fn unkey(k: u64) -> Neighbor {
+    let t = (k >> 32) as u32;
+    let b = if t >> 31 == 1 { t & 0x7fff_ffff } else { !t };
+    Neighbor {
+        distance: f32::from_bits(b),
+        slot: k as u32,
+    }
 }
 
 /// The `hnsw` index.
@@ -299,7 +331,13 @@ impl HnswIndex {
 
     /// Unfiltered best-first search of one layer with one sorted pool of the
     /// `ef` best nodes seen (the closest unexpanded one is expanded next);
-    /// equivalent to the two-heap form, with cheaper bookkeeping.
+    /// equivalent to the two-heap form, with cheaper bookkeeping. Returns
+    /// the `take` closest of the pool, closest first.
+    ///
+    /// The pool holds [`key`]s (distance and slot packed so that integer
+    /// order is [`Neighbor`] order) and, beside them, whether each was
+    /// expanded; both live in per-thread scratch, reused across searches.
+    #[allow(clippy::too_many_arguments)]
     fn search_layer_pool<S: Space>(
         &self,
         s: &S,
@@ -307,66 +345,92 @@ impl HnswIndex {
         eps: &[Neighbor],
         ef: usize,
         level: usize,
+        take: usize,
     ) -> Vec<Neighbor> {
-        VISITED.with(|v| {
-            let mut visited = v.borrow_mut();
-            visited.reset(self.levels.len());
-            // (neighbour, expanded)
-            // `ef` may exceed the node count (huge values are legal): cap the allocation.
-            let mut pool: Vec<(Neighbor, bool)> = Vec::with_capacity(ef.min(self.levels.len()) + 1);
-            let insert = |pool: &mut Vec<(Neighbor, bool)>, n: Neighbor| -> usize {
-                if pool.len() >= ef && pool.last().is_some_and(|l| n >= l.0) {
-                    return usize::MAX;
-                }
-                let pos = pool.partition_point(|x| x.0 < n);
-                if pool.len() >= ef {
-                    pool.pop();
-                }
-                pool.insert(pos, (n, false));
-                pos
-            };
-            for &ep in eps {
-                if visited.insert(ep.slot) {
-                    insert(&mut pool, ep);
-                }
-            }
-            let mut fresh: Vec<u32> = Vec::with_capacity(self.m0);
-            let mut i = 0;
-            while i < pool.len() {
-                pool[i].1 = true;
-                let c = pool[i].0.slot;
-                let mut lowest = usize::MAX;
-                fresh.clear();
-                self.for_links(c, level, |nb| {
-                    if visited.insert(nb) {
-                        fresh.push(nb);
-                    }
-                });
-                if let Some(&first) = fresh.first() {
-                    s.prefetch(first);
-                }
-                for (j, &nb) in fresh.iter().enumerate() {
-                    if let Some(&next) = fresh.get(j + 1) {
-                        s.prefetch(next);
-                    }
-                    let d = s.dist(q, nb);
-                    lowest = lowest.min(insert(
-                        &mut pool,
-                        Neighbor {
-                            distance: d,
-                            slot: nb,
-                        },
-                    ));
-                }
-                if lowest <= i {
-                    i = lowest;
-                }
-                while i < pool.len() && pool[i].1 {
-                    i += 1;
-                }
-            }
-            pool.into_iter().map(|(n, _)| n).collect()
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.pool_in(&mut scratch, s, q, eps, ef, level, take),
+            // Re-entered (a user metric searching from inside a distance):
+            // fresh scratch.
+            Err(_) => self.pool_in(&mut Scratch::default(), s, q, eps, ef, level, take),
         })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn pool_in<S: Space>(
+        &self,
+        scratch: &mut Scratch,
+        s: &S,
+        q: &S::Query<'_>,
+        eps: &[Neighbor],
+        ef: usize,
+        level: usize,
+        take: usize,
+    ) -> Vec<Neighbor> {
+        let Scratch {
+            visited,
+            keys,
+            expanded,
+            fresh,
+        } = scratch;
+        visited.reset(self.levels.len());
+        keys.clear();
+        expanded.clear();
+        // Inserts `k` in order, dropping the farthest when full; the
+        // position, or `usize::MAX` when `k` is not among the `ef` best.
+        #[inline(always)]
+        fn insert(keys: &mut Vec<u64>, expanded: &mut Vec<bool>, ef: usize, k: u64) -> usize {
+            let len = keys.len();
+            if len >= ef && keys.last().is_some_and(|&l| k >= l) {
+                return usize::MAX;
+            }
+            let pos = keys.partition_point(|&x| x < k);
+            if len >= ef {
+                keys.pop();
+                expanded.pop();
+            }
+            keys.insert(pos, k);
+            expanded.insert(pos, false);
+            pos
+        }
+        for &ep in eps {
+            if visited.insert(ep.slot) {
+                insert(keys, expanded, ef, key(ep));
+            }
+        }
+        let mut i = 0;
+        while i < keys.len() {
+            expanded[i] = true;
+            let c = keys[i] as u32;
+            let mut lowest = usize::MAX;
+            fresh.clear();
+            self.for_links(c, level, |nb| {
+                if visited.insert(nb) {
+                    fresh.push(nb);
+                }
+            });
+            if let Some(&first) = fresh.first() {
+                s.prefetch(first);
+            }
+            for (j, &nb) in fresh.iter().enumerate() {
+                if let Some(&next) = fresh.get(j + 1) {
+                    s.prefetch(next);
+                }
+                let d = s.dist(q, nb);
+                let k = key(Neighbor {
+                    distance: d,
+                    slot: nb,
+                });
+                lowest = lowest.min(insert(keys, expanded, ef, k));
+            }
+            if lowest <= i {
+                i = lowest;
+            }
+            while i < keys.len() && expanded[i] {
+                i += 1;
+            }
+        }
+        keys.iter().take(take).map(|&k| unkey(k)).collect()
     }
 
     /// Algorithm 4 of the paper (without extending candidates): keep a
@@ -442,7 +506,8 @@ impl HnswIndex {
         };
         let mut eps = vec![self.descend(s, &row, ep, top, level)];
         for lc in (0..=level.min(top)).rev() {
-            let found = self.search_layer_pool(s, &row, &eps, self.config.ef_construction, lc);
+            let ef = self.config.ef_construction;
+            let found = self.search_layer_pool(s, &row, &eps, ef, lc, ef);
             let found: Vec<Neighbor> = found.into_iter().filter(|n| n.slot != q).collect();
             let chosen = self.select(s, &found, self.config.m);
             {
@@ -568,9 +633,7 @@ impl HnswIndex {
         let accept = |slot: u32| data.accepts(slot, filter);
         let start = self.descend(s, q, ep, top, 0);
         if filter.is_none() && data.all_live {
-            let mut found = self.search_layer_pool(s, q, &[start], ef, 0);
-            found.truncate(k);
-            return found;
+            return self.search_layer_pool(s, q, &[start], ef, 0, k);
         }
         loop {
             let mut found = self.search_layer(s, q, &[start], ef, 0, Some(&accept));
@@ -723,4 +786,39 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
     h.levels = levels;
     h.entry.store(entry, Relaxed);
     Ok(Box::new(h))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::{key, unkey};
+    use crate::topk::Neighbor;
+    use proptest::prelude::*;
+
+    fn any_distance() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            any::<f32>(),
+            Just(0.0f32),
+            Just(-0.0f32),
+            Just(f32::INFINITY),
+            Just(f32::NEG_INFINITY),
+            Just(f32::MIN_POSITIVE),
+            -1e3f32..1e3,
+        ]
+    }
+
+    proptest! {
+        /// The packed keys order exactly as `Neighbor` does (total order
+        /// of the distance, then slot) and unpack to the same bits.
+        #[test]
+        fn key_order_is_neighbor_order(
+            da in any_distance(), db in any_distance(), sa in any::<u32>(), sb in any::<u32>()
+        ) {
+            let a = Neighbor { distance: da, slot: sa };
+            let b = Neighbor { distance: db, slot: sb };
+            prop_assert_eq!(key(a).cmp(&key(b)), a.cmp(&b));
+            let back = unkey(key(a));
+            prop_assert_eq!(back.distance.to_bits(), da.to_bits());
+            prop_assert_eq!(back.slot, sa);
+        }
+    }
 }

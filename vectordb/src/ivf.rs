@@ -263,10 +263,13 @@ impl IvfIndex {
         let (dim, metric) = (data.dim, data.metric);
         match data.rows {
             RowsRef::F32(_) => {
+                let (fast, k) = (Fast::of(metric), Kernels::active());
                 let mk = |b: &'l [u8]| F32Space {
                     dim,
                     rows: bytemuck::cast_slice(b),
                     metric,
+                    fast,
+                    k,
                 };
                 self.scan_rows(data, mk, &query, order, filter, top);
             }

@@ -397,12 +397,17 @@ fn with_scratch<R>(dim: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R
     })
 }
 
-/// f32 rows: the metric's own functions, unchanged.
+/// f32 rows: `l2`, `ip` and `cosine` call the active kernels directly
+/// (resolved once, when the space is made); other metrics call the
+/// metric's own function. Both give the metric's value exactly (the
+/// metric plugins of those three names are these kernels).
 #[derive(Clone, Copy)]
 pub(crate) struct F32Space<'a> {
     pub(crate) dim: usize,
     pub(crate) rows: &'a [f32],
     pub(crate) metric: Metric,
+    pub(crate) fast: Fast,
+    pub(crate) k: &'static Kernels,
 }
 
 impl<'a> F32Space<'a> {
@@ -410,6 +415,17 @@ impl<'a> F32Space<'a> {
     fn row(&self, slot: u32) -> &'a [f32] {
         let s = slot as usize * self.dim;
         &self.rows[s..s + self.dim]
+    }
+
+    #[inline(always)]
+    fn kernel(&self, a: &[f32], b: &[f32]) -> f32 {
+        // Lengths are equal by construction; NaN keeps a bug visible.
+        match self.fast {
+            Fast::L2 => self.k.l2sq_f32(a, b).unwrap_or(f32::NAN),
+            Fast::Ip => self.k.dot_f32(a, b).map_or(f32::NAN, |d| -d),
+            Fast::Cosine => self.k.cosine_f32(a, b).unwrap_or(f32::NAN),
+            Fast::Decode => self.metric.distance(a, b),
+        }
     }
 }
 
@@ -429,7 +445,7 @@ impl Space for F32Space<'_> {
     }
     #[inline(always)]
     fn dist(&self, q: &&[f32], slot: u32) -> f32 {
-        self.metric.distance(q, self.row(slot))
+        self.kernel(q, self.row(slot))
     }
     #[inline]
     fn dist_many(&self, q: &&[f32], first: usize, out: &mut [f32]) {
@@ -439,7 +455,7 @@ impl Space for F32Space<'_> {
     }
     #[inline(always)]
     fn pair(&self, a: u32, b: u32) -> f32 {
-        self.metric.distance(self.row(a), self.row(b))
+        self.kernel(self.row(a), self.row(b))
     }
     #[inline(always)]
     fn prefetch(&self, slot: u32) {
@@ -695,6 +711,8 @@ macro_rules! with_space {
                     dim: data.dim,
                     rows,
                     metric: data.metric,
+                    fast: $crate::storage::Fast::of(data.metric),
+                    k: ::unidb_kernels::Kernels::active(),
                 };
                 $body
             }
