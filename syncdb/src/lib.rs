@@ -66,6 +66,7 @@ pub mod error;
 pub mod resolver;
 pub mod schema;
 pub mod sim;
+pub mod snapshot;
 pub mod sync;
 pub mod value;
 pub mod wire;

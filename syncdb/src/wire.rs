@@ -135,7 +135,8 @@ fn put_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-fn put_vv(out: &mut Vec<u8>, vv: &VersionVector) {
+/// Appends a version vector.
+pub(crate) fn put_vv(out: &mut Vec<u8>, vv: &VersionVector) {
     put(out, vv.len() as u64);
     for (r, s) in vv.iter() {
         put(out, r.as_u64());
@@ -155,7 +156,8 @@ fn put_column(out: &mut Vec<u8>, c: &ColumnDef) {
     put_bytes(out, c.resolver.as_bytes());
 }
 
-fn put_migration(out: &mut Vec<u8>, m: &Migration) {
+/// Appends a migration.
+pub(crate) fn put_migration(out: &mut Vec<u8>, m: &Migration) {
     match m {
         Migration::AddTable(t) => {
             out.push(1);
@@ -483,13 +485,14 @@ pub(crate) fn read_changes(bytes: &[u8], n: usize, base: usize) -> Result<(Vec<C
     Ok((changes, r.pos))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A cursor over encoded bytes; errors name the byte offset.
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Reader<'_> {
-    fn err_at(&self, offset: usize, reason: String) -> SyncError {
+    pub(crate) fn err_at(&self, offset: usize, reason: String) -> SyncError {
         SyncError::Decode { offset, reason }
     }
 
@@ -497,11 +500,11 @@ impl Reader<'_> {
         self.err_at(self.pos, reason)
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8]> {
         if n > self.remaining() {
             return Err(self.err(format!("needs {n} bytes, {} remain", self.remaining())));
         }
@@ -510,11 +513,11 @@ impl Reader<'_> {
         Ok(s)
     }
 
-    fn byte(&mut self) -> Result<u8> {
+    pub(crate) fn byte(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
 
-    fn u64(&mut self) -> Result<u64> {
+    pub(crate) fn u64(&mut self) -> Result<u64> {
         match varint::decode_u64(&self.buf[self.pos..]) {
             Ok((v, n)) => {
                 self.pos += n;
@@ -524,7 +527,7 @@ impl Reader<'_> {
         }
     }
 
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         let at = self.pos;
         let v = self.u64()?;
         u32::try_from(v).map_err(|_| self.err_at(at, format!("{v} does not fit 32 bits")))
@@ -532,7 +535,7 @@ impl Reader<'_> {
 
     /// A count of items each taking at least `min_size` bytes, checked
     /// against the remaining input.
-    fn count(&mut self, min_size: usize) -> Result<usize> {
+    pub(crate) fn count(&mut self, min_size: usize) -> Result<usize> {
         let at = self.pos;
         let n = self.u64()?;
         let fits = usize::try_from(n)
@@ -588,7 +591,7 @@ impl Reader<'_> {
         })
     }
 
-    fn vv(&mut self) -> Result<VersionVector> {
+    pub(crate) fn vv(&mut self) -> Result<VersionVector> {
         let n = self.count(2)?;
         let mut vv = VersionVector::new();
         let mut last: Option<u64> = None;
@@ -638,7 +641,7 @@ impl Reader<'_> {
         })
     }
 
-    fn migration(&mut self) -> Result<Migration> {
+    pub(crate) fn migration(&mut self) -> Result<Migration> {
         let at = self.pos;
         Ok(match self.byte()? {
             1 => {

@@ -172,13 +172,15 @@ fn huge_counts_are_refused_before_allocating() {
     });
     let three = columnar(&changes);
     let four = columnar(&more);
-    // Splice the 4-row origin column into the 3-change batch.
+    // Splice the 4-row seq column into the 3-change batch.
     let head = 9; // count flags replicas id groups table kind column count
     assert_eq!(&three[..3], &[3, FLAG_SORTED, 1]);
-    let col_len = |b: &[u8]| 1 + 1 + b[head + 1] as usize;
-    let mut spliced = three[..head].to_vec();
-    spliced.extend_from_slice(&four[head..head + col_len(&four)]);
-    spliced.extend_from_slice(&three[head + col_len(&three)..]);
+    assert_eq!(three[head], INT_CONST, "one origin: a constant");
+    let at = head + 2;
+    let col_len = |b: &[u8]| 1 + 1 + b[at + 1] as usize;
+    let mut spliced = three[..at].to_vec();
+    spliced.extend_from_slice(&four[at..at + col_len(&four)]);
+    spliced.extend_from_slice(&three[at + col_len(&three)..]);
     let err = decode_changes(&spliced).unwrap_err();
     assert!(err.to_string().contains("rows"), "{err}");
 }
@@ -272,7 +274,13 @@ fn workload_breakdown() {
         .unwrap_or(100_000);
     let changes = workload(rows, rows);
     let writes = rows * 5;
-    let stats = column_sizes(&changes, Effort::Max).unwrap();
+    let effort: Effort = std::env::var("EFFORT")
+        .unwrap_or("max".into())
+        .parse()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let stats = column_sizes(&changes, effort).unwrap();
+    println!("encoded in {:?}", t.elapsed());
     let total: usize = stats.iter().map(|s| s.bytes).sum();
     for s in &stats {
         println!(
@@ -291,4 +299,25 @@ fn workload_breakdown() {
         decode_changes(&encode_changes(&changes, Effort::Max)).unwrap(),
         changes
     );
+}
+
+#[test]
+#[ignore = "timing probe"]
+fn small_batch_probe() {
+    let changes = workload(40, 40);
+    for n in [5usize, 20, 80] {
+        let part = &changes[changes.len() - n..];
+        for effort in [Effort::Fast, Effort::Max] {
+            let t = std::time::Instant::now();
+            let mut len = 0;
+            for _ in 0..20 {
+                len = encode_columnar(part, effort, false).unwrap().0.len();
+            }
+            println!(
+                "{n} changes {effort:?}: {:?} per encode, {len} bytes (rows {})",
+                t.elapsed() / 20,
+                encode_rows(part).len()
+            );
+        }
+    }
 }
