@@ -4,7 +4,7 @@
 //! (`[count, link…]` with `2·M` link slots per node), upper layers per node;
 //! all links are `AtomicU32` so searches read without locks while a writer
 //! (or the parallel build) updates a node's list under that node's mutex.
-//! A search's visited set is a generation-stamped `Vec<u32>` per thread.
+//! A search's visited set is a generation-stamped `Vec<u16>` per thread.
 //! Neighbours are chosen with the heuristic of the paper's algorithm 4.
 //! Node levels are a pure function of the seed and the slot, so a serial
 //! build is deterministic.
@@ -34,11 +34,18 @@ use crate::topk::Neighbor;
 const NO_LEVEL: u8 = u8::MAX;
 const MAX_LEVEL: usize = 30;
 const EMPTY: u64 = u64::MAX;
+/// How many rows ahead the pool search prefetches.
+const AHEAD: usize = 2;
 
+/// A generation-stamped visited set: `marks[i] >= generation` means node
+/// `i` was reached in this search, `== generation + 1` that it was also
+/// expanded (the pool search). Each search advances the generation by 2,
+/// so resetting is free except once per 32 767 searches, when the stamps
+/// are cleared. 16-bit stamps keep the array small enough to stay cached.
 #[derive(Default)]
 struct Visited {
-    marks: Vec<u32>,
-    generation: u32,
+    marks: Vec<u16>,
+    generation: u16,
 }
 
 impl Visited {
@@ -46,28 +53,59 @@ impl Visited {
         if self.marks.len() < n {
             self.marks.resize(n, 0);
         }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
+        if self.generation >= u16::MAX - 2 {
             self.marks.fill(0);
-            self.generation = 1;
+            self.generation = 0;
         }
+        self.generation += 2;
     }
 
-    /// Marks `i`; true when it was not yet visited.
-    #[inline]
+    /// Marks `i`; true when it was not yet visited (without a branch on
+    /// the stamp, which is unpredictable; an expanded stamp is kept).
+    #[inline(always)]
     fn insert(&mut self, i: u32) -> bool {
         let m = &mut self.marks[i as usize];
-        if *m == self.generation {
-            false
-        } else {
-            *m = self.generation;
-            true
+        let fresh = *m < self.generation;
+        *m = (*m).max(self.generation);
+        fresh
+    }
+
+    /// Marks `i` (visited) as expanded.
+    #[inline(always)]
+    fn expand(&mut self, i: u32) {
+        self.marks[i as usize] = self.generation + 1;
+    }
+
+    /// Whether `i` was expanded.
+    #[inline(always)]
+    fn expanded(&self, i: u32) -> bool {
+        self.marks[i as usize] == self.generation + 1
+    }
+
+    /// Hints the CPU to fetch `i`'s stamp.
+    #[inline(always)]
+    fn prefetch(&self, i: u32) {
+        if let Some(m) = self.marks.get(i as usize) {
+            prefetch_ptr(std::ptr::from_ref(m).cast());
         }
     }
 }
 
+/// Hints the CPU to fetch the cache line holding `ptr`.
+#[inline(always)]
+fn prefetch_ptr(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is only a hint: it never faults, whatever the
+        // address, and SSE is part of the x86-64 baseline.
+        unsafe { _mm_prefetch(ptr.cast::<i8>(), _MM_HINT_T0) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
 thread_local! {
-    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), generation: 0 }) };
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
@@ -76,7 +114,6 @@ thread_local! {
 struct Scratch {
     visited: Visited,
     keys: Vec<u64>,
-    expanded: Vec<bool>,
     fresh: Vec<u32>,
 }
 
@@ -274,8 +311,16 @@ impl HnswIndex {
         level: usize,
         accept: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<Neighbor> {
-        VISITED.with(|v| {
-            let mut visited = v.borrow_mut();
+        SCRATCH.with(|cell| {
+            let mut fallback = Scratch::default();
+            let mut borrowed = cell.try_borrow_mut();
+            // Re-entered (a user metric or filter searching from inside
+            // this search): fresh scratch.
+            let scratch = match borrowed.as_deref_mut() {
+                Ok(s) => s,
+                Err(_) => &mut fallback,
+            };
+            let visited = &mut scratch.visited;
             visited.reset(self.levels.len());
             let mut candidates: BinaryHeap<Reverse<Neighbor>> =
                 BinaryHeap::with_capacity(ef.min(self.levels.len()) * 2);
@@ -335,8 +380,10 @@ impl HnswIndex {
     /// the `take` closest of the pool, closest first.
     ///
     /// The pool holds [`key`]s (distance and slot packed so that integer
-    /// order is [`Neighbor`] order) and, beside them, whether each was
-    /// expanded; both live in per-thread scratch, reused across searches.
+    /// order is [`Neighbor`] order) in per-thread scratch, reused across
+    /// searches; whether a node was expanded is its visited stamp. While a
+    /// list is scanned, the stamps of its nodes, the rows [`AHEAD`] places
+    /// on and the next pool entry's layer-0 list are prefetched.
     #[allow(clippy::too_many_arguments)]
     fn search_layer_pool<S: Space>(
         &self,
@@ -370,16 +417,14 @@ impl HnswIndex {
         let Scratch {
             visited,
             keys,
-            expanded,
             fresh,
         } = scratch;
         visited.reset(self.levels.len());
         keys.clear();
-        expanded.clear();
         // Inserts `k` in order, dropping the farthest when full; the
         // position, or `usize::MAX` when `k` is not among the `ef` best.
         #[inline(always)]
-        fn insert(keys: &mut Vec<u64>, expanded: &mut Vec<bool>, ef: usize, k: u64) -> usize {
+        fn insert(keys: &mut Vec<u64>, ef: usize, k: u64) -> usize {
             let len = keys.len();
             if len >= ef && keys.last().is_some_and(|&l| k >= l) {
                 return usize::MAX;
@@ -387,33 +432,50 @@ impl HnswIndex {
             let pos = keys.partition_point(|&x| x < k);
             if len >= ef {
                 keys.pop();
-                expanded.pop();
             }
             keys.insert(pos, k);
-            expanded.insert(pos, false);
             pos
         }
         for &ep in eps {
             if visited.insert(ep.slot) {
-                insert(keys, expanded, ef, key(ep));
+                insert(keys, ef, key(ep));
             }
         }
         let mut i = 0;
         while i < keys.len() {
-            expanded[i] = true;
             let c = keys[i] as u32;
-            let mut lowest = usize::MAX;
-            fresh.clear();
-            self.for_links(c, level, |nb| {
-                if visited.insert(nb) {
-                    fresh.push(nb);
+            visited.expand(c);
+            if level == 0 {
+                // The list expanded next is usually the next in the pool.
+                if let Some(&next) = keys.get(i + 1) {
+                    let b = (next as u32 as usize) * (self.m0 + 1);
+                    if let Some(a) = self.layer0.get(b) {
+                        prefetch_ptr(std::ptr::from_ref(a).cast());
+                    }
                 }
-            });
-            if let Some(&first) = fresh.first() {
-                s.prefetch(first);
             }
+            let l = self.links(c, level);
+            let cnt = (l[0].load(Relaxed) as usize).min(l.len() - 1);
+            let l = &l[1..=cnt];
+            for a in l {
+                visited.prefetch(a.load(Relaxed));
+            }
+            // Branch-free: every link is written to `fresh`, the count
+            // advancing only past unvisited ones.
+            fresh.resize(l.len().max(fresh.len()), 0);
+            let mut n = 0;
+            for a in l {
+                let nb = a.load(Relaxed);
+                fresh[n] = nb;
+                n += usize::from(visited.insert(nb));
+            }
+            let fresh = &fresh[..n];
+            for &nb in fresh.iter().take(AHEAD) {
+                s.prefetch(nb);
+            }
+            let mut lowest = usize::MAX;
             for (j, &nb) in fresh.iter().enumerate() {
-                if let Some(&next) = fresh.get(j + 1) {
+                if let Some(&next) = fresh.get(j + AHEAD) {
                     s.prefetch(next);
                 }
                 let d = s.dist(q, nb);
@@ -421,12 +483,12 @@ impl HnswIndex {
                     distance: d,
                     slot: nb,
                 });
-                lowest = lowest.min(insert(keys, expanded, ef, k));
+                lowest = lowest.min(insert(keys, ef, k));
             }
             if lowest <= i {
                 i = lowest;
             }
-            while i < keys.len() && expanded[i] {
+            while i < keys.len() && visited.expanded(keys[i] as u32) {
                 i += 1;
             }
         }
