@@ -115,6 +115,7 @@ struct Scratch {
     visited: Visited,
     keys: Vec<u64>,
     fresh: Vec<u32>,
+    found: Vec<u64>,
 }
 
 /// A neighbour as one integer whose unsigned order is [`Neighbor`]'s order
@@ -418,6 +419,7 @@ impl HnswIndex {
             visited,
             keys,
             fresh,
+            found,
         } = scratch;
         visited.reset(self.levels.len());
         keys.clear();
@@ -473,16 +475,32 @@ impl HnswIndex {
             for &nb in fresh.iter().take(AHEAD) {
                 s.prefetch(nb);
             }
-            let mut lowest = usize::MAX;
+            // All distances first, then (without a branch) keep those that
+            // beat the pool's farthest as it was: most do not, and testing
+            // them one by one is an unpredictable branch.
+            found.clear();
             for (j, &nb) in fresh.iter().enumerate() {
                 if let Some(&next) = fresh.get(j + AHEAD) {
                     s.prefetch(next);
                 }
-                let d = s.dist(q, nb);
-                let k = key(Neighbor {
-                    distance: d,
+                found.push(key(Neighbor {
+                    distance: s.dist(q, nb),
                     slot: nb,
-                });
+                }));
+            }
+            let worst = if keys.len() >= ef {
+                keys.last().copied().unwrap_or(u64::MAX)
+            } else {
+                u64::MAX
+            };
+            let mut kept = 0;
+            for j in 0..found.len() {
+                let k = found[j];
+                found[kept] = k;
+                kept += usize::from(k < worst);
+            }
+            let mut lowest = usize::MAX;
+            for &k in &found[..kept] {
                 lowest = lowest.min(insert(keys, ef, k));
             }
             if lowest <= i {
