@@ -173,6 +173,11 @@ fn run_bench(args: &SyncBenchArgs) -> Result<String, SyncCliError> {
     );
     let _ = writeln!(
         out,
+        "column writes encoded column by column: {:.2} bytes each in sync batches, {:.2} in a stored snapshot ({:.2} in the per-change form)",
+        report.bytes_per_op, report.snapshot_bytes_per_op, report.per_change_bytes_per_op
+    );
+    let _ = writeln!(
+        out,
         "merge of two replicas with {} concurrent edits each: {:.3} s ({:.0} changes/s), converged: {}",
         report.updates / 2,
         report.merge_s,

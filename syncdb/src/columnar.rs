@@ -116,7 +116,7 @@ const INT_CONST: u8 = 2;
 
 /// Batches of at most this many changes are sent in the per-change form
 /// without trying the columnar one (whose column headers cost more there).
-const SMALL_BATCH: usize = 8;
+const SMALL_BATCH: usize = 32;
 
 const FLAG_SORTED: u8 = 1;
 const FLAG_ROWS: u8 = 2;

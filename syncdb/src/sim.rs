@@ -614,8 +614,14 @@ pub struct WorkloadReport {
     /// Column updates per second (transactions of `batch` updates).
     pub update_ops_s: f64,
     /// Bytes of the encoded change batches (the replica's full sync
-    /// snapshot) divided by the number of column writes.
+    /// snapshot, column by column) divided by the number of column writes.
     pub bytes_per_op: f64,
+    /// The same changes in the per-change form of wire version 1, per
+    /// column write (the figure before the columnar encoding).
+    pub per_change_bytes_per_op: f64,
+    /// Bytes of the replica's stored snapshot
+    /// ([`Database::save_snapshot`]) per column write.
+    pub snapshot_bytes_per_op: f64,
     /// Seconds to merge two replicas that each made `updates / 2`
     /// concurrent edits (both directions).
     pub merge_s: f64,
@@ -698,6 +704,8 @@ pub fn row_workload(
     }
     let update_s = start.elapsed().as_secs_f64();
     let all = a.changes_since(&VersionVector::new());
+    let per_change: usize = all.iter().map(crate::wire::encoded_change_len).sum();
+    let snapshot = a.save_snapshot().len();
     let bytes: usize = crate::wire::batches(a.replica(), a.schema_version(), all, 1 << 20)
         .iter()
         .map(|m| m.encode().len())
@@ -720,16 +728,21 @@ pub fn row_workload(
     let merge_s = start.elapsed().as_secs_f64();
     let converged = a.read().dump() == b.read().dump();
     let per_s = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    let per_write = |b: usize| {
+        if writes > 0 {
+            b as f64 / writes as f64
+        } else {
+            0.0
+        }
+    };
     Ok(WorkloadReport {
         rows,
         updates,
         insert_ops_s: per_s(rows, insert_s),
         update_ops_s: per_s(updates, update_s),
-        bytes_per_op: if writes > 0 {
-            bytes as f64 / writes as f64
-        } else {
-            0.0
-        },
+        bytes_per_op: per_write(bytes),
+        per_change_bytes_per_op: per_write(per_change),
+        snapshot_bytes_per_op: per_write(snapshot),
         merge_s,
         merge_changes_s: per_s(merged, merge_s),
         converged,

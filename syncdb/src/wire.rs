@@ -373,6 +373,11 @@ impl Message {
     }
 }
 
+/// Bytes of a change batch message besides its changes in the per-change
+/// form: header, sender, schema version, collected count, change count,
+/// flags, padding length and checksum, at their largest.
+const BATCH_OVERHEAD: usize = 4 + 10 + 5 + 1 + 10 + 1 + 1 + 4;
+
 /// Splits `changes` into [`Message::Changes`] batches whose encodings hold
 /// at most `max_bytes` each (a single change larger than that goes alone).
 ///
@@ -398,20 +403,24 @@ pub fn batches(
     let mut hint: Option<usize> = None;
     while !rest.is_empty() {
         let total = rest.len();
+        // A batch is never larger than its changes in the per-change form
+        // plus the framing, so the prefix that fits that way needs no trial.
+        let mut size = BATCH_OVERHEAD;
+        let mut safe = 0;
+        while safe < total && size + encoded_change_len(&rest[safe]) <= max_bytes {
+            size += encoded_change_len(&rest[safe]);
+            safe += 1;
+        }
+        if safe == total {
+            out.push(message(rest));
+            break;
+        }
         let mut n = match hint {
-            Some(h) => h.min(total),
-            None => {
-                let mut size = 32;
-                let mut n = 0;
-                while n < total && (n == 0 || size + encoded_change_len(&rest[n]) <= max_bytes) {
-                    size += encoded_change_len(&rest[n]);
-                    n += 1;
-                }
-                n
-            }
+            Some(h) if h > safe => h.min(total),
+            _ => (safe * 2).max(safe + 1).min(total),
         };
         // Largest size known to fit, smallest known not to.
-        let mut fit = 0usize;
+        let mut fit = safe;
         let mut fail = total + 1;
         loop {
             let size = len_of(&rest[..n]);

@@ -306,6 +306,18 @@ fn row_workload_merges_to_one_state() {
         r.insert_ops_s > 0.0 && r.update_ops_s > 0.0 && r.merge_changes_s > 0.0,
         "{r:?}"
     );
-    // Each column write costs at least its key, value and stamps, and not absurdly more.
-    assert!(r.bytes_per_op > 8.0 && r.bytes_per_op < 64.0, "{r:?}");
+    // In the per-change form each column write costs at least its key,
+    // value and stamps, and not absurdly more; column by column, far less.
+    assert!(
+        r.per_change_bytes_per_op > 8.0 && r.per_change_bytes_per_op < 64.0,
+        "{r:?}"
+    );
+    assert!(
+        r.bytes_per_op > 0.0 && r.bytes_per_op < r.per_change_bytes_per_op / 2.0,
+        "{r:?}"
+    );
+    assert!(
+        r.snapshot_bytes_per_op > 0.0 && r.snapshot_bytes_per_op < r.per_change_bytes_per_op / 2.0,
+        "{r:?}"
+    );
 }
