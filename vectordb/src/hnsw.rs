@@ -5,6 +5,13 @@
 //! all links are `AtomicU32` so searches read without locks while a writer
 //! (or the parallel build) updates a node's list under that node's mutex.
 //! A search's visited set is a generation-stamped `Vec<u16>` per thread.
+//! Unfiltered searches (and the build) run one sorted pool of the `ef`
+//! best nodes, packed as `u64` keys that order like [`Neighbor`]; each
+//! expanded list is filtered against the visited stamps without branches,
+//! its rows prefetched ahead of the distances, which are computed in one
+//! batch and screened against the pool's farthest before insertion.
+//! Filtered searches, and searches over deleted slots, use the two-heap
+//! form with an acceptance test.
 //! Neighbours are chosen with the heuristic of the paper's algorithm 4.
 //! Node levels are a pure function of the seed and the slot, so a serial
 //! build is deterministic.
