@@ -36,7 +36,7 @@ fn builtin_plugins_are_exactly_these() {
         defined_by::<Codec>("unidb-syncdb"),
         [
             "bss", "decimal", "delta", "dict", "dod", "fbits", "for", "front", "fsst", "gorilla",
-            "linear", "lz4", "one", "plain", "rle", "svb", "varint"
+            "huff", "linear", "lz4", "one", "plain", "rle", "svb", "varint"
         ]
     );
 }

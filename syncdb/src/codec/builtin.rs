@@ -439,11 +439,10 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     let at = r.offset();
     // The frame minimum is added while unpacking (one pass, one buffer).
     let mut vals: Vec<i64> = if b <= 32 {
-        bitpack::unpack_u32(r.rest(), count, b)
-            .map_err(bitpack_err(at))?
-            .iter()
-            .map(|&o| min.wrapping_add(i64::from(o)))
-            .collect()
+        let small = bitpack::unpack_u32(r.rest(), count, b).map_err(bitpack_err(at))?;
+        let mut v = Vec::with_capacity(ctx.capacity(count));
+        v.extend(small.iter().map(|&o| min.wrapping_add(i64::from(o))));
+        v
     } else if b <= 57 {
         let needed = bitpack::packed_len(count, b);
         let input = r.rest();
@@ -550,8 +549,8 @@ fn delta_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
 
 /// `[first, first + d[0], first + d[0] + d[1], ...]` (wrapping), `count`
 /// values.
-fn prefix_sum(first: i64, d: &[i64], count: usize) -> Vec<i64> {
-    let mut out = Vec::with_capacity(count);
+fn prefix_sum(first: i64, d: &[i64], capacity: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(capacity);
     let mut acc = first;
     out.push(acc);
     out.extend(d.iter().map(|&x| {
@@ -567,7 +566,8 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
     }
     let first = r.zigzag("first value")?;
     let d = child_ints(r, ctx, count - 1)?;
-    Ok(Values::Int(prefix_sum(first, &d, count)))
+    let cap = ctx.capacity(count);
+    Ok(Values::Int(prefix_sum(first, &d, cap)))
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -590,7 +590,7 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     let d0 = r.zigzag("first delta")?;
     let dd = child_ints(r, ctx, count - 2)?;
     // Both running sums in one pass.
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(ctx.capacity(count));
     let (mut v, mut d) = (first, d0);
     out.push(v);
     v = v.wrapping_add(d);

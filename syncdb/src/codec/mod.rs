@@ -33,6 +33,7 @@
 
 mod builtin;
 mod fsst;
+mod huff;
 pub mod io;
 mod numeric;
 mod select;
@@ -480,9 +481,19 @@ impl EncodeCtx {
 pub struct DecodeCtx {
     depth: u8,
     budget: Budget,
+    /// Room the column will need after this block (numbers only).
+    spare: usize,
 }
 
 impl DecodeCtx {
+    /// The capacity to allocate for an output buffer of `count` numbers:
+    /// `count`, or more once per block when the column decoder will append
+    /// later blocks to this buffer (so it need not grow then). Decoders
+    /// whose output buffer becomes the stream's values may call it.
+    pub fn capacity(&mut self, count: usize) -> usize {
+        count.saturating_add(std::mem::take(&mut self.spare))
+    }
+
     /// The output budget (charge expanded text and bytes to it).
     pub fn budget(&mut self) -> &mut Budget {
         &mut self.budget
@@ -741,13 +752,21 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
 pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
     let mut values: Option<Values> = None;
     let (kind, mask) = decode_frame(input, |r, kind, present, rows_left, ctx| {
-        let block = ctx.child(r, kind.data(), present)?;
+        // The first block's buffer becomes the column's (no copy), with
+        // room for the rest when the budget covers it: offered to the
+        // block's decoders, else reserved afterwards.
+        let first = values.is_none();
+        let room = rows_left.saturating_mul(8) <= ctx.budget.left();
+        if first && room && matches!(kind.data(), DataKind::Int | DataKind::Float) {
+            ctx.spare = rows_left;
+        }
+        let block = ctx.child(r, kind.data(), present);
+        ctx.spare = 0;
+        let block = block?;
         match &mut values {
             None => {
-                // The first block's values become the column's (no copy),
-                // with room for the rest when the budget covers it.
                 let mut v = block;
-                if rows_left.saturating_mul(8) <= ctx.budget.left() {
+                if room {
                     v.reserve_numbers(rows_left);
                 }
                 values = Some(v);
@@ -804,6 +823,7 @@ fn decode_frame(
     let mut ctx = DecodeCtx {
         depth: 0,
         budget: Budget::for_input(input.len()),
+        spare: 0,
     };
     // The validity mask is only built once a block has nulls.
     let mut mask: Option<Vec<bool>> = None;
@@ -892,6 +912,7 @@ pub fn decode_values(input: &[u8], kind: DataKind, count: usize) -> Result<Value
     let mut ctx = DecodeCtx {
         depth: 0,
         budget: Budget::for_input(input.len()),
+        spare: 0,
     };
     let v = ctx.child(&mut r, kind, count)?;
     if r.remaining() != 0 {

@@ -73,11 +73,9 @@ fn linear_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx
     let step = r.zigzag("linear step")?;
     let mut vals = match r.u8("linear residual flag")? {
         0 => {
-            return Ok(Values::Int(
-                (0..count as i64)
-                    .map(|i| first.wrapping_add(step.wrapping_mul(i)))
-                    .collect(),
-            ))
+            let mut out = Vec::with_capacity(ctx.capacity(count));
+            out.extend((0..count as i64).map(|i| first.wrapping_add(step.wrapping_mul(i))));
+            return Ok(Values::Int(out));
         }
         1 => child_ints(r, ctx, count)?,
         f => {

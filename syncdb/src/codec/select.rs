@@ -3,7 +3,7 @@
 
 use unidb_registry::PluginKind;
 
-use super::{Codec, CodecError, Effort, EncodeCtx, Values};
+use super::{Codec, CodecError, Cost, Effort, EncodeCtx, Values};
 
 /// Values per sampled run.
 const RUN: usize = 64;
@@ -29,6 +29,19 @@ fn sample(values: &Values) -> Option<Values> {
         }
     }
     out
+}
+
+/// The size a codec is ranked by: its encoded size, plus a share for a
+/// slower decode class. This is the selection's speed floor: a
+/// [`Cost::Medium`] codec (byte- or table-at-a-time) must be more than 12%
+/// smaller than a [`Cost::Fast`] one to be chosen, a [`Cost::Slow`] one
+/// more than 25%.
+fn weighted(size: usize, codec: &Codec) -> usize {
+    match codec.cost {
+        Cost::Fast => size,
+        Cost::Medium => size + size * 12 / 100,
+        Cost::Slow => size + size / 4,
+    }
 }
 
 /// One contiguous run of the sample's size from the middle of the stream:
@@ -128,11 +141,15 @@ pub(super) fn encode_node(
                     size = size.min(other.len());
                 }
             }
-            ranked.push((size, codec, sample.is_none().then_some((buf, desc))));
+            ranked.push((
+                weighted(size, codec),
+                codec,
+                sample.is_none().then_some((buf, desc)),
+            ));
         } else if let Some(c) = &contiguous {
             let mut other = Vec::new();
             if try_codec(codec, c, stages, effort, &mut other)?.is_some() {
-                ranked.push((other.len(), codec, None));
+                ranked.push((weighted(other.len(), codec), codec, None));
             }
         }
     }
@@ -140,7 +157,7 @@ pub(super) fn encode_node(
     // A codec that fit the sample may not fit the whole stream (one value,
     // dictionary size), and a sample misjudges some data: the two best
     // candidates that fit are encoded in full and the smaller kept.
-    let mut best: Option<(Vec<u8>, String)> = None;
+    let mut best: Option<(usize, Vec<u8>, String)> = None;
     let mut tried = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
     for (size, codec, done) in ranked {
@@ -159,8 +176,9 @@ pub(super) fn encode_node(
                 }
             }
         };
-        if best.as_ref().is_none_or(|(b, _)| buf.len() < b.len()) {
-            best = Some((buf, desc));
+        let w = weighted(buf.len(), codec);
+        if best.as_ref().is_none_or(|(b, _, _)| w < *b) {
+            best = Some((w, buf, desc));
         }
         tried += 1;
         if tried == 2 || sample.is_none() {
@@ -168,7 +186,7 @@ pub(super) fn encode_node(
         }
     }
     match best {
-        Some((buf, desc)) if buf.len() < plain_node.len() => {
+        Some((w, buf, desc)) if w < plain_node.len() => {
             out.extend_from_slice(&buf);
             Ok(desc)
         }
