@@ -193,6 +193,7 @@ impl Kernels {
     }
 
     /// The path these kernels belong to.
+    #[inline]
     pub fn isa(&self) -> Isa {
         self.isa
     }
@@ -207,6 +208,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn dot_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.dot_f32)(a, b))
@@ -216,6 +218,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn l2sq_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.l2sq_f32)(a, b))
@@ -229,6 +232,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn cosine_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.cosine_f32)(a, b))
@@ -238,6 +242,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn l1_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.l1_f32)(a, b))
@@ -248,6 +253,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn dot_i8(&self, a: &[i8], b: &[i8]) -> Result<i32, KernelError> {
         check_len!(a, b);
         Ok((self.t.dot_i8)(a, b))
@@ -258,6 +264,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn l2sq_i8(&self, a: &[i8], b: &[i8]) -> Result<u32, KernelError> {
         check_len!(a, b);
         Ok((self.t.l2sq_i8)(a, b))
@@ -268,6 +275,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn l2sq_u8(&self, a: &[u8], b: &[u8]) -> Result<u32, KernelError> {
         check_len!(a, b);
         Ok((self.t.l2sq_u8)(a, b))
@@ -277,6 +285,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn hamming_u64(&self, a: &[u64], b: &[u64]) -> Result<u64, KernelError> {
         check_len!(a, b);
         Ok((self.t.hamming_u64)(a, b))
@@ -287,6 +296,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn jaccard_u64(&self, a: &[u64], b: &[u64]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.jaccard_u64)(a, b))
@@ -296,6 +306,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn dot_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.dot_f16)(a, b))
@@ -305,6 +316,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn l2sq_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.l2sq_f16)(a, b))
@@ -314,6 +326,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::LengthMismatch`] when the lengths differ.
+    #[inline]
     pub fn cosine_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
         Ok((self.t.cosine_f16)(a, b))
@@ -323,6 +336,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
     pub fn dot_f32_many(
         &self,
         query: &[f32],
@@ -338,6 +352,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
     pub fn l2sq_f32_many(
         &self,
         query: &[f32],
@@ -353,6 +368,7 @@ impl Kernels {
     ///
     /// # Errors
     /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
     pub fn cosine_f32_many(
         &self,
         query: &[f32],
@@ -369,6 +385,7 @@ impl Kernels {
     ///
     /// # Errors
     /// Never fails today; `Result` keeps the kernel contract uniform.
+    #[inline]
     pub fn sum_f32(&self, values: &[f32]) -> Result<f64, KernelError> {
         Ok((self.t.sum_f32)(values))
     }

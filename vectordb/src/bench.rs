@@ -101,7 +101,8 @@ pub struct BenchRow {
     pub nprobe: Option<usize>,
     /// Mean recall@10 against the ground truth.
     pub recall_at_10: f64,
-    /// Queries per second.
+    /// Queries per second of the fastest timed pass over the query set
+    /// (after one untimed warm-up pass).
     pub qps: f64,
     /// Index build time in seconds.
     pub build_s: f64,
@@ -292,15 +293,21 @@ fn run_in_pool(
                 (0..query.rows).map(run_one).collect()
             }
         };
-        // Repeat small query sets until the timing is long enough to trust.
-        let started = Instant::now();
+        // One untimed warm-up pass (it also gives the results scored for
+        // recall), then timed passes for at least 0.25 s (3 at least),
+        // keeping the fastest: on a shared machine the best pass is the one
+        // least disturbed by other load, as the peers' scripts measure.
         let found = pass()?;
-        let mut passes = 1;
-        while started.elapsed().as_secs_f64() < 0.25 && passes < 1000 {
+        let started = Instant::now();
+        let mut best = f64::INFINITY;
+        let mut passes = 0;
+        while (passes < 3 || started.elapsed().as_secs_f64() < 0.25) && passes < 1000 {
+            let t = Instant::now();
             pass()?;
+            best = best.min(t.elapsed().as_secs_f64());
             passes += 1;
         }
-        let secs = started.elapsed().as_secs_f64().max(1e-9) / f64::from(passes);
+        let secs = best.max(1e-9);
         let hit: usize = found
             .iter()
             .zip(&truth)
