@@ -278,9 +278,7 @@ fn workload_breakdown() {
         .unwrap_or("max".into())
         .parse()
         .unwrap();
-    let t = std::time::Instant::now();
     let stats = column_sizes(&changes, effort).unwrap();
-    println!("encoded in {:?}", t.elapsed());
     let total: usize = stats.iter().map(|s| s.bytes).sum();
     for s in &stats {
         println!(
@@ -299,25 +297,4 @@ fn workload_breakdown() {
         decode_changes(&encode_changes(&changes, Effort::Max)).unwrap(),
         changes
     );
-}
-
-#[test]
-#[ignore = "timing probe"]
-fn small_batch_probe() {
-    let changes = workload(40, 40);
-    for n in [5usize, 20, 80] {
-        let part = &changes[changes.len() - n..];
-        for effort in [Effort::Fast, Effort::Max] {
-            let t = std::time::Instant::now();
-            let mut len = 0;
-            for _ in 0..20 {
-                len = encode_columnar(part, effort, false).unwrap().0.len();
-            }
-            println!(
-                "{n} changes {effort:?}: {:?} per encode, {len} bytes (rows {})",
-                t.elapsed() / 20,
-                encode_rows(part).len()
-            );
-        }
-    }
 }
