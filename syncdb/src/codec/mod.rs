@@ -444,6 +444,8 @@ pub struct EncodeCtx {
     stages_left: u8,
     effort: Effort,
     children: Vec<String>,
+    /// The slowest decode class among the children's cascades.
+    slowest: Cost,
 }
 
 impl EncodeCtx {
@@ -452,6 +454,7 @@ impl EncodeCtx {
             stages_left,
             effort,
             children: Vec::new(),
+            slowest: Cost::Fast,
         }
     }
 
@@ -470,8 +473,9 @@ impl EncodeCtx {
         if self.stages_left <= 1 {
             return Err(CodecError::NoStagesLeft);
         }
-        let desc = select::encode_node(values, self.stages_left - 1, self.effort, out)?;
+        let (desc, cost) = select::encode_node(values, self.stages_left - 1, self.effort, out)?;
         self.children.push(desc);
+        self.slowest = self.slowest.max(cost);
         Ok(())
     }
 }
@@ -731,12 +735,7 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
         };
         let vals = col.values.slice(next_value..next_value + present);
         next_value += present;
-        cascades.push(select::encode_node(
-            &vals,
-            effort.stages(),
-            effort,
-            &mut out,
-        )?);
+        cascades.push(select::encode_node(&vals, effort.stages(), effort, &mut out)?.0);
     }
     Ok(Encoded {
         bytes: out,

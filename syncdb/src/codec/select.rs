@@ -31,13 +31,15 @@ fn sample(values: &Values) -> Option<Values> {
     out
 }
 
-/// The size a codec is ranked by: its encoded size, plus a share for a
-/// slower decode class. This is the selection's speed floor: a
-/// [`Cost::Medium`] codec (byte- or table-at-a-time) must be more than 12%
-/// smaller than a [`Cost::Fast`] one to be chosen, a [`Cost::Slow`] one
-/// more than 25%.
-fn weighted(size: usize, codec: &Codec) -> usize {
-    match codec.cost {
+/// The size a cascade is ranked by: its encoded size, plus a share for the
+/// slowest decode class among its stages. This is the selection's speed
+/// floor: a cascade with a [`Cost::Medium`] stage (byte- or
+/// table-at-a-time) must be more than 12% smaller than an all-[`Cost::Fast`]
+/// one to be chosen, one with a [`Cost::Slow`] stage more than 25%. Judging
+/// the whole cascade keeps a slow stage nested under fast ones from
+/// slipping under the floor.
+fn weighted(size: usize, cost: Cost) -> usize {
+    match cost {
         Cost::Fast => size,
         Cost::Medium => size + size * 12 / 100,
         Cost::Slow => size + size / 4,
@@ -57,14 +59,15 @@ fn contiguous(values: &Values) -> Option<Values> {
 }
 
 /// Writes one node (name, then payload) with `codec`; `Ok(None)` when the
-/// codec does not fit the values. Returns the node's cascade description.
+/// codec does not fit the values. Returns the node's cascade description
+/// and the slowest decode class among its stages.
 pub(super) fn try_codec(
     codec: &Codec,
     values: &Values,
     stages: u8,
     effort: Effort,
     out: &mut Vec<u8>,
-) -> Result<Option<String>, CodecError> {
+) -> Result<Option<(String, Cost)>, CodecError> {
     let start = out.len();
     let name = codec.info.name;
     out.push(name.len() as u8);
@@ -77,7 +80,7 @@ pub(super) fn try_codec(
             } else {
                 format!("{name}({})", ctx.children.join(","))
             };
-            Ok(Some(desc))
+            Ok(Some((desc, codec.cost.max(ctx.slowest))))
         }
         Ok(false) | Err(CodecError::NoStagesLeft) => {
             out.truncate(start);
@@ -106,50 +109,47 @@ fn plain() -> &'static Codec {
 }
 
 /// Encodes `values` as one node with at most `stages` stages, choosing the
-/// codec automatically. Returns the cascade description.
+/// codec automatically. Returns the cascade description and its slowest
+/// decode class.
 pub(super) fn encode_node(
     values: &Values,
     stages: u8,
     effort: Effort,
     out: &mut Vec<u8>,
-) -> Result<String, CodecError> {
+) -> Result<(String, Cost), CodecError> {
     let plain = plain();
     let mut plain_node = Vec::new();
     try_codec(plain, values, 1, effort, &mut plain_node)?;
     if values.is_empty() {
         out.extend_from_slice(&plain_node);
-        return Ok(plain.info.name.to_owned());
+        return Ok((plain.info.name.to_owned(), plain.cost));
     }
     let sample = sample(values);
     let probe = sample.as_ref().unwrap_or(values);
     let contiguous = contiguous(values);
     // (size on the probe, codec, the full encoding when the probe was the
     // whole stream)
-    type Ranked = (usize, &'static Codec, Option<(Vec<u8>, String)>);
+    type Ranked = (usize, &'static Codec, Option<(Vec<u8>, String, Cost)>);
     let mut ranked: Vec<Ranked> = Vec::new();
     for codec in candidates(values, effort) {
         if std::ptr::eq(codec, plain) {
             continue;
         }
         let mut buf = Vec::new();
-        if let Some(desc) = try_codec(codec, probe, stages, effort, &mut buf)? {
-            let mut size = buf.len();
+        if let Some((desc, cost)) = try_codec(codec, probe, stages, effort, &mut buf)? {
+            let mut rank = weighted(buf.len(), cost);
             // Integers: the better of the spread runs and one contiguous run.
             if let Some(c) = &contiguous {
                 let mut other = Vec::new();
-                if try_codec(codec, c, stages, effort, &mut other)?.is_some() {
-                    size = size.min(other.len());
+                if let Some((_, cost)) = try_codec(codec, c, stages, effort, &mut other)? {
+                    rank = rank.min(weighted(other.len(), cost));
                 }
             }
-            ranked.push((
-                weighted(size, codec),
-                codec,
-                sample.is_none().then_some((buf, desc)),
-            ));
+            ranked.push((rank, codec, sample.is_none().then_some((buf, desc, cost))));
         } else if let Some(c) = &contiguous {
             let mut other = Vec::new();
-            if try_codec(codec, c, stages, effort, &mut other)?.is_some() {
-                ranked.push((weighted(other.len(), codec), codec, None));
+            if let Some((_, cost)) = try_codec(codec, c, stages, effort, &mut other)? {
+                ranked.push((weighted(other.len(), cost), codec, None));
             }
         }
     }
@@ -157,7 +157,7 @@ pub(super) fn encode_node(
     // A codec that fit the sample may not fit the whole stream (one value,
     // dictionary size), and a sample misjudges some data: the two best
     // candidates that fit are encoded in full and the smaller kept.
-    let mut best: Option<(usize, Vec<u8>, String)> = None;
+    let mut best: Option<(usize, Vec<u8>, String, Cost)> = None;
     let mut tried = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
     for (size, codec, done) in ranked {
@@ -166,19 +166,19 @@ pub(super) fn encode_node(
         if tried == 1 && size > lead + lead / 4 {
             break;
         }
-        let (buf, desc) = match done {
+        let (buf, desc, cost) = match done {
             Some(d) => d,
             None => {
                 let mut buf = Vec::new();
                 match try_codec(codec, values, stages, effort, &mut buf)? {
-                    Some(desc) => (buf, desc),
+                    Some((desc, cost)) => (buf, desc, cost),
                     None => continue,
                 }
             }
         };
-        let w = weighted(buf.len(), codec);
-        if best.as_ref().is_none_or(|(b, _, _)| w < *b) {
-            best = Some((w, buf, desc));
+        let w = weighted(buf.len(), cost);
+        if best.as_ref().is_none_or(|(b, _, _, _)| w < *b) {
+            best = Some((w, buf, desc, cost));
         }
         tried += 1;
         if tried == 2 || sample.is_none() {
@@ -186,13 +186,13 @@ pub(super) fn encode_node(
         }
     }
     match best {
-        Some((w, buf, desc)) if w < plain_node.len() => {
+        Some((w, buf, desc, cost)) if w < plain_node.len() => {
             out.extend_from_slice(&buf);
-            Ok(desc)
+            Ok((desc, cost))
         }
         _ => {
             out.extend_from_slice(&plain_node);
-            Ok(plain.info.name.to_owned())
+            Ok((plain.info.name.to_owned(), plain.cost))
         }
     }
 }

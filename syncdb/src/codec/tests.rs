@@ -637,3 +637,54 @@ fn flat_text_matches_owned_decoding() {
         );
     }
 }
+
+/// The speed floor judges a whole cascade by its slowest stage: whatever
+/// the selection keeps, a cascade with a Medium (Slow) stage anywhere is
+/// more than 12% (25%) smaller than plain, and the reported class is the
+/// slowest of the named stages (looked up in the registry independently).
+#[test]
+fn speed_floor_covers_nested_stages() {
+    let mut r = rng(15);
+    let n = BLOCK_VALUES;
+    let columns = [
+        // 70% true at random: entropy 0.88 bits, so an entropy stage under
+        // run-length/dictionary saves only a few percent over bit-packing.
+        Values::Bool((0..n).map(|_| r() % 10 < 7).collect()),
+        Values::Bool((0..n).map(|_| r() % 100 < 97).collect()),
+        Values::Int((0..n).map(|_| (r() % 5) as i64).collect()),
+        Values::Int((0..n).map(|_| (r() % 1000) as i64 * 3).collect()),
+        Values::Text(
+            (0..n / 8)
+                .map(|i| ["a", "bb", "ccc"][i % 3].to_owned())
+                .collect(),
+        ),
+    ];
+    for values in columns {
+        let plain = encode_with("plain", &values, Effort::Max).unwrap().unwrap();
+        let mut out = Vec::new();
+        let (desc, cost) =
+            select::encode_node(&values, Effort::Max.stages(), Effort::Max, &mut out).unwrap();
+        let named = desc
+            .split(['(', ')', ','])
+            .filter(|s| !s.is_empty())
+            .map(|s| Codec::registry().get(s).unwrap().cost)
+            .max()
+            .unwrap();
+        assert_eq!(cost, named, "{desc}");
+        let need = match cost {
+            Cost::Fast => plain.len(),
+            Cost::Medium => plain.len() * 100 / 112,
+            Cost::Slow => plain.len() * 100 / 125,
+        };
+        assert!(
+            out.len() <= need,
+            "{desc} ({cost:?}) took {} bytes, plain {}",
+            out.len(),
+            plain.len()
+        );
+        assert_eq!(
+            decode_values(&out, values.kind(), values.len()).unwrap(),
+            values
+        );
+    }
+}
