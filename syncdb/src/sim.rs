@@ -119,6 +119,18 @@ pub struct SimReport {
 
 use unidb_common::rng::SplitMix64 as Rng;
 
+/// The schema of [`row_workload`]: one `items` table keyed by `id` with
+/// `name` (text), `qty` (i64), `price` (f64) and `done` (bool).
+pub fn row_workload_schema() -> Vec<Migration> {
+    vec![Migration::AddTable(
+        TableDef::new("items", "id", ColumnType::I64)
+            .column(ColumnDef::new("name", ColumnType::Text))
+            .column(ColumnDef::new("qty", ColumnType::I64))
+            .column(ColumnDef::new("price", ColumnType::F64))
+            .column(ColumnDef::new("done", ColumnType::Bool)),
+    )]
+}
+
 /// The schema the simulation starts from.
 pub fn sim_schema() -> Vec<Migration> {
     vec![Migration::AddTable(
@@ -647,13 +659,7 @@ pub fn row_workload(
     seed: u64,
 ) -> Result<WorkloadReport> {
     use std::time::Instant;
-    let schema = [Migration::AddTable(
-        TableDef::new("items", "id", ColumnType::I64)
-            .column(ColumnDef::new("name", ColumnType::Text))
-            .column(ColumnDef::new("qty", ColumnType::I64))
-            .column(ColumnDef::new("price", ColumnType::F64))
-            .column(ColumnDef::new("done", ColumnType::Bool)),
-    )];
+    let schema = row_workload_schema();
     let clock = ManualClock::new(1_700_000_000_000);
     let open = |id: u64| -> Result<Database> {
         Database::open(ReplicaId::from_u64(id), Arc::new(clock.clone()), &schema)

@@ -233,6 +233,19 @@ fn read_blobs(
     count: usize,
     budget: &mut Budget,
 ) -> Result<Vec<Vec<u8>>, CodecError> {
+    let mut out = Vec::with_capacity(count.min(r.remaining()));
+    for_each_blob(r, count, budget, |b| out.push(b.to_vec()))?;
+    Ok(out)
+}
+
+/// Reads the `plain` layout of `count` byte strings (`count` LEB128
+/// lengths, then the bytes) and hands each to `f`, charging `budget`.
+pub(super) fn for_each_blob<'a>(
+    r: &mut Reader<'a>,
+    count: usize,
+    budget: &mut Budget,
+    mut f: impl FnMut(&'a [u8]),
+) -> Result<(), CodecError> {
     // Each length takes at least one byte: check before allocating.
     if count > r.remaining() {
         return Err(CodecError::Truncated {
@@ -246,14 +259,13 @@ fn read_blobs(
     for _ in 0..count {
         lens.push(r.varint("value length")?);
     }
-    let mut out = Vec::with_capacity(count);
     for len in lens {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         let b = r.take(len, "value bytes")?;
         budget.charge(len)?;
-        out.push(b.to_vec());
+        f(b);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The decoded bytes a decoder may still produce; bounds expansion

@@ -177,27 +177,10 @@ fn flat_plain(
     bytes: &mut Vec<u8>,
     ends: &mut Vec<usize>,
 ) -> Result<(), CodecError> {
-    // Each length takes at least one byte: check before allocating.
-    if count > r.remaining() {
-        return Err(CodecError::Truncated {
-            what: "value lengths",
-            offset: r.offset(),
-            needed: count,
-            available: r.remaining(),
-        });
-    }
-    let mut lens = Vec::with_capacity(count);
-    for _ in 0..count {
-        lens.push(r.varint("value length")?);
-    }
-    for len in lens {
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let b = r.take(len, "value bytes")?;
-        ctx.budget().charge(len)?;
+    super::io::for_each_blob(r, count, ctx.budget(), |b| {
         bytes.extend_from_slice(b);
         ends.push(bytes.len());
-    }
-    Ok(())
+    })
 }
 
 /// The `dict` layout: size, the dictionary node, the codes node.

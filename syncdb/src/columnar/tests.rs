@@ -222,17 +222,11 @@ fn the_row_workload_takes_under_two_bytes_per_column_write() {
 
 /// The change set of the row workload (`sim::row_workload`), rebuilt here.
 fn workload(rows: usize, updates: usize) -> Vec<Change> {
-    use crate::{ColumnDef, Database, Migration, TableDef, VersionVector};
+    use crate::{Database, VersionVector};
     use std::sync::Arc;
     use unidb_common::rng::SplitMix64 as Rng;
     use unidb_common::time::ManualClock;
-    let schema = [Migration::AddTable(
-        TableDef::new("items", "id", ColumnType::I64)
-            .column(ColumnDef::new("name", ColumnType::Text))
-            .column(ColumnDef::new("qty", ColumnType::I64))
-            .column(ColumnDef::new("price", ColumnType::F64))
-            .column(ColumnDef::new("done", ColumnType::Bool)),
-    )];
+    let schema = crate::sim::row_workload_schema();
     let clock = ManualClock::new(1_700_000_000_000);
     let db = Database::open(ReplicaId::from_u64(1), Arc::new(clock), &schema).unwrap();
     let mut tx = db.transaction();
