@@ -8,7 +8,8 @@
 //! and decode MiB/s per column for every side (unidb, pco, zstd-1, zstd-3,
 //! lz4), timed in interleaved rounds (one batch of each side in turn, best
 //! batch kept) so that a change of machine load hits every side alike; it
-//! takes about 20 s.
+//! takes about 20 s. It ends with the syncdb bench's 100k-row change set:
+//! the columnar batch against zstd and lz4 over the per-change form.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -320,11 +321,87 @@ fn report(cols: &[(&'static str, Column, Vec<u8>)]) {
     }
 }
 
+/// The `report` mode's last table: the syncdb bench's change set (100k
+/// inserted rows of {name, qty, price, done}, then 100k single-column
+/// updates: 500k column writes). Raw is the per-change form (each change
+/// written on its own, as batches of at most 32 changes travel); unidb is
+/// the columnar batch (`columnar::encode_changes`, effort max) and its
+/// decode rebuilds every `Change`; the general-purpose peers compress the
+/// per-change bytes and their decode only decompresses them.
+fn report_change_set() {
+    use unidb_syncdb::columnar::{decode_changes, encode_changes};
+    let changes = unidb_syncdb::sim::row_workload_changes(ROWS, ROWS, 42).unwrap();
+    let writes = ROWS * 4 + ROWS;
+    let raw: Vec<u8> = changes
+        .chunks(32)
+        .flat_map(|c| encode_changes(c, Effort::Max))
+        .collect();
+    let t = Instant::now();
+    let cols = encode_changes(&changes, Effort::Max);
+    let enc_s = t.elapsed().as_secs_f64();
+    assert_eq!(decode_changes(&cols).unwrap(), changes);
+    let z1 = zstd::bulk::compress(&raw, 1).unwrap();
+    let z3 = zstd::bulk::compress(&raw, 3).unwrap();
+    let l4 = lz4_flex::block::compress(&raw);
+    let n = raw.len();
+    let sides: Vec<Side<'_>> = vec![
+        (
+            "unidb columnar",
+            Box::new(|| {
+                black_box(decode_changes(black_box(&cols)).unwrap());
+            }),
+        ),
+        (
+            "zstd-1",
+            Box::new(|| {
+                black_box(zstd::bulk::decompress(black_box(&z1), n).unwrap());
+            }),
+        ),
+        (
+            "zstd-3",
+            Box::new(|| {
+                black_box(zstd::bulk::decompress(black_box(&z3), n).unwrap());
+            }),
+        ),
+        (
+            "lz4",
+            Box::new(|| {
+                black_box(lz4_flex::block::decompress(black_box(&l4), n).unwrap());
+            }),
+        ),
+    ];
+    let sizes = [cols.len(), z1.len(), z3.len(), l4.len()];
+    let secs = interleaved(&sides, 5);
+    let mib = n as f64 / (1024.0 * 1024.0);
+    println!();
+    println!(
+        "change set: {} changes, {writes} column writes, per-change form {:.2} bytes per write",
+        changes.len(),
+        n as f64 / writes as f64
+    );
+    println!("| side | bytes per column write | ratio vs per-change | decode MiB/s (per-change bytes) | encode MiB/s |");
+    println!("|---|---:|---:|---:|---:|");
+    for (k, (side, _)) in sides.iter().enumerate() {
+        let enc = if k == 0 {
+            format!("{:.0}", mib / enc_s)
+        } else {
+            "-".to_owned()
+        };
+        println!(
+            "| {side} | {:.2} | {:.2} | {:.0} | {enc} |",
+            sizes[k] as f64 / writes as f64,
+            n as f64 / sizes[k] as f64,
+            mib / secs[k]
+        );
+    }
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
     if std::env::args().skip(1).any(|a| a == "report") {
         report(&columns());
+        report_change_set();
         return;
     }
     benches();

@@ -131,6 +131,74 @@ pub fn row_workload_schema() -> Vec<Migration> {
     )]
 }
 
+/// The row workload's inserts: rows `0..rows` in transactions of `batch`.
+fn workload_insert(db: &Database, rows: usize, batch: usize) -> Result<()> {
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(batch.max(1)) {
+        let mut tx = db.transaction();
+        for &i in chunk {
+            tx.insert(
+                "items",
+                [
+                    ("id", Value::I64(i as i64)),
+                    ("name", Value::Text(format!("item {i}"))),
+                    ("qty", Value::I64((i % 100) as i64)),
+                    ("price", Value::F64(i as f64 * 0.25)),
+                    ("done", Value::Bool(i % 3 == 0)),
+                ],
+            );
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The row workload's updates: `n` random single-column updates of rows
+/// `0..rows`, in transactions of `batch`.
+fn workload_update(
+    db: &Database,
+    rng: &mut Rng,
+    rows: usize,
+    n: usize,
+    batch: usize,
+) -> Result<()> {
+    let batch = batch.max(1);
+    let mut left = n;
+    while left > 0 && rows > 0 {
+        let mut tx = db.transaction();
+        for _ in 0..left.min(batch) {
+            let key = rng.below(rows as u64) as i64;
+            let (col, v) = match rng.below(4) {
+                0 => ("name", Value::Text(format!("renamed {}", rng.below(1000)))),
+                1 => ("qty", Value::I64(rng.below(1000) as i64)),
+                2 => ("price", Value::F64(rng.below(10_000) as f64 / 4.0)),
+                _ => ("done", Value::Bool(rng.chance(0.5))),
+            };
+            tx.update("items", key, [(col, v)]);
+        }
+        left -= left.min(batch);
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The change set of [`row_workload`]'s first replica: `rows` inserts (in
+/// transactions of 1000) then `updates` random single-column updates, as
+/// held in its change log. Deterministic for a seed.
+///
+/// # Errors
+/// Only on an internal inconsistency (the workload's writes are valid).
+pub fn row_workload_changes(rows: usize, updates: usize, seed: u64) -> Result<Vec<Change>> {
+    let clock = ManualClock::new(1_700_000_000_000);
+    let db = Database::open(
+        ReplicaId::from_u64(1),
+        Arc::new(clock),
+        &row_workload_schema(),
+    )?;
+    workload_insert(&db, rows, 1000)?;
+    workload_update(&db, &mut Rng::new(seed), rows, updates, 1000)?;
+    Ok(db.changes_since(&VersionVector::new()))
+}
+
 /// The schema the simulation starts from.
 pub fn sim_schema() -> Vec<Migration> {
     vec![Migration::AddTable(
@@ -668,42 +736,9 @@ pub fn row_workload(
     let mut rng = Rng::new(seed);
     let a = open(1)?;
     let start = Instant::now();
-    for chunk in (0..rows).collect::<Vec<_>>().chunks(batch) {
-        let mut tx = a.transaction();
-        for &i in chunk {
-            tx.insert(
-                "items",
-                [
-                    ("id", Value::I64(i as i64)),
-                    ("name", Value::Text(format!("item {i}"))),
-                    ("qty", Value::I64((i % 100) as i64)),
-                    ("price", Value::F64(i as f64 * 0.25)),
-                    ("done", Value::Bool(i % 3 == 0)),
-                ],
-            );
-        }
-        tx.commit()?;
-    }
+    workload_insert(&a, rows, batch)?;
     let insert_s = start.elapsed().as_secs_f64();
-    let update = |db: &Database, rng: &mut Rng, n: usize| -> Result<()> {
-        let mut left = n;
-        while left > 0 {
-            let mut tx = db.transaction();
-            for _ in 0..left.min(batch) {
-                let key = rng.below(rows.max(1) as u64) as i64;
-                let (col, v) = match rng.below(4) {
-                    0 => ("name", Value::Text(format!("renamed {}", rng.below(1000)))),
-                    1 => ("qty", Value::I64(rng.below(1000) as i64)),
-                    2 => ("price", Value::F64(rng.below(10_000) as f64 / 4.0)),
-                    _ => ("done", Value::Bool(rng.chance(0.5))),
-                };
-                tx.update("items", key, [(col, v)]);
-            }
-            left -= left.min(batch);
-            tx.commit()?;
-        }
-        Ok(())
-    };
+    let update = |db: &Database, rng: &mut Rng, n: usize| workload_update(db, rng, rows, n, batch);
     let start = Instant::now();
     if rows > 0 {
         update(&a, &mut rng, updates)?;

@@ -220,43 +220,9 @@ fn the_row_workload_takes_under_two_bytes_per_column_write() {
     assert_eq!(decode_changes(&bytes).unwrap(), changes);
 }
 
-/// The change set of the row workload (`sim::row_workload`), rebuilt here.
+/// The change set of the row workload (`sim::row_workload`).
 fn workload(rows: usize, updates: usize) -> Vec<Change> {
-    use crate::{Database, VersionVector};
-    use std::sync::Arc;
-    use unidb_common::rng::SplitMix64 as Rng;
-    use unidb_common::time::ManualClock;
-    let schema = crate::sim::row_workload_schema();
-    let clock = ManualClock::new(1_700_000_000_000);
-    let db = Database::open(ReplicaId::from_u64(1), Arc::new(clock), &schema).unwrap();
-    let mut tx = db.transaction();
-    for i in 0..rows {
-        tx.insert(
-            "items",
-            [
-                ("id", Value::I64(i as i64)),
-                ("name", Value::Text(format!("item {i}"))),
-                ("qty", Value::I64((i % 100) as i64)),
-                ("price", Value::F64(i as f64 * 0.25)),
-                ("done", Value::Bool(i % 3 == 0)),
-            ],
-        );
-    }
-    tx.commit().unwrap();
-    let mut rng = Rng::new(42);
-    let mut tx = db.transaction();
-    for _ in 0..updates {
-        let key = rng.below(rows as u64) as i64;
-        let (col, v) = match rng.below(4) {
-            0 => ("name", Value::Text(format!("renamed {}", rng.below(1000)))),
-            1 => ("qty", Value::I64(rng.below(1000) as i64)),
-            2 => ("price", Value::F64(rng.below(10_000) as f64 / 4.0)),
-            _ => ("done", Value::Bool(rng.chance(0.5))),
-        };
-        tx.update("items", key, [(col, v)]);
-    }
-    tx.commit().unwrap();
-    db.changes_since(&VersionVector::new())
+    crate::sim::row_workload_changes(rows, updates, 42).unwrap()
 }
 
 #[test]
