@@ -894,4 +894,4 @@ fn decode_columnar(r: &mut Reader<'_>, n: usize, sorted: bool) -> Result<Vec<Cha
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -722,44 +722,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn value() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<i64>().prop_map(Value::I64),
-            any::<f64>().prop_map(Value::F64),
-            ".{0,8}".prop_map(Value::Text),
-            any::<bool>().prop_map(Value::Bool),
-            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
-            any::<i64>().prop_map(Value::Timestamp),
-        ]
-    }
-
-    fn change() -> impl Strategy<Value = Change> {
-        let op = prop_oneof![
-            Just(ChangeOp::Row),
-            (any::<u32>(), value()).prop_map(|(column, value)| ChangeOp::Set { column, value }),
-            (any::<u32>(), any::<u64>(), any::<u64>())
-                .prop_map(|(column, inc, dec)| ChangeOp::Count { column, inc, dec }),
-        ];
-        (
-            any::<u64>(),
-            any::<u64>(),
-            any::<u64>(),
-            any::<u32>(),
-            value(),
-            any::<u64>(),
-            op,
-        )
-            .prop_map(|(o, seq, ts, table, key, cl, op)| Change {
-                origin: ReplicaId::from_u64(o),
-                seq,
-                ts: HlcTimestamp::from_u64(ts),
-                table,
-                key,
-                cl,
-                op,
-            })
-    }
+    use crate::columnar::tests::{change, value};
 
     fn column() -> impl Strategy<Value = ColumnDef> {
         (

@@ -1,7 +1,7 @@
 use super::*;
 use proptest::prelude::*;
 
-fn value() -> impl Strategy<Value = Value> {
+pub(crate) fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<i64>().prop_map(Value::I64),
@@ -16,26 +16,29 @@ fn value() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Mostly a few columns (so groups form), sometimes any id.
+fn column() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => 0u32..4, 1 => any::<u32>()]
+}
+
 fn op() -> impl Strategy<Value = ChangeOp> {
     prop_oneof![
         Just(ChangeOp::Row),
-        (0u32..4, value()).prop_map(|(column, value)| ChangeOp::Set { column, value }),
-        (0u32..4, any::<u64>(), 0u64..10).prop_map(|(column, inc, dec)| ChangeOp::Count {
-            column,
-            inc,
-            dec
-        }),
+        (column(), value()).prop_map(|(column, value)| ChangeOp::Set { column, value }),
+        (column(), any::<u64>(), prop_oneof![0u64..10, any::<u64>()])
+            .prop_map(|(column, inc, dec)| ChangeOp::Count { column, inc, dec }),
     ]
 }
 
 /// Random changes: a few replicas, tables and keys (so groups and
-/// followers occur), extreme sequence numbers and timestamps too.
-fn change() -> impl Strategy<Value = Change> {
+/// followers occur), extreme ids, sequence numbers and timestamps too
+/// (also the wire format's round-trip strategy).
+pub(crate) fn change() -> impl Strategy<Value = Change> {
     (
         prop_oneof![0u64..4, any::<u64>()],
         prop_oneof![1u64..50, any::<u64>()],
         prop_oneof![0u64..100, any::<u64>()],
-        0u32..3,
+        prop_oneof![4 => 0u32..3, 1 => any::<u32>()],
         prop_oneof![(0i64..5).prop_map(Value::I64), value()],
         prop_oneof![1u64..4, any::<u64>()],
         op(),
