@@ -440,18 +440,7 @@ impl VectorIndex for IvfIndex {
             let bpv = self.storage.bytes_per_value();
             for rows in &self.rows {
                 // Little-endian on disk, native in memory.
-                let le: Vec<u8> = rows
-                    .as_bytes()
-                    .chunks_exact(bpv)
-                    .flat_map(|v| {
-                        let mut v = v.to_vec();
-                        if cfg!(target_endian = "big") {
-                            v.reverse();
-                        }
-                        v
-                    })
-                    .collect();
-                w.bytes(&le);
+                w.bytes(&swap_le(rows.as_bytes(), bpv));
             }
         } else {
             w.u8(0);
@@ -500,16 +489,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
             {
                 return Err(bad("row copy size differs from list size"));
             }
-            let native: Vec<u8> = le
-                .chunks_exact(bpv)
-                .flat_map(|v| {
-                    let mut v = v.to_vec();
-                    if cfg!(target_endian = "big") {
-                        v.reverse();
-                    }
-                    v
-                })
-                .collect();
+            let native = swap_le(le, bpv);
             let mut rows = Rows::new();
             rows.push(&native);
             ivf.rows.push(rows);
@@ -528,4 +508,16 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         return Err(bad("slot out of range"));
     }
     Ok(Box::new(ivf))
+}
+
+/// Values of `width` bytes between little-endian (on disk) and native order
+/// (in memory); the same swap both ways, a copy on little-endian hosts.
+fn swap_le(bytes: &[u8], width: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if cfg!(target_endian = "big") {
+        for v in out.chunks_exact_mut(width) {
+            v.reverse();
+        }
+    }
+    out
 }
