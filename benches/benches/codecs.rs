@@ -19,32 +19,22 @@ use unidb_syncdb::codec::{
     decode_column, decode_text_column, encode_column, Column, ColumnKind, Effort, Values,
 };
 
+use unidb_benches::Rng;
+
 const ROWS: usize = 100_000;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// Approximately normal (sum of 4 uniforms), mean 0, sd ~1.
-    fn gauss(&mut self) -> f64 {
-        (0..4)
-            .map(|_| self.below(1 << 20) as f64 / (1 << 20) as f64)
-            .sum::<f64>()
-            * 1.732
-            - 3.464
-    }
+/// Approximately normal (sum of 4 uniforms), mean 0, sd ~1.
+fn gauss(r: &mut Rng) -> f64 {
+    (0..4)
+        .map(|_| f64::from(r.below(1 << 20)) / f64::from(1u32 << 20))
+        .sum::<f64>()
+        * 1.732
+        - 3.464
 }
 
 /// The columns: name, column, raw bytes for the general-purpose peers.
 fn columns() -> Vec<(&'static str, Column, Vec<u8>)> {
-    let mut r = Rng(0x5EED);
+    let mut r = Rng::new(0x5EED);
     let ints = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let floats = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let ts: Vec<i64> = (0..ROWS as i64)
@@ -64,7 +54,7 @@ fn columns() -> Vec<(&'static str, Column, Vec<u8>)> {
     let mut w = 20.0;
     let sensor: Vec<f64> = (0..ROWS)
         .map(|_| {
-            w += r.gauss() * 0.05;
+            w += gauss(&mut r) * 0.05;
             w
         })
         .collect();
@@ -79,7 +69,7 @@ fn columns() -> Vec<(&'static str, Column, Vec<u8>)> {
         .map(|_| {
             let n = 2 + r.below(7) as usize;
             (0..n)
-                .map(|_| words[r.below(words.len() as u64) as usize])
+                .map(|_| words[r.below(words.len() as u32) as usize])
                 .collect::<Vec<_>>()
                 .join(" ")
         })

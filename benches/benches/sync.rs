@@ -25,20 +25,9 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 use unidb_syncdb::{ColumnDef, ColumnType, Database, Migration, TableDef, Value, VersionVector};
 
-const BATCH: usize = 1000;
+use unidb_benches::Rng;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+const BATCH: usize = 1000;
 
 /// One single-column update.
 #[derive(Clone)]
@@ -51,10 +40,10 @@ enum Upd {
 
 /// `n` random single-column updates of rows `0..rows`.
 fn updates(rows: usize, n: usize, seed: u64) -> Vec<(usize, Upd)> {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     (0..n)
         .map(|_| {
-            let key = r.below(rows as u64) as usize;
+            let key = r.below(rows as u32) as usize;
             let u = match r.below(4) {
                 0 => Upd::Name(format!("renamed {}", r.below(1000))),
                 1 => Upd::Qty(r.below(1000) as i64),
