@@ -375,7 +375,8 @@ submit!(Codec {
 });
 
 /// Estimated bytes per patched exception position (the high bits are
-/// counted by their width).
+/// counted by their width) when the exception lists get a codec of their
+/// own.
 const EXCEPTION_COST: usize = 2;
 
 fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -392,13 +393,21 @@ fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
         hist[(64 - o.leading_zeros()) as usize] += 1;
     }
     let n = x.len();
+    // As the last stage of a cascade the exception lists are stored plain
+    // (8 bytes per position and per patch).
+    let nested = ctx.can_nest();
     let mut best = (usize::MAX, 64u32);
     for b in (0..=64u32).rev() {
         // Exceptions: a position and the high bits of each wider value.
         let (mut above, mut exc_bytes) = (0usize, 0usize);
         for (w, &count) in hist.iter().enumerate().skip(b as usize + 1) {
             above += count;
-            exc_bytes += count * (EXCEPTION_COST + (w - b as usize).div_ceil(8));
+            exc_bytes += count
+                * if nested {
+                    EXCEPTION_COST + (w - b as usize).div_ceil(8)
+                } else {
+                    16
+                };
         }
         let cost = bitpack::packed_len(n, b) + exc_bytes + if above > 0 { 12 } else { 0 };
         if cost <= best.0 {
@@ -420,8 +429,8 @@ fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     let low: Vec<u64> = offs.iter().map(|&o| o & mask).collect();
     bitpack::pack_u64(&low, b, out).expect("masked to the width");
     if !pos.is_empty() {
-        ctx.child(&Values::Int(pos), out)?;
-        ctx.child(&Values::Int(high), out)?;
+        ctx.aux_child(&Values::Int(pos), out)?;
+        ctx.aux_child(&Values::Int(high), out)?;
     }
     Ok(true)
 }

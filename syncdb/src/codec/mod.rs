@@ -478,6 +478,30 @@ impl EncodeCtx {
         self.slowest = self.slowest.max(cost);
         Ok(())
     }
+
+    /// Whether [`child`](Self::child) can still nest a stage under this
+    /// codec.
+    pub fn can_nest(&self) -> bool {
+        self.stages_left > 1
+    }
+
+    /// Encodes a small auxiliary stream (exception positions and patches)
+    /// as a child node: chosen automatically while stages remain, else
+    /// with `plain`, so a codec that patches exceptions still works as the
+    /// last stage of a cascade. The decoder reads it with
+    /// [`DecodeCtx::child`] either way.
+    ///
+    /// # Errors
+    /// Only a user codec's error (from the automatic choice).
+    pub fn aux_child(&mut self, values: &Values, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        if self.can_nest() {
+            return self.child(values, out);
+        }
+        let plain = select::plain();
+        select::try_codec(plain, values, 1, self.effort, out)?;
+        self.children.push(plain.info.name.to_owned());
+        Ok(())
+    }
 }
 
 /// State passed to decoders: nesting depth and output budget.

@@ -102,7 +102,7 @@ fn candidates(values: &Values, effort: Effort) -> Vec<&'static Codec> {
         .collect()
 }
 
-fn plain() -> &'static Codec {
+pub(super) fn plain() -> &'static Codec {
     Codec::registry()
         .get("plain")
         .expect("the built-in plain codec is registered")

@@ -333,7 +333,9 @@ fn fsst_compresses_word_text_and_rejects_bad_utf8() {
 #[test]
 fn float_bits_cascade_packs_a_random_walk() {
     let mut r = rng(12);
-    let mut w = 20.0f64;
+    // Starting at 16 the walk crosses a power of two, where the float bits
+    // jump: the deltas then need patched exceptions in the last stage.
+    let mut w = 16.0f64;
     let walk: Vec<f64> = (0..5000)
         .map(|_| {
             w += ((r() % 2001) as f64 - 1000.0) / 20_000.0;
@@ -343,13 +345,38 @@ fn float_bits_cascade_packs_a_random_walk() {
     let v = Values::Float(walk);
     let enc = encode_with("fbits", &v, Effort::Max).unwrap().unwrap();
     assert_eq!(decode_values(&enc, DataKind::Float, v.len()).unwrap(), v);
-    // Steps of at most 0.05 near 20 move the bits by less than 2^46: the
-    // deltas pack to at most 47 bits plus headers.
+    // Steps of at most 0.05 in [8, 32) move the bits by less than 2^47:
+    // the deltas pack to at most 48 bits plus headers and a few patches.
     assert!(
-        enc.len() * 64 <= v.raw_bytes() * 47 + 64 * 64,
+        enc.len() * 64 <= v.raw_bytes() * 48 + 64 * 64,
         "{}",
         enc.len()
     );
+}
+
+#[test]
+fn frame_of_reference_patches_outliers_as_the_last_stage() {
+    // Deltas below 256 with a jump of 2^50 every 1000 values: `delta` then
+    // `for` (two stages, the fast effort) packs 8 bits per delta and patches
+    // the jumps, their lists stored plain (16 bytes per jump).
+    let mut r = rng(13);
+    let mut x = 0i64;
+    let v: Vec<i64> = (0..4000)
+        .map(|i| {
+            x += if i % 1000 == 999 {
+                1 << 50
+            } else {
+                (r() % 256) as i64
+            };
+            x
+        })
+        .collect();
+    let values = Values::Int(v);
+    let enc = encode_with("delta", &values, Effort::Fast)
+        .unwrap()
+        .unwrap();
+    assert_eq!(decode_values(&enc, DataKind::Int, 4000).unwrap(), values);
+    assert!(enc.len() <= 4000 + 3 * 16 + 64, "{}", enc.len());
 }
 
 /// Small encodings of every codec, to mutate.
