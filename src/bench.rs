@@ -508,9 +508,10 @@ impl<T: PartialEq + std::fmt::Debug> OutputCheck<T> {
 
 /// Stream-vbyte encode/decode (plain and differential) on `count` u32 of
 /// mixed magnitudes (70% below 2^7, 25% in [2^7, 2^14), 5% any u32, as the
-/// criterion bench), and bit-unpacking of 65 536 values at widths 11 and 27
-/// (the 32-bit and 64-bit lane variants of the SIMD paths). Elements are
-/// values; bytes are the uncompressed `u32`s.
+/// criterion bench), bit-unpacking of 65 536 values at widths 11 and 27
+/// (the 32-bit and 64-bit lane variants of the SIMD paths) and bit-packing
+/// of 65 536 values at widths 3, 11 and 27 (value check included). Elements
+/// are values; bytes are the uncompressed `u32`s.
 pub fn codec_cases(count: usize) -> Vec<Case> {
     use unidb_kernels::bitpack;
     use unidb_kernels::varint::stream;
@@ -595,6 +596,26 @@ pub fn codec_cases(count: usize) -> Vec<Case> {
             bytes: 4 * n as u64,
             run: Box::new(move |k| {
                 bitpack::unpack_u32_into_with(k.isa(), black_box(&packed), width, &mut out)
+                    .map_err(|e| e.to_string())?;
+                check.check(k.isa(), black_box(&out))
+            }),
+        });
+    }
+    for width in [3u32, 11, 27] {
+        let v: Vec<u32> = (0..n)
+            .map(|_| (rng.next() >> 32) as u32 & ((1 << width) - 1))
+            .collect();
+        let mut want = Vec::new();
+        bitpack::pack_u32_with(Isa::Scalar, &v, width, &mut want).expect("values fit the width");
+        let mut out = vec![0u8; want.len()];
+        let mut check = OutputCheck::new(want);
+        cases.push(Case {
+            kernel: "pack_u32".to_owned(),
+            size: format!("64Ki w{width}"),
+            elements: n as u64,
+            bytes: 4 * n as u64,
+            run: Box::new(move |k| {
+                bitpack::pack_u32_into_with(k.isa(), black_box(&v), width, &mut out)
                     .map_err(|e| e.to_string())?;
                 check.check(k.isa(), black_box(&out))
             }),
@@ -831,7 +852,7 @@ mod tests {
             assert!(report.contains(isa.name()), "{report}");
         }
         assert!(report.contains("dot_f32") && report.contains("vs scalar"));
-        for row in ["svb_encode", "svb_delta_decode", "unpack_u32"] {
+        for row in ["svb_encode", "svb_delta_decode", "unpack_u32", "pack_u32"] {
             assert!(report.contains(row), "{report}");
         }
     }

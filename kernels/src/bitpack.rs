@@ -19,6 +19,15 @@
 //! from the active kernel path ([`Kernels::active`]) once per process;
 //! [`unpack_u32_with`] runs a named path, to compare them.
 //!
+//! Packing `u32` likewise has a scalar reference path (a byte-at-a-time
+//! accumulator), a portable path (a 64-bit accumulator flushed 8 bytes at a
+//! time), and AVX2 and NEON paths that merge eight values into their `w`
+//! bytes with 64-bit variable shifts (pairs into `2w`-bit fields, then
+//! fields into one `4w`-bit field per 128 bits) and two 16-byte stores;
+//! every path writes the same bytes. [`pack_u32_with`] runs a named path.
+//! Values are validated before any path runs (one OR over the run, and a
+//! search for the offending index only when it fails).
+//!
 //! ```
 //! use unidb_kernels::bitpack;
 //! # fn main() -> Result<(), bitpack::BitpackError> {
@@ -30,6 +39,13 @@
 //! assert_eq!(bytes.len(), bitpack::packed_len(5, 3)); // 15 bits -> 2 bytes
 //! assert_eq!(bitpack::unpack_u32(&bytes, 5, width)?, values);
 //! assert!(bitpack::unpack_u32(&bytes[..1], 5, width).is_err());
+//! // Into a caller's buffer; every path writes the same bytes.
+//! let mut buf = [0xFFu8; 4];
+//! assert_eq!(bitpack::pack_u32_into(&values, width, &mut buf)?, 2);
+//! assert_eq!(buf[..2], bytes[..]);
+//! let mut scalar = Vec::new();
+//! bitpack::pack_u32_with(unidb_kernels::Isa::Scalar, &values, width, &mut scalar)?;
+//! assert_eq!(scalar, bytes);
 //! # Ok(()) }
 //! ```
 
@@ -61,6 +77,19 @@ pub enum BitpackError {
     #[error("truncated input: {count} values of {width} bits need {needed} bytes, the input has {available}")]
     Truncated {
         /// Number of values asked for.
+        count: usize,
+        /// Their width.
+        width: u32,
+        /// Bytes needed (saturated at `usize::MAX` when the count overflows).
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// The output slice given to [`pack_u32_into`] is shorter than the
+    /// packed run.
+    #[error("output too small: {count} values of {width} bits need {needed} bytes, the output has {available}")]
+    OutputTooSmall {
+        /// Number of values to pack.
         count: usize,
         /// Their width.
         width: u32,
@@ -114,41 +143,179 @@ fn check_input(input: &[u8], count: usize, width: u32) -> Result<usize, BitpackE
     Ok(needed)
 }
 
-/// Appends `values` packed at `width` bits to `out`.
+/// Checks `width <= 32` and that every value fits it: one OR over all
+/// values, and only when that fails a search for the first offending one.
+fn check_values_u32(values: &[u32], width: u32) -> Result<(), BitpackError> {
+    check_width(width, 32)?;
+    let mask = low_mask(width);
+    if u64::from(values.iter().fold(0, |acc, &v| acc | v)) & !mask == 0 {
+        return Ok(());
+    }
+    let index = values
+        .iter()
+        .position(|&v| u64::from(v) & !mask != 0)
+        .expect("the OR of the values exceeds the mask, so one value does");
+    Err(BitpackError::ValueTooWide {
+        index,
+        value: u64::from(values[index]),
+        width,
+    })
+}
+
+/// Scalar reference: packs `values` (each fitting `width <= 32`) into
+/// `out`, which holds exactly [`packed_len`]`(values.len(), width)` bytes;
+/// every byte of `out` is written.
+pub(crate) fn pack_u32_scalar(values: &[u32], width: u32, out: &mut [u8]) {
+    let mut acc: u64 = 0;
+    let mut bits = 0u32;
+    let mut at = 0usize;
+    for &v in values {
+        // bits < 8 here, so the value lands below bit 40.
+        acc |= u64::from(v) << bits;
+        bits += width;
+        while bits >= 8 {
+            out[at] = acc as u8;
+            at += 1;
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out[at] = acc as u8;
+        at += 1;
+    }
+    debug_assert_eq!(at, out.len());
+}
+
+/// Word-at-a-time scalar packing (the portable path, and the tail of the
+/// SIMD paths): a 64-bit accumulator flushed 8 bytes at a time. Same
+/// contract as [`pack_u32_scalar`].
+pub(crate) fn pack_u32_words(values: &[u32], width: u32, out: &mut [u8]) {
+    if width == 0 {
+        return;
+    }
+    let mut acc: u64 = 0;
+    let mut bits = 0u32;
+    let mut at = 0usize;
+    for &v in values {
+        let v = u64::from(v);
+        // bits < 64 here.
+        acc |= v << bits;
+        bits += width;
+        if bits >= 64 {
+            // The 64 bits flushed are all part of the run, so 8 bytes fit.
+            out[at..at + 8].copy_from_slice(&acc.to_le_bytes());
+            at += 8;
+            bits -= 64;
+            // The `bits` high bits of `v` that did not fit.
+            acc = if bits == 0 { 0 } else { v >> (width - bits) };
+        }
+    }
+    let rest = bits.div_ceil(8) as usize;
+    out[at..at + rest].copy_from_slice(&acc.to_le_bytes()[..rest]);
+    debug_assert_eq!(at + rest, out.len());
+}
+
+/// A path's pack function (see `Table::pack_u32`).
+type PackFn = fn(&[u32], u32, &mut [u8]);
+
+/// The active path's pack function (from the shared kernel table).
+fn active_pack() -> PackFn {
+    Kernels::active().table().pack_u32
+}
+
+/// The pack function of `isa`, if this CPU can run it.
+fn pack_fn(isa: Isa) -> Result<PackFn, BitpackError> {
+    Ok(Kernels::for_isa(isa)
+        .ok_or(BitpackError::UnavailableIsa(isa))?
+        .table()
+        .pack_u32)
+}
+
+/// Checks the values, grows `out` by the run and packs into the new tail.
+fn pack_append(
+    pack: PackFn,
+    values: &[u32],
+    width: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), BitpackError> {
+    check_values_u32(values, width)?;
+    let start = out.len();
+    out.resize(start + packed_len(values.len(), width), 0);
+    pack(values, width, &mut out[start..]);
+    Ok(())
+}
+
+/// Checks the values and the room in `out`, then packs into its start.
+fn pack_slice(
+    pack: PackFn,
+    values: &[u32],
+    width: u32,
+    out: &mut [u8],
+) -> Result<usize, BitpackError> {
+    check_values_u32(values, width)?;
+    let needed = packed_len(values.len(), width);
+    if out.len() < needed {
+        return Err(BitpackError::OutputTooSmall {
+            count: values.len(),
+            width,
+            needed,
+            available: out.len(),
+        });
+    }
+    pack(values, width, &mut out[..needed]);
+    Ok(needed)
+}
+
+/// Appends `values` packed at `width` bits to `out`, on the active kernel
+/// path.
 ///
 /// # Errors
 /// [`BitpackError::WidthTooLarge`] when `width > 32`, and
 /// [`BitpackError::ValueTooWide`] (nothing appended) when a value needs more
 /// than `width` bits.
 pub fn pack_u32(values: &[u32], width: u32, out: &mut Vec<u8>) -> Result<(), BitpackError> {
-    check_width(width, 32)?;
-    let mask = low_mask(width);
-    if let Some(index) = values.iter().position(|&v| u64::from(v) & !mask != 0) {
-        return Err(BitpackError::ValueTooWide {
-            index,
-            value: u64::from(values[index]),
-            width,
-        });
-    }
-    let total = packed_len(values.len(), width);
-    out.reserve(total);
-    let start = out.len();
-    let mut acc: u64 = 0;
-    let mut bits = 0u32;
-    for &v in values {
-        acc |= u64::from(v) << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
-    if bits > 0 {
-        out.push(acc as u8);
-    }
-    debug_assert_eq!(out.len() - start, total);
-    Ok(())
+    pack_append(active_pack(), values, width, out)
+}
+
+/// Packs `values` at `width` bits into the start of `out` on the active
+/// path and returns the number of bytes written, [`packed_len`]`(values.len(),
+/// width)`. Bytes of `out` after the run are left as they were.
+///
+/// # Errors
+/// As [`pack_u32`], and [`BitpackError::OutputTooSmall`] (nothing written)
+/// when `out` is shorter than the run.
+pub fn pack_u32_into(values: &[u32], width: u32, out: &mut [u8]) -> Result<usize, BitpackError> {
+    pack_slice(active_pack(), values, width, out)
+}
+
+/// [`pack_u32`] on a named kernel path (to compare paths).
+///
+/// # Errors
+/// As [`pack_u32`], and [`BitpackError::UnavailableIsa`] when this CPU
+/// cannot run `isa`.
+pub fn pack_u32_with(
+    isa: Isa,
+    values: &[u32],
+    width: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), BitpackError> {
+    pack_append(pack_fn(isa)?, values, width, out)
+}
+
+/// [`pack_u32_into`] on a named kernel path (to compare paths without
+/// allocating).
+///
+/// # Errors
+/// As [`pack_u32_into`], and [`BitpackError::UnavailableIsa`] when this CPU
+/// cannot run `isa`.
+pub fn pack_u32_into_with(
+    isa: Isa,
+    values: &[u32],
+    width: u32,
+    out: &mut [u8],
+) -> Result<usize, BitpackError> {
+    pack_slice(pack_fn(isa)?, values, width, out)
 }
 
 /// Appends `values` packed at `width` bits to `out`.
@@ -473,6 +640,110 @@ pub(crate) mod avx2 {
         // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
         super::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
     }
+    /// Safe entry stored in the AVX2 kernel table, which is only reachable
+    /// through `Kernels::for_isa(Isa::Avx2)` after run-time detection.
+    pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
+        debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
+        // SAFETY: this function is only stored in the AVX2 kernel table,
+        // reachable only through `Kernels::for_isa(Isa::Avx2)`, which returns
+        // `None` unless run-time detection found AVX2 on this CPU.
+        unsafe { pack_u32_avx2(values, width, out) }
+    }
+
+    /// Packs blocks of 8 values with 64-bit variable shifts; fewer than 8
+    /// values at the end go to the word-at-a-time scalar path.
+    ///
+    /// Eight values at width `w` take exactly `w` bytes, so block `j`
+    /// starts at byte `j·w`. In each 64-bit lane the pair of values becomes
+    /// one `2w`-bit field (`lo | hi << w`); in each 128-bit lane the two
+    /// fields become one `4w`-bit field (the upper one shifted left by `2w`
+    /// across the 64-bit halves, counts of 64 giving zero). The low lane
+    /// (values 0-3) is stored at the block start; the high lane (values
+    /// 4-7) starts at bit `4w`, byte `w/2`: for odd `w` it is first shifted
+    /// left by 4 bits across its 128 bits and takes over the low lane's
+    /// half-filled byte. Both stores end within 32 bytes of the block start;
+    /// a block closer than that to the end of `out` is stored into a local
+    /// buffer and its `w` bytes copied, so nothing past `out` is written.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2. Every value fits `width <= 32` and
+    /// `out.len() == ⌈values.len()·w/8⌉`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pack_u32_avx2(values: &[u32], width: u32, out: &mut [u8]) {
+        let n = values.len();
+        if width == 0 || n < 8 {
+            super::pack_u32_words(values, width, out);
+            return;
+        }
+        let w = width as usize;
+        // The byte where the high lane's first bit lands.
+        let half = w / 2;
+        let odd = i64::from(4 * (width & 1));
+        let two_w = 2 * i64::from(width);
+        let keep_lo = _mm256_set1_epi64x(0xffff_ffff);
+        let pair_shift = _mm_cvtsi64_si128(i64::from(width));
+        let quad_left = _mm256_setr_epi64x(0, two_w, 0, two_w);
+        let quad_right = _mm256_setr_epi64x(64, 64 - two_w, 64, 64 - two_w);
+        let nib_left = _mm_cvtsi64_si128(odd);
+        let nib_right = _mm_cvtsi64_si128(64 - odd);
+        // Byte `half` of the low lane holds the low 4 bits of that byte when
+        // `w` is odd (and is all zero when `w` is even, so select nothing).
+        let shared = if odd != 0 { half as i8 } else { -1 };
+        let take_shared = _mm_setr_epi8(
+            shared, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let src = values.as_ptr();
+        let dst = out.as_mut_ptr();
+        let mut buf = [0u8; 32];
+        let mut i = 0usize;
+        while i + 8 <= n {
+            // SAFETY: `i + 8 <= n = values.len()`: eight u32 readable.
+            let x = unsafe { _mm256_loadu_si256(src.add(i).cast()) };
+            // Each 64-bit lane: value 2k | value 2k+1 << w (2w bits).
+            let pair = _mm256_or_si256(
+                _mm256_and_si256(x, keep_lo),
+                _mm256_sll_epi64(_mm256_srli_epi64::<32>(x), pair_shift),
+            );
+            // Each 128-bit lane: low field | high field << 2w (4w bits).
+            let t = _mm256_sllv_epi64(pair, quad_left);
+            let u = _mm256_srlv_epi64(pair, quad_right);
+            let quad = _mm256_or_si256(_mm256_unpacklo_epi64(t, u), _mm256_unpackhi_epi64(t, u));
+            let lo = _mm256_castsi256_si128(quad);
+            let hi = _mm256_extracti128_si256::<1>(quad);
+            // Shift the high lane left by 0 or 4 bits across 128 bits and
+            // merge the byte it shares with the low lane.
+            let hi = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_sll_epi64(hi, nib_left),
+                    _mm_srl_epi64(_mm_bslli_si128::<8>(hi), nib_right),
+                ),
+                _mm_shuffle_epi8(lo, take_shared),
+            );
+            let at = (i / 8) * w;
+            if at + 32 <= out.len() {
+                // SAFETY: the stores cover bytes `at .. at + 16` and
+                // `at + half .. at + half + 16` (`half <= 16`), all below
+                // `at + 32 <= out.len()`.
+                unsafe {
+                    _mm_storeu_si128(dst.add(at).cast(), lo);
+                    _mm_storeu_si128(dst.add(at + half).cast(), hi);
+                }
+            } else {
+                let b = buf.as_mut_ptr();
+                // SAFETY: both stores end at `half + 16 <= 32`, inside `buf`.
+                unsafe {
+                    _mm_storeu_si128(b.cast(), lo);
+                    _mm_storeu_si128(b.add(half).cast(), hi);
+                }
+                // The two stores wrote every byte of `buf[..w]` (`w <= half
+                // + 16`), and the block's `w` bytes lie inside `out`.
+                out[at..at + w].copy_from_slice(&buf[..w]);
+            }
+            i += 8;
+        }
+        // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
+        super::pack_u32_words(&values[i..], width, &mut out[(i / 8) * w..]);
+    }
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -614,6 +885,112 @@ pub(crate) mod neon {
         }
         // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
         super::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
+    }
+    /// Safe entry stored in the NEON kernel table, which is only reachable
+    /// through `Kernels::for_isa(Isa::Neon)` after run-time detection.
+    pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
+        // SAFETY: this function is only stored in the NEON kernel table,
+        // reachable only through `Kernels::for_isa(Isa::Neon)`, which returns
+        // `None` unless run-time detection found NEON on this CPU.
+        unsafe { pack_u32_neon(values, width, out) }
+    }
+
+    /// Packs blocks of 8 values with 64-bit variable shifts (`ushl`, whose
+    /// negative counts shift right and counts of ±64 give zero); fewer than
+    /// 8 values at the end go to the word-at-a-time scalar path.
+    ///
+    /// The layout is the AVX2 one: each 64-bit lane turns its pair of
+    /// values into a `2w`-bit field, each 128-bit register (values 0-3 and
+    /// 4-7) its two fields into a `4w`-bit field. The first register is
+    /// stored at the block start (byte `j·w`), the second at byte `w/2`,
+    /// shifted left by 4 bits for odd `w` with the shared byte merged in.
+    /// Both stores end within 32 bytes of the block start; a block closer
+    /// than that to the end of `out` is stored into a local buffer and its
+    /// `w` bytes copied, so nothing past `out` is written.
+    ///
+    /// # Safety
+    /// The CPU must support NEON. Every value fits `width <= 32` and
+    /// `out.len() == ⌈values.len()·w/8⌉`.
+    #[target_feature(enable = "neon")]
+    unsafe fn pack_u32_neon(values: &[u32], width: u32, out: &mut [u8]) {
+        let n = values.len();
+        if width == 0 || n < 8 {
+            super::pack_u32_words(values, width, out);
+            return;
+        }
+        let w = width as usize;
+        let half = w / 2;
+        let odd = i64::from(4 * (width & 1));
+        let two_w = 2 * i64::from(width);
+        let keep_lo = vdupq_n_u64(0xffff_ffff);
+        let pair_shift = vdupq_n_s64(i64::from(width));
+        let quad = [0, two_w, -64, two_w - 64];
+        let shared = if odd != 0 { half as u8 } else { 0xFF };
+        let mut take = [0xFFu8; 16];
+        take[0] = shared;
+        // SAFETY: loads from local arrays of 4 i64 and 16 u8.
+        let (quad_left, quad_right, take_shared) = unsafe {
+            (
+                vld1q_s64(quad.as_ptr()),
+                vld1q_s64(quad.as_ptr().add(2)),
+                vld1q_u8(take.as_ptr()),
+            )
+        };
+        let nib_left = vdupq_n_s64(odd);
+        let nib_right = vdupq_n_s64(odd - 64);
+        let zero = vdupq_n_u8(0);
+        // Four values as one 4w-bit field in a 128-bit register.
+        let fold = |x: uint32x4_t| -> uint64x2_t {
+            let x = vreinterpretq_u64_u32(x);
+            let pair = vorrq_u64(
+                vandq_u64(x, keep_lo),
+                vshlq_u64(vshrq_n_u64::<32>(x), pair_shift),
+            );
+            let t = vshlq_u64(pair, quad_left);
+            let u = vshlq_u64(pair, quad_right);
+            vorrq_u64(vzip1q_u64(t, u), vzip2q_u64(t, u))
+        };
+        let src = values.as_ptr();
+        let dst = out.as_mut_ptr();
+        let mut buf = [0u8; 32];
+        let mut i = 0usize;
+        while i + 8 <= n {
+            // SAFETY: `i + 8 <= n = values.len()`: eight u32 readable.
+            let (a, b) = unsafe { (vld1q_u32(src.add(i)), vld1q_u32(src.add(i + 4))) };
+            let lo = vreinterpretq_u8_u64(fold(a));
+            let hi = fold(b);
+            // Shift left by 0 or 4 bits across 128 bits, merge the shared byte.
+            let carry = vreinterpretq_u64_u8(vextq_u8::<8>(zero, vreinterpretq_u8_u64(hi)));
+            let hi = vorrq_u8(
+                vreinterpretq_u8_u64(vorrq_u64(
+                    vshlq_u64(hi, nib_left),
+                    vshlq_u64(carry, nib_right),
+                )),
+                vqtbl1q_u8(lo, take_shared),
+            );
+            let at = (i / 8) * w;
+            if at + 32 <= out.len() {
+                // SAFETY: the stores cover bytes `at .. at + 16` and
+                // `at + half .. at + half + 16` (`half <= 16`), all below
+                // `at + 32 <= out.len()`.
+                unsafe {
+                    vst1q_u8(dst.add(at), lo);
+                    vst1q_u8(dst.add(at + half), hi);
+                }
+            } else {
+                let p = buf.as_mut_ptr();
+                // SAFETY: both stores end at `half + 16 <= 32`, inside `buf`.
+                unsafe {
+                    vst1q_u8(p, lo);
+                    vst1q_u8(p.add(half), hi);
+                }
+                // The two stores wrote every byte of `buf[..w]`.
+                out[at..at + w].copy_from_slice(&buf[..w]);
+            }
+            i += 8;
+        }
+        // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
+        super::pack_u32_words(&values[i..], width, &mut out[(i / 8) * w..]);
     }
 }
 
@@ -838,6 +1215,195 @@ mod tests {
         assert_eq!(width_u32(&[u32::MAX]), 32);
         assert_eq!(width_u64(&[u64::MAX]), 64);
         assert_eq!(width_u64(&[1 << 40]), 41);
+    }
+
+    /// Lengths of the pack sweep: around the 8-value blocks and the 32-byte
+    /// store window, and long runs.
+    const PACK_LENS: &[usize] = if cfg!(miri) {
+        &[0, 1, 7, 8, 9, 33]
+    } else {
+        &[0, 1, 7, 8, 9, 15, 16, 31, 33, 127, 1023, 1536]
+    };
+
+    /// Widths of the pack sweep (Miri interprets every bit operation).
+    fn pack_widths() -> Vec<u32> {
+        if cfg!(miri) {
+            vec![0, 1, 3, 8, 11, 27, 31, 32]
+        } else {
+            (0..=32).collect()
+        }
+    }
+
+    /// Packs `v` on `isa` three ways (appending to a non-empty `Vec`, into
+    /// a longer slice full of garbage, into an exact slice full of garbage)
+    /// and checks each against `want`; then unpacks on the same path.
+    fn check_pack_on(isa: Isa, v: &[u32], width: u32, want: &[u8], what: &str) {
+        let mut appended = vec![0x5A, 0xC3];
+        pack_u32_with(isa, v, width, &mut appended).unwrap();
+        assert_eq!(&appended[..2], &[0x5A, 0xC3], "{isa} {what}: prefix");
+        assert_eq!(&appended[2..], want, "{isa} {what}: append");
+        let mut longer = vec![0xFFu8; want.len() + 40];
+        assert_eq!(
+            pack_u32_into_with(isa, v, width, &mut longer).unwrap(),
+            want.len()
+        );
+        assert_eq!(&longer[..want.len()], want, "{isa} {what}: into");
+        assert!(
+            longer[want.len()..].iter().all(|&b| b == 0xFF),
+            "{isa} {what}: wrote past the run"
+        );
+        // The table entry itself, on an exact slice of garbage.
+        let mut exact = vec![0xFFu8; want.len()];
+        let pack = Kernels::for_isa(isa).unwrap().table().pack_u32;
+        pack(v, width, &mut exact);
+        assert_eq!(exact, want, "{isa} {what}: exact garbage slice");
+        assert_eq!(
+            unpack_u32_with(isa, want, v.len(), width).unwrap(),
+            v,
+            "{isa} {what}: round trip"
+        );
+    }
+
+    #[test]
+    fn pack_u32_every_path_matches_scalar_and_oracle() {
+        for width in pack_widths() {
+            let max = low_mask(width) as u32;
+            for &n in PACK_LENS {
+                let random: Vec<u32> = values(n, width, u64::from(width) * 31 + n as u64)
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect();
+                let shapes: [(&str, Vec<u32>); 4] = [
+                    ("random", random),
+                    ("ones", vec![max; n]),
+                    ("zeros", vec![0; n]),
+                    (
+                        "alternating",
+                        (0..n).map(|i| if i % 2 == 0 { max } else { 0 }).collect(),
+                    ),
+                ];
+                for (shape, v) in &shapes {
+                    let v64: Vec<u64> = v.iter().map(|&x| u64::from(x)).collect();
+                    let want = oracle_pack(&v64, width);
+                    assert_eq!(want.len(), packed_len(n, width));
+                    let mut scalar = vec![0xFFu8; want.len()];
+                    pack_u32_scalar(v, width, &mut scalar);
+                    assert_eq!(scalar, want, "reference w={width} n={n} {shape}");
+                    // The values start at offsets 0..=3 of a bigger buffer, so
+                    // vector loads see every alignment.
+                    for shift in 0..=3usize {
+                        let mut buf = vec![u32::MAX; shift];
+                        buf.extend_from_slice(v);
+                        let v = &buf[shift..];
+                        let what = format!("w={width} n={n} {shape} shift={shift}");
+                        for isa in Isa::available() {
+                            check_pack_on(isa, v, width, &want, &what);
+                        }
+                        let mut active = Vec::new();
+                        pack_u32(v, width, &mut active).unwrap();
+                        assert_eq!(active, want, "active {what}");
+                        let mut into = vec![0xFFu8; want.len()];
+                        assert_eq!(pack_u32_into(v, width, &mut into).unwrap(), want.len());
+                        assert_eq!(into, want, "active into {what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pack_u32_errors_leave_the_output_alone() {
+        for isa in Isa::available() {
+            // The first value too wide is reported, and nothing is appended.
+            let mut out = vec![9u8];
+            assert_eq!(
+                pack_u32_with(isa, &[0, 1, 9, 3, 200, 8], 3, &mut out),
+                Err(BitpackError::ValueTooWide {
+                    index: 2,
+                    value: 9,
+                    width: 3
+                })
+            );
+            assert_eq!(out, [9]);
+            // Width 0 takes only zeros.
+            assert!(matches!(
+                pack_u32_with(isa, &[0, 0, 1], 0, &mut out),
+                Err(BitpackError::ValueTooWide { index: 2, .. })
+            ));
+            assert_eq!(
+                pack_u32_with(isa, &[1], 33, &mut out),
+                Err(BitpackError::WidthTooLarge { width: 33, max: 32 })
+            );
+            assert_eq!(out, [9]);
+            // A too-wide value far into a long run (past many SIMD blocks).
+            let mut v = vec![(1u32 << 11) - 1; 1000];
+            v[777] = 1 << 11;
+            let mut slice = [0xEEu8; 2000];
+            assert_eq!(
+                pack_u32_into_with(isa, &v, 11, &mut slice),
+                Err(BitpackError::ValueTooWide {
+                    index: 777,
+                    value: 1 << 11,
+                    width: 11
+                })
+            );
+            // A slice one byte short is rejected before anything is written.
+            let v: Vec<u32> = (0..20).collect();
+            let needed = packed_len(20, 5);
+            let mut short = vec![0xEEu8; needed - 1];
+            assert_eq!(
+                pack_u32_into_with(isa, &v, 5, &mut short),
+                Err(BitpackError::OutputTooSmall {
+                    count: 20,
+                    width: 5,
+                    needed,
+                    available: needed - 1
+                })
+            );
+            assert!(short.iter().chain(&slice).all(|&b| b == 0xEE));
+            // Width 0 writes nothing, whatever the count.
+            assert_eq!(pack_u32_into_with(isa, &[0; 100], 0, &mut []), Ok(0));
+            pack_u32_with(isa, &[0; 100], 0, &mut out).unwrap();
+            assert_eq!(out, [9]);
+        }
+        for isa in Isa::ALL {
+            if !isa.is_available() {
+                assert_eq!(
+                    pack_u32_with(isa, &[1], 1, &mut Vec::new()),
+                    Err(BitpackError::UnavailableIsa(isa))
+                );
+                assert_eq!(
+                    pack_u32_into_with(isa, &[1], 1, &mut [0]),
+                    Err(BitpackError::UnavailableIsa(isa))
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pack_random_every_path(
+            raw in proptest::collection::vec(proptest::num::u32::ANY, 0..600),
+            width in 0u32..=32,
+            shift in 0usize..4,
+        ) {
+            let v: Vec<u32> = raw.iter().map(|&x| (u64::from(x) & low_mask(width)) as u32).collect();
+            let v64: Vec<u64> = v.iter().map(|&x| u64::from(x)).collect();
+            let want = oracle_pack(&v64, width);
+            let mut buf = vec![7u32; shift];
+            buf.extend_from_slice(&v);
+            let v = &buf[shift..];
+            let mut scalar = vec![0xFFu8; want.len()];
+            pack_u32_scalar(v, width, &mut scalar);
+            proptest::prop_assert_eq!(&scalar, &want);
+            for isa in Isa::available() {
+                let mut got = vec![0xFFu8; want.len() + 3];
+                proptest::prop_assert_eq!(pack_u32_into_with(isa, v, width, &mut got), Ok(want.len()));
+                proptest::prop_assert_eq!(&got[..want.len()], &want[..]);
+                proptest::prop_assert_eq!(&got[want.len()..], &[0xFF; 3][..]);
+                proptest::prop_assert_eq!(&unpack_u32_with(isa, &want, v.len(), width).unwrap(), v);
+            }
+        }
     }
 
     proptest::proptest! {

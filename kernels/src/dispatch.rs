@@ -33,6 +33,11 @@ pub(crate) struct Table {
     pub stream_encode: fn(&[u32], Option<u32>, &mut Vec<u8>) -> usize,
     /// Bit-unpacking of u32 values (`bitpack`).
     pub unpack_u32: fn(&[u8], u32, &mut [u32]),
+    /// Bit-packing of u32 values (`bitpack`): the values already fit the
+    /// width (0..=32; 0 writes nothing) and `out` holds exactly
+    /// `packed_len(values.len(), width)` bytes, possibly garbage on entry;
+    /// every byte is written, the last one's unused high bits as zeros.
+    pub pack_u32: fn(&[u32], u32, &mut [u8]),
 }
 
 /// The kernels of one path.

@@ -35,6 +35,7 @@ pub(crate) const TABLE: Table = Table {
     stream_decoder: crate::varint::stream::PORTABLE_DECODER,
     stream_encode: crate::varint::stream::encode_scalar,
     unpack_u32: crate::bitpack::unpack_u32_scalar,
+    pack_u32: crate::bitpack::pack_u32_words,
 };
 
 /// Loads an exact chunk of 8 f32.

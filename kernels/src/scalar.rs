@@ -29,6 +29,7 @@ pub(crate) const TABLE: Table = Table {
     stream_decoder: crate::varint::stream::SCALAR_DECODER,
     stream_encode: crate::varint::stream::encode_scalar,
     unpack_u32: crate::bitpack::unpack_u32_scalar,
+    pack_u32: crate::bitpack::pack_u32_scalar,
 };
 
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {

@@ -46,6 +46,7 @@ pub(crate) const TABLE: Table = Table {
     stream_decoder: crate::varint::stream::NEON_DECODER,
     stream_encode: crate::varint::stream::neon::encode,
     unpack_u32: crate::bitpack::neon::unpack_u32,
+    pack_u32: crate::bitpack::neon::pack_u32,
 };
 
 /// Generates the safe wrappers that the table holds.

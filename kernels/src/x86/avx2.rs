@@ -49,6 +49,7 @@ pub(crate) const TABLE: Table = Table {
     stream_decoder: crate::varint::stream::AVX2_DECODER,
     stream_encode: crate::varint::stream::x86::encode,
     unpack_u32: crate::bitpack::avx2::unpack_u32,
+    pack_u32: crate::bitpack::avx2::pack_u32,
 };
 
 /// Generates the safe wrappers that the table holds.
