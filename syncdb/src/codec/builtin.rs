@@ -447,11 +447,11 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     }
     let at = r.offset();
     // The frame minimum is added while unpacking (one pass, one buffer).
-    let mut vals: Vec<i64> = if b <= 32 {
+    let mut vals: Vec<i64> = ctx.int_output(count);
+    let base = vals.len();
+    if b <= 32 {
         let small = bitpack::unpack_u32(r.rest(), count, b).map_err(bitpack_err(at))?;
-        let mut v = Vec::with_capacity(ctx.capacity(count));
-        v.extend(small.iter().map(|&o| min.wrapping_add(i64::from(o))));
-        v
+        vals.extend(small.iter().map(|&o| min.wrapping_add(i64::from(o))));
     } else if b <= 57 {
         let needed = bitpack::packed_len(count, b);
         let input = r.rest();
@@ -463,14 +463,11 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
                 available: input.len(),
             }));
         }
-        unpack_wide_add(&input[..needed], count, b, min)
+        unpack_wide_add(&input[..needed], count, b, min, &mut vals);
     } else {
-        bitpack::unpack_u64(r.rest(), count, b)
-            .map_err(bitpack_err(at))?
-            .into_iter()
-            .map(|o| min.wrapping_add(o as i64))
-            .collect()
-    };
+        let wide = bitpack::unpack_u64(r.rest(), count, b).map_err(bitpack_err(at))?;
+        vals.extend(wide.into_iter().map(|o| min.wrapping_add(o as i64)));
+    }
     r.advance(bitpack::packed_len(count, b), "packed offsets")?;
     if nexc > 0 {
         let pos = child_ints(r, ctx, nexc)?;
@@ -483,16 +480,18 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
                 ));
             }
             // The low and high bits do not overlap: adding is or-ing.
-            vals[p as usize] = vals[p as usize].wrapping_add(((h as u64) << b) as i64);
+            let slot = &mut vals[base + p as usize];
+            *slot = slot.wrapping_add(((h as u64) << b) as i64);
         }
     }
     Ok(Values::Int(vals))
 }
 
 /// Unpacks `count` values of `b` bits (33..=57) from `input` (exactly their
-/// packed length) and adds `min` to each: every value lies in the 8 bytes
-/// from its first byte, so one unaligned read per value suffices.
-pub(super) fn unpack_wide_add(input: &[u8], count: usize, b: u32, min: i64) -> Vec<i64> {
+/// packed length), adds `min` to each and appends them to `out`: every
+/// value lies in the 8 bytes from its first byte, so one unaligned read per
+/// value suffices.
+pub(super) fn unpack_wide_add(input: &[u8], count: usize, b: u32, min: i64, out: &mut Vec<i64>) {
     debug_assert!((33..=57).contains(&b));
     let mask = (1u64 << b) - 1;
     let bits = b as usize;
@@ -502,7 +501,7 @@ pub(super) fn unpack_wide_add(input: &[u8], count: usize, b: u32, min: i64) -> V
     } else {
         0
     };
-    let mut out = Vec::with_capacity(count);
+    out.reserve(count);
     out.extend((0..fast).map(|i| {
         let bit = i * bits;
         let at = bit >> 3;
@@ -518,7 +517,6 @@ pub(super) fn unpack_wide_add(input: &[u8], count: usize, b: u32, min: i64) -> V
         buf[..n].copy_from_slice(&tail[..n]);
         min.wrapping_add(((u64::from_le_bytes(buf) >> (bit & 7)) & mask) as i64)
     }));
-    out
 }
 
 // ---------------------------------------------------------------- delta, dod
@@ -558,8 +556,7 @@ fn delta_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
 
 /// `[first, first + d[0], first + d[0] + d[1], ...]` (wrapping), `count`
 /// values.
-fn prefix_sum(first: i64, d: &[i64], capacity: usize) -> Vec<i64> {
-    let mut out = Vec::with_capacity(capacity);
+fn prefix_sum(first: i64, d: &[i64], mut out: Vec<i64>) -> Vec<i64> {
     let mut acc = first;
     out.push(acc);
     out.extend(d.iter().map(|&x| {
@@ -575,8 +572,8 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
     }
     let first = r.zigzag("first value")?;
     let d = child_ints(r, ctx, count - 1)?;
-    let cap = ctx.capacity(count);
-    Ok(Values::Int(prefix_sum(first, &d, cap)))
+    let out = ctx.int_output(count);
+    Ok(Values::Int(prefix_sum(first, &d, out)))
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -599,7 +596,7 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     let d0 = r.zigzag("first delta")?;
     let dd = child_ints(r, ctx, count - 2)?;
     // Both running sums in one pass.
-    let mut out = Vec::with_capacity(ctx.capacity(count));
+    let mut out = ctx.int_output(count);
     let (mut v, mut d) = (first, d0);
     out.push(v);
     v = v.wrapping_add(d);

@@ -511,6 +511,12 @@ pub struct DecodeCtx {
     budget: Budget,
     /// Room the column will need after this block (numbers only).
     spare: usize,
+    /// The column's integers so far, offered to the top node of the next
+    /// block (at depth `prefix_depth`) to append its values to.
+    prefix: Option<Vec<i64>>,
+    prefix_depth: u8,
+    /// The prefix's length when the top node took it.
+    prefix_base: Option<usize>,
 }
 
 impl DecodeCtx {
@@ -520,6 +526,34 @@ impl DecodeCtx {
     /// whose output buffer becomes the stream's values may call it.
     pub fn capacity(&mut self, count: usize) -> usize {
         count.saturating_add(std::mem::take(&mut self.spare))
+    }
+
+    /// A vector to push a node's `count` output integers onto. For the top
+    /// node of a column block after the first it holds the column's values
+    /// so far (with room for the rest), so the block is decoded in place at
+    /// the column's end instead of into a buffer that is copied there;
+    /// otherwise it is empty with [`capacity`](Self::capacity)`(count)`.
+    /// A decoder that calls it must push exactly `count` values onto it,
+    /// leave what it held untouched, and return it as its values.
+    pub fn int_output(&mut self, count: usize) -> Vec<i64> {
+        if self.depth == self.prefix_depth {
+            if let Some(v) = self.prefix.take() {
+                self.prefix_base = Some(v.len());
+                return v;
+            }
+        }
+        Vec::with_capacity(self.capacity(count))
+    }
+
+    fn new(input_len: usize) -> Self {
+        DecodeCtx {
+            depth: 0,
+            budget: Budget::for_input(input_len),
+            spare: 0,
+            prefix: None,
+            prefix_depth: 0,
+            prefix_base: None,
+        }
     }
 
     /// The output budget (charge expanded text and bytes to it).
@@ -587,13 +621,19 @@ fn decode_node(
         });
     }
     let values = (codec.decode)(r, kind, count, ctx)?;
-    if values.kind() != kind || values.len() != count {
+    // A block's top node may have appended to the column's values so far.
+    let base = if ctx.depth == ctx.prefix_depth {
+        ctx.prefix_base.take().unwrap_or(0)
+    } else {
+        0
+    };
+    if values.kind() != kind || values.len() != base.saturating_add(count) {
         return Err(CodecError::Corrupt {
             offset: at,
             reason: format!(
                 "codec {} produced {} {:?} values, expected {count} {kind:?}",
                 codec.info.name,
-                values.len(),
+                values.len() - base.min(values.len()),
                 values.kind()
             ),
         });
@@ -783,18 +823,36 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
         if first && room && matches!(kind.data(), DataKind::Int | DataKind::Float) {
             ctx.spare = rows_left;
         }
+        // Later blocks of integers: offer the column so far to the block's
+        // top node (one level below here) to append to.
+        if let Some(Values::Int(_)) = &values {
+            let Some(Values::Int(v)) = values.take() else {
+                unreachable!("matched above")
+            };
+            ctx.prefix = Some(v);
+            ctx.prefix_depth = ctx.depth + 1;
+        }
         let block = ctx.child(r, kind.data(), present);
         ctx.spare = 0;
+        let untaken = ctx.prefix.take();
+        ctx.prefix_base = None;
         let block = block?;
-        match &mut values {
-            None => {
+        match (values.as_mut(), untaken) {
+            // The block's values follow the column's in `block`.
+            (None, None) if !first => values = Some(block),
+            (None, Some(prev)) => {
+                let mut v = Values::Int(prev);
+                v.extend(block);
+                values = Some(v);
+            }
+            (None, None) => {
                 let mut v = block;
                 if room {
                     v.reserve_numbers(rows_left);
                 }
                 values = Some(v);
             }
-            Some(v) => v.extend(block),
+            (Some(v), _) => v.extend(block),
         }
         Ok(())
     })?;
@@ -843,11 +901,7 @@ fn decode_frame(
             max: blocks * BLOCK_VALUES,
         });
     }
-    let mut ctx = DecodeCtx {
-        depth: 0,
-        budget: Budget::for_input(input.len()),
-        spare: 0,
-    };
+    let mut ctx = DecodeCtx::new(input.len());
     // The validity mask is only built once a block has nulls.
     let mut mask: Option<Vec<bool>> = None;
     let mut total = 0u64;
@@ -932,11 +986,7 @@ pub fn encode_with(
 /// [`BLOCK_VALUES`] is refused before anything is allocated.
 pub fn decode_values(input: &[u8], kind: DataKind, count: usize) -> Result<Values, CodecError> {
     let mut r = Reader::new(input);
-    let mut ctx = DecodeCtx {
-        depth: 0,
-        budget: Budget::for_input(input.len()),
-        spare: 0,
-    };
+    let mut ctx = DecodeCtx::new(input.len());
     let v = ctx.child(&mut r, kind, count)?;
     if r.remaining() != 0 {
         return Err(CodecError::Corrupt {

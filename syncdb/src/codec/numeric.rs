@@ -73,7 +73,7 @@ fn linear_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx
     let step = r.zigzag("linear step")?;
     let mut vals = match r.u8("linear residual flag")? {
         0 => {
-            let mut out = Vec::with_capacity(ctx.capacity(count));
+            let mut out = ctx.int_output(count);
             // Eight lanes advanced by 8 steps: additions only, so the loop
             // vectorises (64-bit multiplies do not on every target).
             let mut lanes: [i64; 8] =

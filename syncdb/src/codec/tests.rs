@@ -206,6 +206,62 @@ fn columns_round_trip_with_nulls_and_blocks() {
 }
 
 #[test]
+fn later_blocks_append_to_the_column_in_place() {
+    // Hand-built frames of three blocks: the first plain, the later two
+    // with a codec that appends to the column's values so far (linear,
+    // delta, dod, and for at every width class and with patches). The
+    // decoded column must be the concatenation of the blocks.
+    let mut r = rng(14);
+    let mut w = 0i64;
+    let sets: Vec<Vec<i64>> = vec![
+        (0..300).map(|i| 5 + 3 * i).collect(),
+        (0..300).map(|_| (r() % 1000) as i64).collect(),
+        (0..300).map(|_| (r() >> 20) as i64).collect(),
+        (0..300).map(|_| r() as i64).collect(),
+        (0..300)
+            .map(|i| if i % 50 == 7 { 1 << 40 } else { i })
+            .collect(),
+        (0..300)
+            .map(|_| {
+                w += (r() % 21) as i64 - 10;
+                w
+            })
+            .collect(),
+    ];
+    let first: Vec<i64> = (0..123).map(|i| -i).collect();
+    let head = encode_with("plain", &Values::Int(first.clone()), Effort::Max)
+        .unwrap()
+        .unwrap();
+    let mut tried = 0;
+    for codec in ["linear", "delta", "dod", "for"] {
+        for set in &sets {
+            let Some(node) = encode_with(codec, &Values::Int(set.clone()), Effort::Max).unwrap()
+            else {
+                continue;
+            };
+            tried += 1;
+            let mut frame = MAGIC.to_vec();
+            frame.push(VERSION);
+            frame.push(ColumnKind::Int.tag());
+            io::put_varint(&mut frame, (first.len() + 2 * set.len()) as u64);
+            io::put_varint(&mut frame, 3);
+            for (n, bytes) in [(first.len(), &head), (set.len(), &node), (set.len(), &node)] {
+                io::put_varint(&mut frame, n as u64);
+                frame.push(0);
+                frame.extend_from_slice(bytes);
+            }
+            let want: Vec<i64> = first.iter().chain(set).chain(set).copied().collect();
+            assert_eq!(
+                decode_column(&frame).unwrap(),
+                Column::new(ColumnKind::Int, Values::Int(want)).unwrap(),
+                "{codec}"
+            );
+        }
+    }
+    assert!(tried >= 20, "{tried}");
+}
+
+#[test]
 fn selection_finds_the_structure() {
     let one = |v: Values, kind| {
         let col = Column::new(kind, v).unwrap();
@@ -599,11 +655,11 @@ fn wide_frames_unpack_like_the_kernel() {
                 .into_iter()
                 .map(|o| min.wrapping_add(o as i64))
                 .collect();
-            assert_eq!(
-                super::builtin::unpack_wide_add(&packed, n, b, min),
-                want,
-                "b={b} n={n}"
-            );
+            // Appended after what the vector held.
+            let mut got = vec![7i64];
+            super::builtin::unpack_wide_add(&packed, n, b, min, &mut got);
+            assert_eq!(got[0], 7);
+            assert_eq!(got[1..], want, "b={b} n={n}");
         }
     }
 }
