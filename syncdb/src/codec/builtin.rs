@@ -366,7 +366,7 @@ fn dict_dec(r: &mut Reader<'_>, kind: DataKind, count: usize, ctx: &mut DecodeCt
 submit!(Codec {
     info: plugin_info!(
         "for",
-        "frame of reference + bit-packing, outliers patched from child streams"
+        "frame of reference + bit-packing, outliers (above and below) patched from child streams"
     ),
     accepts: &[DataKind::Int],
     cost: Cost::Fast,
@@ -379,55 +379,138 @@ submit!(Codec {
 /// own.
 const EXCEPTION_COST: usize = 2;
 
+/// The bits needed by `o` (0 for 0).
+fn bit_width(o: u64) -> usize {
+    (64 - o.leading_zeros()) as usize
+}
+
+/// The cheapest width for a frame at `base` and its estimated size in
+/// bytes. Values below the base are exceptions (negative patches).
+fn for_width(x: &[i64], base: i64, nested: bool) -> (usize, u32) {
+    // Widths of the offsets above the base and of the distances below it.
+    let (mut above, mut below) = ([0usize; 65], [0usize; 65]);
+    for &v in x {
+        if v >= base {
+            above[bit_width((v as u64).wrapping_sub(base as u64))] += 1;
+        } else {
+            below[bit_width((base as u64).wrapping_sub(v as u64))] += 1;
+        }
+    }
+    // As the last stage of a cascade the exception lists are stored plain
+    // (8 bytes per position and per patch).
+    let exception = |bits: usize| {
+        if nested {
+            EXCEPTION_COST + bits.div_ceil(8)
+        } else {
+            16
+        }
+    };
+    let mut best = (bitpack::packed_len(x.len(), 64), 64u32);
+    for b in (0..64u32).rev() {
+        let b_us = b as usize;
+        // Exceptions: a position and the high bits of each value that
+        // does not fit (a signed patch for those below the base).
+        let mut count = 0usize;
+        let mut bytes = 0usize;
+        for (w, &c) in above.iter().enumerate().skip(b_us + 1) {
+            count += c;
+            bytes += c * exception(w - b_us);
+        }
+        for (w, &c) in below.iter().enumerate() {
+            count += c;
+            bytes += c * exception(w.saturating_sub(b_us) + 1);
+        }
+        let cost = bitpack::packed_len(x.len(), b) + bytes + if count > 0 { 12 } else { 0 };
+        if cost <= best.0 {
+            best = (cost, b);
+        }
+    }
+    best
+}
+
+/// A frame base above a few low outliers of the values at or above
+/// `base`: the smallest value at least `2^j` above `base`, for the largest
+/// `j` that leaves at most `limit` of them below it. Returns the new base
+/// and how many values it leaves below (`None` when it would leave none).
+fn raised_base(x: &[i64], base: i64, limit: usize) -> Option<(i64, usize)> {
+    // Count and smallest offset from the base per offset width.
+    let (mut count, mut least) = ([0usize; 65], [u64::MAX; 65]);
+    for &v in x.iter().filter(|&&v| v >= base) {
+        let o = (v as u64).wrapping_sub(base as u64);
+        let w = bit_width(o);
+        count[w] += 1;
+        least[w] = least[w].min(o);
+    }
+    let mut below = 0usize;
+    let mut pick = None;
+    // Offsets narrower than w + 1 bits stay below a base of width > w.
+    for w in 0..64 {
+        if below + count[w] > limit {
+            break;
+        }
+        below += count[w];
+        if below > 0 {
+            pick = Some((w, below));
+        }
+    }
+    let (w, below) = pick?;
+    let o = least[w + 1..]
+        .iter()
+        .copied()
+        .min()
+        .filter(|&o| o != u64::MAX)?;
+    Some((base.wrapping_add(o as i64), below))
+}
+
 fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     let Values::Int(x) = v else { return Ok(false) };
     let Some(&min) = x.iter().min() else {
         return Ok(false);
     };
-    let offs: Vec<u64> = x
-        .iter()
-        .map(|&v| (v as u64).wrapping_sub(min as u64))
-        .collect();
-    let mut hist = [0usize; 65];
-    for &o in &offs {
-        hist[(64 - o.leading_zeros()) as usize] += 1;
-    }
-    let n = x.len();
-    // As the last stage of a cascade the exception lists are stored plain
-    // (8 bytes per position and per patch).
     let nested = ctx.can_nest();
-    let mut best = (usize::MAX, 64u32);
-    for b in (0..=64u32).rev() {
-        // Exceptions: a position and the high bits of each wider value.
-        let (mut above, mut exc_bytes) = (0usize, 0usize);
-        for (w, &count) in hist.iter().enumerate().skip(b as usize + 1) {
-            above += count;
-            exc_bytes += count
-                * if nested {
-                    EXCEPTION_COST + (w - b as usize).div_ceil(8)
-                } else {
-                    16
-                };
+    // The frame starts at the minimum, or above a few low outliers when
+    // patching them is cheaper than widening every value.
+    let (mut cost, mut b) = for_width(x, min, nested);
+    let mut base = min;
+    // Up to three raises, together leaving at most 1/64 of the values below.
+    let (mut at, mut left) = (min, x.len() / 64);
+    for _ in 0..3 {
+        let Some((raised, below)) = raised_base(x, at, left) else {
+            break;
+        };
+        let (c, w) = for_width(x, raised, nested);
+        if c < cost {
+            (base, cost, b) = (raised, c, w);
         }
-        let cost = bitpack::packed_len(n, b) + exc_bytes + if above > 0 { 12 } else { 0 };
-        if cost <= best.0 {
-            best = (cost, b);
-        }
+        (at, left) = (raised, left - below);
     }
-    let b = best.1;
     let mask = if b == 64 { u64::MAX } else { (1u64 << b) - 1 };
     let (mut pos, mut high) = (Vec::new(), Vec::new());
-    for (i, &o) in offs.iter().enumerate() {
+    for (i, &v) in x.iter().enumerate() {
+        let o = (v as u64).wrapping_sub(base as u64);
         if o & !mask != 0 {
             pos.push(i as i64);
-            high.push((o >> b) as i64);
+            // Arithmetic shift: a value below the base gets a small
+            // negative patch; base + low + (patch << b) wraps back to it.
+            high.push((o as i64) >> b);
         }
     }
-    put_zigzag(out, min);
+    put_zigzag(out, base);
     out.push(b as u8);
     put_varint(out, pos.len() as u64);
-    let low: Vec<u64> = offs.iter().map(|&o| o & mask).collect();
-    bitpack::pack_u64(&low, b, out).expect("masked to the width");
+    if b <= 32 {
+        let low: Vec<u32> = x
+            .iter()
+            .map(|&v| ((v as u64).wrapping_sub(base as u64) & mask) as u32)
+            .collect();
+        bitpack::pack_u32(&low, b, out).expect("masked to the width");
+    } else {
+        let low: Vec<u64> = x
+            .iter()
+            .map(|&v| (v as u64).wrapping_sub(base as u64) & mask)
+            .collect();
+        bitpack::pack_u64(&low, b, out).expect("masked to the width");
+    }
     if !pos.is_empty() {
         ctx.aux_child(&Values::Int(pos), out)?;
         ctx.aux_child(&Values::Int(high), out)?;
@@ -436,7 +519,7 @@ fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
 }
 
 fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -> Dec {
-    let min = r.zigzag("frame minimum")?;
+    let min = r.zigzag("frame base")?;
     let b = u32::from(r.u8("bit width")?);
     if b > 64 {
         return Err(corrupt(r, format!("bit width {b} > 64")));
@@ -446,7 +529,7 @@ fn for_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
         return Err(corrupt(r, "exceptions with a 64-bit width"));
     }
     let at = r.offset();
-    // The frame minimum is added while unpacking (one pass, one buffer).
+    // The frame base is added while unpacking (one pass, one buffer).
     let mut vals: Vec<i64> = ctx.int_output(count);
     let base = vals.len();
     if b <= 32 {

@@ -206,6 +206,29 @@ fn columns_round_trip_with_nulls_and_blocks() {
 }
 
 #[test]
+fn frame_of_reference_patches_low_outliers() {
+    // 10-bit values above 1000 with a few far below (down to i64::MIN) and
+    // one far above: the frame starts above the low outliers, so the bulk
+    // packs at 10 bits and the outliers become (negative) patches.
+    let mut r = rng(15);
+    let mut v: Vec<i64> = (0..4096).map(|_| 1000 + (r() % 1024) as i64).collect();
+    for (i, x) in [(3, -5), (900, 0), (2000, i64::MIN), (3000, i64::MAX)] {
+        v[i] = x;
+    }
+    let values = Values::Int(v);
+    for effort in [Effort::Fast, Effort::Max] {
+        let enc = encode_with("for", &values, effort).unwrap().unwrap();
+        assert_eq!(decode_values(&enc, DataKind::Int, 4096).unwrap(), values);
+        // 4096 values at 10 bits, four patches of at most 16 + 16 bytes.
+        assert!(
+            enc.len() <= 4096 * 10 / 8 + 4 * 32 + 64,
+            "{effort:?}: {}",
+            enc.len()
+        );
+    }
+}
+
+#[test]
 fn later_blocks_append_to_the_column_in_place() {
     // Hand-built frames of three blocks: the first plain, the later two
     // with a codec that appends to the column's values so far (linear,
