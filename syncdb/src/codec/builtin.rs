@@ -444,11 +444,11 @@ fn raised_base(x: &[i64], base: i64, limit: usize) -> Option<(i64, usize)> {
     let mut below = 0usize;
     let mut pick = None;
     // Offsets narrower than w + 1 bits stay below a base of width > w.
-    for w in 0..64 {
-        if below + count[w] > limit {
+    for (w, &c) in count.iter().enumerate().take(64) {
+        if below + c > limit {
             break;
         }
-        below += count[w];
+        below += c;
         if below > 0 {
             pick = Some((w, below));
         }
