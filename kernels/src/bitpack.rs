@@ -20,13 +20,15 @@
 //! [`unpack_u32_with`] runs a named path, to compare them.
 //!
 //! Packing `u32` likewise has a scalar reference path (a byte-at-a-time
-//! accumulator), a portable path (a 64-bit accumulator flushed 8 bytes at a
-//! time), and AVX2 and NEON paths that merge eight values into their `w`
+//! accumulator), a portable path (a 64-bit accumulator flushed 8 bytes at
+//! a time), and AVX2 and NEON paths that merge eight values into their `w`
 //! bytes with 64-bit variable shifts (pairs into `2w`-bit fields, then
-//! fields into one `4w`-bit field per 128 bits) and two 16-byte stores;
-//! every path writes the same bytes. [`pack_u32_with`] runs a named path.
-//! Values are validated before any path runs (one OR over the run, and a
-//! search for the offending index only when it fails).
+//! fields into one `4w`-bit field per 128 bits) and two 16-byte stores; for
+//! widths up to 8 the AVX2 path first narrows 32 values to bytes and merges
+//! neighbours with multiply-adds. Every path writes the same bytes;
+//! [`pack_u32_with`] runs a named path. Values are validated before any
+//! path runs (one OR over the run, and a search for the offending index
+//! only when it fails).
 //!
 //! ```
 //! use unidb_kernels::bitpack;
@@ -670,27 +672,175 @@ pub(crate) mod avx2 {
     /// `out.len() == ⌈values.len()·w/8⌉`.
     #[target_feature(enable = "avx2")]
     unsafe fn pack_u32_avx2(values: &[u32], width: u32, out: &mut [u8]) {
-        let n = values.len();
-        if width == 0 || n < 8 {
+        if width == 0 || values.len() < 8 {
             super::pack_u32_words(values, width, out);
             return;
         }
+        // SAFETY: AVX2 as guaranteed by the caller; the contract is passed on.
+        let w = width as usize;
+        // Runs of 32 values first for widths up to 8, then blocks of 8; each
+        // part ends on a byte boundary (8 values take `w` bytes).
+        let small = match width {
+            // SAFETY: AVX2 as guaranteed by the caller; values fit `width`.
+            1..=6 => unsafe { pack_small_avx2::<true>(values, width, out) },
+            // SAFETY: as above.
+            7 | 8 => unsafe { pack_small_avx2::<false>(values, width, out) },
+            _ => 0,
+        };
+        let (values, out) = (&values[small..], &mut out[(small / 8) * w..]);
+        // SAFETY: AVX2 as guaranteed by the caller; the rest of the contract
+        // holds for the remaining values and their bytes.
+        let i = unsafe {
+            if width % 2 == 1 {
+                pack_blocks_avx2::<true>(values, width, out)
+            } else {
+                pack_blocks_avx2::<false>(values, width, out)
+            }
+        };
+        // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
+        super::pack_u32_words(&values[i..], width, &mut out[(i / 8) * w..]);
+    }
+
+    /// Packs runs of 32 values of width `w <= 8` (byte-sized values):
+    /// saturating packs narrow 32 values to 32 bytes (exact, as every value
+    /// is below 256) and a permute restores their order, so each 64-bit lane
+    /// holds 8 consecutive values. Within the lane, neighbours merge into
+    /// `2w`-bit, `4w`-bit and finally `8w`-bit fields (`w` bytes); with `MADD`
+    /// (`w <= 6`) the first two merges are multiply-adds by `[1, 2^w]` and
+    /// `[1, 2^2w]`, else masks and shifts. A byte shuffle then puts the two
+    /// fields of each 128-bit lane side by side (`2w` bytes), stored at the
+    /// run start and `2w` bytes further. Both stores end within 32 bytes of
+    /// the run start; closer to the end of `out` they go through a local
+    /// buffer. Returns the number of values packed (a multiple of 32).
+    ///
+    /// # Safety
+    /// AVX2; `1 <= width <= 8` (`<= 6` with `MADD`), every value fits
+    /// `width`, `out.len() == ⌈values.len()·w/8⌉`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pack_small_avx2<const MADD: bool>(
+        values: &[u32],
+        width: u32,
+        out: &mut [u8],
+    ) -> usize {
+        let n = values.len();
+        let w = width as usize;
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        // Multipliers of the merges (`MADD` only, where they fit i8/i16).
+        let (by_w, by_2w) = if MADD {
+            (
+                _mm256_set1_epi16(1 | 1i16 << (width + 8)),
+                _mm256_set1_epi32(1 | 1i32 << (2 * width + 16)),
+            )
+        } else {
+            (_mm256_setzero_si256(), _mm256_setzero_si256())
+        };
+        let (sh1, sh2, sh4) = (
+            _mm_cvtsi32_si128(width as i32),
+            _mm_cvtsi32_si128(2 * width as i32),
+            _mm_cvtsi32_si128(4 * width as i32),
+        );
+        let (m16, m32, m64) = (
+            _mm256_set1_epi16(0xff),
+            _mm256_set1_epi32(0xffff),
+            _mm256_set1_epi64x(0xffff_ffff),
+        );
+        // In each 128-bit lane: the low field's `w` bytes, then the high one's.
+        let mut idx = [-1i8; 16];
+        for b in 0..w {
+            idx[b] = b as i8;
+            idx[w + b] = (8 + b) as i8;
+        }
+        // SAFETY: two 16-byte loads from a local array of 16 i8.
+        let compact = unsafe { _mm256_loadu2_m128i(idx.as_ptr().cast(), idx.as_ptr().cast()) };
+        let src = values.as_ptr();
+        let dst = out.as_mut_ptr();
+        let mut buf = [0u8; 32];
+        let mut i = 0usize;
+        while i + 32 <= n {
+            // SAFETY: `i + 32 <= n = values.len()`: 32 u32 readable.
+            let (a, b, c, d) = unsafe {
+                (
+                    _mm256_loadu_si256(src.add(i).cast()),
+                    _mm256_loadu_si256(src.add(i + 8).cast()),
+                    _mm256_loadu_si256(src.add(i + 16).cast()),
+                    _mm256_loadu_si256(src.add(i + 24).cast()),
+                )
+            };
+            // Per 128-bit lane: a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+            // as bytes; the permute puts every 8 consecutive values in one
+            // 64-bit lane.
+            let x = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(c, d));
+            let x = _mm256_permutevar8x32_epi32(x, order);
+            let x = if MADD {
+                // even + odd·2^w (< 2^12, no saturation), then even +
+                // odd·2^2w (< 2^24) in each 32-bit lane.
+                _mm256_madd_epi16(_mm256_maddubs_epi16(x, by_w), by_2w)
+            } else {
+                let x = _mm256_or_si256(
+                    _mm256_and_si256(x, m16),
+                    _mm256_sll_epi16(_mm256_srli_epi16::<8>(x), sh1),
+                );
+                _mm256_or_si256(
+                    _mm256_and_si256(x, m32),
+                    _mm256_sll_epi32(_mm256_srli_epi32::<16>(x), sh2),
+                )
+            };
+            let x = _mm256_or_si256(
+                _mm256_and_si256(x, m64),
+                _mm256_sll_epi64(_mm256_srli_epi64::<32>(x), sh4),
+            );
+            let x = _mm256_shuffle_epi8(x, compact);
+            let lo = _mm256_castsi256_si128(x);
+            let hi = _mm256_extracti128_si256::<1>(x);
+            let at = (i / 8) * w;
+            if at + 32 <= out.len() {
+                // SAFETY: the stores cover bytes `at .. at + 16` and
+                // `at + 2w .. at + 2w + 16` (`2w <= 16`), all below
+                // `at + 32 <= out.len()`.
+                unsafe {
+                    _mm_storeu_si128(dst.add(at).cast(), lo);
+                    _mm_storeu_si128(dst.add(at + 2 * w).cast(), hi);
+                }
+            } else {
+                let p = buf.as_mut_ptr();
+                // SAFETY: both stores end at `2w + 16 <= 32`, inside `buf`.
+                unsafe {
+                    _mm_storeu_si128(p.cast(), lo);
+                    _mm_storeu_si128(p.add(2 * w).cast(), hi);
+                }
+                // The stores wrote every byte of `buf[..4w]`, and the run's
+                // `4w` bytes lie inside `out`.
+                out[at..at + 4 * w].copy_from_slice(&buf[..4 * w]);
+            }
+            i += 32;
+        }
+        i
+    }
+
+    /// The block loop of [`pack_u32_avx2`] for odd (`ODD`) or even widths;
+    /// returns the number of values packed (a multiple of 8).
+    ///
+    /// # Safety
+    /// As [`pack_u32_avx2`], with `1 <= width <= 32` of parity `ODD`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pack_blocks_avx2<const ODD: bool>(
+        values: &[u32],
+        width: u32,
+        out: &mut [u8],
+    ) -> usize {
+        let n = values.len();
         let w = width as usize;
         // The byte where the high lane's first bit lands.
         let half = w / 2;
-        let odd = i64::from(4 * (width & 1));
         let two_w = 2 * i64::from(width);
         let keep_lo = _mm256_set1_epi64x(0xffff_ffff);
         let pair_shift = _mm_cvtsi64_si128(i64::from(width));
         let quad_left = _mm256_setr_epi64x(0, two_w, 0, two_w);
         let quad_right = _mm256_setr_epi64x(64, 64 - two_w, 64, 64 - two_w);
-        let nib_left = _mm_cvtsi64_si128(odd);
-        let nib_right = _mm_cvtsi64_si128(64 - odd);
-        // Byte `half` of the low lane holds the low 4 bits of that byte when
-        // `w` is odd (and is all zero when `w` is even, so select nothing).
-        let shared = if odd != 0 { half as i8 } else { -1 };
+        // For odd `w`, byte `half` of the low lane holds the low 4 bits of
+        // the byte the high lane starts in.
         let take_shared = _mm_setr_epi8(
-            shared, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            half as i8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
         );
         let src = values.as_ptr();
         let dst = out.as_mut_ptr();
@@ -709,16 +859,21 @@ pub(crate) mod avx2 {
             let u = _mm256_srlv_epi64(pair, quad_right);
             let quad = _mm256_or_si256(_mm256_unpacklo_epi64(t, u), _mm256_unpackhi_epi64(t, u));
             let lo = _mm256_castsi256_si128(quad);
-            let hi = _mm256_extracti128_si256::<1>(quad);
-            // Shift the high lane left by 0 or 4 bits across 128 bits and
-            // merge the byte it shares with the low lane.
-            let hi = _mm_or_si128(
-                _mm_or_si128(
-                    _mm_sll_epi64(hi, nib_left),
-                    _mm_srl_epi64(_mm_bslli_si128::<8>(hi), nib_right),
-                ),
-                _mm_shuffle_epi8(lo, take_shared),
-            );
+            let mut hi = _mm256_extracti128_si256::<1>(quad);
+            if ODD {
+                // Bit 4w is bit 4 of byte `half`: shift the high lane left
+                // by 4 bits across its 128 bits (4w + 4 <= 128 for w <= 31)
+                // and merge the low lane's part of the shared byte.
+                hi = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_slli_epi64::<4>(hi),
+                        _mm_srli_epi64::<60>(_mm_bslli_si128::<8>(hi)),
+                    ),
+                    _mm_shuffle_epi8(lo, take_shared),
+                );
+            }
+            // For even `w` the low lane's bytes from `half` on are zero, so
+            // the second store overwrites nothing of it.
             let at = (i / 8) * w;
             if at + 32 <= out.len() {
                 // SAFETY: the stores cover bytes `at .. at + 16` and
@@ -741,8 +896,7 @@ pub(crate) mod avx2 {
             }
             i += 8;
         }
-        // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
-        super::pack_u32_words(&values[i..], width, &mut out[(i / 8) * w..]);
+        i
     }
 }
 
