@@ -24,8 +24,9 @@
 //! a time), and AVX2 and NEON paths that merge eight values into their `w`
 //! bytes with 64-bit variable shifts (pairs into `2w`-bit fields, then
 //! fields into one `4w`-bit field per 128 bits) and two 16-byte stores; for
-//! widths up to 8 the AVX2 path first narrows 32 values to bytes and merges
-//! neighbours with multiply-adds. Every path writes the same bytes;
+//! widths up to 8 (16) the AVX2 path first narrows 32 (16) values to 8-bit
+//! (16-bit) lanes and merges neighbours with multiply-adds, so the stores
+//! start on byte boundaries. Every path writes the same bytes;
 //! [`pack_u32_with`] runs a named path. Values are validated before any
 //! path runs (one OR over the run, and a search for the offending index
 //! only when it fails).
@@ -678,13 +679,18 @@ pub(crate) mod avx2 {
         }
         // SAFETY: AVX2 as guaranteed by the caller; the contract is passed on.
         let w = width as usize;
-        // Runs of 32 values first for widths up to 8, then blocks of 8; each
-        // part ends on a byte boundary (8 values take `w` bytes).
+        // Runs of 32 values first for widths up to 8 (16 values up to 16),
+        // then blocks of 8; each part ends on a byte boundary (8 values take
+        // `w` bytes).
         let small = match width {
             // SAFETY: AVX2 as guaranteed by the caller; values fit `width`.
             1..=6 => unsafe { pack_small_avx2::<true>(values, width, out) },
             // SAFETY: as above.
             7 | 8 => unsafe { pack_small_avx2::<false>(values, width, out) },
+            // SAFETY: as above.
+            9..=14 => unsafe { pack_mid_avx2::<true>(values, width, out) },
+            // SAFETY: as above.
+            15 | 16 => unsafe { pack_mid_avx2::<false>(values, width, out) },
             _ => 0,
         };
         let (values, out) = (&values[small..], &mut out[(small / 8) * w..]);
@@ -699,6 +705,101 @@ pub(crate) mod avx2 {
         };
         // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
         super::pack_u32_words(&values[i..], width, &mut out[(i / 8) * w..]);
+    }
+
+    /// Packs runs of 16 values of width `9 <= w <= 16`: a saturating pack
+    /// narrows them to 16-bit lanes (exact, as every value is below 2^16)
+    /// and a permute restores their order. Neighbours merge into `2w`-bit
+    /// fields (a multiply-add by `[1, 2^w]` with `MADD`, for `w <= 14`, else
+    /// masks and shifts), then into `4w`-bit fields per 64-bit lane, then
+    /// into one `8w`-bit field (`w` bytes) per 128-bit lane across its two
+    /// 64-bit halves. Each lane is stored at its byte offset (`0` and `w`):
+    /// 16 values end on a byte boundary whatever the parity of `w`. Both
+    /// stores end within 32 bytes of the run start; closer to the end of
+    /// `out` they go through a local buffer. Returns the number of values
+    /// packed (a multiple of 16).
+    ///
+    /// # Safety
+    /// AVX2; `9 <= width <= 16` (`<= 14` with `MADD`), every value fits
+    /// `width`, `out.len() == ⌈values.len()·w/8⌉`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pack_mid_avx2<const MADD: bool>(values: &[u32], width: u32, out: &mut [u8]) -> usize {
+        let n = values.len();
+        let w = width as usize;
+        let four_w = 4 * i64::from(width);
+        // The multiplier of the first merge (`MADD` only, where it fits i16).
+        let by_w = if MADD {
+            _mm256_set1_epi32(1 | 1i32 << (width + 16))
+        } else {
+            _mm256_setzero_si256()
+        };
+        let (sh1, sh2) = (
+            _mm_cvtsi32_si128(width as i32),
+            _mm_cvtsi32_si128(2 * width as i32),
+        );
+        let (m32, m64) = (_mm256_set1_epi32(0xffff), _mm256_set1_epi64x(0xffff_ffff));
+        let oct_left = _mm256_setr_epi64x(0, four_w, 0, four_w);
+        let oct_right = _mm256_setr_epi64x(64, 64 - four_w, 64, 64 - four_w);
+        let src = values.as_ptr();
+        let dst = out.as_mut_ptr();
+        let mut buf = [0u8; 32];
+        let mut i = 0usize;
+        while i + 16 <= n {
+            // SAFETY: `i + 16 <= n = values.len()`: 16 u32 readable.
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_si256(src.add(i).cast()),
+                    _mm256_loadu_si256(src.add(i + 8).cast()),
+                )
+            };
+            // a0-3 b0-3 | a4-7 b4-7 as 16-bit lanes; the permute makes it
+            // a0-7 | b0-7.
+            let x = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(a, b));
+            // Each 32-bit lane: even | odd << w.
+            let x = if MADD {
+                // Every lane is below 2^14, so signed 16-bit products are
+                // exact and the sum is below 2^28.
+                _mm256_madd_epi16(x, by_w)
+            } else {
+                _mm256_or_si256(
+                    _mm256_and_si256(x, m32),
+                    _mm256_sll_epi32(_mm256_srli_epi32::<16>(x), sh1),
+                )
+            };
+            // Each 64-bit lane: 4w bits.
+            let x = _mm256_or_si256(
+                _mm256_and_si256(x, m64),
+                _mm256_sll_epi64(_mm256_srli_epi64::<32>(x), sh2),
+            );
+            // Each 128-bit lane: low field | high field << 4w (8w bits).
+            let t = _mm256_sllv_epi64(x, oct_left);
+            let u = _mm256_srlv_epi64(x, oct_right);
+            let x = _mm256_or_si256(_mm256_unpacklo_epi64(t, u), _mm256_unpackhi_epi64(t, u));
+            let lo = _mm256_castsi256_si128(x);
+            let hi = _mm256_extracti128_si256::<1>(x);
+            let at = (i / 8) * w;
+            if at + 32 <= out.len() {
+                // SAFETY: the stores cover bytes `at .. at + 16` and
+                // `at + w .. at + w + 16` (`w <= 16`), all below `at + 32 <=
+                // out.len()`.
+                unsafe {
+                    _mm_storeu_si128(dst.add(at).cast(), lo);
+                    _mm_storeu_si128(dst.add(at + w).cast(), hi);
+                }
+            } else {
+                let p = buf.as_mut_ptr();
+                // SAFETY: both stores end at `w + 16 <= 32`, inside `buf`.
+                unsafe {
+                    _mm_storeu_si128(p.cast(), lo);
+                    _mm_storeu_si128(p.add(w).cast(), hi);
+                }
+                // The stores wrote every byte of `buf[..2w]`, and the run's
+                // `2w` bytes lie inside `out`.
+                out[at..at + 2 * w].copy_from_slice(&buf[..2 * w]);
+            }
+            i += 16;
+        }
+        i
     }
 
     /// Packs runs of 32 values of width `w <= 8` (byte-sized values):
