@@ -17,7 +17,7 @@
 //! | `front` | text | front coding: shared-prefix lengths + suffixes |
 //! | `lz4` | text, bytes | LZ4 block over the plain layout |
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use unidb_kernels::varint::{self, stream};
 use unidb_kernels::{bitpack, bitpack::BitpackError};
@@ -274,7 +274,7 @@ fn dictionary<T: Clone + Eq + std::hash::Hash>(
     limit: usize,
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
 ) -> Option<(Vec<T>, Vec<i64>)> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut distinct: Vec<&T> = Vec::new();
     for x in v {
         if seen.insert(x) {

@@ -14,7 +14,7 @@
 //! then a child stream of the code bytes per value. Codes never span two
 //! values, so value boundaries are the prefix sums of that child.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use unidb_registry::{plugin_info, submit};
 
@@ -167,47 +167,85 @@ fn sample<'a>(values: &[&'a [u8]]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Builds a table for `values` (see the module documentation).
-fn build_table(values: &[&[u8]]) -> Table {
+/// Builds a table for `values` (see the module documentation); `None` when
+/// the first table leaves the sample more than 90% of its size (bytes with
+/// no frequent symbols: the remaining generations would not pay).
+fn build_table(values: &[&[u8]]) -> Option<Table> {
     let sample = sample(values);
+    let bytes: usize = sample.iter().map(|s| s.len()).sum();
     let mut table = Table::new(Vec::new());
-    for _ in 0..GENERATIONS {
-        let mut single: HashMap<Sym, u64> = HashMap::new();
-        let mut pair: HashMap<(Sym, Sym), u64> = HashMap::new();
+    // Counts per code: symbol codes below 256, byte `b` (escaped) as code
+    // 256 + b; pairs at `first·512 + second`, reset through the list of
+    // the pairs seen.
+    let mut single = vec![0u32; 512];
+    let mut pair = vec![0u32; 512 * 512];
+    let mut seen: Vec<u32> = Vec::new();
+    for generation in 0..GENERATIONS {
+        // Bytes the sample takes with the current table.
+        let mut coded = 0usize;
         for s in &sample {
             let mut at = 0;
-            let mut prev: Option<Sym> = None;
+            let mut prev: Option<usize> = None;
             while at < s.len() {
-                let sym = match table.find(s, at) {
-                    Some((c, _)) => table.syms[c as usize],
-                    None => Sym {
-                        len: 1,
-                        bits: u64::from(s[at]),
-                    },
+                let (code, len) = match table.find(s, at) {
+                    Some((c, len)) => {
+                        coded += 1;
+                        (usize::from(c), len)
+                    }
+                    None => {
+                        coded += 2;
+                        (256 + usize::from(s[at]), 1)
+                    }
                 };
-                *single.entry(sym).or_default() += 1;
+                single[code] += 1;
                 if let Some(p) = prev {
-                    *pair.entry((p, sym)).or_default() += 1;
+                    let i = p * 512 + code;
+                    if pair[i] == 0 {
+                        seen.push(i as u32);
+                    }
+                    pair[i] += 1;
                 }
-                prev = Some(sym);
-                at += usize::from(sym.len);
+                prev = Some(code);
+                at += len;
             }
         }
-        let mut gain: HashMap<Sym, u64> = HashMap::new();
-        for (s, n) in single {
-            *gain.entry(s).or_default() += n * u64::from(s.len);
+        if generation == 1 && coded * 10 > bytes * 9 {
+            return None;
         }
-        for ((a, b), n) in pair {
-            if let Some(s) = a.concat(b) {
-                *gain.entry(s).or_default() += n * u64::from(s.len);
+        let sym = |code: usize| match code {
+            0..256 => table.syms[code],
+            _ => Sym {
+                len: 1,
+                bits: (code - 256) as u64,
+            },
+        };
+        let mut gain: HashMap<Sym, u64> = HashMap::with_capacity(seen.len() + 512);
+        for (code, n) in single.iter_mut().enumerate() {
+            if *n > 0 {
+                let s = sym(code);
+                *gain.entry(s).or_default() += u64::from(std::mem::take(n)) * u64::from(s.len);
             }
         }
+        for &i in &seen {
+            let i = i as usize;
+            let n = std::mem::take(&mut pair[i]);
+            if let Some(s) = sym(i / 512).concat(sym(i % 512)) {
+                *gain.entry(s).or_default() += u64::from(n) * u64::from(s.len);
+            }
+        }
+        seen.clear();
         let mut ranked: Vec<(u64, Sym)> = gain.into_iter().map(|(s, g)| (g, s)).collect();
         // Highest gain first; ties broken by the symbol for determinism.
-        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Only the best MAX_SYMBOLS are kept: select them, then sort those.
+        let order = |a: &(u64, Sym), b: &(u64, Sym)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > MAX_SYMBOLS {
+            ranked.select_nth_unstable_by(MAX_SYMBOLS, order);
+            ranked.truncate(MAX_SYMBOLS);
+        }
+        ranked.sort_unstable_by(order);
         table = Table::new(ranked.into_iter().map(|(_, s)| s).collect());
     }
-    table
+    Some(table)
 }
 
 fn fsst_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, CodecError> {
@@ -219,7 +257,9 @@ fn fsst_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, 
     if items.is_empty() {
         return Ok(false);
     }
-    let table = build_table(&items);
+    let Some(table) = build_table(&items) else {
+        return Ok(false);
+    };
     let mut codes = Vec::new();
     let mut lens = Vec::with_capacity(items.len());
     for s in &items {
@@ -395,7 +435,7 @@ mod tests {
 
     /// Decoding the codes with the table reproduces the input.
     fn roundtrip(values: &[&[u8]]) {
-        let t = build_table(values);
+        let t = build_table(values).expect("a compressible sample");
         assert!(t.syms.len() <= MAX_SYMBOLS);
         for v in values {
             let mut codes = Vec::new();
@@ -429,7 +469,7 @@ mod tests {
             .collect();
         let refs: Vec<&[u8]> = vals.iter().map(|v| v.as_slice()).collect();
         roundtrip(&refs);
-        let t = build_table(&refs);
+        let t = build_table(&refs).expect("repeated words compress");
         // Every word of 8 bytes became one symbol.
         for w in ["offline ", "battery "] {
             assert!(t
@@ -447,5 +487,20 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
         roundtrip(&[&all, b"", b"\xff\xff\xff", b"a"]);
         roundtrip(&[]);
+    }
+
+    #[test]
+    fn incompressible_bytes_give_up_after_the_first_table() {
+        // Uniform random bytes have no frequent symbols: the first table
+        // codes them at about one byte each plus escapes, so building stops.
+        let mut r = unidb_common::rng::SplitMix64::new(3);
+        let noise: Vec<u8> = (0..16 * 1024).map(|_| r.next_u64() as u8).collect();
+        assert!(build_table(&[&noise]).is_none());
+        let v = Values::Bytes(vec![noise]);
+        let mut ctx = EncodeCtx::new(3, crate::codec::Effort::Max);
+        assert!(!fsst_enc(&v, &mut ctx, &mut Vec::new()).unwrap());
+        // Words do compress, and the table is kept.
+        let text = b"sync offline battery note ".repeat(600);
+        assert!(build_table(&[&text]).is_some());
     }
 }

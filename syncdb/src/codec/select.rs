@@ -10,12 +10,22 @@ const RUN: usize = 64;
 /// Streams up to this size are their own sample.
 const WHOLE: usize = 10 * RUN;
 
+/// Bytes per window of a sample of long byte strings.
+const WINDOW: usize = 1024;
+/// Windows in such a sample.
+const WINDOWS: usize = 16;
+
 /// About 1% of a full block (or all of a small one): ten runs of 64
-/// consecutive values spread evenly, so runs and deltas stay visible.
+/// consecutive values spread evenly, so runs and deltas stay visible. A
+/// few long byte strings (a byte-stream split's planes, blobs) are sampled
+/// as sixteen 1 KiB windows spread over their bytes.
 fn sample(values: &Values) -> Option<Values> {
     let n = values.len();
     if n <= WHOLE {
-        return None;
+        return match values {
+            Values::Bytes(b) => byte_windows(b),
+            _ => None,
+        };
     }
     let runs = 10;
     let step = (n - RUN) / (runs - 1);
@@ -29,6 +39,30 @@ fn sample(values: &Values) -> Option<Values> {
         }
     }
     out
+}
+
+/// Sixteen windows of [`WINDOW`] bytes spread evenly over the bytes of
+/// `items` (a window ends early at the end of its item); `None` when they
+/// hold fewer than four times that.
+pub(super) fn byte_windows(items: &[Vec<u8>]) -> Option<Values> {
+    let total: usize = items.iter().map(Vec::len).sum();
+    if total < 4 * WINDOWS * WINDOW {
+        return None;
+    }
+    let step = (total - WINDOW) / (WINDOWS - 1);
+    let mut out = Vec::with_capacity(WINDOWS);
+    // Walk the items once: `skipped` bytes lie before item `i`.
+    let (mut i, mut skipped) = (0usize, 0usize);
+    for k in 0..WINDOWS {
+        let at = k * step;
+        while at >= skipped + items[i].len() {
+            skipped += items[i].len();
+            i += 1;
+        }
+        let item = &items[i][at - skipped..];
+        out.push(item[..item.len().min(WINDOW)].to_vec());
+    }
+    Some(Values::Bytes(out))
 }
 
 /// The size a cascade is ranked by: its encoded size, plus a share for the

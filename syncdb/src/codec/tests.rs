@@ -229,6 +229,46 @@ fn frame_of_reference_patches_low_outliers() {
 }
 
 #[test]
+fn long_byte_strings_are_sampled_in_windows() {
+    // Three blobs whose bytes spell their offset in the concatenation:
+    // every window must be the bytes at its evenly spread offset, cut at the
+    // end of its blob.
+    let sizes = [30_000usize, 50, 40_000];
+    let mut at = 0usize;
+    let items: Vec<Vec<u8>> = sizes
+        .iter()
+        .map(|&n| {
+            let b = (at..at + n).map(|i| (i % 251) as u8).collect();
+            at += n;
+            b
+        })
+        .collect();
+    let total = at;
+    let Some(Values::Bytes(w)) = select::byte_windows(&items) else {
+        panic!("70 KB of bytes are sampled");
+    };
+    assert_eq!(w.len(), 16);
+    let step = (total - 1024) / 15;
+    for (k, win) in w.iter().enumerate() {
+        let start = k * step;
+        // The blob holding `start` and where it ends.
+        let mut end = 0;
+        for &n in &sizes {
+            end += n;
+            if start < end {
+                break;
+            }
+        }
+        let want: Vec<u8> = (start..end.min(start + 1024))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        assert_eq!(win, &want, "window {k}");
+    }
+    // Small byte strings are their own sample.
+    assert!(select::byte_windows(&[vec![1u8; 1000]]).is_none());
+}
+
+#[test]
 fn later_blocks_append_to_the_column_in_place() {
     // Hand-built frames of three blocks: the first plain, the later two
     // with a codec that appends to the column's values so far (linear,
