@@ -877,6 +877,58 @@ impl Database {
             state: RwLock::new(state_checked(st)?),
         })
     }
+
+    /// Saves a snapshot ([`Database::save_snapshot`]) to the file `path`,
+    /// atomically: the bytes are written to a temporary file in the same
+    /// directory, synced to disk and renamed over `path`, and the directory
+    /// is synced (on Unix). A crash or error leaves either the old file or
+    /// the complete new one, never a part; on error the temporary file is
+    /// removed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unidb_common::{id::ReplicaId, time::ManualClock};
+    /// use unidb_syncdb::{ColumnDef, ColumnType, Database, Migration, TableDef, Value};
+    ///
+    /// # fn main() -> Result<(), unidb_syncdb::SyncError> {
+    /// let schema = [Migration::AddTable(
+    ///     TableDef::new("todo", "id", ColumnType::I64).column(ColumnDef::new("title", ColumnType::Text)),
+    /// )];
+    /// let clock = Arc::new(ManualClock::new(1_000));
+    /// let db = Database::open(ReplicaId::from_u64(1), clock.clone(), &schema)?;
+    /// db.insert("todo", [("id", Value::I64(1)), ("title", "milk".into())])?;
+    ///
+    /// let path = std::env::temp_dir().join(format!("unidb-doc-{}.snapshot", std::process::id()));
+    /// db.save_snapshot_to(&path)?;
+    /// let back = Database::open_snapshot(&path, clock);
+    /// std::fs::remove_file(&path).ok();
+    /// assert_eq!(back?.read().dump(), db.read().dump());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SyncError::Io`] naming `path` and the step that failed (creating,
+    /// writing or syncing the temporary file, the rename, the directory sync),
+    /// e.g. for a missing directory or a `path` that is a directory.
+    pub fn save_snapshot_to(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        snapshot::write_file_atomic(path.as_ref(), &self.save_snapshot())
+    }
+
+    /// Opens a database from a snapshot file written by
+    /// [`Database::save_snapshot_to`] (or the bytes of
+    /// [`Database::save_snapshot`]), with `clock` as its physical clock; see
+    /// [`Database::load_snapshot`]. Example at [`Database::save_snapshot_to`].
+    ///
+    /// # Errors
+    /// [`SyncError::Io`] naming `path` when the file is missing or unreadable
+    /// (e.g. a directory); the errors of [`Database::load_snapshot`] for its
+    /// content.
+    pub fn open_snapshot(
+        path: impl AsRef<std::path::Path>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Database> {
+        Database::load_snapshot(&snapshot::read_file(path.as_ref())?, clock)
+    }
 }
 
 /// Checks that every origin's stored frontier is where the log would have

@@ -158,6 +158,18 @@ pub enum SyncError {
         /// What is wrong.
         reason: String,
     },
+    /// A file operation failed (saving or opening a snapshot file).
+    #[error("{op} {path:?} failed: {message}")]
+    Io {
+        /// The operation, e.g. `"write temporary file for"` or `"read snapshot file"`.
+        op: &'static str,
+        /// The file the caller named.
+        path: std::path::PathBuf,
+        /// The operating system's error kind.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
 }
 
 /// Result alias of the crate.
