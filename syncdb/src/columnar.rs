@@ -108,7 +108,11 @@ pub const MAX_CHANGES_PER_BYTE: usize = 128;
 
 /// Transform byte before an integer column: stored as is.
 const INT_PLAIN: u8 = 0;
-/// Transform byte before an integer column: zigzag deltas.
+/// Transform byte before an integer column: zigzag deltas. Earlier
+/// encoders chose it when smaller; readers still accept it, while the
+/// encoder now leaves deltas to the codecs' selection (`delta`, `linear`,
+/// and `for` patching outliers on both sides of its frame), which reaches
+/// the same size with one encoding instead of two.
 const INT_DELTA: u8 = 1;
 /// Transform byte of an integer column whose rows all hold one value: the
 /// value follows (zigzag LEB128) instead of a column.
@@ -164,6 +168,9 @@ struct Encoder {
     out: Vec<u8>,
     effort: Effort,
     stats: Option<Vec<ColumnStat>>,
+    /// Store integer columns as zigzag deltas ([`INT_DELTA`]), as earlier
+    /// encoders could (tests keep the reader of that form honest).
+    int_deltas: bool,
 }
 
 impl Encoder {
@@ -192,20 +199,16 @@ impl Encoder {
                 }
                 return Ok(());
             }
-            Values::Int(v) => {
-                // Integers: as they are, or zigzag deltas when smaller.
-                let raw = codec::encode_column(
+            Values::Int(v) if self.int_deltas => {
+                self.out.push(INT_DELTA);
+                codec::encode_column(
                     &Column::new(kind, Values::Int(zigzag_deltas(&v)))?,
                     self.effort,
-                )?;
-                let plain = codec::encode_column(&Column::new(kind, Values::Int(v))?, self.effort)?;
-                if raw.bytes.len() < plain.bytes.len() {
-                    self.out.push(INT_DELTA);
-                    raw
-                } else {
-                    self.out.push(INT_PLAIN);
-                    plain
-                }
+                )?
+            }
+            Values::Int(v) => {
+                self.out.push(INT_PLAIN);
+                codec::encode_column(&Column::new(kind, Values::Int(v))?, self.effort)?
             }
             values => codec::encode_column(&Column::new(kind, values)?, self.effort)?,
         };
@@ -325,11 +328,21 @@ fn encode_columnar(
     effort: Effort,
     stats: bool,
 ) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
+    encode_columnar_with(changes, effort, stats, false)
+}
+
+fn encode_columnar_with(
+    changes: &[Change],
+    effort: Effort,
+    stats: bool,
+    int_deltas: bool,
+) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
     let sorted = is_sorted(changes);
     let mut e = Encoder {
         out: Vec::with_capacity(64 + changes.len() * 2),
         effort,
         stats: stats.then(Vec::new),
+        int_deltas,
     };
     e.put(changes.len() as u64);
     e.out.push(if sorted { FLAG_SORTED } else { 0 });
