@@ -83,6 +83,12 @@ static AVX2: Kernels = Kernels {
     t: crate::x86::avx2::TABLE,
 };
 
+#[cfg(target_arch = "x86_64")]
+static AVX512: Kernels = Kernels {
+    isa: Isa::Avx512,
+    t: crate::x86::avx512::TABLE,
+};
+
 #[cfg(target_arch = "aarch64")]
 static NEON: Kernels = Kernels {
     isa: Isa::Neon,
@@ -146,6 +152,8 @@ impl Kernels {
             Isa::Portable => Some(&PORTABLE),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => Some(&AVX2),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Some(&AVX512),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => Some(&NEON),
             #[allow(unreachable_patterns)]

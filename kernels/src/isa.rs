@@ -21,13 +21,23 @@ pub enum Isa {
     Portable,
     /// x86-64 with AVX2, FMA, F16C and POPCNT, through `std::arch` intrinsics.
     Avx2,
+    /// x86-64 with AVX-512 (F, BW, DQ, VL, VPOPCNTDQ) on top of everything
+    /// [`Isa::Avx2`] needs, through `std::arch` intrinsics. Kernels without
+    /// an AVX-512 version run their AVX2 code.
+    Avx512,
     /// aarch64 Advanced SIMD (NEON), through `std::arch` intrinsics.
     Neon,
 }
 
 impl Isa {
     /// Every path this crate knows, in declaration order.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Neon];
+    pub const ALL: [Isa; 5] = [
+        Isa::Scalar,
+        Isa::Portable,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Neon,
+    ];
 
     /// The lowercase name used by `Display`, `FromStr` and `UNIDB_ISA`.
     pub const fn name(self) -> &'static str {
@@ -35,6 +45,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
         }
     }
@@ -44,6 +55,7 @@ impl Isa {
         match self {
             Isa::Scalar | Isa::Portable => true,
             Isa::Avx2 => avx2_detected(),
+            Isa::Avx512 => avx512_detected(),
             Isa::Neon => neon_detected(),
         }
     }
@@ -56,10 +68,16 @@ impl Isa {
     /// assert_eq!(paths.last(), Some(&Isa::Scalar));
     /// ```
     pub fn available() -> Vec<Isa> {
-        [Isa::Avx2, Isa::Neon, Isa::Portable, Isa::Scalar]
-            .into_iter()
-            .filter(|isa| isa.is_available())
-            .collect()
+        [
+            Isa::Avx512,
+            Isa::Avx2,
+            Isa::Neon,
+            Isa::Portable,
+            Isa::Scalar,
+        ]
+        .into_iter()
+        .filter(|isa| isa.is_available())
+        .collect()
     }
 
     /// The best path available on this CPU, ignoring `UNIDB_ISA`.
@@ -147,6 +165,17 @@ pub fn cpu_features() -> CpuFeatures {
                 ("fma", std::arch::is_x86_feature_detected!("fma")),
                 ("f16c", std::arch::is_x86_feature_detected!("f16c")),
                 ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+                ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
+                ("avx512dq", std::arch::is_x86_feature_detected!("avx512dq")),
+                ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
+                (
+                    "avx512vpopcntdq",
+                    std::arch::is_x86_feature_detected!("avx512vpopcntdq"),
+                ),
+                (
+                    "avx512vnni",
+                    std::arch::is_x86_feature_detected!("avx512vnni"),
+                ),
             ],
         }
     }
@@ -188,6 +217,25 @@ fn avx2_detected() -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn avx2_detected() -> bool {
+    false
+}
+
+/// The AVX-512 path needs AVX-512 F, BW, DQ, VL and VPOPCNTDQ for its own
+/// kernels, and everything [`avx2_detected`] checks because its table reuses
+/// AVX2 kernels (bit-packing, stream-vbyte) whose safety rests on those
+/// features: requiring both keeps every entry of that table sound.
+#[cfg(target_arch = "x86_64")]
+fn avx512_detected() -> bool {
+    avx2_detected()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_detected() -> bool {
     false
 }
 

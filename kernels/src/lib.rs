@@ -2,8 +2,8 @@
 //!
 //! Each kernel exists on several paths ([`Isa`]): a scalar reference, a
 //! portable SIMD path built on `wide`, and `std::arch` paths for AVX2+FMA
-//! (x86-64) and NEON (aarch64). The best path is detected once per process;
-//! `UNIDB_ISA=scalar|portable|avx2|neon` forces one. Every path can be
+//! and AVX-512 (x86-64) and NEON (aarch64). The best path is detected once
+//! per process; `UNIDB_ISA=scalar|portable|avx2|avx512|neon` forces one. Every path can be
 //! obtained explicitly with [`Kernels::for_isa`] to compare them.
 //!
 //! ```
@@ -57,8 +57,9 @@ pub enum KernelError {
         /// Number of outputs requested.
         out_len: usize,
     },
-    /// A path name that is not one of `scalar`, `portable`, `avx2`, `neon`.
-    #[error("unknown kernel path {value:?}; known paths: scalar, portable, avx2, neon")]
+    /// A path name that is not one of `scalar`, `portable`, `avx2`,
+    /// `avx512`, `neon`.
+    #[error("unknown kernel path {value:?}; known paths: scalar, portable, avx2, avx512, neon")]
     UnknownIsa {
         /// The value given.
         value: String,

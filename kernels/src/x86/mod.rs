@@ -1,3 +1,4 @@
 //! x86-64 paths.
 
 pub(crate) mod avx2;
+pub(crate) mod avx512;

@@ -149,6 +149,14 @@ pub(crate) const AVX2_DECODER: Decoder = Decoder {
     decode: x86::decode,
 };
 
+/// The AVX-512 path's decoder: the AVX2 code (that path's detection
+/// includes every feature the AVX2 decoder needs).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_DECODER: Decoder = Decoder {
+    isa: Isa::Avx512,
+    decode: x86::decode,
+};
+
 /// The NEON (`tbl`) decoder.
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON_DECODER: Decoder = Decoder {
