@@ -1,15 +1,750 @@
 //! The AVX-512 path, written with `std::arch::x86_64` intrinsics.
 //!
-//! Kernels without an AVX-512 version here reuse the AVX2 path's entries.
-//! That is sound because this table is only reachable through
-//! `Kernels::for_isa(Isa::Avx512)`, which returns `None` unless run-time
-//! detection found AVX-512 F, BW, DQ, VL and VPOPCNTDQ *and* every feature
-//! the AVX2 path needs (AVX2, FMA, F16C, POPCNT, SSSE3, SSE4.1; see
-//! `isa.rs`), so the AVX2 entries' precondition holds here as well.
+//! Every kernel of its own is an `unsafe fn` compiled with
+//! `#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt")]`,
+//! reached only through a safe wrapper stored in [`TABLE`].
+//!
+//! Kernels without an AVX-512 version here (bit-packing, stream-vbyte
+//! encoding) reuse the AVX2 path's entries. That is sound because this table
+//! is only reachable through `Kernels::for_isa(Isa::Avx512)`, which returns
+//! `None` unless run-time detection found AVX-512 F, BW, DQ, VL and
+//! VPOPCNTDQ *and* every feature the AVX2 path needs (AVX2, FMA, F16C,
+//! POPCNT, SSSE3, SSE4.1; see `isa.rs`), so the AVX2 entries' precondition
+//! holds here as well.
+//!
+//! Design:
+//! - f32 kernels keep 4 independent 16-wide accumulators (64 floats per
+//!   iteration); `cosine` computes `ab`, `aa` and `bb` in the same pass.
+//! - Tails use masked loads (`vmovups` with a `k` mask): masked-off lanes
+//!   are zero and are not accessed, so nothing outside the slices is read
+//!   and no scalar loop remains.
+//! - Integer kernels widen 32 bytes to i16 and use `vpmaddwd`; sums wrap
+//!   modulo 2³² exactly like the scalar reference.
+//! - Bit kernels count 512 bits per step with `vpopcntq` (VPOPCNTDQ).
+//! - Half-precision kernels convert 16 halves per step with `vcvtph2ps`.
+//! - Statistics accumulate in f64 (`vcvtps2pd`, 8 lanes per step).
+
+use std::arch::x86_64::*;
 
 use crate::dispatch::Table;
+use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
 pub(crate) const TABLE: Table = Table {
+    dot_f32,
+    l2sq_f32,
+    cosine_f32,
+    l1_f32,
+    dot_i8,
+    l2sq_i8,
+    l2sq_u8,
+    hamming_u64,
+    jaccard_u64,
+    dot_f16,
+    l2sq_f16,
+    cosine_f16,
+    dot_f32_many,
+    l2sq_f32_many,
+    cosine_f32_many,
+    sum_f32,
+    sum_sq_dev_f32,
+    min_max_f32,
+    // The same AVX2 decoder code, labelled with this path.
     stream_decoder: crate::varint::stream::AVX512_DECODER,
+    // Reused AVX2 entries: see the module documentation for why they are
+    // sound in this table.
     ..super::avx2::TABLE
 };
+
+/// Generates the safe wrappers that the table holds.
+macro_rules! wrappers {
+    ($( fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? => $inner:ident; )*) => {
+        $(
+            fn $name($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: this function is only stored in the AVX-512
+                // `TABLE`, which is only reachable via
+                // `Kernels::for_isa(Isa::Avx512)`; that returns `None` unless
+                // run-time detection found AVX-512 F/BW/DQ/VL/VPOPCNTDQ,
+                // AVX2, FMA, F16C and POPCNT, the features `$inner` is
+                // compiled for. Slice lengths were validated by the
+                // `Kernels` method.
+                unsafe { $inner($($arg),*) }
+            }
+        )*
+    };
+}
+
+wrappers! {
+    fn dot_f32(a: &[f32], b: &[f32]) -> f32 => dot_f32_avx512;
+    fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 => l2sq_f32_avx512;
+    fn cosine_f32(a: &[f32], b: &[f32]) -> f32 => cosine_f32_avx512;
+    fn l1_f32(a: &[f32], b: &[f32]) -> f32 => l1_f32_avx512;
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 => dot_i8_avx512;
+    fn l2sq_i8(a: &[i8], b: &[i8]) -> u32 => l2sq_i8_avx512;
+    fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 => l2sq_u8_avx512;
+    fn hamming_u64(a: &[u64], b: &[u64]) -> u64 => hamming_u64_avx512;
+    fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 => jaccard_u64_avx512;
+    fn dot_f16(a: &[u16], b: &[u16]) -> f32 => dot_f16_avx512;
+    fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 => l2sq_f16_avx512;
+    fn cosine_f16(a: &[u16], b: &[u16]) -> f32 => cosine_f16_avx512;
+    fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx512;
+    fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx512;
+    fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx512;
+    fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx512;
+    fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx512;
+    fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx512;
+}
+
+/// Mask enabling the first `rem` lanes (`rem <= 16`) of a 16-lane vector.
+#[inline(always)]
+fn mask16(rem: usize) -> __mmask16 {
+    debug_assert!(rem <= 16);
+    ((1u32 << rem) - 1) as __mmask16
+}
+
+/// Mask enabling the first `rem` lanes (`rem <= 8`) of an 8-lane vector.
+#[inline(always)]
+fn mask8(rem: usize) -> __mmask8 {
+    debug_assert!(rem <= 8);
+    ((1u32 << rem) - 1) as __mmask8
+}
+
+/// Mask enabling the first `rem` lanes (`rem <= 32`) of a 32-lane vector.
+#[inline(always)]
+fn mask32(rem: usize) -> __mmask32 {
+    debug_assert!(rem <= 32);
+    ((1u64 << rem) - 1) as __mmask32
+}
+
+// ---------------------------------------------------------------------------
+// f32 one-to-one kernels.
+// ---------------------------------------------------------------------------
+
+/// Folds 16-wide f32 pair kernels: `$step(va, vb, acc) -> acc` applied with 4
+/// independent accumulators over blocks of 64, then single vectors, then one
+/// masked tail (masked lanes load 0.0 in both inputs, which every step maps
+/// to an unchanged accumulator). Evaluates to the sum of the accumulators.
+macro_rules! fold_f32 {
+    ($a:expr, $b:expr, |$va:ident, $vb:ident, $acc:ident| $step:expr) => {{
+        let (a, b): (&[f32], &[f32]) = ($a, $b);
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let z = _mm512_setzero_ps();
+        let mut acc = [z; 4];
+        let mut i = 0;
+        while i + 64 <= n {
+            for (k, slot) in acc.iter_mut().enumerate() {
+                // SAFETY: i + 16k + 16 <= i + 64 <= n == a.len() == b.len().
+                let ($va, $vb) = unsafe {
+                    (
+                        _mm512_loadu_ps(pa.add(i + 16 * k)),
+                        _mm512_loadu_ps(pb.add(i + 16 * k)),
+                    )
+                };
+                let $acc = *slot;
+                *slot = $step;
+            }
+            i += 64;
+        }
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n.
+            let ($va, $vb) = unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
+            let $acc = acc[0];
+            acc[0] = $step;
+            i += 16;
+        }
+        if i < n {
+            let m = mask16(n - i);
+            // SAFETY: the mask enables exactly the n - i < 16 remaining
+            // lanes, which are in bounds; masked-off lanes are not accessed.
+            let ($va, $vb) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(m, pa.add(i)),
+                    _mm512_maskz_loadu_ps(m, pb.add(i)),
+                )
+            };
+            let $acc = acc[1];
+            acc[1] = $step;
+        }
+        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let acc = fold_f32!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
+    _mm512_reduce_add_ps(acc)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let acc = fold_f32!(a, b, |x, y, acc| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+    _mm512_reduce_add_ps(acc)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let acc = fold_f32!(a, b, |x, y, acc| _mm512_add_ps(
+        acc,
+        _mm512_abs_ps(_mm512_sub_ps(x, y))
+    ));
+    _mm512_reduce_add_ps(acc)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+    // ab, aa and bb in one pass: 3 FMAs per 16 pairs against dot's 1.
+    // Four chains per quantity (12 accumulators, 64 floats per iteration)
+    // cover the FMA latency.
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let z = _mm512_setzero_ps();
+    let (mut ab, mut aa, mut bb) = ([z; 4], [z; 4], [z; 4]);
+    let mut i = 0;
+    while i + 64 <= n {
+        for k in 0..4 {
+            // SAFETY: i + 16k + 16 <= i + 64 <= n == a.len() == b.len().
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_ps(pa.add(i + 16 * k)),
+                    _mm512_loadu_ps(pb.add(i + 16 * k)),
+                )
+            };
+            ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+            aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+            bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+        }
+        i += 64;
+    }
+    // At most 4 more vectors, the last one masked; spread over the chains.
+    let mut k = 0;
+    while i < n {
+        let m = mask16((n - i).min(16));
+        // SAFETY: the mask enables exactly the lanes i..min(i + 16, n), which
+        // are in bounds; masked-off lanes are not accessed.
+        let (x, y) = unsafe {
+            (
+                _mm512_maskz_loadu_ps(m, pa.add(i)),
+                _mm512_maskz_loadu_ps(m, pb.add(i)),
+            )
+        };
+        ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+        aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+        bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+        k = (k + 1) & 3;
+        i += 16;
+    }
+    let sum4 = |v: [__m512; 4]| _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
+    cosine_from_parts(
+        _mm512_reduce_add_ps(sum4(ab)),
+        _mm512_reduce_add_ps(sum4(aa)),
+        _mm512_reduce_add_ps(sum4(bb)),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Integer kernels.
+// ---------------------------------------------------------------------------
+
+/// Folds 32-element blocks of byte vectors widened to i16 (`$widen` is
+/// `_mm512_cvtepi8_epi16` or `_mm512_cvtepu8_epi16`); `$step(x, y)` returns
+/// 16 i32 partial sums that are added (wrapping) to the accumulators. The
+/// last 1-31 elements go through one masked load (zero bytes, which every
+/// step maps to zero). Evaluates to the wrapping sum as i32.
+macro_rules! fold_i16 {
+    ($a:expr, $b:expr, $widen:ident, |$x:ident, $y:ident| $step:expr) => {{
+        let n = $a.len();
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let z = _mm512_setzero_si512();
+        let mut acc = [z; 2];
+        let mut i = 0;
+        while i + 64 <= n {
+            for (k, slot) in acc.iter_mut().enumerate() {
+                // SAFETY: i + 32k + 32 <= i + 64 <= n == a.len() == b.len().
+                let (ra, rb) = unsafe {
+                    (
+                        _mm256_loadu_si256(pa.add(i + 32 * k).cast()),
+                        _mm256_loadu_si256(pb.add(i + 32 * k).cast()),
+                    )
+                };
+                let ($x, $y) = ($widen(ra), $widen(rb));
+                *slot = _mm512_add_epi32(*slot, $step);
+            }
+            i += 64;
+        }
+        while i < n {
+            let m = mask32((n - i).min(32));
+            // SAFETY: the mask enables exactly the bytes i..min(i + 32, n),
+            // which are in bounds; masked-off bytes are not accessed.
+            let (ra, rb) = unsafe {
+                (
+                    _mm256_maskz_loadu_epi8(m, pa.add(i).cast()),
+                    _mm256_maskz_loadu_epi8(m, pb.add(i).cast()),
+                )
+            };
+            let ($x, $y) = ($widen(ra), $widen(rb));
+            acc[0] = _mm512_add_epi32(acc[0], $step);
+            i += 32;
+        }
+        _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
+    // madd: products of i16 in [-128, 127] summed in pairs, at most
+    // 2·128² = 32768, which fits i32 without saturation.
+    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y| _mm512_madd_epi16(x, y))
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_i8_avx512(a: &[i8], b: &[i8]) -> u32 {
+    // Differences lie in [-255, 255] (fit i16); madd pairs give at most 130050.
+    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y| {
+        let d = _mm512_sub_epi16(x, y);
+        _mm512_madd_epi16(d, d)
+    }) as u32
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_u8_avx512(a: &[u8], b: &[u8]) -> u32 {
+    fold_i16!(a, b, _mm512_cvtepu8_epi16, |x, y| {
+        let d = _mm512_sub_epi16(x, y);
+        _mm512_madd_epi16(d, d)
+    }) as u32
+}
+
+/// Population counts of `N` bitwise combinations `f(x, y)` of `a` and `b`,
+/// 512 bits per step with `vpopcntq`; the last 1-7 words through one masked
+/// load (zero words, which `and`, `or` and `xor` of two zeros keep zero).
+macro_rules! count_bits {
+    ($a:expr, $b:expr, $n:literal, |$x:ident, $y:ident| $f:expr) => {{
+        let (a, b): (&[u64], &[u64]) = ($a, $b);
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut total = [_mm512_setzero_si512(); $n];
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n == a.len() == b.len().
+            let ($x, $y) = unsafe {
+                (
+                    _mm512_loadu_si512(pa.add(i).cast()),
+                    _mm512_loadu_si512(pb.add(i).cast()),
+                )
+            };
+            let v: [__m512i; $n] = $f;
+            for (t, v) in total.iter_mut().zip(v) {
+                *t = _mm512_add_epi64(*t, _mm512_popcnt_epi64(v));
+            }
+            i += 8;
+        }
+        if i < n {
+            let m = mask8(n - i);
+            // SAFETY: the mask enables exactly the n - i < 8 remaining words,
+            // which are in bounds; masked-off words are not accessed.
+            let ($x, $y) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi64(m, pa.add(i).cast()),
+                    _mm512_maskz_loadu_epi64(m, pb.add(i).cast()),
+                )
+            };
+            let v: [__m512i; $n] = $f;
+            for (t, v) in total.iter_mut().zip(v) {
+                *t = _mm512_add_epi64(*t, _mm512_popcnt_epi64(v));
+            }
+        }
+        total.map(|t| _mm512_reduce_add_epi64(t) as u64)
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
+    let [c] = count_bits!(a, b, 1, |x, y| [_mm512_xor_si512(x, y)]);
+    c
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn jaccard_u64_avx512(a: &[u64], b: &[u64]) -> f32 {
+    let [inter, union] = count_bits!(a, b, 2, |x, y| [
+        _mm512_and_si512(x, y),
+        _mm512_or_si512(x, y)
+    ]);
+    jaccard_from_counts(inter, union)
+}
+
+// ---------------------------------------------------------------------------
+// f16 kernels (`vcvtph2ps`, f32 accumulation).
+// ---------------------------------------------------------------------------
+
+/// Folds half-precision pairs converted to f32, 16 per step: 2 accumulators
+/// over blocks of 32 values, then one masked tail (zero halves convert to
+/// 0.0, which every step maps to an unchanged accumulator). Evaluates to the
+/// two accumulators.
+macro_rules! fold_f16 {
+    ($a:expr, $b:expr, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
+        let (a, b): (&[u16], &[u16]) = ($a, $b);
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let z = _mm512_setzero_ps();
+        let mut accs = [z; 2];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (k, slot) in accs.iter_mut().enumerate() {
+                // SAFETY: i + 16k + 16 <= i + 32 <= n == a.len() == b.len().
+                let (ra, rb) = unsafe {
+                    (
+                        _mm256_loadu_si256(pa.add(i + 16 * k).cast()),
+                        _mm256_loadu_si256(pb.add(i + 16 * k).cast()),
+                    )
+                };
+                let ($x, $y) = (_mm512_cvtph_ps(ra), _mm512_cvtph_ps(rb));
+                let $acc = *slot;
+                *slot = $step;
+            }
+            i += 32;
+        }
+        while i < n {
+            let m = mask16((n - i).min(16));
+            // SAFETY: the mask enables exactly the halves i..min(i + 16, n),
+            // which are in bounds; masked-off halves are not accessed.
+            let (ra, rb) = unsafe {
+                (
+                    _mm256_maskz_loadu_epi16(m, pa.add(i).cast()),
+                    _mm256_maskz_loadu_epi16(m, pb.add(i).cast()),
+                )
+            };
+            let ($x, $y) = (_mm512_cvtph_ps(ra), _mm512_cvtph_ps(rb));
+            let $acc = accs[0];
+            accs[0] = $step;
+            i += 16;
+        }
+        accs
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+    let [a0, a1] = fold_f16!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
+    _mm512_reduce_add_ps(_mm512_add_ps(a0, a1))
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+    let [a0, a1] = fold_f16!(a, b, |x, y, acc| {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+    _mm512_reduce_add_ps(_mm512_add_ps(a0, a1))
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn cosine_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let z = _mm512_setzero_ps();
+    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
+    let mut i = 0;
+    while i + 32 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 16k + 16 <= i + 32 <= n == a.len() == b.len().
+            let (ra, rb) = unsafe {
+                (
+                    _mm256_loadu_si256(pa.add(i + 16 * k).cast()),
+                    _mm256_loadu_si256(pb.add(i + 16 * k).cast()),
+                )
+            };
+            let (x, y) = (_mm512_cvtph_ps(ra), _mm512_cvtph_ps(rb));
+            ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+            aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+            bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+        }
+        i += 32;
+    }
+    while i < n {
+        let m = mask16((n - i).min(16));
+        // SAFETY: the mask enables exactly the halves i..min(i + 16, n),
+        // which are in bounds; masked-off halves are not accessed.
+        let (ra, rb) = unsafe {
+            (
+                _mm256_maskz_loadu_epi16(m, pa.add(i).cast()),
+                _mm256_maskz_loadu_epi16(m, pb.add(i).cast()),
+            )
+        };
+        let (x, y) = (_mm512_cvtph_ps(ra), _mm512_cvtph_ps(rb));
+        ab[0] = _mm512_fmadd_ps(x, y, ab[0]);
+        aa[0] = _mm512_fmadd_ps(x, x, aa[0]);
+        bb[0] = _mm512_fmadd_ps(y, y, bb[0]);
+        i += 16;
+    }
+    cosine_from_parts(
+        _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(aa[0], aa[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// One-to-many kernels: each query vector is loaded once per group of 4 rows,
+// and the 4 rows are processed together (4 independent dependency chains,
+// 5 loads per 4 FMAs instead of 8).
+// ---------------------------------------------------------------------------
+
+/// `out[r] = Σ step(q, row r)` for 4 rows at a time; `$step(q, x, acc)`.
+/// Rows left over (fewer than 4) go through `$single`.
+macro_rules! many_f32 {
+    ($q:expr, $rows:expr, $out:expr, $single:ident, |$vq:ident, $x:ident, $acc:ident| $step:expr) => {{
+        let (q, rows, out): (&[f32], &[f32], &mut [f32]) = ($q, $rows, $out);
+        let dim = q.len();
+        if dim == 0 {
+            // SAFETY: the calling function has `$single`'s target features.
+            out.fill(unsafe { $single(&[], &[]) });
+            return;
+        }
+        let groups = out.len() / 4;
+        let pq = q.as_ptr();
+        for g in 0..groups {
+            let base = g * 4 * dim;
+            let r0 = rows[base..base + 4 * dim].as_ptr();
+            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 16 <= dim {
+                // SAFETY: i + 16 <= dim == q.len(); row r spans
+                // r0 + r·dim .. r0 + (r+1)·dim inside the 4·dim slice.
+                unsafe {
+                    let $vq = _mm512_loadu_ps(pq.add(i));
+                    for (r, slot) in acc.iter_mut().enumerate() {
+                        let $x = _mm512_loadu_ps(r0.add(r * dim + i));
+                        let $acc = *slot;
+                        *slot = $step;
+                    }
+                }
+                i += 16;
+            }
+            if i < dim {
+                let m = mask16(dim - i);
+                // SAFETY: the mask enables exactly the dim - i remaining
+                // lanes of the query and of each row; masked-off lanes are
+                // not accessed.
+                unsafe {
+                    let $vq = _mm512_maskz_loadu_ps(m, pq.add(i));
+                    for (r, slot) in acc.iter_mut().enumerate() {
+                        let $x = _mm512_maskz_loadu_ps(m, r0.add(r * dim + i));
+                        let $acc = *slot;
+                        *slot = $step;
+                    }
+                }
+            }
+            for (r, v) in acc.into_iter().enumerate() {
+                out[g * 4 + r] = _mm512_reduce_add_ps(v);
+            }
+        }
+        for r in groups * 4..out.len() {
+            // SAFETY: the calling function has `$single`'s target features.
+            out[r] = unsafe { $single(q, &rows[r * dim..(r + 1) * dim]) };
+        }
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many_f32!(q, rows, out, dot_f32_avx512, |vq, x, acc| _mm512_fmadd_ps(
+        vq, x, acc
+    ));
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many_f32!(q, rows, out, l2sq_f32_avx512, |vq, x, acc| {
+        let d = _mm512_sub_ps(vq, x);
+        _mm512_fmadd_ps(d, d, acc)
+    });
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    let dim = q.len();
+    if dim == 0 {
+        out.fill(cosine_from_parts(0.0, 0.0, 0.0));
+        return;
+    }
+    // The query's squared norm, once for all rows.
+    // SAFETY: this function has `dot_f32_avx512`'s target features.
+    let aa = unsafe { dot_f32_avx512(q, q) };
+    let pq = q.as_ptr();
+    let groups = out.len() / 4;
+    for g in 0..groups {
+        let base = g * 4 * dim;
+        let r0 = rows[base..base + 4 * dim].as_ptr();
+        let z = _mm512_setzero_ps();
+        let (mut ab, mut bb) = ([z; 4], [z; 4]);
+        let mut i = 0;
+        while i + 16 <= dim {
+            // SAFETY: i + 16 <= dim == q.len(); row r spans
+            // r0 + r·dim .. r0 + (r+1)·dim inside the 4·dim slice.
+            unsafe {
+                let vq = _mm512_loadu_ps(pq.add(i));
+                for r in 0..4 {
+                    let x = _mm512_loadu_ps(r0.add(r * dim + i));
+                    ab[r] = _mm512_fmadd_ps(vq, x, ab[r]);
+                    bb[r] = _mm512_fmadd_ps(x, x, bb[r]);
+                }
+            }
+            i += 16;
+        }
+        if i < dim {
+            let m = mask16(dim - i);
+            // SAFETY: the mask enables exactly the dim - i remaining lanes of
+            // the query and of each row; masked-off lanes are not accessed.
+            unsafe {
+                let vq = _mm512_maskz_loadu_ps(m, pq.add(i));
+                for r in 0..4 {
+                    let x = _mm512_maskz_loadu_ps(m, r0.add(r * dim + i));
+                    ab[r] = _mm512_fmadd_ps(vq, x, ab[r]);
+                    bb[r] = _mm512_fmadd_ps(x, x, bb[r]);
+                }
+            }
+        }
+        for r in 0..4 {
+            out[g * 4 + r] =
+                cosine_from_parts(_mm512_reduce_add_ps(ab[r]), aa, _mm512_reduce_add_ps(bb[r]));
+        }
+    }
+    for r in groups * 4..out.len() {
+        // SAFETY: this function has `cosine_f32_avx512`'s target features.
+        out[r] = unsafe { cosine_f32_avx512(q, &rows[r * dim..(r + 1) * dim]) };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics (f64 accumulation).
+// ---------------------------------------------------------------------------
+
+/// Folds f32 values widened to f64, 8 per step: `$step(x, acc, mask)` with 4
+/// accumulators over blocks of 32, then masked steps of at most 8 (masked-off
+/// lanes load 0.0; `mask` lets a step ignore them where 0.0 is not neutral).
+/// Evaluates to the sum of the accumulators.
+macro_rules! fold_f64 {
+    ($v:expr, |$x:ident, $acc:ident, $m:ident| $step:expr) => {{
+        let v: &[f32] = $v;
+        let n = v.len();
+        let p = v.as_ptr();
+        let mut acc = [_mm512_setzero_pd(); 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (k, slot) in acc.iter_mut().enumerate() {
+                // SAFETY: i + 8k + 8 <= i + 32 <= n == v.len().
+                let $x = _mm512_cvtps_pd(unsafe { _mm256_loadu_ps(p.add(i + 8 * k)) });
+                let $m: __mmask8 = 0xFF;
+                let $acc = *slot;
+                *slot = $step;
+            }
+            i += 32;
+        }
+        let mut k = 0;
+        while i < n {
+            let $m = mask8((n - i).min(8));
+            // SAFETY: the mask enables exactly the values i..min(i + 8, n),
+            // which are in bounds; masked-off lanes are not accessed.
+            let $x = _mm512_cvtps_pd(unsafe { _mm256_maskz_loadu_ps($m, p.add(i)) });
+            let $acc = acc[k];
+            acc[k] = $step;
+            k = (k + 1) & 3;
+            i += 8;
+        }
+        _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3]))
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn sum_f32_avx512(v: &[f32]) -> f64 {
+    let s = fold_f64!(v, |x, acc, _m| _mm512_add_pd(acc, x));
+    _mm512_reduce_add_pd(s)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
+    let mean = _mm512_set1_pd(mean);
+    // Masked-off lanes get a zero deviation (not 0.0 - mean).
+    let s = fold_f64!(v, |x, acc, m| {
+        let d = _mm512_maskz_sub_pd(m, x, mean);
+        _mm512_fmadd_pd(d, d, acc)
+    });
+    _mm512_reduce_add_pd(s)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+)]
+unsafe fn min_max_f32_avx512(v: &[f32]) -> Option<(f32, f32)> {
+    // `vminps(x, lo)` returns its second operand when either is NaN, so a NaN
+    // in `x` leaves `lo` unchanged: NaN is ignored without a compare. `lo`
+    // starts at +inf and `hi` at -inf; any non-NaN value v then gives
+    // lo <= v <= hi, so `lo > hi` at the end means "no non-NaN value".
+    let n = v.len();
+    let p = v.as_ptr();
+    let mut lo = [_mm512_set1_ps(f32::INFINITY); 2];
+    let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 16k + 16 <= i + 32 <= n == v.len().
+            let x = unsafe { _mm512_loadu_ps(p.add(i + 16 * k)) };
+            lo[k] = _mm512_min_ps(x, lo[k]);
+            hi[k] = _mm512_max_ps(x, hi[k]);
+        }
+        i += 32;
+    }
+    while i < n {
+        let m = mask16((n - i).min(16));
+        // SAFETY: the mask enables exactly the values i..min(i + 16, n),
+        // which are in bounds; masked-off lanes are not accessed.
+        let x = unsafe { _mm512_maskz_loadu_ps(m, p.add(i)) };
+        // Masked-off lanes keep their accumulator.
+        lo[0] = _mm512_mask_min_ps(lo[0], m, x, lo[0]);
+        hi[0] = _mm512_mask_max_ps(hi[0], m, x, hi[0]);
+        i += 16;
+    }
+    let l = _mm512_reduce_min_ps(_mm512_min_ps(lo[0], lo[1]));
+    let h = _mm512_reduce_max_ps(_mm512_max_ps(hi[0], hi[1]));
+    if l > h {
+        None
+    } else {
+        Some((l, h))
+    }
+}
