@@ -88,23 +88,56 @@ fn mask(len: u8) -> u64 {
     }
 }
 
-/// A symbol table with a lookup by first byte (longest symbols first).
+/// Buckets of the lookup of symbols of two or more bytes: the first byte
+/// and the low four bits of the second.
+const BUCKETS: usize = 4096;
+
+fn bucket(word: u64) -> usize {
+    (((word & 0xFF) << 4) | ((word >> 8) & 0xF)) as usize
+}
+
+/// A symbol table with a lookup of the longest matching symbol: symbols of
+/// two or more bytes by bucket of their first two bytes (longest first,
+/// stored contiguously), then the one-byte symbol of the first byte.
 struct Table {
     syms: Vec<Sym>,
-    by_first: Vec<Vec<u8>>,
+    /// Codes of the symbols of two or more bytes, grouped by bucket.
+    long: Vec<u8>,
+    /// Bucket `b` holds `long[start[b]..start[b + 1]]`.
+    start: Vec<u16>,
+    /// The code of the one-byte symbol of each byte, if any.
+    single: [Option<u8>; 256],
 }
 
 impl Table {
     fn new(mut syms: Vec<Sym>) -> Table {
         syms.truncate(MAX_SYMBOLS);
-        let mut by_first: Vec<Vec<u8>> = vec![Vec::new(); 256];
+        let mut long: Vec<u8> = (0..syms.len() as u8)
+            .filter(|&c| syms[c as usize].len >= 2)
+            .collect();
+        long.sort_by_key(|&c| {
+            let s = syms[c as usize];
+            (bucket(s.bits), std::cmp::Reverse(s.len), c)
+        });
+        let mut start = vec![0u16; BUCKETS + 1];
+        for &c in &long {
+            start[bucket(syms[c as usize].bits) + 1] += 1;
+        }
+        for b in 0..BUCKETS {
+            start[b + 1] += start[b];
+        }
+        let mut single = [None; 256];
         for (code, s) in syms.iter().enumerate() {
-            by_first[(s.bits & 0xFF) as usize].push(code as u8);
+            if s.len == 1 {
+                single[(s.bits & 0xFF) as usize].get_or_insert(code as u8);
+            }
         }
-        for list in &mut by_first {
-            list.sort_by_key(|&c| std::cmp::Reverse(syms[c as usize].len));
+        Table {
+            syms,
+            long,
+            start,
+            single,
         }
-        Table { syms, by_first }
     }
 
     /// The longest symbol matching `s` at `at`: `(code, length)`, or
@@ -112,13 +145,17 @@ impl Table {
     #[inline]
     fn find(&self, s: &[u8], at: usize) -> Option<(u8, usize)> {
         let (word, avail) = load(s, at);
-        for &c in &self.by_first[(word & 0xFF) as usize] {
-            let sym = self.syms[c as usize];
-            if usize::from(sym.len) <= avail && word & mask(sym.len) == sym.bits {
-                return Some((c, usize::from(sym.len)));
+        if avail >= 2 {
+            let b = bucket(word);
+            let codes = &self.long[usize::from(self.start[b])..usize::from(self.start[b + 1])];
+            for &c in codes {
+                let sym = self.syms[c as usize];
+                if usize::from(sym.len) <= avail && word & mask(sym.len) == sym.bits {
+                    return Some((c, usize::from(sym.len)));
+                }
             }
         }
-        None
+        self.single[(word & 0xFF) as usize].map(|c| (c, 1))
     }
 
     /// Appends the codes of `s`.
@@ -487,6 +524,48 @@ mod tests {
         let all: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
         roundtrip(&[&all, b"", b"\xff\xff\xff", b"a"]);
         roundtrip(&[]);
+    }
+
+    #[test]
+    fn lookup_finds_the_longest_matching_symbol() {
+        // Symbols sharing first bytes and buckets (first byte + low four
+        // bits of the second): every position of the texts must get the
+        // longest match, the lowest code among equals, as a linear scan.
+        let words = [
+            "t", "th", "the", "the ", "then", "tx", "t\u{4}", "a", "ab", "abc", "abcdefgh", "q",
+        ];
+        let syms: Vec<Sym> = words
+            .iter()
+            .map(|w| {
+                let mut b = [0u8; 8];
+                b[..w.len()].copy_from_slice(w.as_bytes());
+                Sym {
+                    len: w.len() as u8,
+                    bits: u64::from_le_bytes(b),
+                }
+            })
+            .collect();
+        let t = Table::new(syms.clone());
+        let texts: [&[u8]; 4] = [
+            b"the then thx tx t\x04 abcdefgh abcdefg ab a q z",
+            b"t",
+            b"",
+            b"\x00th\xffthen",
+        ];
+        for s in texts {
+            for at in 0..s.len() {
+                let want = syms
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, y)| {
+                        let n = usize::from(y.len);
+                        at + n <= s.len() && s[at..at + n] == y.bytes()[..n]
+                    })
+                    .max_by_key(|(c, y)| (y.len, std::cmp::Reverse(*c)))
+                    .map(|(c, y)| (c as u8, usize::from(y.len)));
+                assert_eq!(t.find(s, at), want, "at {at} of {s:?}");
+            }
+        }
     }
 
     #[test]

@@ -797,9 +797,17 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
                 end - start
             }
         };
-        let vals = col.values.slice(next_value..next_value + present);
+        // One block holding every value: no copy of them.
+        let range = next_value..next_value + present;
         next_value += present;
-        cascades.push(select::encode_node(&vals, effort.stages(), effort, &mut out)?.0);
+        let sliced;
+        let vals = if range.len() == col.values.len() {
+            &col.values
+        } else {
+            sliced = col.values.slice(range);
+            &sliced
+        };
+        cascades.push(select::encode_node(vals, effort.stages(), effort, &mut out)?.0);
     }
     Ok(Encoded {
         bytes: out,
