@@ -101,6 +101,27 @@ fn mask16(rem: usize) -> __mmask16 {
     ((1u32 << rem) - 1) as __mmask16
 }
 
+/// How many leading values of a slice at `p` of `n` f32 to take in one
+/// masked head step so that the blocks after it load `p` from 64-byte
+/// aligned addresses (an unaligned 64-byte load splits a cache line and
+/// costs two). 0 for short slices, where the head would not pay off.
+#[inline(always)]
+fn align_head(p: *const f32, n: usize) -> usize {
+    if n < 128 {
+        return 0;
+    }
+    // Slices of f32 are 4-byte aligned, so this is 0..=15 values.
+    ((p as usize).wrapping_neg() & 63) / 4
+}
+
+/// Lane bits of the last `rem < 64` f32 values, 16 per 16-lane vector:
+/// bits `16k..16k + 16` are the mask of the `k`-th vector after the blocks.
+#[inline(always)]
+fn tail_bits(rem: usize) -> u64 {
+    debug_assert!(rem < 64);
+    (1u64 << rem) - 1
+}
+
 /// Mask enabling the first `rem` lanes (`rem <= 8`) of an 8-lane vector.
 #[inline(always)]
 fn mask8(rem: usize) -> __mmask8 {
@@ -120,9 +141,9 @@ fn mask32(rem: usize) -> __mmask32 {
 // ---------------------------------------------------------------------------
 
 /// Folds 16-wide f32 pair kernels: `$step(va, vb, acc) -> acc` applied with 4
-/// independent accumulators over blocks of 64, then single vectors, then one
-/// masked tail (masked lanes load 0.0 in both inputs, which every step maps
-/// to an unchanged accumulator). Evaluates to the sum of the accumulators.
+/// independent accumulators over blocks of 64, then up to 4 masked vectors
+/// (masked lanes load 0.0 in both inputs, which every step maps to an
+/// unchanged accumulator). Evaluates to the sum of the accumulators.
 macro_rules! fold_f32 {
     ($a:expr, $b:expr, |$va:ident, $vb:ident, $acc:ident| $step:expr) => {{
         let (a, b): (&[f32], &[f32]) = ($a, $b);
@@ -130,7 +151,17 @@ macro_rules! fold_f32 {
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let z = _mm512_setzero_ps();
         let mut acc = [z; 4];
-        let mut i = 0;
+        let mut i = align_head(pa, n);
+        if i > 0 {
+            let m = mask16(i);
+            // SAFETY: the mask enables exactly the lanes 0..i <= n, which
+            // are in bounds; masked-off lanes are not accessed.
+            let $va = unsafe { _mm512_maskz_loadu_ps(m, pa) };
+            // SAFETY: as above, b.len() == n.
+            let $vb = unsafe { _mm512_maskz_loadu_ps(m, pb) };
+            let $acc = acc[3];
+            acc[3] = $step;
+        }
         while i + 64 <= n {
             for (k, slot) in acc.iter_mut().enumerate() {
                 // SAFETY: i + 16k + 16 <= i + 64 <= n == a.len() == b.len().
@@ -145,25 +176,24 @@ macro_rules! fold_f32 {
             }
             i += 64;
         }
-        while i + 16 <= n {
-            // SAFETY: i + 16 <= n.
-            let ($va, $vb) = unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
-            let $acc = acc[0];
-            acc[0] = $step;
-            i += 16;
-        }
-        if i < n {
-            let m = mask16(n - i);
-            // SAFETY: the mask enables exactly the n - i < 16 remaining
-            // lanes, which are in bounds; masked-off lanes are not accessed.
-            let ($va, $vb) = unsafe {
-                (
-                    _mm512_maskz_loadu_ps(m, pa.add(i)),
-                    _mm512_maskz_loadu_ps(m, pb.add(i)),
-                )
-            };
-            let $acc = acc[1];
-            acc[1] = $step;
+        // The last 0-63 values: up to 4 vectors, one per chain, the last
+        // one masked. The loop is unrolled, so the chains stay in registers.
+        let bits = tail_bits(n - i);
+        for (k, slot) in acc.iter_mut().enumerate() {
+            let m = (bits >> (16 * k)) as __mmask16;
+            if m != 0 {
+                // SAFETY: `m` enables exactly the lanes of i + 16k .. n that
+                // lie in this vector (at least one, so i + 16k < n and the
+                // pointers are in bounds); masked-off lanes are not accessed.
+                let ($va, $vb) = unsafe {
+                    (
+                        _mm512_maskz_loadu_ps(m, pa.add(i + 16 * k)),
+                        _mm512_maskz_loadu_ps(m, pb.add(i + 16 * k)),
+                    )
+                };
+                let $acc = *slot;
+                *slot = $step;
+            }
         }
         _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
     }};
@@ -210,7 +240,16 @@ unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let z = _mm512_setzero_ps();
     let (mut ab, mut aa, mut bb) = ([z; 4], [z; 4], [z; 4]);
-    let mut i = 0;
+    let mut i = align_head(pa, n);
+    if i > 0 {
+        let m = mask16(i);
+        // SAFETY: the mask enables exactly the lanes 0..i <= n, which are in
+        // bounds; masked-off lanes are not accessed.
+        let (x, y) = unsafe { (_mm512_maskz_loadu_ps(m, pa), _mm512_maskz_loadu_ps(m, pb)) };
+        ab[3] = _mm512_fmadd_ps(x, y, ab[3]);
+        aa[3] = _mm512_fmadd_ps(x, x, aa[3]);
+        bb[3] = _mm512_fmadd_ps(y, y, bb[3]);
+    }
     while i + 64 <= n {
         for k in 0..4 {
             // SAFETY: i + 16k + 16 <= i + 64 <= n == a.len() == b.len().
@@ -226,23 +265,25 @@ unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
         }
         i += 64;
     }
-    // At most 4 more vectors, the last one masked; spread over the chains.
-    let mut k = 0;
-    while i < n {
-        let m = mask16((n - i).min(16));
-        // SAFETY: the mask enables exactly the lanes i..min(i + 16, n), which
-        // are in bounds; masked-off lanes are not accessed.
-        let (x, y) = unsafe {
-            (
-                _mm512_maskz_loadu_ps(m, pa.add(i)),
-                _mm512_maskz_loadu_ps(m, pb.add(i)),
-            )
-        };
-        ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
-        aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
-        bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
-        k = (k + 1) & 3;
-        i += 16;
+    // The last 0-63 values: up to 4 vectors, one per chain, the last one
+    // masked. The loop is unrolled, so the 12 chains stay in registers.
+    let bits = tail_bits(n - i);
+    for k in 0..4 {
+        let m = (bits >> (16 * k)) as __mmask16;
+        if m != 0 {
+            // SAFETY: `m` enables exactly the lanes of i + 16k .. n that lie
+            // in this vector (at least one, so i + 16k < n and the pointers
+            // are in bounds); masked-off lanes are not accessed.
+            let (x, y) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(m, pa.add(i + 16 * k)),
+                    _mm512_maskz_loadu_ps(m, pb.add(i + 16 * k)),
+                )
+            };
+            ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+            aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+            bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+        }
     }
     let sum4 = |v: [__m512; 4]| _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
     cosine_from_parts(
@@ -652,7 +693,7 @@ unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
 // ---------------------------------------------------------------------------
 
 /// Folds f32 values widened to f64, 8 per step: `$step(x, acc, mask)` with 4
-/// accumulators over blocks of 32, then masked steps of at most 8 (masked-off
+/// accumulators over blocks of 32, then up to 4 masked steps (masked-off
 /// lanes load 0.0; `mask` lets a step ignore them where 0.0 is not neutral).
 /// Evaluates to the sum of the accumulators.
 macro_rules! fold_f64 {
@@ -672,16 +713,18 @@ macro_rules! fold_f64 {
             }
             i += 32;
         }
-        let mut k = 0;
-        while i < n {
-            let $m = mask8((n - i).min(8));
-            // SAFETY: the mask enables exactly the values i..min(i + 8, n),
-            // which are in bounds; masked-off lanes are not accessed.
-            let $x = _mm512_cvtps_pd(unsafe { _mm256_maskz_loadu_ps($m, p.add(i)) });
-            let $acc = acc[k];
-            acc[k] = $step;
-            k = (k + 1) & 3;
-            i += 8;
+        // The last 0-31 values: up to 4 masked steps, one per chain.
+        let bits = (1u64 << (n - i)) - 1;
+        for (k, slot) in acc.iter_mut().enumerate() {
+            let $m = (bits >> (8 * k)) as __mmask8;
+            if $m != 0 {
+                // SAFETY: the mask enables exactly the lanes of i + 8k .. n
+                // in this step (at least one, so the pointer is in bounds);
+                // masked-off lanes are not accessed.
+                let $x = _mm512_cvtps_pd(unsafe { _mm256_maskz_loadu_ps($m, p.add(i + 8 * k)) });
+                let $acc = *slot;
+                *slot = $step;
+            }
         }
         _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3]))
     }};
