@@ -30,7 +30,9 @@ use unidb_kernels::{Isa, KernelError, Kernels};
 
 /// Lengths every kernel is tried at (in addition to random ones).
 #[cfg(not(miri))]
-const LENGTHS: &[usize] = &[0, 1, 7, 8, 15, 16, 31, 33, 127, 1023, 1536];
+const LENGTHS: &[usize] = &[
+    0, 1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 1023, 1536,
+];
 #[cfg(miri)]
 const LENGTHS: &[usize] = &[0, 1, 7, 8, 9, 17];
 
@@ -683,8 +685,11 @@ fn for_isa_is_none_only_for_unavailable_paths() {
     }
     assert!(Kernels::for_isa(Isa::Scalar).is_some());
     assert!(Kernels::for_isa(Isa::Portable).is_some());
-    // At most one architecture-specific path exists in any build.
+    // At most one architecture-specific family exists in any build.
     assert!(!(Isa::Avx2.is_available() && Isa::Neon.is_available()));
+    // The AVX-512 path reuses AVX2 kernels, so it requires everything the
+    // AVX2 path does.
+    assert!(!Isa::Avx512.is_available() || Isa::Avx2.is_available());
     assert_eq!(Kernels::best().isa(), Isa::available()[0]);
     // The architecture paths are really exercised where they exist (Miri
     // reports them unavailable because it cannot run `std::arch`).
@@ -835,6 +840,101 @@ fn every_short_length_and_offset_exactly() {
                         "{name} {ctx}"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Lengths around the 16-lane vectors and 64-value blocks of the wide paths
+/// (including the lengths from which a path may peel a head to align its
+/// loads), at every start offset within a 64-byte line, with small
+/// integers as data so every path must match the scalar result exactly.
+#[test]
+fn block_boundaries_at_every_alignment_exactly() {
+    let lengths: &[usize] = if cfg!(miri) {
+        &[17, 33]
+    } else {
+        &[
+            79, 80, 81, 127, 128, 129, 143, 144, 145, 191, 192, 193, 255, 256, 257, 1023, 1536,
+        ]
+    };
+    let offsets = if cfg!(miri) { 2 } else { 16 };
+    let r = reference();
+    let ints = |n: usize, seed: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 5 + seed * 11) % 17) as f32 - 8.0)
+            .collect()
+    };
+    let bits = |x: f32| if x == 0.0 { 0 } else { x.to_bits() };
+    for &n in lengths {
+        for off in 0..offsets {
+            // The second slice starts one value later, so the two are
+            // aligned differently whenever the first is.
+            let (sa, sb) = (ints(n + off, 1), ints(n + off + 1, 2));
+            let (a, b) = (&sa[off..], &sb[off + 1..]);
+            let (ha, hb): (Vec<u16>, Vec<u16>) = (
+                a.iter().map(|&x| f32_to_f16(x)).collect(),
+                b.iter().map(|&x| f32_to_f16(x)).collect(),
+            );
+            let (ia, ib): (Vec<i8>, Vec<i8>) = (
+                a.iter().map(|&x| (x * 15.0) as i8).collect(),
+                b.iter().map(|&x| (x * 16.0) as i8).collect(),
+            );
+            let (wa, wb): (Vec<u64>, Vec<u64>) = (
+                (0..n)
+                    .map(|i| (i as u64 + 5).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .collect(),
+                (0..n)
+                    .map(|i| (i as u64 + 7).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+                    .collect(),
+            );
+            for k in paths() {
+                let ctx = format!("{} n={n} off={off}", k.isa());
+                type F32 = fn(&Kernels, &[f32], &[f32]) -> Result<f32, KernelError>;
+                let f32s: [(&str, F32); 4] = [
+                    ("dot", Kernels::dot_f32),
+                    ("l2sq", Kernels::l2sq_f32),
+                    ("l1", Kernels::l1_f32),
+                    ("cosine", Kernels::cosine_f32),
+                ];
+                for (name, f) in f32s {
+                    assert_eq!(
+                        bits(f(k, a, b).unwrap()),
+                        bits(f(r, a, b).unwrap()),
+                        "{name} {ctx}"
+                    );
+                }
+                assert_eq!(
+                    bits(k.cosine_f16(&ha, &hb).unwrap()),
+                    bits(r.cosine_f16(&ha, &hb).unwrap()),
+                    "cosine_f16 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.l2sq_f16(&ha, &hb).unwrap()),
+                    bits(r.l2sq_f16(&ha, &hb).unwrap()),
+                    "l2sq_f16 {ctx}"
+                );
+                assert_eq!(
+                    k.dot_i8(&ia, &ib).unwrap(),
+                    r.dot_i8(&ia, &ib).unwrap(),
+                    "dot_i8 {ctx}"
+                );
+                assert_eq!(
+                    k.l2sq_i8(&ia, &ib).unwrap(),
+                    r.l2sq_i8(&ia, &ib).unwrap(),
+                    "l2sq_i8 {ctx}"
+                );
+                assert_eq!(
+                    k.jaccard_u64(&wa, &wb).unwrap(),
+                    r.jaccard_u64(&wa, &wb).unwrap(),
+                    "jaccard {ctx}"
+                );
+                assert_eq!(k.sum_f32(a).unwrap(), r.sum_f32(a).unwrap(), "sum {ctx}");
+                assert_eq!(
+                    k.min_max_f32(b).unwrap(),
+                    r.min_max_f32(b).unwrap(),
+                    "min_max {ctx}"
+                );
             }
         }
     }
