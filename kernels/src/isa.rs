@@ -21,7 +21,7 @@ pub enum Isa {
     Portable,
     /// x86-64 with AVX2, FMA, F16C and POPCNT, through `std::arch` intrinsics.
     Avx2,
-    /// x86-64 with AVX-512 (F, BW, DQ, VL, VPOPCNTDQ) on top of everything
+    /// x86-64 with AVX-512 (F, BW, DQ, VL, VPOPCNTDQ, VNNI) on top of everything
     /// [`Isa::Avx2`] needs, through `std::arch` intrinsics. Kernels without
     /// an AVX-512 version run their AVX2 code.
     Avx512,
@@ -220,7 +220,7 @@ fn avx2_detected() -> bool {
     false
 }
 
-/// The AVX-512 path needs AVX-512 F, BW, DQ, VL and VPOPCNTDQ for its own
+/// The AVX-512 path needs AVX-512 F, BW, DQ, VL, VPOPCNTDQ and VNNI for its own
 /// kernels, and everything [`avx2_detected`] checks because its table reuses
 /// AVX2 kernels (bit-packing, stream-vbyte) whose safety rests on those
 /// features: requiring both keeps every entry of that table sound.
@@ -232,6 +232,7 @@ fn avx512_detected() -> bool {
         && std::arch::is_x86_feature_detected!("avx512dq")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -1,14 +1,14 @@
 //! The AVX-512 path, written with `std::arch::x86_64` intrinsics.
 //!
 //! Every kernel of its own is an `unsafe fn` compiled with
-//! `#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt")]`,
+//! `#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt")]`,
 //! reached only through a safe wrapper stored in [`TABLE`].
 //!
 //! Kernels without an AVX-512 version here (bit-packing, stream-vbyte
 //! encoding) reuse the AVX2 path's entries. That is sound because this table
 //! is only reachable through `Kernels::for_isa(Isa::Avx512)`, which returns
-//! `None` unless run-time detection found AVX-512 F, BW, DQ, VL and
-//! VPOPCNTDQ *and* every feature the AVX2 path needs (AVX2, FMA, F16C,
+//! `None` unless run-time detection found AVX-512 F, BW, DQ, VL, VPOPCNTDQ
+//! and VNNI *and* every feature the AVX2 path needs (AVX2, FMA, F16C,
 //! POPCNT, SSSE3, SSE4.1; see `isa.rs`), so the AVX2 entries' precondition
 //! holds here as well.
 //!
@@ -18,8 +18,9 @@
 //! - Tails use masked loads (`vmovups` with a `k` mask): masked-off lanes
 //!   are zero and are not accessed, so nothing outside the slices is read
 //!   and no scalar loop remains.
-//! - Integer kernels widen 32 bytes to i16 and use `vpmaddwd`; sums wrap
-//!   modulo 2³² exactly like the scalar reference.
+//! - `dot_i8` uses `vpdpbusd` (VNNI) on 64 bytes per step with a sign-bias
+//!   correction; the squared distances widen 32 bytes to i16 and use
+//!   `vpdpwssd`. Sums wrap modulo 2³² exactly like the scalar reference.
 //! - Bit kernels count 512 bits per step with `vpopcntq` (VPOPCNTDQ).
 //! - Half-precision kernels convert 16 halves per step with `vcvtph2ps`.
 //! - Statistics accumulate in f64 (`vcvtps2pd`, 8 lanes per step).
@@ -63,7 +64,7 @@ macro_rules! wrappers {
                 // SAFETY: this function is only stored in the AVX-512
                 // `TABLE`, which is only reachable via
                 // `Kernels::for_isa(Isa::Avx512)`; that returns `None` unless
-                // run-time detection found AVX-512 F/BW/DQ/VL/VPOPCNTDQ,
+                // run-time detection found AVX-512 F/BW/DQ/VL/VPOPCNTDQ/VNNI,
                 // AVX2, FMA, F16C and POPCNT, the features `$inner` is
                 // compiled for. Slice lengths were validated by the
                 // `Kernels` method.
@@ -200,7 +201,7 @@ macro_rules! fold_f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
@@ -208,7 +209,7 @@ unsafe fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| {
@@ -219,7 +220,7 @@ unsafe fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| _mm512_add_ps(
@@ -230,7 +231,7 @@ unsafe fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     // ab, aa and bb in one pass: 3 FMAs per 16 pairs against dot's 1.
@@ -298,12 +299,12 @@ unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 // ---------------------------------------------------------------------------
 
 /// Folds 32-element blocks of byte vectors widened to i16 (`$widen` is
-/// `_mm512_cvtepi8_epi16` or `_mm512_cvtepu8_epi16`); `$step(x, y)` returns
-/// 16 i32 partial sums that are added (wrapping) to the accumulators. The
-/// last 1-31 elements go through one masked load (zero bytes, which every
-/// step maps to zero). Evaluates to the wrapping sum as i32.
+/// `_mm512_cvtepi8_epi16` or `_mm512_cvtepu8_epi16`); `$step(x, y, acc)`
+/// adds (wrapping) 16 i32 partial sums to `acc`. The last 1-31 elements go
+/// through one masked load (zero bytes, which every step maps to zero).
+/// Evaluates to the wrapping sum as i32.
 macro_rules! fold_i16 {
-    ($a:expr, $b:expr, $widen:ident, |$x:ident, $y:ident| $step:expr) => {{
+    ($a:expr, $b:expr, $widen:ident, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
         let n = $a.len();
         let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
         let z = _mm512_setzero_si512();
@@ -319,7 +320,8 @@ macro_rules! fold_i16 {
                     )
                 };
                 let ($x, $y) = ($widen(ra), $widen(rb));
-                *slot = _mm512_add_epi32(*slot, $step);
+                let $acc = *slot;
+                *slot = $step;
             }
             i += 64;
         }
@@ -334,40 +336,89 @@ macro_rules! fold_i16 {
                 )
             };
             let ($x, $y) = ($widen(ra), $widen(rb));
-            acc[0] = _mm512_add_epi32(acc[0], $step);
+            let $acc = acc[0];
+            acc[0] = $step;
             i += 32;
         }
         _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
     }};
 }
 
-#[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
-)]
-unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
-    // madd: products of i16 in [-128, 127] summed in pairs, at most
-    // 2·128² = 32768, which fits i32 without saturation.
-    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y| _mm512_madd_epi16(x, y))
+/// Mask enabling the first `rem` lanes (`1 <= rem <= 64`) of a 64-lane vector.
+#[inline(always)]
+fn mask64(rem: usize) -> __mmask64 {
+    debug_assert!((1..=64).contains(&rem));
+    u64::MAX >> (64 - rem)
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
+    // `vpdpbusd` multiplies unsigned by signed bytes and adds groups of four
+    // products to i32 lanes (wrapping, no saturation). Flipping the sign bit
+    // reads x as the unsigned x + 128, so Σ (x + 128)·y - Σ 128·y = Σ x·y,
+    // both sums taken modulo 2³² like the scalar reference. Each group of
+    // four products lies within ±4·255·128, far inside i32.
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let bias = _mm512_set1_epi8(-128);
+    let z = _mm512_setzero_si512();
+    let (mut acc, mut corr) = ([z; 2], [z; 2]);
+    let mut i = 0;
+    while i + 128 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 64k + 64 <= i + 128 <= n == a.len() == b.len().
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_si512(pa.add(i + 64 * k).cast()),
+                    _mm512_loadu_si512(pb.add(i + 64 * k).cast()),
+                )
+            };
+            acc[k] = _mm512_dpbusd_epi32(acc[k], _mm512_xor_si512(x, bias), y);
+            corr[k] = _mm512_dpbusd_epi32(corr[k], bias, y);
+        }
+        i += 128;
+    }
+    while i < n {
+        let m = mask64((n - i).min(64));
+        // SAFETY: the mask enables exactly the bytes i..min(i + 64, n), which
+        // are in bounds; masked-off bytes are not accessed (they read 0,
+        // and 0 in `y` adds nothing to either sum).
+        let (x, y) = unsafe {
+            (
+                _mm512_maskz_loadu_epi8(m, pa.add(i)),
+                _mm512_maskz_loadu_epi8(m, pb.add(i)),
+            )
+        };
+        acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_xor_si512(x, bias), y);
+        corr[0] = _mm512_dpbusd_epi32(corr[0], bias, y);
+        i += 64;
+    }
+    let s = _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]));
+    let c = _mm512_reduce_add_epi32(_mm512_add_epi32(corr[0], corr[1]));
+    s.wrapping_sub(c)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_i8_avx512(a: &[i8], b: &[i8]) -> u32 {
-    // Differences lie in [-255, 255] (fit i16); madd pairs give at most 130050.
-    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y| {
+    // Differences lie in [-255, 255] (fit i16); `vpdpwssd` adds pairs of
+    // squares, at most 130050, to i32 lanes (wrapping).
+    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y, acc| {
         let d = _mm512_sub_epi16(x, y);
-        _mm512_madd_epi16(d, d)
+        _mm512_dpwssd_epi32(acc, d, d)
     }) as u32
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_u8_avx512(a: &[u8], b: &[u8]) -> u32 {
-    fold_i16!(a, b, _mm512_cvtepu8_epi16, |x, y| {
+    fold_i16!(a, b, _mm512_cvtepu8_epi16, |x, y, acc| {
         let d = _mm512_sub_epi16(x, y);
-        _mm512_madd_epi16(d, d)
+        _mm512_dpwssd_epi32(acc, d, d)
     }) as u32
 }
 
@@ -415,7 +466,7 @@ macro_rules! count_bits {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
     let [c] = count_bits!(a, b, 1, |x, y| [_mm512_xor_si512(x, y)]);
@@ -423,7 +474,7 @@ unsafe fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn jaccard_u64_avx512(a: &[u64], b: &[u64]) -> f32 {
     let [inter, union] = count_bits!(a, b, 2, |x, y| [
@@ -484,7 +535,7 @@ macro_rules! fold_f16 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1] = fold_f16!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
@@ -492,7 +543,7 @@ unsafe fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1] = fold_f16!(a, b, |x, y, acc| {
@@ -503,7 +554,7 @@ unsafe fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn cosine_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let n = a.len();
@@ -613,7 +664,7 @@ macro_rules! many_f32 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, dot_f32_avx512, |vq, x, acc| _mm512_fmadd_ps(
@@ -622,7 +673,7 @@ unsafe fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, l2sq_f32_avx512, |vq, x, acc| {
@@ -632,7 +683,7 @@ unsafe fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     let dim = q.len();
@@ -731,7 +782,7 @@ macro_rules! fold_f64 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn sum_f32_avx512(v: &[f32]) -> f64 {
     let s = fold_f64!(v, |x, acc, _m| _mm512_add_pd(acc, x));
@@ -739,7 +790,7 @@ unsafe fn sum_f32_avx512(v: &[f32]) -> f64 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
     let mean = _mm512_set1_pd(mean);
@@ -752,7 +803,7 @@ unsafe fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
 }
 
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx2,fma,f16c,popcnt"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn min_max_f32_avx512(v: &[f32]) -> Option<(f32, f32)> {
     // `vminps(x, lo)` returns its second operand when either is NaN, so a NaN
