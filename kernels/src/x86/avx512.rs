@@ -15,6 +15,14 @@
 //! Design:
 //! - f32 kernels keep 4 independent 16-wide accumulators (64 floats per
 //!   iteration); `cosine` computes `ab`, `aa` and `bb` in the same pass.
+//!   From 128 values on, the one-to-one f32 kernels first take one masked
+//!   step of up to 15 values so that the loads of the first slice are
+//!   64-byte aligned (an unaligned 64-byte load splits a cache line).
+//! - `cosine` issues 3 FMAs per 16 pairs against `dot`'s 1 and `dot` is
+//!   bound by two loads per cycle, so with two FMA units its loop takes
+//!   about 1.5 times as long; the f64 square root and division of
+//!   [`cosine_from_parts`] (kept for results identical to every path) add
+//!   a fixed latency on top.
 //! - Tails use masked loads (`vmovups` with a `k` mask): masked-off lanes
 //!   are zero and are not accessed, so nothing outside the slices is read
 //!   and no scalar loop remains.
