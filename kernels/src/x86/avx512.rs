@@ -27,8 +27,8 @@
 //!   are zero and are not accessed, so nothing outside the slices is read
 //!   and no scalar loop remains.
 //! - `dot_i8` uses `vpdpbusd` (VNNI) on 64 bytes per step with a sign-bias
-//!   correction; the squared distances widen 32 bytes to i16 and use
-//!   `vpdpwssd`. Sums wrap modulo 2³² exactly like the scalar reference.
+//!   correction; the squared distances take `max - min` of 64 bytes,
+//!   zero-extend by unpacking and use `vpdpwssd`. Sums wrap modulo 2³² exactly like the scalar reference.
 //! - Bit kernels count 512 bits per step with `vpopcntq` (VPOPCNTDQ).
 //! - Half-precision kernels convert 16 halves per step with `vcvtph2ps`.
 //! - Statistics accumulate in f64 (`vcvtps2pd`, 8 lanes per step).
@@ -136,13 +136,6 @@ fn tail_bits(rem: usize) -> u64 {
 fn mask8(rem: usize) -> __mmask8 {
     debug_assert!(rem <= 8);
     ((1u32 << rem) - 1) as __mmask8
-}
-
-/// Mask enabling the first `rem` lanes (`rem <= 32`) of a 32-lane vector.
-#[inline(always)]
-fn mask32(rem: usize) -> __mmask32 {
-    debug_assert!(rem <= 32);
-    ((1u64 << rem) - 1) as __mmask32
 }
 
 // ---------------------------------------------------------------------------
@@ -306,52 +299,6 @@ unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 // Integer kernels.
 // ---------------------------------------------------------------------------
 
-/// Folds 32-element blocks of byte vectors widened to i16 (`$widen` is
-/// `_mm512_cvtepi8_epi16` or `_mm512_cvtepu8_epi16`); `$step(x, y, acc)`
-/// adds (wrapping) 16 i32 partial sums to `acc`. The last 1-31 elements go
-/// through one masked load (zero bytes, which every step maps to zero).
-/// Evaluates to the wrapping sum as i32.
-macro_rules! fold_i16 {
-    ($a:expr, $b:expr, $widen:ident, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
-        let n = $a.len();
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let z = _mm512_setzero_si512();
-        let mut acc = [z; 2];
-        let mut i = 0;
-        while i + 64 <= n {
-            for (k, slot) in acc.iter_mut().enumerate() {
-                // SAFETY: i + 32k + 32 <= i + 64 <= n == a.len() == b.len().
-                let (ra, rb) = unsafe {
-                    (
-                        _mm256_loadu_si256(pa.add(i + 32 * k).cast()),
-                        _mm256_loadu_si256(pb.add(i + 32 * k).cast()),
-                    )
-                };
-                let ($x, $y) = ($widen(ra), $widen(rb));
-                let $acc = *slot;
-                *slot = $step;
-            }
-            i += 64;
-        }
-        while i < n {
-            let m = mask32((n - i).min(32));
-            // SAFETY: the mask enables exactly the bytes i..min(i + 32, n),
-            // which are in bounds; masked-off bytes are not accessed.
-            let (ra, rb) = unsafe {
-                (
-                    _mm256_maskz_loadu_epi8(m, pa.add(i).cast()),
-                    _mm256_maskz_loadu_epi8(m, pb.add(i).cast()),
-                )
-            };
-            let ($x, $y) = ($widen(ra), $widen(rb));
-            let $acc = acc[0];
-            acc[0] = $step;
-            i += 32;
-        }
-        _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
-    }};
-}
-
 /// Mask enabling the first `rem` lanes (`1 <= rem <= 64`) of a 64-lane vector.
 #[inline(always)]
 fn mask64(rem: usize) -> __mmask64 {
@@ -408,26 +355,71 @@ unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
     s.wrapping_sub(c)
 }
 
+/// Squared distance of byte vectors, 64 bytes per step: `|x - y|` as an
+/// unsigned byte is `max - min` (`$max`/`$min` are the signed or unsigned
+/// byte compares of the element type), zero-extended to i16 by unpacking
+/// with zeros (which reorders lanes, harmless for a sum), and `vpdpwssd`
+/// adds pairs of squares (at most 2·255² = 130050) to i32 lanes, wrapping.
+/// The last 1-127 bytes go through masked loads (zero bytes, distance 0).
+macro_rules! l2sq_bytes {
+    ($a:expr, $b:expr, $max:ident, $min:ident) => {{
+        let n = $a.len();
+        let (pa, pb) = ($a.as_ptr().cast::<i8>(), $b.as_ptr().cast::<i8>());
+        let zero = _mm512_setzero_si512();
+        let mut acc = [zero; 4];
+        let step = |acc: &mut [__m512i], x: __m512i, y: __m512i| {
+            let d = _mm512_sub_epi8($max(x, y), $min(x, y));
+            let (lo, hi) = (_mm512_unpacklo_epi8(d, zero), _mm512_unpackhi_epi8(d, zero));
+            acc[0] = _mm512_dpwssd_epi32(acc[0], lo, lo);
+            acc[1] = _mm512_dpwssd_epi32(acc[1], hi, hi);
+        };
+        let mut i = 0;
+        while i + 128 <= n {
+            for (k, pair) in acc.chunks_exact_mut(2).enumerate() {
+                // SAFETY: i + 64k + 64 <= i + 128 <= n == a.len() == b.len().
+                let (x, y) = unsafe {
+                    (
+                        _mm512_loadu_si512(pa.add(i + 64 * k).cast()),
+                        _mm512_loadu_si512(pb.add(i + 64 * k).cast()),
+                    )
+                };
+                step(pair, x, y);
+            }
+            i += 128;
+        }
+        while i < n {
+            let m = mask64((n - i).min(64));
+            // SAFETY: the mask enables exactly the bytes i..min(i + 64, n),
+            // which are in bounds; masked-off bytes are not accessed.
+            let (x, y) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi8(m, pa.add(i)),
+                    _mm512_maskz_loadu_epi8(m, pb.add(i)),
+                )
+            };
+            step(&mut acc[..2], x, y);
+            i += 64;
+        }
+        let s = _mm512_add_epi32(
+            _mm512_add_epi32(acc[0], acc[1]),
+            _mm512_add_epi32(acc[2], acc[3]),
+        );
+        _mm512_reduce_add_epi32(s) as u32
+    }};
+}
+
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_i8_avx512(a: &[i8], b: &[i8]) -> u32 {
-    // Differences lie in [-255, 255] (fit i16); `vpdpwssd` adds pairs of
-    // squares, at most 130050, to i32 lanes (wrapping).
-    fold_i16!(a, b, _mm512_cvtepi8_epi16, |x, y, acc| {
-        let d = _mm512_sub_epi16(x, y);
-        _mm512_dpwssd_epi32(acc, d, d)
-    }) as u32
+    l2sq_bytes!(a, b, _mm512_max_epi8, _mm512_min_epi8)
 }
 
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn l2sq_u8_avx512(a: &[u8], b: &[u8]) -> u32 {
-    fold_i16!(a, b, _mm512_cvtepu8_epi16, |x, y, acc| {
-        let d = _mm512_sub_epi16(x, y);
-        _mm512_dpwssd_epi32(acc, d, d)
-    }) as u32
+    l2sq_bytes!(a, b, _mm512_max_epu8, _mm512_min_epu8)
 }
 
 /// Population counts of `N` bitwise combinations `f(x, y)` of `a` and `b`,
