@@ -19,8 +19,10 @@
 //!   step of up to 15 values so that the loads of the first slice are
 //!   64-byte aligned (an unaligned 64-byte load splits a cache line).
 //! - `cosine` issues 3 FMAs per 16 pairs against `dot`'s 1 and `dot` is
-//!   bound by two loads per cycle, so with two FMA units its loop takes
-//!   about 1.5 times as long; the f64 square root and division of
+//!   bound by two loads per cycle, so its loop takes about 1.5 times as
+//!   long on cores with two 512-bit FMA units and about 3 times on cores
+//!   with one (where AVX2 has the same FMA throughput, so AVX-512 speeds up
+//!   `dot` but hardly `cosine`). The f64 square root and division of
 //!   [`cosine_from_parts`] (kept for results identical to every path) add
 //!   a fixed latency on top.
 //! - Tails use masked loads (`vmovups` with a `k` mask): masked-off lanes
