@@ -508,13 +508,15 @@ pub fn unpack_u64(input: &[u8], count: usize, width: u32) -> Result<Vec<u64>, Bi
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
-    /// Safe entry stored in the AVX2 kernel table, which is only reachable
-    /// through `Kernels::for_isa(Isa::Avx2)` after run-time detection.
+    /// Safe entry stored in the AVX2 and AVX-512 kernel tables, which are
+    /// only reachable through `Kernels::for_isa` after run-time detection
+    /// (the AVX-512 path requires every AVX2-path feature too).
     pub(crate) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
         debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-        // SAFETY: this function is only stored in the AVX2 kernel table,
-        // reachable only through `Kernels::for_isa(Isa::Avx2)`, which returns
-        // `None` unless run-time detection found AVX2 on this CPU.
+        // SAFETY: this function is only stored in the AVX2 and AVX-512
+        // kernel tables, reachable only through `Kernels::for_isa`, which
+        // returns `None` unless run-time detection found AVX2 on this CPU
+        // (the AVX-512 path's detection includes every AVX2-path feature).
         unsafe { unpack_u32_avx2(input, width, out) }
     }
 
@@ -643,13 +645,15 @@ pub(crate) mod avx2 {
         // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
         super::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
     }
-    /// Safe entry stored in the AVX2 kernel table, which is only reachable
-    /// through `Kernels::for_isa(Isa::Avx2)` after run-time detection.
+    /// Safe entry stored in the AVX2 and AVX-512 kernel tables, which are
+    /// only reachable through `Kernels::for_isa` after run-time detection
+    /// (the AVX-512 path requires every AVX2-path feature too).
     pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
         debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-        // SAFETY: this function is only stored in the AVX2 kernel table,
-        // reachable only through `Kernels::for_isa(Isa::Avx2)`, which returns
-        // `None` unless run-time detection found AVX2 on this CPU.
+        // SAFETY: this function is only stored in the AVX2 and AVX-512
+        // kernel tables, reachable only through `Kernels::for_isa`, which
+        // returns `None` unless run-time detection found AVX2 on this CPU
+        // (the AVX-512 path's detection includes every AVX2-path feature).
         unsafe { pack_u32_avx2(values, width, out) }
     }
 

@@ -11,7 +11,7 @@ use super::VarintError;
 ///
 /// # Safety
 /// The `DecodeFn` contract: the CPU has AVX2, SSSE3 and SSE4.1 (the `avx2`
-/// kernel path checks all three) and `ctrl` holds `ceil(out.len() / 4)`
+/// and `avx512` kernel paths check all three) and `ctrl` holds `ceil(out.len() / 4)`
 /// bytes.
 pub(super) unsafe fn decode(
     ctrl: &[u8],
@@ -145,7 +145,8 @@ unsafe fn decode_avx2<const DELTA: bool>(
     super::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
 }
 
-/// The AVX2 encoder (the `stream_encode` entry of the AVX2 kernel table).
+/// The AVX2 encoder (the `stream_encode` entry of the AVX2 and AVX-512
+/// kernel tables; both paths' detection includes AVX2, SSSE3 and SSE4.1).
 pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
     super::encode_with(
         values,
