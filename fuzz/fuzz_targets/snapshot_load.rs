@@ -89,7 +89,7 @@ fn workload(data: &[u8]) {
             }
         };
     }
-    let db = if data.len() % 2 == 0 { &a } else { &b };
+    let db = if data.len().is_multiple_of(2) { &a } else { &b };
     let bytes = db.save_snapshot();
     let back =
         Database::load_snapshot(&bytes, Arc::new(clock.clone())).expect("a saved snapshot loads");
