@@ -24,6 +24,11 @@ pub(crate) struct Table {
     pub dot_f32_many: fn(&[f32], &[f32], &mut [f32]),
     pub l2sq_f32_many: fn(&[f32], &[f32], &mut [f32]),
     pub cosine_f32_many: fn(&[f32], &[f32], &mut [f32]),
+    pub dot_i8_many: fn(&[i8], &[i8], &mut [i32]),
+    pub l2sq_i8_many: fn(&[i8], &[i8], &mut [u32]),
+    pub dot_f16_many: fn(&[u16], &[u16], &mut [f32]),
+    pub l2sq_f16_many: fn(&[u16], &[u16], &mut [f32]),
+    pub cosine_f16_many: fn(&[u16], &[u16], &mut [f32]),
     pub sum_f32: fn(&[f32]) -> f64,
     pub sum_sq_dev_f32: fn(&[f32], f64) -> f64,
     pub min_max_f32: fn(&[f32]) -> Option<(f32, f32)>,
@@ -129,7 +134,7 @@ macro_rules! check_len {
     };
 }
 
-fn check_many(query: &[f32], rows: &[f32], out: &[f32]) -> Result<(), KernelError> {
+fn check_many<T, O>(query: &[T], rows: &[T], out: &[O]) -> Result<(), KernelError> {
     let expected = out.len().checked_mul(query.len());
     if expected != Some(rows.len()) {
         return Err(KernelError::RowsShape {
@@ -390,6 +395,91 @@ impl Kernels {
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
         (self.t.cosine_f32_many)(query, rows, out);
+        Ok(())
+    }
+
+    /// `out[i] = dot_i8(query, row i)` (as [`Kernels::dot_i8`], bit for bit
+    /// on the same path) for row-major `rows` of `query.len()` values.
+    ///
+    /// # Errors
+    /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
+    pub fn dot_i8_many(
+        &self,
+        query: &[i8],
+        rows: &[i8],
+        out: &mut [i32],
+    ) -> Result<(), KernelError> {
+        check_many(query, rows, out)?;
+        (self.t.dot_i8_many)(query, rows, out);
+        Ok(())
+    }
+
+    /// `out[i] = l2sq_i8(query, row i)` (as [`Kernels::l2sq_i8`], bit for bit
+    /// on the same path); shapes as [`Kernels::dot_i8_many`].
+    ///
+    /// # Errors
+    /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
+    pub fn l2sq_i8_many(
+        &self,
+        query: &[i8],
+        rows: &[i8],
+        out: &mut [u32],
+    ) -> Result<(), KernelError> {
+        check_many(query, rows, out)?;
+        (self.t.l2sq_i8_many)(query, rows, out);
+        Ok(())
+    }
+
+    /// `out[i] = dot_f16(query, row i)` (as [`Kernels::dot_f16`], bit for bit
+    /// on the same path) for row-major half `rows` of `query.len()` values.
+    ///
+    /// # Errors
+    /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
+    pub fn dot_f16_many(
+        &self,
+        query: &[u16],
+        rows: &[u16],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        check_many(query, rows, out)?;
+        (self.t.dot_f16_many)(query, rows, out);
+        Ok(())
+    }
+
+    /// `out[i] = l2sq_f16(query, row i)` (as [`Kernels::l2sq_f16`], bit for
+    /// bit on the same path); shapes as [`Kernels::dot_f16_many`].
+    ///
+    /// # Errors
+    /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
+    pub fn l2sq_f16_many(
+        &self,
+        query: &[u16],
+        rows: &[u16],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        check_many(query, rows, out)?;
+        (self.t.l2sq_f16_many)(query, rows, out);
+        Ok(())
+    }
+
+    /// `out[i] = cosine_f16(query, row i)` (as [`Kernels::cosine_f16`], bit
+    /// for bit on the same path); shapes as [`Kernels::dot_f16_many`].
+    ///
+    /// # Errors
+    /// [`KernelError::RowsShape`] unless `rows.len() == out.len() * query.len()`.
+    #[inline]
+    pub fn cosine_f16_many(
+        &self,
+        query: &[u16],
+        rows: &[u16],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        check_many(query, rows, out)?;
+        (self.t.cosine_f16_many)(query, rows, out);
         Ok(())
     }
 

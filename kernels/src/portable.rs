@@ -29,6 +29,11 @@ pub(crate) const TABLE: Table = Table {
     dot_f32_many,
     l2sq_f32_many,
     cosine_f32_many,
+    dot_i8_many,
+    l2sq_i8_many,
+    dot_f16_many,
+    l2sq_f16_many,
+    cosine_f16_many,
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
@@ -499,4 +504,27 @@ fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> {
     } else {
         Some((l, h))
     }
+}
+
+// One-to-many f16 and i8 kernels: the one-to-one kernel of this path per
+// row, so each result equals that kernel bit for bit.
+
+fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) {
+    crate::scalar::many(q, rows, out, dot_i8);
+}
+
+fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) {
+    crate::scalar::many(q, rows, out, l2sq_i8);
+}
+
+fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    crate::scalar::many(q, rows, out, dot_f16);
+}
+
+fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    crate::scalar::many(q, rows, out, l2sq_f16);
+}
+
+fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    crate::scalar::many(q, rows, out, cosine_f16);
 }

@@ -23,6 +23,11 @@ pub(crate) const TABLE: Table = Table {
     dot_f32_many,
     l2sq_f32_many,
     cosine_f32_many,
+    dot_i8_many,
+    l2sq_i8_many,
+    dot_f16_many,
+    l2sq_f16_many,
+    cosine_f16_many,
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
@@ -160,10 +165,35 @@ pub(crate) fn cosine_f32_many(query: &[f32], rows: &[f32], out: &mut [f32]) {
     many(query, rows, out, cosine_f32);
 }
 
+pub(crate) fn dot_i8_many(query: &[i8], rows: &[i8], out: &mut [i32]) {
+    many(query, rows, out, dot_i8);
+}
+
+pub(crate) fn l2sq_i8_many(query: &[i8], rows: &[i8], out: &mut [u32]) {
+    many(query, rows, out, l2sq_i8);
+}
+
+pub(crate) fn dot_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
+    many(query, rows, out, dot_f16);
+}
+
+pub(crate) fn l2sq_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
+    many(query, rows, out, l2sq_f16);
+}
+
+pub(crate) fn cosine_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
+    many(query, rows, out, cosine_f16);
+}
+
 /// Applies a one-to-one kernel to each row. Shapes are checked by the caller;
 /// a zero-dimensional query gives the kernel's value for empty vectors.
 #[inline]
-pub(crate) fn many(query: &[f32], rows: &[f32], out: &mut [f32], f: fn(&[f32], &[f32]) -> f32) {
+pub(crate) fn many<T, O: Copy>(
+    query: &[T],
+    rows: &[T],
+    out: &mut [O],
+    f: impl Fn(&[T], &[T]) -> O,
+) {
     let dim = query.len();
     if dim == 0 {
         out.fill(f(&[], &[]));

@@ -995,3 +995,234 @@ fn empty_sums_are_positive_zero_on_every_path() {
         assert_eq!(k.sum_f32(&[]).unwrap().to_bits(), 0.0f64.to_bits(), "{isa}");
     }
 }
+
+/// Dimensions and row counts of the f16/i8 one-to-many checks: every
+/// remainder class of the 16-, 32-, 64- and 128-wide blocks and of the
+/// 4-row groups.
+const F16_I8_MANY_DIMS: &[usize] = if cfg!(miri) {
+    &[0, 1, 7, 17]
+} else {
+    &[0, 1, 7, 15, 16, 17, 31, 33, 63, 65, 127, 128, 129, 1023]
+};
+const F16_I8_MANY_ROWS: &[usize] = &[0, 1, 3, 4, 5, 9];
+
+/// A xorshift stream for deterministic test data.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed | 1;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// Half values of `mode`: 0 ordinary values in [-10, 10), 1 the same mixed
+/// with NaN, ±inf, ±0, subnormals and ±65504, 2 any bit pattern.
+fn halves(next: &mut impl FnMut() -> u64, n: usize, mode: u32) -> Vec<u16> {
+    const SPECIAL: [u16; 9] = [
+        0x7E00, 0x7C00, 0xFC00, 0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF, 0xFBFF,
+    ];
+    (0..n)
+        .map(|_| {
+            let x = next();
+            match mode {
+                2 => x as u16,
+                1 if x.is_multiple_of(7) => SPECIAL[(x >> 8) as usize % SPECIAL.len()],
+                _ => f32_to_f16(((x >> 11) as f64 / (1u64 << 53) as f64 * 20.0 - 10.0) as f32),
+            }
+        })
+        .collect()
+}
+
+/// Bytes of `mode`: 0 any byte, 1 only the extremes -128 and 127, 2 mixed.
+fn bytes(next: &mut impl FnMut() -> u64, n: usize, mode: u32) -> Vec<i8> {
+    (0..n)
+        .map(|_| {
+            let x = next();
+            match mode {
+                1 => [-128i8, 127][(x >> 5) as usize % 2],
+                2 if x.is_multiple_of(3) => [-128i8, 127][(x >> 5) as usize % 2],
+                _ => (x >> 24) as i8,
+            }
+        })
+        .collect()
+}
+
+/// Same value including NaN-ness (the sign of a zero is compared too: the
+/// one-to-many kernels run the one-to-one kernel's exact operations).
+fn same_f32(got: f32, want: f32) -> bool {
+    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan())
+}
+
+#[test]
+fn f16_many_kernels_equal_one_to_one_on_every_path() {
+    let r = reference();
+    let mut next = xorshift(0x05EE_DF16);
+    for &dim in F16_I8_MANY_DIMS {
+        for &rows in F16_I8_MANY_ROWS {
+            for off in 0..2 {
+                for mode in 0..3 {
+                    // Unaligned query and matrix: both start `off` halves in.
+                    let qs = halves(&mut next, dim + off, mode);
+                    let ms = halves(&mut next, rows * dim + off, mode);
+                    let (q, m) = (&qs[off..], &ms[off..]);
+                    let fq: Vec<f32> = q.iter().map(|&h| f16_to_f32(h)).collect();
+                    for k in std::iter::once(r).chain(paths()) {
+                        let isa = k.isa();
+                        let ctx = format!("{isa} dim={dim} rows={rows} off={off} mode={mode}");
+                        let mut dot = vec![f32::NAN; rows];
+                        let mut l2 = vec![f32::NAN; rows];
+                        let mut cos = vec![f32::NAN; rows];
+                        k.dot_f16_many(q, m, &mut dot).unwrap();
+                        k.l2sq_f16_many(q, m, &mut l2).unwrap();
+                        k.cosine_f16_many(q, m, &mut cos).unwrap();
+                        for i in 0..rows {
+                            let row = &m[i * dim..(i + 1) * dim];
+                            let fr: Vec<f32> = row.iter().map(|&h| f16_to_f32(h)).collect();
+                            let one = (
+                                k.dot_f16(q, row).unwrap(),
+                                k.l2sq_f16(q, row).unwrap(),
+                                k.cosine_f16(q, row).unwrap(),
+                            );
+                            assert!(
+                                same_f32(dot[i], one.0),
+                                "dot_f16_many row {i} {ctx}: {} vs {}",
+                                dot[i],
+                                one.0
+                            );
+                            assert!(
+                                same_f32(l2[i], one.1),
+                                "l2sq_f16_many row {i} {ctx}: {} vs {}",
+                                l2[i],
+                                one.1
+                            );
+                            assert!(
+                                same_f32(cos[i], one.2),
+                                "cosine_f16_many row {i} {ctx}: {} vs {}",
+                                cos[i],
+                                one.2
+                            );
+                            close(
+                                "dot_f16_many",
+                                isa,
+                                dim,
+                                dot[i].into(),
+                                r.dot_f16(q, row).unwrap().into(),
+                                sum_tolerance(dim, f32_dot_terms(&fq, &fr)),
+                            )
+                            .unwrap();
+                            close(
+                                "l2sq_f16_many",
+                                isa,
+                                dim,
+                                l2[i].into(),
+                                r.l2sq_f16(q, row).unwrap().into(),
+                                sum_tolerance(dim, f32_l2_terms(&fq, &fr)),
+                            )
+                            .unwrap();
+                            close(
+                                "cosine_f16_many",
+                                isa,
+                                dim,
+                                cos[i].into(),
+                                r.cosine_f16(q, row).unwrap().into(),
+                                cosine_tolerance(&fq, &fr),
+                            )
+                            .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn i8_many_kernels_equal_one_to_one_on_every_path() {
+    let r = reference();
+    let mut next = xorshift(0x005E_ED18);
+    for &dim in F16_I8_MANY_DIMS {
+        for &rows in F16_I8_MANY_ROWS {
+            for off in 0..2 {
+                for mode in 0..3 {
+                    let qs = bytes(&mut next, dim + off, mode);
+                    let ms = bytes(&mut next, rows * dim + off, mode);
+                    let (q, m) = (&qs[off..], &ms[off..]);
+                    for k in std::iter::once(r).chain(paths()) {
+                        let ctx =
+                            format!("{} dim={dim} rows={rows} off={off} mode={mode}", k.isa());
+                        let mut dot = vec![i32::MIN; rows];
+                        let mut l2 = vec![u32::MAX; rows];
+                        k.dot_i8_many(q, m, &mut dot).unwrap();
+                        k.l2sq_i8_many(q, m, &mut l2).unwrap();
+                        for i in 0..rows {
+                            let row = &m[i * dim..(i + 1) * dim];
+                            // Independent oracle in i64 (exact at these sizes).
+                            let want_dot: i64 = q
+                                .iter()
+                                .zip(row)
+                                .map(|(&x, &y)| i64::from(x) * i64::from(y))
+                                .sum();
+                            let want_l2: i64 = q
+                                .iter()
+                                .zip(row)
+                                .map(|(&x, &y)| (i64::from(x) - i64::from(y)).pow(2))
+                                .sum();
+                            assert_eq!(
+                                dot[i],
+                                k.dot_i8(q, row).unwrap(),
+                                "dot_i8_many row {i} {ctx}"
+                            );
+                            assert_eq!(
+                                l2[i],
+                                k.l2sq_i8(q, row).unwrap(),
+                                "l2sq_i8_many row {i} {ctx}"
+                            );
+                            assert_eq!(i64::from(dot[i]), want_dot, "dot_i8_many row {i} {ctx}");
+                            assert_eq!(i64::from(l2[i]), want_l2, "l2sq_i8_many row {i} {ctx}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_i8_many_shape_errors() {
+    let shape = KernelError::RowsShape {
+        dim: 3,
+        rows_len: 5,
+        out_len: 2,
+    };
+    for isa in Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        let (mut fo, mut io, mut uo) = ([0.0f32; 2], [0i32; 2], [0u32; 2]);
+        assert_eq!(k.dot_i8_many(&[1; 3], &[1; 5], &mut io), Err(shape.clone()));
+        assert_eq!(
+            k.l2sq_i8_many(&[1; 3], &[1; 5], &mut uo),
+            Err(shape.clone())
+        );
+        assert_eq!(
+            k.dot_f16_many(&[1; 3], &[1; 5], &mut fo),
+            Err(shape.clone())
+        );
+        assert_eq!(
+            k.l2sq_f16_many(&[1; 3], &[1; 5], &mut fo),
+            Err(shape.clone())
+        );
+        assert_eq!(
+            k.cosine_f16_many(&[1; 3], &[1; 5], &mut fo),
+            Err(shape.clone())
+        );
+        // A zero-dimensional query with non-empty rows, and too many rows.
+        assert!(k.dot_f16_many(&[], &[1], &mut fo).is_err(), "{isa}");
+        assert!(k.dot_i8_many(&[1; 3], &[1; 9], &mut io).is_err(), "{isa}");
+        // Zero dimensions: every row is the empty vector.
+        k.dot_i8_many(&[], &[], &mut io).unwrap();
+        assert_eq!(io, [0, 0], "{isa}");
+        k.cosine_f16_many(&[], &[], &mut fo).unwrap();
+        assert_eq!(fo, [0.0, 0.0], "{isa}");
+    }
+}

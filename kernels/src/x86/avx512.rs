@@ -56,6 +56,11 @@ pub(crate) const TABLE: Table = Table {
     dot_f32_many,
     l2sq_f32_many,
     cosine_f32_many,
+    dot_i8_many,
+    l2sq_i8_many,
+    dot_f16_many,
+    l2sq_f16_many,
+    cosine_f16_many,
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
@@ -100,6 +105,11 @@ wrappers! {
     fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx512;
     fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx512;
     fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx512;
+    fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) => dot_i8_many_avx512;
+    fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) => l2sq_i8_many_avx512;
+    fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => dot_f16_many_avx512;
+    fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => l2sq_f16_many_avx512;
+    fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => cosine_f16_many_avx512;
     fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx512;
     fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx512;
     fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx512;
@@ -739,6 +749,213 @@ unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
         // SAFETY: this function has `cosine_f32_avx512`'s target features.
         out[r] = unsafe { cosine_f32_avx512(q, &rows[r * dim..(r + 1) * dim]) };
     }
+}
+
+// ---------------------------------------------------------------------------
+// One-to-many f16 and i8 kernels: 4 rows per step share each query load (and
+// its conversion). Each row keeps exactly the accumulators, block sizes,
+// masks and reduction of the one-to-one kernel, so `out[r]` equals it bit
+// for bit; rows left over (fewer than 4) go through the one-to-one kernel.
+// ---------------------------------------------------------------------------
+
+/// `fold_f16!` over 4 rows at once: `$step(x, y, acc)` with `x` the query's
+/// converted halves and `y` a row's, each accumulator starting at `$z`.
+/// Evaluates to each row's 2 accumulators.
+///
+/// `$r0` points at 4 rows of `$q.len()` halves each, in bounds.
+macro_rules! fold_f16_4 {
+    ($q:expr, $r0:expr, $z:expr, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
+        let q: &[u16] = $q;
+        let r0: *const u16 = $r0;
+        let n = q.len();
+        let pq = q.as_ptr();
+        let z = $z;
+        let mut accs = [[z; 2]; 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for k in 0..2 {
+                // SAFETY: i + 16k + 16 <= i + 32 <= n == q.len(); row r spans
+                // r0 + r·n .. r0 + (r+1)·n, in bounds by the caller.
+                unsafe {
+                    let $x = _mm512_cvtph_ps(_mm256_loadu_si256(pq.add(i + 16 * k).cast()));
+                    for (r, row) in accs.iter_mut().enumerate() {
+                        let $y =
+                            _mm512_cvtph_ps(_mm256_loadu_si256(r0.add(r * n + i + 16 * k).cast()));
+                        let $acc = row[k];
+                        row[k] = $step;
+                    }
+                }
+            }
+            i += 32;
+        }
+        while i < n {
+            let m = mask16((n - i).min(16));
+            // SAFETY: the mask enables exactly the halves i..min(i + 16, n)
+            // of the query and of each row, which are in bounds; masked-off
+            // halves are not accessed.
+            unsafe {
+                let $x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, pq.add(i).cast()));
+                for (r, row) in accs.iter_mut().enumerate() {
+                    let $y = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, r0.add(r * n + i).cast()));
+                    let $acc = row[0];
+                    row[0] = $step;
+                }
+            }
+            i += 16;
+        }
+        accs
+    }};
+}
+
+/// Runs `$group(q, r0) -> [$o; 4]` over groups of 4 rows and `$single` over
+/// the rest; a zero-dimensional query gives `$single`'s value for empty
+/// vectors.
+macro_rules! many_rows {
+    ($q:expr, $rows:expr, $out:expr, $single:ident, |$gq:ident, $gr:ident| $group:expr) => {{
+        let (q, rows, out) = ($q, $rows, $out);
+        let dim = q.len();
+        if dim == 0 {
+            // SAFETY: the calling function has `$single`'s target features.
+            out.fill(unsafe { $single(&[], &[]) });
+            return;
+        }
+        let mut out_groups = out.chunks_exact_mut(4);
+        let mut row_groups = rows.chunks_exact(4 * dim);
+        for (o, g) in (&mut out_groups).zip(&mut row_groups) {
+            let ($gq, $gr) = (q, g.as_ptr());
+            o.copy_from_slice(&$group);
+        }
+        for (o, row) in out_groups
+            .into_remainder()
+            .iter_mut()
+            .zip(row_groups.remainder().chunks_exact(dim))
+        {
+            // SAFETY: the calling function has `$single`'s target features.
+            *o = unsafe { $single(q, row) };
+        }
+    }};
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    many_rows!(q, rows, out, dot_f16_avx512, |q, r0| {
+        fold_f16_4!(q, r0, _mm512_setzero_ps(), |x, y, acc| _mm512_fmadd_ps(
+            x, y, acc
+        ))
+        .map(|[a0, a1]| _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)))
+    });
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    many_rows!(q, rows, out, l2sq_f16_avx512, |q, r0| {
+        fold_f16_4!(q, r0, _mm512_setzero_ps(), |x, y, acc| {
+            let d = _mm512_sub_ps(x, y);
+            _mm512_fmadd_ps(d, d, acc)
+        })
+        .map(|[a0, a1]| _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)))
+    });
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn cosine_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    // The query's squared norm, once, with the accumulators of
+    // `cosine_f16_avx512` (its `aa` depends on the query alone).
+    let [q0, q1] = fold_f16!(q, q, |x, _y, acc| _mm512_fmadd_ps(x, x, acc));
+    let aa = _mm512_reduce_add_ps(_mm512_add_ps(q0, q1));
+    many_rows!(q, rows, out, cosine_f16_avx512, |q, r0| {
+        // Each accumulator is a (dot, row norm) pair.
+        let z = _mm512_setzero_ps();
+        fold_f16_4!(q, r0, (z, z), |x, y, acc| (
+            _mm512_fmadd_ps(x, y, acc.0),
+            _mm512_fmadd_ps(y, y, acc.1)
+        ))
+        .map(|[(ab0, bb0), (ab1, bb1)]| {
+            cosine_from_parts(
+                _mm512_reduce_add_ps(_mm512_add_ps(ab0, ab1)),
+                aa,
+                _mm512_reduce_add_ps(_mm512_add_ps(bb0, bb1)),
+            )
+        })
+    });
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn dot_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [i32]) {
+    // As `dot_i8_avx512`: Σ (x + 128)·y - Σ 128·y with `vpdpbusd`, the
+    // query as x (sign-flipped once per step for 4 rows). Integer sums
+    // modulo 2³² do not depend on the order, so results are exact.
+    let bias = _mm512_set1_epi8(-128);
+    many_rows!(q, rows, out, dot_i8_avx512, |q, r0| {
+        let n = q.len();
+        let pq = q.as_ptr();
+        let z = _mm512_setzero_si512();
+        let (mut acc, mut corr) = ([z; 4], [z; 4]);
+        let mut i = 0;
+        while i < n {
+            let m = mask64((n - i).min(64));
+            // SAFETY: the mask enables exactly the bytes i..min(i + 64, n) of
+            // the query and of each row (row r spans r0 + r·n .. r0 + (r+1)·n,
+            // in bounds); masked-off bytes are not accessed (they read 0,
+            // and 0 in `y` adds nothing to either sum).
+            unsafe {
+                let x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, pq.add(i)), bias);
+                for r in 0..4 {
+                    let y = _mm512_maskz_loadu_epi8(m, r0.add(r * n + i));
+                    acc[r] = _mm512_dpbusd_epi32(acc[r], x, y);
+                    corr[r] = _mm512_dpbusd_epi32(corr[r], bias, y);
+                }
+            }
+            i += 64;
+        }
+        let mut res = [0i32; 4];
+        for (r, o) in res.iter_mut().enumerate() {
+            *o = _mm512_reduce_add_epi32(acc[r]).wrapping_sub(_mm512_reduce_add_epi32(corr[r]));
+        }
+        res
+    });
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+unsafe fn l2sq_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [u32]) {
+    // As `l2sq_i8_avx512`: |x - y| as max - min, widened with zeros, squares
+    // paired by `vpdpwssd` (wrapping i32 lanes; exact modulo 2³² in any order).
+    let zero = _mm512_setzero_si512();
+    many_rows!(q, rows, out, l2sq_i8_avx512, |q, r0| {
+        let n = q.len();
+        let pq = q.as_ptr();
+        let mut acc = [zero; 4];
+        let mut i = 0;
+        while i < n {
+            let m = mask64((n - i).min(64));
+            // SAFETY: the mask enables exactly the bytes i..min(i + 64, n) of
+            // the query and of each row (row r spans r0 + r·n .. r0 + (r+1)·n,
+            // in bounds); masked-off bytes are not accessed (zero in both,
+            // distance 0).
+            unsafe {
+                let x = _mm512_maskz_loadu_epi8(m, pq.add(i));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let y = _mm512_maskz_loadu_epi8(m, r0.add(r * n + i));
+                    let d = _mm512_sub_epi8(_mm512_max_epi8(x, y), _mm512_min_epi8(x, y));
+                    let (lo, hi) = (_mm512_unpacklo_epi8(d, zero), _mm512_unpackhi_epi8(d, zero));
+                    *a = _mm512_dpwssd_epi32(*a, lo, lo);
+                    *a = _mm512_dpwssd_epi32(*a, hi, hi);
+                }
+            }
+            i += 64;
+        }
+        acc.map(|a| _mm512_reduce_add_epi32(a) as u32)
+    });
 }
 
 // ---------------------------------------------------------------------------
