@@ -405,18 +405,30 @@ fn for_width(x: &[i64], base: i64, nested: bool) -> (usize, u32) {
             16
         }
     };
+    // The widths present, with their counts (few: the loops below run
+    // over these only).
+    let present = |h: &[usize; 65]| -> Vec<(usize, usize)> {
+        h.iter()
+            .enumerate()
+            .filter(|&(_, &c)| c > 0)
+            .map(|(w, &c)| (w, c))
+            .collect()
+    };
+    let (above, below) = (present(&above), present(&below));
+    // Above the widest offset only b = 64 (no exceptions at all) can win.
+    let top = above.last().map_or(0, |&(w, _)| w).min(63) as u32;
     let mut best = (bitpack::packed_len(x.len(), 64), 64u32);
-    for b in (0..64u32).rev() {
+    for b in (0..=top).rev() {
         let b_us = b as usize;
         // Exceptions: a position and the high bits of each value that
         // does not fit (a signed patch for those below the base).
         let mut count = 0usize;
         let mut bytes = 0usize;
-        for (w, &c) in above.iter().enumerate().skip(b_us + 1) {
+        for &(w, c) in above.iter().filter(|&&(w, _)| w > b_us) {
             count += c;
             bytes += c * exception(w - b_us);
         }
-        for (w, &c) in below.iter().enumerate() {
+        for &(w, c) in &below {
             count += c;
             bytes += c * exception(w.saturating_sub(b_us) + 1);
         }

@@ -211,18 +211,21 @@ fn build_table(values: &[&[u8]]) -> Option<Table> {
     let sample = sample(values);
     let bytes: usize = sample.iter().map(|s| s.len()).sum();
     let mut table = Table::new(Vec::new());
-    // Counts per code: symbol codes below 256, byte `b` (escaped) as code
-    // 256 + b; pairs at `first·512 + second`, reset through the list of
-    // the pairs seen.
-    let mut single = vec![0u32; 512];
-    let mut pair = vec![0u32; 512 * 512];
-    let mut seen: Vec<u32> = Vec::new();
+    // Codes: symbol codes below 256, byte `b` (escaped) as 256 + b. Each
+    // generation tokenizes the sample into compact ids (in order of first
+    // sight), then counts pairs of neighbouring ids in a dense k·k table,
+    // k being the number of distinct codes seen (small for text).
+    const SEP: u16 = u16::MAX;
+    let mut tokens: Vec<u16> = Vec::with_capacity(bytes + sample.len());
     for generation in 0..GENERATIONS {
+        let mut single = [0u32; 512];
+        let mut id = [SEP; 512];
+        let mut codes: Vec<usize> = Vec::new();
+        tokens.clear();
         // Bytes the sample takes with the current table.
         let mut coded = 0usize;
         for s in &sample {
             let mut at = 0;
-            let mut prev: Option<usize> = None;
             while at < s.len() {
                 let (code, len) = match table.find(s, at) {
                     Some((c, len)) => {
@@ -235,19 +238,24 @@ fn build_table(values: &[&[u8]]) -> Option<Table> {
                     }
                 };
                 single[code] += 1;
-                if let Some(p) = prev {
-                    let i = p * 512 + code;
-                    if pair[i] == 0 {
-                        seen.push(i as u32);
-                    }
-                    pair[i] += 1;
+                if id[code] == SEP {
+                    id[code] = codes.len() as u16;
+                    codes.push(code);
                 }
-                prev = Some(code);
+                tokens.push(id[code]);
                 at += len;
             }
+            tokens.push(SEP);
         }
         if generation == 1 && coded * 10 > bytes * 9 {
             return None;
+        }
+        let k = codes.len();
+        let mut pair = vec![0u32; k * k];
+        for w in tokens.windows(2) {
+            if w[0] != SEP && w[1] != SEP {
+                pair[usize::from(w[0]) * k + usize::from(w[1])] += 1;
+            }
         }
         let sym = |code: usize| match code {
             0..256 => table.syms[code],
@@ -256,21 +264,18 @@ fn build_table(values: &[&[u8]]) -> Option<Table> {
                 bits: (code - 256) as u64,
             },
         };
-        let mut gain: HashMap<Sym, u64> = HashMap::with_capacity(seen.len() + 512);
-        for (code, n) in single.iter_mut().enumerate() {
-            if *n > 0 {
-                let s = sym(code);
-                *gain.entry(s).or_default() += u64::from(std::mem::take(n)) * u64::from(s.len);
+        let mut gain: HashMap<Sym, u64> = HashMap::with_capacity(2 * k + 64);
+        for &code in &codes {
+            let s = sym(code);
+            *gain.entry(s).or_default() += u64::from(single[code]) * u64::from(s.len);
+        }
+        for (i, &n) in pair.iter().enumerate() {
+            if n > 0 {
+                if let Some(s) = sym(codes[i / k]).concat(sym(codes[i % k])) {
+                    *gain.entry(s).or_default() += u64::from(n) * u64::from(s.len);
+                }
             }
         }
-        for &i in &seen {
-            let i = i as usize;
-            let n = std::mem::take(&mut pair[i]);
-            if let Some(s) = sym(i / 512).concat(sym(i % 512)) {
-                *gain.entry(s).or_default() += u64::from(n) * u64::from(s.len);
-            }
-        }
-        seen.clear();
         let mut ranked: Vec<(u64, Sym)> = gain.into_iter().map(|(s, g)| (g, s)).collect();
         // Highest gain first; ties broken by the symbol for determinism.
         // Only the best MAX_SYMBOLS are kept: select them, then sort those.
