@@ -185,7 +185,7 @@ fn near(got: f64, want: f64, tol: f64) -> Result<(), String> {
 type PairFn<T, R> = fn(&Kernels, &[T], &[T]) -> Result<R, KernelError>;
 
 /// A one-to-many kernel method of [`Kernels`].
-type ManyFn = fn(&Kernels, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError>;
+type ManyFn<T, R> = fn(&Kernels, &[T], &[T], &mut [R]) -> Result<(), KernelError>;
 
 /// A case for a two-slice kernel returning a number.
 fn pair_case<T: Copy + 'static, R: Copy + Into<f64> + 'static>(
@@ -211,24 +211,24 @@ fn pair_case<T: Copy + 'static, R: Copy + Into<f64> + 'static>(
 }
 
 /// A case for a one-to-many kernel over `rows` rows of dimension `dim`.
-fn many_case(
+fn many_case<T: Copy + 'static, R: Copy + Default + Into<f64> + 'static>(
     kernel: &str,
     size: String,
-    q: Vec<f32>,
-    rows: std::sync::Arc<Vec<f32>>,
+    q: Vec<T>,
+    rows: std::sync::Arc<Vec<T>>,
     tol: f64,
-    f: ManyFn,
+    f: ManyFn<T, R>,
 ) -> Case {
     let dim = q.len();
     let n = rows.len() / dim;
-    let mut want = vec![0.0f32; n];
+    let mut want = vec![R::default(); n];
     f(scalar(), &q, &rows, &mut want).expect("shapes match");
-    let mut out = vec![0.0f32; n];
+    let mut out = vec![R::default(); n];
     Case {
         kernel: kernel.to_owned(),
         size,
         elements: (n * dim) as u64,
-        bytes: ((n + 1) * dim * 4) as u64,
+        bytes: ((n + 1) * dim * std::mem::size_of::<T>()) as u64,
         run: Box::new(move |k| {
             f(k, black_box(&q), black_box(&rows), &mut out).map_err(|e| e.to_string())?;
             for (i, (&g, &w)) in black_box(&out).iter().zip(&want).enumerate() {
@@ -391,10 +391,60 @@ pub fn kernel_cases(dims: &[usize], matrix_mib: usize) -> Vec<Case> {
         cases.push(many_case(
             "cosine_f32_many",
             size.clone(),
-            q,
+            q.clone(),
             rows.clone(),
             1e-4,
             Kernels::cosine_f32_many,
+        ));
+        // The same 64 rows as halves and as i8 codes.
+        let hq: Vec<u16> = q
+            .iter()
+            .map(|&x| unidb_kernels::f16::f32_to_f16(x))
+            .collect();
+        let hrows = std::sync::Arc::new(
+            rows.iter()
+                .map(|&x| unidb_kernels::f16::f32_to_f16(x))
+                .collect::<Vec<u16>>(),
+        );
+        for (name, f) in [
+            ("dot_f16_many", Kernels::dot_f16_many as ManyFn<u16, f32>),
+            ("l2sq_f16_many", Kernels::l2sq_f16_many),
+        ] {
+            cases.push(many_case(
+                name,
+                size.clone(),
+                hq.clone(),
+                hrows.clone(),
+                tol,
+                f,
+            ));
+        }
+        cases.push(many_case(
+            "cosine_f16_many",
+            size.clone(),
+            hq,
+            hrows,
+            1e-4,
+            Kernels::cosine_f16_many,
+        ));
+        let iq: Vec<i8> = (0..dim).map(|_| rng.next() as i8).collect();
+        let irows =
+            std::sync::Arc::new((0..64 * dim).map(|_| rng.next() as i8).collect::<Vec<i8>>());
+        cases.push(many_case(
+            "dot_i8_many",
+            size.clone(),
+            iq.clone(),
+            irows.clone(),
+            0.0,
+            Kernels::dot_i8_many,
+        ));
+        cases.push(many_case(
+            "l2sq_i8_many",
+            size.clone(),
+            iq,
+            irows,
+            0.0,
+            Kernels::l2sq_i8_many,
         ));
         // Statistics over the same 64·dim values.
         let stol = 1e-9 * (rows.len() as f64);

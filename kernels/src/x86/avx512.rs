@@ -890,37 +890,46 @@ unsafe fn cosine_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
 unsafe fn dot_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [i32]) {
-    // As `dot_i8_avx512`: Σ (x + 128)·y - Σ 128·y with `vpdpbusd`, the
-    // query as x (sign-flipped once per step for 4 rows). Integer sums
-    // modulo 2³² do not depend on the order, so results are exact.
+    // `vpdpbusd` with the roles of `dot_i8_avx512` swapped: each row is the
+    // unsigned operand (sign-flipped: y + 128) and the query the signed one,
+    // so Σ x·(y + 128) - 128·Σ x = Σ x·y, and the correction 128·Σ x
+    // depends on the query alone (computed once). Every group of four
+    // products lies within ±4·255·128; integer sums modulo 2³² do not
+    // depend on the order, so results equal `dot_i8_avx512` exactly.
     let bias = _mm512_set1_epi8(-128);
+    let n = q.len();
+    let pq = q.as_ptr();
+    let mut corr = _mm512_setzero_si512();
+    let mut i = 0;
+    while i < n {
+        let m = mask64((n - i).min(64));
+        // SAFETY: the mask enables exactly the bytes i..min(i + 64, n) of the
+        // query, which are in bounds; masked-off bytes are not accessed.
+        let x = unsafe { _mm512_maskz_loadu_epi8(m, pq.add(i)) };
+        corr = _mm512_dpbusd_epi32(corr, bias, x);
+        i += 64;
+    }
+    let corr = _mm512_reduce_add_epi32(corr);
     many_rows!(q, rows, out, dot_i8_avx512, |q, r0| {
-        let n = q.len();
-        let pq = q.as_ptr();
         let z = _mm512_setzero_si512();
-        let (mut acc, mut corr) = ([z; 4], [z; 4]);
+        let mut acc = [z; 4];
         let mut i = 0;
         while i < n {
             let m = mask64((n - i).min(64));
             // SAFETY: the mask enables exactly the bytes i..min(i + 64, n) of
             // the query and of each row (row r spans r0 + r·n .. r0 + (r+1)·n,
-            // in bounds); masked-off bytes are not accessed (they read 0,
-            // and 0 in `y` adds nothing to either sum).
+            // in bounds); masked-off bytes are not accessed (they read 0 in
+            // `x`, which adds nothing).
             unsafe {
-                let x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, pq.add(i)), bias);
-                for r in 0..4 {
+                let x = _mm512_maskz_loadu_epi8(m, q.as_ptr().add(i));
+                for (r, a) in acc.iter_mut().enumerate() {
                     let y = _mm512_maskz_loadu_epi8(m, r0.add(r * n + i));
-                    acc[r] = _mm512_dpbusd_epi32(acc[r], x, y);
-                    corr[r] = _mm512_dpbusd_epi32(corr[r], bias, y);
+                    *a = _mm512_dpbusd_epi32(*a, _mm512_xor_si512(y, bias), x);
                 }
             }
             i += 64;
         }
-        let mut res = [0i32; 4];
-        for (r, o) in res.iter_mut().enumerate() {
-            *o = _mm512_reduce_add_epi32(acc[r]).wrapping_sub(_mm512_reduce_add_epi32(corr[r]));
-        }
-        res
+        acc.map(|a| _mm512_reduce_add_epi32(a).wrapping_sub(corr))
     });
 }
 
