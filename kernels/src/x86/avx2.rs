@@ -89,6 +89,11 @@ wrappers! {
     fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx2;
     fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx2;
     fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx2;
+    fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) => dot_i8_many_avx2;
+    fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) => l2sq_i8_many_avx2;
+    fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => dot_f16_many_avx2;
+    fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => l2sq_f16_many_avx2;
+    fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => cosine_f16_many_avx2;
     fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx2;
     fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx2;
     fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx2;
@@ -877,25 +882,239 @@ unsafe fn min_max_f32_avx2(v: &[f32]) -> Option<(f32, f32)> {
     }
 }
 
-// One-to-many f16 and i8 kernels: the one-to-one kernel of this path per
-// row, so each result equals that kernel bit for bit.
+// ---------------------------------------------------------------------------
+// One-to-many f16 and i8 kernels: `G` rows per step share each query load
+// (and its conversion or widening). Each f16 row keeps exactly the
+// accumulators, block sizes, tails and reduction of the one-to-one kernel,
+// so `out[r]` equals it bit for bit (2 rows per step: 4 accumulators per row
+// fill 8 of the 16 registers); i8 sums are exact modulo 2³² in any order
+// (4 rows per step). Rows left over go through the one-to-one kernel.
+// ---------------------------------------------------------------------------
 
-fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) {
-    crate::scalar::many(q, rows, out, dot_i8);
+/// Runs `$group(rows: [&[T]; $g]) -> [$o; $g]` over groups of `$g` rows and
+/// `$single` over the rest; a zero-dimensional query gives `$single`'s value
+/// for empty vectors.
+macro_rules! many_rows {
+    ($g:literal, $q:expr, $rows:expr, $out:expr, $single:ident, |$gr:ident| $group:expr) => {{
+        let (q, rows, out) = ($q, $rows, $out);
+        let dim = q.len();
+        if dim == 0 {
+            // SAFETY: the calling function has `$single`'s target features.
+            out.fill(unsafe { $single(&[], &[]) });
+            return;
+        }
+        let mut out_groups = out.chunks_exact_mut($g);
+        let mut row_groups = rows.chunks_exact($g * dim);
+        for (o, g) in (&mut out_groups).zip(&mut row_groups) {
+            let $gr: [_; $g] = std::array::from_fn(|r| &g[r * dim..(r + 1) * dim]);
+            o.copy_from_slice(&$group);
+        }
+        for (o, row) in out_groups
+            .into_remainder()
+            .iter_mut()
+            .zip(row_groups.remainder().chunks_exact(dim))
+        {
+            // SAFETY: the calling function has `$single`'s target features.
+            *o = unsafe { $single(q, row) };
+        }
+    }};
 }
 
-fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) {
-    crate::scalar::many(q, rows, out, l2sq_i8);
+/// `fold_f16!` over 2 rows of `$q.len()` halves at once: `$step(x, y, acc)`
+/// with `x` the query's converted halves and `y` a row's. Evaluates to each
+/// row's 4 accumulators.
+macro_rules! fold_f16_2 {
+    ($q:expr, $rows:expr, |$x:ident, $y:ident, $acc:ident| $step:expr) => {{
+        let (q, rows): (&[u16], [&[u16]; 2]) = ($q, $rows);
+        let n = q.len();
+        let pq = q.as_ptr();
+        let z = _mm256_setzero_ps();
+        let mut accs = [[z; 4]; 2];
+        let mut i = 0;
+        while i + 32 <= n {
+            for k in 0..4 {
+                // SAFETY: i + 8k + 8 <= i + 32 <= n == q.len() == row.len().
+                unsafe {
+                    let $x = load_f16(pq.add(i + 8 * k));
+                    for (row, acc) in rows.iter().zip(accs.iter_mut()) {
+                        let $y = load_f16(row.as_ptr().add(i + 8 * k));
+                        let $acc = acc[k];
+                        acc[k] = $step;
+                    }
+                }
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n == q.len() == row.len().
+            unsafe {
+                let $x = load_f16(pq.add(i));
+                for (row, acc) in rows.iter().zip(accs.iter_mut()) {
+                    let $y = load_f16(row.as_ptr().add(i));
+                    let $acc = acc[0];
+                    acc[0] = $step;
+                }
+            }
+            i += 8;
+        }
+        if i < n {
+            // SAFETY: the tails hold n - i < 8 values each.
+            unsafe {
+                let $x = load_f16_tail(&q[i..]);
+                for (row, acc) in rows.iter().zip(accs.iter_mut()) {
+                    let $y = load_f16_tail(&row[i..]);
+                    let $acc = acc[1];
+                    acc[1] = $step;
+                }
+            }
+        }
+        accs
+    }};
 }
 
-fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, dot_f16);
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    many_rows!(2, q, rows, out, dot_f16_avx2, |g| {
+        fold_f16_2!(q, g, |x, y, acc| _mm256_fmadd_ps(x, y, acc)).map(|[a0, a1, a2, a3]| {
+            // SAFETY: AVX is enabled for this function.
+            unsafe { hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) }
+        })
+    });
 }
 
-fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, l2sq_f16);
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    many_rows!(2, q, rows, out, l2sq_f16_avx2, |g| {
+        fold_f16_2!(q, g, |x, y, acc| {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, acc)
+        })
+        .map(|[a0, a1, a2, a3]| {
+            // SAFETY: AVX is enabled for this function.
+            unsafe { hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) }
+        })
+    });
 }
 
-fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, cosine_f16);
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn cosine_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    let n = q.len();
+    let pq = q.as_ptr();
+    let z = _mm256_setzero_ps();
+    // The query's squared norm, once, with the accumulators of
+    // `cosine_f16_avx2` (its `aa` depends on the query alone).
+    let (mut aa0, mut aa1) = (z, z);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n == q.len().
+        let (x0, x1) = unsafe { (load_f16(pq.add(i)), load_f16(pq.add(i + 8))) };
+        aa0 = _mm256_fmadd_ps(x0, x0, aa0);
+        aa1 = _mm256_fmadd_ps(x1, x1, aa1);
+        i += 16;
+    }
+    while i < n {
+        let end = (i + 8).min(n);
+        // SAFETY: the tail holds at most 8 values.
+        let x = unsafe { load_f16_tail(&q[i..end]) };
+        aa0 = _mm256_fmadd_ps(x, x, aa0);
+        i = end;
+    }
+    // SAFETY: AVX is enabled for this function.
+    let aa = unsafe { hsum_ps(_mm256_add_ps(aa0, aa1)) };
+    many_rows!(2, q, rows, out, cosine_f16_avx2, |g| {
+        // Per row: [ab0, bb0, ab1, bb1].
+        let mut acc = [[z; 4]; 2];
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n == q.len() == row.len().
+            unsafe {
+                let (x0, x1) = (load_f16(pq.add(i)), load_f16(pq.add(i + 8)));
+                for (row, a) in g.iter().zip(acc.iter_mut()) {
+                    let (y0, y1) = (
+                        load_f16(row.as_ptr().add(i)),
+                        load_f16(row.as_ptr().add(i + 8)),
+                    );
+                    a[0] = _mm256_fmadd_ps(x0, y0, a[0]);
+                    a[1] = _mm256_fmadd_ps(y0, y0, a[1]);
+                    a[2] = _mm256_fmadd_ps(x1, y1, a[2]);
+                    a[3] = _mm256_fmadd_ps(y1, y1, a[3]);
+                }
+            }
+            i += 16;
+        }
+        while i < n {
+            let end = (i + 8).min(n);
+            // SAFETY: each tail holds at most 8 values.
+            unsafe {
+                let x = load_f16_tail(&q[i..end]);
+                for (row, a) in g.iter().zip(acc.iter_mut()) {
+                    let y = load_f16_tail(&row[i..end]);
+                    a[0] = _mm256_fmadd_ps(x, y, a[0]);
+                    a[1] = _mm256_fmadd_ps(y, y, a[1]);
+                }
+            }
+            i = end;
+        }
+        acc.map(|[ab0, bb0, ab1, bb1]| {
+            // SAFETY: AVX is enabled for this function.
+            let (ab, bb) = unsafe {
+                (
+                    hsum_ps(_mm256_add_ps(ab0, ab1)),
+                    hsum_ps(_mm256_add_ps(bb0, bb1)),
+                )
+            };
+            cosine_from_parts(ab, aa, bb)
+        })
+    });
+}
+
+/// 4 rows of i8 against the query, 16 bytes per step widened to i16:
+/// `$step(x, y)` gives 8 i32 partial sums per row, added (wrapping) to the
+/// row's accumulator. Evaluates to each row's wrapping vector sum and the
+/// index where the scalar tail starts.
+macro_rules! fold_i8_4 {
+    ($q:expr, $rows:expr, |$x:ident, $y:ident| $step:expr) => {{
+        let (q, rows): (&[i8], [&[i8]; 4]) = ($q, $rows);
+        let n = q.len();
+        let mut acc = [_mm256_setzero_si256(); 4];
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n == q.len() == row.len().
+            unsafe {
+                let $x = widen_i8(q.as_ptr().add(i));
+                for (row, a) in rows.iter().zip(acc.iter_mut()) {
+                    let $y = widen_i8(row.as_ptr().add(i));
+                    *a = _mm256_add_epi32(*a, $step);
+                }
+            }
+            i += 16;
+        }
+        // SAFETY: AVX2 is enabled in the calling function.
+        (acc.map(|a| unsafe { hsum_epi32(a) }), i)
+    }};
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn dot_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [i32]) {
+    // As `dot_i8_avx2`: madd of i16 products, pairs at most 2·128².
+    many_rows!(4, q, rows, out, dot_i8_avx2, |g| {
+        let (sums, i) = fold_i8_4!(q, g, |x, y| _mm256_madd_epi16(x, y));
+        std::array::from_fn::<i32, 4, _>(|r| {
+            sums[r].wrapping_add(crate::scalar::dot_i8(&q[i..], &g[r][i..]))
+        })
+    });
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+unsafe fn l2sq_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [u32]) {
+    // As `l2sq_i8_avx2`: differences in [-255, 255], madd pairs at most 130050.
+    many_rows!(4, q, rows, out, l2sq_i8_avx2, |g| {
+        let (sums, i) = fold_i8_4!(q, g, |x, y| {
+            let d = _mm256_sub_epi16(x, y);
+            _mm256_madd_epi16(d, d)
+        });
+        std::array::from_fn::<u32, 4, _>(|r| {
+            (sums[r] as u32).wrapping_add(crate::scalar::l2sq_i8(&q[i..], &g[r][i..]))
+        })
+    });
 }
