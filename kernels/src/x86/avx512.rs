@@ -943,7 +943,9 @@ unsafe fn l2sq_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [u32]) {
     many_rows!(q, rows, out, l2sq_i8_avx512, |q, r0| {
         let n = q.len();
         let pq = q.as_ptr();
-        let mut acc = [zero; 4];
+        // Two chains per row (low and high byte halves), as the one-to-one
+        // kernel's pair of accumulators.
+        let mut acc = [[zero; 2]; 4];
         let mut i = 0;
         while i < n {
             let m = mask64((n - i).min(64));
@@ -957,13 +959,13 @@ unsafe fn l2sq_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [u32]) {
                     let y = _mm512_maskz_loadu_epi8(m, r0.add(r * n + i));
                     let d = _mm512_sub_epi8(_mm512_max_epi8(x, y), _mm512_min_epi8(x, y));
                     let (lo, hi) = (_mm512_unpacklo_epi8(d, zero), _mm512_unpackhi_epi8(d, zero));
-                    *a = _mm512_dpwssd_epi32(*a, lo, lo);
-                    *a = _mm512_dpwssd_epi32(*a, hi, hi);
+                    a[0] = _mm512_dpwssd_epi32(a[0], lo, lo);
+                    a[1] = _mm512_dpwssd_epi32(a[1], hi, hi);
                 }
             }
             i += 64;
         }
-        acc.map(|a| _mm512_reduce_add_epi32(a) as u32)
+        acc.map(|[a0, a1]| _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) as u32)
     });
 }
 
