@@ -508,23 +508,10 @@ fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> {
 
 // One-to-many f16 and i8 kernels: the one-to-one kernel of this path per
 // row, so each result equals that kernel bit for bit.
-
-fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) {
-    crate::scalar::many(q, rows, out, dot_i8);
-}
-
-fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) {
-    crate::scalar::many(q, rows, out, l2sq_i8);
-}
-
-fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, dot_f16);
-}
-
-fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, l2sq_f16);
-}
-
-fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
-    crate::scalar::many(q, rows, out, cosine_f16);
+crate::scalar::per_row_many! {
+    dot_i8_many(i8) -> i32 = dot_i8;
+    l2sq_i8_many(i8) -> u32 = l2sq_i8;
+    dot_f16_many(u16) -> f32 = dot_f16;
+    l2sq_f16_many(u16) -> f32 = l2sq_f16;
+    cosine_f16_many(u16) -> f32 = cosine_f16;
 }

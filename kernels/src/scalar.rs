@@ -153,36 +153,29 @@ pub(crate) fn cosine_f16(a: &[u16], b: &[u16]) -> f32 {
     cosine_from_parts(ab, aa, bb)
 }
 
-pub(crate) fn dot_f32_many(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    many(query, rows, out, dot_f32);
+/// Defines one-to-many kernels as one-to-one kernels of the calling module
+/// applied to each row (with [`many`]), so each result equals that kernel
+/// bit for bit. Paths without a multi-row version of a kernel use it.
+macro_rules! per_row_many {
+    ($($name:ident($t:ty) -> $o:ty = $one:ident;)*) => {
+        $(
+            pub(crate) fn $name(query: &[$t], rows: &[$t], out: &mut [$o]) {
+                $crate::scalar::many(query, rows, out, $one);
+            }
+        )*
+    };
 }
+pub(crate) use per_row_many;
 
-pub(crate) fn l2sq_f32_many(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    many(query, rows, out, l2sq_f32);
-}
-
-pub(crate) fn cosine_f32_many(query: &[f32], rows: &[f32], out: &mut [f32]) {
-    many(query, rows, out, cosine_f32);
-}
-
-pub(crate) fn dot_i8_many(query: &[i8], rows: &[i8], out: &mut [i32]) {
-    many(query, rows, out, dot_i8);
-}
-
-pub(crate) fn l2sq_i8_many(query: &[i8], rows: &[i8], out: &mut [u32]) {
-    many(query, rows, out, l2sq_i8);
-}
-
-pub(crate) fn dot_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
-    many(query, rows, out, dot_f16);
-}
-
-pub(crate) fn l2sq_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
-    many(query, rows, out, l2sq_f16);
-}
-
-pub(crate) fn cosine_f16_many(query: &[u16], rows: &[u16], out: &mut [f32]) {
-    many(query, rows, out, cosine_f16);
+per_row_many! {
+    dot_f32_many(f32) -> f32 = dot_f32;
+    l2sq_f32_many(f32) -> f32 = l2sq_f32;
+    cosine_f32_many(f32) -> f32 = cosine_f32;
+    dot_i8_many(i8) -> i32 = dot_i8;
+    l2sq_i8_many(i8) -> u32 = l2sq_i8;
+    dot_f16_many(u16) -> f32 = dot_f16;
+    l2sq_f16_many(u16) -> f32 = l2sq_f16;
+    cosine_f16_many(u16) -> f32 = cosine_f16;
 }
 
 /// Applies a one-to-one kernel to each row. Shapes are checked by the caller;
