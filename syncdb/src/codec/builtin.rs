@@ -486,7 +486,12 @@ fn for_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
     let mut base = min;
     // Up to three raises, together leaving at most 1/64 of the values below.
     let (mut at, mut left) = (min, x.len() / 64);
+    // No pass once no value may be left below (under 64 values, or the
+    // allowance used up).
     for _ in 0..3 {
+        if left == 0 {
+            break;
+        }
         let Some((raised, below)) = raised_base(x, at, left) else {
             break;
         };
