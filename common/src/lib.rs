@@ -5,6 +5,9 @@
 //!   naming the field, named [`Profiles`](config::Profiles) merged over a base
 //!   config, JSON load and save.
 //! * [`error`]: one [`Error`] type with an [`ErrorKind`], what was wrong and where.
+//! * [`fs`]: crash-safe file replacement ([`write_atomic`](fs::write_atomic)):
+//!   a unique temporary file, fsync, rename, directory fsync, and clean-up of
+//!   the temporary files of killed processes.
 //! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
 //! * [`collections`]: the cache [`LruCache`](collections::LruCache),
 //!   [`ConcurrentMap`](collections::ConcurrentMap) and
@@ -55,6 +58,7 @@
 pub mod collections;
 pub mod config;
 pub mod error;
+pub mod fs;
 pub mod id;
 pub mod metrics;
 pub mod rng;
