@@ -264,7 +264,8 @@ impl Histogram {
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
         let total: u64 = counts.iter().sum();
-        let (min, max) = (
+        let (min, max) = consistent_extremes(
+            &counts,
             self.min.load(Ordering::Relaxed),
             self.max.load(Ordering::Relaxed),
         );
@@ -273,8 +274,16 @@ impl Histogram {
 
     /// Count, sum, mean, min, max and the usual percentiles.
     ///
-    /// Concurrent recording may land between the reads; each field is still
-    /// a value the histogram had during the call.
+    /// The snapshot is self-consistent even while other threads record or
+    /// [`reset`](Histogram::reset): the count is the sum of the bucket
+    /// counts read, and min, max and sum are taken from their exact
+    /// counters only when those agree with those buckets (the smallest
+    /// value lies in the lowest non-empty bucket, the largest in the
+    /// highest, the sum between the buckets' bounds); otherwise (a value
+    /// counted before its extremes were updated, or a reset between the
+    /// reads) they are the buckets' bounds. So `min <= p50 <= ... <= max`,
+    /// `count * min <= sum <= count * max` (unless the sum wrapped) and
+    /// every field describes values that were recorded.
     pub fn snapshot(&self) -> HistogramSnapshot {
         let counts: Vec<u64> = self
             .buckets
@@ -285,17 +294,18 @@ impl Histogram {
         if count == 0 {
             return HistogramSnapshot::default();
         }
-        let sum = self.sum.load(Ordering::Relaxed);
-        let (min, max) = (
+        let (min, max) = consistent_extremes(
+            &counts,
             self.min.load(Ordering::Relaxed),
             self.max.load(Ordering::Relaxed),
         );
+        let sum = consistent_sum(&counts, min, max, self.sum.load(Ordering::Relaxed));
         let q = |p| quantile(&counts, count, min, max, p);
         HistogramSnapshot {
             count,
             sum,
             mean: sum as f64 / count as f64,
-            min: min.min(max),
+            min,
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),
@@ -322,8 +332,9 @@ impl Histogram {
             .fetch_min(other.min.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
-    /// Clears all values. Values recorded concurrently with the reset may be
-    /// partly kept (e.g. in the count but not the max).
+    /// Clears all values. A value recorded concurrently with the reset may
+    /// be dropped or kept; snapshots stay self-consistent either way (see
+    /// [`snapshot`](Histogram::snapshot)).
     pub fn reset(&self) {
         for b in self.buckets.iter() {
             b.store(0, Ordering::Relaxed);
@@ -332,6 +343,59 @@ impl Histogram {
         self.min.store(u64::MAX, Ordering::Relaxed);
         self.max.store(0, Ordering::Relaxed);
     }
+}
+
+/// The exact `min` and `max` counters made consistent with `counts` (read
+/// at about the same time, not atomically with them): each is kept when it
+/// lies in the bucket the extremes of `counts` must lie in, and replaced by
+/// that bucket's bound otherwise. `(0, 0)` when `counts` is empty.
+fn consistent_extremes(counts: &[u64], min: u64, max: u64) -> (u64, u64) {
+    let (Some(lo), Some(hi)) = (
+        counts.iter().position(|&c| c > 0),
+        counts.iter().rposition(|&c| c > 0),
+    ) else {
+        return (0, 0);
+    };
+    let (lo_start, lo_width) = bucket_bounds(lo);
+    let lo_end = lo_start + (lo_width - 1);
+    let (hi_start, hi_width) = bucket_bounds(hi);
+    let hi_end = hi_start + (hi_width - 1);
+    let min = if (lo_start..=lo_end).contains(&min) {
+        min
+    } else {
+        lo_start
+    };
+    let max = if (hi_start..=hi_end).contains(&max) {
+        max
+    } else {
+        hi_end
+    };
+    if min > max {
+        // Both in one bucket, read across a reset: its bounds.
+        return (lo_start, hi_end);
+    }
+    (min, max)
+}
+
+/// The `sum` counter made consistent with `counts`: kept when it lies
+/// between the least and the greatest sum the counted values can have
+/// (each bucket's values between its bounds, clamped to `min` and `max`),
+/// clamped into that range otherwise. A range that exceeds `u64` (the sum
+/// may have wrapped) keeps the counter as it is.
+fn consistent_sum(counts: &[u64], min: u64, max: u64, sum: u64) -> u64 {
+    let (mut least, mut most) = (0u128, 0u128);
+    for (i, &c) in counts.iter().enumerate() {
+        if c > 0 {
+            let (start, width) = bucket_bounds(i);
+            let (a, b) = (start.max(min), (start + (width - 1)).min(max));
+            least += u128::from(c) * u128::from(a.min(b));
+            most += u128::from(c) * u128::from(b.max(a));
+        }
+    }
+    if most > u128::from(u64::MAX) {
+        return sum;
+    }
+    (u128::from(sum).clamp(least, most)) as u64
 }
 
 fn quantile(counts: &[u64], total: u64, min: u64, max: u64, q: f64) -> u64 {
@@ -659,6 +723,92 @@ mod tests {
         // Values 0..n uniformly: exact p50 is the value of rank n/2.
         let exact = n / 2 - 1;
         assert!((h.p50 as f64 - exact as f64).abs() <= exact as f64 * Histogram::RELATIVE_ERROR);
+    }
+
+    /// Asserts what every snapshot of values recorded from `lo..=hi` must
+    /// satisfy, however it raced with recording and resets.
+    fn assert_consistent(s: &HistogramSnapshot, lo: u64, hi: u64) {
+        if s.count == 0 {
+            assert_eq!(*s, HistogramSnapshot::default());
+            return;
+        }
+        // Bucket bounds widen the range by at most a bucket's width.
+        let hi_bucket = {
+            let (start, width) = bucket_bounds(bucket_of(hi));
+            start + (width - 1)
+        };
+        let lo_bucket = bucket_bounds(bucket_of(lo)).0;
+        assert!(s.max > 0, "{s:?}");
+        assert!(lo_bucket <= s.min && s.max <= hi_bucket, "{s:?}");
+        let ordered = [s.min, s.p50, s.p90, s.p99, s.p999, s.max];
+        assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{s:?}");
+        let (c, sum) = (u128::from(s.count), u128::from(s.sum));
+        assert!(c * u128::from(s.min) <= sum, "{s:?}");
+        assert!(sum <= c * u128::from(s.max), "{s:?}");
+        assert!(s.min as f64 <= s.mean && s.mean <= s.max as f64, "{s:?}");
+    }
+
+    /// `record` racing `reset` and `snapshot` (and `percentile`) from other
+    /// threads: every snapshot is self-consistent (before the fix, a
+    /// snapshot taken between a value's bucket increment and its max update,
+    /// or across a reset, had count > 0 and max = 0).
+    #[test]
+    fn snapshots_racing_record_and_reset_are_consistent() {
+        let h = Histogram::new();
+        let (lo, hi) = (100u64, 5_000_000u64);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let started = std::sync::atomic::AtomicBool::new(false);
+        let writers = 3;
+        let checked = std::thread::scope(|s| {
+            for t in 0..writers {
+                let (h, done, started) = (&h, &done, &started);
+                s.spawn(move || {
+                    while !started.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                    for i in 0..100_000u64 {
+                        x = crate::rng::splitmix64(x);
+                        h.record(lo + x % (hi - lo + 1));
+                        if t == 0 && i % 50 == 0 {
+                            h.reset();
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            let reader = s.spawn(|| {
+                let mut n = 0u64;
+                started.store(true, Ordering::Release);
+                while done.load(Ordering::Relaxed) < writers as usize {
+                    assert_consistent(&h.snapshot(), lo, hi);
+                    let p = h.percentile(0.5);
+                    assert!(p == 0 || (lo..=hi + hi / 64).contains(&p), "{p}");
+                    n += 1;
+                }
+                n
+            });
+            reader.join().unwrap()
+        });
+        assert!(checked > 0);
+        assert_consistent(&h.snapshot(), lo, hi);
+    }
+
+    /// The repair of inconsistent reads against hand-made states.
+    #[test]
+    fn consistent_extremes_and_sum_repair_racy_reads() {
+        let mut counts = vec![0u64; BUCKETS];
+        counts[bucket_of(1000)] = 2;
+        counts[bucket_of(7)] = 1;
+        // Counted before the extremes were updated (or after a reset).
+        assert_eq!(consistent_extremes(&counts, u64::MAX, 0), (7, 1007));
+        assert_eq!(consistent_extremes(&counts, 7, 1001), (7, 1001));
+        // Sum after a reset (0) and a sum of other values (too big).
+        let (min, max) = (7, 1001);
+        assert_eq!(consistent_sum(&counts, min, max, 0), 7 + 2 * 1000);
+        assert_eq!(consistent_sum(&counts, min, max, 1 << 40), 7 + 2 * 1001);
+        assert_eq!(consistent_sum(&counts, min, max, 2008), 2008);
+        assert_eq!(consistent_extremes(&vec![0; BUCKETS], 5, 9), (0, 0));
     }
 
     #[test]
