@@ -155,7 +155,7 @@ pub fn write_atomic_with<F>(path: &Path, write: F) -> Result<(), FsError>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let (dir, name) = split(path, "save")?;
+    let (dir, name) = split(path, "save to")?;
     // Best effort: a failure to clean up must not fail the save.
     let _ = remove_stale_temps(path);
     let prefix = temp_prefix(&name);

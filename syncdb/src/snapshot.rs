@@ -42,10 +42,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use unidb_common::id::ReplicaId;
@@ -262,80 +261,25 @@ fn io_error(op: &'static str, path: &Path, e: &io::Error) -> SyncError {
     }
 }
 
-/// Distinguishes the temporary files of one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically: a reader (or a crash) sees either
-/// the old file or the whole new one, never a part. The bytes go to a new
+/// Writes `bytes` to `path` atomically with
+/// [`unidb_common::fs::write_atomic`]: a reader (or a crash) sees either the
+/// old file or the whole new one, never a part. The bytes go to a new
 /// temporary file `.<name>.tmp-<pid>-<n>` in the same directory, which is
 /// synced to disk, renamed over `path`, and then the directory is synced
 /// (on Unix) so that the rename itself is durable. On failure the temporary
-/// file is removed and `path` is left as it was.
+/// file is removed and `path` is left as it was; temporary files of `path`
+/// left by killed processes are removed.
 ///
 /// # Errors
 /// [`SyncError::Io`] naming `path` and the failed step.
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let Some(name) = path.file_name() else {
-        return Err(io_error(
-            "save snapshot to",
-            path,
-            &io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
-        ));
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(|e| io_error("create temporary file for", path, &e))?;
-    let written = file
-        .write_all(bytes)
-        .map_err(|e| io_error("write temporary file for", path, &e))
-        .and_then(|()| {
-            file.sync_all()
-                .map_err(|e| io_error("sync temporary file for", path, &e))
-        });
-    drop(file);
-    if let Err(e) = written.and_then(|()| {
-        fs::rename(&temp, path).map_err(|e| io_error("rename temporary file over", path, &e))
-    }) {
-        // Best effort: the original error is the one to report.
-        let _ = fs::remove_file(&temp);
-        return Err(e);
-    }
-    sync_dir(&dir).map_err(|e| io_error("sync directory of", path, &e))
-}
-
-/// Syncs a directory so that a rename in it survives a crash. Platforms and
-/// file systems that cannot sync a directory (Windows cannot open one, some
-/// file systems answer "unsupported" or "invalid argument") skip it.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    if cfg!(unix) {
-        match File::open(dir).and_then(|d| d.sync_all()) {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput
-                ) =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
-    } else {
-        Ok(())
-    }
+    unidb_common::fs::write_atomic(path, bytes).map_err(|e| {
+        let op = match e.op {
+            "save to" => "save snapshot to",
+            op => op,
+        };
+        io_error(op, path, &e.source)
+    })
 }
 
 /// Reads a snapshot file whole.
