@@ -268,29 +268,96 @@ pub(super) fn for_each_blob<'a>(
     Ok(())
 }
 
-/// The decoded bytes a decoder may still produce; bounds expansion
-/// (dictionaries and runs of long strings) by a multiple of the input size.
+/// The decoded bytes a decoder may still produce.
+///
+/// # The decode budget
+/// Every decoder of this crate (a column, a change batch, a sync message, a
+/// snapshot) decodes `n` input bytes with a budget of
+/// [`FACTOR`](Self::FACTOR)` · n + `[`ALLOWANCE`](Self::ALLOWANCE) bytes,
+/// fixed before anything is read, and charges it **before** it allocates:
+///
+/// * every stream node (a block, or a child stream such as dictionary codes
+///   or run lengths) its `count · `[`value_bytes`]`(kind)` on entry, whatever
+///   codec it names, so a constant integer block costs its 512 KiB like a
+///   plain one;
+/// * text and bytes their content as codecs materialise it (a dictionary
+///   entry once per reference, a repeated value once per repetition);
+/// * change batches a fixed cost per change (see
+///   [`columnar`](crate::columnar)).
+///
+/// Decoding therefore allocates at most a small multiple of the budget (the
+/// live intermediate streams of one block besides the output), i.e. a
+/// constant per input byte plus a constant, however the input is crafted.
+///
+/// Legitimate data can decode to more than that: 2000 copies of one 1 KB
+/// string encode to a few dozen bytes. Every encoder of this crate
+/// therefore measures what its output will charge and, when that exceeds
+/// the budget of its length, appends zero padding until it does not (a
+/// column's version-2 header, a change batch's padding): whatever an
+/// encoder writes decodes, and the padding costs at most one byte per
+/// [`FACTOR`](Self::FACTOR) decoded bytes beyond the allowance.
 #[derive(Debug, Clone)]
 pub struct Budget {
     left: usize,
     limit: usize,
 }
 
-impl Budget {
-    /// Bytes allowed per input byte (plus a fixed allowance of 1 MiB).
-    pub const FACTOR: usize = 1024;
+/// The bytes one decoded value of `kind` is charged before its content:
+/// 8 for numbers, 1 for booleans, and the size of a `String`/`Vec<u8>`
+/// (24 bytes on 64-bit targets) for text and bytes.
+pub fn value_bytes(kind: DataKind) -> usize {
+    match kind {
+        DataKind::Int | DataKind::Float => 8,
+        DataKind::Bool => 1,
+        DataKind::Text | DataKind::Bytes => std::mem::size_of::<Vec<u8>>(),
+    }
+}
 
-    /// The budget for decoding `input_len` bytes.
+impl Budget {
+    /// Decoded bytes allowed per input byte.
+    pub const FACTOR: usize = 256;
+
+    /// Decoded bytes allowed besides [`FACTOR`](Self::FACTOR) per input
+    /// byte (1 MiB).
+    pub const ALLOWANCE: usize = 1 << 20;
+
+    /// The budget for decoding `input_len` bytes:
+    /// `FACTOR · input_len + ALLOWANCE`.
     pub fn for_input(input_len: usize) -> Self {
-        let limit = input_len
+        Self::with_limit(Self::limit_for(input_len))
+    }
+
+    /// `FACTOR · input_len + ALLOWANCE` (saturating).
+    pub fn limit_for(input_len: usize) -> usize {
+        input_len
             .saturating_mul(Self::FACTOR)
-            .saturating_add(1 << 20);
+            .saturating_add(Self::ALLOWANCE)
+    }
+
+    /// The least input length whose budget covers `cost` decoded bytes.
+    pub fn input_for(cost: usize) -> usize {
+        cost.saturating_sub(Self::ALLOWANCE).div_ceil(Self::FACTOR)
+    }
+
+    /// A budget of exactly `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
         Budget { left: limit, limit }
+    }
+
+    /// A budget that never runs out: encoders decode their own output
+    /// with it to measure what it charges ([`Budget::used`]).
+    pub fn unlimited() -> Self {
+        Self::with_limit(usize::MAX)
     }
 
     /// Bytes still allowed.
     pub fn left(&self) -> usize {
         self.left
+    }
+
+    /// Bytes charged so far.
+    pub fn used(&self) -> usize {
+        self.limit - self.left
     }
 
     /// Spends `n` bytes.
@@ -305,5 +372,13 @@ impl Budget {
             }
             None => Err(CodecError::OutputTooLarge { limit: self.limit }),
         }
+    }
+
+    /// Spends `count · each` bytes (saturating).
+    ///
+    /// # Errors
+    /// As [`Budget::charge`].
+    pub fn charge_values(&mut self, count: usize, each: usize) -> Result<(), CodecError> {
+        self.charge(count.saturating_mul(each))
     }
 }

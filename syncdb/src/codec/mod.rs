@@ -60,6 +60,15 @@ pub const MAX_DECODE_DEPTH: u8 = 8;
 
 const MAGIC: &[u8; 2] = b"UC";
 const VERSION: u8 = 1;
+/// The version of a column followed by padding (see [`Budget`]).
+const VERSION_PADDED: u8 = 2;
+
+/// Columns whose values (at [`io::value_bytes`] each, plus their content)
+/// take at most `Budget::ALLOWANCE / COST_MARGIN` bytes decode within the
+/// allowance whatever cascade encodes them: the built-in cascades charge
+/// at most a few times the values' size (checked by the tests), so the
+/// encoder measures only larger columns.
+const COST_MARGIN: usize = 16;
 
 /// The physical data a codec works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -545,10 +554,10 @@ impl DecodeCtx {
         Vec::with_capacity(self.capacity(count))
     }
 
-    fn new(input_len: usize) -> Self {
+    fn new(budget: Budget) -> Self {
         DecodeCtx {
             depth: 0,
-            budget: Budget::for_input(input_len),
+            budget,
             spare: 0,
             prefix: None,
             prefix_depth: 0,
@@ -572,15 +581,16 @@ impl DecodeCtx {
         kind: DataKind,
         count: usize,
     ) -> Result<Values, CodecError> {
-        self.enter(r, count)?;
+        self.enter(r, kind, count)?;
         let res = decode_node(r, kind, count, self);
         self.depth -= 1;
         res
     }
 
-    /// Checks the count and depth of a child node about to be read and
-    /// enters it (the caller lowers `depth` again when done).
-    fn enter(&mut self, r: &Reader<'_>, count: usize) -> Result<(), CodecError> {
+    /// Checks the count and depth of a child node about to be read,
+    /// charges its values to the budget and enters it (the caller lowers
+    /// `depth` again when done).
+    fn enter(&mut self, r: &Reader<'_>, kind: DataKind, count: usize) -> Result<(), CodecError> {
         if count > BLOCK_VALUES {
             return Err(CodecError::CountTooLarge {
                 what: "child stream",
@@ -595,6 +605,8 @@ impl DecodeCtx {
                 max: MAX_DECODE_DEPTH,
             });
         }
+        // Every node's values are paid for before its codec allocates them.
+        self.budget.charge_values(count, io::value_bytes(kind))?;
         self.depth += 1;
         Ok(())
     }
@@ -809,10 +821,66 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
         };
         cascades.push(select::encode_node(vals, effort.stages(), effort, &mut out)?.0);
     }
+    pad_to_budget(col, &mut out)?;
     Ok(Encoded {
         bytes: out,
         cascades,
     })
+}
+
+/// The decoded bytes of `col` before any codec's intermediate streams:
+/// its values at [`io::value_bytes`] each, their content and the mask.
+fn raw_cost(col: &Column) -> usize {
+    let content: usize = match &col.values {
+        Values::Text(v) => v.iter().map(String::len).sum(),
+        Values::Bytes(v) => v.iter().map(Vec::len).sum(),
+        _ => 0,
+    };
+    col.rows()
+        .saturating_mul(io::value_bytes(col.values.kind()) + 1)
+        .saturating_add(content)
+}
+
+/// Makes the encoded column `out` decodable within its own budget: when
+/// decoding it would charge more than [`Budget::for_input`] of its length
+/// (highly repetitive values), switches it to the padded version and
+/// appends zero bytes until the budget covers it.
+///
+/// # Errors
+/// The decoder's error when `out` does not decode (a broken user codec).
+fn pad_to_budget(col: &Column, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    if raw_cost(col).saturating_mul(COST_MARGIN) <= Budget::ALLOWANCE {
+        return Ok(());
+    }
+    let cost = decode_cost(out)?;
+    let need = Budget::input_for(cost);
+    if out.len() >= need {
+        return Ok(());
+    }
+    let mut pad = need.saturating_sub(out.len() + 1);
+    let varint_len = |v: usize| {
+        let mut b = Vec::new();
+        io::put_varint(&mut b, v as u64);
+        b.len()
+    };
+    while out.len() + varint_len(pad) + pad < need {
+        pad += 1;
+    }
+    out[2] = VERSION_PADDED;
+    io::put_varint(out, pad as u64);
+    out.resize(out.len() + pad, 0);
+    Ok(())
+}
+
+/// What decoding the column `input` charges to its [`Budget`], in bytes
+/// (decoded without a limit).
+///
+/// # Errors
+/// Every error of [`decode_column`] except running out of budget.
+pub fn decode_cost(input: &[u8]) -> Result<usize, CodecError> {
+    let mut budget = Budget::unlimited();
+    decode_column_with_budget(input, &mut budget)?;
+    Ok(budget.used())
 }
 
 /// Decodes a column written by [`encode_column`].
@@ -821,8 +889,19 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
 /// Every malformed input is a typed [`CodecError`]; allocations are
 /// bounded by the input size before they are made.
 pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
+    decode_column_with_budget(input, &mut Budget::for_input(input.len()))
+}
+
+/// [`decode_column`] charging `budget` instead of one of its own: a
+/// decoder of several columns (a change batch) shares one budget among
+/// them, so that their decoded size together is bounded by the input.
+///
+/// # Errors
+/// As [`decode_column`]; [`CodecError::OutputTooLarge`] when `budget`
+/// runs out (what was charged stays charged).
+pub fn decode_column_with_budget(input: &[u8], budget: &mut Budget) -> Result<Column, CodecError> {
     let mut values: Option<Values> = None;
-    let (kind, mask) = decode_frame(input, |r, kind, present, rows_left, ctx| {
+    let (kind, mask) = decode_frame(input, budget, |r, kind, present, rows_left, ctx| {
         // The first block's buffer becomes the column's (no copy), with
         // room for the rest when the budget covers it: offered to the
         // block's decoders, else reserved afterwards.
@@ -878,6 +957,24 @@ type BlockFn<'f> = dyn FnMut(&mut Reader<'_>, ColumnKind, usize, usize, &mut Dec
 /// (`None` without nulls).
 fn decode_frame(
     input: &[u8],
+    budget: &mut Budget,
+    block: impl FnMut(
+        &mut Reader<'_>,
+        ColumnKind,
+        usize,
+        usize,
+        &mut DecodeCtx,
+    ) -> Result<(), CodecError>,
+) -> Result<(ColumnKind, Option<Vec<bool>>), CodecError> {
+    let mut ctx = DecodeCtx::new(budget.clone());
+    let res = decode_frame_in(input, &mut ctx, block);
+    *budget = ctx.budget;
+    res
+}
+
+fn decode_frame_in(
+    input: &[u8],
+    ctx: &mut DecodeCtx,
     mut block: impl FnMut(
         &mut Reader<'_>,
         ColumnKind,
@@ -889,11 +986,12 @@ fn decode_frame(
     let block: &mut BlockFn<'_> = &mut block;
     let mut r = Reader::new(input);
     let head = r.take(4, "column header")?;
-    if &head[..2] != MAGIC || head[2] != VERSION {
+    if &head[..2] != MAGIC || !matches!(head[2], VERSION | VERSION_PADDED) {
         return Err(CodecError::NotAColumn(format!(
-            "header {head:02x?}, expected \"UC\" version {VERSION}"
+            "header {head:02x?}, expected \"UC\" version {VERSION} or {VERSION_PADDED}"
         )));
     }
+    let padded = head[2] == VERSION_PADDED;
     let kind = *ColumnKind::ALL
         .get(head[3] as usize)
         .ok_or_else(|| CodecError::NotAColumn(format!("unknown column kind tag {}", head[3])))?;
@@ -909,7 +1007,6 @@ fn decode_frame(
             max: blocks * BLOCK_VALUES,
         });
     }
-    let mut ctx = DecodeCtx::new(input.len());
     // The validity mask is only built once a block has nulls.
     let mut mask: Option<Vec<bool>> = None;
     let mut total = 0u64;
@@ -943,7 +1040,17 @@ fn decode_frame(
         };
         total += n as u64;
         let left = usize::try_from(rows.saturating_sub(total)).unwrap_or(usize::MAX);
-        block(&mut r, kind, present, left, &mut ctx)?;
+        block(&mut r, kind, present, left, ctx)?;
+    }
+    if padded {
+        let at = r.offset();
+        let pad = r.count("padding length", r.remaining())?;
+        if r.take(pad, "padding")?.iter().any(|&b| b != 0) {
+            return Err(CodecError::Corrupt {
+                offset: at,
+                reason: "non-zero padding".into(),
+            });
+        }
     }
     if total != rows {
         return Err(CodecError::Corrupt {
@@ -994,7 +1101,7 @@ pub fn encode_with(
 /// [`BLOCK_VALUES`] is refused before anything is allocated.
 pub fn decode_values(input: &[u8], kind: DataKind, count: usize) -> Result<Values, CodecError> {
     let mut r = Reader::new(input);
-    let mut ctx = DecodeCtx::new(input.len());
+    let mut ctx = DecodeCtx::new(Budget::for_input(input.len()));
     let v = ctx.child(&mut r, kind, count)?;
     if r.remaining() != 0 {
         return Err(CodecError::Corrupt {
@@ -1010,5 +1117,7 @@ pub fn codec_names() -> Vec<&'static str> {
     Codec::registry().names()
 }
 
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod tests;

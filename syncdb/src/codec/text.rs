@@ -100,7 +100,8 @@ pub fn decode_text_column(input: &[u8]) -> Result<TextColumn, CodecError> {
     }
     let mut bytes = Vec::new();
     let mut ends = Vec::new();
-    let (_, validity) = decode_frame(input, |r, _, present, _, ctx| {
+    let mut budget = super::Budget::for_input(input.len());
+    let (_, validity) = decode_frame(input, &mut budget, |r, _, present, _, ctx| {
         flat_node(r, present, ctx, &mut bytes, &mut ends)
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -154,7 +155,7 @@ fn flat_node(
         }
         return Ok(());
     }
-    ctx.enter(r, count)?;
+    ctx.enter(r, DataKind::Text, count)?;
     *r = peek;
     let res = match name {
         b"fsst" => fsst::decode_flat(r, count, ctx).map(|d| {
