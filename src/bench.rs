@@ -878,7 +878,7 @@ pub fn bench_kernels(args: &KernelBenchArgs) -> Result<String, BenchError> {
 /// # Errors
 /// As [`bench_kernels`].
 pub fn info_and_short_bench() -> Result<String, BenchError> {
-    let mut out = crate::cli::info()?;
+    let mut out = crate::cli::isa_summary()?;
     out.push_str("\nkernel throughput (short run; `unidb bench kernels` for the full table):\n");
     out.push_str(&bench_kernels(&KernelBenchArgs::short())?);
     Ok(out)

@@ -78,7 +78,9 @@ impl PluginInfo {
 
     /// `crate::module`, where the plugin was defined.
     pub fn origin(&self) -> String {
-        if self.module.starts_with(self.crate_name) {
+        // Module paths spell the crate name with `_` where Cargo has `-`.
+        let crate_path = self.crate_name.replace('-', "_");
+        if self.module == crate_path || self.module.starts_with(&format!("{crate_path}::")) {
             self.module.to_owned()
         } else {
             format!("{} ({})", self.module, self.crate_name)
@@ -124,6 +126,10 @@ macro_rules! plugin_kind {
     ($ty:ty, $kind:expr $(,)?) => {
         $crate::__private::inventory::collect!($ty);
 
+        $crate::__private::inventory::submit! {
+            $crate::KindEntry::of::<$ty>()
+        }
+
         impl $crate::PluginKind for $ty {
             const KIND: &'static str = $kind;
 
@@ -140,6 +146,79 @@ macro_rules! plugin_kind {
             }
         }
     };
+}
+
+/// One plugin kind in the process-wide catalogue: every [`plugin_kind!`]
+/// adds its kind here, so tools can list all kinds without knowing them.
+#[derive(Debug, Clone, Copy)]
+pub struct KindEntry {
+    kind: &'static str,
+    list: fn() -> Vec<PluginInfo>,
+    validate: fn() -> Vec<RegistryError>,
+}
+
+fn infos_of<T: PluginKind>() -> Vec<PluginInfo> {
+    T::registry().list().iter().map(|p| *p.info()).collect()
+}
+
+fn problems_of<T: PluginKind>() -> Vec<RegistryError> {
+    T::registry().validate().err().unwrap_or_default()
+}
+
+impl KindEntry {
+    /// The catalogue entry of kind `T` (used by [`plugin_kind!`]).
+    pub const fn of<T: PluginKind>() -> Self {
+        KindEntry {
+            kind: T::KIND,
+            list: infos_of::<T>,
+            validate: problems_of::<T>,
+        }
+    }
+}
+
+inventory::collect!(KindEntry);
+
+/// What a plugin kind holds right now: its plugins (static and run-time)
+/// and the problems [`Registry::validate`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindReport {
+    /// The kind's name ("metric", "codec", ...).
+    pub kind: &'static str,
+    /// Every plugin, sorted by name, duplicates included.
+    pub plugins: Vec<PluginInfo>,
+    /// Invalid names and duplicate names, as [`Registry::validate`] reports them.
+    pub problems: Vec<RegistryError>,
+}
+
+/// Every plugin kind linked into this program, sorted by kind name, with
+/// its plugins: what `unidb info` lists.
+///
+/// ```
+/// use unidb_registry::{plugin_info, plugin_kind, submit, Plugin, PluginInfo};
+///
+/// #[derive(Debug)]
+/// pub struct Shape { info: PluginInfo }
+/// impl Plugin for Shape {
+///     fn info(&self) -> &PluginInfo { &self.info }
+/// }
+/// plugin_kind!(Shape, "shape");
+/// submit!(Shape { info: plugin_info!("square", "four equal sides") });
+///
+/// let shapes = unidb_registry::catalog().into_iter().find(|k| k.kind == "shape").unwrap();
+/// assert_eq!(shapes.plugins[0].name, "square");
+/// assert!(shapes.problems.is_empty());
+/// ```
+pub fn catalog() -> Vec<KindReport> {
+    let mut kinds: Vec<KindReport> = inventory::iter::<KindEntry>
+        .into_iter()
+        .map(|entry| KindReport {
+            kind: entry.kind,
+            plugins: (entry.list)(),
+            problems: (entry.validate)(),
+        })
+        .collect();
+    kinds.sort_by_key(|k| k.kind);
+    kinds
 }
 
 /// Registers a plugin statically, from any crate: `submit!(expr)` where
@@ -299,6 +378,18 @@ impl<T: PluginKind> Registry<T> {
         let mut all: Vec<&'static T> = state.by_name.values().flatten().copied().collect();
         all.sort_by(|a, b| (a.info().name, a.info().module).cmp(&(b.info().name, b.info().module)));
         all
+    }
+
+    /// Number of registered names (a duplicated name counts once). Names
+    /// are only ever added, so a caller can tell from it, without listing,
+    /// whether plugins were registered since it last looked.
+    pub fn len(&self) -> usize {
+        self.read().by_name.len()
+    }
+
+    /// Whether no plugin is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The registered names, sorted, each once.
@@ -502,6 +593,43 @@ mod tests {
         for i in (0..200u32).step_by(10) {
             assert_eq!(r.get(&format!("conc-{i}")).unwrap().value, i);
         }
+    }
+
+    #[test]
+    fn catalog_lists_the_kind_its_plugins_and_duplicates() {
+        let toy = catalog()
+            .into_iter()
+            .find(|k| k.kind == "toy")
+            .expect("plugin_kind! adds the kind to the catalogue");
+        let names: Vec<&str> = toy.plugins.iter().map(|p| p.name).collect();
+        // The same view as the registry's own list, which the other tests check.
+        let expected: Vec<&str> = Toy::registry()
+            .list()
+            .iter()
+            .map(|p| p.info().name)
+            .collect();
+        assert!(names.len() >= 4, "{names:?}");
+        assert!(names.iter().all(|n| expected.contains(n)), "{names:?}");
+        for wanted in ["alpha", "Beta", "twin", "TWIN"] {
+            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+        }
+        assert!(toy.problems.iter().any(|e| matches!(
+            e,
+            RegistryError::Duplicate { name, .. } if name.eq_ignore_ascii_case("twin")
+        )));
+        let alpha = toy.plugins.iter().find(|p| p.name == "alpha").unwrap();
+        assert_eq!(alpha.description, "first");
+        assert_eq!(alpha.crate_name, "unidb-registry");
+    }
+
+    #[test]
+    fn origin_names_the_crate_only_when_the_module_does_not() {
+        let same = PluginInfo::new("x", "d", "unidb-vectordb", "unidb_vectordb::metric");
+        assert_eq!(same.origin(), "unidb_vectordb::metric");
+        let other = PluginInfo::new("x", "d", "my-app", "my_application::m");
+        assert_eq!(other.origin(), "my_application::m (my-app)");
+        let prefix_only = PluginInfo::new("x", "d", "app", "apple::m");
+        assert_eq!(prefix_only.origin(), "apple::m (app)");
     }
 
     #[test]

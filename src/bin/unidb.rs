@@ -14,8 +14,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// CPU features, kernel paths available, and the active path.
-    Info,
+    /// CPU features, kernel paths, the active path, and every registered
+    /// plugin by kind.
+    Info {
+        /// Print one JSON object instead of the human report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Quick benchmarks (see `unidb bench kernels --help`).
     Bench {
         #[command(subcommand)]
@@ -42,11 +47,19 @@ enum BenchCommand {
     Kernels(unidb::bench::KernelBenchArgs),
 }
 
+/// Writes `text` to standard output. A closed pipe (`unidb info | head`)
+/// ends the output quietly instead of panicking like `print!`.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Prints a report, or the error and a failure status.
 fn print_report<E: std::fmt::Display>(report: Result<String, E>) -> ExitCode {
     match report {
         Ok(text) => {
-            print!("{text}");
+            emit(&text);
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -60,7 +73,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => return print_report(unidb::bench::info_and_short_bench()),
-        Some(Command::Info) => unidb::cli::info().map(|s| print!("{s}")),
+        Some(Command::Info { json: false }) => unidb::cli::info().map(|s| emit(&s)),
+        Some(Command::Info { json: true }) => {
+            unidb::cli::info_json().map(|v| emit(&format!("{v:#}\n")))
+        }
         Some(Command::Bench {
             what: BenchCommand::Kernels(args),
         }) => return print_report(unidb::bench::bench_kernels(&args)),
