@@ -45,8 +45,15 @@
 //! Decoding checks the change count against the input size
 //! (at most [`MAX_CHANGES_PER_BYTE`] changes per input byte beyond one
 //! codec block) and every column's kind and row count against the header
-//! before decoding it, so allocations are bounded by the input size;
-//! every malformed input is a [`SyncError::Decode`] naming the byte offset.
+//! before decoding it, and charges one decode [`Budget`](codec::Budget) of
+//! the batch's length (256 bytes per input byte plus 1 MiB) with
+//! [`CHANGE_COST`] per change up front and then every column (constant
+//! integer columns included) before allocating, so a batch of `n` bytes
+//! decodes to at most a small multiple of `256 n + 1 MiB` bytes; every
+//! malformed input is a [`SyncError::Decode`] naming the byte offset. The
+//! encoder pads a batch that would decode to more than its length's budget
+//! (highly repetitive values) until it does not, so every batch it writes
+//! decodes.
 //!
 //! ```
 //! use unidb_common::{id::ReplicaId, time::HlcTimestamp};
@@ -445,12 +452,80 @@ fn min_len(n: usize) -> usize {
         .div_ceil(MAX_CHANGES_PER_BYTE)
 }
 
-fn finish(mut body: Vec<u8>, n: usize) -> Vec<u8> {
-    // The padding's length varint takes at least one byte.
-    let pad = min_len(n).saturating_sub(body.len() + 1);
-    varint::encode_u64(pad as u64, &mut body);
-    body.resize(body.len() + pad, 0);
-    body
+/// Decoded bytes charged per change of a batch besides its columns: the
+/// change in the grouped order and in the batch order, its key and its
+/// operation while they are assembled.
+pub const CHANGE_COST: usize = 2 * std::mem::size_of::<Change>()
+    + std::mem::size_of::<Value>()
+    + std::mem::size_of::<ChangeOp>();
+
+/// Bytes `v` takes in a value column at most, before a codec's
+/// intermediate streams: its type tag, a slot and its content.
+fn value_raw(v: &Value) -> usize {
+    9 + match v {
+        Value::Text(s) => codec::io::value_bytes(codec::DataKind::Text) + s.len(),
+        Value::Bytes(b) => codec::io::value_bytes(codec::DataKind::Bytes) + b.len(),
+        _ => 8,
+    }
+}
+
+/// An upper bound of what decoding a batch of `changes` charges: per
+/// change [`CHANGE_COST`], and its columns (four integers, the key, the
+/// value or counts, the order) at most [`codec::COST_MARGIN`] times their
+/// size.
+fn cost_bound(changes: &[Change]) -> usize {
+    changes
+        .iter()
+        .map(|c| {
+            let op = match &c.op {
+                ChangeOp::Set { value, .. } => value_raw(value),
+                _ => 18,
+            };
+            CHANGE_COST + codec::COST_MARGIN * (5 * 9 + value_raw(&c.key) + op)
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Closes a batch body with its padding: enough that a decoder accepts
+/// its change count ([`MAX_CHANGES_PER_BYTE`]) and that decoding it stays
+/// within the decode [`Budget`](codec::Budget) of its length (measured by
+/// decoding it when the cheap bound does not show that already).
+fn finish(body: Vec<u8>, changes: &[Change]) -> Vec<u8> {
+    let n = changes.len();
+    let pad_to = |mut body: Vec<u8>, need: usize| {
+        // The padding's length varint takes at least one byte.
+        let mut pad = need.saturating_sub(body.len() + 1);
+        while body.len() + varint_len(pad as u64) + pad < need {
+            pad += 1;
+        }
+        varint::encode_u64(pad as u64, &mut body);
+        body.resize(body.len() + pad, 0);
+        body
+    };
+    let body_len = body.len();
+    let out = pad_to(body, min_len(n));
+    if cost_bound(changes) <= codec::Budget::limit_for(out.len()) {
+        return out;
+    }
+    let mut budget = codec::Budget::unlimited();
+    let cost = match decode_changes_in(&out, 0, &mut budget) {
+        Ok(_) => budget.used(),
+        // Unreachable for the built-in codecs; the decoder reports it.
+        Err(_) => return out,
+    };
+    let need = codec::Budget::input_for(cost).max(min_len(n));
+    if out.len() >= need {
+        return out;
+    }
+    let mut body = out;
+    body.truncate(body_len);
+    pad_to(body, need)
+}
+
+fn varint_len(v: u64) -> usize {
+    let mut b = Vec::new();
+    varint::encode_u64(v, &mut b);
+    b.len()
 }
 
 /// Encodes a batch column by column (or in the per-change form when that is
@@ -459,12 +534,12 @@ fn finish(mut body: Vec<u8>, n: usize) -> Vec<u8> {
 pub fn encode_changes(changes: &[Change], effort: Effort) -> Vec<u8> {
     let rows = encode_rows(changes);
     if changes.len() <= SMALL_BATCH {
-        return finish(rows, changes.len());
+        return finish(rows, changes);
     }
     match encode_columnar(changes, effort, false) {
-        Ok((cols, _)) if cols.len() < rows.len() => finish(cols, changes.len()),
+        Ok((cols, _)) if cols.len() < rows.len() => finish(cols, changes),
         // A misbehaving user codec: the per-change form is always available.
-        _ => finish(rows, changes.len()),
+        _ => finish(rows, changes),
     }
 }
 
@@ -493,13 +568,15 @@ pub fn column_sizes(changes: &[Change], effort: Effort) -> Result<Vec<ColumnStat
 }
 
 /// A cursor over a batch with offsets relative to the message.
-struct Reader<'a> {
+struct Reader<'a, 'b> {
     buf: &'a [u8],
     pos: usize,
     base: usize,
+    /// The batch's decode budget, shared by its columns.
+    budget: &'b mut codec::Budget,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     fn err_at(&self, at: usize, reason: String) -> SyncError {
         SyncError::Decode {
             offset: self.base + at,
@@ -525,6 +602,13 @@ impl<'a> Reader<'a> {
 
     fn byte(&mut self, what: &str) -> Result<u8> {
         Ok(self.take(1, what)?[0])
+    }
+
+    /// Charges `bytes` to the budget before they are allocated.
+    fn charge(&mut self, at: usize, what: &str, bytes: usize) -> Result<()> {
+        self.budget
+            .charge(bytes)
+            .map_err(|e| self.err_at(at, format!("{what}: {e}")))
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
@@ -561,6 +645,7 @@ impl<'a> Reader<'a> {
             match self.byte("integer transform")? {
                 INT_CONST => {
                     let v = varint::zigzag_decode_i64(self.u64("constant")?);
+                    self.charge(at, what, rows.saturating_mul(8))?;
                     return Ok(Values::Int(vec![v; rows]));
                 }
                 t @ (INT_PLAIN | INT_DELTA) => t,
@@ -589,7 +674,7 @@ impl<'a> Reader<'a> {
             }
             Err(e) => return Err(self.err_at(at + 4, format!("{what} column rows: {e}"))),
         }
-        let col = codec::decode_column(bytes)
+        let col = codec::decode_column_with_budget(bytes, self.budget)
             .map_err(|e| self.err_at(at, format!("{what} column: {e}")))?;
         if col.kind() != kind || col.rows() != rows || col.validity().is_some() {
             return Err(self.err_at(
@@ -689,13 +774,21 @@ pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>> {
 /// [`decode_changes`] reporting offsets plus `base` (the batch's position in
 /// a message).
 pub(crate) fn decode_changes_at(bytes: &[u8], base: usize) -> Result<Vec<Change>> {
+    decode_changes_in(bytes, base, &mut codec::Budget::for_input(bytes.len()))
+}
+
+/// [`decode_changes_at`] charging `budget`.
+fn decode_changes_in(bytes: &[u8], base: usize, budget: &mut codec::Budget) -> Result<Vec<Change>> {
     let mut r = Reader {
         buf: bytes,
         pos: 0,
         base,
+        budget,
     };
     let max = BLOCK_VALUES.saturating_add(bytes.len().saturating_mul(MAX_CHANGES_PER_BYTE));
     let n = r.count("change count", max)?;
+    // Every change is paid for before any is decoded.
+    r.charge(0, "change count", n.saturating_mul(CHANGE_COST))?;
     let at = r.pos;
     let flags = r.byte("flags")?;
     if flags > (FLAG_SORTED | FLAG_ROWS) {
@@ -723,7 +816,7 @@ pub(crate) fn decode_changes_at(bytes: &[u8], base: usize) -> Result<Vec<Change>
     Ok(changes)
 }
 
-fn decode_columnar(r: &mut Reader<'_>, n: usize, sorted: bool) -> Result<Vec<Change>> {
+fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec<Change>> {
     // Every replica id and group takes at least one byte.
     let nr = r.count("replica count", r.remaining().min(n))?;
     let mut replicas = Vec::with_capacity(nr);

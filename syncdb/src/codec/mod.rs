@@ -68,7 +68,7 @@ const VERSION_PADDED: u8 = 2;
 /// allowance whatever cascade encodes them: the built-in cascades charge
 /// at most a few times the values' size (checked by the tests), so the
 /// encoder measures only larger columns.
-const COST_MARGIN: usize = 16;
+pub(crate) const COST_MARGIN: usize = 16;
 
 /// The physical data a codec works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

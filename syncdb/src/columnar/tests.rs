@@ -75,7 +75,7 @@ fn positions(len: usize) -> impl Iterator<Item = usize> {
 /// The columnar form, even where the per-change form is smaller.
 fn columnar(changes: &[Change]) -> Vec<u8> {
     let (body, _) = encode_columnar(changes, Effort::Max, false).unwrap();
-    finish(body, changes.len())
+    finish(body, &changes)
 }
 
 proptest! {
@@ -91,7 +91,7 @@ proptest! {
         prop_assert_eq!(decode_changes(&fast).unwrap(), changes.clone());
         // Integer columns stored as zigzag deltas, as earlier encoders did.
         let (body, _) = encode_columnar_with(&changes, Effort::Max, false, true).unwrap();
-        prop_assert_eq!(decode_changes(&finish(body, changes.len())).unwrap(), changes);
+        prop_assert_eq!(decode_changes(&finish(body, &changes)).unwrap(), changes);
     }
 
     #[test]
