@@ -25,14 +25,23 @@
 //! so it is viewed as `&[f32]`, `&[u16]` or `&[i8]` in place, for every
 //! storage. Opening checks the magic, version, length and checksum before
 //! reading anything else, then bounds-checks every field: a truncated,
-//! corrupted or wrong-version file is an error, never a panic.
+//! corrupted or wrong-version file is an error, never a panic. A checksum
+//! only detects accidents, so every structural invariant a later operation
+//! relies on is validated too (ids, liveness, storage parameters, and each
+//! index's own: graph links and entry point, list membership, parameters
+//! within limits, dimensions; see `hnsw::load`, `ivf::load` and
+//! [`VectorIndex::validate`](crate::index::VectorIndex::validate)): a crafted
+//! file whose checksum is valid is refused with
+//! [`VectorError::Corrupt`] naming what was wrong.
+//!
+//! Saving is atomic ([`unidb_common::fs::write_atomic`]): at every instant
+//! the file holds the old or the new collection, complete.
 //!
 //! Version 1 files (f32 only: byte 56 zero, no storage fields in the
 //! metadata) are still read; this build writes version 2.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -178,20 +187,20 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
     out
 }
 
-/// Saves to `path` (written to a temporary file beside it, then renamed).
+/// Saves to `path` atomically ([`unidb_common::fs::write_atomic`]): the
+/// file is written to a uniquely named temporary file beside it
+/// (`.<name>.tmp-<pid>-<n>`), synced, renamed over `path`, and the directory
+/// is synced. Whatever the name and whatever else saves concurrently,
+/// `path` holds the old or the new collection, complete, at every instant;
+/// on failure no temporary file is left. Temporary files of `path` left by
+/// killed processes are removed.
 ///
 /// # Errors
-/// [`VectorError::Io`].
+/// [`VectorError::Io`] naming `path`; its source names the failed step
+/// and keeps the operating system's error.
 pub fn save(c: &Collection, path: &Path) -> Result<()> {
     let bytes = to_bytes(c);
-    let tmp = path.with_extension("unidb-tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| VectorError::io(path, e))
+    unidb_common::fs::write_atomic(path, &bytes).map_err(|e| VectorError::io(path, e.into()))
 }
 
 struct Layout {
@@ -388,7 +397,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     }
     r.finish("metadata")?;
     let n_live = live.iter().filter(|&&l| l).count();
-    Ok(Collection {
+    let c = Collection {
         config,
         metric,
         rows,
@@ -399,7 +408,15 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         n_live,
         slot_of,
         indexes,
-    })
+    };
+    let data = c.data();
+    for (name, index) in &c.indexes {
+        index.validate(&data).map_err(|e| match e {
+            VectorError::Corrupt(what) => corrupt(format!("index {name:?}: {what}")),
+            other => other,
+        })?;
+    }
+    Ok(c)
 }
 
 fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
@@ -438,9 +455,20 @@ pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
 /// (the usual contract of memory-mapped files).
 ///
 /// # Errors
-/// As [`from_bytes`], plus [`VectorError::Io`].
+/// As [`from_bytes`], plus [`VectorError::Io`] (of kind
+/// [`std::io::ErrorKind::IsADirectory`] when `path` is a directory).
 pub fn open(path: &Path) -> Result<Collection> {
     let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| VectorError::io(path, e))?;
+    if meta.is_dir() {
+        // Mapping a directory fails with an obscure "No such device".
+        return Err(VectorError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+        ));
+    }
+    // Best effort: a save killed before its rename left a temporary file.
+    let _ = unidb_common::fs::remove_stale_temps(path);
     // SAFETY: the map is read-only and private to this collection; the
     // documented contract is that the file is not modified while open.
     // Every byte is validated (checksum, bounds) before it is interpreted.
@@ -480,3 +508,7 @@ impl Collection {
         open(path)
     }
 }
+
+#[cfg(test)]
+#[path = "persist_tests.rs"]
+mod tests;
