@@ -800,6 +800,20 @@ fn bad(what: &str) -> VectorError {
     VectorError::Corrupt(format!("hnsw: {what}"))
 }
 
+/// Restores a saved graph, refusing (with [`VectorError::Corrupt`] naming
+/// the problem) anything a search or an insert could trip over, even under
+/// a valid checksum:
+/// - the configuration is one [`HnswIndex::new`] accepts, and
+///   `exact_below` is a fraction in `0..=1`;
+/// - one level per slot, each [`MAX_LEVEL`] at most or "not in the graph";
+///   a node on level `l` stores `l` upper lists of `m + 1` words, a node
+///   outside the graph none and no layer-0 links;
+/// - every list holds at most its capacity (`2m` on layer 0, `m` above) of
+///   links, each to another node (no self-link) of the graph that exists
+///   on that layer, none twice;
+/// - the entry point is empty exactly when the graph is, and otherwise a
+///   node of the graph, stored with its own level, which is the graph's top
+///   level.
 pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
     let mut r = Reader::new(bytes);
     let config = HnswConfig {
@@ -811,34 +825,59 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         exact_below: r.f64("hnsw exact_below")?,
     };
     let mut h = HnswIndex::new(config).map_err(|e| bad(&e.to_string()))?;
+    if !(0.0..=1.0).contains(&config.exact_below) {
+        return Err(bad(&format!(
+            "exact_below {} is not a fraction in 0..=1",
+            config.exact_below
+        )));
+    }
     let entry = r.u64("hnsw entry")?;
     let levels = r.bytes("hnsw levels")?.to_vec();
     if levels.len() != slots {
         return Err(bad("level count differs from slot count"));
     }
     let l0 = r.u32s("hnsw layer 0")?;
-    if l0.len() != slots * (h.m0 + 1) {
+    if Some(l0.len()) != slots.checked_mul(h.m0 + 1) {
         return Err(bad("layer 0 size"));
     }
-    for &lv in &levels {
+    for (s, &lv) in levels.iter().enumerate() {
         if lv != NO_LEVEL && lv as usize > MAX_LEVEL {
-            return Err(bad("level out of range"));
+            return Err(bad(&format!("slot {s} has level {lv}, above {MAX_LEVEL}")));
         }
     }
-    // Every link at layer `lc` must name a node present on layer `lc`.
-    let check_list = |list: &[u32], cap: usize, first_level: usize| -> Result<()> {
+    // Every link at layer `lc` must name another node present on layer
+    // `lc`, at most once.
+    let mut sorted = Vec::new();
+    let mut check_list = |node: usize, list: &[u32], cap: usize, first_level: usize| {
         for (i, chunk) in list.chunks_exact(cap + 1).enumerate() {
             let cnt = chunk[0] as usize;
             let lc = first_level + i;
-            if cnt > cap
-                || chunk[1..=cnt].iter().any(|&s| {
-                    levels
-                        .get(s as usize)
-                        .map(|&l| l == NO_LEVEL || (l as usize) < lc)
-                        .unwrap_or(true)
-                })
-            {
-                return Err(bad("link out of range"));
+            if cnt > cap {
+                return Err(bad(&format!(
+                    "slot {node} has {cnt} links on level {lc}, above {cap}"
+                )));
+            }
+            let links = &chunk[1..=cnt];
+            if let Some(&to) = links.iter().find(|&&s| {
+                levels
+                    .get(s as usize)
+                    .is_none_or(|&l| l == NO_LEVEL || (l as usize) < lc)
+            }) {
+                return Err(bad(&format!(
+                    "link out of range: slot {node} links to {to}, not on level {lc}"
+                )));
+            }
+            if links.iter().any(|&s| s as usize == node) {
+                return Err(bad(&format!("slot {node} links to itself on level {lc}")));
+            }
+            sorted.clear();
+            sorted.extend_from_slice(links);
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(bad(&format!(
+                    "slot {node} links to {} twice on level {lc}",
+                    w[0]
+                )));
             }
         }
         Ok(())
@@ -847,7 +886,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         if levels[s] == NO_LEVEL && chunk[0] != 0 {
             return Err(bad("links on a node outside the graph"));
         }
-        check_list(chunk, h.m0, 0)?;
+        check_list(s, chunk, h.m0, 0)?;
     }
     h.grow(slots);
     for (a, v) in h.layer0.iter().zip(&l0) {
@@ -859,15 +898,37 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
             if up.len() != lv as usize * (config.m + 1) {
                 return Err(bad("upper list size"));
             }
-            check_list(&up, config.m, 1)?;
+            check_list(s, &up, config.m, 1)?;
             h.upper[s] = up.into_iter().map(AtomicU32::new).collect();
         }
     }
     r.finish("hnsw")?;
-    if entry != EMPTY {
-        let (node, level) = (entry as u32 as usize, (entry >> 32) as usize);
-        if node >= slots || levels[node] as usize != level {
-            return Err(bad("entry point"));
+    let top = levels.iter().filter(|&&l| l != NO_LEVEL).max();
+    match (entry, top) {
+        (EMPTY, None) => {}
+        (EMPTY, Some(_)) => return Err(bad("no entry point, but the graph has nodes")),
+        (_, None) => return Err(bad("an entry point, but the graph is empty")),
+        (_, Some(&top)) => {
+            let (node, level) = (entry as u32 as usize, entry >> 32);
+            if node >= slots {
+                return Err(bad(&format!(
+                    "entry point slot {node} is outside the {slots} slots"
+                )));
+            }
+            if levels[node] == NO_LEVEL {
+                return Err(bad(&format!("entry point slot {node} is not in the graph")));
+            }
+            if level != u64::from(levels[node]) {
+                return Err(bad(&format!(
+                    "entry point level {level} differs from slot {node}'s level {}",
+                    levels[node]
+                )));
+            }
+            if levels[node] != top {
+                return Err(bad(&format!(
+                    "entry point level {level} is below the top level {top}"
+                )));
+            }
         }
     }
     h.levels = levels;

@@ -214,6 +214,20 @@ pub trait VectorIndex: Send + Sync + Debug {
 
     /// Serialises the index (see [`IndexPlugin::load`]).
     fn save(&self, out: &mut Vec<u8>);
+
+    /// Checks an index restored by [`IndexPlugin::load`] against the
+    /// collection it was loaded into (dimension, storage, stored copies of
+    /// rows): opening a saved file calls it and refuses the file when it
+    /// fails. Checks that need only the index's own bytes belong in
+    /// `load`. The default accepts.
+    ///
+    /// # Errors
+    /// [`VectorError::Corrupt`](crate::VectorError::Corrupt) naming what
+    /// is inconsistent.
+    fn validate(&self, data: &VectorData<'_>) -> Result<()> {
+        let _ = data;
+        Ok(())
+    }
 }
 
 /// Builds an index from its configuration.

@@ -71,17 +71,43 @@ fn nearest(metric: Metric, centroids: &[f32], v: &[f32], buf: &mut Vec<f32>) -> 
     best
 }
 
+/// The largest [`IvfConfig::nlist`] and [`IvfConfig::nprobe`]: 2^20 lists.
+pub const MAX_NLIST: usize = 1 << 20;
+/// The largest [`IvfConfig::iterations`]: 1000 Lloyd iterations (k-means
+/// converges in tens; the default is 10).
+pub const MAX_ITERATIONS: usize = 1000;
+/// The largest [`IvfConfig::sample_per_list`]: 2^20 vectors per list.
+pub const MAX_SAMPLE_PER_LIST: usize = 1 << 20;
+
 impl IvfIndex {
     /// An empty, untrained index.
     ///
     /// # Errors
     /// [`VectorError::InvalidConfig`] when `nlist`, `nprobe` or
-    /// `sample_per_list` is 0.
+    /// `sample_per_list` is 0, or a parameter is above its limit
+    /// ([`MAX_NLIST`] for `nlist` and `nprobe`, [`MAX_ITERATIONS`],
+    /// [`MAX_SAMPLE_PER_LIST`]); saved files are held to the same limits.
     pub fn new(config: IvfConfig) -> Result<Self> {
         if config.nlist == 0 || config.nprobe == 0 || config.sample_per_list == 0 {
             return Err(VectorError::InvalidConfig(
                 "ivf nlist, nprobe and sample_per_list must be at least 1".into(),
             ));
+        }
+        for (name, value, max) in [
+            ("nlist", config.nlist, MAX_NLIST),
+            ("nprobe", config.nprobe, MAX_NLIST),
+            ("iterations", config.iterations, MAX_ITERATIONS),
+            (
+                "sample_per_list",
+                config.sample_per_list,
+                MAX_SAMPLE_PER_LIST,
+            ),
+        ] {
+            if value > max {
+                return Err(VectorError::InvalidConfig(format!(
+                    "ivf {name} is {value}, above the limit {max}"
+                )));
+            }
         }
         Ok(IvfIndex {
             config,
@@ -105,7 +131,9 @@ impl IvfIndex {
         let mut rng = Rng::new(self.config.seed);
         // Seeded sample without replacement (partial Fisher–Yates).
         let mut sample = live.to_vec();
-        let want = (nlist * self.config.sample_per_list).min(sample.len());
+        let want = nlist
+            .saturating_mul(self.config.sample_per_list)
+            .min(sample.len());
         for i in 0..want {
             let j = i + rng.index(sample.len() - i);
             sample.swap(i, j);
@@ -418,6 +446,40 @@ impl VectorIndex for IvfIndex {
         top.into_sorted()
     }
 
+    /// The trained dimension is the collection's, and the row copies are
+    /// in its storage and equal its rows (a search scores the copies).
+    fn validate(&self, data: &VectorData<'_>) -> Result<()> {
+        let bad = |w: String| VectorError::Corrupt(format!("ivf: {w}"));
+        if !self.lists.is_empty() && self.dim != data.dim {
+            return Err(bad(format!(
+                "dimension {} differs from the collection's {}",
+                self.dim, data.dim
+            )));
+        }
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        if self.storage != data.storage() {
+            return Err(bad(format!(
+                "row copies are {} but the collection stores {}",
+                self.storage,
+                data.storage()
+            )));
+        }
+        for (c, (list, rows)) in self.lists.iter().zip(&self.rows).enumerate() {
+            let copy = rows.as_bytes();
+            let width = copy.len() / list.len().max(1);
+            for (i, &slot) in list.iter().enumerate() {
+                if copy[i * width..(i + 1) * width] != *slot_bytes(data.rows, slot, data.dim) {
+                    return Err(bad(format!(
+                        "list {c} holds a copy of slot {slot} that differs from its row"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn save(&self, out: &mut Vec<u8>) {
         let mut w = Writer(out);
         let c = &self.config;
@@ -452,6 +514,12 @@ pub(crate) fn create(config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
     Ok(Box::new(IvfIndex::new(config.ivf)?))
 }
 
+/// Restores a saved index, refusing (with [`VectorError::Corrupt`] naming
+/// the problem) what later operations could trip over: parameters outside
+/// [`IvfIndex::new`]'s limits, more lists than `nlist`, centroids that are
+/// not one per list of the stored dimension, row copies of the wrong size,
+/// slots out of range or in more than one list; [`VectorIndex::validate`]
+/// then checks the dimension and the row copies against the collection.
 pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
     let bad = |w: &str| VectorError::Corrupt(format!("ivf: {w}"));
     let mut r = Reader::new(bytes);
@@ -498,14 +566,21 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         ivf.config.copy_rows = true;
     }
     r.finish("ivf")?;
-    if ivf
-        .lists
-        .iter()
-        .chain([&ivf.pending])
-        .flatten()
-        .any(|&s| s as usize >= slots)
-    {
-        return Err(bad("slot out of range"));
+    if nlist > ivf.config.nlist {
+        return Err(bad(&format!(
+            "{nlist} lists, more than the configured {}",
+            ivf.config.nlist
+        )));
+    }
+    // Each slot in range and in at most one list (or pending): a slot
+    // listed twice would be returned twice.
+    let mut seen = vec![false; slots];
+    for &s in ivf.lists.iter().chain([&ivf.pending]).flatten() {
+        match seen.get_mut(s as usize) {
+            None => return Err(bad(&format!("slot {s} out of range ({slots} slots)"))),
+            Some(true) => return Err(bad(&format!("slot {s} is listed twice"))),
+            Some(f) => *f = true,
+        }
     }
     Ok(Box::new(ivf))
 }
