@@ -124,6 +124,11 @@ pub fn read_ivecs(path: &Path) -> Result<Matrix<i32>> {
 
 /// Parses a NumPy `.npy` file holding a 2-D little-endian f32 array in C order.
 ///
+/// The header is parsed as the Python literal it is (a dict of exactly
+/// `descr`, `fortran_order` and `shape`; strings in either quote, booleans,
+/// integers, tuples), never by searching for key names, so a key name
+/// inside a value is not mistaken for the key.
+///
 /// # Errors
 /// [`VectorError::BadVectorFile`] for a bad magic or header, another dtype,
 /// Fortran order, a shape that is not 2-D, or a data size that differs from
@@ -148,35 +153,19 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<Matrix<f32>> {
     };
     let header =
         std::str::from_utf8(header).map_err(|_| bad(name, hstart, "header is not text"))?;
-    let field = |key: &str| -> Option<&str> {
-        let at = header.find(&format!("'{key}'"))?;
-        let rest = &header[at + key.len() + 2..];
-        let colon = rest.find(':')?;
-        Some(rest[colon + 1..].trim_start())
-    };
-    let descr = field("descr").ok_or_else(|| bad(name, hstart, "header has no 'descr'"))?;
-    if !(descr.starts_with("'<f4'") || descr.starts_with("'float32'")) {
-        return Err(bad(name, hstart, "dtype is not little-endian f32 ('<f4')"));
+    let h = NpyHeader::parse(header).map_err(|(at, why)| bad(name, hstart + at, why))?;
+    if !(h.descr == "<f4" || h.descr == "float32") {
+        return Err(bad(
+            name,
+            hstart,
+            format!("dtype {:?} is not little-endian f32 ('<f4')", h.descr),
+        ));
     }
-    let fortran =
-        field("fortran_order").ok_or_else(|| bad(name, hstart, "header has no 'fortran_order'"))?;
-    if !fortran.starts_with("False") {
+    if h.fortran_order {
         return Err(bad(name, hstart, "Fortran-order arrays are not supported"));
     }
-    let shape = field("shape").ok_or_else(|| bad(name, hstart, "header has no 'shape'"))?;
-    let inner = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad(name, hstart, "malformed shape"))?;
-    let dims: Vec<usize> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| bad(name, hstart, format!("malformed shape ({inner})")))?;
-    let [rows, dim] = dims[..] else {
-        return Err(bad(name, hstart, format!("shape ({inner}) is not 2-D")));
+    let [rows, dim] = h.shape[..] else {
+        return Err(bad(name, hstart, format!("shape {:?} is not 2-D", h.shape)));
     };
     let start = hstart + hlen;
     let need = rows
@@ -189,7 +178,7 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<Matrix<f32>> {
             start,
             format!(
                 "data has {} bytes, shape ({rows}, {dim}) needs {need}",
-                bytes.len() - start
+                bytes.len().saturating_sub(start)
             ),
         ));
     }
@@ -198,6 +187,234 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<Matrix<f32>> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     Ok(Matrix { data, rows, dim })
+}
+
+/// The header of a `.npy` file: a Python literal dict with exactly the keys
+/// `descr` (a string), `fortran_order` (a boolean) and `shape` (a tuple of
+/// integers), as numpy requires.
+#[derive(Debug, Clone, PartialEq)]
+struct NpyHeader {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// A value of the header's literal syntax.
+#[derive(Debug, Clone, PartialEq)]
+enum Literal {
+    Str(String),
+    Bool(bool),
+    Int(usize),
+    Tuple(Vec<Literal>),
+}
+
+/// A byte offset into the header and what is wrong there.
+type ParseError = (usize, String);
+
+/// How deep tuples may nest (numpy writes one level).
+const MAX_NESTING: usize = 8;
+
+/// A recursive-descent parser over the header text.
+struct LiteralParser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl LiteralParser<'_> {
+    fn err<T>(&self, what: impl Into<String>) -> Result<T, ParseError> {
+        Err((self.pos, what.into()))
+    }
+
+    fn ws(&mut self) {
+        while self.s.get(self.pos).is_some_and(u8::is_ascii_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips whitespace, then consumes `c` if it comes next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.s.get(self.pos) == Some(&c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), ParseError> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            self.err(format!("expected '{}'", c as char))
+        }
+    }
+
+    /// A quoted string (either quote) with backslash escapes of the quote,
+    /// the backslash and `n`, `t`, `r`.
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.ws();
+        let Some(&quote) = self.s.get(self.pos).filter(|&&q| q == b'\'' || q == b'"') else {
+            return self.err("expected a string");
+        };
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.s.get(self.pos) {
+                None | Some(b'\n') => return self.err("unterminated string"),
+                Some(&c) if c == quote => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    let c = match self.s.get(self.pos + 1) {
+                        Some(b'n') => b'\n',
+                        Some(b't') => b'\t',
+                        Some(b'r') => b'\r',
+                        Some(&c @ (b'\\' | b'\'' | b'"')) => c,
+                        _ => return self.err("unsupported escape in string"),
+                    };
+                    out.push(c);
+                    self.pos += 2;
+                }
+                Some(&c) => {
+                    out.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+        // The input is a `str` and quotes and escapes are ASCII.
+        String::from_utf8(out).map_or_else(|_| self.err("string is not UTF-8"), Ok)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Literal, ParseError> {
+        self.ws();
+        let rest = &self.s[self.pos..];
+        match rest.first() {
+            Some(b'\'' | b'"') => Ok(Literal::Str(self.string()?)),
+            Some(b'(') => {
+                if depth >= MAX_NESTING {
+                    return self.err("tuples nested too deep");
+                }
+                self.pos += 1;
+                let mut items = Vec::new();
+                // `()`, `(a,)`, `(a, b)`, `(a, b,)`; not `(a)` (a
+                // parenthesised value, not a tuple) nor `(,)`.
+                loop {
+                    if self.eat(b')') {
+                        if items.len() == 1 {
+                            return self.err("(x) is not a tuple; write (x,)");
+                        }
+                        break;
+                    }
+                    items.push(self.value(depth + 1)?);
+                    if self.eat(b',') {
+                        if items.len() == 1 && self.eat(b')') {
+                            break;
+                        }
+                        continue;
+                    }
+                    self.expect(b')')?;
+                    if items.len() == 1 {
+                        return self.err("(x) is not a tuple; write (x,)");
+                    }
+                    break;
+                }
+                Ok(Literal::Tuple(items))
+            }
+            Some(b'0'..=b'9') => {
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                let text = std::str::from_utf8(&rest[..digits]).unwrap_or("");
+                let n = text
+                    .parse::<usize>()
+                    .map_or_else(|_| self.err(format!("integer {text} is too large")), Ok)?;
+                self.pos += digits;
+                // Python 2 wrote long integers with an `L` suffix.
+                if self.s.get(self.pos) == Some(&b'L') {
+                    self.pos += 1;
+                }
+                Ok(Literal::Int(n))
+            }
+            _ if rest.starts_with(b"True") => {
+                self.pos += 4;
+                Ok(Literal::Bool(true))
+            }
+            _ if rest.starts_with(b"False") => {
+                self.pos += 5;
+                Ok(Literal::Bool(false))
+            }
+            _ => self.err("expected a string, a boolean, an integer or a tuple"),
+        }
+    }
+}
+
+impl NpyHeader {
+    /// Parses the header text (the dict, then only whitespace).
+    fn parse(text: &str) -> Result<NpyHeader, ParseError> {
+        let mut p = LiteralParser {
+            s: text.as_bytes(),
+            pos: 0,
+        };
+        p.expect(b'{')?;
+        let (mut descr, mut fortran, mut shape) = (None, None, None);
+        loop {
+            if p.eat(b'}') {
+                break;
+            }
+            let key_at = {
+                p.ws();
+                p.pos
+            };
+            let key = p.string()?;
+            p.expect(b':')?;
+            let value_at = {
+                p.ws();
+                p.pos
+            };
+            let value = p.value(0)?;
+            let slot = match key.as_str() {
+                "descr" => &mut descr,
+                "fortran_order" => &mut fortran,
+                "shape" => &mut shape,
+                _ => return Err((key_at, format!("unexpected key {key:?} in the header"))),
+            };
+            if slot.replace((value_at, value)).is_some() {
+                return Err((key_at, format!("key {key:?} appears twice")));
+            }
+            if !p.eat(b',') {
+                p.expect(b'}')?;
+                break;
+            }
+        }
+        p.ws();
+        if p.pos != p.s.len() {
+            return p.err("text after the header dict");
+        }
+        let missing = |k: &str| (0, format!("header has no '{k}'"));
+        let descr = match descr.ok_or_else(|| missing("descr"))? {
+            (_, Literal::Str(s)) => s,
+            (at, v) => return Err((at, format!("descr {v:?} is not a string"))),
+        };
+        let fortran_order = match fortran.ok_or_else(|| missing("fortran_order"))? {
+            (_, Literal::Bool(b)) => b,
+            (at, v) => return Err((at, format!("fortran_order {v:?} is not a boolean"))),
+        };
+        let shape = match shape.ok_or_else(|| missing("shape"))? {
+            (at, Literal::Tuple(items)) => items
+                .into_iter()
+                .map(|i| match i {
+                    Literal::Int(n) => Ok(n),
+                    v => Err((at, format!("shape holds {v:?}, not an integer"))),
+                })
+                .collect::<Result<Vec<usize>, ParseError>>()?,
+            (at, v) => return Err((at, format!("shape {v:?} is not a tuple"))),
+        };
+        Ok(NpyHeader {
+            descr,
+            fortran_order,
+            shape,
+        })
+    }
 }
 
 /// Reads a `.npy` file (see [`parse_npy`]).
@@ -233,4 +450,159 @@ pub fn to_fvecs(data: &[f32], dim: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 1.0 `.npy` file with `header` and f32 `payload`.
+    fn npy(header: &str, payload: &[f32]) -> Vec<u8> {
+        let mut h = header.to_owned();
+        let pad = (64 - (10 + h.len() + 1) % 64) % 64;
+        h.push_str(&" ".repeat(pad));
+        h.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        out.extend_from_slice(h.as_bytes());
+        for v in payload {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    fn reason(r: Result<Matrix<f32>>) -> String {
+        match r {
+            Err(VectorError::BadVectorFile { reason, .. }) => reason,
+            other => panic!("expected a bad-file error, got {other:?}"),
+        }
+    }
+
+    /// Keys inside values were found by the substring search: a decoy
+    /// `'fortran_order': False` in an earlier value hid the real `True`
+    /// (the array would have been read transposed), a decoy `descr` hid a
+    /// big-endian dtype. The parser sees the dict's real keys: numpy's set
+    /// exactly, so the decoy key is refused by name.
+    #[test]
+    fn a_key_inside_a_value_is_not_the_key() {
+        let data: Vec<f32> = (0..6).map(|i| i as f32).collect();
+        let decoy_fortran = npy(
+            "{'note': \"'fortran_order': False\", 'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+            &data,
+        );
+        assert!(reason(parse_npy(&decoy_fortran, "d")).contains("unexpected key \"note\""));
+        let decoy_descr = npy(
+            "{'x': \"'descr': '<f4'\", 'descr': '>f4', 'fortran_order': False, 'shape': (2, 3)}",
+            &data,
+        );
+        assert!(parse_npy(&decoy_descr, "d").is_err());
+        // Without the extra key, the real values decide.
+        let fortran = npy(
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+            &data,
+        );
+        assert!(reason(parse_npy(&fortran, "d")).contains("Fortran"));
+    }
+
+    /// Valid Python literals that the substring search refused or misread:
+    /// double quotes, other key orders, spacing, trailing commas.
+    #[test]
+    fn header_literals_parse_as_python_reads_them() {
+        let data: Vec<f32> = (0..6).map(|i| i as f32 * 0.5).collect();
+        for header in [
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2, 3)}",
+            "{'shape':(2,3),'fortran_order':False,'descr':'<f4'}",
+            "{ 'fortran_order' : False , 'shape' : ( 2 , 3 , ) , 'descr' : '<f4' , }",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L), }",
+        ] {
+            let m =
+                parse_npy(&npy(header, &data), "ok").unwrap_or_else(|e| panic!("{header}: {e}"));
+            assert_eq!((m.rows, m.dim, &m.data), (2, 3, &data), "{header}");
+        }
+        let parsed =
+            NpyHeader::parse("{'descr': 'a\\'b', 'fortran_order': True, 'shape': (7,)}").unwrap();
+        assert_eq!(
+            parsed,
+            NpyHeader {
+                descr: "a'b".into(),
+                fortran_order: true,
+                shape: vec![7],
+            }
+        );
+        assert_eq!(
+            NpyHeader::parse("{'descr': '<f4', 'fortran_order': False, 'shape': ()}")
+                .unwrap()
+                .shape,
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_typed_errors() {
+        let data = [0.0f32; 6];
+        for (header, why) in [
+            ("{'descr': '<f4', 'fortran_order': False}", "no 'shape'"),
+            (
+                "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}",
+                "twice",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3)}",
+                "not a boolean",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2)}",
+                "not a tuple",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, '3')}",
+                "not an integer",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, (3,))}",
+                "not an integer",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} x",
+                "after the header",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)",
+                "expected '}'",
+            ),
+            (
+                "{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3)}",
+                "expected '}'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': Falsy, 'shape': (2, 3)}",
+                "expected a string, a boolean",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999, 3)}",
+                "too large",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)}",
+                "dtype \"<f8\"",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",
+                "not 2-D",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8)}",
+                "too large",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (((((((((1,),),),),),),),),)}",
+                "too deep",
+            ),
+            ("['descr']", "expected '{'"),
+        ] {
+            let r = reason(parse_npy(&npy(header, &data), "bad"));
+            assert!(r.contains(why), "{header}: {r}");
+        }
+    }
 }
