@@ -31,6 +31,7 @@
 //! `rows(LEB128) has_nulls(u8) [mask node] values node`, where a node is
 //! `name_len(u8) name payload` and the payload is the codec's own.
 
+mod ans;
 mod builtin;
 mod fsst;
 mod huff;

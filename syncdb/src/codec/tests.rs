@@ -1,9 +1,9 @@
 use super::*;
 use proptest::prelude::*;
 
-const BUILTIN: [&str; 18] = [
+const BUILTIN: [&str; 19] = [
     "plain", "one", "rle", "dict", "for", "delta", "dod", "varint", "svb", "decimal", "gorilla",
-    "bss", "front", "lz4", "linear", "fbits", "fsst", "huff",
+    "bss", "front", "lz4", "linear", "fbits", "fsst", "huff", "ans",
 ];
 
 /// Deterministic random bits (the workspace's seeded generator).
