@@ -191,22 +191,16 @@ impl Kernels {
 
     /// The path chosen for this process (see [`Kernels::try_active`]).
     ///
-    /// If `UNIDB_ISA` is invalid this returns the best detected path and
-    /// writes one warning to standard error; applications that must refuse
-    /// an invalid setting call [`Kernels::try_active`] at start-up (the
-    /// `unidb` CLI does).
+    /// If `UNIDB_ISA` is invalid this returns the best detected path; the
+    /// library never prints. Applications that must refuse or report an
+    /// invalid setting call [`Kernels::try_active`] or
+    /// [`Kernels::selection`] at start-up (the `unidb` CLI refuses it).
     pub fn active() -> &'static Kernels {
         // Borrow the cached choice: this runs on every kernel call made
         // through the active path, so it must not clone the error.
         match ACTIVE.get_or_init(choose) {
             Ok((k, _)) => k,
-            Err(err) => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| {
-                    eprintln!("unidb-kernels: {err}; using {} instead", Isa::best());
-                });
-                Kernels::best()
-            }
+            Err(_) => Kernels::best(),
         }
     }
 

@@ -71,6 +71,12 @@ fn print_report<E: std::fmt::Display>(report: Result<String, E>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An invalid UNIDB_ISA is refused here, once, for every command: the
+    // libraries fall back to the best path without printing.
+    if let Err(err) = unidb_kernels::Kernels::try_active() {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         None => return print_report(unidb::bench::info_and_short_bench()),
         Some(Command::Info { json: false }) => unidb::cli::info().map(|s| emit(&s)),

@@ -91,6 +91,23 @@ fn info_json_lists_isa_and_every_plugin_kind() {
     assert!(human.contains(l2.description), "{human}");
 }
 
+/// Every command refuses an invalid `UNIDB_ISA` with an error naming it
+/// (the kernels library itself falls back silently).
+#[test]
+fn invalid_isa_setting_is_refused_by_every_command() {
+    for args in [&["info"][..], &["sync", "simulate", "--ops", "10"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_unidb"))
+            .args(args)
+            .env(unidb_kernels::ISA_ENV_VAR, "no-such-path")
+            .output()
+            .expect("run unidb");
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no-such-path"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn sync_simulate_converges_and_reports_json() {
     use clap::Parser;
