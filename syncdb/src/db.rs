@@ -787,7 +787,7 @@ impl Database {
 
 impl Database {
     /// Saves the whole replicated state as a snapshot (format in
-    /// [`snapshot`](crate::snapshot)): every held change column by column
+    /// [`snapshot`]): every held change column by column
     /// with the codecs, version vector, schema history, acknowledgements and
     /// garbage-collection state, closed by a CRC-32.
     pub fn save_snapshot(&self) -> Vec<u8> {
