@@ -1,0 +1,96 @@
+//! Peak allocation of the `ans` decoder on crafted input, measured with a
+//! counting global allocator (its own test binary, so no other test's
+//! allocations interfere).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use unidb_syncdb::codec::io::put_varint;
+use unidb_syncdb::codec::{decode_values, encode_with, DataKind, Effort, Values};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+        PEAK.fetch_max(live, Ordering::SeqCst);
+        // SAFETY: same layout, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Bytes allocated at the peak of `f`, above what was live before it.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let out = f();
+    (out, PEAK.load(Ordering::SeqCst) - before)
+}
+
+/// An `ans` node: two bins of frequencies 2047 and 1 (table log 11),
+/// zero-width offsets, and a stream of `bits` zero bits.
+fn crafted(bits: u64) -> Vec<u8> {
+    let mut b = vec![3u8];
+    b.extend_from_slice(b"ans");
+    put_varint(&mut b, 2);
+    b.push(11);
+    b.push(0); // lower 0 (zigzag)
+    b.push(0);
+    put_varint(&mut b, 2047);
+    put_varint(&mut b, 1);
+    b.push(0);
+    put_varint(&mut b, 1);
+    for _ in 0..4 {
+        put_varint(&mut b, 0);
+    }
+    put_varint(&mut b, bits);
+    b.extend(std::iter::repeat_n(0u8, bits.div_ceil(8) as usize));
+    b
+}
+
+#[test]
+fn crafted_headers_allocate_only_what_the_input_justifies() {
+    // 20 bytes claiming a full block of 65 536 values: refused before the
+    // output (512 KiB) or the decode table is allocated.
+    let input = crafted(0);
+    let (res, peak) = peak_of(|| decode_values(&input, DataKind::Int, 1 << 16));
+    assert!(res.is_err());
+    assert!(
+        peak < 4096,
+        "peak {peak} bytes for a {}-byte input",
+        input.len()
+    );
+    // Within the bound: the table (2048 entries) and the output of the
+    // values the stream can hold, nothing in proportion to the claim alone.
+    let (res, peak) = peak_of(|| decode_values(&input, DataKind::Int, 8000));
+    assert!(res.is_err());
+    assert!(peak < 128 * 1024, "peak {peak} bytes");
+}
+
+#[test]
+fn legitimate_streams_allocate_in_proportion_to_their_values() {
+    let x: Vec<i64> = (0..60_000)
+        .map(|i| if i % 500 == 0 { 7 } else { 3 })
+        .collect();
+    let bytes = encode_with("ans", &Values::Int(x.clone()), Effort::Max)
+        .unwrap()
+        .expect("ans fits two values");
+    let (res, peak) = peak_of(|| decode_values(&bytes, DataKind::Int, x.len()));
+    assert_eq!(res.unwrap(), Values::Int(x.clone()));
+    // The output (8 bytes a value), the decode table and the padded stream.
+    assert!(peak <= x.len() * 8 + 64 * 1024, "peak {peak} bytes");
+}
