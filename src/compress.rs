@@ -142,13 +142,19 @@ fn is_null(cell: &str) -> bool {
     c.is_empty() || NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(c))
 }
 
+/// Most fields in one CSV record: a file with wider records is refused
+/// while it is read (20 MiB of commas would otherwise make 20 million
+/// columns, each with its own report).
+pub const MAX_COLUMNS: usize = 16_384;
+
 /// Parses CSV text (RFC 4180: `"` quotes fields, `""` is a quote inside
 /// one, fields may hold separators and line breaks; `\n` or `\r\n` ends a
 /// record). Returns the rows, the first being the header.
 ///
 /// # Errors
-/// [`CompressError::Csv`] on an unterminated quote or text after a closing
-/// quote.
+/// [`CompressError::Csv`] on an unterminated quote, text after a closing
+/// quote, or a record of more than [`MAX_COLUMNS`] fields (refused before
+/// they are stored, so memory stays a small multiple of the input).
 pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CompressError> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
@@ -189,10 +195,18 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CompressError> {
         }
         match c {
             '"' if field.is_empty() => quoted_start = Some(line),
+            ',' if row.len() + 1 >= MAX_COLUMNS => {
+                return Err(CompressError::Csv {
+                    line,
+                    reason: format!("more than {MAX_COLUMNS} fields in one record"),
+                })
+            }
             ',' => row.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
                 row.push(std::mem::take(&mut field));
+                // Records are read into buffers that grow by doubling.
+                row.shrink_to_fit();
                 rows.push(std::mem::take(&mut row));
                 line += 1;
                 any = false;
@@ -572,6 +586,41 @@ mod tests {
 2,2024-05-01 10:00:01.250,10.49,NaN,android,\"say \"\"hi\"\"\",false,4\n\
 3,2024-05-01T12:00:02+02:00,N/A,20.75,ios,\"two\nlines\",true,\n\
 4,2024-05-01T10:00:03.5,11.00,21,web,,nil,3\n";
+
+    #[test]
+    fn megabytes_of_commas_are_refused_or_reported() {
+        // One record of 4 Mi empty fields: refused while reading.
+        let commas = ",".repeat(4 << 20);
+        let err = compress_csv(&commas, &Options::default()).unwrap_err();
+        assert!(
+            matches!(&err, CompressError::Csv { line: 1, reason } if reason.contains("fields")),
+            "{err}"
+        );
+        // As wide as allowed: read.
+        let widest = ",".repeat(MAX_COLUMNS - 1);
+        assert_eq!(parse_csv(&widest).unwrap()[0].len(), MAX_COLUMNS);
+        // Records of commas: two null columns, reported.
+        let rows = format!("a,b\n{}", ",\n".repeat(1 << 20));
+        let r = compress_csv(&rows, &Options::default()).unwrap();
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|c| c.rows == 1 << 20 && c.nulls == 1 << 20));
+    }
+
+    #[test]
+    fn identical_long_cells_round_trip() {
+        // Compressed far beyond the decode budget: the encoder pads, the
+        // round trip holds (it used to fail on 1000-byte cells).
+        let cell = "c".repeat(1000);
+        let text = format!(
+            "id,note\n{}",
+            (0..5000)
+                .map(|i| format!("{i},{cell}\n"))
+                .collect::<String>()
+        );
+        let r = compress_csv(&text, &Options::default()).unwrap();
+        assert_eq!(r[1].rows, 5000);
+        assert!(r[1].ratio() > 100.0, "{}", r[1].ratio());
+    }
 
     #[test]
     fn csv_reader_handles_quotes_and_line_breaks() {
