@@ -8,10 +8,13 @@
 //! written in front, so every decoder is reached without the fuzzer having
 //! to guess codec names. Small inputs also become values that every codec
 //! must round-trip, and the flat text decoder must agree with the owned one.
+//! An accepted column charged no more than the decode budget of its length,
+//! and a short input also becomes 2000 copies of one long value (far beyond
+//! that budget in size), which the encoder pads so that it decodes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use unidb_syncdb::codec::{self, Column, ColumnKind, DataKind, Effort, Values};
+use unidb_syncdb::codec::{self, Budget, Column, ColumnKind, DataKind, Effort, Values};
 
 const KINDS: [DataKind; 5] = [
     DataKind::Int,
@@ -51,6 +54,11 @@ fn values_from(kind: DataKind, data: &[u8]) -> Values {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(col) = codec::decode_column(data) {
+        let cost = codec::decode_cost(data).expect("an accepted column decodes without a limit");
+        assert!(
+            cost <= Budget::limit_for(data.len()),
+            "accepted beyond the budget"
+        );
         let again = codec::encode_column(&col, Effort::Fast).expect("built-in codecs encode");
         assert_eq!(
             codec::decode_column(&again.bytes).expect("re-encoded column decodes"),
@@ -100,6 +108,23 @@ fuzz_target!(|data: &[u8]| {
             let back = codec::decode_values(&enc, kind, values.len())
                 .unwrap_or_else(|e| panic!("{name} round trip: {e}"));
             assert_eq!(back, values, "{name}");
+        }
+        if rest.len() <= 64 && matches!(kind, DataKind::Text | DataKind::Bytes) {
+            // One value made at least 600 bytes long, 2000 times.
+            let one = rest.repeat(600 / rest.len().max(1) + 1);
+            let (ck, many) = match kind {
+                DataKind::Text => (
+                    ColumnKind::Text,
+                    Values::Text(vec![String::from_utf8_lossy(&one).into_owned(); 2000]),
+                ),
+                _ => (ColumnKind::Bytes, Values::Bytes(vec![one; 2000])),
+            };
+            let col = Column::new(ck, many).expect("column");
+            let enc = codec::encode_column(&col, Effort::Fast).expect("encodes");
+            assert_eq!(
+                codec::decode_column(&enc.bytes).expect("a padded column decodes"),
+                col
+            );
         }
         if kind == DataKind::Text {
             let col = Column::new(ColumnKind::Text, values).expect("text column");

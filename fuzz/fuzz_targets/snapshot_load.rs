@@ -6,6 +6,8 @@
 //! and collecting garbage) whose snapshot must round-trip, and that snapshot
 //! with one byte changed (checksum patched) is loaded too. Saving runs the
 //! codecs' selection, the costly part, so each input saves only a few times.
+//! A loaded database must also converge with a fresh peer of its schema
+//! after one sync.
 #![no_main]
 
 use std::sync::Arc;
@@ -15,6 +17,30 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 use unidb_syncdb::sim::sim_schema;
 use unidb_syncdb::{sync_pair, Database, Session, SyncConfig, Value};
+
+/// Syncs `db` with a fresh replica opened on its schema history; both must
+/// then hold the same rows.
+fn converges_with_a_fresh_peer(db: Database) {
+    let db = Arc::new(db);
+    let history = db.schema().history().to_vec();
+    let Ok(peer) = Database::open(
+        ReplicaId::from_u64(u64::MAX - 1),
+        Arc::new(ManualClock::new(NOW_MS)),
+        &history,
+    ) else {
+        return;
+    };
+    if peer.replica() == db.replica() {
+        return;
+    }
+    let peer = Arc::new(peer);
+    let (mut sa, mut sb) = (
+        Session::new(db.clone(), SyncConfig::default()),
+        Session::new(peer.clone(), SyncConfig::default()),
+    );
+    sync_pair(&mut sa, &mut sb).expect("a loaded snapshot syncs");
+    assert_eq!(peer.read().dump(), db.read().dump(), "fresh peer converged");
+}
 
 const NOW_MS: u64 = 1_700_000_000_000;
 
@@ -29,6 +55,7 @@ fn load_and_resave(bytes: &[u8]) {
     assert_eq!(again.read().dump(), db.read().dump(), "rows after reload");
     assert_eq!(again.version_vector(), db.version_vector());
     assert_eq!(again.save_snapshot(), once, "re-saved bytes");
+    converges_with_a_fresh_peer(db);
 }
 
 /// Runs the bytes as operations (3 bytes each, at most 48) on two replicas
