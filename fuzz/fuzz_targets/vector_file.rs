@@ -1,24 +1,33 @@
 //! The persisted vector-collection loader (`persist::from_bytes`) on
 //! arbitrary bytes: never panics, and whatever loads is usable — every
-//! record has the collection's dimension, searches (k = 1..3, through every
-//! attached index) return at most `k` live hits, and saving it again gives
-//! a file that loads.
+//! record has the collection's dimension; searches (k = 1..4, through every
+//! attached index and exactly, default and extreme `ef`/`nprobe`) return at
+//! most `k` hits, live, without duplicate ids, sorted by distance, each at
+//! the distance an exact search gives its id; `compact` (which retrains
+//! IVF with the stored parameters) finishes and searches stay sound; and
+//! saving it again gives a file that loads.
 //!
-//! The first input byte picks how the rest is turned into a file:
+//! A checksum only catches accidents: every mode but the first recomputes
+//! the length and CRC-32 after mutating, so inputs reach the content checks
+//! (structural invariants of the metadata and of each index). The first
+//! input byte picks how the rest is turned into a file:
 //! - 0: as is (exercises the magic, length and checksum checks);
 //! - 1: the header's length and CRC-32 are patched to match, so the
 //!   section parsers see fuzzed bytes;
 //! - 2: the bytes overwrite part of a valid file (flat, HNSW and IVF
 //!   indexes, metadata, a deleted slot) at an offset given by the next two
-//!   bytes, then length and CRC-32 are patched.
+//!   bytes, then length and CRC-32 are patched;
+//! - 3: the bytes are (offset: u16, value: u8) edits of single bytes of
+//!   the valid file (offsets past the vectors, where the metadata and the
+//!   indexes are), then length and CRC-32 are patched.
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use unidb_vectordb::index::{HnswConfig, IndexConfig, IvfConfig};
-use unidb_vectordb::{persist, Collection, CollectionConfig, SearchOptions, Value};
+use unidb_vectordb::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams};
+use unidb_vectordb::{persist, Collection, CollectionConfig, Id, SearchOptions, Value};
 
 /// Header fields (see the format table in `vectordb/src/persist.rs`).
 const CRC_AT: usize = 12;
@@ -76,6 +85,63 @@ fn template() -> &'static [u8] {
     })
 }
 
+/// Searches through every index (and exactly) and checks the results
+/// against an exact search of all live vectors.
+fn check_searches(c: &Collection, query: &[f32]) {
+    let n = c.len();
+    let exact: HashMap<Id, f32> = if n == 0 {
+        HashMap::new()
+    } else {
+        c.search_exact_batch(query, n, None).expect("exact search")[0]
+            .iter()
+            .map(|h| (h.id.clone(), h.distance))
+            .collect()
+    };
+    assert_eq!(
+        exact.len(),
+        n,
+        "exact search returns every live vector once"
+    );
+    let names = c.index_names();
+    let indexes = std::iter::once(None).chain(names.iter().map(|n| Some(n.as_str())));
+    for index in indexes {
+        for (k, knob) in [(1, None), (3, None), (4, Some(usize::MAX)), (2, Some(1))] {
+            let options = SearchOptions {
+                index,
+                params: SearchParams {
+                    ef: knob,
+                    nprobe: knob,
+                },
+                ..SearchOptions::default()
+            };
+            let Ok(hits) = c.search(query, k, &options) else {
+                continue;
+            };
+            assert!(hits.len() <= k.min(n), "{} hits for k={k}", hits.len());
+            let ids: HashSet<&Id> = hits.iter().map(|h| &h.id).collect();
+            assert_eq!(ids.len(), hits.len(), "duplicate ids from {index:?}");
+            assert!(
+                hits.windows(2)
+                    .all(|w| w[0].distance.total_cmp(&w[1].distance).is_le()),
+                "unsorted results from {index:?}"
+            );
+            for h in &hits {
+                let want = *exact
+                    .get(&h.id)
+                    .unwrap_or_else(|| panic!("hit {:?} is not live", h.id));
+                // Kernels sum in different orders: compare distances where
+                // that cannot cancel (sums of squares).
+                if c.config().metric != "l2" {
+                    continue;
+                }
+                let close = (h.distance - want).abs() <= 1e-3 * want.abs().max(1.0)
+                    || (h.distance.is_nan() && want.is_nan());
+                assert!(close, "{:?}: {} but exactly {want}", h.id, h.distance);
+            }
+        }
+    }
+}
+
 fn exercise(c: &Collection) {
     let dim = c.dim();
     for r in c.iter() {
@@ -87,40 +153,41 @@ fn exercise(c: &Collection) {
         None if dim <= 1 << 12 => vec![0.5; dim],
         None => return,
     };
+    check_searches(c, &query);
     let names = c.index_names();
-    let indexes = std::iter::once(None).chain(names.iter().map(|n| Some(n.as_str())));
-    for index in indexes {
-        let options = SearchOptions {
-            index,
-            ..SearchOptions::default()
-        };
-        for k in 1..=3 {
-            if let Ok(hits) = c.search(&query, k, &options) {
-                assert!(
-                    hits.len() <= k.min(c.len()),
-                    "{} hits for k={k}",
-                    hits.len()
-                );
-                for h in &hits {
-                    assert!(c.contains(h.id.clone()), "hit {:?} is not live", h.id);
-                }
-            }
-        }
-    }
     let again = persist::to_bytes(c);
-    let back = persist::from_bytes(&again).expect("a loaded collection saves to a loadable file");
+    let mut back =
+        persist::from_bytes(&again).expect("a loaded collection saves to a loadable file");
     assert_eq!((back.dim(), back.len()), (dim, c.len()));
     assert_eq!(back.index_names(), names);
+    // Rebuilding every index from the stored parameters is bounded (the
+    // loader refuses parameters beyond their limits).
+    if back.len() <= 256 {
+        back.compact().expect("compact");
+        check_searches(&back, &query);
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    let file = match mode % 3 {
+    let file = match mode % 4 {
         0 => body.to_vec(),
         1 => {
             let mut buf = body.to_vec();
+            patch_header(&mut buf);
+            buf
+        }
+        3 => {
+            let mut buf = template().to_vec();
+            // The metadata and indexes follow the vectors (offset at 40).
+            let meta_off = u64::from_le_bytes(buf[40..48].try_into().expect("8 bytes")) as usize;
+            let span = buf.len() - meta_off;
+            for edit in body.chunks_exact(3) {
+                let at = meta_off + usize::from(u16::from_le_bytes([edit[0], edit[1]])) % span;
+                buf[at] = edit[2];
+            }
             patch_header(&mut buf);
             buf
         }
