@@ -325,6 +325,22 @@ impl Schema {
         self.history.len() as u32
     }
 
+    /// A digest of the first `version` migrations of the history (64-bit
+    /// FNV-1a over their wire encoding), `None` above the current version.
+    /// Two replicas at the same version whose digests differ hold different
+    /// schemas under one version number (e.g. a crafted or corrupted
+    /// snapshot): the sync handshake compares them and refuses to sync.
+    pub fn digest(&self, version: u32) -> Option<u64> {
+        let steps = self.history.get(..version as usize)?;
+        let mut bytes = Vec::new();
+        for m in steps {
+            crate::wire::put_migration(&mut bytes, m);
+        }
+        Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        }))
+    }
+
     /// The migrations applied, in order.
     pub fn history(&self) -> &[Migration] {
         &self.history

@@ -94,6 +94,7 @@ impl Session {
             schema_version: self.db.schema_version(),
             known: self.db.version_vector(),
             gc: self.db.gc_frontier(),
+            schema_digest: self.db.schema().digest(self.db.schema_version()),
         }
     }
 
@@ -146,8 +147,21 @@ impl Session {
                 schema_version,
                 known,
                 gc,
+                schema_digest,
             } => {
                 self.check_peer(replica)?;
+                // One version number, two histories: refuse rather than
+                // diverge (the replica at the higher version can tell).
+                let ours = self.db.schema().digest(schema_version);
+                if let (Some(theirs), Some(ours)) = (schema_digest, ours) {
+                    if theirs != ours {
+                        return Err(SyncError::InvalidSchema {
+                            reason: format!(
+                                "peer {replica}'s schema history differs from ours at version {schema_version}"
+                            ),
+                        });
+                    }
+                }
                 self.db.record_ack(replica, &known);
                 self.db.learn_gc_frontier(&gc);
                 let mut out = Vec::new();

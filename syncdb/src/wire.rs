@@ -23,6 +23,7 @@
 //!     schema_version: 3,
 //!     known: [(ReplicaId::from_u64(7), 12)].into_iter().collect(),
 //!     gc: VersionVector::new(),
+//!     schema_digest: Some(0x1234),
 //! };
 //! let bytes = hello.encode();
 //! assert_eq!(&bytes[..3], b"US\x02");
@@ -60,6 +61,11 @@ pub enum Message {
         known: VersionVector,
         /// The sender's garbage-collection frontier.
         gc: VersionVector,
+        /// The digest of the sender's schema history
+        /// ([`Schema::digest`](crate::Schema::digest) at `schema_version`;
+        /// 8 bytes after `gc`, absent from older senders): a receiver at
+        /// that version or above refuses a peer whose history differs.
+        schema_digest: Option<u64>,
     },
     /// Schema migrations: `migrations[i]` produces version `from_version + i + 1`.
     Migrations {
@@ -228,12 +234,16 @@ impl Message {
                 schema_version,
                 known,
                 gc,
+                schema_digest,
             } => {
                 let mut out = header(TAG_HELLO);
                 put(&mut out, replica.as_u64());
                 put(&mut out, u64::from(*schema_version));
                 put_vv(&mut out, known);
                 put_vv(&mut out, gc);
+                if let Some(d) = schema_digest {
+                    out.extend_from_slice(&d.to_le_bytes());
+                }
                 out
             }
             Message::Migrations {
@@ -305,6 +315,12 @@ impl Message {
                 schema_version: r.u32()?,
                 known: r.vv()?,
                 gc: r.vv()?,
+                schema_digest: if r.remaining() == 0 {
+                    None
+                } else {
+                    let b = r.take(8)?;
+                    Some(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                },
             },
             TAG_MIGRATIONS => {
                 let from_version = r.u32()?;
@@ -778,14 +794,15 @@ mod tests {
 
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
-            (any::<u64>(), any::<u32>(), vv(), vv()).prop_map(|(r, schema_version, known, gc)| {
-                Message::Hello {
+            (any::<u64>(), any::<u32>(), vv(), vv(), any::<Option<u64>>()).prop_map(
+                |(r, schema_version, known, gc, schema_digest)| Message::Hello {
                     replica: ReplicaId::from_u64(r),
                     schema_version,
                     known,
                     gc,
+                    schema_digest,
                 }
-            }),
+            ),
             (any::<u32>(), proptest::collection::vec(migration(), 0..3)).prop_map(
                 |(from_version, migrations)| Message::Migrations {
                     from_version,
