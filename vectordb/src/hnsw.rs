@@ -803,8 +803,7 @@ fn bad(what: &str) -> VectorError {
 /// Restores a saved graph, refusing (with [`VectorError::Corrupt`] naming
 /// the problem) anything a search or an insert could trip over, even under
 /// a valid checksum:
-/// - the configuration is one [`HnswIndex::new`] accepts, and
-///   `exact_below` is a fraction in `0..=1`;
+/// - the configuration is one [`HnswIndex::new`] accepts;
 /// - one level per slot, each [`MAX_LEVEL`] at most or "not in the graph";
 ///   a node on level `l` stores `l` upper lists of `m + 1` words, a node
 ///   outside the graph none and no layer-0 links;
@@ -824,13 +823,10 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         parallel: r.u8("hnsw parallel")? != 0,
         exact_below: r.f64("hnsw exact_below")?,
     };
+    // Any `exact_below` is harmless (NaN or above 1 only change when a
+    // filtered search runs exactly), and `new` accepts every value: a file
+    // holding one must load.
     let mut h = HnswIndex::new(config).map_err(|e| bad(&e.to_string()))?;
-    if !(0.0..=1.0).contains(&config.exact_below) {
-        return Err(bad(&format!(
-            "exact_below {} is not a fraction in 0..=1",
-            config.exact_below
-        )));
-    }
     let entry = r.u64("hnsw entry")?;
     let levels = r.bytes("hnsw levels")?.to_vec();
     if levels.len() != slots {

@@ -595,16 +595,6 @@ fn crafted_hnsw_graphs_are_refused() {
             Box::new(move |p| p.l0_of(dead)[0] = 1),
             "outside the graph",
         ),
-        (
-            "exact_below is NaN",
-            Box::new(|p| p.exact_below(f64::NAN)),
-            "exact_below",
-        ),
-        (
-            "exact_below above 1",
-            Box::new(|p| p.exact_below(7.0)),
-            "exact_below",
-        ),
     ];
     for (what, mutate, expect) in cases {
         let mut p = base.clone();
@@ -615,6 +605,22 @@ fn crafted_hnsw_graphs_are_refused() {
             msg.contains("hnsw") && msg.contains(expect),
             "{what}: {msg}"
         );
+    }
+}
+
+/// What `HnswIndex::new` accepts loads: an `exact_below` of NaN or above
+/// 1 only decides when filtered searches run exactly.
+#[test]
+fn unusual_but_valid_hnsw_parameters_load() {
+    let mut c = collection(30, 4, Storage::F32, 14, None);
+    let base = HnswParts::parse(&index_bytes(&c, "g"));
+    for v in [f64::NAN, 7.0, -1.0, 0.0, 1.0] {
+        let mut p = base.clone();
+        p.exact_below(v);
+        let file = file_with_index(&mut c, "g", p.encode());
+        let o = from_bytes(&file).unwrap_or_else(|e| panic!("exact_below {v}: {e}"));
+        let hits = o.search(&[0.0; 4], 3, &SearchOptions::default()).unwrap();
+        assert_eq!(hits.len(), 3);
     }
 }
 
