@@ -847,3 +847,52 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: crate::tests::cases(12),
+        ..ProptestConfig::default()
+    })]
+
+    /// Everything the encoder writes passes the loader's checks: graphs
+    /// built in parallel or serially, then grown by inserts and upserts
+    /// and thinned by deletes, with lists trained over the same data.
+    #[test]
+    fn every_saved_collection_opens(
+        n in 20usize..300,
+        extra in 0usize..100,
+        m in 2usize..10,
+        parallel in any::<bool>(),
+        storage in prop_oneof![Just(Storage::F32), Just(Storage::F16), Just(Storage::I8)],
+        seed in any::<u64>(),
+    ) {
+        let dim = 6;
+        let data = clustered(n + extra, dim, 5, 0.2, seed);
+        let mut c = Collection::new(CollectionConfig::new(dim, "l2").with_storage(storage)).unwrap();
+        let mut rows = data.chunks_exact(dim);
+        for i in 0..n {
+            c.insert(i as u64, rows.next().unwrap(), None).unwrap();
+        }
+        let mut config = IndexConfig::default();
+        config.hnsw.m = m;
+        config.hnsw.ef_construction = 24;
+        config.hnsw.parallel = parallel;
+        config.ivf.nlist = 1 + (seed % 9) as usize;
+        config.ivf.iterations = 3;
+        c.create_index("g", "hnsw", &config).unwrap();
+        c.create_index("i", "ivf", &config).unwrap();
+        let mut rng = Rng::new(seed);
+        for (j, r) in rows.enumerate() {
+            match rng.index(4) {
+                0 => {
+                    let _ = c.delete(rng.index(n + j) as u64);
+                }
+                1 => c.upsert(rng.index(n + j) as u64, r, None).unwrap(),
+                _ => c.insert((n + j) as u64, r, None).unwrap(),
+            }
+        }
+        let bytes = to_bytes(&c);
+        let o = from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(to_bytes(&o), bytes);
+    }
+}
