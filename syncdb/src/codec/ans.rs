@@ -475,13 +475,49 @@ fn ans_dec(
     };
     let [mut s0, mut s1, mut s2, mut s3] = lane;
     let full = count / LANES;
-    out.extend((0..full).flat_map(|_| {
-        let a = step(&mut s0, &mut br);
-        let b = step(&mut s1, &mut br);
-        let c = step(&mut s2, &mut br);
-        let d = step(&mut s3, &mut br);
-        [a, b, c, d]
-    }));
+    // Offset and renormalisation bits of a value in one read.
+    #[inline(always)]
+    fn fast(table: &[Entry], lane: &mut u32, br: &mut BitIn<'_>) -> i64 {
+        let e = table[*lane as usize];
+        let v = br.take(u32::from(e.width) + u32::from(e.nb));
+        *lane = u32::from(e.base) + (v >> e.width) as u32;
+        e.lower.wrapping_add((v & ((1u64 << e.width) - 1)) as i64)
+    }
+    // The most bits one value takes decides how many values one refill
+    // (at least 56 bits) covers: four, two, or one at a time.
+    let widest = table
+        .iter()
+        .map(|e| u32::from(e.width) + u32::from(e.nb))
+        .max()
+        .unwrap_or(0);
+    if widest * 4 <= 56 {
+        for _ in 0..full {
+            br.refill();
+            let a = fast(&table, &mut s0, &mut br);
+            let b = fast(&table, &mut s1, &mut br);
+            let c = fast(&table, &mut s2, &mut br);
+            let d = fast(&table, &mut s3, &mut br);
+            out.extend_from_slice(&[a, b, c, d]);
+        }
+    } else if widest * 2 <= 56 {
+        for _ in 0..full {
+            br.refill();
+            let a = fast(&table, &mut s0, &mut br);
+            let b = fast(&table, &mut s1, &mut br);
+            br.refill();
+            let c = fast(&table, &mut s2, &mut br);
+            let d = fast(&table, &mut s3, &mut br);
+            out.extend_from_slice(&[a, b, c, d]);
+        }
+    } else {
+        for _ in 0..full {
+            let a = step(&mut s0, &mut br);
+            let b = step(&mut s1, &mut br);
+            let c = step(&mut s2, &mut br);
+            let d = step(&mut s3, &mut br);
+            out.extend_from_slice(&[a, b, c, d]);
+        }
+    }
     let mut rest = [s0, s1, s2, s3];
     for s in rest.iter_mut().take(count % LANES) {
         let v = step(s, &mut br);
