@@ -29,7 +29,15 @@
 //! # Layout
 //! `b"UC" version(1) kind(u8) rows(LEB128) blocks(LEB128)`, then per block
 //! `rows(LEB128) has_nulls(u8) [mask node] values node`, where a node is
-//! `name_len(u8) name payload` and the payload is the codec's own.
+//! `name_len(u8) name payload` and the payload is the codec's own. Version 2
+//! is followed by `padding(LEB128)` zero bytes: what the encoder appends to
+//! a column that decodes to more than the [`Budget`] of its length allows.
+//!
+//! # Decoding bounds
+//! [`decode_column`] charges every node's values and every materialised
+//! string to a [`Budget`] of `256 n + 1 MiB` for `n` input bytes before it
+//! allocates them (see [`Budget`] for the accounting and the padding that
+//! keeps every encoded column decodable).
 
 mod ans;
 mod builtin;
