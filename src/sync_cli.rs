@@ -178,6 +178,16 @@ fn run_bench(args: &SyncBenchArgs) -> Result<String, SyncCliError> {
     );
     let _ = writeln!(
         out,
+        "sync batches of {} changes encoded by a session: {:.1} us each (mean of {}, after warm-up; median {:.1} us), {:.2} bytes per change ({:.3}x the size with every column searched)",
+        unidb_syncdb::sim::ENCODE_BATCH,
+        report.encode_us_per_batch,
+        report.encode_batches,
+        report.encode_us_per_batch_median,
+        report.encode_bytes_per_change,
+        report.encode_bytes_vs_search
+    );
+    let _ = writeln!(
+        out,
         "merge of two replicas with {} concurrent edits each: {:.3} s ({:.0} changes/s), converged: {}",
         report.updates / 2,
         report.merge_s,

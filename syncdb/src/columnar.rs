@@ -85,7 +85,7 @@ use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{self, Column, ColumnKind, Effort, Values, BLOCK_VALUES};
+use crate::codec::{self, CacheStats, CascadeCache, Column, ColumnKind, Effort, Values, BLOCK_VALUES};
 use crate::error::{Result, SyncError};
 use crate::value::{ColumnType, Value};
 use crate::wire;
@@ -171,22 +171,64 @@ fn group_key(c: &Change, prev: Option<&Change>) -> GroupKey {
     }
 }
 
-struct Encoder {
+/// What a column of a batch holds, for [`BatchEncoder`]'s cache: the
+/// group `(table, kind, column)` and the role in it (one of the `ROLE_`
+/// constants, plus the value type's offset for key and value columns).
+type StreamKey = (u32, u8, u32, u8);
+
+const ROLE_ORIGIN: u8 = 0;
+const ROLE_SEQ: u8 = 1;
+const ROLE_TS: u8 = 2;
+const ROLE_CL: u8 = 3;
+/// Key columns: the tags, then one role per value type.
+const ROLE_KEY: u8 = 8;
+/// Value columns: the tags, then one role per value type.
+const ROLE_VALUE: u8 = 16;
+const ROLE_INC: u8 = 24;
+const ROLE_DEC: u8 = 25;
+const ROLE_ORDER: u8 = 26;
+
+struct Encoder<'c> {
     out: Vec<u8>,
     effort: Effort,
     stats: Option<Vec<ColumnStat>>,
     /// Store integer columns as zigzag deltas ([`INT_DELTA`]), as earlier
     /// encoders could (tests keep the reader of that form honest).
     int_deltas: bool,
+    /// Remembered cascades per column stream (a [`BatchEncoder`]'s).
+    cache: Option<&'c mut CascadeCache<StreamKey>>,
 }
 
-impl Encoder {
+impl Encoder<'_> {
     fn put(&mut self, v: u64) {
         varint::encode_u64(v, &mut self.out);
     }
 
+    /// The column's encoding, and its cascades when stats are collected.
+    fn encode(
+        &mut self,
+        key: StreamKey,
+        col: &Column,
+    ) -> std::result::Result<(Vec<u8>, String), codec::CodecError> {
+        let describe = self.stats.is_some();
+        let enc = match &mut self.cache {
+            Some(cache) if !describe => {
+                return Ok((cache.encode_bytes(key, col, self.effort)?, String::new()))
+            }
+            Some(cache) => cache.encode_column(key, col, self.effort)?,
+            None => codec::encode_column(col, self.effort)?,
+        };
+        let codecs = if describe {
+            enc.cascades.join(" ")
+        } else {
+            String::new()
+        };
+        Ok((enc.bytes, codecs))
+    }
+
     fn column(
         &mut self,
+        key: StreamKey,
         name: impl FnOnce() -> String,
         kind: ColumnKind,
         values: Values,
@@ -208,34 +250,37 @@ impl Encoder {
             }
             Values::Int(v) if self.int_deltas => {
                 self.out.push(INT_DELTA);
-                codec::encode_column(
-                    &Column::new(kind, Values::Int(zigzag_deltas(&v)))?,
-                    self.effort,
-                )?
+                self.encode(key, &Column::new(kind, Values::Int(zigzag_deltas(&v)))?)?
             }
             Values::Int(v) => {
                 self.out.push(INT_PLAIN);
-                codec::encode_column(&Column::new(kind, Values::Int(v))?, self.effort)?
+                self.encode(key, &Column::new(kind, Values::Int(v))?)?
             }
-            values => codec::encode_column(&Column::new(kind, values)?, self.effort)?,
+            values => self.encode(key, &Column::new(kind, values)?)?,
         };
-        self.put(enc.bytes.len() as u64);
-        self.out.extend_from_slice(&enc.bytes);
+        let (bytes, codecs) = enc;
+        self.put(bytes.len() as u64);
+        self.out.extend_from_slice(&bytes);
         if let Some(stats) = &mut self.stats {
             stats.push(ColumnStat {
                 name: name(),
                 bytes: self.out.len() - start,
-                codecs: enc.cascades.join(" "),
+                codecs,
             });
         }
         Ok(())
     }
 
+    /// A value sequence: the tag column, then one column per type present;
+    /// `key` names the tag column, the others follow it by type.
     fn values<'a>(
         &mut self,
-        name: &str,
+        key: StreamKey,
+        (group, what): (&str, &str),
         values: impl Iterator<Item = &'a Value>,
     ) -> std::result::Result<(), codec::CodecError> {
+        let typed = |n: u8| (key.0, key.1, key.2, key.3 + n);
+        let name = || format!("{group} {what}");
         let mut tags = Vec::new();
         let mut ints = Vec::new();
         let mut floats = Vec::new();
@@ -256,28 +301,35 @@ impl Encoder {
             }
         }
         self.column(
-            || format!("{name} types"),
+            key,
+            || format!("{group} {what} types"),
             ColumnKind::Int,
             Values::Int(tags),
         )?;
         if !ints.is_empty() {
-            self.column(|| name.to_owned(), ColumnKind::Int, Values::Int(ints))?;
+            let k = typed(1);
+            self.column(k, name, ColumnKind::Int, Values::Int(ints))?;
         }
         if !floats.is_empty() {
-            self.column(|| name.to_owned(), ColumnKind::Float, Values::Float(floats))?;
+            let k = typed(2);
+            self.column(k, name, ColumnKind::Float, Values::Float(floats))?;
         }
         if !texts.is_empty() {
-            self.column(|| name.to_owned(), ColumnKind::Text, Values::Text(texts))?;
+            let k = typed(3);
+            self.column(k, name, ColumnKind::Text, Values::Text(texts))?;
         }
         if !bools.is_empty() {
-            self.column(|| name.to_owned(), ColumnKind::Bool, Values::Bool(bools))?;
+            let k = typed(4);
+            self.column(k, name, ColumnKind::Bool, Values::Bool(bools))?;
         }
         if !bytes.is_empty() {
-            self.column(|| name.to_owned(), ColumnKind::Bytes, Values::Bytes(bytes))?;
+            let k = typed(5);
+            self.column(k, name, ColumnKind::Bytes, Values::Bytes(bytes))?;
         }
         if !stamps.is_empty() {
             self.column(
-                || name.to_owned(),
+                typed(6),
+                name,
                 ColumnKind::Timestamp,
                 Values::Int(stamps),
             )?;
@@ -335,7 +387,7 @@ fn encode_columnar(
     effort: Effort,
     stats: bool,
 ) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
-    encode_columnar_with(changes, effort, stats, false)
+    encode_columnar_with(changes, effort, stats, false, None)
 }
 
 fn encode_columnar_with(
@@ -343,6 +395,7 @@ fn encode_columnar_with(
     effort: Effort,
     stats: bool,
     int_deltas: bool,
+    cache: Option<&mut CascadeCache<StreamKey>>,
 ) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
     let sorted = is_sorted(changes);
     let mut e = Encoder {
@@ -350,6 +403,7 @@ fn encode_columnar_with(
         effort,
         stats: stats.then(Vec::new),
         int_deltas,
+        cache,
     };
     e.put(changes.len() as u64);
     e.out.push(if sorted { FLAG_SORTED } else { 0 });
@@ -380,8 +434,14 @@ fn encode_columnar_with(
         e.put(u64::from(*column));
         e.put(members.len() as u64);
     }
-    for ((table, kind, column), members) in &groups {
-        let name = format!("t{table}.k{kind}.c{column}");
+    for (&(table, kind, column), members) in &groups {
+        let key = |role: u8| (table, kind, column, role);
+        // Names only for the stats.
+        let name = if e.stats.is_some() {
+            format!("t{table}.k{kind}.c{column}")
+        } else {
+            String::new()
+        };
         let group: Vec<&Change> = members.iter().map(|&i| &changes[i]).collect();
         let origin: Vec<i64> = group
             .iter()
@@ -392,27 +452,47 @@ fn encode_columnar_with(
             })
             .collect();
         e.column(
+            key(ROLE_ORIGIN),
             || format!("{name} origin"),
             ColumnKind::Int,
             Values::Int(origin),
         )?;
         let seq: Vec<i64> = group.iter().map(|c| c.seq as i64).collect();
-        e.column(|| format!("{name} seq"), ColumnKind::Int, Values::Int(seq))?;
+        e.column(
+            key(ROLE_SEQ),
+            || format!("{name} seq"),
+            ColumnKind::Int,
+            Values::Int(seq),
+        )?;
         let ts: Vec<i64> = group
             .iter()
             .map(|c| c.ts.as_u64().wrapping_sub(c.seq) as i64)
             .collect();
-        e.column(|| format!("{name} ts"), ColumnKind::Int, Values::Int(ts))?;
+        e.column(
+            key(ROLE_TS),
+            || format!("{name} ts"),
+            ColumnKind::Int,
+            Values::Int(ts),
+        )?;
         let cl: Vec<i64> = group.iter().map(|c| c.cl as i64).collect();
-        e.column(|| format!("{name} cl"), ColumnKind::Int, Values::Int(cl))?;
-        e.values(&format!("{name} key"), group.iter().map(|c| &c.key))?;
-        match *kind & !FOLLOWER {
+        e.column(
+            key(ROLE_CL),
+            || format!("{name} cl"),
+            ColumnKind::Int,
+            Values::Int(cl),
+        )?;
+        e.values(
+            key(ROLE_KEY),
+            (&name, "key"),
+            group.iter().map(|c| &c.key),
+        )?;
+        match kind & !FOLLOWER {
             KIND_SET => {
                 let vals = group.iter().map(|c| match &c.op {
                     ChangeOp::Set { value, .. } => value,
                     _ => unreachable!("set group holds set changes"),
                 });
-                e.values(&format!("{name} value"), vals)?;
+                e.values(key(ROLE_VALUE), (&name, "value"), vals)?;
             }
             KIND_COUNT => {
                 let (inc, dec): (Vec<i64>, Vec<i64>) = group
@@ -422,15 +502,30 @@ fn encode_columnar_with(
                         _ => unreachable!("count group holds count changes"),
                     })
                     .unzip();
-                e.column(|| format!("{name} inc"), ColumnKind::Int, Values::Int(inc))?;
-                e.column(|| format!("{name} dec"), ColumnKind::Int, Values::Int(dec))?;
+                e.column(
+                    key(ROLE_INC),
+                    || format!("{name} inc"),
+                    ColumnKind::Int,
+                    Values::Int(inc),
+                )?;
+                e.column(
+                    key(ROLE_DEC),
+                    || format!("{name} dec"),
+                    ColumnKind::Int,
+                    Values::Int(dec),
+                )?;
             }
             _ => {}
         }
     }
     if !sorted {
         let gids: Vec<i64> = keys.iter().map(|k| group_no[k] as i64).collect();
-        e.column(|| "order".into(), ColumnKind::Int, Values::Int(gids))?;
+        e.column(
+            (u32::MAX, 0, 0, ROLE_ORDER),
+            || "order".into(),
+            ColumnKind::Int,
+            Values::Int(gids),
+        )?;
     }
     let stats = e.stats.take().unwrap_or_default();
     Ok((e.out, stats))
@@ -532,14 +627,161 @@ fn varint_len(v: u64) -> usize {
 /// smaller, as for one or two changes). The result holds the batch alone,
 /// without framing or checksum (the wire message and snapshots add those).
 pub fn encode_changes(changes: &[Change], effort: Effort) -> Vec<u8> {
+    encode_changes_with(changes, effort, None)
+}
+
+fn encode_changes_with(
+    changes: &[Change],
+    effort: Effort,
+    cache: Option<&mut CascadeCache<StreamKey>>,
+) -> Vec<u8> {
+    encode_batch(changes, effort, cache, None)
+}
+
+/// The batch in the smaller form; `memory` (a [`BatchEncoder`]'s) skips
+/// the columnar form where it recently lost, and learns from the outcome.
+fn encode_batch(
+    changes: &[Change],
+    effort: Effort,
+    cache: Option<&mut CascadeCache<StreamKey>>,
+    memory: Option<&mut FormMemory>,
+) -> Vec<u8> {
     let rows = encode_rows(changes);
     if changes.len() <= SMALL_BATCH {
         return finish(rows, changes);
     }
-    match encode_columnar(changes, effort, false) {
-        Ok((cols, _)) if cols.len() < rows.len() => finish(cols, changes),
+    let bucket = FormMemory::bucket(changes.len());
+    if let Some(m) = &memory {
+        if m.skip[bucket] > 0 {
+            let m = memory.expect("checked above");
+            m.skip[bucket] -= 1;
+            m.stats.skipped += 1;
+            return finish(rows, changes);
+        }
+    }
+    let (out, won) = match encode_columnar_with(changes, effort, false, false, cache) {
+        Ok((cols, _)) if cols.len() < rows.len() => (finish(cols, changes), true),
         // A misbehaving user codec: the per-change form is always available.
-        _ => finish(rows, changes),
+        _ => (finish(rows, changes), false),
+    };
+    if let Some(m) = memory {
+        if won {
+            m.stats.columnar += 1;
+        } else {
+            m.stats.per_change += 1;
+            m.skip[bucket] = FORM_SKIPS;
+        }
+    }
+    out
+}
+
+/// Batches of a size class sent in the per-change form without trying
+/// the columnar one after the columnar form lost there.
+const FORM_SKIPS: u32 = 8;
+
+/// Which form recently won, per batch size class (`log2` of the change
+/// count): small batches of many groups lose in the columnar form, whose
+/// column headers then cost more than its columns save.
+#[derive(Debug, Default)]
+struct FormMemory {
+    /// Per size class, batches left to send per-change without trying.
+    skip: [u32; 32],
+    stats: BatchStats,
+}
+
+impl FormMemory {
+    fn bucket(n: usize) -> usize {
+        ((usize::BITS - n.leading_zeros()) as usize).min(31)
+    }
+}
+
+/// Counters of a [`BatchEncoder`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Batches sent in the columnar form.
+    pub columnar: u64,
+    /// Batches where the columnar form was tried and the per-change form
+    /// was smaller.
+    pub per_change: u64,
+    /// Batches sent per-change without trying the columnar form (it lost
+    /// on a recent batch of their size class).
+    pub skipped: u64,
+    /// The cascade cache's counters.
+    pub cascades: CacheStats,
+}
+
+/// Encodes the change batches of one sender, as [`encode_changes`] does
+/// (the same format, any decoder reads it), remembering per column stream
+/// (table, op kind, column and what the column holds) the codec cascade
+/// last chosen and reusing it while it stays good, so that a batch costs
+/// a few encodings per column instead of a search (see
+/// [`CascadeCache`]). A sync session keeps one for its peer.
+///
+/// ```
+/// use unidb_syncdb::columnar::{decode_changes, BatchEncoder};
+/// use unidb_syncdb::codec::Effort;
+/// use unidb_syncdb::sim::row_workload_changes;
+///
+/// let changes = row_workload_changes(100, 100, 1).unwrap();
+/// let mut enc = BatchEncoder::new();
+/// for batch in changes.chunks(50) {
+///     assert_eq!(decode_changes(&enc.encode(batch, Effort::Max)).unwrap(), batch);
+/// }
+/// let stats = enc.stats().cascades;
+/// assert!(stats.reuses > stats.searches);
+/// ```
+#[derive(Debug)]
+pub struct BatchEncoder {
+    cache: Option<CascadeCache<StreamKey>>,
+    forms: Option<FormMemory>,
+}
+
+impl Default for BatchEncoder {
+    fn default() -> Self {
+        BatchEncoder::new()
+    }
+}
+
+impl BatchEncoder {
+    /// Column streams remembered by [`BatchEncoder::new`] (the least
+    /// recently used are forgotten).
+    pub const STREAMS: usize = 256;
+
+    /// An encoder remembering up to [`STREAMS`](Self::STREAMS) column streams.
+    pub fn new() -> Self {
+        BatchEncoder::with_cache(CascadeCache::new(Self::STREAMS))
+    }
+
+    /// An encoder with the given cache (its size and reuse budget).
+    pub fn with_cache(cache: CascadeCache<(u32, u8, u32, u8)>) -> Self {
+        BatchEncoder {
+            cache: Some(cache),
+            forms: Some(FormMemory::default()),
+        }
+    }
+
+    /// An encoder that searches every column of every batch and tries
+    /// both forms every time, as [`encode_changes`].
+    pub fn uncached() -> Self {
+        BatchEncoder {
+            cache: None,
+            forms: None,
+        }
+    }
+
+    /// Encodes one batch (see [`encode_changes`]). After the columnar
+    /// form lost to the per-change form, the next few batches of about the
+    /// same size (up to twice or half as many changes) are sent per-change
+    /// without trying it.
+    pub fn encode(&mut self, changes: &[Change], effort: Effort) -> Vec<u8> {
+        encode_batch(changes, effort, self.cache.as_mut(), self.forms.as_mut())
+    }
+
+    /// The counters so far (all zero for an uncached encoder).
+    pub fn stats(&self) -> BatchStats {
+        let mut s = self.forms.as_ref().map(|f| f.stats).unwrap_or_default();
+        s.cascades = self.cache.as_ref().map(CascadeCache::stats).unwrap_or_default();
+        s
     }
 }
 
@@ -1001,3 +1243,5 @@ fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod batch_tests;

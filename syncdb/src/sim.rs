@@ -27,6 +27,7 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 
 use crate::change::{Change, ChangeOp, VersionVector};
+use crate::columnar::BatchEncoder;
 use crate::db::{Database, Row};
 use crate::error::Result;
 use crate::resolver::Cell;
@@ -327,16 +328,8 @@ impl World {
     }
 
     fn push(&mut self, i: usize) {
-        let a: Vec<Vec<u8>> = self.client_sessions[i]
-            .poll()
-            .iter()
-            .map(|m| m.encode())
-            .collect();
-        let b: Vec<Vec<u8>> = self.server_sessions[i]
-            .poll()
-            .iter()
-            .map(|m| m.encode())
-            .collect();
+        let a = self.client_sessions[i].poll_encoded();
+        let b = self.server_sessions[i].poll_encoded();
         self.send_all(i, true, a);
         self.send_all(i, false, b);
     }
@@ -709,6 +702,105 @@ pub struct WorkloadReport {
     pub merge_changes_s: f64,
     /// Whether the two merged replicas hold identical tables.
     pub converged: bool,
+    /// Mean microseconds to encode one sync batch of [`ENCODE_BATCH`]
+    /// changes of the workload with a session's [`BatchEncoder`] (after a
+    /// warm-up pass over the same batches; see [`batch_encode`]).
+    pub encode_us_per_batch: f64,
+    /// The median of the same timings.
+    pub encode_us_per_batch_median: f64,
+    /// Batches timed.
+    pub encode_batches: usize,
+    /// Bytes of those encoded batches per change.
+    pub encode_bytes_per_change: f64,
+    /// Their size over the size of the same batches with every column
+    /// searched ([`encode_changes`](crate::columnar::encode_changes)), on up
+    /// to [`ENCODE_COMPARED`] of them (1.0: no bytes lost to the cache).
+    pub encode_bytes_vs_search: f64,
+}
+
+/// Changes per batch in [`batch_encode`]: a typical sync batch.
+pub const ENCODE_BATCH: usize = 50;
+
+/// Most batches [`batch_encode`] times.
+pub const ENCODE_TIMED: usize = 2000;
+
+/// Most batches [`batch_encode`] also encodes with a full search.
+pub const ENCODE_COMPARED: usize = 100;
+
+/// Figures of [`batch_encode`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BatchEncodeReport {
+    /// Mean microseconds per batch.
+    pub mean_us: f64,
+    /// Median microseconds per batch.
+    pub median_us: f64,
+    /// Batches timed.
+    pub batches: usize,
+    /// Encoded bytes per change.
+    pub bytes_per_change: f64,
+    /// Encoded size over the size with every column searched (on up to
+    /// [`ENCODE_COMPARED`] batches spread over the timed ones).
+    pub bytes_vs_search: f64,
+}
+
+/// Times encoding `changes` in sync batches of [`ENCODE_BATCH`] as one
+/// session does: one [`BatchEncoder`] for all of them, [`DEFAULT_EFFORT`](crate::columnar::DEFAULT_EFFORT).
+/// Up to [`ENCODE_TIMED`] batches spread evenly over the changes are
+/// encoded once to warm up, then again, each timed on its own. Only the
+/// timings depend on the machine.
+pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
+    use crate::columnar::{encode_changes, DEFAULT_EFFORT};
+    use std::time::Instant;
+    let chunks: Vec<&[Change]> = changes.chunks(ENCODE_BATCH).collect();
+    let step = chunks.len().div_ceil(ENCODE_TIMED).max(1);
+    let picked: Vec<&[Change]> = chunks.iter().step_by(step).copied().collect();
+    let mut enc = BatchEncoder::new();
+    for c in &picked {
+        std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
+    }
+    let mut times = Vec::with_capacity(picked.len());
+    let mut sizes = Vec::with_capacity(picked.len());
+    for c in &picked {
+        let start = Instant::now();
+        let bytes = std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+        sizes.push(bytes.len());
+    }
+    let n = picked.len();
+    let mean_us = if n > 0 {
+        times.iter().sum::<f64>() / n as f64
+    } else {
+        0.0
+    };
+    times.sort_by(f64::total_cmp);
+    let median_us = match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => times[n / 2],
+        _ => (times[n / 2 - 1] + times[n / 2]) / 2.0,
+    };
+    let total: usize = sizes.iter().sum();
+    let every = n.div_ceil(ENCODE_COMPARED).max(1);
+    let (mut ours, mut searched) = (0usize, 0usize);
+    for (c, size) in picked.iter().zip(&sizes).step_by(every) {
+        ours += size;
+        searched += encode_changes(c, DEFAULT_EFFORT).len();
+    }
+    let changes_timed: usize = picked.iter().map(|c| c.len()).sum();
+    BatchEncodeReport {
+        mean_us,
+        median_us,
+        batches: n,
+        bytes_per_change: if changes_timed > 0 {
+            total as f64 / changes_timed as f64
+        } else {
+            0.0
+        },
+        bytes_vs_search: if searched > 0 {
+            ours as f64 / searched as f64
+        } else {
+            1.0
+        },
+    }
 }
 
 /// The row workload of the sync benchmarks: `rows` rows of
@@ -745,6 +837,7 @@ pub fn row_workload(
     }
     let update_s = start.elapsed().as_secs_f64();
     let all = a.changes_since(&VersionVector::new());
+    let all_for_encode = all.clone();
     let per_change: usize = all.iter().map(crate::wire::encoded_change_len).sum();
     let snapshot = a.save_snapshot().len();
     let bytes: usize = crate::wire::batches(a.replica(), a.schema_version(), all, 1 << 20)
@@ -752,6 +845,7 @@ pub fn row_workload(
         .map(|m| m.encode().len())
         .sum();
     let writes = rows * 4 + updates;
+    let encode = batch_encode(&all_for_encode);
     // Merge: b starts from a's state, both edit concurrently, then exchange.
     let b = open(2)?;
     b.apply_changes(1, &a.changes_since(&VersionVector::new()))?;
@@ -787,5 +881,10 @@ pub fn row_workload(
         merge_s,
         merge_changes_s: per_s(merged, merge_s),
         converged,
+        encode_us_per_batch: encode.mean_us,
+        encode_us_per_batch_median: encode.median_us,
+        encode_batches: encode.batches,
+        encode_bytes_per_change: encode.bytes_per_change,
+        encode_bytes_vs_search: encode.bytes_vs_search,
     })
 }

@@ -28,9 +28,13 @@ use std::sync::{Arc, Mutex};
 use unidb_common::id::ReplicaId;
 
 use crate::change::VersionVector;
+use crate::columnar::BatchEncoder;
 use crate::db::Database;
 use crate::error::{Result, SyncError};
-use crate::wire::{batches, Message};
+use crate::wire::{batches_with, Message};
+
+/// A reply: a message, with its encoding when the batching already made it.
+type Reply = (Message, Option<Vec<u8>>);
 
 /// Settings of a [`Session`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,9 @@ pub struct Session {
     peer_known: Option<VersionVector>,
     /// What the peer has acknowledged holding.
     acked: VersionVector,
+    /// Encodes the change batches sent to the peer, remembering the codecs
+    /// chosen for each column stream.
+    encoder: BatchEncoder,
 }
 
 impl Session {
@@ -69,7 +76,21 @@ impl Session {
             peer: None,
             peer_known: None,
             acked: VersionVector::new(),
+            encoder: BatchEncoder::new(),
         }
+    }
+
+    /// The encoder of the change batches this session sends (its cache
+    /// counters show how often a batch needed a codec search).
+    pub fn encoder(&self) -> &BatchEncoder {
+        &self.encoder
+    }
+
+    /// Encodes a message with this session's batch encoder (see
+    /// [`Message::encode_with`]); any peer decodes it with
+    /// [`Message::decode`].
+    pub fn encode(&mut self, message: &Message) -> Vec<u8> {
+        message.encode_with(&mut self.encoder)
     }
 
     /// The local database.
@@ -101,6 +122,24 @@ impl Session {
     /// Changes made since the peer's checkpoint that were not sent yet
     /// (empty before the peer's `Hello`).
     pub fn poll(&mut self) -> Vec<Message> {
+        self.poll_inner().into_iter().map(|(m, _)| m).collect()
+    }
+
+    /// [`poll`](Self::poll), encoded (each batch encoded once, by the
+    /// search for its size).
+    pub fn poll_encoded(&mut self) -> Vec<Vec<u8>> {
+        let replies = self.poll_inner();
+        self.encode_replies(replies)
+    }
+
+    fn encode_replies(&mut self, replies: Vec<Reply>) -> Vec<Vec<u8>> {
+        replies
+            .into_iter()
+            .map(|(m, bytes)| bytes.unwrap_or_else(|| self.encode(&m)))
+            .collect()
+    }
+
+    fn poll_inner(&mut self) -> Vec<Reply> {
         let Some(known) = &self.peer_known else {
             return Vec::new();
         };
@@ -122,14 +161,24 @@ impl Session {
         }
         let sender = self.db.replica();
         let version = self.db.schema_version();
-        let mut out = batches(sender, version, changes, self.config.max_batch_bytes);
+        let mut out: Vec<Reply> = batches_with(
+            &mut self.encoder,
+            sender,
+            version,
+            changes,
+            self.config.max_batch_bytes,
+        )
+        .into_iter()
+        .map(|(m, bytes)| (m, Some(bytes)))
+        .collect();
         if !collected.is_empty() {
-            out.push(Message::Changes {
+            let m = Message::Changes {
                 sender,
                 schema_version: version,
                 changes: Vec::new(),
                 collected,
-            });
+            };
+            out.push((m, None));
         }
         out
     }
@@ -141,6 +190,15 @@ impl Session {
     /// ([`SyncError::SchemaTooNew`], [`SyncError::SchemaConflict`],
     /// [`SyncError::ClockSkew`], validation errors); nothing is applied then.
     pub fn handle(&mut self, message: Message) -> Result<Vec<Message>> {
+        Ok(self
+            .handle_inner(message)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    fn handle_inner(&mut self, message: Message) -> Result<Vec<Reply>> {
+        let only = |m: Message| vec![(m, None)];
         match message {
             Message::Hello {
                 replica,
@@ -167,15 +225,16 @@ impl Session {
                 let mut out = Vec::new();
                 let schema = self.db.schema();
                 if schema_version < schema.version() {
-                    out.push(Message::Migrations {
+                    let m = Message::Migrations {
                         from_version: schema_version,
                         migrations: schema.history()[schema_version as usize..].to_vec(),
-                    });
+                    };
+                    out.push((m, None));
                 }
                 self.acked.merge(&known);
                 // Resume from the peer's checkpoint.
                 self.peer_known = Some(known);
-                out.extend(self.poll());
+                out.extend(self.poll_inner());
                 Ok(out)
             }
             Message::Migrations {
@@ -184,7 +243,7 @@ impl Session {
             } => {
                 let applied = self.db.apply_migrations(from_version, &migrations)?;
                 Ok(if applied > 0 {
-                    vec![self.hello()]
+                    only(self.hello())
                 } else {
                     Vec::new()
                 })
@@ -197,11 +256,11 @@ impl Session {
             } => {
                 self.check_peer(sender)?;
                 self.db.apply_batch(schema_version, changes, &collected)?;
-                Ok(vec![Message::Ack {
+                Ok(only(Message::Ack {
                     replica: self.db.replica(),
                     known: self.db.version_vector(),
                     gc: self.db.gc_frontier(),
-                }])
+                }))
             }
             Message::Ack { replica, known, gc } => {
                 self.check_peer(replica)?;
@@ -216,13 +275,15 @@ impl Session {
         }
     }
 
-    /// Decodes and handles an encoded message; replies are encoded.
+    /// Decodes and handles an encoded message; replies are encoded (with
+    /// this session's batch encoder).
     ///
     /// # Errors
     /// [`SyncError::Decode`] or the errors of [`Session::handle`].
     pub fn handle_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         let msg = Message::decode(bytes)?;
-        Ok(self.handle(msg)?.iter().map(Message::encode).collect())
+        let replies = self.handle_inner(msg)?;
+        Ok(self.encode_replies(replies))
     }
 
     fn check_peer(&mut self, replica: ReplicaId) -> Result<()> {

@@ -226,8 +226,14 @@ fn header(tag: u8) -> Vec<u8> {
 }
 
 impl Message {
-    /// The message's encoding.
+    /// The message's encoding (every change batch searched for its codecs).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with(&mut columnar::BatchEncoder::uncached())
+    }
+
+    /// The message's encoding, change batches encoded by `batch` (a
+    /// session's encoder, which remembers the codecs of earlier batches).
+    pub fn encode_with(&self, batch: &mut columnar::BatchEncoder) -> Vec<u8> {
         match self {
             Message::Hello {
                 replica,
@@ -263,21 +269,7 @@ impl Message {
                 schema_version,
                 changes,
                 collected,
-            } => {
-                let mut out = header(TAG_CHANGES);
-                put(&mut out, sender.as_u64());
-                put(&mut out, u64::from(*schema_version));
-                put(&mut out, collected.len() as u64);
-                for c in collected {
-                    put(&mut out, c.origin.as_u64());
-                    put(&mut out, c.first);
-                    put(&mut out, c.last);
-                }
-                out.extend_from_slice(&columnar::encode_changes(changes, columnar::DEFAULT_EFFORT));
-                let crc = crc32fast::hash(&out);
-                out.extend_from_slice(&crc.to_le_bytes());
-                out
-            }
+            } => encode_changes_message(*sender, *schema_version, changes, collected, batch),
             Message::Ack { replica, known, gc } => {
                 let mut out = header(TAG_ACK);
                 put(&mut out, replica.as_u64());
@@ -394,6 +386,29 @@ impl Message {
 /// flags, padding length and checksum, at their largest.
 const BATCH_OVERHEAD: usize = 4 + 10 + 5 + 1 + 10 + 1 + 1 + 4;
 
+/// The encoding of a [`Message::Changes`] with these fields.
+fn encode_changes_message(
+    sender: ReplicaId,
+    schema_version: u32,
+    changes: &[Change],
+    collected: &[Collected],
+    batch: &mut columnar::BatchEncoder,
+) -> Vec<u8> {
+    let mut out = header(TAG_CHANGES);
+    put(&mut out, sender.as_u64());
+    put(&mut out, u64::from(schema_version));
+    put(&mut out, collected.len() as u64);
+    for c in collected {
+        put(&mut out, c.origin.as_u64());
+        put(&mut out, c.first);
+        put(&mut out, c.last);
+    }
+    out.extend_from_slice(&batch.encode(changes, columnar::DEFAULT_EFFORT));
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Splits `changes` into [`Message::Changes`] batches whose encodings hold
 /// at most `max_bytes` each (a single change larger than that goes alone).
 ///
@@ -406,6 +421,34 @@ pub fn batches(
     changes: Vec<Change>,
     max_bytes: usize,
 ) -> Vec<Message> {
+    let enc = &mut columnar::BatchEncoder::uncached();
+    split(enc, sender, schema_version, changes, max_bytes, false)
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect()
+}
+
+/// [`batches`] encoded with `enc`: each message with its encoding (the
+/// last trial of the size search, not encoded again).
+pub fn batches_with(
+    enc: &mut columnar::BatchEncoder,
+    sender: ReplicaId,
+    schema_version: u32,
+    changes: Vec<Change>,
+    max_bytes: usize,
+) -> Vec<(Message, Vec<u8>)> {
+    split(enc, sender, schema_version, changes, max_bytes, true)
+}
+
+/// [`batches_with`]; the encodings are left empty unless `keep`.
+fn split(
+    enc: &mut columnar::BatchEncoder,
+    sender: ReplicaId,
+    schema_version: u32,
+    changes: Vec<Change>,
+    max_bytes: usize,
+    keep: bool,
+) -> Vec<(Message, Vec<u8>)> {
     let mut out = Vec::new();
     let mut rest = changes;
     let message = |changes: Vec<Change>| Message::Changes {
@@ -414,7 +457,8 @@ pub fn batches(
         changes,
         collected: Vec::new(),
     };
-    let len_of = |part: &[Change]| message(part.to_vec()).encode().len();
+    let mut encode =
+        |part: &[Change]| encode_changes_message(sender, schema_version, part, &[], enc);
     // Changes per batch that fitted last time.
     let mut hint: Option<usize> = None;
     while !rest.is_empty() {
@@ -428,7 +472,8 @@ pub fn batches(
             safe += 1;
         }
         if safe == total {
-            out.push(message(rest));
+            let bytes = if keep { encode(&rest) } else { Vec::new() };
+            out.push((message(rest), bytes));
             break;
         }
         let mut n = match hint {
@@ -438,10 +483,15 @@ pub fn batches(
         // Largest size known to fit, smallest known not to.
         let mut fit = safe;
         let mut fail = total + 1;
+        // The encoding of the largest prefix found to fit (a session's
+        // encoder may encode the same prefix differently next time).
+        let mut fitting: Option<(usize, Vec<u8>)> = None;
         loop {
-            let size = len_of(&rest[..n]);
+            let bytes = encode(&rest[..n]);
+            let size = bytes.len();
             let next = if size <= max_bytes || n == 1 {
                 fit = n;
+                fitting = Some((n, bytes));
                 if n == total {
                     break;
                 }
@@ -466,7 +516,12 @@ pub fn batches(
         let fit = fit.max(1);
         hint = Some(fit);
         let tail = rest.split_off(fit);
-        out.push(message(rest));
+        let bytes = match fitting {
+            Some((n, bytes)) if n == fit => bytes,
+            _ if keep => encode(&rest),
+            _ => Vec::new(),
+        };
+        out.push((message(rest), bytes));
         rest = tail;
     }
     out

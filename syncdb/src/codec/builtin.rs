@@ -407,14 +407,18 @@ fn for_width(x: &[i64], base: i64, nested: bool) -> (usize, u32) {
     };
     // The widths present, with their counts (few: the loops below run
     // over these only).
-    let present = |h: &[usize; 65]| -> Vec<(usize, usize)> {
-        h.iter()
-            .enumerate()
-            .filter(|&(_, &c)| c > 0)
-            .map(|(w, &c)| (w, c))
-            .collect()
+    // (No allocation: this runs for every trial of `for`.)
+    let present = |h: &[usize; 65]| {
+        let mut out = [(0usize, 0usize); 65];
+        let mut n = 0;
+        for (w, &c) in h.iter().enumerate().filter(|&(_, &c)| c > 0) {
+            out[n] = (w, c);
+            n += 1;
+        }
+        (out, n)
     };
-    let (above, below) = (present(&above), present(&below));
+    let ((above, na), (below, nb)) = (present(&above), present(&below));
+    let (above, below) = (&above[..na], &below[..nb]);
     // Above the widest offset only b = 64 (no exceptions at all) can win.
     let top = above.last().map_or(0, |&(w, _)| w).min(63) as u32;
     let mut best = (bitpack::packed_len(x.len(), 64), 64u32);
@@ -428,7 +432,7 @@ fn for_width(x: &[i64], base: i64, nested: bool) -> (usize, u32) {
             count += c;
             bytes += c * exception(w - b_us);
         }
-        for &(w, c) in &below {
+        for &(w, c) in below {
             count += c;
             bytes += c * exception(w.saturating_sub(b_us) + 1);
         }

@@ -46,6 +46,7 @@ mod huff;
 pub mod io;
 mod numeric;
 mod select;
+mod cache;
 mod text;
 
 use std::fmt;
@@ -55,7 +56,9 @@ use unidb_kernels::bitpack::BitpackError;
 use unidb_kernels::varint::VarintError;
 use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError};
 
+pub use cache::{CacheStats, CascadeCache};
 pub use io::{Budget, Reader};
+pub use select::Cascade;
 pub use text::{decode_text_column, TextColumn};
 
 /// Most rows in one block.
@@ -461,9 +464,12 @@ impl Codec {
 pub struct EncodeCtx {
     stages_left: u8,
     effort: Effort,
-    children: Vec<String>,
+    children: Vec<Cascade>,
     /// The slowest decode class among the children's cascades.
     slowest: Cost,
+    /// Cascades to try first for the next child streams, the next one
+    /// last (a remembered cascade being replayed; empty in a search).
+    hints: Vec<Cascade>,
 }
 
 impl EncodeCtx {
@@ -473,6 +479,7 @@ impl EncodeCtx {
             effort,
             children: Vec::new(),
             slowest: Cost::Fast,
+            hints: Vec::new(),
         }
     }
 
@@ -491,8 +498,10 @@ impl EncodeCtx {
         if self.stages_left <= 1 {
             return Err(CodecError::NoStagesLeft);
         }
-        let (desc, cost) = select::encode_node(values, self.stages_left - 1, self.effort, out)?;
-        self.children.push(desc);
+        let hint = self.hints.pop();
+        let (cascade, cost) =
+            select::encode_node(values, self.stages_left - 1, self.effort, hint, out)?;
+        self.children.push(cascade);
         self.slowest = self.slowest.max(cost);
         Ok(())
     }
@@ -515,9 +524,12 @@ impl EncodeCtx {
         if self.can_nest() {
             return self.child(values, out);
         }
+        // Keep a replayed cascade's hints in step with the children.
+        self.hints.pop();
         let plain = select::plain();
-        select::try_codec(plain, values, 1, self.effort, out)?;
-        self.children.push(plain.info.name.to_owned());
+        let (cascade, _) = select::try_codec(plain, values, 1, self.effort, Vec::new(), out)?
+            .expect("plain encodes every stream");
+        self.children.push(cascade);
         Ok(())
     }
 }
@@ -792,6 +804,24 @@ pub struct Encoded {
 /// # Errors
 /// Only from a misbehaving user codec; the built-in ones always succeed.
 pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError> {
+    encode_column_by(col, effort, true, &mut |values, stages, out| {
+        Ok(select::encode_node(values, stages, effort, None, out)?.0)
+    })
+}
+
+/// Encodes the values node of one block: `(values, stages, out)`.
+type ValuesFn<'f> =
+    dyn FnMut(&Values, u8, &mut Vec<u8>) -> Result<select::Cascade, CodecError> + 'f;
+
+/// [`encode_column`] with the values node of each block written by
+/// `values_node` (the selection, or a [`CascadeCache`]); the cascades are
+/// left out unless `describe`.
+fn encode_column_by(
+    col: &Column,
+    effort: Effort,
+    describe: bool,
+    values_node: &mut ValuesFn<'_>,
+) -> Result<Encoded, CodecError> {
     let rows = col.rows();
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
@@ -810,7 +840,7 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
             Some(mask) if mask[start..end].iter().any(|&x| !x) => {
                 out.push(1);
                 let m = Values::Bool(mask[start..end].to_vec());
-                select::encode_node(&m, effort.stages(), effort, &mut out)?;
+                select::encode_node(&m, effort.stages(), effort, None, &mut out)?;
                 mask[start..end].iter().filter(|&&x| x).count()
             }
             _ => {
@@ -828,7 +858,10 @@ pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError
             sliced = col.values.slice(range);
             &sliced
         };
-        cascades.push(select::encode_node(vals, effort.stages(), effort, &mut out)?.0);
+        let cascade = values_node(vals, effort.stages(), &mut out)?;
+        if describe {
+            cascades.push(cascade.to_string());
+        }
     }
     pad_to_budget(col, &mut out)?;
     Ok(Encoded {
@@ -1099,7 +1132,7 @@ pub fn encode_with(
         });
     }
     let mut out = Vec::new();
-    Ok(select::try_codec(c, values, effort.stages(), effort, &mut out)?.map(|_| out))
+    Ok(select::try_codec(c, values, effort.stages(), effort, Vec::new(), &mut out)?.map(|_| out))
 }
 
 /// Decodes one stream of `count` values written by [`encode_with`]; the

@@ -1,9 +1,12 @@
 //! Automatic codec selection: try the candidates on a sample, keep the
 //! smallest, then encode the whole stream with it.
 
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
+
 use unidb_registry::PluginKind;
 
-use super::{Codec, CodecError, Cost, Effort, EncodeCtx, Values};
+use super::{Codec, CodecError, Cost, DataKind, Effort, EncodeCtx, Values};
 
 /// Values per sampled run.
 const RUN: usize = 64;
@@ -92,30 +95,86 @@ fn contiguous(values: &Values) -> Option<Values> {
     Some(values.slice(start..start + WHOLE))
 }
 
+/// A codec cascade: the codec of a node and the cascades of the child
+/// streams it wrote, in the order it wrote them. The selection returns it
+/// with every node it encodes; a [`CascadeCache`](super::CascadeCache)
+/// keeps it to encode the next values of the same stream without
+/// searching again.
+#[derive(Debug, Clone)]
+pub struct Cascade {
+    pub(super) codec: &'static Codec,
+    pub(super) children: Vec<Cascade>,
+}
+
+impl Cascade {
+    /// The codec of the top node.
+    pub fn codec(&self) -> &'static Codec {
+        self.codec
+    }
+
+    /// The cascades of the child streams, in the order they were written.
+    pub fn children(&self) -> &[Cascade] {
+        &self.children
+    }
+
+    fn leaf(codec: &'static Codec) -> Cascade {
+        Cascade {
+            codec,
+            children: Vec::new(),
+        }
+    }
+}
+
+impl PartialEq for Cascade {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.codec, other.codec) && self.children == other.children
+    }
+}
+
+impl Eq for Cascade {}
+
+impl fmt::Display for Cascade {
+    /// `name` or `name(child,child)`, e.g. `dict(front(for,lz4),for)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.codec.info.name)?;
+        if let Some((first, rest)) = self.children.split_first() {
+            write!(f, "({first}")?;
+            for c in rest {
+                write!(f, ",{c}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes one node (name, then payload) with `codec`; `Ok(None)` when the
-/// codec does not fit the values. Returns the node's cascade description
-/// and the slowest decode class among its stages.
+/// codec does not fit the values. `hints` are cascades to try first for
+/// the node's child streams, the first child's last (a remembered cascade
+/// being replayed; empty for a search). Returns the node's cascade and
+/// the slowest decode class among its stages.
 pub(super) fn try_codec(
-    codec: &Codec,
+    codec: &'static Codec,
     values: &Values,
     stages: u8,
     effort: Effort,
+    hints: Vec<Cascade>,
     out: &mut Vec<u8>,
-) -> Result<Option<(String, Cost)>, CodecError> {
+) -> Result<Option<(Cascade, Cost)>, CodecError> {
     let start = out.len();
     let name = codec.info.name;
     out.push(name.len() as u8);
     out.extend_from_slice(name.as_bytes());
     let mut ctx = EncodeCtx::new(stages, effort);
+    ctx.hints = hints;
     match (codec.encode)(values, &mut ctx, out) {
-        Ok(true) => {
-            let desc = if ctx.children.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{name}({})", ctx.children.join(","))
-            };
-            Ok(Some((desc, codec.cost.max(ctx.slowest))))
-        }
+        Ok(true) => Ok(Some((
+            Cascade {
+                codec,
+                children: ctx.children,
+            },
+            codec.cost.max(ctx.slowest),
+        ))),
         Ok(false) | Err(CodecError::NoStagesLeft) => {
             out.truncate(start);
             Ok(None)
@@ -127,63 +186,214 @@ pub(super) fn try_codec(
     }
 }
 
-fn candidates(values: &Values, effort: Effort) -> Vec<&'static Codec> {
-    let kind = values.kind();
-    Codec::registry()
-        .list()
-        .into_iter()
-        .filter(|c| c.accepts(kind) && effort.allows(c.cost) && c.info.name.len() <= 255)
-        .collect()
+/// The codecs the selection tries, per data kind and effort, for one
+/// state of the registry.
+struct Candidates {
+    /// Names registered when the lists were made (names are only added).
+    registered: usize,
+    /// Per [`DataKind`] (in declaration order), per effort (fast, max).
+    lists: Vec<[Vec<&'static Codec>; 2]>,
+}
+
+const KINDS: [DataKind; 5] = [
+    DataKind::Int,
+    DataKind::Float,
+    DataKind::Text,
+    DataKind::Bool,
+    DataKind::Bytes,
+];
+
+fn kind_index(kind: DataKind) -> usize {
+    match kind {
+        DataKind::Int => 0,
+        DataKind::Float => 1,
+        DataKind::Text => 2,
+        DataKind::Bool => 3,
+        DataKind::Bytes => 4,
+    }
+}
+
+static CANDIDATES: RwLock<Option<Arc<Candidates>>> = RwLock::new(None);
+
+/// The registry's codecs that accept `kind` at `effort`, sorted by name
+/// (plain included). Listing the registry sorts every plugin, which cost
+/// more than some encodings it served: the lists are made once per state
+/// of the registry and shared.
+fn candidate_lists() -> Arc<Candidates> {
+    let registered = Codec::registry().len();
+    if let Some(c) = CANDIDATES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        if c.registered == registered {
+            return c.clone();
+        }
+    }
+    // Count first: a codec registered while listing makes the next call
+    // list again rather than miss it.
+    let all = Codec::registry().list();
+    let lists = KINDS
+        .iter()
+        .map(|&kind| {
+            [Effort::Fast, Effort::Max].map(|effort| {
+                all.iter()
+                    .copied()
+                    .filter(|c| {
+                        c.accepts(kind) && effort.allows(c.cost) && c.info.name.len() <= 255
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let made = Arc::new(Candidates { registered, lists });
+    *CANDIDATES.write().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());
+    made
+}
+
+fn candidates(kind: DataKind, effort: Effort) -> (Arc<Candidates>, usize, usize) {
+    let lists = candidate_lists();
+    let e = usize::from(effort == Effort::Max);
+    (lists, kind_index(kind), e)
 }
 
 pub(super) fn plain() -> &'static Codec {
-    Codec::registry()
-        .get("plain")
-        .expect("the built-in plain codec is registered")
+    static PLAIN: OnceLock<&'static Codec> = OnceLock::new();
+    PLAIN.get_or_init(|| {
+        Codec::registry()
+            .get("plain")
+            .expect("the built-in plain codec is registered")
+    })
 }
 
-/// Encodes `values` as one node with at most `stages` stages, choosing the
-/// codec automatically. Returns the cascade description and its slowest
-/// decode class.
-pub(super) fn encode_node(
+fn one() -> Option<&'static Codec> {
+    static ONE: OnceLock<Option<&'static Codec>> = OnceLock::new();
+    *ONE.get_or_init(|| Codec::registry().get("one").ok())
+}
+
+fn frame_of_reference() -> Option<&'static Codec> {
+    static FOR: OnceLock<Option<&'static Codec>> = OnceLock::new();
+    *FOR.get_or_init(|| Codec::registry().get("for").ok())
+}
+
+/// Encodes a stream too small for a search to pay: the smallest of
+/// `plain`, `one` (all values equal) and, for integers, `for` as a single
+/// stage (its exceptions, if any, stored plain). Other kinds are written
+/// `one` when all values are equal (never larger than `plain` then), else
+/// `plain`, each tried once.
+pub(super) fn encode_tiny(
+    values: &Values,
+    effort: Effort,
+    out: &mut Vec<u8>,
+) -> Result<(Cascade, Cost), CodecError> {
+    let start = out.len();
+    let usable =
+        |c: Option<&'static Codec>| c.filter(|c| c.accepts(values.kind()) && effort.allows(c.cost));
+    let one = usable(one());
+    if let (Values::Int(x), Some(fr)) = (values, usable(frame_of_reference())) {
+        if let Some(mut best) = try_codec(fr, values, 1, effort, Vec::new(), out)? {
+            if let Some(one) = one {
+                let mut scratch = Vec::new();
+                if let Some(r) = try_codec(one, values, 1, effort, Vec::new(), &mut scratch)? {
+                    if scratch.len() < out.len() - start {
+                        out.truncate(start);
+                        out.extend_from_slice(&scratch);
+                        best = r;
+                    }
+                }
+            }
+            // A plain node: name length, name, 8 bytes per value.
+            if out.len() - start <= 1 + plain().info.name.len() + 8 * x.len() {
+                return Ok(best);
+            }
+            out.truncate(start);
+        }
+    } else if let Some(one) = one {
+        if let Some(r) = try_codec(one, values, 1, effort, Vec::new(), out)? {
+            return Ok(r);
+        }
+    }
+    Ok(
+        try_codec(plain(), values, 1, effort, Vec::new(), out)?
+            .expect("plain encodes every stream"),
+    )
+}
+
+/// Encodes `values` with the codecs of a remembered cascade, each stage
+/// whose codec no longer fits chosen afresh; `Ok(None)` when the top
+/// codec does not fit (nothing is written then).
+pub(super) fn replay(
+    cascade: Cascade,
     values: &Values,
     stages: u8,
     effort: Effort,
     out: &mut Vec<u8>,
-) -> Result<(String, Cost), CodecError> {
-    let plain = plain();
-    let mut plain_node = Vec::new();
-    try_codec(plain, values, 1, effort, &mut plain_node)?;
-    if values.is_empty() {
-        out.extend_from_slice(&plain_node);
-        return Ok((plain.info.name.to_owned(), plain.cost));
+) -> Result<Option<(Cascade, Cost)>, CodecError> {
+    let Cascade {
+        codec,
+        mut children,
+    } = cascade;
+    if !codec.accepts(values.kind()) || !effort.allows(codec.cost) {
+        return Ok(None);
     }
+    children.reverse();
+    try_codec(codec, values, stages, effort, children, out)
+}
+
+/// Encodes `values` as one node with at most `stages` stages, choosing the
+/// codec automatically (after trying `hint`, a remembered cascade, when
+/// given). Returns the cascade and its slowest decode class.
+pub(super) fn encode_node(
+    values: &Values,
+    stages: u8,
+    effort: Effort,
+    hint: Option<Cascade>,
+    out: &mut Vec<u8>,
+) -> Result<(Cascade, Cost), CodecError> {
+    let plain = plain();
+    if values.is_empty() {
+        try_codec(plain, values, 1, effort, Vec::new(), out)?;
+        return Ok((Cascade::leaf(plain), plain.cost));
+    }
+    if let Some(h) = hint {
+        if let Some(done) = replay(h, values, stages, effort, out)? {
+            return Ok(done);
+        }
+    }
+    let mut plain_node = Vec::new();
+    try_codec(plain, values, 1, effort, Vec::new(), &mut plain_node)?;
     let sample = sample(values);
     let probe = sample.as_ref().unwrap_or(values);
     let contiguous = contiguous(values);
     // (size on the probe, codec, the full encoding when the probe was the
     // whole stream)
-    type Ranked = (usize, &'static Codec, Option<(Vec<u8>, String, Cost)>);
+    type Ranked = (usize, &'static Codec, Option<(Vec<u8>, Cascade, Cost)>);
     let mut ranked: Vec<Ranked> = Vec::new();
-    for codec in candidates(values, effort) {
+    // One scratch buffer for the trials whose bytes are only measured.
+    let mut scratch = Vec::new();
+    let (lists, k, e) = candidates(values.kind(), effort);
+    for &codec in &lists.lists[k][e] {
         if std::ptr::eq(codec, plain) {
             continue;
         }
         let mut buf = Vec::new();
-        if let Some((desc, cost)) = try_codec(codec, probe, stages, effort, &mut buf)? {
+        if let Some((casc, cost)) = try_codec(codec, probe, stages, effort, Vec::new(), &mut buf)? {
             let mut rank = weighted(buf.len(), cost);
             // Integers: the better of the spread runs and one contiguous run.
             if let Some(c) = &contiguous {
-                let mut other = Vec::new();
-                if let Some((_, cost)) = try_codec(codec, c, stages, effort, &mut other)? {
-                    rank = rank.min(weighted(other.len(), cost));
+                scratch.clear();
+                if let Some((_, cost)) =
+                    try_codec(codec, c, stages, effort, Vec::new(), &mut scratch)?
+                {
+                    rank = rank.min(weighted(scratch.len(), cost));
                 }
             }
-            ranked.push((rank, codec, sample.is_none().then_some((buf, desc, cost))));
+            ranked.push((rank, codec, sample.is_none().then_some((buf, casc, cost))));
         } else if let Some(c) = &contiguous {
-            let mut other = Vec::new();
-            if let Some((_, cost)) = try_codec(codec, c, stages, effort, &mut other)? {
-                ranked.push((weighted(other.len(), cost), codec, None));
+            scratch.clear();
+            if let Some((_, cost)) = try_codec(codec, c, stages, effort, Vec::new(), &mut scratch)?
+            {
+                ranked.push((weighted(scratch.len(), cost), codec, None));
             }
         }
     }
@@ -191,7 +401,7 @@ pub(super) fn encode_node(
     // A codec that fit the sample may not fit the whole stream (one value,
     // dictionary size), and a sample misjudges some data: the two best
     // candidates that fit are encoded in full and the smaller kept.
-    let mut best: Option<(usize, Vec<u8>, String, Cost)> = None;
+    let mut best: Option<(usize, Vec<u8>, Cascade, Cost)> = None;
     let mut tried = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
     for (size, codec, done) in ranked {
@@ -200,19 +410,19 @@ pub(super) fn encode_node(
         if tried == 1 && size > lead + lead / 4 {
             break;
         }
-        let (buf, desc, cost) = match done {
+        let (buf, casc, cost) = match done {
             Some(d) => d,
             None => {
                 let mut buf = Vec::new();
-                match try_codec(codec, values, stages, effort, &mut buf)? {
-                    Some((desc, cost)) => (buf, desc, cost),
+                match try_codec(codec, values, stages, effort, Vec::new(), &mut buf)? {
+                    Some((casc, cost)) => (buf, casc, cost),
                     None => continue,
                 }
             }
         };
         let w = weighted(buf.len(), cost);
         if best.as_ref().is_none_or(|(b, _, _, _)| w < *b) {
-            best = Some((w, buf, desc, cost));
+            best = Some((w, buf, casc, cost));
         }
         tried += 1;
         if tried == 2 || sample.is_none() {
@@ -220,13 +430,13 @@ pub(super) fn encode_node(
         }
     }
     match best {
-        Some((w, buf, desc, cost)) if w < plain_node.len() => {
+        Some((w, buf, casc, cost)) if w < plain_node.len() => {
             out.extend_from_slice(&buf);
-            Ok((desc, cost))
+            Ok((casc, cost))
         }
         _ => {
             out.extend_from_slice(&plain_node);
-            Ok((plain.info.name.to_owned(), plain.cost))
+            Ok((Cascade::leaf(plain), plain.cost))
         }
     }
 }

@@ -809,7 +809,9 @@ fn speed_floor_covers_nested_stages() {
         let plain = encode_with("plain", &values, Effort::Max).unwrap().unwrap();
         let mut out = Vec::new();
         let (desc, cost) =
-            select::encode_node(&values, Effort::Max.stages(), Effort::Max, &mut out).unwrap();
+            select::encode_node(&values, Effort::Max.stages(), Effort::Max, None, &mut out)
+                .unwrap();
+        let desc = desc.to_string();
         let named = desc
             .split(['(', ')', ','])
             .filter(|s| !s.is_empty())
