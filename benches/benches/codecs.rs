@@ -10,6 +10,13 @@
 //! batch kept) so that a change of machine load hits every side alike; it
 //! takes about 20 s. It ends with the syncdb bench's 100k-row change set:
 //! the columnar batch against zstd and lz4 over the per-change form.
+//!
+//! `cargo bench --bench codecs -- corpus [DIR]` prints the same comparison
+//! on real public columns (`corpus/fetch.sh` writes them to `corpus/data`,
+//! the default `DIR`): per column unidb's ratio and cascade, pco (level 8)
+//! and zstd-3 ratios, encode and decode MB/s of unidb and pco, and whether
+//! unidb meets its targets there (ratio at least 95% of pco's and at least
+//! the lower of 1.5x zstd-3's and pco's; decode at least 1.5x pco's).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -386,9 +393,197 @@ fn report_change_set() {
     }
 }
 
+/// One column of the real-data corpus: file name and values.
+struct CorpusColumn {
+    name: String,
+    col: Column,
+}
+
+/// Reads every `*.i64`, `*.f64` and `*.ts` file of `dir` (one decimal
+/// value per line), sorted by name.
+fn read_corpus(dir: &std::path::Path) -> Vec<CorpusColumn> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "corpus directory {}: {e} (run corpus/fetch.sh first)",
+                dir.display()
+            )
+        })
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let text = match ext {
+            "i64" | "f64" | "ts" => std::fs::read_to_string(&p).expect("corpus file"),
+            _ => continue,
+        };
+        let lines = text.lines().filter(|l| !l.is_empty());
+        let col = match ext {
+            "f64" => Column::new(
+                ColumnKind::Float,
+                Values::Float(
+                    lines
+                        .map(|l| {
+                            l.parse()
+                                .unwrap_or_else(|e| panic!("{}: {l:?}: {e}", p.display()))
+                        })
+                        .collect(),
+                ),
+            ),
+            kind => Column::new(
+                if kind == "ts" {
+                    ColumnKind::Timestamp
+                } else {
+                    ColumnKind::Int
+                },
+                Values::Int(
+                    lines
+                        .map(|l| {
+                            l.parse()
+                                .unwrap_or_else(|e| panic!("{}: {l:?}: {e}", p.display()))
+                        })
+                        .collect(),
+                ),
+            ),
+        }
+        .expect("a column of its kind");
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_owned();
+        out.push(CorpusColumn { name, col });
+    }
+    out
+}
+
+/// Raw little-endian bytes of a numeric column (the peers' input).
+fn raw_le(col: &Column) -> Vec<u8> {
+    match col.values() {
+        Values::Int(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Values::Float(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        _ => unreachable!("the corpus is numeric"),
+    }
+}
+
+/// Seconds per call of `f`: the best of 3 batches of about 20 ms.
+fn best_time(mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    let once = t.elapsed().as_secs_f64().max(1e-7);
+    let iters = ((0.02 / once) as u32).clamp(1, 1000);
+    let mut best = once;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / f64::from(iters));
+    }
+    best
+}
+
+/// The `corpus` mode: one row per real column, then the misses.
+fn report_corpus(dir: &std::path::Path) {
+    let cols = read_corpus(dir);
+    assert!(!cols.is_empty(), "no corpus files in {}", dir.display());
+    println!(
+        "| column | values | unidb | pco | zstd-3 | unidb/pco | enc MB/s | dec MB/s | pco enc MB/s | pco dec MB/s | dec vs pco | unidb cascade |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut misses = Vec::new();
+    let (mut sum_log_vs_pco, mut n) = (0.0f64, 0usize);
+    for CorpusColumn { name, col } in &cols {
+        let raw = raw_le(col);
+        let mb = raw.len() as f64 / 1e6;
+        let enc = encode_column(col, Effort::Max).unwrap();
+        assert_eq!(&decode_column(&enc.bytes).unwrap(), col, "{name}");
+        let enc_s = best_time(|| {
+            black_box(encode_column(black_box(col), Effort::Max).unwrap());
+        });
+        let pco = pco_bytes(col).expect("numeric column");
+        let is_int = matches!(col.values(), Values::Int(_));
+        let pco_enc_s = best_time(|| {
+            black_box(pco_bytes(black_box(col)));
+        });
+        let z3 = zstd::bulk::compress(&raw, 3).unwrap();
+        let sides: Vec<Side<'_>> = vec![
+            (
+                "unidb",
+                Box::new(|| {
+                    black_box(decode_column(black_box(&enc.bytes)).unwrap());
+                }),
+            ),
+            (
+                "pco",
+                Box::new(|| {
+                    if is_int {
+                        black_box(
+                            pco::standalone::simple_decompress::<i64>(black_box(&pco)).unwrap(),
+                        );
+                    } else {
+                        black_box(
+                            pco::standalone::simple_decompress::<f64>(black_box(&pco)).unwrap(),
+                        );
+                    }
+                }),
+            ),
+        ];
+        let secs = interleaved(&sides, 3);
+        let ratio = |len: usize| raw.len() as f64 / len as f64;
+        let (ours, p, z) = (ratio(enc.bytes.len()), ratio(pco.len()), ratio(z3.len()));
+        let speed = secs[1] / secs[0];
+        sum_log_vs_pco += (ours / p).ln();
+        n += 1;
+        println!(
+            "| {name} | {} | {ours:.2} | {p:.2} | {z:.2} | {:.0}% | {:.0} | {:.0} | {:.0} | {:.0} | {speed:.2}x | {} |",
+            col.values().len(),
+            100.0 * ours / p,
+            mb / enc_s,
+            mb / secs[0],
+            mb / pco_enc_s,
+            mb / secs[1],
+            enc.cascades.join("; ")
+        );
+        let mut why = Vec::new();
+        if ours < 0.95 * p {
+            why.push(format!("ratio {:.0}% of pco", 100.0 * ours / p));
+        }
+        if ours < (1.5 * z).min(p) {
+            why.push(format!("ratio {:.2}x zstd-3", ours / z));
+        }
+        if speed < 1.5 {
+            why.push(format!("decode {speed:.2}x pco"));
+        }
+        if !why.is_empty() {
+            misses.push(format!("{name}: {}", why.join(", ")));
+        }
+    }
+    println!(
+        "\n{} columns; geometric mean of unidb/pco ratio {:.3}; {} miss a target",
+        n,
+        (sum_log_vs_pco / n as f64).exp(),
+        misses.len()
+    );
+    for m in misses {
+        println!("- {m}");
+    }
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(k) = args.iter().position(|a| a == "corpus") {
+        let dir = args
+            .get(k + 1)
+            .filter(|a| !a.starts_with('-'))
+            .map_or("corpus/data", String::as_str);
+        report_corpus(std::path::Path::new(dir));
+        return;
+    }
     if std::env::args().skip(1).any(|a| a == "report") {
         report(&columns());
         report_change_set();
