@@ -17,6 +17,10 @@
 //! behind; [`remove_stale_temps`] (called by every save) deletes those of the
 //! target whose process is gone. Whether a process is gone is known on Linux
 //! (`/proc/<pid>`); elsewhere, or when unsure, the files are left alone.
+//! Processes are told apart by pid only: when several machines or pid
+//! namespaces save to one shared directory, a save in another one can lose
+//! its temporary file to the clean-up; that save then fails (its rename
+//! finds no file) and the target keeps its previous content.
 //!
 //! Errors are [`FsError`]s: the failed step, the path it concerns and the
 //! operating system's [`io::Error`] as the source.
