@@ -46,10 +46,10 @@
 //! (at most [`MAX_CHANGES_PER_BYTE`] changes per input byte beyond one
 //! codec block) and every column's kind and row count against the header
 //! before decoding it, and charges one decode [`Budget`](codec::Budget) of
-//! the batch's length (256 bytes per input byte plus 1 MiB) with
+//! the batch's length (1024 bytes per input byte plus 1 MiB) with
 //! [`CHANGE_COST`] per change up front and then every column (constant
 //! integer columns included) before allocating, so a batch of `n` bytes
-//! decodes to at most a small multiple of `256 n + 1 MiB` bytes; every
+//! decodes to at most a small multiple of `1024 n + 1 MiB` bytes; every
 //! malformed input is a [`SyncError::Decode`] naming the byte offset. The
 //! encoder pads a batch that would decode to more than its length's budget
 //! (highly repetitive values) until it does not, so every batch it writes

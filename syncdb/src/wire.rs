@@ -63,8 +63,8 @@ pub enum Message {
         gc: VersionVector,
         /// The digest of the sender's schema history
         /// ([`Schema::digest`](crate::Schema::digest) at `schema_version`;
-        /// 8 bytes after `gc`, absent from older senders): a receiver at
-        /// that version or above refuses a peer whose history differs.
+        /// after `gc`, a flag byte then 8 bytes when present): a receiver
+        /// at that version or above refuses a peer whose history differs.
         schema_digest: Option<u64>,
     },
     /// Schema migrations: `migrations[i]` produces version `from_version + i + 1`.
@@ -247,8 +247,12 @@ impl Message {
                 put(&mut out, u64::from(*schema_version));
                 put_vv(&mut out, known);
                 put_vv(&mut out, gc);
-                if let Some(d) = schema_digest {
-                    out.extend_from_slice(&d.to_le_bytes());
+                match schema_digest {
+                    Some(d) => {
+                        out.push(1);
+                        out.extend_from_slice(&d.to_le_bytes());
+                    }
+                    None => out.push(0),
                 }
                 out
             }
@@ -307,11 +311,15 @@ impl Message {
                 schema_version: r.u32()?,
                 known: r.vv()?,
                 gc: r.vv()?,
-                schema_digest: if r.remaining() == 0 {
-                    None
-                } else {
-                    let b = r.take(8)?;
-                    Some(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                schema_digest: match r.byte()? {
+                    0 => None,
+                    1 => Some(u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))),
+                    f => {
+                        return Err(r.err_at(
+                            r.pos - 1,
+                            format!("schema digest flag {f}, expected 0 or 1"),
+                        ))
+                    }
                 },
             },
             TAG_MIGRATIONS => {

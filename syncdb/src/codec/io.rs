@@ -314,8 +314,10 @@ pub fn value_bytes(kind: DataKind) -> usize {
 }
 
 impl Budget {
-    /// Decoded bytes allowed per input byte.
-    pub const FACTOR: usize = 256;
+    /// Decoded bytes allowed per input byte. A decoded change costs about
+    /// 300 bytes and sync batches of the row workload carry under one byte
+    /// per change: a smaller factor would pad ordinary batches.
+    pub const FACTOR: usize = 1024;
 
     /// Decoded bytes allowed besides [`FACTOR`](Self::FACTOR) per input
     /// byte (1 MiB).

@@ -35,7 +35,7 @@
 //!
 //! # Decoding bounds
 //! [`decode_column`] charges every node's values and every materialised
-//! string to a [`Budget`] of `256 n + 1 MiB` for `n` input bytes before it
+//! string to a [`Budget`] of `1024 n + 1 MiB` for `n` input bytes before it
 //! allocates them (see [`Budget`] for the accounting and the padding that
 //! keeps every encoded column decodable).
 
