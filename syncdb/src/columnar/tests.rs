@@ -75,7 +75,7 @@ fn positions(len: usize) -> impl Iterator<Item = usize> {
 /// The columnar form, even where the per-change form is smaller.
 fn columnar(changes: &[Change]) -> Vec<u8> {
     let (body, _) = encode_columnar(changes, Effort::Max, false).unwrap();
-    finish(body, &changes)
+    finish(body, changes)
 }
 
 proptest! {
