@@ -16,9 +16,11 @@
 //! `nbins(LEB128, 2..=256) log(u8, 5..=11)`, per bin `lower` (zigzag
 //! LEB128 for the first, LEB128 wrapping increase for the others),
 //! `width(u8, 0..=56)`, `freq(LEB128)` (frequencies sum to `2^log`), then
-//! the four final states (LEB128, below `2^log`), `bits(LEB128)` and the
-//! bit stream, least significant bit first: per value its offset bits then
-//! its state's renormalisation bits.
+//! the four final states (LEB128, below `2^log`), `state_bits(LEB128)`,
+//! `offset_bits(LEB128)`, then the state stream (each value's
+//! renormalisation bits) and the offset stream (each value's offset in its
+//! bin), both least significant bit first. Decoding reads the bins of all
+//! values first, then the offsets, each from its own bit position.
 
 use unidb_registry::{plugin_info, submit};
 
@@ -292,34 +294,41 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
     for s in lane {
         put_varint(out, u64::from(s - l));
     }
-    let mut w = Bits {
-        bytes: Vec::with_capacity(n),
+    // The states' renormalisation bits, then the offsets.
+    let new = |cap| Bits {
+        bytes: Vec::with_capacity(cap),
         acc: 0,
         n: 0,
         total: 0,
     };
-    for (i, &v) in x.iter().enumerate() {
-        let b = &bins[bin_of[i] as usize];
-        w.put((v as u64).wrapping_sub(b.lower as u64), b.width);
-        let (bits, nb) = renorm[i];
+    let mut w = new(n);
+    for &(bits, nb) in &renorm {
         w.put(u64::from(bits), u32::from(nb));
     }
-    if w.n > 0 {
-        w.bytes.push(w.acc as u8);
+    let mut o = new(n);
+    for (i, &v) in x.iter().enumerate() {
+        let b = &bins[bin_of[i] as usize];
+        o.put((v as u64).wrapping_sub(b.lower as u64), b.width);
+    }
+    for s in [&mut w, &mut o] {
+        if s.n > 0 {
+            s.bytes.push(s.acc as u8);
+        }
     }
     put_varint(out, w.total);
+    put_varint(out, o.total);
     out.extend_from_slice(&w.bytes);
+    out.extend_from_slice(&o.bytes);
     Ok(true)
 }
 
-/// A decode table entry: the bin's lower bound and offset width, the
-/// renormalisation bit count and the next state's base.
+/// A decode table entry: the next state's base, the renormalisation bit
+/// count and the bin.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
-    lower: i64,
     base: u16,
     nb: u8,
-    width: u8,
+    bin: u8,
 }
 
 /// A bit reader over a buffer padded with 8 zero bytes.
@@ -414,13 +423,16 @@ fn ans_dec(
         *s = r.count("ans state", l as usize - 1)? as u32;
     }
     let bits_at = r.offset();
-    let bits = r.varint("ans stream bits")?;
+    let bits = r.varint("ans state bits")?;
+    let off_bits = r.varint("ans offset bits")?;
     let nbytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
-    let stream = r.take(nbytes, "ans stream")?;
+    let stream = r.take(nbytes, "ans state stream")?;
+    let obytes = usize::try_from(off_bits.div_ceil(8)).unwrap_or(usize::MAX);
+    let offsets = r.take(obytes, "ans offset stream")?;
     // With two or more bins a step that reads no bit lowers its lane's
-    // state, so a lane takes at most `l` such steps in a row: the stream
-    // justifies at most (bits + lanes) * (l + 1) values. Checked before
-    // the output is allocated.
+    // state, so a lane takes at most `l` such steps in a row: the state
+    // stream justifies at most (bits + lanes) * (l + 1) values. Checked
+    // before the output is allocated.
     let most = (bits + LANES as u64).saturating_mul(u64::from(l) + 1);
     if count as u64 > most {
         return Err(CodecError::CountTooLarge {
@@ -430,20 +442,18 @@ fn ans_dec(
             max: usize::try_from(most).unwrap_or(usize::MAX),
         });
     }
-    // The decode table.
+    // The decode table: per state its bin, bit count and next base.
     let sym = spread(&freq, log);
     let mut next = freq.clone();
     let mut table = vec![Entry::default(); l as usize];
     for (e, &k) in table.iter_mut().zip(&sym) {
-        let k = k as usize;
-        let xs = next[k];
-        next[k] += 1;
+        let xs = next[k as usize];
+        next[k as usize] += 1;
         let nb = log + 1 - bit_width(u64::from(xs));
         *e = Entry {
-            lower: bins[k].0,
             base: ((xs << nb) - l) as u16,
             nb: nb as u8,
-            width: bins[k].1,
+            bin: k as u8,
         };
     }
     let mut padded = Vec::with_capacity(stream.len() + 8);
@@ -455,80 +465,34 @@ fn ans_dec(
         acc: 0,
         avail: 0,
     };
-    let mut out = ctx.int_output(count);
-    let base = out.len();
-    let step = |lane: &mut u32, br: &mut BitIn<'_>| -> i64 {
-        let e = table[*lane as usize];
-        let need = u32::from(e.width) + u32::from(e.nb);
-        if br.avail < need {
-            br.refill();
-            if br.avail < need {
-                let off = br.take(u32::from(e.width));
-                br.refill();
-                *lane = u32::from(e.base) + br.take(u32::from(e.nb)) as u32;
-                return e.lower.wrapping_add(off as i64);
-            }
-        }
-        let off = br.take(u32::from(e.width));
-        *lane = u32::from(e.base) + br.take(u32::from(e.nb)) as u32;
-        e.lower.wrapping_add(off as i64)
-    };
-    let [mut s0, mut s1, mut s2, mut s3] = lane;
-    let full = count / LANES;
-    // Offset and renormalisation bits of a value in one read.
+    // Pass 1: the bin of every value, four lanes at a time; state bits
+    // take at most `log` (11) bits, so one refill covers four values.
+    let mut bin_of = vec![0u8; count];
     #[inline(always)]
-    fn fast(table: &[Entry], lane: &mut u32, br: &mut BitIn<'_>) -> i64 {
+    fn step(table: &[Entry], lane: &mut u32, br: &mut BitIn<'_>) -> u8 {
         let e = table[*lane as usize];
-        let v = br.take(u32::from(e.width) + u32::from(e.nb));
-        *lane = u32::from(e.base) + (v >> e.width) as u32;
-        e.lower.wrapping_add((v & ((1u64 << e.width) - 1)) as i64)
+        *lane = u32::from(e.base) + br.take(u32::from(e.nb)) as u32;
+        e.bin
     }
-    // The most bits one value takes decides how many values one refill
-    // (at least 56 bits) covers: four, two, or one at a time.
-    let widest = table
-        .iter()
-        .map(|e| u32::from(e.width) + u32::from(e.nb))
-        .max()
-        .unwrap_or(0);
-    if widest * 4 <= 56 {
-        for _ in 0..full {
-            br.refill();
-            let a = fast(&table, &mut s0, &mut br);
-            let b = fast(&table, &mut s1, &mut br);
-            let c = fast(&table, &mut s2, &mut br);
-            let d = fast(&table, &mut s3, &mut br);
-            out.extend_from_slice(&[a, b, c, d]);
-        }
-    } else if widest * 2 <= 56 {
-        for _ in 0..full {
-            br.refill();
-            let a = fast(&table, &mut s0, &mut br);
-            let b = fast(&table, &mut s1, &mut br);
-            br.refill();
-            let c = fast(&table, &mut s2, &mut br);
-            let d = fast(&table, &mut s3, &mut br);
-            out.extend_from_slice(&[a, b, c, d]);
-        }
-    } else {
-        for _ in 0..full {
-            let a = step(&mut s0, &mut br);
-            let b = step(&mut s1, &mut br);
-            let c = step(&mut s2, &mut br);
-            let d = step(&mut s3, &mut br);
-            out.extend_from_slice(&[a, b, c, d]);
-        }
+    let [mut s0, mut s1, mut s2, mut s3] = lane;
+    let mut quads = bin_of.chunks_exact_mut(LANES);
+    for q in &mut quads {
+        br.refill();
+        q[0] = step(&table, &mut s0, &mut br);
+        q[1] = step(&table, &mut s1, &mut br);
+        q[2] = step(&table, &mut s2, &mut br);
+        q[3] = step(&table, &mut s3, &mut br);
     }
     let mut rest = [s0, s1, s2, s3];
-    for s in rest.iter_mut().take(count % LANES) {
-        let v = step(s, &mut br);
-        out.push(v);
+    br.refill();
+    for (b, s) in quads.into_remainder().iter_mut().zip(&mut rest) {
+        *b = step(&table, s, &mut br);
     }
-    debug_assert_eq!(out.len() - base, count);
     if br.consumed() != bits {
         return Err(CodecError::Corrupt {
             offset: bits_at,
             reason: format!(
-                "ans stream holds {bits} bits, the values took {}",
+                "ans state stream holds {bits} bits, the values took {}",
                 br.consumed()
             ),
         });
@@ -539,6 +503,28 @@ fn ans_dec(
             reason: "ans states do not end where the encoder started".to_owned(),
         });
     }
+    // Pass 2: offsets, each read from its bit position (one unaligned
+    // 8-byte read; widths are at most 56 bits, so shift + width <= 63).
+    let used: u64 = bin_of.iter().map(|&k| u64::from(bins[k as usize].1)).sum();
+    if used != off_bits {
+        return Err(CodecError::Corrupt {
+            offset: bits_at,
+            reason: format!("ans offset stream holds {off_bits} bits, the values take {used}"),
+        });
+    }
+    let mut opad = Vec::with_capacity(offsets.len() + 8);
+    opad.extend_from_slice(offsets);
+    opad.extend_from_slice(&[0; 8]);
+    let mut out = ctx.int_output(count);
+    let mut pos = 0usize;
+    out.extend(bin_of.iter().map(|&k| {
+        let (lower, width) = bins[k as usize];
+        let at = pos >> 3;
+        let word = u64::from_le_bytes(opad[at..at + 8].try_into().expect("8 bytes"));
+        let off = (word >> (pos & 7)) & ((1u64 << width) - 1);
+        pos += usize::from(width);
+        lower.wrapping_add(off as i64)
+    }));
     Ok(Values::Int(out))
 }
 
@@ -687,7 +673,7 @@ mod tests {
     }
 
     /// A node with two bins (frequencies `l - 1` and 1), zero-width
-    /// offsets and a stream of `bits` zero bits.
+    /// offsets and a state stream of `bits` zero bits.
     fn crafted(bits: u64) -> Vec<u8> {
         let mut b = vec![3u8];
         b.extend_from_slice(b"ans");
@@ -703,6 +689,7 @@ mod tests {
             put_varint(&mut b, 0);
         }
         put_varint(&mut b, bits);
+        put_varint(&mut b, 0);
         b.extend(std::iter::repeat_n(0u8, bits.div_ceil(8) as usize));
         b
     }
