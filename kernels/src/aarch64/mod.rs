@@ -1,3 +1,6 @@
-//! aarch64 paths.
+//! aarch64 paths: the NEON kernel table and the NEON code of bit-packing
+//! and stream-vbyte.
 
+pub(crate) mod bitpack;
 pub(crate) mod neon;
+pub(crate) mod stream_vbyte;

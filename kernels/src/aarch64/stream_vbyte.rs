@@ -4,15 +4,15 @@
 use std::arch::aarch64::*;
 use std::mem::MaybeUninit;
 
-use super::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
-use super::VarintError;
+use crate::varint::stream::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
+use crate::varint::VarintError;
 
-/// The NEON decode path (a [`super::DecodeFn`]).
+/// The NEON decode path (a `varint::stream::DecodeFn`).
 ///
 /// # Safety
 /// The `DecodeFn` contract: the CPU has NEON and `ctrl` holds
 /// `ceil(out.len() / 4)` bytes.
-pub(super) unsafe fn decode(
+pub(crate) unsafe fn decode(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
@@ -110,10 +110,10 @@ unsafe fn decode_neon<const DELTA: bool>(
 
     if vminvq_u32(ok) != u32::MAX {
         // A non-canonical value: the reference reports the first one.
-        return super::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
+        return crate::varint::stream::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
     }
     let last = vgetq_lane_u32::<0>(prev);
-    super::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
+    crate::varint::stream::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
 }
 
 /// Inclusive prefix sum of the four lanes of `v`, plus `prev` (broadcast).
@@ -129,7 +129,7 @@ fn prefix_sum(v: uint32x4_t, zero: uint32x4_t, prev: uint32x4_t) -> uint32x4_t {
 
 /// The NEON encoder (the `stream_encode` entry of the NEON kernel table).
 pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    super::encode_with(
+    crate::varint::stream::encode_with(
         values,
         initial,
         out,
@@ -137,7 +137,7 @@ pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) ->
     )
 }
 
-/// The SIMD part of the NEON encoder (a [`super::BlockEncoder`]): eight
+/// The SIMD part of the NEON encoder (a `varint::stream::BlockEncoder`): eight
 /// values (two groups) per iteration. A lane's length code is `3 -
 /// clz(v | 1) / 8`; the four codes shifted to bits `2i` and added across
 /// the vector make the control byte, and `tbl` with [`ENCODE_SHUFFLE`]

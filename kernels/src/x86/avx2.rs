@@ -52,9 +52,9 @@ pub(crate) const TABLE: Table = Table {
     sum_sq_dev_f32,
     min_max_f32,
     stream_decoder: crate::varint::stream::AVX2_DECODER,
-    stream_encode: crate::varint::stream::x86::encode,
-    unpack_u32: crate::bitpack::avx2::unpack_u32,
-    pack_u32: crate::bitpack::avx2::pack_u32,
+    stream_encode: super::stream_vbyte::encode,
+    unpack_u32: super::bitpack::unpack_u32,
+    pack_u32: super::bitpack::pack_u32,
 };
 
 /// Generates the safe wrappers that the table holds.

@@ -4,16 +4,16 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use super::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
-use super::VarintError;
+use crate::varint::stream::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
+use crate::varint::VarintError;
 
-/// The AVX2 decode path (a [`super::DecodeFn`]).
+/// The AVX2 decode path (a `varint::stream::DecodeFn`).
 ///
 /// # Safety
 /// The `DecodeFn` contract: the CPU has AVX2, SSSE3 and SSE4.1 (the `avx2`
 /// and `avx512` kernel paths check all three) and `ctrl` holds `ceil(out.len() / 4)`
 /// bytes.
-pub(super) unsafe fn decode(
+pub(crate) unsafe fn decode(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
@@ -139,16 +139,16 @@ unsafe fn decode_avx2<const DELTA: bool>(
     if _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_max_epu32(bad, limit), limit)) != 0xFFFF {
         // Some value is not in canonical form: let the reference find and
         // report the first one.
-        return super::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
+        return crate::varint::stream::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
     }
     let last = _mm_cvtsi128_si32(prev) as u32;
-    super::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
+    crate::varint::stream::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
 }
 
 /// The AVX2 encoder (the `stream_encode` entry of the AVX2 and AVX-512
 /// kernel tables; both paths' detection includes AVX2, SSSE3 and SSE4.1).
 pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    super::encode_with(
+    crate::varint::stream::encode_with(
         values,
         initial,
         out,
@@ -180,7 +180,7 @@ unsafe fn control(lo: __m128i, hi: __m128i) -> u32 {
     }
 }
 
-/// The SIMD part of the AVX2 encoder (a [`super::BlockEncoder`]): sixteen
+/// The SIMD part of the AVX2 encoder (a `varint::stream::BlockEncoder`): sixteen
 /// values per iteration as four 128-bit groups (on 128-bit registers the
 /// shuffle port does only the `packus` and `pshufb` work, no lane
 /// crossing). Control bytes come from [`control`]; each group is then

@@ -82,11 +82,7 @@ use std::mem::MaybeUninit;
 use super::VarintError;
 use crate::{Isa, Kernels};
 
-#[cfg(target_arch = "aarch64")]
-pub(crate) mod neon;
-mod tables;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod x86;
+pub(crate) mod tables;
 
 use tables::value_len;
 
@@ -146,7 +142,7 @@ pub(crate) const PORTABLE_DECODER: Decoder = Decoder {
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_DECODER: Decoder = Decoder {
     isa: Isa::Avx2,
-    decode: x86::decode,
+    decode: crate::x86::stream_vbyte::decode,
 };
 
 /// The AVX-512 path's decoder: the AVX2 code (that path's detection
@@ -154,14 +150,14 @@ pub(crate) const AVX2_DECODER: Decoder = Decoder {
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_DECODER: Decoder = Decoder {
     isa: Isa::Avx512,
-    decode: x86::decode,
+    decode: crate::x86::stream_vbyte::decode,
 };
 
 /// The NEON (`tbl`) decoder.
 #[cfg(target_arch = "aarch64")]
 pub(crate) const NEON_DECODER: Decoder = Decoder {
     isa: Isa::Neon,
-    decode: neon::decode,
+    decode: crate::aarch64::stream_vbyte::decode,
 };
 
 impl Decoder {
