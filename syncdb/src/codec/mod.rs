@@ -42,6 +42,7 @@
 mod ans;
 mod builtin;
 mod fsst;
+mod gcd;
 mod huff;
 pub mod io;
 mod numeric;

@@ -1,9 +1,9 @@
 use super::*;
 use proptest::prelude::*;
 
-const BUILTIN: [&str; 19] = [
+const BUILTIN: [&str; 20] = [
     "plain", "one", "rle", "dict", "for", "delta", "dod", "varint", "svb", "decimal", "gorilla",
-    "bss", "front", "lz4", "linear", "fbits", "fsst", "huff", "ans",
+    "bss", "front", "lz4", "linear", "fbits", "fsst", "huff", "ans", "gcd",
 ];
 
 /// Deterministic random bits (the workspace's seeded generator).
@@ -36,6 +36,10 @@ fn int_sets() -> Vec<Vec<i64>> {
         (0..500).map(|i| (i / 50) as i64).collect(),
         (0..500)
             .map(|_| [3i64, -9, 1_000_000][(r() % 3) as usize])
+            .collect(),
+        // Hourly timestamps with gaps (a grid: `gcd`).
+        (0..500)
+            .map(|i| 1_356_998_400_000 + 3_600_000 * (i + i / 97))
             .collect(),
     ]
 }

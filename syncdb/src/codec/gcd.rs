@@ -1,0 +1,184 @@
+//! `gcd`: integers on a grid, `x[i] = min + g·q[i]` with `g` the greatest
+//! common divisor of every `x[i] - min` (pco's integer-multiplier mode):
+//! timestamps on whole hours, volumes in lots of 100, prices in cents
+//! stored as micro-units. The quotients go to an integer child, so the
+//! grid's zero low bits cost nothing.
+//!
+//! # Layout
+//! `min(zigzag LEB128) g(LEB128, >= 2)` then the quotients as a child node.
+
+use unidb_registry::{plugin_info, submit};
+
+use super::builtin::{child_ints, corrupt};
+use super::io::{put_varint, put_zigzag, Reader};
+use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+
+submit!(Codec {
+    info: plugin_info!(
+        "gcd",
+        "common divisor of the offsets from the minimum: quotients as a child stream"
+    ),
+    accepts: &[DataKind::Int],
+    cost: Cost::Fast,
+    encode: gcd_enc,
+    decode: gcd_dec,
+});
+
+/// Greatest common divisor (`gcd(0, b) = b`).
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn gcd_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, CodecError> {
+    let Values::Int(x) = v else { return Ok(false) };
+    let Some(&min) = x.iter().min() else {
+        return Ok(false);
+    };
+    let mut g = 0u64;
+    for &v in x {
+        g = gcd(g, (v as u64).wrapping_sub(min as u64));
+        if g == 1 {
+            return Ok(false);
+        }
+    }
+    // All equal (g = 0) is `one`'s.
+    if g < 2 {
+        return Ok(false);
+    }
+    // Offsets from the minimum are below 2^64, so quotients by g >= 2 fit
+    // an i64.
+    let q: Vec<i64> = x
+        .iter()
+        .map(|&v| ((v as u64).wrapping_sub(min as u64) / g) as i64)
+        .collect();
+    put_zigzag(out, min);
+    put_varint(out, g);
+    ctx.child(&Values::Int(q), out)?;
+    Ok(true)
+}
+
+fn gcd_dec(
+    r: &mut Reader<'_>,
+    _: DataKind,
+    count: usize,
+    ctx: &mut DecodeCtx,
+) -> Result<Values, CodecError> {
+    let min = r.zigzag("gcd minimum")?;
+    let g = r.varint("gcd divisor")?;
+    if g < 2 {
+        return Err(corrupt(r, format!("gcd divisor {g}, expected 2 or more")));
+    }
+    let q = child_ints(r, ctx, count)?;
+    // Every quotient must land on the grid without wrapping past 2^64.
+    let limit = u64::MAX / g;
+    if let Some(bad) = q.iter().find(|&&q| q < 0 || q as u64 > limit) {
+        return Err(corrupt(
+            r,
+            format!("gcd quotient {bad} outside 0..={limit}"),
+        ));
+    }
+    let mut out = ctx.int_output(count);
+    out.extend(
+        q.iter()
+            .map(|&q| min.wrapping_add((q as u64).wrapping_mul(g) as i64)),
+    );
+    Ok(Values::Int(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode_column, decode_values, encode_column, encode_with};
+    use super::super::{Column, ColumnKind, Effort};
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn divisor_matches_euclid() {
+        assert_eq!(gcd(0, 0), 0);
+        assert_eq!(gcd(0, 12), 12);
+        assert_eq!(gcd(18, 12), 6);
+        assert_eq!(gcd(u64::MAX, 3), 3);
+    }
+
+    #[test]
+    fn hourly_timestamps_with_gaps_cost_their_quotients() {
+        let mut t = 1_356_998_400_000i64;
+        let ts: Vec<i64> = (0..20_000)
+            .map(|i| {
+                t += 3_600_000 * if i % 301 == 0 { 3 } else { 1 };
+                t
+            })
+            .collect();
+        let v = Values::Int(ts.clone());
+        let bytes = encode_with("gcd", &v, Effort::Max).unwrap().unwrap();
+        assert_eq!(decode_values(&bytes, DataKind::Int, ts.len()).unwrap(), v);
+        let col = Column::new(ColumnKind::Timestamp, v).unwrap();
+        let e = encode_column(&col, Effort::Max).unwrap();
+        assert_eq!(decode_column(&e.bytes).unwrap(), col);
+        // 20 000 values, 67 of them after a gap.
+        assert!(
+            e.bytes.len() < 400,
+            "{} bytes {:?}",
+            e.bytes.len(),
+            e.cascades
+        );
+    }
+
+    #[test]
+    fn off_grid_and_hostile_quotients_are_refused() {
+        // Not on a grid: does not fit.
+        assert!(encode_with("gcd", &Values::Int(vec![0, 2, 3]), Effort::Max)
+            .unwrap()
+            .is_none());
+        // A quotient that wraps past 2^64: corrupt, not a silent wrap.
+        let mut b = vec![3u8];
+        b.extend_from_slice(b"gcd");
+        put_zigzag(&mut b, 0);
+        put_varint(&mut b, 1 << 40);
+        b.push(5);
+        b.extend_from_slice(b"plain");
+        b.extend_from_slice(&(1i64 << 30).to_le_bytes());
+        assert!(matches!(
+            decode_values(&b, DataKind::Int, 1),
+            Err(CodecError::Corrupt { .. })
+        ));
+        // Divisor below 2.
+        let mut b = vec![3u8];
+        b.extend_from_slice(b"gcd");
+        put_zigzag(&mut b, 0);
+        put_varint(&mut b, 1);
+        b.push(5);
+        b.extend_from_slice(b"plain");
+        b.extend_from_slice(&7i64.to_le_bytes());
+        assert!(decode_values(&b, DataKind::Int, 1).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn grids_round_trip(
+            base in any::<i64>(),
+            step in 2u64..1 << 40,
+            q in prop::collection::vec(0u64..1000, 2..300),
+        ) {
+            let x: Vec<i64> = q
+                .iter()
+                .map(|&q| base.wrapping_add(q.wrapping_mul(step) as i64))
+                .collect();
+            let v = Values::Int(x.clone());
+            if let Some(bytes) = encode_with("gcd", &v, Effort::Max).unwrap() {
+                prop_assert_eq!(decode_values(&bytes, DataKind::Int, x.len()).unwrap(), v.clone());
+                // Every truncation is an error.
+                for cut in 0..bytes.len() {
+                    prop_assert!(decode_values(&bytes[..cut], DataKind::Int, x.len()).is_err());
+                }
+            }
+            let col = Column::new(ColumnKind::Int, v).unwrap();
+            let e = encode_column(&col, Effort::Max).unwrap();
+            prop_assert_eq!(decode_column(&e.bytes).unwrap(), col);
+        }
+    }
+}
