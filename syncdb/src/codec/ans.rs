@@ -512,13 +512,25 @@ fn ans_dec(
             reason: format!("ans offset stream holds {off_bits} bits, the values take {used}"),
         });
     }
+    // Per bin lower bound and offset mask, indexed by a byte: no bounds
+    // checks in the loop.
+    let mut lowers = [0i64; MAX_BINS];
+    let mut widths = [0u8; MAX_BINS];
+    for (k, &(lo, w)) in bins.iter().enumerate() {
+        lowers[k] = lo;
+        widths[k] = w;
+    }
+    let mut out = ctx.int_output(count);
+    if off_bits == 0 {
+        out.extend(bin_of.iter().map(|&k| lowers[usize::from(k)]));
+        return Ok(Values::Int(out));
+    }
     let mut opad = Vec::with_capacity(offsets.len() + 8);
     opad.extend_from_slice(offsets);
     opad.extend_from_slice(&[0; 8]);
-    let mut out = ctx.int_output(count);
     let mut pos = 0usize;
     out.extend(bin_of.iter().map(|&k| {
-        let (lower, width) = bins[k as usize];
+        let (lower, width) = (lowers[usize::from(k)], widths[usize::from(k)]);
         let at = pos >> 3;
         let word = u64::from_le_bytes(opad[at..at + 8].try_into().expect("8 bytes"));
         let off = (word >> (pos & 7)) & ((1u64 << width) - 1);
