@@ -41,6 +41,7 @@
 
 mod ans;
 mod builtin;
+mod decimal_ulp;
 mod fsst;
 mod gcd;
 mod huff;

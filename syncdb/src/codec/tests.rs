@@ -1,9 +1,28 @@
 use super::*;
 use proptest::prelude::*;
 
-const BUILTIN: [&str; 20] = [
-    "plain", "one", "rle", "dict", "for", "delta", "dod", "varint", "svb", "decimal", "gorilla",
-    "bss", "front", "lz4", "linear", "fbits", "fsst", "huff", "ans", "gcd",
+const BUILTIN: [&str; 21] = [
+    "plain",
+    "one",
+    "rle",
+    "dict",
+    "for",
+    "delta",
+    "dod",
+    "varint",
+    "svb",
+    "decimal",
+    "gorilla",
+    "bss",
+    "front",
+    "lz4",
+    "linear",
+    "fbits",
+    "fsst",
+    "huff",
+    "ans",
+    "gcd",
+    "decimal_ulp",
 ];
 
 /// Deterministic random bits (the workspace's seeded generator).
