@@ -1,7 +1,7 @@
 //! Column-by-column encoding of change batches.
 //!
 //! A batch of [`Change`]s is cut into columns and every column is
-//! compressed with the [`codec`](crate::codec) module's automatic selection
+//! compressed with the [`codec`] module's automatic selection
 //! (each column's header names its codec cascade, so the decoder needs no
 //! out-of-band state). Before that, the batch is transformed so that the
 //! columns are regular:
@@ -21,7 +21,7 @@
 //!   returns), or else from an explicit column of group numbers in batch order.
 //!
 //! Values are stored as a column of type tags (`0` for null, else the
-//! [`ColumnType`](crate::ColumnType) tag) plus one column per type present. A
+//! [`ColumnType`] tag) plus one column per type present. A
 //! tiny batch whose columns would cost more than the plain per-change form
 //! is written in that form instead (flag bit 1).
 //!

@@ -3,7 +3,7 @@
 //! A database's tables are a function of the set of changes it holds (see
 //! [`db`](crate::db)), and it holds every change it may still have to send
 //! to a peer. A snapshot therefore stores that set, column by column with the
-//! codecs exactly as a sync batch ([`columnar`](crate::columnar)): every
+//! codecs exactly as a sync batch ([`columnar`]): every
 //! cell's value with its clock (timestamp, replica, sequence number), every
 //! row life's causal length (tombstones included), per table and column.
 //! Next to it: the schema's migration history, each origin's contiguous

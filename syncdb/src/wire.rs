@@ -5,7 +5,7 @@
 //! (`unidb_kernels::varint`; signed ones zigzag-encoded), floats are 8 bytes
 //! little-endian, strings and byte strings are a varint length followed by
 //! the bytes. A change batch ([`Message::Changes`]) carries its changes
-//! column by column ([`columnar`](crate::columnar): every column compressed
+//! column by column ([`columnar`]: every column compressed
 //! with an automatically chosen codec) and ends with a CRC-32 of the whole
 //! message. Decoding checks every length and count against the bytes that
 //! remain before allocating, rejects trailing bytes, and reports the byte
