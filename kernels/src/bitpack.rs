@@ -219,25 +219,14 @@ pub(crate) fn pack_u32_words(values: &[u32], width: u32, out: &mut [u8]) {
     debug_assert_eq!(at + rest, out.len());
 }
 
-/// A path's pack function (see `Table::pack_u32`).
-type PackFn = fn(&[u32], u32, &mut [u8]);
-
-/// The active path's pack function (from the shared kernel table).
-fn active_pack() -> PackFn {
-    Kernels::active().table().pack_u32
-}
-
-/// The pack function of `isa`, if this CPU can run it.
-fn pack_fn(isa: Isa) -> Result<PackFn, BitpackError> {
-    Ok(Kernels::for_isa(isa)
-        .ok_or(BitpackError::UnavailableIsa(isa))?
-        .table()
-        .pack_u32)
+/// The kernels of `isa`, if this CPU can run it.
+fn kernels(isa: Isa) -> Result<&'static Kernels, BitpackError> {
+    Kernels::for_isa(isa).ok_or(BitpackError::UnavailableIsa(isa))
 }
 
 /// Checks the values, grows `out` by the run and packs into the new tail.
 fn pack_append(
-    pack: PackFn,
+    k: &Kernels,
     values: &[u32],
     width: u32,
     out: &mut Vec<u8>,
@@ -245,13 +234,13 @@ fn pack_append(
     check_values_u32(values, width)?;
     let start = out.len();
     out.resize(start + packed_len(values.len(), width), 0);
-    pack(values, width, &mut out[start..]);
+    k.pack_u32(values, width, &mut out[start..]);
     Ok(())
 }
 
 /// Checks the values and the room in `out`, then packs into its start.
 fn pack_slice(
-    pack: PackFn,
+    k: &Kernels,
     values: &[u32],
     width: u32,
     out: &mut [u8],
@@ -266,7 +255,7 @@ fn pack_slice(
             available: out.len(),
         });
     }
-    pack(values, width, &mut out[..needed]);
+    k.pack_u32(values, width, &mut out[..needed]);
     Ok(needed)
 }
 
@@ -278,7 +267,7 @@ fn pack_slice(
 /// [`BitpackError::ValueTooWide`] (nothing appended) when a value needs more
 /// than `width` bits.
 pub fn pack_u32(values: &[u32], width: u32, out: &mut Vec<u8>) -> Result<(), BitpackError> {
-    pack_append(active_pack(), values, width, out)
+    pack_append(Kernels::active(), values, width, out)
 }
 
 /// Packs `values` at `width` bits into the start of `out` on the active
@@ -289,7 +278,7 @@ pub fn pack_u32(values: &[u32], width: u32, out: &mut Vec<u8>) -> Result<(), Bit
 /// As [`pack_u32`], and [`BitpackError::OutputTooSmall`] (nothing written)
 /// when `out` is shorter than the run.
 pub fn pack_u32_into(values: &[u32], width: u32, out: &mut [u8]) -> Result<usize, BitpackError> {
-    pack_slice(active_pack(), values, width, out)
+    pack_slice(Kernels::active(), values, width, out)
 }
 
 /// [`pack_u32`] on a named kernel path (to compare paths).
@@ -303,7 +292,7 @@ pub fn pack_u32_with(
     width: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), BitpackError> {
-    pack_append(pack_fn(isa)?, values, width, out)
+    pack_append(kernels(isa)?, values, width, out)
 }
 
 /// [`pack_u32_into`] on a named kernel path (to compare paths without
@@ -318,7 +307,7 @@ pub fn pack_u32_into_with(
     width: u32,
     out: &mut [u8],
 ) -> Result<usize, BitpackError> {
-    pack_slice(pack_fn(isa)?, values, width, out)
+    pack_slice(kernels(isa)?, values, width, out)
 }
 
 /// Appends `values` packed at `width` bits to `out`.
@@ -414,11 +403,6 @@ fn unpack_u64_scalar(input: &[u8], width: u32, out: &mut [u64]) {
     }
 }
 
-/// The active path's unpack function (from the shared kernel table).
-fn active() -> fn(&[u8], u32, &mut [u32]) {
-    Kernels::active().table().unpack_u32
-}
-
 /// Unpacks `count` values of `width` bits from the start of `input`, on the
 /// active kernel path. Bytes after the run are ignored.
 ///
@@ -430,7 +414,7 @@ pub fn unpack_u32(input: &[u8], count: usize, width: u32) -> Result<Vec<u32>, Bi
     check_width(width, 32)?;
     let needed = check_input(input, count, width)?;
     let mut out = vec![0u32; count];
-    active()(&input[..needed], width, &mut out);
+    Kernels::active().unpack_u32(&input[..needed], width, &mut out);
     Ok(out)
 }
 
@@ -442,7 +426,7 @@ pub fn unpack_u32(input: &[u8], count: usize, width: u32) -> Result<Vec<u32>, Bi
 pub fn unpack_u32_into(input: &[u8], width: u32, out: &mut [u32]) -> Result<usize, BitpackError> {
     check_width(width, 32)?;
     let needed = check_input(input, out.len(), width)?;
-    active()(&input[..needed], width, out);
+    Kernels::active().unpack_u32(&input[..needed], width, out);
     Ok(needed)
 }
 
@@ -457,14 +441,11 @@ pub fn unpack_u32_with(
     count: usize,
     width: u32,
 ) -> Result<Vec<u32>, BitpackError> {
-    let unpack = Kernels::for_isa(isa)
-        .ok_or(BitpackError::UnavailableIsa(isa))?
-        .table()
-        .unpack_u32;
+    let k = kernels(isa)?;
     check_width(width, 32)?;
     let needed = check_input(input, count, width)?;
     let mut out = vec![0u32; count];
-    unpack(&input[..needed], width, &mut out);
+    k.unpack_u32(&input[..needed], width, &mut out);
     Ok(out)
 }
 
@@ -479,13 +460,10 @@ pub fn unpack_u32_into_with(
     width: u32,
     out: &mut [u32],
 ) -> Result<usize, BitpackError> {
-    let unpack = Kernels::for_isa(isa)
-        .ok_or(BitpackError::UnavailableIsa(isa))?
-        .table()
-        .unpack_u32;
+    let k = kernels(isa)?;
     check_width(width, 32)?;
     let needed = check_input(input, out.len(), width)?;
-    unpack(&input[..needed], width, out);
+    k.unpack_u32(&input[..needed], width, out);
     Ok(needed)
 }
 
@@ -764,8 +742,9 @@ mod tests {
         );
         // The table entry itself, on an exact slice of garbage.
         let mut exact = vec![0xFFu8; want.len()];
-        let pack = Kernels::for_isa(isa).unwrap().table().pack_u32;
-        pack(v, width, &mut exact);
+        Kernels::for_isa(isa)
+            .unwrap()
+            .pack_u32(v, width, &mut exact);
         assert_eq!(exact, want, "{isa} {what}: exact garbage slice");
         assert_eq!(
             unpack_u32_with(isa, want, v.len(), width).unwrap(),

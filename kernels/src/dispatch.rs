@@ -1,48 +1,86 @@
 //! The dispatch table: one `Kernels` value per path, chosen once.
+//!
+//! This is the one door to the SIMD paths. A path's [`Table`] holds
+//! `unsafe fn` pointers to its `#[target_feature]` functions; only the
+//! `Kernels` methods here call them (the public kernels, and `pub(crate)`
+//! ones for `bitpack` and `varint::stream`), each in one `unsafe` block
+//! (the `call!` macro) justified by one invariant: a `&Kernels` of a SIMD
+//! path exists only after [`Kernels::for_isa`] checked CPU detection.
 
 use std::sync::OnceLock;
 
+use std::mem::MaybeUninit;
+
+use crate::varint::stream::{BlockEncoder, DecodeFn, Decoder};
+use crate::varint::VarintError;
 use crate::{Isa, KernelError};
 
-/// Function pointers of one path. Lengths are validated by the `Kernels`
-/// methods before a pointer is called, so implementations may assume
-/// `a.len() == b.len()` and, for the `_many` kernels, `rows.len() ==
-/// out.len() * query.len()`.
+/// Function pointers of one path: the only way to a SIMD path's code.
+///
+/// Every entry is an `unsafe fn` pointer. For a SIMD path it points at the
+/// `#[target_feature]` function itself, so its one precondition is that
+/// the CPU has the path's features; the scalar and portable entries are
+/// safe functions behind the same type. Entries are called only by the
+/// `Kernels` methods below (`call!`), and a `&Kernels` of a SIMD path
+/// exists only after `Kernels::for_isa` checked CPU detection.
+///
+/// Lengths are validated by those methods before a pointer is called, so
+/// implementations may assume `a.len() == b.len()` and, for the `_many`
+/// kernels, `rows.len() == out.len() * query.len()`.
 pub(crate) struct Table {
-    pub dot_f32: fn(&[f32], &[f32]) -> f32,
-    pub l2sq_f32: fn(&[f32], &[f32]) -> f32,
-    pub cosine_f32: fn(&[f32], &[f32]) -> f32,
-    pub l1_f32: fn(&[f32], &[f32]) -> f32,
-    pub dot_i8: fn(&[i8], &[i8]) -> i32,
-    pub l2sq_i8: fn(&[i8], &[i8]) -> u32,
-    pub l2sq_u8: fn(&[u8], &[u8]) -> u32,
-    pub hamming_u64: fn(&[u64], &[u64]) -> u64,
-    pub jaccard_u64: fn(&[u64], &[u64]) -> f32,
-    pub dot_f16: fn(&[u16], &[u16]) -> f32,
-    pub l2sq_f16: fn(&[u16], &[u16]) -> f32,
-    pub cosine_f16: fn(&[u16], &[u16]) -> f32,
-    pub dot_f32_many: fn(&[f32], &[f32], &mut [f32]),
-    pub l2sq_f32_many: fn(&[f32], &[f32], &mut [f32]),
-    pub cosine_f32_many: fn(&[f32], &[f32], &mut [f32]),
-    pub dot_i8_many: fn(&[i8], &[i8], &mut [i32]),
-    pub l2sq_i8_many: fn(&[i8], &[i8], &mut [u32]),
-    pub dot_f16_many: fn(&[u16], &[u16], &mut [f32]),
-    pub l2sq_f16_many: fn(&[u16], &[u16], &mut [f32]),
-    pub cosine_f16_many: fn(&[u16], &[u16], &mut [f32]),
-    pub sum_f32: fn(&[f32]) -> f64,
-    pub sum_sq_dev_f32: fn(&[f32], f64) -> f64,
-    pub min_max_f32: fn(&[f32]) -> Option<(f32, f32)>,
+    pub dot_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub l2sq_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub cosine_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub l1_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub dot_i8: unsafe fn(&[i8], &[i8]) -> i32,
+    pub l2sq_i8: unsafe fn(&[i8], &[i8]) -> u32,
+    pub l2sq_u8: unsafe fn(&[u8], &[u8]) -> u32,
+    pub hamming_u64: unsafe fn(&[u64], &[u64]) -> u64,
+    pub jaccard_u64: unsafe fn(&[u64], &[u64]) -> f32,
+    pub dot_f16: unsafe fn(&[u16], &[u16]) -> f32,
+    pub l2sq_f16: unsafe fn(&[u16], &[u16]) -> f32,
+    pub cosine_f16: unsafe fn(&[u16], &[u16]) -> f32,
+    pub dot_f32_many: unsafe fn(&[f32], &[f32], &mut [f32]),
+    pub l2sq_f32_many: unsafe fn(&[f32], &[f32], &mut [f32]),
+    pub cosine_f32_many: unsafe fn(&[f32], &[f32], &mut [f32]),
+    pub dot_i8_many: unsafe fn(&[i8], &[i8], &mut [i32]),
+    pub l2sq_i8_many: unsafe fn(&[i8], &[i8], &mut [u32]),
+    pub dot_f16_many: unsafe fn(&[u16], &[u16], &mut [f32]),
+    pub l2sq_f16_many: unsafe fn(&[u16], &[u16], &mut [f32]),
+    pub cosine_f16_many: unsafe fn(&[u16], &[u16], &mut [f32]),
+    pub sum_f32: unsafe fn(&[f32]) -> f64,
+    pub sum_sq_dev_f32: unsafe fn(&[f32], f64) -> f64,
+    pub min_max_f32: unsafe fn(&[f32]) -> Option<(f32, f32)>,
     /// The stream-vbyte decoder of this path (`varint::stream`).
-    pub stream_decoder: crate::varint::stream::Decoder,
-    /// The stream-vbyte encoder of this path (`varint::stream`).
-    pub stream_encode: fn(&[u32], Option<u32>, &mut Vec<u8>) -> usize,
+    pub stream_decode: DecodeFn,
+    /// The differential stream-vbyte decoder of this path.
+    pub stream_decode_delta: DecodeFn,
+    /// The stream-vbyte block encoders of this path (plain, differential),
+    /// or `None` where the scalar encoder does all the work.
+    pub stream_blocks: Option<(BlockEncoder, BlockEncoder)>,
     /// Bit-unpacking of u32 values (`bitpack`).
-    pub unpack_u32: fn(&[u8], u32, &mut [u32]),
+    pub unpack_u32: unsafe fn(&[u8], u32, &mut [u32]),
     /// Bit-packing of u32 values (`bitpack`): the values already fit the
     /// width (0..=32; 0 writes nothing) and `out` holds exactly
     /// `packed_len(values.len(), width)` bytes, possibly garbage on entry;
     /// every byte is written, the last one's unused high bits as zeros.
-    pub pack_u32: fn(&[u32], u32, &mut [u8]),
+    pub pack_u32: unsafe fn(&[u32], u32, &mut [u8]),
+}
+
+/// Calls the table entry `$f` of `$k` (a `&Kernels`) with the arguments.
+///
+/// The one place a path's code is entered, so the one argument of why that
+/// is sound: a `&Kernels` of a SIMD path exists only after
+/// `Kernels::for_isa` found, by run-time detection, every CPU feature that
+/// path's functions are compiled for (scalar and portable entries need
+/// none), and the `Kernels` method using this macro has checked the
+/// lengths the entry's documentation asks for.
+macro_rules! call {
+    ($k:ident . $f:ident ( $($arg:expr),* $(,)? )) => {
+        // SAFETY: see the macro's documentation: `$k` is a `&Kernels`, which
+        // proves its path's CPU features; the caller checked the lengths.
+        unsafe { ($k.t.$f)($($arg),*) }
+    };
 }
 
 /// The kernels of one path.
@@ -64,6 +102,8 @@ pub(crate) struct Table {
 pub struct Kernels {
     isa: Isa,
     t: Table,
+    /// This path's stream-vbyte decoder (it points back at this value).
+    decoder: Decoder,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -75,29 +115,34 @@ impl std::fmt::Debug for Kernels {
 static SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
     t: crate::scalar::TABLE,
+    decoder: Decoder::new(&SCALAR),
 };
 
 static PORTABLE: Kernels = Kernels {
     isa: Isa::Portable,
     t: crate::portable::TABLE,
+    decoder: Decoder::new(&PORTABLE),
 };
 
 #[cfg(target_arch = "x86_64")]
 static AVX2: Kernels = Kernels {
     isa: Isa::Avx2,
     t: crate::x86::avx2::TABLE,
+    decoder: Decoder::new(&AVX2),
 };
 
 #[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = Kernels {
     isa: Isa::Avx512,
     t: crate::x86::avx512::TABLE,
+    decoder: Decoder::new(&AVX512),
 };
 
 #[cfg(target_arch = "aarch64")]
 static NEON: Kernels = Kernels {
     isa: Isa::Neon,
     t: crate::aarch64::neon::TABLE,
+    decoder: Decoder::new(&NEON),
 };
 
 /// Why the active path was chosen.
@@ -210,10 +255,72 @@ impl Kernels {
         self.isa
     }
 
-    /// The function table of this path, for the kernel modules that keep
-    /// their own safe front ends (`varint::stream`, `bitpack`).
-    pub(crate) fn table(&self) -> &Table {
-        &self.t
+    /// This path's stream-vbyte decoder.
+    pub(crate) fn stream_decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// Stream-vbyte decoding on this path (the `varint::stream::DecodeFn`
+    /// contract): decodes `out.len()` values with control bytes `ctrl` and
+    /// data from `data[0]`, differential from `delta` when it is `Some`;
+    /// returns the data bytes used. Safe for any lengths: a path never
+    /// reads outside `ctrl` and `data` nor writes outside `out`.
+    pub(crate) fn stream_decode(
+        &self,
+        ctrl: &[u8],
+        data: &[u8],
+        out: &mut [MaybeUninit<u32>],
+        delta: Option<u32>,
+        base: usize,
+    ) -> Result<usize, VarintError> {
+        debug_assert_eq!(ctrl.len(), out.len().div_ceil(4));
+        match delta {
+            None => call!(self.stream_decode(ctrl, data, out, 0, base)),
+            Some(initial) => call!(self.stream_decode_delta(ctrl, data, out, initial, base)),
+        }
+    }
+
+    /// The stream-vbyte block encoder of this path (the
+    /// `varint::stream::BlockEncoder` contract), differential when
+    /// `initial` is `Some`: encodes `values[..k]` for some multiple of four
+    /// `k` into `dst` and returns `k`, the data end and the last value
+    /// encoded. Paths without one encode nothing: `(0, ceil(n / 4),
+    /// initial)`. `dst` must hold `max_encoded_len(values.len())` bytes
+    /// (the encoders check it).
+    pub(crate) fn stream_blocks(
+        &self,
+        values: &[u32],
+        initial: Option<u32>,
+        dst: &mut [MaybeUninit<u8>],
+    ) -> (usize, usize, u32) {
+        let Some((plain, differential)) = self.t.stream_blocks else {
+            return (0, values.len().div_ceil(4), initial.unwrap_or(0));
+        };
+        let (encode, prev) = match initial {
+            None => (plain, 0),
+            Some(initial) => (differential, initial),
+        };
+        // SAFETY: as in `call!`: `self` proves the path's CPU features; the
+        // encoder checks that `dst` is long enough before writing.
+        unsafe { encode(values, prev, dst) }
+    }
+
+    /// Bit-unpacking on this path: `out.len()` values of `width <= 32` bits
+    /// from `input`, which holds at least `packed_len(out.len(), width)`
+    /// bytes (the `bitpack` front ends check this and return errors; the
+    /// assertion here only guards the path's contract).
+    pub(crate) fn unpack_u32(&self, input: &[u8], width: u32, out: &mut [u32]) {
+        assert!(width <= 32 && input.len() >= crate::bitpack::packed_len(out.len(), width));
+        call!(self.unpack_u32(input, width, out));
+    }
+
+    /// Bit-packing on this path: `values`, each fitting `width <= 32` bits,
+    /// into `out` of exactly `packed_len(values.len(), width)` bytes (the
+    /// `bitpack` front ends check all three and return errors; the
+    /// assertion here only guards the path's contract).
+    pub(crate) fn pack_u32(&self, values: &[u32], width: u32, out: &mut [u8]) {
+        assert!(width <= 32 && out.len() == crate::bitpack::packed_len(values.len(), width));
+        call!(self.pack_u32(values, width, out));
     }
 
     /// Dot product `Σ aᵢbᵢ`.
@@ -223,7 +330,7 @@ impl Kernels {
     #[inline]
     pub fn dot_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.dot_f32)(a, b))
+        Ok(call!(self.dot_f32(a, b)))
     }
 
     /// Squared Euclidean distance `Σ (aᵢ - bᵢ)²`.
@@ -233,7 +340,7 @@ impl Kernels {
     #[inline]
     pub fn l2sq_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.l2sq_f32)(a, b))
+        Ok(call!(self.l2sq_f32(a, b)))
     }
 
     /// Cosine distance `1 - a·b / (‖a‖‖b‖)`, clamped to `[0, 2]`.
@@ -247,7 +354,7 @@ impl Kernels {
     #[inline]
     pub fn cosine_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.cosine_f32)(a, b))
+        Ok(call!(self.cosine_f32(a, b)))
     }
 
     /// Manhattan distance `Σ |aᵢ - bᵢ|`.
@@ -257,7 +364,7 @@ impl Kernels {
     #[inline]
     pub fn l1_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.l1_f32)(a, b))
+        Ok(call!(self.l1_f32(a, b)))
     }
 
     /// Integer dot product. Exact for up to 131 071 elements; beyond that
@@ -268,7 +375,7 @@ impl Kernels {
     #[inline]
     pub fn dot_i8(&self, a: &[i8], b: &[i8]) -> Result<i32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.dot_i8)(a, b))
+        Ok(call!(self.dot_i8(a, b)))
     }
 
     /// Squared Euclidean distance of i8 vectors. Exact for up to 66 051
@@ -279,7 +386,7 @@ impl Kernels {
     #[inline]
     pub fn l2sq_i8(&self, a: &[i8], b: &[i8]) -> Result<u32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.l2sq_i8)(a, b))
+        Ok(call!(self.l2sq_i8(a, b)))
     }
 
     /// Squared Euclidean distance of u8 vectors. Exact for up to 66 051
@@ -290,7 +397,7 @@ impl Kernels {
     #[inline]
     pub fn l2sq_u8(&self, a: &[u8], b: &[u8]) -> Result<u32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.l2sq_u8)(a, b))
+        Ok(call!(self.l2sq_u8(a, b)))
     }
 
     /// Number of differing bits between two bit-packed vectors.
@@ -300,7 +407,7 @@ impl Kernels {
     #[inline]
     pub fn hamming_u64(&self, a: &[u64], b: &[u64]) -> Result<u64, KernelError> {
         check_len!(a, b);
-        Ok((self.t.hamming_u64)(a, b))
+        Ok(call!(self.hamming_u64(a, b)))
     }
 
     /// Jaccard distance `1 - |a ∧ b| / |a ∨ b|` of bit-packed sets; two
@@ -311,7 +418,7 @@ impl Kernels {
     #[inline]
     pub fn jaccard_u64(&self, a: &[u64], b: &[u64]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.jaccard_u64)(a, b))
+        Ok(call!(self.jaccard_u64(a, b)))
     }
 
     /// Dot product of IEEE half vectors (bits in `u16`), accumulated in f32.
@@ -321,7 +428,7 @@ impl Kernels {
     #[inline]
     pub fn dot_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.dot_f16)(a, b))
+        Ok(call!(self.dot_f16(a, b)))
     }
 
     /// Squared Euclidean distance of IEEE half vectors, accumulated in f32.
@@ -331,7 +438,7 @@ impl Kernels {
     #[inline]
     pub fn l2sq_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.l2sq_f16)(a, b))
+        Ok(call!(self.l2sq_f16(a, b)))
     }
 
     /// Cosine distance of IEEE half vectors (rules as [`Kernels::cosine_f32`]).
@@ -341,7 +448,7 @@ impl Kernels {
     #[inline]
     pub fn cosine_f16(&self, a: &[u16], b: &[u16]) -> Result<f32, KernelError> {
         check_len!(a, b);
-        Ok((self.t.cosine_f16)(a, b))
+        Ok(call!(self.cosine_f16(a, b)))
     }
 
     /// `out[i] = dot(query, row i)` for row-major `rows` of `query.len()` values.
@@ -356,7 +463,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.dot_f32_many)(query, rows, out);
+        call!(self.dot_f32_many(query, rows, out));
         Ok(())
     }
 
@@ -372,7 +479,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.l2sq_f32_many)(query, rows, out);
+        call!(self.l2sq_f32_many(query, rows, out));
         Ok(())
     }
 
@@ -388,7 +495,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.cosine_f32_many)(query, rows, out);
+        call!(self.cosine_f32_many(query, rows, out));
         Ok(())
     }
 
@@ -405,7 +512,7 @@ impl Kernels {
         out: &mut [i32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.dot_i8_many)(query, rows, out);
+        call!(self.dot_i8_many(query, rows, out));
         Ok(())
     }
 
@@ -422,7 +529,7 @@ impl Kernels {
         out: &mut [u32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.l2sq_i8_many)(query, rows, out);
+        call!(self.l2sq_i8_many(query, rows, out));
         Ok(())
     }
 
@@ -439,7 +546,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.dot_f16_many)(query, rows, out);
+        call!(self.dot_f16_many(query, rows, out));
         Ok(())
     }
 
@@ -456,7 +563,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.l2sq_f16_many)(query, rows, out);
+        call!(self.l2sq_f16_many(query, rows, out));
         Ok(())
     }
 
@@ -473,7 +580,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_many(query, rows, out)?;
-        (self.t.cosine_f16_many)(query, rows, out);
+        call!(self.cosine_f16_many(query, rows, out));
         Ok(())
     }
 
@@ -484,7 +591,7 @@ impl Kernels {
     /// Never fails today; `Result` keeps the kernel contract uniform.
     #[inline]
     pub fn sum_f32(&self, values: &[f32]) -> Result<f64, KernelError> {
-        Ok((self.t.sum_f32)(values))
+        Ok(call!(self.sum_f32(values)))
     }
 
     /// Arithmetic mean, `None` for an empty slice.
@@ -495,7 +602,7 @@ impl Kernels {
         if values.is_empty() {
             return Ok(None);
         }
-        Ok(Some((self.t.sum_f32)(values) / values.len() as f64))
+        Ok(Some(call!(self.sum_f32(values)) / values.len() as f64))
     }
 
     /// Variance with `ddof` delta degrees of freedom (0: population, 1:
@@ -508,8 +615,8 @@ impl Kernels {
         if values.len() <= ddof {
             return Ok(None);
         }
-        let mean = (self.t.sum_f32)(values) / values.len() as f64;
-        let ss = (self.t.sum_sq_dev_f32)(values, mean);
+        let mean = call!(self.sum_f32(values)) / values.len() as f64;
+        let ss = call!(self.sum_sq_dev_f32(values, mean));
         Ok(Some(ss / (values.len() - ddof) as f64))
     }
 
@@ -520,6 +627,6 @@ impl Kernels {
     /// # Errors
     /// Never fails today; `Result` keeps the kernel contract uniform.
     pub fn min_max_f32(&self, values: &[f32]) -> Result<Option<(f32, f32)>, KernelError> {
-        Ok((self.t.min_max_f32)(values))
+        Ok(call!(self.min_max_f32(values)))
     }
 }

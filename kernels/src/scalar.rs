@@ -31,8 +31,9 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
-    stream_decoder: crate::varint::stream::SCALAR_DECODER,
-    stream_encode: crate::varint::stream::encode_scalar,
+    stream_decode: crate::varint::stream::decode_scalar,
+    stream_decode_delta: crate::varint::stream::decode_scalar_delta,
+    stream_blocks: None,
     unpack_u32: crate::bitpack::unpack_u32_scalar,
     pack_u32: crate::bitpack::pack_u32_scalar,
 };

@@ -3,15 +3,6 @@
 
 use std::arch::aarch64::*;
 
-/// Safe entry stored in the NEON kernel table, which is only reachable
-/// through `Kernels::for_isa(Isa::Neon)` after run-time detection.
-pub(crate) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
-    // SAFETY: this function is only stored in the NEON kernel table,
-    // reachable only through `Kernels::for_isa(Isa::Neon)`, which returns
-    // `None` unless run-time detection found NEON on this CPU.
-    unsafe { unpack_u32_neon(input, width, out) }
-}
-
 /// The 32 bytes at `input[at..]`: loaded in place when they are all
 /// inside `input`, else copied into `buf` with zeros after the end.
 ///
@@ -46,9 +37,10 @@ unsafe fn window(input: &[u8], at: usize, buf: &mut [u8; 32]) -> uint8x16x2_t {
 /// `input` is read.
 ///
 /// # Safety
-/// The CPU must support NEON. `input` must hold ⌈out.len()·w/8⌉ bytes.
+/// The CPU must support NEON. `width <= 32` and `input` holds
+/// ⌈out.len()·w/8⌉ bytes (`Kernels::unpack_u32` asserts both).
 #[target_feature(enable = "neon")]
-unsafe fn unpack_u32_neon(input: &[u8], width: u32, out: &mut [u32]) {
+pub(crate) unsafe fn unpack_u32_neon(input: &[u8], width: u32, out: &mut [u32]) {
     let n = out.len();
     if width == 0 || n < 8 {
         crate::bitpack::unpack_u32_scalar(input, width, out);
@@ -139,14 +131,6 @@ unsafe fn unpack_u32_neon(input: &[u8], width: u32, out: &mut [u32]) {
     // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
     crate::bitpack::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
 }
-/// Safe entry stored in the NEON kernel table, which is only reachable
-/// through `Kernels::for_isa(Isa::Neon)` after run-time detection.
-pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
-    // SAFETY: this function is only stored in the NEON kernel table,
-    // reachable only through `Kernels::for_isa(Isa::Neon)`, which returns
-    // `None` unless run-time detection found NEON on this CPU.
-    unsafe { pack_u32_neon(values, width, out) }
-}
 
 /// Packs blocks of 8 values with 64-bit variable shifts (`ushl`, whose
 /// negative counts shift right and counts of ±64 give zero); fewer than
@@ -162,10 +146,12 @@ pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
 /// `w` bytes copied, so nothing past `out` is written.
 ///
 /// # Safety
-/// The CPU must support NEON. Every value fits `width <= 32` and
-/// `out.len() == ⌈values.len()·w/8⌉`.
+/// The CPU must support NEON. `width <= 32` and `out.len() ==
+/// ⌈values.len()·w/8⌉` (`Kernels::pack_u32` asserts both); every value
+/// fits `width` (the `bitpack` front ends check; a wider value gives wrong
+/// bytes, never an access outside `out`).
 #[target_feature(enable = "neon")]
-unsafe fn pack_u32_neon(values: &[u32], width: u32, out: &mut [u8]) {
+pub(crate) unsafe fn pack_u32_neon(values: &[u32], width: u32, out: &mut [u8]) {
     let n = values.len();
     if width == 0 || n < 8 {
         crate::bitpack::pack_u32_words(values, width, out);

@@ -1,9 +1,10 @@
 //! The NEON path, written with `std::arch::aarch64` intrinsics.
 //!
-//! Every kernel is an `unsafe fn` compiled with
-//! `#[target_feature(enable = "neon")]`, reached only through a safe wrapper
-//! stored in [`TABLE`]; the table is only reachable through
-//! `Kernels::for_isa(Isa::Neon)`, which requires run-time detection of NEON.
+//! Every kernel is a function compiled with
+//! `#[target_feature(enable = "neon")]`, stored in [`TABLE`] as an `unsafe
+//! fn` pointer that only the `Kernels` methods call; a `&Kernels` of this
+//! path comes only from `Kernels::for_isa(Isa::Neon)`, which requires
+//! run-time detection of NEON.
 //!
 //! Design notes:
 //! - f32 kernels keep 4 independent 4-wide FMA accumulators (16 floats per
@@ -25,71 +26,38 @@ use crate::dispatch::Table;
 use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
 pub(crate) const TABLE: Table = Table {
-    dot_f32,
-    l2sq_f32,
-    cosine_f32,
-    l1_f32,
-    dot_i8,
-    l2sq_i8,
-    l2sq_u8,
-    hamming_u64,
-    jaccard_u64,
-    dot_f16,
-    l2sq_f16,
-    cosine_f16,
-    dot_f32_many,
-    l2sq_f32_many,
-    cosine_f32_many,
-    dot_i8_many,
-    l2sq_i8_many,
-    dot_f16_many,
-    l2sq_f16_many,
-    cosine_f16_many,
-    sum_f32,
-    sum_sq_dev_f32,
-    min_max_f32,
-    stream_decoder: crate::varint::stream::NEON_DECODER,
-    stream_encode: super::stream_vbyte::encode,
-    unpack_u32: super::bitpack::unpack_u32,
-    pack_u32: super::bitpack::pack_u32,
+    dot_f32: dot_f32_neon,
+    l2sq_f32: l2sq_f32_neon,
+    cosine_f32: cosine_f32_neon,
+    l1_f32: l1_f32_neon,
+    dot_i8: dot_i8_neon,
+    l2sq_i8: l2sq_i8_neon,
+    l2sq_u8: l2sq_u8_neon,
+    hamming_u64: hamming_u64_neon,
+    jaccard_u64: jaccard_u64_neon,
+    dot_f16: dot_f16_neon,
+    l2sq_f16: l2sq_f16_neon,
+    cosine_f16: cosine_f16_neon,
+    dot_f32_many: dot_f32_many_neon,
+    l2sq_f32_many: l2sq_f32_many_neon,
+    cosine_f32_many: cosine_f32_many_neon,
+    dot_i8_many: dot_i8_many_neon,
+    l2sq_i8_many: l2sq_i8_many_neon,
+    dot_f16_many: dot_f16_many_neon,
+    l2sq_f16_many: l2sq_f16_many_neon,
+    cosine_f16_many: cosine_f16_many_neon,
+    sum_f32: sum_f32_neon,
+    sum_sq_dev_f32: sum_sq_dev_f32_neon,
+    min_max_f32: min_max_f32_neon,
+    stream_decode: super::stream_vbyte::decode_neon::<false>,
+    stream_decode_delta: super::stream_vbyte::decode_neon::<true>,
+    stream_blocks: Some((
+        super::stream_vbyte::encode_blocks::<false>,
+        super::stream_vbyte::encode_blocks::<true>,
+    )),
+    unpack_u32: super::bitpack::unpack_u32_neon,
+    pack_u32: super::bitpack::pack_u32_neon,
 };
-
-/// Generates the safe wrappers that the table holds.
-macro_rules! wrappers {
-    ($( fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? => $inner:ident; )*) => {
-        $(
-            fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: this function is only stored in the NEON `TABLE`,
-                // which is only reachable via `Kernels::for_isa(Isa::Neon)`;
-                // that returns `None` unless run-time detection found NEON,
-                // the feature `$inner` is compiled for. Slice lengths were
-                // validated by the `Kernels` method.
-                unsafe { $inner($($arg),*) }
-            }
-        )*
-    };
-}
-
-wrappers! {
-    fn dot_f32(a: &[f32], b: &[f32]) -> f32 => dot_f32_neon;
-    fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 => l2sq_f32_neon;
-    fn cosine_f32(a: &[f32], b: &[f32]) -> f32 => cosine_f32_neon;
-    fn l1_f32(a: &[f32], b: &[f32]) -> f32 => l1_f32_neon;
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 => dot_i8_neon;
-    fn l2sq_i8(a: &[i8], b: &[i8]) -> u32 => l2sq_i8_neon;
-    fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 => l2sq_u8_neon;
-    fn hamming_u64(a: &[u64], b: &[u64]) -> u64 => hamming_u64_neon;
-    fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 => jaccard_u64_neon;
-    fn dot_f16(a: &[u16], b: &[u16]) -> f32 => dot_f16_neon;
-    fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 => l2sq_f16_neon;
-    fn cosine_f16(a: &[u16], b: &[u16]) -> f32 => cosine_f16_neon;
-    fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_neon;
-    fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_neon;
-    fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_neon;
-    fn sum_f32(v: &[f32]) -> f64 => sum_f32_neon;
-    fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_neon;
-    fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_neon;
-}
 
 /// Loads up to 4 f32, zero-padded.
 ///
@@ -212,12 +180,12 @@ macro_rules! fold_f32 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn dot_f32_neon(a: &[f32], b: &[f32]) -> f32 {
+fn dot_f32_neon(a: &[f32], b: &[f32]) -> f32 {
     fold_f32!(a, b, |x, y, acc| vfmaq_f32(acc, x, y))
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l2sq_f32_neon(a: &[f32], b: &[f32]) -> f32 {
+fn l2sq_f32_neon(a: &[f32], b: &[f32]) -> f32 {
     fold_f32!(a, b, |x, y, acc| {
         let d = vsubq_f32(x, y);
         vfmaq_f32(acc, d, d)
@@ -225,13 +193,13 @@ unsafe fn l2sq_f32_neon(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l1_f32_neon(a: &[f32], b: &[f32]) -> f32 {
+fn l1_f32_neon(a: &[f32], b: &[f32]) -> f32 {
     // vabd = |x - y| with a single rounding, identical to abs(x - y).
     fold_f32!(a, b, |x, y, acc| vaddq_f32(acc, vabdq_f32(x, y)))
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn cosine_f32_neon(a: &[f32], b: &[f32]) -> f32 {
+fn cosine_f32_neon(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let z = vdupq_n_f32(0.0);
@@ -269,7 +237,7 @@ unsafe fn cosine_f32_neon(a: &[f32], b: &[f32]) -> f32 {
 // ---------------------------------------------------------------------------
 
 #[target_feature(enable = "neon")]
-unsafe fn dot_i8_neon(a: &[i8], b: &[i8]) -> i32 {
+fn dot_i8_neon(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [vdupq_n_s32(0); 2];
@@ -292,7 +260,7 @@ unsafe fn dot_i8_neon(a: &[i8], b: &[i8]) -> i32 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l2sq_i8_neon(a: &[i8], b: &[i8]) -> u32 {
+fn l2sq_i8_neon(a: &[i8], b: &[i8]) -> u32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [vdupq_n_s32(0); 2];
@@ -314,7 +282,7 @@ unsafe fn l2sq_i8_neon(a: &[i8], b: &[i8]) -> u32 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l2sq_u8_neon(a: &[u8], b: &[u8]) -> u32 {
+fn l2sq_u8_neon(a: &[u8], b: &[u8]) -> u32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [vdupq_n_u32(0); 2];
@@ -377,7 +345,7 @@ unsafe fn count_bits<const N: usize>(
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn hamming_u64_neon(a: &[u64], b: &[u64]) -> u64 {
+fn hamming_u64_neon(a: &[u64], b: &[u64]) -> u64 {
     // SAFETY: NEON is enabled here; the lengths are equal (checked by the
     // `Kernels` method).
     let [c] = unsafe { count_bits(a, b, |x, y| [veorq_u8(x, y)]) };
@@ -391,7 +359,7 @@ unsafe fn hamming_u64_neon(a: &[u64], b: &[u64]) -> u64 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn jaccard_u64_neon(a: &[u64], b: &[u64]) -> f32 {
+fn jaccard_u64_neon(a: &[u64], b: &[u64]) -> f32 {
     // SAFETY: as in `hamming_u64_neon`.
     let [mut inter, mut union] =
         unsafe { count_bits(a, b, |x, y| [vandq_u8(x, y), vorrq_u8(x, y)]) };
@@ -447,12 +415,12 @@ macro_rules! fold_f16 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn dot_f16_neon(a: &[u16], b: &[u16]) -> f32 {
+fn dot_f16_neon(a: &[u16], b: &[u16]) -> f32 {
     fold_f16!(a, b, |x, y, acc| vfmaq_f32(acc, x, y))
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l2sq_f16_neon(a: &[u16], b: &[u16]) -> f32 {
+fn l2sq_f16_neon(a: &[u16], b: &[u16]) -> f32 {
     fold_f16!(a, b, |x, y, acc| {
         let d = vsubq_f32(x, y);
         vfmaq_f32(acc, d, d)
@@ -460,7 +428,7 @@ unsafe fn l2sq_f16_neon(a: &[u16], b: &[u16]) -> f32 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn cosine_f16_neon(a: &[u16], b: &[u16]) -> f32 {
+fn cosine_f16_neon(a: &[u16], b: &[u16]) -> f32 {
     let z = vdupq_n_f32(0.0);
     let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
     for (x, y) in a.chunks(8).zip(b.chunks(8)) {
@@ -489,8 +457,7 @@ macro_rules! many_f32 {
         let (q, rows, out): (&[f32], &[f32], &mut [f32]) = ($q, $rows, $out);
         let dim = q.len();
         if dim == 0 {
-            // SAFETY: NEON is enabled in the calling function.
-            out.fill(unsafe { $single(&[], &[]) });
+            out.fill($single(&[], &[]));
             return;
         }
         let groups = out.len() / 4;
@@ -515,21 +482,20 @@ macro_rules! many_f32 {
             }
         }
         for r in groups * 4..out.len() {
-            // SAFETY: NEON is enabled in the calling function.
-            out[r] = unsafe { $single(q, &rows[r * dim..(r + 1) * dim]) };
+            out[r] = $single(q, &rows[r * dim..(r + 1) * dim]);
         }
     }};
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn dot_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn dot_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, dot_f32_neon, |vq, x, acc| vfmaq_f32(
         acc, vq, x
     ));
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn l2sq_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn l2sq_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, l2sq_f32_neon, |vq, x, acc| {
         let d = vsubq_f32(vq, x);
         vfmaq_f32(acc, d, d)
@@ -537,14 +503,13 @@ unsafe fn l2sq_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn cosine_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn cosine_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
     let dim = q.len();
     if dim == 0 {
         out.fill(cosine_from_parts(0.0, 0.0, 0.0));
         return;
     }
-    // SAFETY: NEON is enabled for this function.
-    let aa = unsafe { dot_f32_neon(q, q) };
+    let aa = dot_f32_neon(q, q);
     let groups = out.len() / 4;
     for g in 0..groups {
         let block = &rows[g * 4 * dim..(g + 1) * 4 * dim];
@@ -568,8 +533,7 @@ unsafe fn cosine_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
         }
     }
     for r in groups * 4..out.len() {
-        // SAFETY: NEON is enabled for this function.
-        out[r] = unsafe { cosine_f32_neon(q, &rows[r * dim..(r + 1) * dim]) };
+        out[r] = cosine_f32_neon(q, &rows[r * dim..(r + 1) * dim]);
     }
 }
 
@@ -578,7 +542,7 @@ unsafe fn cosine_f32_many_neon(q: &[f32], rows: &[f32], out: &mut [f32]) {
 // ---------------------------------------------------------------------------
 
 #[target_feature(enable = "neon")]
-unsafe fn sum_f32_neon(v: &[f32]) -> f64 {
+fn sum_f32_neon(v: &[f32]) -> f64 {
     let n = v.len();
     let p = v.as_ptr();
     let mut acc = [vdupq_n_f64(0.0); 4];
@@ -600,7 +564,7 @@ unsafe fn sum_f32_neon(v: &[f32]) -> f64 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn sum_sq_dev_f32_neon(v: &[f32], mean: f64) -> f64 {
+fn sum_sq_dev_f32_neon(v: &[f32], mean: f64) -> f64 {
     let n = v.len();
     let p = v.as_ptr();
     let m = vdupq_n_f64(mean);
@@ -629,7 +593,7 @@ unsafe fn sum_sq_dev_f32_neon(v: &[f32], mean: f64) -> f64 {
 }
 
 #[target_feature(enable = "neon")]
-unsafe fn min_max_f32_neon(v: &[f32]) -> Option<(f32, f32)> {
+fn min_max_f32_neon(v: &[f32]) -> Option<(f32, f32)> {
     // vminnm/vmaxnm return the number when one operand is NaN, so NaN is
     // ignored; lo starts at +inf and hi at -inf, never NaN. Any non-NaN
     // value v gives lo <= v <= hi, so `lo > hi` means "no non-NaN value".
@@ -666,10 +630,23 @@ unsafe fn min_max_f32_neon(v: &[f32]) -> Option<(f32, f32)> {
 
 // One-to-many f16 and i8 kernels: the one-to-one kernel of this path per
 // row, so each result equals that kernel bit for bit.
-crate::scalar::per_row_many! {
-    dot_i8_many(i8) -> i32 = dot_i8;
-    l2sq_i8_many(i8) -> u32 = l2sq_i8;
-    dot_f16_many(u16) -> f32 = dot_f16;
-    l2sq_f16_many(u16) -> f32 = l2sq_f16;
-    cosine_f16_many(u16) -> f32 = cosine_f16;
+/// `crate::scalar::per_row_many!` for this path: each one-to-many kernel
+/// is a NEON function applying the one-to-one kernel to each row.
+macro_rules! per_row_many_neon {
+    ($($name:ident($t:ty) -> $o:ty = $one:ident;)*) => {
+        $(
+            #[target_feature(enable = "neon")]
+            fn $name(query: &[$t], rows: &[$t], out: &mut [$o]) {
+                crate::scalar::many(query, rows, out, |a, b| $one(a, b));
+            }
+        )*
+    };
+}
+
+per_row_many_neon! {
+    dot_i8_many_neon(i8) -> i32 = dot_i8_neon;
+    l2sq_i8_many_neon(i8) -> u32 = l2sq_i8_neon;
+    dot_f16_many_neon(u16) -> f32 = dot_f16_neon;
+    l2sq_f16_many_neon(u16) -> f32 = l2sq_f16_neon;
+    cosine_f16_many_neon(u16) -> f32 = cosine_f16_neon;
 }

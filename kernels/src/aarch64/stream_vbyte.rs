@@ -7,29 +7,14 @@ use std::mem::MaybeUninit;
 use crate::varint::stream::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
 use crate::varint::VarintError;
 
-/// The NEON decode path (a `varint::stream::DecodeFn`).
+/// The NEON decode path (a `varint::stream::DecodeFn`, plain or
+/// differential by `DELTA`): eight values per iteration, the rest and any
+/// error through the scalar code.
 ///
-/// # Safety
-/// The `DecodeFn` contract: the CPU has NEON and `ctrl` holds
-/// `ceil(out.len() / 4)` bytes.
-pub(crate) unsafe fn decode(
-    ctrl: &[u8],
-    data: &[u8],
-    out: &mut [MaybeUninit<u32>],
-    delta: Option<u32>,
-    base: usize,
-) -> Result<usize, VarintError> {
-    // SAFETY: the caller guarantees NEON.
-    unsafe {
-        match delta {
-            None => decode_neon::<false>(ctrl, data, out, 0, base),
-            Some(initial) => decode_neon::<true>(ctrl, data, out, initial, base),
-        }
-    }
-}
-
+/// Compiled for NEON; reached through the NEON table's `unsafe fn`
+/// pointers.
 #[target_feature(enable = "neon")]
-unsafe fn decode_neon<const DELTA: bool>(
+pub(crate) fn decode_neon<const DELTA: bool>(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
@@ -110,10 +95,26 @@ unsafe fn decode_neon<const DELTA: bool>(
 
     if vminvq_u32(ok) != u32::MAX {
         // A non-canonical value: the reference reports the first one.
-        return crate::varint::stream::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
+        return crate::varint::stream::decode_scalar_from(
+            ctrl,
+            data,
+            out,
+            0,
+            0,
+            DELTA.then_some(initial),
+            base,
+        );
     }
     let last = vgetq_lane_u32::<0>(prev);
-    crate::varint::stream::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
+    crate::varint::stream::decode_scalar_from(
+        ctrl,
+        data,
+        out,
+        4 * j,
+        p,
+        DELTA.then_some(last),
+        base,
+    )
 }
 
 /// Inclusive prefix sum of the four lanes of `v`, plus `prev` (broadcast).
@@ -127,32 +128,24 @@ fn prefix_sum(v: uint32x4_t, zero: uint32x4_t, prev: uint32x4_t) -> uint32x4_t {
     }
 }
 
-/// The NEON encoder (the `stream_encode` entry of the NEON kernel table).
-pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    crate::varint::stream::encode_with(
-        values,
-        initial,
-        out,
-        Some((encode_blocks::<false>, encode_blocks::<true>)),
-    )
-}
-
 /// The SIMD part of the NEON encoder (a `varint::stream::BlockEncoder`): eight
 /// values (two groups) per iteration. A lane's length code is `3 -
 /// clz(v | 1) / 8`; the four codes shifted to bits `2i` and added across
 /// the vector make the control byte, and `tbl` with [`ENCODE_SHUFFLE`]
 /// compacts the group's data bytes, stored as 16 bytes.
 ///
-/// # Safety
-/// The `BlockEncoder` contract: the CPU has NEON and `dst` has
-/// `max_encoded_len(values.len())` writable bytes.
+/// Compiled for NEON, like the decoder. Panics unless `dst` holds
+/// `max_encoded_len(values.len())` bytes.
 #[target_feature(enable = "neon")]
-unsafe fn encode_blocks<const DELTA: bool>(
+pub(crate) fn encode_blocks<const DELTA: bool>(
     values: &[u32],
     prev: u32,
-    dst: *mut u8,
+    dst: &mut [MaybeUninit<u8>],
 ) -> (usize, usize, u32) {
     let n = values.len();
+    // Every store below stays inside `dst` given this.
+    assert!(dst.len() >= crate::varint::stream::max_encoded_len(n));
+    let dst = dst.as_mut_ptr().cast::<u8>();
     let src = values.as_ptr();
     let mut pos = n.div_ceil(4);
     let positions = {

@@ -1,11 +1,13 @@
 //! The AVX2+FMA path, written with `std::arch::x86_64` intrinsics.
 //!
-//! Every kernel is an `unsafe fn` compiled with
-//! `#[target_feature(enable = "avx2,fma,f16c,popcnt")]`, reached only
-//! through a safe wrapper stored in [`TABLE`]. The table itself is only
-//! reachable through `Kernels::for_isa(Isa::Avx2)`, which returns `None`
-//! unless run-time detection found AVX2, FMA, F16C, POPCNT, SSSE3 and SSE4.1
-//! (see `isa.rs`), so the wrappers' precondition holds whenever they run.
+//! Every kernel is a function compiled with
+//! `#[target_feature(enable = "avx2,fma,f16c,popcnt")]`: safe to call
+//! from code with those features (the kernels call one another directly),
+//! and stored in [`TABLE`] as an `unsafe fn` pointer, which only the
+//! `Kernels` methods call. A `&Kernels` of this path comes only from
+//! `Kernels::for_isa(Isa::Avx2)`, which returns `None` unless run-time
+//! detection found AVX2, FMA, F16C, POPCNT, SSSE3 and SSE4.1 (see
+//! `isa.rs`), so the pointers' precondition holds whenever they are called.
 //!
 //! Design:
 //! - f32 kernels keep 4 independent 8-wide accumulators (32 floats per
@@ -28,76 +30,38 @@ use crate::dispatch::Table;
 use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
 pub(crate) const TABLE: Table = Table {
-    dot_f32,
-    l2sq_f32,
-    cosine_f32,
-    l1_f32,
-    dot_i8,
-    l2sq_i8,
-    l2sq_u8,
-    hamming_u64,
-    jaccard_u64,
-    dot_f16,
-    l2sq_f16,
-    cosine_f16,
-    dot_f32_many,
-    l2sq_f32_many,
-    cosine_f32_many,
-    dot_i8_many,
-    l2sq_i8_many,
-    dot_f16_many,
-    l2sq_f16_many,
-    cosine_f16_many,
-    sum_f32,
-    sum_sq_dev_f32,
-    min_max_f32,
-    stream_decoder: crate::varint::stream::AVX2_DECODER,
-    stream_encode: super::stream_vbyte::encode,
-    unpack_u32: super::bitpack::unpack_u32,
-    pack_u32: super::bitpack::pack_u32,
+    dot_f32: dot_f32_avx2,
+    l2sq_f32: l2sq_f32_avx2,
+    cosine_f32: cosine_f32_avx2,
+    l1_f32: l1_f32_avx2,
+    dot_i8: dot_i8_avx2,
+    l2sq_i8: l2sq_i8_avx2,
+    l2sq_u8: l2sq_u8_avx2,
+    hamming_u64: hamming_u64_avx2,
+    jaccard_u64: jaccard_u64_avx2,
+    dot_f16: dot_f16_avx2,
+    l2sq_f16: l2sq_f16_avx2,
+    cosine_f16: cosine_f16_avx2,
+    dot_f32_many: dot_f32_many_avx2,
+    l2sq_f32_many: l2sq_f32_many_avx2,
+    cosine_f32_many: cosine_f32_many_avx2,
+    dot_i8_many: dot_i8_many_avx2,
+    l2sq_i8_many: l2sq_i8_many_avx2,
+    dot_f16_many: dot_f16_many_avx2,
+    l2sq_f16_many: l2sq_f16_many_avx2,
+    cosine_f16_many: cosine_f16_many_avx2,
+    sum_f32: sum_f32_avx2,
+    sum_sq_dev_f32: sum_sq_dev_f32_avx2,
+    min_max_f32: min_max_f32_avx2,
+    stream_decode: super::stream_vbyte::decode_avx2::<false>,
+    stream_decode_delta: super::stream_vbyte::decode_avx2::<true>,
+    stream_blocks: Some((
+        super::stream_vbyte::encode_blocks::<false>,
+        super::stream_vbyte::encode_blocks::<true>,
+    )),
+    unpack_u32: super::bitpack::unpack_u32_avx2,
+    pack_u32: super::bitpack::pack_u32_avx2,
 };
-
-/// Generates the safe wrappers that the table holds.
-macro_rules! wrappers {
-    ($( fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? => $inner:ident; )*) => {
-        $(
-            fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: this function is only stored in the AVX2 `TABLE`,
-                // which is only reachable via `Kernels::for_isa(Isa::Avx2)`;
-                // that returns `None` unless run-time detection found AVX2,
-                // FMA, F16C and POPCNT, the features `$inner` is compiled for.
-                // Slice lengths were validated by the `Kernels` method.
-                unsafe { $inner($($arg),*) }
-            }
-        )*
-    };
-}
-
-wrappers! {
-    fn dot_f32(a: &[f32], b: &[f32]) -> f32 => dot_f32_avx2;
-    fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 => l2sq_f32_avx2;
-    fn cosine_f32(a: &[f32], b: &[f32]) -> f32 => cosine_f32_avx2;
-    fn l1_f32(a: &[f32], b: &[f32]) -> f32 => l1_f32_avx2;
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 => dot_i8_avx2;
-    fn l2sq_i8(a: &[i8], b: &[i8]) -> u32 => l2sq_i8_avx2;
-    fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 => l2sq_u8_avx2;
-    fn hamming_u64(a: &[u64], b: &[u64]) -> u64 => hamming_u64_avx2;
-    fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 => jaccard_u64_avx2;
-    fn dot_f16(a: &[u16], b: &[u16]) -> f32 => dot_f16_avx2;
-    fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 => l2sq_f16_avx2;
-    fn cosine_f16(a: &[u16], b: &[u16]) -> f32 => cosine_f16_avx2;
-    fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx2;
-    fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx2;
-    fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx2;
-    fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) => dot_i8_many_avx2;
-    fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) => l2sq_i8_many_avx2;
-    fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => dot_f16_many_avx2;
-    fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => l2sq_f16_many_avx2;
-    fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => cosine_f16_many_avx2;
-    fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx2;
-    fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx2;
-    fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx2;
-}
 
 // ---------------------------------------------------------------------------
 // Primitives. `#[inline(always)]` so they are compiled inside the callers'
@@ -265,14 +229,14 @@ macro_rules! fold_f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc));
     // SAFETY: AVX is enabled for this function.
     unsafe { hsum_ps(acc) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+fn l2sq_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| {
         let d = _mm256_sub_ps(x, y);
         _mm256_fmadd_ps(d, d, acc)
@@ -282,7 +246,7 @@ unsafe fn l2sq_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l1_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+fn l1_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     let sign = _mm256_set1_ps(-0.0);
     let acc = fold_f32!(a, b, |x, y, acc| _mm256_add_ps(
         acc,
@@ -293,7 +257,7 @@ unsafe fn l1_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn cosine_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+fn cosine_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     // ab, aa and bb in one pass: 3 FMAs per 8 pairs, so the loop is bound by
     // the two FMA ports (1.5 cycles per 8 pairs against dot's 1, limited by
     // two loads per cycle). Four chains per quantity (12 accumulators, 32
@@ -393,7 +357,7 @@ unsafe fn widen_u8(p: *const u8) -> __m256i {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
     // madd: products of i16 in [-128, 127] summed in pairs, at most
     // 2·128² = 32768, which fits i32 without saturation.
     let (sum, i) = fold_i16!(a, b, widen_i8, |x, y| _mm256_madd_epi16(x, y));
@@ -402,7 +366,7 @@ unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_i8_avx2(a: &[i8], b: &[i8]) -> u32 {
+fn l2sq_i8_avx2(a: &[i8], b: &[i8]) -> u32 {
     // Differences lie in [-255, 255] (fit i16); madd pairs give at most 130050.
     let (sum, i) = fold_i16!(a, b, widen_i8, |x, y| {
         let d = _mm256_sub_epi16(x, y);
@@ -412,7 +376,7 @@ unsafe fn l2sq_i8_avx2(a: &[i8], b: &[i8]) -> u32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_u8_avx2(a: &[u8], b: &[u8]) -> u32 {
+fn l2sq_u8_avx2(a: &[u8], b: &[u8]) -> u32 {
     let (sum, i) = fold_i16!(a, b, widen_u8, |x, y| {
         let d = _mm256_sub_epi16(x, y);
         _mm256_madd_epi16(d, d)
@@ -502,7 +466,7 @@ unsafe fn count_bits<const N: usize>(
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn hamming_u64_avx2(a: &[u64], b: &[u64]) -> u64 {
+fn hamming_u64_avx2(a: &[u64], b: &[u64]) -> u64 {
     // SAFETY: AVX2 is enabled here; the lengths are equal (checked by the
     // `Kernels` method).
     let [c] = unsafe { count_bits(a, b, |x, y| [_mm256_xor_si256(x, y)]) };
@@ -516,7 +480,7 @@ unsafe fn hamming_u64_avx2(a: &[u64], b: &[u64]) -> u64 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn jaccard_u64_avx2(a: &[u64], b: &[u64]) -> f32 {
+fn jaccard_u64_avx2(a: &[u64], b: &[u64]) -> f32 {
     // SAFETY: as in `hamming_u64_avx2`.
     let [inter, union] =
         unsafe { count_bits(a, b, |x, y| [_mm256_and_si256(x, y), _mm256_or_si256(x, y)]) };
@@ -571,14 +535,14 @@ macro_rules! fold_f16 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+fn dot_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1, a2, a3] = fold_f16!(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc));
     // SAFETY: AVX is enabled for this function.
     unsafe { hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+fn l2sq_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1, a2, a3] = fold_f16!(a, b, |x, y, acc| {
         let d = _mm256_sub_ps(x, y);
         _mm256_fmadd_ps(d, d, acc)
@@ -588,7 +552,7 @@ unsafe fn l2sq_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn cosine_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+fn cosine_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let z = _mm256_setzero_ps();
@@ -645,8 +609,7 @@ macro_rules! many_f32 {
         let (q, rows, out): (&[f32], &[f32], &mut [f32]) = ($q, $rows, $out);
         let dim = q.len();
         if dim == 0 {
-            // SAFETY: AVX2/FMA are enabled in the calling function.
-            out.fill(unsafe { $single(&[], &[]) });
+            out.fill($single(&[], &[]));
             return;
         }
         let groups = out.len() / 4;
@@ -689,21 +652,20 @@ macro_rules! many_f32 {
             }
         }
         for r in groups * 4..out.len() {
-            // SAFETY: AVX2/FMA are enabled in the calling function.
-            out[r] = unsafe { $single(q, &rows[r * dim..(r + 1) * dim]) };
+            out[r] = $single(q, &rows[r * dim..(r + 1) * dim]);
         }
     }};
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn dot_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, dot_f32_avx2, |vq, x, acc| _mm256_fmadd_ps(
         vq, x, acc
     ));
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn l2sq_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, l2sq_f32_avx2, |vq, x, acc| {
         let d = _mm256_sub_ps(vq, x);
         _mm256_fmadd_ps(d, d, acc)
@@ -711,15 +673,14 @@ unsafe fn l2sq_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn cosine_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn cosine_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
     let dim = q.len();
     if dim == 0 {
         out.fill(cosine_from_parts(0.0, 0.0, 0.0));
         return;
     }
     // The query's squared norm, once for all rows.
-    // SAFETY: AVX2/FMA are enabled for this function.
-    let aa = unsafe { dot_f32_avx2(q, q) };
+    let aa = dot_f32_avx2(q, q);
     let pq = q.as_ptr();
     let groups = out.len() / 4;
     for g in 0..groups {
@@ -761,8 +722,7 @@ unsafe fn cosine_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
         }
     }
     for r in groups * 4..out.len() {
-        // SAFETY: AVX2/FMA are enabled for this function.
-        out[r] = unsafe { cosine_f32_avx2(q, &rows[r * dim..(r + 1) * dim]) };
+        out[r] = cosine_f32_avx2(q, &rows[r * dim..(r + 1) * dim]);
     }
 }
 
@@ -771,7 +731,7 @@ unsafe fn cosine_f32_many_avx2(q: &[f32], rows: &[f32], out: &mut [f32]) {
 // ---------------------------------------------------------------------------
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn sum_f32_avx2(v: &[f32]) -> f64 {
+fn sum_f32_avx2(v: &[f32]) -> f64 {
     let n = v.len();
     let p = v.as_ptr();
     let z = _mm256_setzero_pd();
@@ -796,7 +756,7 @@ unsafe fn sum_f32_avx2(v: &[f32]) -> f64 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn sum_sq_dev_f32_avx2(v: &[f32], mean: f64) -> f64 {
+fn sum_sq_dev_f32_avx2(v: &[f32], mean: f64) -> f64 {
     let n = v.len();
     let p = v.as_ptr();
     let m = _mm256_set1_pd(mean);
@@ -828,7 +788,7 @@ unsafe fn sum_sq_dev_f32_avx2(v: &[f32], mean: f64) -> f64 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn min_max_f32_avx2(v: &[f32]) -> Option<(f32, f32)> {
+fn min_max_f32_avx2(v: &[f32]) -> Option<(f32, f32)> {
     // `minps(x, lo)` returns its second operand when either is NaN, so a NaN
     // in `x` leaves `lo` unchanged: NaN is ignored without a compare. `lo`
     // starts at +inf and `hi` at -inf; any non-NaN value v then gives
@@ -899,8 +859,7 @@ macro_rules! many_rows {
         let (q, rows, out) = ($q, $rows, $out);
         let dim = q.len();
         if dim == 0 {
-            // SAFETY: the calling function has `$single`'s target features.
-            out.fill(unsafe { $single(&[], &[]) });
+            out.fill($single(&[], &[]));
             return;
         }
         let mut out_groups = out.chunks_exact_mut($g);
@@ -914,8 +873,7 @@ macro_rules! many_rows {
             .iter_mut()
             .zip(row_groups.remainder().chunks_exact(dim))
         {
-            // SAFETY: the calling function has `$single`'s target features.
-            *o = unsafe { $single(q, row) };
+            *o = $single(q, row);
         }
     }};
 }
@@ -973,7 +931,7 @@ macro_rules! fold_f16_2 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn dot_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
     many_rows!(2, q, rows, out, dot_f16_avx2, |g| {
         fold_f16_2!(q, g, |x, y, acc| _mm256_fmadd_ps(x, y, acc)).map(|[a0, a1, a2, a3]| {
             // SAFETY: AVX is enabled for this function.
@@ -983,7 +941,7 @@ unsafe fn dot_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn l2sq_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
     many_rows!(2, q, rows, out, l2sq_f16_avx2, |g| {
         fold_f16_2!(q, g, |x, y, acc| {
             let d = _mm256_sub_ps(x, y);
@@ -997,7 +955,7 @@ unsafe fn l2sq_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn cosine_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn cosine_f16_many_avx2(q: &[u16], rows: &[u16], out: &mut [f32]) {
     let n = q.len();
     let pq = q.as_ptr();
     let z = _mm256_setzero_ps();
@@ -1095,7 +1053,7 @@ macro_rules! fold_i8_4 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn dot_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [i32]) {
+fn dot_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [i32]) {
     // As `dot_i8_avx2`: madd of i16 products, pairs at most 2·128².
     many_rows!(4, q, rows, out, dot_i8_avx2, |g| {
         let (sums, i) = fold_i8_4!(q, g, |x, y| _mm256_madd_epi16(x, y));
@@ -1106,7 +1064,7 @@ unsafe fn dot_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [i32]) {
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]
-unsafe fn l2sq_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [u32]) {
+fn l2sq_i8_many_avx2(q: &[i8], rows: &[i8], out: &mut [u32]) {
     // As `l2sq_i8_avx2`: differences in [-255, 255], madd pairs at most 130050.
     many_rows!(4, q, rows, out, l2sq_i8_avx2, |g| {
         let (sums, i) = fold_i8_4!(q, g, |x, y| {

@@ -1,8 +1,9 @@
 //! The AVX-512 path, written with `std::arch::x86_64` intrinsics.
 //!
-//! Every kernel of its own is an `unsafe fn` compiled with
+//! Every kernel of its own is a function compiled with
 //! `#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt")]`,
-//! reached only through a safe wrapper stored in [`TABLE`].
+//! stored in [`TABLE`] as an `unsafe fn` pointer that only the `Kernels`
+//! methods call (see `x86/avx2.rs`).
 //!
 //! Kernels without an AVX-512 version here (bit-packing, stream-vbyte
 //! encoding) reuse the AVX2 path's entries. That is sound because this table
@@ -41,79 +42,33 @@ use crate::dispatch::Table;
 use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
 pub(crate) const TABLE: Table = Table {
-    dot_f32,
-    l2sq_f32,
-    cosine_f32,
-    l1_f32,
-    dot_i8,
-    l2sq_i8,
-    l2sq_u8,
-    hamming_u64,
-    jaccard_u64,
-    dot_f16,
-    l2sq_f16,
-    cosine_f16,
-    dot_f32_many,
-    l2sq_f32_many,
-    cosine_f32_many,
-    dot_i8_many,
-    l2sq_i8_many,
-    dot_f16_many,
-    l2sq_f16_many,
-    cosine_f16_many,
-    sum_f32,
-    sum_sq_dev_f32,
-    min_max_f32,
-    // The same AVX2 decoder code, labelled with this path.
-    stream_decoder: crate::varint::stream::AVX512_DECODER,
-    // Reused AVX2 entries: see the module documentation for why they are
+    dot_f32: dot_f32_avx512,
+    l2sq_f32: l2sq_f32_avx512,
+    cosine_f32: cosine_f32_avx512,
+    l1_f32: l1_f32_avx512,
+    dot_i8: dot_i8_avx512,
+    l2sq_i8: l2sq_i8_avx512,
+    l2sq_u8: l2sq_u8_avx512,
+    hamming_u64: hamming_u64_avx512,
+    jaccard_u64: jaccard_u64_avx512,
+    dot_f16: dot_f16_avx512,
+    l2sq_f16: l2sq_f16_avx512,
+    cosine_f16: cosine_f16_avx512,
+    dot_f32_many: dot_f32_many_avx512,
+    l2sq_f32_many: l2sq_f32_many_avx512,
+    cosine_f32_many: cosine_f32_many_avx512,
+    dot_i8_many: dot_i8_many_avx512,
+    l2sq_i8_many: l2sq_i8_many_avx512,
+    dot_f16_many: dot_f16_many_avx512,
+    l2sq_f16_many: l2sq_f16_many_avx512,
+    cosine_f16_many: cosine_f16_many_avx512,
+    sum_f32: sum_f32_avx512,
+    sum_sq_dev_f32: sum_sq_dev_f32_avx512,
+    min_max_f32: min_max_f32_avx512,
+    // Reused AVX2 entries (bit-packing, stream-vbyte): see the module documentation for why they are
     // sound in this table.
     ..super::avx2::TABLE
 };
-
-/// Generates the safe wrappers that the table holds.
-macro_rules! wrappers {
-    ($( fn $name:ident($($arg:ident : $ty:ty),*) $(-> $ret:ty)? => $inner:ident; )*) => {
-        $(
-            fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: this function is only stored in the AVX-512
-                // `TABLE`, which is only reachable via
-                // `Kernels::for_isa(Isa::Avx512)`; that returns `None` unless
-                // run-time detection found AVX-512 F/BW/DQ/VL/VPOPCNTDQ/VNNI,
-                // AVX2, FMA, F16C and POPCNT, the features `$inner` is
-                // compiled for. Slice lengths were validated by the
-                // `Kernels` method.
-                unsafe { $inner($($arg),*) }
-            }
-        )*
-    };
-}
-
-wrappers! {
-    fn dot_f32(a: &[f32], b: &[f32]) -> f32 => dot_f32_avx512;
-    fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 => l2sq_f32_avx512;
-    fn cosine_f32(a: &[f32], b: &[f32]) -> f32 => cosine_f32_avx512;
-    fn l1_f32(a: &[f32], b: &[f32]) -> f32 => l1_f32_avx512;
-    fn dot_i8(a: &[i8], b: &[i8]) -> i32 => dot_i8_avx512;
-    fn l2sq_i8(a: &[i8], b: &[i8]) -> u32 => l2sq_i8_avx512;
-    fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 => l2sq_u8_avx512;
-    fn hamming_u64(a: &[u64], b: &[u64]) -> u64 => hamming_u64_avx512;
-    fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 => jaccard_u64_avx512;
-    fn dot_f16(a: &[u16], b: &[u16]) -> f32 => dot_f16_avx512;
-    fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 => l2sq_f16_avx512;
-    fn cosine_f16(a: &[u16], b: &[u16]) -> f32 => cosine_f16_avx512;
-    fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => dot_f32_many_avx512;
-    fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => l2sq_f32_many_avx512;
-    fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) => cosine_f32_many_avx512;
-    fn dot_i8_many(q: &[i8], rows: &[i8], out: &mut [i32]) => dot_i8_many_avx512;
-    fn l2sq_i8_many(q: &[i8], rows: &[i8], out: &mut [u32]) => l2sq_i8_many_avx512;
-    fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => dot_f16_many_avx512;
-    fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => l2sq_f16_many_avx512;
-    fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) => cosine_f16_many_avx512;
-    fn sum_f32(v: &[f32]) -> f64 => sum_f32_avx512;
-    fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 => sum_sq_dev_f32_avx512;
-    fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> => min_max_f32_avx512;
-}
 
 /// Mask enabling the first `rem` lanes (`rem <= 16`) of a 16-lane vector.
 #[inline(always)]
@@ -216,7 +171,7 @@ macro_rules! fold_f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
     _mm512_reduce_add_ps(acc)
 }
@@ -224,7 +179,7 @@ unsafe fn dot_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| {
         let d = _mm512_sub_ps(x, y);
         _mm512_fmadd_ps(d, d, acc)
@@ -235,7 +190,7 @@ unsafe fn l2sq_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     let acc = fold_f32!(a, b, |x, y, acc| _mm512_add_ps(
         acc,
         _mm512_abs_ps(_mm512_sub_ps(x, y))
@@ -246,7 +201,7 @@ unsafe fn l1_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
+fn cosine_f32_avx512(a: &[f32], b: &[f32]) -> f32 {
     // ab, aa and bb in one pass: 3 FMAs per 16 pairs against dot's 1.
     // Four chains per quantity (12 accumulators, 64 floats per iteration)
     // cover the FMA latency.
@@ -321,7 +276,7 @@ fn mask64(rem: usize) -> __mmask64 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
+fn dot_i8_avx512(a: &[i8], b: &[i8]) -> i32 {
     // `vpdpbusd` multiplies unsigned by signed bytes and adds groups of four
     // products to i32 lanes (wrapping, no saturation). Flipping the sign bit
     // reads x as the unsigned x + 128, so Σ (x + 128)·y - Σ 128·y = Σ x·y,
@@ -423,14 +378,14 @@ macro_rules! l2sq_bytes {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_i8_avx512(a: &[i8], b: &[i8]) -> u32 {
+fn l2sq_i8_avx512(a: &[i8], b: &[i8]) -> u32 {
     l2sq_bytes!(a, b, _mm512_max_epi8, _mm512_min_epi8)
 }
 
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_u8_avx512(a: &[u8], b: &[u8]) -> u32 {
+fn l2sq_u8_avx512(a: &[u8], b: &[u8]) -> u32 {
     l2sq_bytes!(a, b, _mm512_max_epu8, _mm512_min_epu8)
 }
 
@@ -480,7 +435,7 @@ macro_rules! count_bits {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
+fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
     let [c] = count_bits!(a, b, 1, |x, y| [_mm512_xor_si512(x, y)]);
     c
 }
@@ -488,7 +443,7 @@ unsafe fn hamming_u64_avx512(a: &[u64], b: &[u64]) -> u64 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn jaccard_u64_avx512(a: &[u64], b: &[u64]) -> f32 {
+fn jaccard_u64_avx512(a: &[u64], b: &[u64]) -> f32 {
     let [inter, union] = count_bits!(a, b, 2, |x, y| [
         _mm512_and_si512(x, y),
         _mm512_or_si512(x, y)
@@ -549,7 +504,7 @@ macro_rules! fold_f16 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1] = fold_f16!(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc));
     _mm512_reduce_add_ps(_mm512_add_ps(a0, a1))
 }
@@ -557,7 +512,7 @@ unsafe fn dot_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let [a0, a1] = fold_f16!(a, b, |x, y, acc| {
         let d = _mm512_sub_ps(x, y);
         _mm512_fmadd_ps(d, d, acc)
@@ -568,7 +523,7 @@ unsafe fn l2sq_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn cosine_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
+fn cosine_f16_avx512(a: &[u16], b: &[u16]) -> f32 {
     let n = a.len();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let z = _mm512_setzero_ps();
@@ -626,8 +581,7 @@ macro_rules! many_f32 {
         let (q, rows, out): (&[f32], &[f32], &mut [f32]) = ($q, $rows, $out);
         let dim = q.len();
         if dim == 0 {
-            // SAFETY: the calling function has `$single`'s target features.
-            out.fill(unsafe { $single(&[], &[]) });
+            out.fill($single(&[], &[]));
             return;
         }
         let groups = out.len() / 4;
@@ -669,8 +623,7 @@ macro_rules! many_f32 {
             }
         }
         for r in groups * 4..out.len() {
-            // SAFETY: the calling function has `$single`'s target features.
-            out[r] = unsafe { $single(q, &rows[r * dim..(r + 1) * dim]) };
+            out[r] = $single(q, &rows[r * dim..(r + 1) * dim]);
         }
     }};
 }
@@ -678,7 +631,7 @@ macro_rules! many_f32 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, dot_f32_avx512, |vq, x, acc| _mm512_fmadd_ps(
         vq, x, acc
     ));
@@ -687,7 +640,7 @@ unsafe fn dot_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     many_f32!(q, rows, out, l2sq_f32_avx512, |vq, x, acc| {
         let d = _mm512_sub_ps(vq, x);
         _mm512_fmadd_ps(d, d, acc)
@@ -697,15 +650,14 @@ unsafe fn l2sq_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
+fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
     let dim = q.len();
     if dim == 0 {
         out.fill(cosine_from_parts(0.0, 0.0, 0.0));
         return;
     }
     // The query's squared norm, once for all rows.
-    // SAFETY: this function has `dot_f32_avx512`'s target features.
-    let aa = unsafe { dot_f32_avx512(q, q) };
+    let aa = dot_f32_avx512(q, q);
     let pq = q.as_ptr();
     let groups = out.len() / 4;
     for g in 0..groups {
@@ -746,8 +698,7 @@ unsafe fn cosine_f32_many_avx512(q: &[f32], rows: &[f32], out: &mut [f32]) {
         }
     }
     for r in groups * 4..out.len() {
-        // SAFETY: this function has `cosine_f32_avx512`'s target features.
-        out[r] = unsafe { cosine_f32_avx512(q, &rows[r * dim..(r + 1) * dim]) };
+        out[r] = cosine_f32_avx512(q, &rows[r * dim..(r + 1) * dim]);
     }
 }
 
@@ -815,8 +766,7 @@ macro_rules! many_rows {
         let (q, rows, out) = ($q, $rows, $out);
         let dim = q.len();
         if dim == 0 {
-            // SAFETY: the calling function has `$single`'s target features.
-            out.fill(unsafe { $single(&[], &[]) });
+            out.fill($single(&[], &[]));
             return;
         }
         let mut out_groups = out.chunks_exact_mut(4);
@@ -830,8 +780,7 @@ macro_rules! many_rows {
             .iter_mut()
             .zip(row_groups.remainder().chunks_exact(dim))
         {
-            // SAFETY: the calling function has `$single`'s target features.
-            *o = unsafe { $single(q, row) };
+            *o = $single(q, row);
         }
     }};
 }
@@ -839,7 +788,7 @@ macro_rules! many_rows {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn dot_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
     many_rows!(q, rows, out, dot_f16_avx512, |q, r0| {
         fold_f16_4!(q, r0, _mm512_setzero_ps(), |x, y, acc| _mm512_fmadd_ps(
             x, y, acc
@@ -851,7 +800,7 @@ unsafe fn dot_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn l2sq_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
     many_rows!(q, rows, out, l2sq_f16_avx512, |q, r0| {
         fold_f16_4!(q, r0, _mm512_setzero_ps(), |x, y, acc| {
             let d = _mm512_sub_ps(x, y);
@@ -864,7 +813,7 @@ unsafe fn l2sq_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn cosine_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
+fn cosine_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
     // The query's squared norm, once, with the accumulators of
     // `cosine_f16_avx512` (its `aa` depends on the query alone).
     let [q0, q1] = fold_f16!(q, q, |x, _y, acc| _mm512_fmadd_ps(x, x, acc));
@@ -889,7 +838,7 @@ unsafe fn cosine_f16_many_avx512(q: &[u16], rows: &[u16], out: &mut [f32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn dot_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [i32]) {
+fn dot_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [i32]) {
     // `vpdpbusd` with the roles of `dot_i8_avx512` swapped: each row is the
     // unsigned operand (sign-flipped: y + 128) and the query the signed one,
     // so Σ x·(y + 128) - 128·Σ x = Σ x·y, and the correction 128·Σ x
@@ -936,7 +885,7 @@ unsafe fn dot_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [i32]) {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn l2sq_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [u32]) {
+fn l2sq_i8_many_avx512(q: &[i8], rows: &[i8], out: &mut [u32]) {
     // As `l2sq_i8_avx512`: |x - y| as max - min, widened with zeros, squares
     // paired by `vpdpwssd` (wrapping i32 lanes; exact modulo 2³² in any order).
     let zero = _mm512_setzero_si512();
@@ -1014,7 +963,7 @@ macro_rules! fold_f64 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn sum_f32_avx512(v: &[f32]) -> f64 {
+fn sum_f32_avx512(v: &[f32]) -> f64 {
     let s = fold_f64!(v, |x, acc, _m| _mm512_add_pd(acc, x));
     _mm512_reduce_add_pd(s)
 }
@@ -1022,7 +971,7 @@ unsafe fn sum_f32_avx512(v: &[f32]) -> f64 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
+fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
     let mean = _mm512_set1_pd(mean);
     // Masked-off lanes get a zero deviation (not 0.0 - mean).
     let s = fold_f64!(v, |x, acc, m| {
@@ -1035,7 +984,7 @@ unsafe fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
 )]
-unsafe fn min_max_f32_avx512(v: &[f32]) -> Option<(f32, f32)> {
+fn min_max_f32_avx512(v: &[f32]) -> Option<(f32, f32)> {
     // `vminps(x, lo)` returns its second operand when either is NaN, so a NaN
     // in `x` leaves `lo` unchanged: NaN is ignored without a compare. `lo`
     // starts at +inf and `hi` at -inf; any non-NaN value v then gives

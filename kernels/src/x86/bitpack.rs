@@ -3,18 +3,6 @@
 
 use std::arch::x86_64::*;
 
-/// Safe entry stored in the AVX2 and AVX-512 kernel tables, which are
-/// only reachable through `Kernels::for_isa` after run-time detection
-/// (the AVX-512 path requires every AVX2-path feature too).
-pub(crate) fn unpack_u32(input: &[u8], width: u32, out: &mut [u32]) {
-    debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-    // SAFETY: this function is only stored in the AVX2 and AVX-512
-    // kernel tables, reachable only through `Kernels::for_isa`, which
-    // returns `None` unless run-time detection found AVX2 on this CPU
-    // (the AVX-512 path's detection includes every AVX2-path feature).
-    unsafe { unpack_u32_avx2(input, width, out) }
-}
-
 /// The `N` bytes at `input[at..]`: in place when they are all inside
 /// `input`, else copied into `buf` with zeros after the end.
 #[inline(always)]
@@ -45,9 +33,10 @@ fn window<'a, const N: usize>(input: &'a [u8], at: usize, buf: &'a mut [u8; N]) 
 /// copied into a zero-padded buffer, so nothing past `input` is read.
 ///
 /// # Safety
-/// The CPU must support AVX2. `input` must hold ⌈out.len()·w/8⌉ bytes.
+/// The CPU must support AVX2. `width <= 32` and `input` holds
+/// ⌈out.len()·w/8⌉ bytes (`Kernels::unpack_u32` asserts both).
 #[target_feature(enable = "avx2")]
-unsafe fn unpack_u32_avx2(input: &[u8], width: u32, out: &mut [u32]) {
+pub(crate) unsafe fn unpack_u32_avx2(input: &[u8], width: u32, out: &mut [u32]) {
     let n = out.len();
     if width == 0 || n < 8 {
         crate::bitpack::unpack_u32_scalar(input, width, out);
@@ -87,9 +76,8 @@ unsafe fn unpack_u32_avx2(input: &[u8], width: u32, out: &mut [u32]) {
             let win = window(input, (i / 8) * w, &mut buf);
             // SAFETY: both 16-byte loads lie in the 32-byte window
             // (`off <= (4·25) / 8 = 12`).
-            let bytes = unsafe {
-                _mm256_loadu2_m128i(win.as_ptr().add(off).cast(), win.as_ptr().cast())
-            };
+            let bytes =
+                unsafe { _mm256_loadu2_m128i(win.as_ptr().add(off).cast(), win.as_ptr().cast()) };
             let v = _mm256_shuffle_epi8(bytes, idx);
             let v = _mm256_and_si256(_mm256_srlv_epi32(v, vsh), mask);
             // SAFETY: `i + 8 <= n = out.len()`: eight u32 slots.
@@ -140,17 +128,6 @@ unsafe fn unpack_u32_avx2(input: &[u8], width: u32, out: &mut [u32]) {
     // The rest starts at bit i*w, a byte boundary (i is a multiple of 8).
     crate::bitpack::unpack_u32_scalar(&input[(i / 8) * w..], width, &mut out[i..]);
 }
-/// Safe entry stored in the AVX2 and AVX-512 kernel tables, which are
-/// only reachable through `Kernels::for_isa` after run-time detection
-/// (the AVX-512 path requires every AVX2-path feature too).
-pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
-    debug_assert!(std::arch::is_x86_feature_detected!("avx2"));
-    // SAFETY: this function is only stored in the AVX2 and AVX-512
-    // kernel tables, reachable only through `Kernels::for_isa`, which
-    // returns `None` unless run-time detection found AVX2 on this CPU
-    // (the AVX-512 path's detection includes every AVX2-path feature).
-    unsafe { pack_u32_avx2(values, width, out) }
-}
 
 /// Packs `values` on AVX2: runs of 32 values for widths up to 8
 /// ([`pack_small_avx2`]) or of 16 values for widths up to 16
@@ -159,17 +136,20 @@ pub(crate) fn pack_u32(values: &[u32], width: u32, out: &mut [u8]) {
 /// ends on a byte boundary, as 8 values take exactly `w` bytes.
 ///
 /// # Safety
-/// The CPU must support AVX2. Every value fits `width <= 32` and
-/// `out.len() == ⌈values.len()·w/8⌉`.
+/// The CPU must support AVX2. `width <= 32` and `out.len() ==
+/// ⌈values.len()·w/8⌉` (`Kernels::pack_u32` asserts both); every value
+/// fits `width` (the `bitpack` front ends check; a wider value gives wrong
+/// bytes, never an access outside `out`).
 #[target_feature(enable = "avx2")]
-unsafe fn pack_u32_avx2(values: &[u32], width: u32, out: &mut [u8]) {
+pub(crate) unsafe fn pack_u32_avx2(values: &[u32], width: u32, out: &mut [u8]) {
     if width == 0 || values.len() < 8 {
         crate::bitpack::pack_u32_words(values, width, out);
         return;
     }
     let w = width as usize;
     let small = match width {
-        // SAFETY: AVX2 as guaranteed by the caller; values fit `width`.
+        // SAFETY: AVX2 and the lengths as guaranteed by the caller; the
+        // width is in the callee's range.
         1..=6 => unsafe { pack_small_avx2::<true>(values, width, out) },
         // SAFETY: as above.
         7 | 8 => unsafe { pack_small_avx2::<false>(values, width, out) },
@@ -304,11 +284,7 @@ unsafe fn pack_mid_avx2<const MADD: bool>(values: &[u32], width: u32, out: &mut 
 /// AVX2; `1 <= width <= 8` (`<= 6` with `MADD`), every value fits
 /// `width`, `out.len() == ⌈values.len()·w/8⌉`.
 #[target_feature(enable = "avx2")]
-unsafe fn pack_small_avx2<const MADD: bool>(
-    values: &[u32],
-    width: u32,
-    out: &mut [u8],
-) -> usize {
+unsafe fn pack_small_avx2<const MADD: bool>(values: &[u32], width: u32, out: &mut [u8]) -> usize {
     let n = values.len();
     let w = width as usize;
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -423,11 +399,7 @@ unsafe fn pack_small_avx2<const MADD: bool>(
 /// # Safety
 /// As [`pack_u32_avx2`], with `1 <= width <= 32` of parity `ODD`.
 #[target_feature(enable = "avx2")]
-unsafe fn pack_blocks_avx2<const ODD: bool>(
-    values: &[u32],
-    width: u32,
-    out: &mut [u8],
-) -> usize {
+unsafe fn pack_blocks_avx2<const ODD: bool>(values: &[u32], width: u32, out: &mut [u8]) -> usize {
     let n = values.len();
     let w = width as usize;
     // The byte where the high lane's first bit lands.

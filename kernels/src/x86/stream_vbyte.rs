@@ -7,28 +7,6 @@ use std::mem::MaybeUninit;
 use crate::varint::stream::tables::{ENCODE_SHUFFLE, LENGTHS, MINIMUM, SHUFFLE};
 use crate::varint::VarintError;
 
-/// The AVX2 decode path (a `varint::stream::DecodeFn`).
-///
-/// # Safety
-/// The `DecodeFn` contract: the CPU has AVX2, SSSE3 and SSE4.1 (the `avx2`
-/// and `avx512` kernel paths check all three) and `ctrl` holds `ceil(out.len() / 4)`
-/// bytes.
-pub(crate) unsafe fn decode(
-    ctrl: &[u8],
-    data: &[u8],
-    out: &mut [MaybeUninit<u32>],
-    delta: Option<u32>,
-    base: usize,
-) -> Result<usize, VarintError> {
-    // SAFETY: the caller guarantees the CPU features (see above).
-    unsafe {
-        match delta {
-            None => decode_avx2::<false>(ctrl, data, out, 0, base),
-            Some(initial) => decode_avx2::<true>(ctrl, data, out, initial, base),
-        }
-    }
-}
-
 /// Loads the 16-byte table row `row` (aligned).
 #[inline(always)]
 fn row<T>(row: &T) -> __m128i {
@@ -87,8 +65,15 @@ unsafe fn group<const DELTA: bool>(
     usize::from(LENGTHS[c])
 }
 
+/// The AVX2 decode path (a `varint::stream::DecodeFn`, plain or
+/// differential by `DELTA`): 32 values per iteration, the rest and any
+/// error through the scalar code.
+///
+/// Compiled for AVX2, SSSE3 and SSE4.1 (the `avx2` and `avx512` kernel
+/// paths check all three); reached through those tables' `unsafe fn`
+/// pointers.
 #[target_feature(enable = "avx2,ssse3,sse4.1")]
-unsafe fn decode_avx2<const DELTA: bool>(
+pub(crate) fn decode_avx2<const DELTA: bool>(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
@@ -139,20 +124,25 @@ unsafe fn decode_avx2<const DELTA: bool>(
     if _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_max_epu32(bad, limit), limit)) != 0xFFFF {
         // Some value is not in canonical form: let the reference find and
         // report the first one.
-        return crate::varint::stream::decode_scalar_from(ctrl, data, out, 0, 0, DELTA.then_some(initial), base);
+        return crate::varint::stream::decode_scalar_from(
+            ctrl,
+            data,
+            out,
+            0,
+            0,
+            DELTA.then_some(initial),
+            base,
+        );
     }
     let last = _mm_cvtsi128_si32(prev) as u32;
-    crate::varint::stream::decode_scalar_from(ctrl, data, out, 4 * j, p, DELTA.then_some(last), base)
-}
-
-/// The AVX2 encoder (the `stream_encode` entry of the AVX2 and AVX-512
-/// kernel tables; both paths' detection includes AVX2, SSSE3 and SSE4.1).
-pub(crate) fn encode(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    crate::varint::stream::encode_with(
-        values,
-        initial,
+    crate::varint::stream::decode_scalar_from(
+        ctrl,
+        data,
         out,
-        Some((encode_blocks::<false>, encode_blocks::<true>)),
+        4 * j,
+        p,
+        DELTA.then_some(last),
+        base,
     )
 }
 
@@ -187,16 +177,18 @@ unsafe fn control(lo: __m128i, hi: __m128i) -> u32 {
 /// compacted with `pshufb` and [`ENCODE_SHUFFLE`] and stored as 16 bytes,
 /// advancing by its length.
 ///
-/// # Safety
-/// The `BlockEncoder` contract: the CPU has AVX2 and SSSE3, and `dst` has
-/// `max_encoded_len(values.len())` writable bytes.
+/// Compiled for AVX2, SSSE3 and SSE4.1, like the decoder. Panics unless
+/// `dst` holds `max_encoded_len(values.len())` bytes.
 #[target_feature(enable = "avx2,ssse3,sse4.1")]
-unsafe fn encode_blocks<const DELTA: bool>(
+pub(crate) fn encode_blocks<const DELTA: bool>(
     values: &[u32],
     prev: u32,
-    dst: *mut u8,
+    dst: &mut [MaybeUninit<u8>],
 ) -> (usize, usize, u32) {
     let n = values.len();
+    // Every store below stays inside `dst` given this.
+    assert!(dst.len() >= crate::varint::stream::max_encoded_len(n));
+    let dst = dst.as_mut_ptr().cast::<u8>();
     let src = values.as_ptr();
     let mut pos = n.div_ceil(4);
     let mut i = 0usize;

@@ -88,19 +88,21 @@ use tables::value_len;
 
 /// A decode path: decodes `out.len()` values whose control bytes are `ctrl`
 /// and whose data starts at `data[0]` (`data` may hold more bytes, or too
-/// few: then the result is [`VarintError::Truncated`]). Returns the number
-/// of data bytes used; on `Ok` every element of `out` is written. `base` is
-/// the offset of `data` in the caller's input, for error offsets. A path
-/// never reads outside `ctrl` and `data`.
+/// few: then the result is [`VarintError::Truncated`]), differential from
+/// `initial` for the path's differential entry (the plain entry ignores
+/// it). Returns the number of data bytes used; on `Ok` every element of
+/// `out` is written. `base` is the offset of `data` in the caller's input,
+/// for error offsets. A path never reads outside `ctrl` and `data` nor
+/// writes outside `out`, whatever their lengths; callers pass
+/// `ctrl.len() == out.len().div_ceil(4)`.
 ///
 /// # Safety
-/// The caller guarantees that the CPU supports the path and that
-/// `ctrl.len() == out.len().div_ceil(4)`.
-type DecodeFn = unsafe fn(
+/// The CPU supports the path (the entries live in its kernel table).
+pub(crate) type DecodeFn = unsafe fn(
     ctrl: &[u8],
     data: &[u8],
     out: &mut [MaybeUninit<u32>],
-    delta: Option<u32>,
+    initial: u32,
     base: usize,
 ) -> Result<usize, VarintError>;
 
@@ -115,66 +117,60 @@ type DecodeFn = unsafe fn(
 /// }
 /// ```
 pub struct Decoder {
-    isa: Isa,
-    decode: DecodeFn,
+    /// The kernels of the path, whose table holds the decode functions.
+    kernels: &'static Kernels,
 }
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decoder").field("isa", &self.isa).finish()
+        f.debug_struct("Decoder").field("isa", &self.isa()).finish()
     }
 }
 
-/// The scalar reference decoder (also the portable path's: SSE2 has no
-/// byte shuffle).
-pub(crate) const SCALAR_DECODER: Decoder = Decoder {
-    isa: Isa::Scalar,
-    decode: decode_scalar,
-};
+/// The scalar reference decoder (a [`DecodeFn`]; also the portable path's,
+/// since SSE2 has no byte shuffle).
+pub(crate) fn decode_scalar(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    _initial: u32,
+    base: usize,
+) -> Result<usize, VarintError> {
+    decode_scalar_from(ctrl, data, out, 0, 0, None, base)
+}
 
-/// The portable path's decoder (the scalar code).
-pub(crate) const PORTABLE_DECODER: Decoder = Decoder {
-    isa: Isa::Portable,
-    decode: decode_scalar,
-};
-
-/// The AVX2 (`pshufb`) decoder.
-#[cfg(target_arch = "x86_64")]
-pub(crate) const AVX2_DECODER: Decoder = Decoder {
-    isa: Isa::Avx2,
-    decode: crate::x86::stream_vbyte::decode,
-};
-
-/// The AVX-512 path's decoder: the AVX2 code (that path's detection
-/// includes every feature the AVX2 decoder needs).
-#[cfg(target_arch = "x86_64")]
-pub(crate) const AVX512_DECODER: Decoder = Decoder {
-    isa: Isa::Avx512,
-    decode: crate::x86::stream_vbyte::decode,
-};
-
-/// The NEON (`tbl`) decoder.
-#[cfg(target_arch = "aarch64")]
-pub(crate) const NEON_DECODER: Decoder = Decoder {
-    isa: Isa::Neon,
-    decode: crate::aarch64::stream_vbyte::decode,
-};
+/// The differential scalar reference decoder (a [`DecodeFn`]).
+pub(crate) fn decode_scalar_delta(
+    ctrl: &[u8],
+    data: &[u8],
+    out: &mut [MaybeUninit<u32>],
+    initial: u32,
+    base: usize,
+) -> Result<usize, VarintError> {
+    decode_scalar_from(ctrl, data, out, 0, 0, Some(initial), base)
+}
 
 impl Decoder {
+    /// The decoder of the path `kernels` (kept in that path's `Kernels`).
+    pub(crate) const fn new(kernels: &'static Kernels) -> Decoder {
+        Decoder { kernels }
+    }
+
     /// The decoder of `isa`, or `None` when this CPU (or build) lacks it.
-    /// It lives in that path's kernel table, so the same detection guards it.
+    /// It decodes through that path's kernel table, so the same detection
+    /// guards it.
     pub fn for_isa(isa: Isa) -> Option<&'static Decoder> {
-        Kernels::for_isa(isa).map(|k| &k.table().stream_decoder)
+        Kernels::for_isa(isa).map(Kernels::stream_decoder)
     }
 
     /// The decoder of the active kernel path ([`Kernels::active`]).
     pub fn active() -> &'static Decoder {
-        &Kernels::active().table().stream_decoder
+        Kernels::active().stream_decoder()
     }
 
     /// The path of this decoder.
     pub fn isa(&self) -> Isa {
-        self.isa
+        self.kernels.isa()
     }
 
     /// Decodes exactly `count` values that must fill `input` entirely.
@@ -278,10 +274,9 @@ impl Decoder {
         }
         out.reserve(count);
         let spare = &mut out.spare_capacity_mut()[..count];
-        // SAFETY: a `&Decoder` is only handed out from the kernel table of a
-        // path this CPU supports (`Kernels::for_isa` checks detection), and
-        // `ctrl` has `ceil(count / 4)` bytes.
-        let data_used = unsafe { (self.decode)(ctrl, rest, spare, delta, ctrl_len)? };
+        let data_used = self
+            .kernels
+            .stream_decode(ctrl, rest, spare, delta, ctrl_len)?;
         let used = ctrl_len + data_used;
         if exact && used < input.len() {
             return Err(VarintError::TrailingBytes {
@@ -296,20 +291,6 @@ impl Decoder {
         unsafe { out.set_len(len) };
         Ok(used)
     }
-}
-
-/// The scalar reference decoder (see [`DecodeFn`]; needs no CPU feature).
-///
-/// # Safety
-/// None: it is safe code behind the `DecodeFn` signature.
-unsafe fn decode_scalar(
-    ctrl: &[u8],
-    data: &[u8],
-    out: &mut [MaybeUninit<u32>],
-    delta: Option<u32>,
-    base: usize,
-) -> Result<usize, VarintError> {
-    decode_scalar_from(ctrl, data, out, 0, 0, delta, base)
 }
 
 /// Scalar decode of values `first..out.len()`, whose data starts at
@@ -473,7 +454,7 @@ pub fn encode_u32_delta(values: &[u32], initial: u32) -> Vec<u8> {
 /// Like [`encode_u32`] (or [`encode_u32_delta`] when `initial` is `Some`),
 /// appending to `out`. Returns the number of bytes appended.
 pub fn encode_into(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    (Kernels::active().table().stream_encode)(values, initial, out)
+    encode_with(Kernels::active(), values, initial, out)
 }
 
 /// [`encode_into`] on the path `isa` (to compare paths: every path writes
@@ -499,57 +480,43 @@ pub fn encode_into_with(
     out: &mut Vec<u8>,
 ) -> Result<usize, VarintError> {
     let k = Kernels::for_isa(isa).ok_or(VarintError::UnavailableIsa { isa })?;
-    Ok((k.table().stream_encode)(values, initial, out))
-}
-
-/// The scalar encoder (the reference; also the portable path's, since
-/// SSE2 has no byte shuffle).
-pub(crate) fn encode_scalar(values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
-    encode_with(values, initial, out, None)
+    Ok(encode_with(k, values, initial, out))
 }
 
 /// A SIMD encoder of whole groups: encodes `values[..k]` for some `k`, a
-/// multiple of four, writing control byte `j` at `dst + j` and the data
-/// from `dst + ceil(values.len() / 4)` on; returns `k`, the data end and
-/// (differential mode) the last value encoded, `prev` when `k == 0`. It may
-/// write up to 16 bytes at each group's data offset (bytes past the group's
-/// data are overwritten by the next group or left past the end).
+/// multiple of four, writing control byte `j` at `dst[j]` and the data
+/// from `dst[ceil(values.len() / 4)]` on; returns `k`, the data end and
+/// (differential mode) the last value encoded, `prev` when `k == 0`. It
+/// may write up to 16 bytes at each group's data offset (bytes past the
+/// group's data are overwritten by the next group or left past the end),
+/// and panics unless `dst` holds [`max_encoded_len`]`(values.len())`
+/// bytes (so it never writes outside `dst`).
 ///
 /// # Safety
-/// The caller guarantees that the CPU supports the path and that `dst` has
-/// [`max_encoded_len`]`(values.len())` writable bytes.
+/// The CPU supports the path (the entries live in its kernel table).
 pub(crate) type BlockEncoder =
-    unsafe fn(values: &[u32], prev: u32, dst: *mut u8) -> (usize, usize, u32);
+    unsafe fn(values: &[u32], prev: u32, dst: &mut [MaybeUninit<u8>]) -> (usize, usize, u32);
 
-/// Encodes with `blocks` (plain, differential) for the SIMD part, if any,
-/// then the scalar code for the remaining values.
-pub(crate) fn encode_with(
-    values: &[u32],
-    initial: Option<u32>,
-    out: &mut Vec<u8>,
-    blocks: Option<(BlockEncoder, BlockEncoder)>,
-) -> usize {
+/// Encodes on the path `k`: its block encoder for the SIMD part, if any,
+/// then the scalar code for the remaining values. The scalar path is the
+/// reference.
+fn encode_with(k: &Kernels, values: &[u32], initial: Option<u32>, out: &mut Vec<u8>) -> usize {
     let n = values.len();
     let ctrl_len = n.div_ceil(4);
     let start = out.len();
     // Room for the worst case plus 3 bytes of slack, so every value can be
     // stored as a full 4-byte word.
-    out.reserve(max_encoded_len(n) + 3);
-    let base = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let (first, pos, prev) = match (blocks, initial) {
-        (None, _) => (0, ctrl_len, initial.unwrap_or(0)),
-        // SAFETY: a `BlockEncoder` is only passed in by its path's encoder
-        // entry, which is only stored in that path's kernel table, which
-        // `Kernels::for_isa` hands out only after detecting the CPU
-        // features; `base` has `max_encoded_len(n) + 3` writable bytes.
-        (Some((plain, _)), None) => unsafe { plain(values, 0, base) },
-        // SAFETY: as above.
-        (Some((_, delta)), Some(init)) => unsafe { delta(values, init, base) },
-    };
-    debug_assert!(first % 4 == 0 && first <= n && pos <= ctrl_len + 4 * first);
+    let room = max_encoded_len(n) + 3;
+    out.reserve(room);
+    let spare = &mut out.spare_capacity_mut()[..room];
+    let (first, pos, prev) = k.stream_blocks(values, initial, spare);
+    // The block encoders' contract; checked because the writes below rely
+    // on it (once per call).
+    assert!(first % 4 == 0 && first <= n && ctrl_len <= pos && pos <= ctrl_len + 4 * first);
+    let base = spare.as_mut_ptr().cast::<u8>();
     // SAFETY: the SIMD part initialised control bytes `0..first / 4` and data
     // bytes `ctrl_len..pos`, with `pos <= ctrl_len + 4 * first`; the scalar
-    // part continues from there within the same reserved capacity.
+    // part continues from there within the `room` bytes of `spare`.
     let pos = unsafe {
         match initial {
             None => encode_groups::<false>(values, first, pos, prev, base),
