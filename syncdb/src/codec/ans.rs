@@ -49,8 +49,9 @@ const MAX_LOG: u32 = 11;
 const MAX_WIDTH: u32 = 56;
 /// Interleaved coder states.
 const LANES: usize = 4;
-/// Fewer values never pay for the header.
-const MIN_VALUES: usize = 16;
+/// Fewer values rarely pay for the header, and small streams (a sync
+/// batch's columns) skip the sort and the bin search.
+const MIN_VALUES: usize = 64;
 /// Estimated header bits per bin (lower bound, width, frequency).
 const BIN_HEADER_BITS: f64 = 40.0;
 
