@@ -85,7 +85,9 @@ use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{self, CacheStats, CascadeCache, Column, ColumnKind, Effort, Values, BLOCK_VALUES};
+use crate::codec::{
+    self, CacheStats, CascadeCache, Column, ColumnKind, Effort, Values, BLOCK_VALUES,
+};
 use crate::error::{Result, SyncError};
 use crate::value::{ColumnType, Value};
 use crate::wire;
@@ -327,12 +329,7 @@ impl Encoder<'_> {
             self.column(k, name, ColumnKind::Bytes, Values::Bytes(bytes))?;
         }
         if !stamps.is_empty() {
-            self.column(
-                typed(6),
-                name,
-                ColumnKind::Timestamp,
-                Values::Int(stamps),
-            )?;
+            self.column(typed(6), name, ColumnKind::Timestamp, Values::Int(stamps))?;
         }
         Ok(())
     }
@@ -481,11 +478,7 @@ fn encode_columnar_with(
             ColumnKind::Int,
             Values::Int(cl),
         )?;
-        e.values(
-            key(ROLE_KEY),
-            (&name, "key"),
-            group.iter().map(|c| &c.key),
-        )?;
+        e.values(key(ROLE_KEY), (&name, "key"), group.iter().map(|c| &c.key))?;
         match kind & !FOLLOWER {
             KIND_SET => {
                 let vals = group.iter().map(|c| match &c.op {
@@ -531,8 +524,15 @@ fn encode_columnar_with(
     Ok((e.out, stats))
 }
 
+/// Length of [`encode_rows`]' output, computed without encoding.
+fn rows_len(changes: &[Change]) -> usize {
+    varint_len(changes.len() as u64)
+        + 1
+        + changes.iter().map(wire::encoded_change_len).sum::<usize>()
+}
+
 fn encode_rows(changes: &[Change]) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(rows_len(changes));
     varint::encode_u64(changes.len() as u64, &mut out);
     out.push(if is_sorted(changes) { FLAG_SORTED } else { 0 } | FLAG_ROWS);
     for c in changes {
@@ -618,9 +618,7 @@ fn finish(body: Vec<u8>, changes: &[Change]) -> Vec<u8> {
 }
 
 fn varint_len(v: u64) -> usize {
-    let mut b = Vec::new();
-    varint::encode_u64(v, &mut b);
-    b.len()
+    varint::encoded_len_u64(v)
 }
 
 /// Encodes a batch column by column (or in the per-change form when that is
@@ -646,9 +644,8 @@ fn encode_batch(
     cache: Option<&mut CascadeCache<StreamKey>>,
     memory: Option<&mut FormMemory>,
 ) -> Vec<u8> {
-    let rows = encode_rows(changes);
     if changes.len() <= SMALL_BATCH {
-        return finish(rows, changes);
+        return finish(encode_rows(changes), changes);
     }
     let bucket = FormMemory::bucket(changes.len());
     if let Some(m) = &memory {
@@ -656,13 +653,15 @@ fn encode_batch(
             let m = memory.expect("checked above");
             m.skip[bucket] -= 1;
             m.stats.skipped += 1;
-            return finish(rows, changes);
+            return finish(encode_rows(changes), changes);
         }
     }
+    // The per-change form is only written when it wins: its length is
+    // computed without encoding it.
     let (out, won) = match encode_columnar_with(changes, effort, false, false, cache) {
-        Ok((cols, _)) if cols.len() < rows.len() => (finish(cols, changes), true),
+        Ok((cols, _)) if cols.len() < rows_len(changes) => (finish(cols, changes), true),
         // A misbehaving user codec: the per-change form is always available.
-        _ => (finish(rows, changes), false),
+        _ => (finish(encode_rows(changes), changes), false),
     };
     if let Some(m) = memory {
         if won {
@@ -780,7 +779,11 @@ impl BatchEncoder {
     /// The counters so far (all zero for an uncached encoder).
     pub fn stats(&self) -> BatchStats {
         let mut s = self.forms.as_ref().map(|f| f.stats).unwrap_or_default();
-        s.cascades = self.cache.as_ref().map(CascadeCache::stats).unwrap_or_default();
+        s.cascades = self
+            .cache
+            .as_ref()
+            .map(CascadeCache::stats)
+            .unwrap_or_default();
         s
     }
 }
@@ -1242,6 +1245,6 @@ fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
-#[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+pub(crate) mod tests;

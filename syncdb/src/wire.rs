@@ -538,9 +538,31 @@ fn split(
 /// Number of bytes one change takes in the per-change form (wire version 1,
 /// and tiny batches).
 pub fn encoded_change_len(change: &Change) -> usize {
-    let mut v = Vec::new();
-    put_change(&mut v, change);
-    v.len()
+    let n = varint::encoded_len_u64;
+    let head = n(change.origin.as_u64())
+        + n(change.seq)
+        + n(change.ts.as_u64())
+        + n(u64::from(change.table))
+        + value_len(&change.key)
+        + n(change.cl);
+    head + match &change.op {
+        ChangeOp::Row => 1,
+        ChangeOp::Set { column, value } => 1 + n(u64::from(*column)) + value_len(value),
+        ChangeOp::Count { column, inc, dec } => 1 + n(u64::from(*column)) + n(*inc) + n(*dec),
+    }
+}
+
+/// Bytes [`put_value`] writes for `v`, computed without writing them.
+fn value_len(v: &Value) -> usize {
+    let n = varint::encoded_len_u64;
+    match v {
+        Value::Null => 1,
+        Value::I64(x) | Value::Timestamp(x) => 1 + n(varint::zigzag_encode_i64(*x)),
+        Value::F64(_) => 9,
+        Value::Text(s) => 1 + n(s.len() as u64) + s.len(),
+        Value::Bool(_) => 2,
+        Value::Bytes(b) => 1 + n(b.len() as u64) + b.len(),
+    }
 }
 
 /// Reads `n` changes in the per-change form from the start of `bytes`;
@@ -928,6 +950,13 @@ mod tests {
                     prop_assert_eq!(Message::decode(&m.encode()).unwrap(), m);
                 }
             }
+        }
+
+        #[test]
+        fn change_length_is_the_encoded_length(c in change()) {
+            let mut out = Vec::new();
+            put_change(&mut out, &c);
+            prop_assert_eq!(encoded_change_len(&c), out.len());
         }
 
         #[test]
