@@ -7,9 +7,8 @@
 //! (the `call!` macro) justified by one invariant: a `&Kernels` of a SIMD
 //! path exists only after [`Kernels::for_isa`] checked CPU detection.
 
-use std::sync::OnceLock;
-
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 use crate::varint::stream::{BlockEncoder, DecodeFn, Decoder};
 use crate::varint::VarintError;
