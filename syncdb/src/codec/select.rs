@@ -340,6 +340,10 @@ pub(super) fn replay(
     try_codec(codec, values, stages, effort, children, out)
 }
 
+/// Candidates encoded in full at most per node: the two the sample ranked
+/// best, plus those the sample misjudged (see [`encode_node`]).
+const MAX_FULL_ENCODINGS: usize = 4;
+
 /// Encodes `values` as one node with at most `stages` stages, choosing the
 /// codec automatically (after trying `hint`, a remembered cascade, when
 /// given). Returns the cascade and its slowest decode class.
@@ -403,8 +407,16 @@ pub(super) fn encode_node(
     // candidates that fit are encoded in full and the smaller kept.
     let mut best: Option<(usize, Vec<u8>, Cascade, Cost)> = None;
     let mut tried = 0;
+    let mut attempts = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
+    // Values in the stream per value in the probe, to scale a probe size.
+    let scale = values.len() as f64 / probe.len().max(1) as f64;
     for (size, codec, done) in ranked {
+        // Full encodings are the costly part: a bounded number of them.
+        if attempts == MAX_FULL_ENCODINGS {
+            break;
+        }
+        attempts += 1;
         // A runner-up is worth a full encoding only when the sample saw it
         // within a quarter of the leader.
         if tried == 1 && size > lead + lead / 4 {
@@ -421,10 +433,17 @@ pub(super) fn encode_node(
             }
         };
         let w = weighted(buf.len(), cost);
+        // The sample misjudged this codec when its full encoding is far
+        // larger than the sample predicted (values the sample did not see,
+        // such as a few floats off their decimal grid): it does not count
+        // as a finalist, so the next candidate is encoded in full too.
+        let misjudged = sample.is_some() && w as f64 > 2.0 * size as f64 * scale + 64.0;
         if best.as_ref().is_none_or(|(b, _, _, _)| w < *b) {
             best = Some((w, buf, casc, cost));
         }
-        tried += 1;
+        if !misjudged {
+            tried += 1;
+        }
         if tried == 2 || sample.is_none() {
             break;
         }
