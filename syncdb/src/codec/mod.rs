@@ -41,6 +41,7 @@
 
 mod ans;
 mod builtin;
+mod cache;
 mod decimal_ulp;
 mod fsst;
 mod gcd;
@@ -48,7 +49,6 @@ mod huff;
 pub mod io;
 mod numeric;
 mod select;
-mod cache;
 mod text;
 
 use std::fmt;

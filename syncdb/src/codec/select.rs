@@ -407,16 +407,11 @@ pub(super) fn encode_node(
     // candidates that fit are encoded in full and the smaller kept.
     let mut best: Option<(usize, Vec<u8>, Cascade, Cost)> = None;
     let mut tried = 0;
-    let mut attempts = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
     // Values in the stream per value in the probe, to scale a probe size.
     let scale = values.len() as f64 / probe.len().max(1) as f64;
-    for (size, codec, done) in ranked {
-        // Full encodings are the costly part: a bounded number of them.
-        if attempts == MAX_FULL_ENCODINGS {
-            break;
-        }
-        attempts += 1;
+    // Full encodings are the costly part: a bounded number of them.
+    for (size, codec, done) in ranked.into_iter().take(MAX_FULL_ENCODINGS) {
         // A runner-up is worth a full encoding only when the sample saw it
         // within a quarter of the leader.
         if tried == 1 && size > lead + lead / 4 {
