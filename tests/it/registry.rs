@@ -35,8 +35,27 @@ fn builtin_plugins_are_exactly_these() {
     assert_eq!(
         defined_by::<Codec>("unidb-syncdb"),
         [
-            "bss", "decimal", "delta", "dict", "dod", "fbits", "for", "front", "fsst", "gorilla",
-            "huff", "linear", "lz4", "one", "plain", "rle", "svb", "varint"
+            "ans",
+            "bss",
+            "decimal",
+            "decimal_ulp",
+            "delta",
+            "dict",
+            "dod",
+            "fbits",
+            "for",
+            "front",
+            "fsst",
+            "gcd",
+            "gorilla",
+            "huff",
+            "linear",
+            "lz4",
+            "one",
+            "plain",
+            "rle",
+            "svb",
+            "varint"
         ]
     );
 }
