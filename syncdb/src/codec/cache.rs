@@ -74,7 +74,7 @@ struct Remembered {
 }
 
 /// Per stream key, the cascade last chosen for that stream, in a bounded
-/// least-recently-used map (see the [module docs](self)).
+/// least-recently-used map.
 ///
 /// ```
 /// use unidb_syncdb::codec::{decode_column, CascadeCache, Column, ColumnKind, Effort, Values};
