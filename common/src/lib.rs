@@ -55,6 +55,7 @@
 //! assert_eq!(snap.histograms["cache.get_ns"].count, 1);
 //! ```
 
+pub mod alloc;
 pub mod collections;
 pub mod config;
 pub mod error;

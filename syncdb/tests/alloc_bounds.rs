@@ -7,10 +7,9 @@
 //! `peak ≤ PEAK_FACTOR · (1024 n + 1 MiB)`. Every case runs in the one test
 //! below, one after the other, so that no other test's allocations mix in.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use unidb_common::alloc::PeakAlloc;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 use unidb_kernels::varint;
@@ -21,48 +20,8 @@ use unidb_syncdb::codec::{
 use unidb_syncdb::columnar::{decode_changes, encode_changes};
 use unidb_syncdb::*;
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `alloc` above with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's pointer, layout and size.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed)
-                    + (new_size - layout.size());
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: PeakAlloc = PeakAlloc::new();
 
 /// Peak memory is at most this multiple of the decode budget.
 const PEAK_FACTOR: usize = 4;
@@ -70,10 +29,7 @@ const PEAK_FACTOR: usize = 4;
 /// The bytes allocated at the peak of `f` beyond what was live before it
 /// (what `f` returns is dropped inside).
 fn peak_of<T>(f: impl FnOnce() -> T) -> usize {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    drop(f());
-    PEAK.load(Ordering::Relaxed) - base
+    ALLOC.peak_of(|| drop(f())).1
 }
 
 fn check(name: &str, input: usize, peak: usize) {

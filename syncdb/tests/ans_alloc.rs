@@ -2,47 +2,22 @@
 //! counting global allocator (its own test binary, so no other test's
 //! allocations interfere).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use unidb_common::alloc::PeakAlloc;
 
 use unidb_syncdb::codec::io::put_varint;
 use unidb_syncdb::codec::{decode_values, encode_with, DataKind, Effort, Values};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-        PEAK.fetch_max(live, Ordering::SeqCst);
-        // SAFETY: same layout, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: PeakAlloc = PeakAlloc::new();
 
 /// The counters are global: the tests of this binary run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Bytes allocated at the peak of `f`, above what was live before it.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = LIVE.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst) - before)
+    ALLOC.peak_of(f)
 }
 
 /// An `ans` node: two bins of frequencies 2047 and 1 (table log 11),

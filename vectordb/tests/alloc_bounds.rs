@@ -6,63 +6,19 @@
 //! One test function runs every case in turn, so no other thread of this
 //! binary allocates while a case is measured.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use unidb_common::alloc::PeakAlloc;
 
 use unidb_vectordb::data::{clustered, Rng};
 use unidb_vectordb::index::IndexConfig;
 use unidb_vectordb::{persist, Collection, CollectionConfig, Storage};
 
-/// Counts live bytes and the high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call forwards to the system allocator with the same layout;
-// the counters do not affect the returned memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is; `ptr` came from `alloc` with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let now = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOC: PeakAlloc = PeakAlloc::new();
 
 /// Bytes allocated at peak, above what was live before, while decoding.
 fn peak_of_decode(file: &[u8]) -> (usize, bool) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let ok = persist::from_bytes(file).is_ok();
-    (PEAK.load(Ordering::Relaxed) - base, ok)
+    let (ok, peak) = ALLOC.peak_of(|| persist::from_bytes(file).is_ok());
+    (peak, ok)
 }
 
 /// The bound every decode must respect: 8 bytes per input byte plus
