@@ -453,11 +453,12 @@ pub fn to_fvecs(data: &[f32], dim: usize) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A version 1.0 `.npy` file with `header` and f32 `payload`.
-    fn npy(header: &str, payload: &[f32]) -> Vec<u8> {
+    /// A version 1.0 `.npy` file with `header` and f32 `payload`, the data
+    /// starting on a 64-byte boundary as numpy writes it.
+    pub(crate) fn npy(header: &str, payload: &[f32]) -> Vec<u8> {
         let mut h = header.to_owned();
         let pad = (64 - (10 + h.len() + 1) % 64) % 64;
         h.push_str(&" ".repeat(pad));

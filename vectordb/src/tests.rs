@@ -644,20 +644,7 @@ fn vector_files_parse_and_reject_bad_input() {
     let iv = parse_ivecs(&bytes, "y").unwrap();
     assert_eq!(iv.data[1], 1.0f32.to_bits() as i32);
 
-    let npy = |header: &str, payload: &[f32]| {
-        let mut h = header.to_owned();
-        // Pad so the data starts on a 64-byte boundary, as numpy does.
-        let pad = (64 - (10 + h.len() + 1) % 64) % 64;
-        h.push_str(&" ".repeat(pad));
-        h.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-        out.extend_from_slice(h.as_bytes());
-        for v in payload {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out
-    };
+    let npy = crate::io::tests::npy;
     let ok = npy(
         "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }",
         &data,

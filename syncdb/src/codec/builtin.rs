@@ -800,19 +800,33 @@ submit!(Codec {
     decode: decimal_dec,
 });
 
-/// Powers of ten exact in `f64`.
-const POW10: [f64; 19] = [
+/// Powers of ten exact in `f64` (`decimal` and `decimal_ulp`).
+pub(super) const POW10: [f64; 19] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18,
 ];
 
+/// The nearest integer to `v · 10^e`, when it fits an `i64`.
+pub(super) fn scaled(v: f64, e: usize) -> Option<i64> {
+    let s = v * POW10[e];
+    (s.is_finite() && s.abs() < 9.0e18).then(|| s.round() as i64)
+}
+
+/// Reads a decimal exponent byte and checks it indexes [`POW10`].
+pub(super) fn read_exponent(r: &mut Reader<'_>) -> Result<usize, CodecError> {
+    let e = r.u8("decimal exponent")? as usize;
+    if e >= POW10.len() {
+        return Err(corrupt(
+            r,
+            format!("decimal exponent {e} > {}", POW10.len() - 1),
+        ));
+    }
+    Ok(e)
+}
+
 /// `v` as `i / 10^e`, when that decodes bit for bit.
 fn to_decimal(v: f64, e: usize) -> Option<i64> {
-    let scaled = v * POW10[e];
-    if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
-        return None;
-    }
-    let i = scaled.round() as i64;
+    let i = scaled(v, e)?;
     ((i as f64 / POW10[e]).to_bits() == v.to_bits()).then_some(i)
 }
 
@@ -871,13 +885,7 @@ fn decimal_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
 }
 
 fn decimal_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -> Dec {
-    let e = r.u8("decimal exponent")? as usize;
-    if e >= POW10.len() {
-        return Err(corrupt(
-            r,
-            format!("decimal exponent {e} > {}", POW10.len() - 1),
-        ));
-    }
+    let e = read_exponent(r)?;
     let nexc = r.count("exception count", count)?;
     let ints = child_ints(r, ctx, count)?;
     let mut out: Vec<f64> = ints.iter().map(|&i| i as f64 / POW10[e]).collect();

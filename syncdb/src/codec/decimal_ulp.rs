@@ -12,7 +12,7 @@
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::{child_ints, corrupt};
+use super::builtin::{child_ints, read_exponent, POW10};
 use super::io::Reader;
 use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
@@ -27,12 +27,6 @@ submit!(Codec {
     decode: dec,
 });
 
-/// Powers of ten exact in `f64`.
-const POW10: [f64; 19] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18,
-];
-
 /// Fewer values are left to `decimal`.
 const MIN_VALUES: usize = 64;
 
@@ -42,12 +36,7 @@ const NEAR: i64 = 3;
 
 /// The decimal `k` of `v` at exponent `e` (0 when out of range).
 fn scaled(v: f64, e: usize) -> i64 {
-    let s = v * POW10[e];
-    if s.is_finite() && s.abs() < 9.0e18 {
-        s.round() as i64
-    } else {
-        0
-    }
+    super::builtin::scaled(v, e).unwrap_or(0)
 }
 
 /// The bits of `k / 10^e` as an integer.
@@ -108,13 +97,7 @@ fn dec(
     count: usize,
     ctx: &mut DecodeCtx,
 ) -> Result<Values, CodecError> {
-    let e = r.u8("decimal exponent")? as usize;
-    if e >= POW10.len() {
-        return Err(corrupt(
-            r,
-            format!("decimal exponent {e} > {}", POW10.len() - 1),
-        ));
-    }
+    let e = read_exponent(r)?;
     let k = child_ints(r, ctx, count)?;
     let d = child_ints(r, ctx, count)?;
     let p = POW10[e];
