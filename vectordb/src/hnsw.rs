@@ -933,7 +933,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
 }
 
 #[cfg(test)]
-mod key_tests {
+mod tests {
     use super::{key, unkey};
     use crate::topk::Neighbor;
     use proptest::prelude::*;

@@ -114,8 +114,3 @@ macro_rules! register_metric {
         });
     };
 }
-
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_storage;

@@ -510,5 +510,4 @@ impl Collection {
 }
 
 #[cfg(test)]
-#[path = "persist_tests.rs"]
 mod tests;

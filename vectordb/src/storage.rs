@@ -806,7 +806,7 @@ macro_rules! with_space {
 pub(crate) use with_space;
 
 #[cfg(test)]
-mod dist_many_tests {
+mod tests {
     //! `dist_many` equals `dist` row by row, bit for bit, on every path.
 
     use super::*;

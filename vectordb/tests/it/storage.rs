@@ -1,13 +1,12 @@
 //! f16 and i8 storage against independent oracles: hand-written encoders
 //! and f64 distances over the decoded vectors.
 
-use std::path::Path;
-
 use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
+use unidb_registry::PluginKind;
+use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::*;
 
-use crate::data::{clustered, Rng};
-use crate::tests::{dataset, gt_recall, slots, tmp_path};
-use crate::*;
+use crate::util::{dataset, gt_recall, patch_crc, slots, tmp_path};
 
 // ---------- oracles ----------
 
@@ -498,7 +497,8 @@ fn f16_and_i8_save_open_round_trip_zero_copy() {
 fn f16_and_i8_files_detect_every_byte_flip_and_truncation() {
     for storage in [Storage::F16, Storage::I8] {
         let bytes = persist::to_bytes(&saved(storage));
-        assert_eq!(bytes[56], storage.tag());
+        // The storage tag of the header: 0 f32, 1 f16, 2 i8.
+        assert_eq!(bytes[56], if storage == Storage::F16 { 1 } else { 2 });
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x21;
@@ -514,38 +514,9 @@ fn f16_and_i8_files_detect_every_byte_flip_and_truncation() {
         // refused (f16 rows read as f32 would not match the slot count).
         let mut b = bytes.clone();
         b[56] = if storage == Storage::F16 { 2 } else { 1 };
-        let sum = persist::crc(&b);
-        b[12..16].copy_from_slice(&sum.to_le_bytes());
+        patch_crc(&mut b);
         assert!(persist::from_bytes(&b).is_err(), "{storage}: retagged");
     }
-}
-
-#[test]
-fn version_1_files_are_still_read() {
-    let data = clustered(30, 4, 2, 0.3, 1);
-    let mut c = filled(Storage::F32, "l2", &data, 4);
-    c.create_index("g", "hnsw", &IndexConfig::default())
-        .unwrap();
-    let v1 = persist::to_bytes_version(&c, 1);
-    assert_eq!(&v1[8..12], &1u32.to_le_bytes());
-    let o = persist::from_bytes(&v1).unwrap();
-    same_results_f32(&c, &o);
-    let path = tmp_path("v1");
-    std::fs::write(&path, &v1).unwrap();
-    let m = Collection::open(Path::new(&path)).unwrap();
-    assert!(m.is_mapped());
-    same_results_f32(&c, &m);
-    std::fs::remove_file(&path).unwrap();
-}
-
-fn same_results_f32(a: &Collection, b: &Collection) {
-    assert_eq!(b.storage(), Storage::F32);
-    for (x, y) in a.iter().zip(b.iter()) {
-        assert_eq!(x, y);
-    }
-    let q = [0.2f32; 4];
-    let o = SearchOptions::default();
-    assert_eq!(a.search(&q, 5, &o).unwrap(), b.search(&q, 5, &o).unwrap());
 }
 
 // ---------- ivf row copies ----------
@@ -603,7 +574,8 @@ fn ivf_row_copies_match_slot_only_lists() {
         let mut slot_only = Vec::new();
         c.index("slots").unwrap().save(&mut slot_only);
         assert_eq!(slot_only.last(), Some(&0));
-        let idx = crate::ivf::load(&slot_only[..slot_only.len() - 1], d.slots()).unwrap();
+        let load = IndexPlugin::registry().get("ivf").unwrap().load;
+        let idx = load(&slot_only[..slot_only.len() - 1], d.slots()).unwrap();
         let q = vec![0.1f32; dim];
         assert_eq!(
             idx.search(&d, &q, 5, &SearchParams::default(), None),
@@ -615,6 +587,6 @@ fn ivf_row_copies_match_slot_only_lists() {
         let mut copies = Vec::new();
         c.index("copies").unwrap().save(&mut copies);
         let cut = copies.len() - 1;
-        assert!(crate::ivf::load(&copies[..cut], d.slots()).is_err());
+        assert!(load(&copies[..cut], d.slots()).is_err());
     }
 }

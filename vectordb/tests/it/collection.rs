@@ -1,0 +1,196 @@
+//! Collections: CRUD and typed errors, concurrent readers and a writer,
+//! and random insert/delete sequences checked against a model.
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::*;
+
+use crate::util::{cases, collection_of};
+
+// ---------- collection ----------
+
+#[test]
+fn collection_crud_and_typed_errors() {
+    let mut c = Collection::new(CollectionConfig::new(3, "l2")).unwrap();
+    assert!(matches!(
+        Collection::new(CollectionConfig::new(0, "l2")),
+        Err(VectorError::InvalidConfig(_))
+    ));
+    c.insert(1u64, &[1.0, 2.0, 3.0], None).unwrap();
+    let mut meta = Metadata::new();
+    meta.insert("color".into(), "red".into());
+    c.insert("doc-a", &[0.0, 0.0, 0.0], Some(meta.clone()))
+        .unwrap();
+    assert_eq!(c.len(), 2);
+    assert!(matches!(
+        c.insert(2u64, &[1.0, 2.0], None),
+        Err(VectorError::WrongDimension {
+            expected: 3,
+            got: 2
+        })
+    ));
+    assert!(matches!(
+        c.insert(2u64, &[1.0, f32::NAN, 0.0], None),
+        Err(VectorError::NaN { position: 1 })
+    ));
+    assert!(matches!(
+        c.insert(1u64, &[0.0; 3], None),
+        Err(VectorError::DuplicateId(Id::Num(1)))
+    ));
+    assert!(matches!(c.get(9u64), Err(VectorError::UnknownId(_))));
+    assert!(matches!(c.delete("nope"), Err(VectorError::UnknownId(_))));
+    assert_eq!(c.get("doc-a").unwrap().metadata, Some(&meta));
+    c.upsert(1u64, &[7.0, 8.0, 9.0], None).unwrap();
+    assert_eq!(*c.get(1u64).unwrap().vector, [7.0, 8.0, 9.0]);
+    assert_eq!(c.len(), 2);
+    c.delete("doc-a").unwrap();
+    assert_eq!(c.len(), 1);
+    let ids: Vec<Id> = c.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, vec![Id::Num(1)]);
+    let hits = c.search(&[0.0; 3], 5, &SearchOptions::default()).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(matches!(
+        c.search(&[0.0; 2], 1, &SearchOptions::default()),
+        Err(VectorError::WrongDimension { .. })
+    ));
+    let mut allow = CollectionConfig::new(2, "l2");
+    allow.allow_nan = true;
+    let mut c2 = Collection::new(allow).unwrap();
+    c2.insert(1u64, &[f32::NAN, 1.0], None).unwrap();
+    // NaN distances are never returned.
+    assert!(c2
+        .search(&[0.0, 0.0], 1, &SearchOptions::default())
+        .unwrap()
+        .is_empty());
+    c.compact().unwrap();
+    assert_eq!(*c.get(1u64).unwrap().vector, [7.0, 8.0, 9.0]);
+}
+
+#[test]
+fn converts_into_the_common_error_with_its_kind() {
+    use unidb_common::ErrorKind;
+    let c = Collection::new(CollectionConfig::new(2, "l2")).unwrap();
+    let e: unidb_common::Error = c.get(7u64).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("unknown id 7"), "{e}");
+    let e: unidb_common::Error = c.check(&[1.0]).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    let e: unidb_common::Error = unidb_vectordb::io::parse_fvecs(&[1, 0, 0], "f.fvecs")
+        .unwrap_err()
+        .into();
+    assert_eq!(
+        (e.kind(), e.location()),
+        (ErrorKind::Serialization, Some("f.fvecs"))
+    );
+    let e: unidb_common::Error = persist::from_bytes(&[0; 80]).unwrap_err().into();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+// ---------- concurrency ----------
+
+#[test]
+fn readers_search_while_writer_inserts() {
+    let dim = 8;
+    let data = clustered(1200, dim, 8, 0.3, 4);
+    let mut c = collection_of(&data[..200 * dim], dim, "l2");
+    c.create_index("g", "hnsw", &IndexConfig::default())
+        .unwrap();
+    let shared = SharedCollection::new(c);
+    std::thread::scope(|s| {
+        let w = shared.clone();
+        let data = &data;
+        s.spawn(move || {
+            for i in 200..1200 {
+                w.insert(i as u64, &data[i * dim..(i + 1) * dim], None)
+                    .unwrap();
+            }
+        });
+        for t in 0..2 {
+            let r = shared.clone();
+            s.spawn(move || {
+                let mut last = 0;
+                for i in 0..300 {
+                    let q = &data[((i * 7 + t) % 200) * dim..][..dim];
+                    let guard = r.read();
+                    let n = guard.len();
+                    assert!(n >= last, "a reader never sees the collection shrink");
+                    last = n;
+                    let hits = guard.search(q, 5, &SearchOptions::default()).unwrap();
+                    assert_eq!(hits.len(), 5.min(n));
+                    assert!(hits.iter().all(|h| guard.contains(&h.id)));
+                }
+            });
+        }
+    });
+    assert_eq!(shared.len(), 1200);
+}
+
+// ---------- properties ----------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(u64),
+    Delete(u64),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(16), ..ProptestConfig::default() })]
+
+    #[test]
+    fn live_ids_only_and_indexes_agree_with_flat(
+        ops in prop::collection::vec(prop_oneof![3 => (0u64..300).prop_map(Op::Insert), 1 => (0u64..300).prop_map(Op::Delete)], 50..400),
+        seed in 0u64..1000,
+        storage in prop_oneof![Just(Storage::F32), Just(Storage::F16), Just(Storage::I8)],
+    ) {
+        let dim = 6;
+        let vec_of = |id: u64| -> Vec<f32> {
+            let mut r = Rng::new(id ^ (seed << 20));
+            (0..dim).map(|_| r.normal() as f32).collect()
+        };
+        // i8: a fixed range covering the normal samples (4σ).
+        let config = CollectionConfig::new(dim, "l2").with_storage(storage).with_i8_range(-4.0, 4.0);
+        let mut c = Collection::new(config).unwrap();
+        let mut config = IndexConfig::default();
+        config.hnsw.m = 8;
+        config.hnsw.ef_construction = 40;
+        config.ivf.nlist = 8;
+        c.create_index("hnsw", "hnsw", &config).unwrap();
+        c.create_index("ivf", "ivf", &config).unwrap();
+        let mut live: HashSet<u64> = HashSet::new();
+        for (step, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Insert(id) => {
+                    c.upsert(id, &vec_of(id), None).unwrap();
+                    live.insert(id);
+                }
+                Op::Delete(id) => {
+                    prop_assert_eq!(c.delete(id).is_ok(), live.remove(&id));
+                }
+            }
+            if step == ops.len() / 2 {
+                c.compact().unwrap();
+            }
+        }
+        prop_assert_eq!(c.len(), live.len());
+        let mut rng = Rng::new(seed);
+        for _ in 0..5 {
+            let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32).collect();
+            let flat = flat::knn(&c.data(), &q, 10, None);
+            let want: HashSet<u32> = flat.iter().map(|n| n.slot).collect();
+            prop_assert_eq!(flat.len(), 10.min(live.len()));
+            for index in ["hnsw", "ivf"] {
+                let got = c.search_slots(&q, 10, &SearchOptions { index: Some(index), ..SearchOptions::default() }).unwrap();
+                prop_assert_eq!(got.len(), flat.len());
+                for n in &got {
+                    let id = c.id_of_slot(n.slot).unwrap();
+                    prop_assert!(matches!(id, Id::Num(v) if live.contains(v)));
+                }
+                let agree = got.iter().filter(|n| want.contains(&n.slot)).count();
+                prop_assert!(agree as f64 >= 0.8 * flat.len() as f64, "{} agrees on {}/{}", index, agree, flat.len());
+            }
+        }
+    }
+}
