@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use unidb_common::rng::SplitMix64;
-use unidb_vectordb::index::{HnswConfig, IndexConfig, SearchParams};
 use unidb_vectordb::io::{read_ivecs, read_vectors};
-use unidb_vectordb::{Collection, CollectionConfig, SearchOptions};
+use unidb_vectordb::{
+    Collection, CollectionConfig, HnswConfig, IndexConfig, SearchOptions, SearchParams,
+};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 struct Args {

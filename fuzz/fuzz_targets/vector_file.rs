@@ -26,8 +26,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use unidb_vectordb::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams};
-use unidb_vectordb::{persist, Collection, CollectionConfig, Id, SearchOptions, Value};
+use unidb_vectordb::{
+    persist, Collection, CollectionConfig, HnswConfig, Id, IndexConfig, IvfConfig, SearchOptions,
+    SearchParams, Value,
+};
 
 /// Header fields (see the format table in `vectordb/src/persist.rs`).
 const CRC_AT: usize = 12;

@@ -119,7 +119,7 @@ pub struct CollectionConfig {
     /// Accept vectors containing NaN (always true for binary metrics; must
     /// be false for i8 storage, which has no NaN code).
     pub allow_nan: bool,
-    /// How components are stored (see [`crate::storage`]): f32 (default),
+    /// How components are stored (see [`Storage`](crate::Storage)): f32 (default),
     /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
     pub storage: Storage,
     /// i8 storage: the value range `(min, max)` the quantizer covers. When
@@ -405,7 +405,7 @@ impl Collection {
 
     /// Fixes the i8 quantizer from row-major `sample` vectors: the min and
     /// max of their finite components (symmetric around zero for `ip` and
-    /// `cosine`; see [`crate::storage`]). Call it before the first insert,
+    /// `cosine`; see [`Storage`](crate::Storage)). Call it before the first insert,
     /// with a sample representative of the data; values later inserted
     /// outside the range clamp.
     ///

@@ -1,7 +1,7 @@
 //! Exact search: one-to-many kernels over blocks of rows, bounded top-k.
 //!
 //! Works on every storage: each query is encoded once and scored against
-//! the encoded rows (see [`crate::storage`]), so results are exact for the
+//! the encoded rows (see [`Storage`](crate::Storage)), so results are exact for the
 //! stored (decoded) vectors.
 
 use rayon::prelude::*;

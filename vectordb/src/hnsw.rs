@@ -17,7 +17,7 @@
 //! build is deterministic.
 //!
 //! Every distance goes through the storage's row-distance space (f32, f16
-//! or i8 rows; see [`crate::storage`]): the graph code is generic over it
+//! or i8 rows; see [`Storage`](crate::Storage)): the graph code is generic over it
 //! and monomorphised, the storage being matched once per search or insert.
 //! Build, insert and compaction link nodes with distances between encoded
 //! rows; a search encodes its query once.

@@ -75,7 +75,7 @@ impl<'a> VectorData<'a> {
 
     /// `out[i]` = distance from `query` to `slots[i]`, computed on the
     /// stored encoding (the query is encoded once; see
-    /// [`crate::storage`]). `query.len()` must be the dimension and
+    /// [`Storage`](crate::Storage)). `query.len()` must be the dimension and
     /// `out.len()` must be `slots.len()`.
     pub fn distances(&self, query: &[f32], slots: &[u32], out: &mut [f32]) {
         debug_assert_eq!(query.len(), self.dim);

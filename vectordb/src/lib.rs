@@ -23,7 +23,7 @@
 //! or 8-bit scalar-quantized (i8, a quarter), chosen with
 //! [`CollectionConfig::with_storage`]; every index and the file format work
 //! on every storage, distances running on the encoded rows. See
-//! [`storage`] for the error each encoding gives and how the i8 quantizer
+//! [`Storage`] for the error each encoding gives and how the i8 quantizer
 //! is trained.
 //!
 //! ```
@@ -63,19 +63,19 @@
 
 pub mod bench;
 mod codec;
-pub mod collection;
-pub mod concurrent;
+mod collection;
+mod concurrent;
 pub mod data;
-pub mod error;
+mod error;
 pub mod flat;
 pub mod hnsw;
-pub mod index;
+mod index;
 pub mod io;
 pub mod ivf;
-pub mod metric;
+mod metric;
 pub mod persist;
-pub mod storage;
-pub mod topk;
+mod storage;
+mod topk;
 
 pub use collection::{
     Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions, Value,
@@ -83,11 +83,12 @@ pub use collection::{
 pub use concurrent::SharedCollection;
 pub use error::{Result, VectorError};
 pub use index::{
-    HnswConfig, IndexConfig, IndexPlugin, IvfConfig, SearchParams, VectorData, VectorIndex,
+    CreateFn, HnswConfig, IndexConfig, IndexPlugin, IvfConfig, LoadFn, SearchParams, VectorData,
+    VectorIndex,
 };
-pub use metric::{pack_bits, words_to_f32, Metric, MetricPlugin};
+pub use metric::{pack_bits, words_to_f32, DistanceFn, DistanceManyFn, Metric, MetricPlugin};
 pub use storage::{Quantizer, RowsRef, Storage};
-pub use topk::Neighbor;
+pub use topk::{Neighbor, TopK};
 pub use unidb_registry;
 
 /// Registers a metric plugin statically from any crate:

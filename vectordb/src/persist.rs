@@ -30,7 +30,7 @@
 //! relies on is validated too (ids, liveness, storage parameters, and each
 //! index's own: graph links and entry point, list membership, parameters
 //! within limits, dimensions; see `hnsw::load`, `ivf::load` and
-//! [`VectorIndex::validate`](crate::index::VectorIndex::validate)): a crafted
+//! [`VectorIndex::validate`](crate::VectorIndex::validate)): a crafted
 //! file whose checksum is valid is refused with
 //! [`VectorError::Corrupt`] naming what was wrong.
 //!

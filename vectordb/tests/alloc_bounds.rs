@@ -9,8 +9,7 @@
 use unidb_common::alloc::PeakAlloc;
 
 use unidb_vectordb::data::{clustered, Rng};
-use unidb_vectordb::index::IndexConfig;
-use unidb_vectordb::{persist, Collection, CollectionConfig, Storage};
+use unidb_vectordb::{persist, Collection, CollectionConfig, IndexConfig, Storage};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc::new();
