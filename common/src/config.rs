@@ -7,8 +7,12 @@
 //!   `"low-power"`). Overrides are JSON objects merged field by field into
 //!   the base, so any field, however deeply nested, can be overridden, and a
 //!   misspelt field is an error rather than silently ignored.
-//! * [`from_json_str`], [`load_json`] and [`save_json`] read and write
-//!   configs; type errors name the field path (`cache.max_bytes: invalid type ...`).
+//! * [`from_json_str`], [`from_json_value`], [`load_json`] and [`save_json`]
+//!   read and write configs; type errors name the field path
+//!   (`cache.max_bytes: invalid type ...`).
+//! * [`unknown_field`] finds a key of a set of overrides that a config
+//!   does not have, and [`merge_json`] merges overrides into its defaults:
+//!   with [`from_json_value`], how a plugin reads the parameters it is given.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -207,8 +211,26 @@ pub fn merge_json(base: &mut Value, overlay: &Value) {
     }
 }
 
-/// The first key path in `overlay` that `base` does not have.
-fn unknown_field(base: &Value, overlay: &Value, prefix: &str) -> Option<String> {
+/// The first key path in `overlay` that `base` does not have: objects are
+/// compared key by key, recursively, and the path joins keys with `.`
+/// (`"cache.max_bytse"`). `None` when every key of `overlay` is a key of
+/// `base` (or either is not an object). With the JSON of a config's
+/// defaults as `base`, this finds a misspelt or foreign field in a set of
+/// overrides before they are merged with [`merge_json`].
+///
+/// ```
+/// use serde_json::json;
+/// use unidb_common::config::unknown_field;
+///
+/// let base = json!({"threads": 8, "cache": {"max_bytes": 1024}});
+/// assert_eq!(unknown_field(&base, &json!({"cache": {"max_bytse": 1}})).as_deref(), Some("cache.max_bytse"));
+/// assert_eq!(unknown_field(&base, &json!({"threads": 2})), None);
+/// ```
+pub fn unknown_field(base: &Value, overlay: &Value) -> Option<String> {
+    unknown_field_at(base, overlay, "")
+}
+
+fn unknown_field_at(base: &Value, overlay: &Value, prefix: &str) -> Option<String> {
     let (Value::Object(b), Value::Object(o)) = (base, overlay) else {
         return None;
     };
@@ -221,13 +243,22 @@ fn unknown_field(base: &Value, overlay: &Value, prefix: &str) -> Option<String> 
         match b.get(k) {
             None => return Some(path),
             Some(bv) => {
-                if let Some(p) = unknown_field(bv, ov, &path) {
+                if let Some(p) = unknown_field_at(bv, ov, &path) {
                     return Some(p);
                 }
             }
         }
     }
     None
+}
+
+/// Deserializes a config from a JSON value and validates it. A type error
+/// is a [`ErrorKind::Configuration`] error whose location is the field
+/// path; a validation error is the config's own (naming its field).
+pub fn from_json_value<C: DeserializeOwned + Validate>(value: Value) -> Result<C> {
+    let c: C = from_value_path(value)?;
+    c.validate()?;
+    Ok(c)
 }
 
 /// A base config and named overrides ("profiles") of type `C`.
@@ -354,7 +385,7 @@ impl<C: Serialize + DeserializeOwned + Validate> Profiles<C> {
     }
 
     fn merged(&self, name: &str, overrides: &Value) -> Result<C> {
-        if let Some(path) = unknown_field(&self.base, overrides, "") {
+        if let Some(path) = unknown_field(&self.base, overrides) {
             return Err(Error::configuration(
                 format!("profile {name:?} overrides unknown field {path:?}"),
                 path,
@@ -502,6 +533,34 @@ mod tests {
         let e = from_json_str::<Db>(text, "db.json").unwrap_err();
         assert_eq!(e.location(), Some("threads"));
         assert!(e.to_string().contains("while validating db.json"));
+    }
+
+    #[test]
+    fn json_values_parse_with_field_paths_and_validate() {
+        let ok = json!({"threads": 4, "recall": 0.5, "label": null,
+                        "cache": {"max_bytes": 4096, "policy": "lru"}});
+        let mut expect = base();
+        expect.threads = 4;
+        expect.recall = 0.5;
+        expect.cache.max_bytes = 4096;
+        assert_eq!(from_json_value::<Db>(ok.clone()).unwrap(), expect);
+        let mut wrong_type = ok.clone();
+        wrong_type["cache"]["policy"] = json!(7);
+        let e = from_json_value::<Db>(wrong_type).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert_eq!(e.location(), Some("cache.policy"));
+        let mut invalid = ok;
+        invalid["cache"]["policy"] = json!("fifo");
+        let e = from_json_value::<Db>(invalid).unwrap_err();
+        assert_eq!(e.location(), Some("cache.policy"));
+        assert_eq!(e.message(), "\"fifo\" is not one of lru, none");
+        let defaults = serde_json::to_value(base()).unwrap();
+        assert_eq!(unknown_field(&defaults, &json!({"threads": 1})), None);
+        assert_eq!(
+            unknown_field(&defaults, &json!({"cache": {"policy": "x", "ttl": 1}})).as_deref(),
+            Some("cache.ttl")
+        );
+        assert_eq!(unknown_field(&defaults, &json!([1])), None);
     }
 
     #[test]
