@@ -1,7 +1,8 @@
 //! The vector database used as a user crate would: a custom metric
 //! registered from outside `unidb-vectordb`, used by name in every index.
 
-use unidb_vectordb::{Collection, CollectionConfig, Id, IndexConfig, SearchOptions, SearchParams};
+use unidb_vectordb::hnsw::HnswSearch;
+use unidb_vectordb::{Collection, CollectionConfig, Id, Params, SearchOptions};
 
 /// Chebyshev (L∞) distance: not a built-in metric.
 fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
@@ -34,10 +35,8 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     for (i, row) in data.chunks_exact(dim).enumerate() {
         c.insert(i as u64, row, None).unwrap();
     }
-    c.create_index("flat", "flat", &IndexConfig::default())
-        .unwrap();
-    c.create_index("hnsw", "hnsw", &IndexConfig::default())
-        .unwrap();
+    c.create_index("flat", "flat", Params::defaults()).unwrap();
+    c.create_index("hnsw", "hnsw", Params::defaults()).unwrap();
     let mut agree = 0;
     let queries = 30;
     for _ in 0..queries {
@@ -51,7 +50,7 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let want: Vec<Id> = all[..10].iter().map(|e| Id::Num(e.1)).collect();
         let flat = c
-            .search(
+            .search_with(
                 &q,
                 10,
                 &SearchOptions {
@@ -62,15 +61,12 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
             .unwrap();
         assert_eq!(flat.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), want);
         let hnsw = c
-            .search(
+            .search_with(
                 &q,
                 10,
                 &SearchOptions {
                     index: Some("hnsw"),
-                    params: SearchParams {
-                        ef: Some(100),
-                        nprobe: None,
-                    },
+                    params: Params::typed(&HnswSearch { ef: Some(100) }),
                     filter: None,
                 },
             )

@@ -10,9 +10,11 @@ use rayon::prelude::*;
 use crate::collection::{Collection, CollectionConfig, SearchOptions};
 use crate::data::clustered;
 use crate::error::{Result, VectorError};
-use crate::hnsw::HnswIndex;
-use crate::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams, VectorIndex};
+use crate::hnsw::{HnswConfig, HnswIndex, HnswSearch};
+use crate::index::VectorIndex;
 use crate::io::{read_ivecs, read_vectors, Matrix};
+use crate::ivf::{IvfConfig, IvfSearch};
+use crate::params::Params;
 use crate::storage::Storage;
 
 /// Options of the benchmark (also the `unidb vector bench` arguments).
@@ -266,9 +268,14 @@ fn run_in_pool(
     };
     let mut rows = Vec::new();
     for (ef, nprobe) in settings {
+        let (hnsw, ivf) = (HnswSearch { ef }, IvfSearch { nprobe });
         let o = SearchOptions {
             index: Some("bench"),
-            params: SearchParams { ef, nprobe },
+            params: match kind {
+                "hnsw" => Params::typed(&hnsw),
+                "ivf" => Params::typed(&ivf),
+                _ => Params::defaults(),
+            },
             filter: None,
         };
         let run_one = |i: usize| -> Result<Vec<u32>> {
@@ -352,15 +359,16 @@ fn build_index(
         other => {
             let plugin =
                 <crate::IndexPlugin as unidb_registry::PluginKind>::registry().get(other)?;
-            let config = IndexConfig {
-                ivf: IvfConfig {
-                    nlist: opts.nlist,
-                    seed: opts.seed,
-                    ..IvfConfig::default()
-                },
-                ..IndexConfig::default()
+            let ivf = IvfConfig {
+                nlist: opts.nlist,
+                seed: opts.seed,
+                ..IvfConfig::default()
             };
-            let mut idx = (plugin.create)(&config)?;
+            let params = match plugin.info.name {
+                "ivf" => Params::typed(&ivf),
+                _ => Params::defaults(),
+            };
+            let mut idx = (plugin.create)(params)?;
             idx.build(&coll.data())?;
             idx
         }

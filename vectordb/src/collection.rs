@@ -9,8 +9,9 @@ use unidb_registry::PluginKind;
 
 use crate::error::{Result, VectorError};
 use crate::flat;
-use crate::index::{IndexConfig, IndexPlugin, SearchParams, VectorData, VectorIndex};
+use crate::index::{IndexPlugin, VectorData, VectorIndex};
 use crate::metric::Metric;
+use crate::params::{NoParams, Params};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
 
@@ -272,14 +273,39 @@ pub struct Hit {
 /// A filter on ids and metadata.
 pub type FilterFn<'a> = &'a (dyn Fn(&Id, Option<&Metadata>) -> bool + Sync);
 
-/// Options of [`Collection::search`].
+/// Options of [`Collection::search_with`].
+///
+/// ```
+/// use unidb_vectordb::hnsw::HnswSearch;
+/// use unidb_vectordb::{Collection, CollectionConfig, Params, SearchOptions};
+/// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+/// let mut c = Collection::new(CollectionConfig::new(1, "l2"))?;
+/// for i in 0..100u64 {
+///     c.insert(i, &[i as f32], None)?;
+/// }
+/// c.create_index("graph", "hnsw", Params::defaults())?;
+/// let even = |id: &unidb_vectordb::Id, _: Option<&unidb_vectordb::Metadata>| {
+///     matches!(id, unidb_vectordb::Id::Num(n) if n % 2 == 0)
+/// };
+/// let wide = HnswSearch { ef: Some(200) };
+/// let options = SearchOptions {
+///     index: Some("graph"),
+///     params: Params::typed(&wide),
+///     filter: Some(&even),
+/// };
+/// assert_eq!(c.search_with(&[7.2], 1, &options)?[0].id, 8u64.into());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Default)]
 pub struct SearchOptions<'a> {
     /// The attached index to use; `None` uses the first attached index, or
     /// exact search when none is attached.
     pub index: Option<&'a str>,
-    /// Index parameters (HNSW `ef`, IVF `nprobe`).
-    pub params: SearchParams,
+    /// The index's search parameters (e.g.
+    /// [`HnswSearch`](crate::hnsw::HnswSearch),
+    /// [`IvfSearch`](crate::ivf::IvfSearch)); the defaults when not given.
+    /// An exact search without an index takes none.
+    pub params: Params<'a>,
     /// Only vectors for which this returns true are returned.
     pub filter: Option<FilterFn<'a>>,
 }
@@ -690,19 +716,22 @@ impl Collection {
         self.ids.get(slot as usize)
     }
 
-    /// Attaches an index built by the plugin `kind` under `name`, building it
-    /// over the current vectors. Later inserts update it.
+    /// Attaches an index built by the plugin `kind` with build parameters
+    /// `params` under `name`, building it over the current vectors. Later
+    /// inserts update it.
     ///
     /// # Errors
-    /// Unknown plugin, duplicate name, or the index's build error.
-    pub fn create_index(&mut self, name: &str, kind: &str, config: &IndexConfig) -> Result<()> {
+    /// Unknown plugin, duplicate name, the parameters' errors
+    /// ([`VectorError::UnknownParam`], [`VectorError::InvalidParam`]), or
+    /// the index's build error.
+    pub fn create_index(&mut self, name: &str, kind: &str, params: Params<'_>) -> Result<()> {
         if self.indexes.iter().any(|(n, _)| n == name) {
             return Err(VectorError::InvalidConfig(format!(
                 "an index named {name:?} exists"
             )));
         }
         let plugin = IndexPlugin::registry().get(kind)?;
-        let mut index = (plugin.create)(config)?;
+        let mut index = (plugin.create)(params)?;
         index.build(&self.data())?;
         self.indexes.push((name.to_owned(), index));
         Ok(())
@@ -762,18 +791,36 @@ impl Collection {
     }
 
     /// The `k` nearest live vectors to `query` (closest first; ties by
-    /// insertion order).
+    /// insertion order), by the first attached index with its default
+    /// search parameters, or exactly when none is attached.
     ///
     /// # Errors
-    /// A bad query vector, or an unknown index name.
-    pub fn search(&self, query: &[f32], k: usize, options: &SearchOptions<'_>) -> Result<Vec<Hit>> {
+    /// A bad query vector.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.search_with(query, k, &SearchOptions::default())
+    }
+
+    /// [`Collection::search`] with a chosen index, search parameters and
+    /// filter.
+    ///
+    /// # Errors
+    /// A bad query vector, an unknown index name, or search parameters the
+    /// index refuses ([`VectorError::UnknownParam`],
+    /// [`VectorError::InvalidParam`]).
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Hit>> {
         Ok(self.hits(self.search_slots(query, k, options)?))
     }
 
-    /// As [`Collection::search`], returning slots (see [`Collection::id_of_slot`]).
+    /// As [`Collection::search_with`], returning slots (see
+    /// [`Collection::id_of_slot`]).
     ///
     /// # Errors
-    /// As [`Collection::search`].
+    /// As [`Collection::search_with`].
     pub fn search_slots(
         &self,
         query: &[f32],
@@ -789,10 +836,13 @@ impl Collection {
             Some(name) => Some(self.index(name)?),
             None => self.indexes.first().map(|(_, i)| i.as_ref()),
         };
-        Ok(match index {
-            Some(index) => index.search(&data, query, k, &options.params, filter_ref),
-            None => flat::knn(&data, query, k, filter_ref),
-        })
+        match index {
+            Some(index) => index.search(&data, query, k, options.params, filter_ref),
+            None => {
+                options.params.get::<NoParams>("exact search")?;
+                Ok(flat::knn(&data, query, k, filter_ref))
+            }
+        }
     }
 
     fn check_query(&self, query: &[f32]) -> Result<()> {
@@ -831,11 +881,12 @@ impl Collection {
         Ok(found.into_iter().map(|f| self.hits(f)).collect())
     }
 
-    /// [`Collection::search`] for many row-major queries, in parallel (rayon).
+    /// [`Collection::search_with`] for many row-major queries, in parallel
+    /// (rayon).
     ///
     /// # Errors
     /// [`VectorError::WrongDimension`] when `queries.len()` is not a multiple
-    /// of the dimension, or an unknown index name.
+    /// of the dimension, or as [`Collection::search_with`].
     pub fn search_batch(
         &self,
         queries: &[f32],
@@ -853,7 +904,7 @@ impl Collection {
         }
         queries
             .par_chunks_exact(dim)
-            .map(|q| self.search(q, k, options))
+            .map(|q| self.search_with(q, k, options))
             .collect()
     }
 

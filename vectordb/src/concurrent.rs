@@ -43,8 +43,21 @@ impl SharedCollection {
     ///
     /// # Errors
     /// As [`Collection::search`].
-    pub fn search(&self, query: &[f32], k: usize, options: &SearchOptions<'_>) -> Result<Vec<Hit>> {
-        self.read().search(query, k, options)
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.read().search(query, k)
+    }
+
+    /// See [`Collection::search_with`].
+    ///
+    /// # Errors
+    /// As [`Collection::search_with`].
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Hit>> {
+        self.read().search_with(query, k, options)
     }
 
     /// See [`Collection::insert`].

@@ -4,9 +4,12 @@
 
 use super::*;
 use crate::data::clustered;
-use crate::index::{SearchParams, VectorData, VectorIndex};
+use crate::hnsw::HnswConfig;
+use crate::index::{VectorData, VectorIndex};
+use crate::ivf::IvfConfig;
+use crate::params::Params;
 use crate::topk::Neighbor;
-use crate::{IndexConfig, SearchOptions};
+use crate::SearchOptions;
 
 // ---------- helpers ----------
 
@@ -22,13 +25,18 @@ fn collection(n: usize, dim: usize, storage: Storage, seed: u64, dead: Option<u6
     if let Some(d) = dead {
         c.delete(d).unwrap();
     }
-    let mut config = IndexConfig::default();
-    config.hnsw.m = 4;
-    config.hnsw.ef_construction = 32;
-    config.ivf.nlist = 4;
-    config.ivf.iterations = 4;
-    c.create_index("g", "hnsw", &config).unwrap();
-    c.create_index("i", "ivf", &config).unwrap();
+    let hnsw = HnswConfig {
+        m: 4,
+        ef_construction: 32,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        iterations: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
     c
 }
 
@@ -52,10 +60,10 @@ impl VectorIndex for Raw {
         _: &VectorData<'_>,
         _: &[f32],
         _: usize,
-        _: &SearchParams,
+        _: Params<'_>,
         _: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Neighbor> {
-        Vec::new()
+    ) -> Result<Vec<Neighbor>> {
+        Ok(Vec::new())
     }
     fn save(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.1);
@@ -365,7 +373,7 @@ fn unusual_but_valid_hnsw_parameters_load() {
         p.exact_below(v);
         let file = file_with_index(&mut c, "g", p.encode());
         let o = from_bytes(&file).unwrap_or_else(|e| panic!("exact_below {v}: {e}"));
-        let hits = o.search(&[0.0; 4], 3, &SearchOptions::default()).unwrap();
+        let hits = o.search(&[0.0; 4], 3).unwrap();
         assert_eq!(hits.len(), 3);
     }
 }
@@ -406,7 +414,11 @@ fn crafted_ivf_indexes_are_refused() {
             Box::new(|p| p.params[3] = 1 << 40),
             "sample_per_list",
         ),
-        ("nprobe 0", Box::new(|p| p.params[1] = 0), "at least 1"),
+        (
+            "nprobe 0",
+            Box::new(|p| p.params[1] = 0),
+            "parameter \"nprobe\": 0 is outside",
+        ),
         (
             "more lists than nlist",
             Box::new(|p| p.params[0] = 3),
@@ -474,8 +486,7 @@ fn filled(data: &[f32], dim: usize) -> Collection {
 fn version_1_files_are_still_read() {
     let data = clustered(30, 4, 2, 0.3, 1);
     let mut c = filled(&data, 4);
-    c.create_index("g", "hnsw", &IndexConfig::default())
-        .unwrap();
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
     let v1 = to_bytes_version(&c, 1);
     assert_eq!(&v1[8..12], &1u32.to_le_bytes());
     let o = from_bytes(&v1).unwrap();
@@ -495,5 +506,8 @@ fn same_results_f32(a: &Collection, b: &Collection) {
     }
     let q = [0.2f32; 4];
     let o = SearchOptions::default();
-    assert_eq!(a.search(&q, 5, &o).unwrap(), b.search(&q, 5, &o).unwrap());
+    assert_eq!(
+        a.search_with(&q, 5, &o).unwrap(),
+        b.search_with(&q, 5, &o).unwrap()
+    );
 }

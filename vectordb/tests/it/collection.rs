@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::hnsw::HnswConfig;
+use unidb_vectordb::ivf::IvfConfig;
 use unidb_vectordb::*;
 
 use crate::util::{cases, collection_of};
@@ -49,10 +51,10 @@ fn collection_crud_and_typed_errors() {
     assert_eq!(c.len(), 1);
     let ids: Vec<Id> = c.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids, vec![Id::Num(1)]);
-    let hits = c.search(&[0.0; 3], 5, &SearchOptions::default()).unwrap();
+    let hits = c.search(&[0.0; 3], 5).unwrap();
     assert_eq!(hits.len(), 1);
     assert!(matches!(
-        c.search(&[0.0; 2], 1, &SearchOptions::default()),
+        c.search(&[0.0; 2], 1),
         Err(VectorError::WrongDimension { .. })
     ));
     let mut allow = CollectionConfig::new(2, "l2");
@@ -60,10 +62,7 @@ fn collection_crud_and_typed_errors() {
     let mut c2 = Collection::new(allow).unwrap();
     c2.insert(1u64, &[f32::NAN, 1.0], None).unwrap();
     // NaN distances are never returned.
-    assert!(c2
-        .search(&[0.0, 0.0], 1, &SearchOptions::default())
-        .unwrap()
-        .is_empty());
+    assert!(c2.search(&[0.0, 0.0], 1).unwrap().is_empty());
     c.compact().unwrap();
     assert_eq!(*c.get(1u64).unwrap().vector, [7.0, 8.0, 9.0]);
 }
@@ -96,8 +95,7 @@ fn readers_search_while_writer_inserts() {
     let dim = 8;
     let data = clustered(1200, dim, 8, 0.3, 4);
     let mut c = collection_of(&data[..200 * dim], dim, "l2");
-    c.create_index("g", "hnsw", &IndexConfig::default())
-        .unwrap();
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
     let shared = SharedCollection::new(c);
     std::thread::scope(|s| {
         let w = shared.clone();
@@ -118,7 +116,7 @@ fn readers_search_while_writer_inserts() {
                     let n = guard.len();
                     assert!(n >= last, "a reader never sees the collection shrink");
                     last = n;
-                    let hits = guard.search(q, 5, &SearchOptions::default()).unwrap();
+                    let hits = guard.search(q, 5).unwrap();
                     assert_eq!(hits.len(), 5.min(n));
                     assert!(hits.iter().all(|h| guard.contains(&h.id)));
                 }
@@ -153,12 +151,17 @@ proptest! {
         // i8: a fixed range covering the normal samples (4σ).
         let config = CollectionConfig::new(dim, "l2").with_storage(storage).with_i8_range(-4.0, 4.0);
         let mut c = Collection::new(config).unwrap();
-        let mut config = IndexConfig::default();
-        config.hnsw.m = 8;
-        config.hnsw.ef_construction = 40;
-        config.ivf.nlist = 8;
-        c.create_index("hnsw", "hnsw", &config).unwrap();
-        c.create_index("ivf", "ivf", &config).unwrap();
+        let hnsw = HnswConfig {
+            m: 8,
+            ef_construction: 40,
+            ..HnswConfig::default()
+        };
+        let ivf = IvfConfig {
+            nlist: 8,
+            ..IvfConfig::default()
+        };
+        c.create_index("hnsw", "hnsw", Params::typed(&hnsw)).unwrap();
+        c.create_index("ivf", "ivf", Params::typed(&ivf)).unwrap();
         let mut live: HashSet<u64> = HashSet::new();
         for (step, op) in ops.iter().enumerate() {
             match *op {

@@ -2,6 +2,8 @@
 //! ties, recall, deletions, filters and compaction.
 
 use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
 use unidb_vectordb::*;
 
 use crate::util::{brute_force, collection_of, dataset, gt_recall, recall, slots};
@@ -22,18 +24,17 @@ fn flat_equals_f64_brute_force_with_ties() {
         c.delete(i as u64).unwrap();
         live[i] = false;
     }
-    c.create_index("flat", "flat", &IndexConfig::default())
-        .unwrap();
+    c.create_index("flat", "flat", Params::defaults()).unwrap();
     let queries: Vec<f32> = (0..20 * dim).map(|_| rng.index(5) as f32 - 2.0).collect();
     let batch = c.search_exact_batch(&queries, 10, None).unwrap();
     for (qi, q) in queries.chunks_exact(dim).enumerate() {
         let want = brute_force(&data, dim, &live, q, 10);
         let want_slots: Vec<u32> = want.iter().map(|e| e.1).collect();
         assert_eq!(
-            slots(&c, q, 10, Some("flat"), SearchParams::default()),
+            slots(&c, q, 10, Some("flat"), Params::defaults()),
             want_slots
         );
-        let hits = c.search(q, 10, &SearchOptions::default()).unwrap();
+        let hits = c.search(q, 10).unwrap();
         let got: Vec<(f64, Id)> = hits
             .iter()
             .map(|h| (f64::from(h.distance), h.id.clone()))
@@ -91,16 +92,14 @@ fn flat_recall_is_one_on_dataset() {
 fn hnsw_collection(parallel: bool) -> Collection {
     let d = dataset();
     let mut c = collection_of(&d.base, d.dim, "l2");
-    let config = IndexConfig {
-        hnsw: HnswConfig {
-            m: 16,
-            ef_construction: 200,
-            parallel,
-            ..HnswConfig::default()
-        },
-        ..IndexConfig::default()
+    let config = HnswConfig {
+        m: 16,
+        ef_construction: 200,
+        parallel,
+        ..HnswConfig::default()
     };
-    c.create_index("hnsw", "hnsw", &config).unwrap();
+    c.create_index("hnsw", "hnsw", Params::typed(&config))
+        .unwrap();
     c
 }
 
@@ -118,10 +117,7 @@ fn hnsw_recalls(c: &Collection) -> Vec<(usize, f64)> {
                         q,
                         10,
                         Some("hnsw"),
-                        SearchParams {
-                            ef: Some(ef),
-                            nprobe: None,
-                        },
+                        Params::typed(&HnswSearch { ef: Some(ef) }),
                     )
                 })
                 .collect();
@@ -141,13 +137,10 @@ fn hnsw_recall_serial_deterministic_and_parallel() {
     let again = hnsw_collection(false);
     let d = dataset();
     for q in d.query.chunks_exact(d.dim).take(20) {
-        let p = SearchParams {
-            ef: Some(40),
-            nprobe: None,
-        };
+        let p = HnswSearch { ef: Some(40) };
         assert_eq!(
-            slots(&serial, q, 10, Some("hnsw"), p),
-            slots(&again, q, 10, Some("hnsw"), p)
+            slots(&serial, q, 10, Some("hnsw"), Params::typed(&p)),
+            slots(&again, q, 10, Some("hnsw"), Params::typed(&p))
         );
     }
     // Parallel build: same recall as serial, within noise.
@@ -172,10 +165,12 @@ fn hnsw_delete_filter_compact() {
     let (n, dim) = (1500, 16);
     let data = clustered(n, dim, 10, 0.3, 5);
     let mut c = collection_of(&data, dim, "l2");
-    let mut config = IndexConfig::default();
-    config.hnsw.m = 8;
-    config.hnsw.ef_construction = 64;
-    c.create_index("g", "hnsw", &config).unwrap();
+    let config = HnswConfig {
+        m: 8,
+        ef_construction: 64,
+        ..HnswConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&config)).unwrap();
     let mut live = vec![true; n];
     for i in (0..n).step_by(3) {
         c.delete(i as u64).unwrap();
@@ -189,7 +184,7 @@ fn hnsw_delete_filter_compact() {
     let tenth = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(v) if v % 10 == 4);
     for _ in 0..20 {
         let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32 * 0.5).collect();
-        let found = slots(&c, &q, 10, Some("g"), SearchParams::default());
+        let found = slots(&c, &q, 10, Some("g"), Params::defaults());
         assert_eq!(found.len(), 10);
         assert!(found.iter().all(|&s| live[s as usize]));
         let exact = brute_force(&data, dim, &live, &q, 10);
@@ -201,10 +196,10 @@ fn hnsw_delete_filter_compact() {
         ] {
             let o = SearchOptions {
                 index: Some("g"),
-                params: SearchParams::default(),
+                params: Params::defaults(),
                 filter: Some(filter),
             };
-            let hits = c.search(&q, 10, &o).unwrap();
+            let hits = c.search_with(&q, 10, &o).unwrap();
             let fl: Vec<bool> = (0..n)
                 .map(|i| live[i] && filter(&Id::Num(i as u64), None))
                 .collect();
@@ -235,7 +230,7 @@ fn hnsw_delete_filter_compact() {
     c.compact().unwrap();
     assert_eq!(c.len(), live.iter().filter(|l| **l).count());
     let q = &data[dim..2 * dim];
-    let hits = c.search(q, 1, &SearchOptions::default()).unwrap();
+    let hits = c.search(q, 1).unwrap();
     assert_eq!(hits[0].id, Id::Num(1));
 }
 
@@ -247,14 +242,12 @@ fn ivf_recall_at_nlist_over_8() {
     let mut c = collection_of(&d.base, d.dim, "l2");
     // About ten vectors per list: 500 lists on sift5k, 300 on generated data.
     let nlist = c.len() / 10;
-    let config = IndexConfig {
-        ivf: IvfConfig {
-            nlist,
-            ..IvfConfig::default()
-        },
-        ..IndexConfig::default()
+    let config = IvfConfig {
+        nlist,
+        ..IvfConfig::default()
     };
-    c.create_index("ivf", "ivf", &config).unwrap();
+    c.create_index("ivf", "ivf", Params::typed(&config))
+        .unwrap();
     let found: Vec<Vec<u32>> = d
         .query
         .chunks_exact(d.dim)
@@ -264,10 +257,9 @@ fn ivf_recall_at_nlist_over_8() {
                 q,
                 10,
                 Some("ivf"),
-                SearchParams {
-                    ef: None,
+                Params::typed(&IvfSearch {
                     nprobe: Some(nlist / 8),
-                },
+                }),
             )
         })
         .collect();

@@ -7,6 +7,7 @@ mod bench;
 mod collection;
 mod index;
 mod metric;
+mod params;
 mod persist;
 mod storage;
 mod util;

@@ -24,15 +24,16 @@ fn builtin_metric_and_index_names() {
         })
         .collect();
     assert_eq!(metrics, builtin);
+    // Built-ins are defined by the library (this test binary registers
+    // an index of its own, under the same package name).
     let indexes: Vec<&str> = IndexPlugin::names()
         .into_iter()
         .filter(|n| {
-            <IndexPlugin as unidb_registry::PluginKind>::registry()
+            let info = <IndexPlugin as unidb_registry::PluginKind>::registry()
                 .get(n)
                 .unwrap()
-                .info
-                .crate_name
-                == "unidb-vectordb"
+                .info;
+            info.crate_name == "unidb-vectordb" && info.module.starts_with("unidb_vectordb::")
         })
         .collect();
     assert_eq!(indexes, ["flat", "hnsw", "ivf"]);
@@ -135,13 +136,12 @@ fn runtime_registered_metric_works_in_every_index() {
     .unwrap();
     let data = clustered(500, 8, 5, 0.3, 2);
     let mut c = collection_of(&data, 8, "l2-twice-unit");
-    c.create_index("h", "hnsw", &IndexConfig::default())
-        .unwrap();
-    c.create_index("i", "ivf", &IndexConfig::default()).unwrap();
+    c.create_index("h", "hnsw", Params::defaults()).unwrap();
+    c.create_index("i", "ivf", Params::defaults()).unwrap();
     let q = &data[..8];
     for index in ["h", "i"] {
         let hits = c
-            .search(
+            .search_with(
                 q,
                 3,
                 &SearchOptions {

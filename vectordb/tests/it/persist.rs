@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use proptest::prelude::*;
 use unidb_common::fs::{list_temps, remove_stale_temps};
 use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
 use unidb_vectordb::persist::{self, from_bytes, to_bytes};
 use unidb_vectordb::*;
 
@@ -36,12 +38,17 @@ fn small_saved_with(storage: Storage) -> Collection {
             c.insert(i as u64, r, None).unwrap();
         }
     }
-    let mut config = IndexConfig::default();
-    config.ivf.nlist = 4;
-    config.hnsw.m = 4;
-    c.create_index("g", "hnsw", &config).unwrap();
-    c.create_index("i", "ivf", &config).unwrap();
-    c.create_index("f", "flat", &config).unwrap();
+    let hnsw = HnswConfig {
+        m: 4,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
+    c.create_index("f", "flat", Params::defaults()).unwrap();
     c.delete(5u64).unwrap();
     c
 }
@@ -66,7 +73,7 @@ fn save_open_round_trip_gives_identical_results() {
     };
     let batch = o.search_batch(&qs, 4, &opts).unwrap();
     for (q, b) in qs.chunks_exact(4).zip(&batch) {
-        assert_eq!(&c.search(q, 4, &opts).unwrap(), b);
+        assert_eq!(&c.search_with(q, 4, &opts).unwrap(), b);
     }
     assert!(o.search_batch(&qs[..5], 4, &opts).is_err());
     for _ in 0..10 {
@@ -77,8 +84,8 @@ fn save_open_round_trip_gives_identical_results() {
                 ..SearchOptions::default()
             };
             assert_eq!(
-                c.search(&q, 5, &opts).unwrap(),
-                o.search(&q, 5, &opts).unwrap()
+                c.search_with(&q, 5, &opts).unwrap(),
+                o.search_with(&q, 5, &opts).unwrap()
             );
         }
     }
@@ -89,8 +96,8 @@ fn save_open_round_trip_gives_identical_results() {
     assert!(!o.is_mapped());
     let opts = SearchOptions::default();
     assert_eq!(
-        o.search(&v, 3, &opts).unwrap(),
-        c.search(&v, 3, &opts).unwrap()
+        o.search_with(&v, 3, &opts).unwrap(),
+        c.search_with(&v, 3, &opts).unwrap()
     );
     assert_eq!(persist::to_bytes(&o), persist::to_bytes(&c));
     std::fs::remove_file(&path).unwrap();
@@ -176,8 +183,10 @@ proptest! {
             }
             let _ = o.range_search(&q, 1.0, None);
             for name in o.index_names() {
-                let params = SearchParams { ef: huge_ef.then_some(usize::MAX), nprobe: huge_ef.then_some(usize::MAX) };
-                let _ = o.search(&q, 5, &SearchOptions { index: Some(&name), params, filter: None });
+                let hnsw = HnswSearch { ef: huge_ef.then_some(usize::MAX) };
+                let ivf = IvfSearch { nprobe: huge_ef.then_some(usize::MAX) };
+                let params = params_for(&o, Some(&name), &hnsw, &ivf);
+                let _ = o.search_with(&q, 5, &SearchOptions { index: Some(&name), params, filter: None });
             }
         }
     }
@@ -239,13 +248,18 @@ fn collection(n: usize, dim: usize, storage: Storage, seed: u64, dead: Option<u6
     if let Some(d) = dead {
         c.delete(d).unwrap();
     }
-    let mut config = IndexConfig::default();
-    config.hnsw.m = 4;
-    config.hnsw.ef_construction = 32;
-    config.ivf.nlist = 4;
-    config.ivf.iterations = 4;
-    c.create_index("g", "hnsw", &config).unwrap();
-    c.create_index("i", "ivf", &config).unwrap();
+    let hnsw = HnswConfig {
+        m: 4,
+        ef_construction: 32,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        iterations: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
     c
 }
 
@@ -481,27 +495,47 @@ fn ivf_parameters_have_documented_limits() {
             2 => bad.iterations += 1,
             _ => bad.sample_per_list += 1,
         }
+        let key = ["nlist", "nprobe", "iterations", "sample_per_list"][bump];
         assert!(
-            matches!(IvfIndex::new(bad), Err(VectorError::InvalidConfig(_))),
+            matches!(IvfIndex::new(bad), Err(VectorError::InvalidParam { ref plugin, key: ref k, .. }) if plugin == "ivf" && k == key),
             "{bad:?}"
         );
+        // The same limits by name, and through the collection.
+        let mut c = collection(10, 4, Storage::F32, 12, None);
+        let json = serde_json::to_value(bad).unwrap();
+        assert!(matches!(
+            c.create_index("x", "ivf", Params::json(&json)),
+            Err(VectorError::InvalidParam { key: ref k, .. }) if k == key
+        ));
     }
     // Training at the limits over a few vectors (nlist capped by them).
     let mut c = collection(30, 4, Storage::F32, 12, None);
-    let config = IndexConfig {
-        ivf: IvfConfig {
-            iterations: 2,
-            ..ok
-        },
-        ..IndexConfig::default()
+    let ivf = IvfConfig {
+        iterations: 2,
+        ..ok
     };
-    c.create_index("big", "ivf", &config).unwrap();
-    assert_eq!(
-        c.search(&[0.0; 4], 3, &SearchOptions::default())
-            .unwrap()
-            .len(),
-        3
-    );
+    c.create_index("big", "ivf", Params::typed(&ivf)).unwrap();
+    assert_eq!(c.search(&[0.0; 4], 3).unwrap().len(), 3);
+}
+
+/// The search parameters of `o`'s index `name` (the first when `None`):
+/// `hnsw` for an HNSW index, `ivf` for an IVF index, else none.
+fn params_for<'a>(
+    o: &Collection,
+    name: Option<&str>,
+    hnsw: &'a HnswSearch,
+    ivf: &'a IvfSearch,
+) -> Params<'a> {
+    let first = o.index_names().into_iter().next();
+    let kind = name
+        .map(str::to_owned)
+        .or(first)
+        .and_then(|n| o.index(&n).ok().map(|i| i.kind()));
+    match kind {
+        Some("hnsw") => Params::typed(hnsw),
+        Some("ivf") => Params::typed(ivf),
+        _ => Params::defaults(),
+    }
 }
 
 /// Checks what every search must give, whatever the file held: at most
@@ -521,12 +555,13 @@ fn check_searches(o: &Collection) -> std::result::Result<(), TestCaseError> {
     let indexes = std::iter::once(None).chain(names.iter().map(|s| Some(s.as_str())));
     for index in indexes {
         for (k, ef) in [(1, None), (5, None), (8, Some(usize::MAX))] {
+            let (hnsw, ivf) = (HnswSearch { ef }, IvfSearch { nprobe: ef });
             let options = SearchOptions {
                 index,
-                params: SearchParams { ef, nprobe: ef },
+                params: params_for(o, index, &hnsw, &ivf),
                 filter: None,
             };
-            let Ok(hits) = o.search(&vec![0.1; dim], k, &options) else {
+            let Ok(hits) = o.search_with(&vec![0.1; dim], k, &options) else {
                 continue;
             };
             prop_assert!(hits.len() <= k.min(n), "{} hits for k={k}", hits.len());
@@ -618,14 +653,19 @@ proptest! {
         for i in 0..n {
             c.insert(i as u64, rows.next().unwrap(), None).unwrap();
         }
-        let mut config = IndexConfig::default();
-        config.hnsw.m = m;
-        config.hnsw.ef_construction = 24;
-        config.hnsw.parallel = parallel;
-        config.ivf.nlist = 1 + (seed % 9) as usize;
-        config.ivf.iterations = 3;
-        c.create_index("g", "hnsw", &config).unwrap();
-        c.create_index("i", "ivf", &config).unwrap();
+        let hnsw = HnswConfig {
+            m,
+            ef_construction: 24,
+            parallel,
+            ..HnswConfig::default()
+        };
+        let ivf = IvfConfig {
+            nlist: 1 + (seed % 9) as usize,
+            iterations: 3,
+            ..IvfConfig::default()
+        };
+        c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+        c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
         let mut rng = Rng::new(seed);
         for (j, r) in rows.enumerate() {
             match rng.index(4) {

@@ -4,6 +4,8 @@
 use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
 use unidb_registry::PluginKind;
 use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
 use unidb_vectordb::*;
 
 use crate::util::{dataset, gt_recall, patch_crc, slots, tmp_path};
@@ -247,7 +249,7 @@ fn storage_config_errors_are_typed() {
             c.insert(1u64, &[1.0, f32::NAN, 2.0], None),
             Err(VectorError::NaN { position: 1 })
         ));
-        assert!(c.search(&[1.0], 1, &SearchOptions::default()).is_err());
+        assert!(c.search(&[1.0], 1).is_err());
         assert!(c.is_empty());
     }
     let mut h = Collection::new(CollectionConfig::new(3, "l2").with_storage(Storage::F16)).unwrap();
@@ -318,14 +320,10 @@ fn flat_on_encoded_rows_equals_brute_force_over_decoded() {
             let batch = c.search_exact_batch(&queries, 10, None).unwrap();
             for (q, b) in queries.chunks_exact(dim).zip(&batch) {
                 let want = oracle_knn(&c, metric, &data, dim, q, 10);
-                check(
-                    &c.search(q, 10, &SearchOptions::default()).unwrap(),
-                    q,
-                    &want,
-                );
+                check(&c.search(q, 10).unwrap(), q, &want);
                 check(b, q, &want);
                 // Range search: everything within the 10th distance.
-                let radius = c.search(q, 10, &SearchOptions::default()).unwrap()[9].distance;
+                let radius = c.search(q, 10).unwrap()[9].distance;
                 let within = c.range_search(q, radius, None).unwrap();
                 assert!(within.len() >= 10);
                 assert!(within.iter().all(|h| h.distance <= radius));
@@ -347,20 +345,19 @@ fn hnsw_and_ivf_recall_on_f16_and_i8_rows() {
     for (storage, hnsw_min, ivf_min) in [(Storage::F16, 0.95, 0.9), (Storage::I8, 0.9, 0.85)] {
         let mut c = filled(storage, "l2", &d.base, d.dim);
         let nlist = c.len() / 10;
-        let config = IndexConfig {
-            hnsw: HnswConfig {
-                m: 16,
-                ef_construction: 200,
-                ..HnswConfig::default()
-            },
-            ivf: IvfConfig {
-                nlist,
-                ..IvfConfig::default()
-            },
+        let hnsw = HnswConfig {
+            m: 16,
+            ef_construction: 200,
+            ..HnswConfig::default()
         };
-        c.create_index("hnsw", "hnsw", &config).unwrap();
-        c.create_index("ivf", "ivf", &config).unwrap();
-        let run = |index: &str, params: SearchParams| -> f64 {
+        let ivf = IvfConfig {
+            nlist,
+            ..IvfConfig::default()
+        };
+        c.create_index("hnsw", "hnsw", Params::typed(&hnsw))
+            .unwrap();
+        c.create_index("ivf", "ivf", Params::typed(&ivf)).unwrap();
+        let run = |index: &str, params: Params<'_>| -> f64 {
             let found: Vec<Vec<u32>> = d
                 .query
                 .chunks_exact(d.dim)
@@ -370,35 +367,26 @@ fn hnsw_and_ivf_recall_on_f16_and_i8_rows() {
         };
         let best = [40, 80, 160]
             .iter()
-            .map(|&ef| {
-                run(
-                    "hnsw",
-                    SearchParams {
-                        ef: Some(ef),
-                        nprobe: None,
-                    },
-                )
-            })
+            .map(|&ef| run("hnsw", Params::typed(&HnswSearch { ef: Some(ef) })))
             .fold(0.0, f64::max);
         assert!(best >= hnsw_min, "{storage} hnsw recall {best}");
         let ivf = run(
             "ivf",
-            SearchParams {
-                ef: None,
+            Params::typed(&IvfSearch {
                 nprobe: Some(nlist / 8),
-            },
+            }),
         );
         assert!(ivf >= ivf_min, "{storage} ivf recall {ivf}");
         // Filtered search and compaction work over encoded rows too.
         let even = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(n) if n % 2 == 0);
         let q = &d.query[..d.dim];
         let hits = c
-            .search(
+            .search_with(
                 q,
                 10,
                 &SearchOptions {
                     index: Some("hnsw"),
-                    params: SearchParams::default(),
+                    params: Params::defaults(),
                     filter: Some(&even),
                 },
             )
@@ -410,7 +398,7 @@ fn hnsw_and_ivf_recall_on_f16_and_i8_rows() {
         }
         c.compact().unwrap();
         let after = c
-            .search(
+            .search_with(
                 q,
                 10,
                 &SearchOptions {
@@ -437,11 +425,16 @@ fn saved(storage: Storage) -> Collection {
     let mut m = Metadata::new();
     m.insert("k".into(), Value::Int(1));
     c.insert("s", &data[..dim], Some(m)).unwrap();
-    let mut config = IndexConfig::default();
-    config.ivf.nlist = 4;
-    config.hnsw.m = 4;
-    c.create_index("g", "hnsw", &config).unwrap();
-    c.create_index("i", "ivf", &config).unwrap();
+    let hnsw = HnswConfig {
+        m: 4,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
     c.delete(5u64).unwrap();
     c
 }
@@ -462,7 +455,10 @@ fn same_results(a: &Collection, b: &Collection) {
                 index,
                 ..SearchOptions::default()
             };
-            assert_eq!(a.search(&q, 5, &o).unwrap(), b.search(&q, 5, &o).unwrap());
+            assert_eq!(
+                a.search_with(&q, 5, &o).unwrap(),
+                b.search_with(&q, 5, &o).unwrap()
+            );
         }
     }
 }
@@ -531,12 +527,18 @@ fn ivf_row_copies_match_slot_only_lists() {
     let data = clustered(900, dim, 12, 0.3, 21);
     for storage in [Storage::F32, Storage::F16, Storage::I8] {
         let mut c = filled(storage, "l2", &data[..600 * dim], dim);
-        let mut config = IndexConfig::default();
-        config.ivf.nlist = 16;
-        config.ivf.nprobe = 3;
-        c.create_index("copies", "ivf", &config).unwrap();
-        config.ivf.copy_rows = false;
-        c.create_index("slots", "ivf", &config).unwrap();
+        let ivf = IvfConfig {
+            nlist: 16,
+            nprobe: 3,
+            ..IvfConfig::default()
+        };
+        c.create_index("copies", "ivf", Params::typed(&ivf))
+            .unwrap();
+        let ivf = IvfConfig {
+            copy_rows: false,
+            ..ivf
+        };
+        c.create_index("slots", "ivf", Params::typed(&ivf)).unwrap();
         for (i, r) in data.chunks_exact(dim).enumerate().skip(600) {
             c.insert(i as u64, r, None).unwrap();
         }
@@ -555,7 +557,7 @@ fn ivf_row_copies_match_slot_only_lists() {
                     index: Some(index),
                     ..SearchOptions::default()
                 };
-                c.search(&q, 10, &o).unwrap()
+                c.search_with(&q, 10, &o).unwrap()
             };
             let want = run(&c, "slots");
             for got in [run(&c, "copies"), run(&o, "copies"), run(&o, "slots")] {
@@ -578,10 +580,11 @@ fn ivf_row_copies_match_slot_only_lists() {
         let idx = load(&slot_only[..slot_only.len() - 1], d.slots()).unwrap();
         let q = vec![0.1f32; dim];
         assert_eq!(
-            idx.search(&d, &q, 5, &SearchParams::default(), None),
+            idx.search(&d, &q, 5, Params::defaults(), None).unwrap(),
             c.index("slots")
                 .unwrap()
-                .search(&d, &q, 5, &SearchParams::default(), None)
+                .search(&d, &q, 5, Params::defaults(), None)
+                .unwrap()
         );
         // A copy section of the wrong size is corrupt.
         let mut copies = Vec::new();

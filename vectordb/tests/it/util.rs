@@ -116,7 +116,7 @@ pub fn slots(
     q: &[f32],
     k: usize,
     index: Option<&str>,
-    params: SearchParams,
+    params: Params<'_>,
 ) -> Vec<u32> {
     let o = SearchOptions {
         index,
