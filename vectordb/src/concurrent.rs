@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::collection::{Collection, Hit, Id, Metadata, SearchOptions};
 use crate::error::Result;
+use crate::stats::CollectionMetrics;
 
 /// A cheaply clonable, thread-safe handle to a collection.
 #[derive(Debug, Clone)]
@@ -92,6 +93,11 @@ impl SharedCollection {
     /// As [`Collection::delete`].
     pub fn delete(&self, id: impl Into<Id>) -> Result<()> {
         self.write().delete(id)
+    }
+
+    /// See [`Collection::metrics`].
+    pub fn metrics(&self) -> CollectionMetrics {
+        self.read().metrics()
     }
 
     /// Number of live vectors.

@@ -69,6 +69,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Metrics
+//! Each collection counts its queries and inserts and records the latency
+//! of every search in a lock-free histogram:
+//! [`Collection::metrics`] gives p50/p99 latency and QPS since the
+//! collection was created, opened or last reset
+//! ([`Collection::reset_metrics`]).
+//!
 //! # Crate layout
 //! One path per public item. The types a program uses — collections,
 //! ids, options, errors, the plugin kinds and their traits, storage —
@@ -111,6 +118,7 @@ pub mod ivf;
 mod metric;
 mod params;
 pub mod persist;
+mod stats;
 mod storage;
 mod topk;
 
@@ -122,6 +130,7 @@ pub use error::{Result, VectorError};
 pub use index::{CreateFn, IndexPlugin, LoadFn, VectorData, VectorIndex};
 pub use metric::{pack_bits, words_to_f32, DistanceFn, DistanceManyFn, Metric, MetricPlugin};
 pub use params::{defaults_json, NoParams, Params, PluginConfig};
+pub use stats::CollectionMetrics;
 pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::{Neighbor, TopK};
 pub use unidb_registry;

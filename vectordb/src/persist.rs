@@ -52,6 +52,7 @@ use crate::collection::{Collection, CollectionConfig, Id, Metadata, Rows, Value}
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
+use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
 
 /// The file magic.
@@ -408,6 +409,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         n_live,
         slot_of,
         indexes,
+        stats: Stats::default(),
     };
     let data = c.data();
     for (name, index) in &c.indexes {

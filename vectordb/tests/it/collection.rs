@@ -1,5 +1,6 @@
 //! Collections: CRUD and typed errors, concurrent readers and a writer,
-//! and random insert/delete sequences checked against a model.
+//! search and insert metrics, and random insert/delete sequences checked
+//! against a model.
 
 use std::collections::HashSet;
 
@@ -196,4 +197,154 @@ proptest! {
             }
         }
     }
+}
+
+/// Every answered query is counted once, with its latency, by each search
+/// method, from any number of threads; failed searches and inserts are
+/// not; latencies bracket what the test measures around the calls; QPS is
+/// the count over the elapsed time.
+#[test]
+fn metrics_count_queries_inserts_and_latency() {
+    use std::time::{Duration, Instant};
+
+    let dim = 4;
+    let data = clustered(300, dim, 4, 0.3, 8);
+    let before = Instant::now();
+    let mut c = Collection::new(CollectionConfig::new(dim, "l2")).unwrap();
+    c.insert_rows(0u64..200, &data[..200 * dim]).unwrap();
+    for (i, r) in data.chunks_exact(dim).enumerate().skip(200) {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    c.upsert(7u64, &data[..dim], None).unwrap();
+    assert!(c.insert(7u64, &data[..dim], None).is_err());
+    assert!(c.insert(1000u64, &[0.0], None).is_err());
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    let q = &data[dim..2 * dim];
+    let mut longest = Duration::ZERO;
+    let mut total = Duration::ZERO;
+    let mut timed = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        let d = t.elapsed();
+        longest = longest.max(d);
+        total += d;
+    };
+    for _ in 0..20 {
+        timed(&mut || assert_eq!(c.search(q, 5).unwrap().len(), 5));
+    }
+    let slow = |_: &Id, _: Option<&Metadata>| {
+        std::thread::sleep(Duration::from_micros(200));
+        true
+    };
+    let options = SearchOptions {
+        filter: Some(&slow),
+        ..SearchOptions::default()
+    };
+    // A filtered exact search calls the slow filter for every vector.
+    let exact = SearchOptions {
+        index: None,
+        ..options
+    };
+    let bare = collection_of(&data[..10 * dim], dim, "l2");
+    timed(&mut || assert_eq!(bare.search_with(q, 1, &exact).unwrap().len(), 1));
+    timed(&mut || {
+        assert_eq!(
+            c.search_with(q, 3, &SearchOptions::default())
+                .unwrap()
+                .len(),
+            3
+        )
+    });
+    timed(&mut || {
+        assert_eq!(
+            c.search_batch(&data[..6 * dim], 2, &SearchOptions::default())
+                .unwrap()
+                .len(),
+            6
+        )
+    });
+    timed(&mut || {
+        assert_eq!(
+            c.search_exact_batch(&data[..4 * dim], 2, None)
+                .unwrap()
+                .len(),
+            4
+        )
+    });
+    timed(&mut || assert!(!c.range_search(q, 1.0, None).unwrap().is_empty()));
+    // Refused searches are not counted.
+    assert!(c.search(&[0.0], 1).is_err());
+    let unknown = SearchOptions {
+        index: Some("nope"),
+        ..SearchOptions::default()
+    };
+    assert!(c.search_with(q, 1, &unknown).is_err());
+    let bad = serde_json::json!({"nprobe": 1});
+    let bad = SearchOptions {
+        params: Params::json(&bad),
+        ..SearchOptions::default()
+    };
+    assert!(c.search_with(q, 1, &bad).is_err());
+    assert!(c.range_search(&[0.0], 1.0, None).is_err());
+
+    let m = c.metrics();
+    let since = before.elapsed();
+    let queries = 20 + 1 + 6 + 4 + 1;
+    assert_eq!(
+        (m.queries, m.latency.count, m.inserts),
+        (queries, queries, 301)
+    );
+    // Each recorded latency lies inside the time the test measured around
+    // its call (batches record their mean per query).
+    let error = 1.0 + unidb_common::metrics::Histogram::RELATIVE_ERROR;
+    assert!(
+        m.latency.max as f64 <= longest.as_nanos() as f64 * error,
+        "{m:?}"
+    );
+    // The time recorded is at most the time measured, but for the six
+    // queries of the parallel batch, which overlap (each at most `max`).
+    let serial = m.latency.sum.saturating_sub(6 * m.latency.max);
+    assert!(serial as f64 <= total.as_nanos() as f64 * error, "{m:?}");
+    assert!(
+        m.latency.min <= m.latency.p50 && m.p50() <= m.p99(),
+        "{m:?}"
+    );
+    assert!(
+        m.elapsed_s > 0.0 && m.elapsed_s <= since.as_secs_f64(),
+        "{m:?}"
+    );
+    assert!((m.qps * m.elapsed_s - queries as f64).abs() < 1e-6 * queries as f64);
+    let b = bare.metrics();
+    assert_eq!((b.queries, b.inserts), (1, 10));
+    // Ten vectors through a 200 µs filter: the one query took 2 ms or more.
+    assert!(b.p50() >= Duration::from_millis(2), "{b:?}");
+
+    // Reset: the figures so far, then zero (the histogram too).
+    let reset_at = Instant::now();
+    let r = c.reset_metrics();
+    assert_eq!(r.queries, queries);
+    c.search(q, 1).unwrap();
+    let m = c.metrics();
+    assert_eq!((m.queries, m.inserts, m.latency.count), (1, 0, 1));
+    assert!(m.elapsed_s <= reset_at.elapsed().as_secs_f64());
+
+    // From many threads: exact counts, no lost updates.
+    let shared = SharedCollection::new(c);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let shared = shared.clone();
+            let data = &data;
+            s.spawn(move || {
+                for i in 0..250 {
+                    let q = &data[((i * 4 + t) % 300) * dim..][..dim];
+                    shared.search(q, 3).unwrap();
+                }
+            });
+        }
+    });
+    let m = shared.metrics();
+    assert_eq!((m.queries, m.latency.count), (1001, 1001));
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["queries"], 1001);
+    assert!(json["latency"]["p99"].as_u64().unwrap() >= json["latency"]["p50"].as_u64().unwrap());
 }
