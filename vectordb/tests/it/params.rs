@@ -388,3 +388,49 @@ fn typed_named_and_default_parameters_agree() {
     let flat = IndexPlugin::registry().get("flat").unwrap();
     assert_eq!((flat.build_params)().unwrap(), json!({}));
 }
+
+/// Index settings as named profiles over a base (common's `Profiles`):
+/// each resolves to the plugin's own parameter type, and a profile that
+/// misspells a parameter or sets a bad value is refused when added,
+/// naming it.
+#[test]
+fn index_settings_from_named_profiles() {
+    use unidb_common::config::Profiles;
+
+    let base = HnswConfig {
+        m: 12,
+        ..HnswConfig::default()
+    };
+    let profiles = Profiles::new(&base)
+        .unwrap()
+        .with_profile("fast", json!({"ef_construction": 40, "ef_search": 16}))
+        .unwrap()
+        .with_profile("accurate", json!({"m": 32, "ef_search": 256}))
+        .unwrap();
+    let data = clustered(200, 4, 4, 0.3, 5);
+    let mut c = collection_of(&data, 4, "l2");
+    for name in ["base", "fast", "accurate"] {
+        let config = profiles.resolve(name).unwrap();
+        c.create_index(name, "hnsw", Params::typed(&config))
+            .unwrap();
+    }
+    let fast = profiles.resolve("fast").unwrap();
+    assert_eq!((fast.m, fast.ef_construction, fast.ef_search), (12, 40, 16));
+    assert_eq!(profiles.resolve("accurate").unwrap().m, 32);
+    let text = profiles.to_json_string().unwrap();
+    let back = Profiles::<HnswConfig>::from_json_str(&text).unwrap();
+    assert_eq!(
+        back.resolve("accurate").unwrap(),
+        profiles.resolve("accurate").unwrap()
+    );
+    let e = profiles
+        .clone()
+        .with_profile("typo", json!({"ef_serach": 8}))
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.location()),
+        (ErrorKind::Configuration, Some("ef_serach"))
+    );
+    let e = profiles.with_profile("bad", json!({"m": 1})).unwrap_err();
+    assert_eq!(e.location(), Some("m"));
+}
