@@ -11,6 +11,7 @@
 //! ```
 
 pub use unidb_cli as cli;
+pub use unidb_codec as codec;
 pub use unidb_common as common;
 pub use unidb_kernels as kernels;
 pub use unidb_registry as registry;

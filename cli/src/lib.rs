@@ -319,10 +319,10 @@ mod tests {
             compress::Options {
                 columns: vec!["a".into(), "b".into()],
                 types: vec![
-                    ("a".into(), unidb_syncdb::codec::ColumnKind::Int),
-                    ("b".into(), unidb_syncdb::codec::ColumnKind::Text),
+                    ("a".into(), unidb_codec::ColumnKind::Int),
+                    ("b".into(), unidb_codec::ColumnKind::Text),
                 ],
-                effort: unidb_syncdb::codec::Effort::Fast,
+                effort: unidb_codec::Effort::Fast,
             }
         );
     }
