@@ -17,7 +17,3 @@ pub use unidb_kernels as kernels;
 pub use unidb_registry as registry;
 pub use unidb_syncdb as syncdb;
 pub use unidb_vectordb as vectordb;
-
-pub use unidb_cli::{bench, compress};
-// Its name before the command-line code had a crate of its own.
-pub use unidb_cli::sync as sync_cli;
