@@ -58,7 +58,7 @@
 //! ```
 //! use unidb_common::{id::ReplicaId, time::HlcTimestamp};
 //! use unidb_syncdb::columnar::{decode_changes, encode_changes};
-//! use unidb_syncdb::codec::Effort;
+//! use unidb_codec::Effort;
 //! use unidb_syncdb::{Change, ChangeOp, Value};
 //!
 //! let changes: Vec<Change> = (1..=1000u64)
@@ -85,12 +85,12 @@ use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{
-    self, CacheStats, CascadeCache, Column, ColumnKind, Effort, Values, BLOCK_VALUES,
-};
 use crate::error::{Result, SyncError};
 use crate::value::{ColumnType, Value};
 use crate::wire;
+use unidb_codec::{
+    self as codec, CacheStats, CascadeCache, Column, ColumnKind, Effort, Values, BLOCK_VALUES,
+};
 
 /// The effort used by snapshots, and by [`effort_for`] large batches.
 pub const DEFAULT_EFFORT: Effort = Effort::Max;
@@ -718,7 +718,7 @@ pub struct BatchStats {
 ///
 /// ```
 /// use unidb_syncdb::columnar::{decode_changes, BatchEncoder};
-/// use unidb_syncdb::codec::Effort;
+/// use unidb_codec::Effort;
 /// use unidb_syncdb::sim::row_workload_changes;
 ///
 /// let changes = row_workload_changes(100, 100, 1).unwrap();
