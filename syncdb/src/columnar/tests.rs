@@ -1,5 +1,12 @@
-use super::*;
 use proptest::prelude::*;
+use unidb_common::id::ReplicaId;
+use unidb_common::time::HlcTimestamp;
+
+use super::encode::{encode_columnar, encode_columnar_with};
+use super::pad::finish;
+use super::*;
+use crate::codec::BLOCK_VALUES;
+use crate::error::SyncError;
 
 pub(crate) fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
