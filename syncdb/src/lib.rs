@@ -71,11 +71,6 @@ pub mod sync;
 pub mod value;
 pub mod wire;
 
-#[cfg(test)]
-mod sync_tests;
-#[cfg(test)]
-mod tests;
-
 pub use change::{Change, ChangeOp, VersionVector};
 pub use db::{Collected, Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
 pub use error::{Result, SyncError};

@@ -1,11 +1,12 @@
-//! Unit tests of sessions over the in-process transport.
+//! Sessions over the in-process transport, and snapshots of the replicas
+//! they leave.
 
 use std::sync::Arc;
 
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 
-use crate::*;
+use unidb_syncdb::*;
 
 fn schema() -> Vec<Migration> {
     vec![Migration::AddTable(
@@ -282,48 +283,6 @@ fn random_world(
     let mut all = clients;
     all.push(server);
     (clock, all, pairs)
-}
-
-#[test]
-fn changes_merge_the_same_in_per_change_and_columnar_form() {
-    for seed in 0..8 {
-        let (clock, dbs, mut pairs) = random_world(seed, 300);
-        for _ in 0..2 {
-            for (a, b) in pairs.iter_mut() {
-                sync_pair(a, b).unwrap();
-            }
-        }
-        let server = &dbs[3];
-        let mut changes = server.changes_since(&VersionVector::new());
-        // Shuffled, in batches of a few changes: order must not matter.
-        let mut rng = unidb_common::rng::SplitMix64::new(seed);
-        for i in (1..changes.len()).rev() {
-            changes.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        let (rows, cols) = (node(7, &clock), node(8, &clock));
-        for part in changes.chunks(17) {
-            let mut per_change = Vec::new();
-            for c in part {
-                crate::wire::put_change(&mut per_change, c);
-            }
-            let (via_rows, used) = crate::wire::read_changes(&per_change, part.len(), 0).unwrap();
-            assert_eq!(used, per_change.len());
-            let via_cols = crate::columnar::decode_changes(&crate::columnar::encode_changes(
-                part,
-                crate::codec::Effort::Max,
-            ))
-            .unwrap();
-            rows.apply_changes(1, &via_rows).unwrap();
-            cols.apply_changes(1, &via_cols).unwrap();
-        }
-        let model = crate::sim::reference_model(&server.schema(), &changes);
-        let dump = rows.read().dump();
-        assert_eq!(cols.read().dump(), dump, "seed {seed}");
-        assert_eq!(dump.get("t"), model.get("t"), "seed {seed}");
-        // Collected changes are absent here, and so are the rows they wrote
-        // (tombstones stay tombstones): the server shows the same rows.
-        assert_eq!(server.read().dump(), dump, "seed {seed}");
-    }
 }
 
 #[test]
