@@ -13,9 +13,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use unidb_syncdb::codec::{
-    decode_column, encode_column, CodecError, Column, ColumnKind, Effort, Values,
-};
+use unidb_codec::{decode_column, encode_column, CodecError, Column, ColumnKind, Effort, Values};
 
 /// Arguments of `unidb compress`.
 #[derive(Debug, clap::Args)]

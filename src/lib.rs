@@ -9,6 +9,7 @@
 //! assert_eq!(k.dot_f32(&[1.0, 2.0], &[3.0, 4.0]).unwrap(), 11.0);
 //! ```
 
+pub use unidb_codec as codec;
 pub use unidb_common as common;
 pub use unidb_kernels as kernels;
 pub use unidb_registry as registry;

@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use unidb_syncdb::codec::{
+use unidb_codec::{
     decode_column, decode_text_column, encode_column, Column, ColumnKind, Effort, Values,
 };
 

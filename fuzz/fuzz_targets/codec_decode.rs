@@ -14,7 +14,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use unidb_syncdb::codec::{self, Budget, Column, ColumnKind, DataKind, Effort, Values};
+use unidb_codec::{self as codec, Budget, Column, ColumnKind, DataKind, Effort, Values};
 
 const KINDS: [DataKind; 5] = [
     DataKind::Int,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
-use unidb_syncdb::codec::Effort;
+use unidb_codec::Effort;
 use unidb_syncdb::columnar::{decode_changes, encode_changes};
 use unidb_syncdb::sim::sim_schema;
 use unidb_syncdb::{Database, Message, Session, SyncConfig};

@@ -59,7 +59,6 @@
 //! ```
 
 pub mod change;
-pub mod codec;
 pub mod columnar;
 pub mod db;
 pub mod error;

@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 
+use unidb_codec::{
+    decode_column, decode_text_column, encode_column, Budget, Column, ColumnKind, Effort, Values,
+    BLOCK_VALUES,
+};
 use unidb_common::alloc::PeakAlloc;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 use unidb_kernels::varint;
-use unidb_syncdb::codec::{
-    decode_column, decode_text_column, encode_column, Budget, Column, ColumnKind, Effort, Values,
-    BLOCK_VALUES,
-};
 use unidb_syncdb::columnar::{decode_changes, encode_changes};
 use unidb_syncdb::*;
 

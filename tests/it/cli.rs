@@ -73,7 +73,7 @@ fn info_json_lists_isa_and_every_plugin_kind() {
     assert_eq!(a, b);
     let (a, b) = names_of::<unidb_vectordb::IndexPlugin>(&v);
     assert_eq!(a, b);
-    let (a, b) = names_of::<unidb_syncdb::codec::Codec>(&v);
+    let (a, b) = names_of::<unidb_codec::Codec>(&v);
     assert_eq!(a, b);
     let (a, b) = names_of::<unidb_syncdb::Resolver>(&v);
     assert_eq!(a, b);

@@ -1,11 +1,11 @@
 //! syncdb codecs: a codec registered from this (user) crate takes part in
 //! the automatic selection and is chosen when it is the best.
 
-use unidb_registry::{plugin_info, submit, PluginKind};
-use unidb_syncdb::codec::{
+use unidb_codec::{
     decode_column, decode_values, encode_column, encode_with, Codec, CodecError, Column,
     ColumnKind, Cost, DataKind, DecodeCtx, Effort, EncodeCtx, Reader, Values,
 };
+use unidb_registry::{plugin_info, submit, PluginKind};
 
 /// Columns of perfect squares `start², (start+1)², ...`: only `start` is
 /// stored. Delta-of-delta would need a constant child stream; this is

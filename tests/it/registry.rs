@@ -1,8 +1,8 @@
 //! The exact set of built-in plugins of every kind. A plugin the linker
 //! drops, or a new one nobody listed here, fails this test.
 
+use unidb_codec::Codec;
 use unidb_registry::PluginKind;
-use unidb_syncdb::codec::Codec;
 use unidb_syncdb::Resolver;
 use unidb_vectordb::{IndexPlugin, MetricPlugin};
 
@@ -33,7 +33,7 @@ fn builtin_plugins_are_exactly_these() {
         ["counter", "lww", "max", "min"]
     );
     assert_eq!(
-        defined_by::<Codec>("unidb-syncdb"),
+        defined_by::<Codec>("unidb-codec"),
         [
             "ans",
             "bss",

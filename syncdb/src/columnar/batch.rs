@@ -1,8 +1,9 @@
 //! [`BatchEncoder`]: a sender's encoder, which remembers the codec
 //! cascades of its earlier batches and which form recently won.
 
+use unidb_codec::{CacheStats, CascadeCache, Effort};
+
 use crate::change::Change;
-use crate::codec::{CacheStats, CascadeCache, Effort};
 
 use super::encode::{encode_batch, StreamKey};
 
@@ -51,7 +52,7 @@ pub struct BatchStats {
 ///
 /// ```
 /// use unidb_syncdb::columnar::{decode_changes, BatchEncoder};
-/// use unidb_syncdb::codec::Effort;
+/// use unidb_codec::Effort;
 /// use unidb_syncdb::sim::row_workload_changes;
 ///
 /// let changes = row_workload_changes(100, 100, 1).unwrap();

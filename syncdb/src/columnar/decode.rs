@@ -5,12 +5,12 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use unidb_codec::{self as codec, ColumnKind, Values, BLOCK_VALUES};
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{self, ColumnKind, Values, BLOCK_VALUES};
 use crate::error::{Result, SyncError};
 use crate::value::{ColumnType, Value};
 use crate::wire;

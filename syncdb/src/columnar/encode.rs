@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use unidb_codec::{self as codec, CascadeCache, Column, ColumnKind, Effort, Values};
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{self, CascadeCache, Column, ColumnKind, Effort, Values};
 use crate::error::{Result, SyncError};
 use crate::value::{ColumnType, Value};
 use crate::wire;

@@ -1,7 +1,7 @@
 //! Column-by-column encoding of change batches.
 //!
 //! A batch of [`Change`]s is cut into columns and every column is
-//! compressed with the [`codec`](crate::codec) module's automatic selection
+//! compressed with the [`codec`](unidb_codec) module's automatic selection
 //! (each column's header names its codec cascade, so the decoder needs no
 //! out-of-band state). Before that, the batch is transformed so that the
 //! columns are regular:
@@ -46,7 +46,7 @@
 //! (at most [`MAX_CHANGES_PER_BYTE`] changes per input byte beyond one
 //! codec block) and every column's kind and row count against the header
 //! before decoding it, and charges one decode
-//! [`Budget`](crate::codec::Budget) of the batch's length (1024 bytes per
+//! [`Budget`](unidb_codec::Budget) of the batch's length (1024 bytes per
 //! input byte plus 1 MiB) with [`CHANGE_COST`] per change up front and then
 //! every column (constant integer columns included) before allocating, so a
 //! batch of `n` bytes decodes to at most a small multiple of
@@ -59,7 +59,7 @@
 //! ```
 //! use unidb_common::{id::ReplicaId, time::HlcTimestamp};
 //! use unidb_syncdb::columnar::{decode_changes, encode_changes};
-//! use unidb_syncdb::codec::Effort;
+//! use unidb_codec::Effort;
 //! use unidb_syncdb::{Change, ChangeOp, Value};
 //!
 //! let changes: Vec<Change> = (1..=1000u64)
@@ -83,10 +83,10 @@ mod decode;
 mod encode;
 mod pad;
 
+use unidb_codec::Effort;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::Effort;
 use crate::value::Value;
 
 pub use batch::{BatchEncoder, BatchStats};
@@ -114,7 +114,7 @@ pub fn effort_for(n: usize) -> Effort {
 }
 
 /// Most changes a batch may claim per byte of its encoding (beyond the
-/// first [`BLOCK_VALUES`](crate::codec::BLOCK_VALUES)); the encoder pads
+/// first [`BLOCK_VALUES`](unidb_codec::BLOCK_VALUES)); the encoder pads
 /// batches that compress better.
 pub const MAX_CHANGES_PER_BYTE: usize = 128;
 

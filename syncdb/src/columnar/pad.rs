@@ -2,10 +2,10 @@
 //! make its length's decode budget cover that, so every batch written
 //! decodes.
 
+use unidb_codec::{self as codec, BLOCK_VALUES};
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::codec::{self, BLOCK_VALUES};
 use crate::value::Value;
 
 use super::decode::decode_changes_in;

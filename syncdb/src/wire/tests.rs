@@ -338,7 +338,7 @@ fn changes_merge_the_same_in_per_change_and_columnar_form() {
             assert_eq!(used, per_change.len());
             let via_cols = crate::columnar::decode_changes(&crate::columnar::encode_changes(
                 part,
-                crate::codec::Effort::Max,
+                unidb_codec::Effort::Max,
             ))
             .unwrap();
             rows.apply_changes(1, &via_rows).unwrap();

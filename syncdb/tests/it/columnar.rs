@@ -1,9 +1,9 @@
 //! Change batches in the columnar form: padding to the count bound, and
 //! the row workload's size.
 
+use unidb_codec::{Effort, BLOCK_VALUES};
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
-use unidb_syncdb::codec::{Effort, BLOCK_VALUES};
 use unidb_syncdb::columnar::*;
 use unidb_syncdb::{Change, ChangeOp, Value};
 

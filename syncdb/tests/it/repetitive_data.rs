@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use unidb_codec::{Budget, Effort};
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
-use unidb_syncdb::codec::{Budget, Effort};
 use unidb_syncdb::columnar::{decode_changes, encode_changes};
 use unidb_syncdb::*;
 

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use unidb_common::alloc::PeakAlloc;
 
-use unidb_syncdb::codec::io::put_varint;
-use unidb_syncdb::codec::{decode_values, encode_with, DataKind, Effort, Values};
+use unidb_codec::io::put_varint;
+use unidb_codec::{decode_values, encode_with, DataKind, Effort, Values};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc::new();

@@ -9,9 +9,9 @@
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::{child_ints, corrupt};
-use super::io::{put_varint, put_zigzag, Reader};
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use crate::builtin::{child_ints, corrupt};
+use crate::io::{put_varint, put_zigzag, Reader};
+use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 submit!(Codec {
     info: plugin_info!(
@@ -90,9 +90,9 @@ fn gcd_dec(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode_column, decode_values, encode_column, encode_with};
-    use super::super::{Column, ColumnKind, Effort};
     use super::*;
+    use crate::{decode_column, decode_values, encode_column, encode_with};
+    use crate::{Column, ColumnKind, Effort};
     use proptest::prelude::*;
 
     #[test]

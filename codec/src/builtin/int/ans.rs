@@ -24,9 +24,9 @@
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::corrupt;
-use super::io::{put_varint, put_zigzag, Reader};
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use crate::builtin::corrupt;
+use crate::io::{put_varint, put_zigzag, Reader};
+use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 submit!(Codec {
     info: plugin_info!(
@@ -543,9 +543,9 @@ fn ans_dec(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode_column, decode_values, encode_column, encode_with};
-    use super::super::{Column, ColumnKind, Effort};
     use super::*;
+    use crate::{decode_column, decode_values, encode_column, encode_with};
+    use crate::{Column, ColumnKind, Effort};
     use proptest::prelude::*;
 
     fn enc(x: &[i64]) -> Option<Vec<u8>> {

@@ -1,19 +1,11 @@
-//! Numeric codecs added after the first set: a linear model for integers
-//! (ids, timestamps on a grid) and float bits handed to the integer codecs.
-//!
-//! | name | data | idea |
-//! |------|------|------|
-//! | `linear` | int | `x[i] = first + i·step + residual[i]`, residuals as a child (or none) |
-//! | `fbits` | float | the IEEE bits as `i64`, into an integer child (e.g. `delta(for)`) |
+//! `linear`: a linear model for integers (ids, timestamps on a grid),
+//! `x[i] = first + i·step + residual[i]`, residuals as a child (or none).
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::{child_ints, corrupt};
-use super::io::{put_zigzag, Reader};
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
-
-type Enc = Result<bool, CodecError>;
-type Dec = Result<Values, CodecError>;
+use crate::builtin::{child_ints, corrupt, Dec, Enc};
+use crate::io::{put_zigzag, Reader};
+use crate::{Codec, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 // ---------------------------------------------------------------- linear
 
@@ -113,39 +105,6 @@ fn linear_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx
         base = base.wrapping_add(step);
     }
     Ok(Values::Int(vals))
-}
-
-// ---------------------------------------------------------------- fbits
-
-submit!(Codec {
-    info: plugin_info!(
-        "fbits",
-        "float bits as integers into an integer child stage (e.g. delta then bit-packing)"
-    ),
-    accepts: &[DataKind::Float],
-    cost: Cost::Fast,
-    encode: fbits_enc,
-    decode: fbits_dec,
-});
-
-fn fbits_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
-    let Values::Float(x) = v else {
-        return Ok(false);
-    };
-    if x.is_empty() {
-        return Ok(false);
-    }
-    let bits = x.iter().map(|f| f.to_bits() as i64).collect();
-    ctx.child(&Values::Int(bits), out)?;
-    Ok(true)
-}
-
-fn fbits_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -> Dec {
-    let bits = child_ints(r, ctx, count)?;
-    // Same size and alignment: the collect reuses the allocation.
-    Ok(Values::Float(
-        bits.into_iter().map(|b| f64::from_bits(b as u64)).collect(),
-    ))
 }
 
 #[cfg(test)]

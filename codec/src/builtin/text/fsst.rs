@@ -18,9 +18,9 @@ use foldhash::{HashMap, HashMapExt};
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::{child_ints, corrupt};
-use super::io::{put_varint, Reader};
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use crate::builtin::{child_ints, corrupt};
+use crate::io::{put_varint, Reader};
+use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 submit!(Codec {
     info: plugin_info!(
@@ -321,13 +321,13 @@ fn fsst_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, 
 }
 
 /// Decoded strings in one buffer: value `i` is `bytes[ends[i-1]..ends[i]]`.
-pub(super) struct Decoded {
-    pub(super) bytes: Vec<u8>,
-    pub(super) ends: Vec<usize>,
+pub(crate) struct Decoded {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) ends: Vec<usize>,
 }
 
 /// Decodes an `fsst` payload into one buffer and value ends.
-pub(super) fn decode_flat(
+pub(crate) fn decode_flat(
     r: &mut Reader<'_>,
     count: usize,
     ctx: &mut DecodeCtx,
@@ -423,7 +423,7 @@ fn fsst_dec(
 impl Decoded {
     /// Splits into owned values; text is checked to be UTF-8 once for the
     /// whole buffer plus a char-boundary check per value end.
-    pub(super) fn into_values(self, kind: DataKind, offset: usize) -> Result<Values, CodecError> {
+    pub(crate) fn into_values(self, kind: DataKind, offset: usize) -> Result<Values, CodecError> {
         let mut start = 0;
         match kind {
             DataKind::Text => {
@@ -581,7 +581,7 @@ mod tests {
         let noise: Vec<u8> = (0..16 * 1024).map(|_| r.next_u64() as u8).collect();
         assert!(build_table(&[&noise]).is_none());
         let v = Values::Bytes(vec![noise]);
-        let mut ctx = EncodeCtx::new(3, crate::codec::Effort::Max);
+        let mut ctx = EncodeCtx::new(3, crate::Effort::Max);
         assert!(!fsst_enc(&v, &mut ctx, &mut Vec::new()).unwrap());
         // Words do compress, and the table is kept.
         let text = b"sync offline battery note ".repeat(600);

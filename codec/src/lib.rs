@@ -15,8 +15,8 @@
 //! and it takes part in the selection.
 //!
 //! ```
-//! use unidb_syncdb::codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
-//! # fn main() -> Result<(), unidb_syncdb::codec::CodecError> {
+//! use unidb_codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
+//! # fn main() -> Result<(), unidb_codec::CodecError> {
 //! let ts: Vec<i64> = (0..1000).map(|i| 1_700_000_000_000 + i * 1000).collect();
 //! let col = Column::new(ColumnKind::Timestamp, Values::Int(ts))?;
 //! let enc = encode_column(&col, Effort::Max)?;
@@ -39,15 +39,9 @@
 //! allocates them (see [`Budget`] for the accounting and the padding that
 //! keeps every encoded column decodable).
 
-mod ans;
 mod builtin;
 mod cache;
-mod decimal_ulp;
-mod fsst;
-mod gcd;
-mod huff;
 pub mod io;
-mod numeric;
 mod select;
 mod text;
 
@@ -82,7 +76,7 @@ const VERSION_PADDED: u8 = 2;
 /// allowance whatever cascade encodes them: the built-in cascades charge
 /// at most a few times the values' size (checked by the tests), so the
 /// encoder measures only larger columns.
-pub(crate) const COST_MARGIN: usize = 16;
+pub const COST_MARGIN: usize = 16;
 
 /// The physical data a codec works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -417,7 +411,7 @@ pub type DecodeFn =
 ///
 /// ```
 /// use unidb_registry::{plugin_info, submit};
-/// use unidb_syncdb::codec::{Codec, Cost, DataKind, Values};
+/// use unidb_codec::{Codec, Cost, DataKind, Values};
 ///
 /// // A codec for columns that are all zero: nothing but the name is stored.
 /// submit!(Codec {
@@ -1161,7 +1155,5 @@ pub fn codec_names() -> Vec<&'static str> {
     Codec::registry().names()
 }
 
-#[cfg(test)]
-mod budget_tests;
 #[cfg(test)]
 mod tests;

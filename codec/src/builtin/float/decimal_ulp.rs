@@ -12,9 +12,10 @@
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::{child_ints, read_exponent, POW10};
-use super::io::Reader;
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use crate::builtin::child_ints;
+use crate::builtin::float::{read_exponent, POW10};
+use crate::io::Reader;
+use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 submit!(Codec {
     info: plugin_info!(
@@ -36,7 +37,7 @@ const NEAR: i64 = 3;
 
 /// The decimal `k` of `v` at exponent `e` (0 when out of range).
 fn scaled(v: f64, e: usize) -> i64 {
-    super::builtin::scaled(v, e).unwrap_or(0)
+    crate::builtin::float::scaled(v, e).unwrap_or(0)
 }
 
 /// The bits of `k / 10^e` as an integer.
@@ -113,9 +114,9 @@ fn dec(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode_column, decode_values, encode_column, encode_with};
-    use super::super::{Column, ColumnKind, Effort};
     use super::*;
+    use crate::{decode_column, decode_values, encode_column, encode_with};
+    use crate::{Column, ColumnKind, Effort};
     use proptest::prelude::*;
 
     fn round_trip(x: &[f64]) -> Option<usize> {

@@ -9,14 +9,15 @@
 //! exactly the inputs whose every value is UTF-8.
 
 use super::builtin::{child_ints, corrupt};
-use super::{decode_frame, fsst, CodecError, ColumnKind, DataKind, DecodeCtx, Reader, Values};
+use super::{decode_frame, CodecError, ColumnKind, DataKind, DecodeCtx, Reader, Values};
+use crate::builtin::text::fsst;
 
 /// A text column in one buffer: the non-null values back to back, the end
 /// of each, and the validity mask.
 ///
 /// ```
-/// use unidb_syncdb::codec::{decode_text_column, encode_column, Column, ColumnKind, Effort, Values};
-/// # fn main() -> Result<(), unidb_syncdb::codec::CodecError> {
+/// use unidb_codec::{decode_text_column, encode_column, Column, ColumnKind, Effort, Values};
+/// # fn main() -> Result<(), unidb_codec::CodecError> {
 /// let notes = vec!["buy milk".to_owned(), "call mom".to_owned(), "buy milk later".to_owned()];
 /// let col = Column::with_validity(ColumnKind::Text, Values::Text(notes), Some(vec![true, false, true, true]))?;
 /// let flat = decode_text_column(&encode_column(&col, Effort::Max)?.bytes)?;

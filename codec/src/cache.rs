@@ -77,8 +77,8 @@ struct Remembered {
 /// least-recently-used map.
 ///
 /// ```
-/// use unidb_syncdb::codec::{decode_column, CascadeCache, Column, ColumnKind, Effort, Values};
-/// # fn main() -> Result<(), unidb_syncdb::codec::CodecError> {
+/// use unidb_codec::{decode_column, CascadeCache, Column, ColumnKind, Effort, Values};
+/// # fn main() -> Result<(), unidb_codec::CodecError> {
 /// let mut cache = CascadeCache::new(64);
 /// for batch in 0..10i64 {
 ///     let col = Column::new(ColumnKind::Int, Values::Int((0..50).map(|i| batch * 50 + i).collect()))?;
@@ -275,7 +275,7 @@ pub(super) fn estimate(values: &Values) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{decode_column, encode_column, ColumnKind};
+    use crate::{decode_column, encode_column, ColumnKind};
     use unidb_common::rng::SplitMix64;
 
     fn int_col(v: Vec<i64>) -> Column {
@@ -406,7 +406,7 @@ mod tests {
                 let col = int_col(v.clone());
                 let enc = cache.encode_column("t", &col, Effort::Max).unwrap();
                 assert_eq!(decode_column(&enc.bytes).unwrap(), col);
-                let plain = crate::codec::encode_with("plain", &Values::Int(v), Effort::Max)
+                let plain = crate::encode_with("plain", &Values::Int(v), Effort::Max)
                     .unwrap()
                     .unwrap();
                 // The column header, then at most a plain node.

@@ -15,9 +15,9 @@ use std::collections::BinaryHeap;
 
 use unidb_registry::{plugin_info, submit};
 
-use super::builtin::corrupt;
-use super::io::{put_varint, put_zigzag, Reader};
-use super::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use crate::builtin::corrupt;
+use crate::io::{put_varint, put_zigzag, Reader};
+use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
 submit!(Codec {
     info: plugin_info!(
@@ -346,9 +346,9 @@ mod tests {
             let x: Vec<i64> = (0..n).map(|i| ((i * 7) % 5) as i64 * 3 - 4).collect();
             let mut out = vec![4u8];
             out.extend_from_slice(b"huff");
-            let mut ctx = super::super::EncodeCtx::new(1, super::super::Effort::Max);
+            let mut ctx = crate::EncodeCtx::new(1, crate::Effort::Max);
             assert!(huff_enc(&Values::Int(x.clone()), &mut ctx, &mut out).unwrap());
-            let back = super::super::decode_values(&out, DataKind::Int, n).unwrap();
+            let back = crate::decode_values(&out, DataKind::Int, n).unwrap();
             assert_eq!(back, Values::Int(x), "n={n}");
         }
     }
@@ -360,10 +360,10 @@ mod tests {
             .map(|i| [0, 0, 0, 0, 1, 1, 2, 3][i % 8] + 7)
             .collect();
         let mut out = Vec::new();
-        let mut ctx = super::super::EncodeCtx::new(1, super::super::Effort::Max);
+        let mut ctx = crate::EncodeCtx::new(1, crate::Effort::Max);
         assert!(huff_enc(&Values::Int(x.clone()), &mut ctx, &mut out).unwrap());
         assert!(out.len() <= 8000 * 7 / 32 + 20, "{}", out.len());
-        let back = super::super::decode_values(
+        let back = crate::decode_values(
             &[&[4u8][..], b"huff", &out].concat(),
             DataKind::Int,
             x.len(),

@@ -1,6 +1,8 @@
 use super::*;
 use proptest::prelude::*;
 
+mod budget;
+
 const BUILTIN: [&str; 21] = [
     "plain",
     "one",
@@ -743,7 +745,7 @@ fn wide_frames_unpack_like_the_kernel() {
                 .collect();
             // Appended after what the vector held.
             let mut got = vec![7i64];
-            super::builtin::unpack_wide_add(&packed, n, b, min, &mut got);
+            crate::builtin::int::unpack_wide_add(&packed, n, b, min, &mut got);
             assert_eq!(got[0], 7);
             assert_eq!(got[1..], want, "b={b} n={n}");
         }

@@ -2,7 +2,6 @@
 //! inputs cannot make the decoder produce more than the budget allows.
 
 use super::*;
-use proptest::prelude::*;
 
 fn col(kind: ColumnKind, values: Values) -> Column {
     Column::new(kind, values).expect("valid column")

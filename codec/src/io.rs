@@ -283,7 +283,7 @@ pub(super) fn for_each_blob<'a>(
 /// * text and bytes their content as codecs materialise it (a dictionary
 ///   entry once per reference, a repeated value once per repetition);
 /// * change batches a fixed cost per change (see
-///   [`columnar`](crate::columnar)).
+///   syncdb's `columnar` module).
 ///
 /// Decoding therefore allocates at most a small multiple of the budget (the
 /// live intermediate streams of one block besides the output), i.e. a
