@@ -64,10 +64,11 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
+    /// Also the defaults of `unidb sync simulate`.
     fn default() -> Self {
         SimConfig {
             replicas: 3,
-            ops: 100,
+            ops: 200,
             seed: 1,
             drop: 0.2,
             duplicate: 0.1,

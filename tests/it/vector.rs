@@ -81,17 +81,16 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     assert!(recall >= 0.9, "hnsw recall with a user metric: {recall}");
 }
 
-/// `unidb vector bench` arguments as the binary parses them, run on fvecs
-/// files with an ivecs ground truth computed here by brute force.
+/// `unidb vector bench`, run as a user runs it, on fvecs files with an
+/// ivecs ground truth computed here by brute force.
 #[test]
 fn vector_bench_reads_files_and_reports_recall() {
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(subcommand)]
-        command: unidb_vectordb::bench::VectorCommand,
-    }
+    let unidb = |args: &[String]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_unidb"))
+            .args(args)
+            .output()
+            .expect("run unidb")
+    };
 
     let dim = 8;
     let mut seed = 5;
@@ -140,7 +139,7 @@ fn vector_bench_reads_files_and_reports_recall() {
             .position(|a| *a == "--storage")
             .map_or("f32", |i| extra[i + 1]);
         let mut args = vec![
-            "x",
+            "vector",
             "bench",
             "--base",
             &s(&b),
@@ -155,10 +154,13 @@ fn vector_bench_reads_files_and_reports_recall() {
         .map(String::from)
         .collect::<Vec<_>>();
         args.extend(extra.into_iter().map(String::from));
-        let cli = Cli::try_parse_from(&args).unwrap();
-        let mut out = Vec::new();
-        cli.command.run(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let out = unidb(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["index"], index);
         assert_eq!(last["storage"], storage);
@@ -170,20 +172,21 @@ fn vector_bench_reads_files_and_reports_recall() {
     }
     // A truncated ground-truth file is a typed error naming the file.
     std::fs::write(&g, &gt[..gt.len() - 3]).unwrap();
-    let cli = Cli::try_parse_from([
-        "x",
-        "bench",
-        "--base",
-        &s(&b),
-        "--query",
-        &s(&q),
-        "--gt",
-        &s(&g),
-    ])
-    .unwrap();
-    let err = cli.command.run(&mut Vec::new()).unwrap_err();
+    let out = unidb(&[
+        "vector".into(),
+        "bench".into(),
+        "--base".into(),
+        s(&b),
+        "--query".into(),
+        s(&q),
+        "--gt".into(),
+        s(&g),
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.to_string().contains("g.ivecs") && err.to_string().contains("truncated"),
+        err.starts_with("error: ") && err.contains("g.ivecs") && err.contains("truncated"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

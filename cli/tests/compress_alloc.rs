@@ -5,7 +5,7 @@
 
 use unidb_common::alloc::PeakAlloc;
 
-use unidb::compress::{compress_csv, Options};
+use unidb_cli::compress::{compress_csv, Options};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc::new();

@@ -16,30 +16,57 @@ pub enum SyncCommand {
     Bench(SyncBenchArgs),
 }
 
-/// Arguments of `unidb sync simulate`.
+/// Arguments of `unidb sync simulate`: the [`SimConfig`] fields a user
+/// sets, with [`SimConfig::default`] as their defaults.
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// Client replicas (a server is added).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = SimConfig::default().replicas)]
     pub replicas: usize,
     /// Local write attempts spread over the clients.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = SimConfig::default().ops)]
     pub ops: usize,
     /// Seed of every random choice.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = SimConfig::default().seed)]
     pub seed: u64,
     /// Probability that a message is dropped.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = SimConfig::default().drop)]
     pub drop: f64,
     /// Probability that a message is delivered twice.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = SimConfig::default().duplicate)]
     pub duplicate: f64,
     /// Probability that a message is delayed (reordered).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = SimConfig::default().reorder)]
     pub reorder: f64,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+impl SimulateArgs {
+    /// The simulation these arguments ask for: their fields over
+    /// [`SimConfig::default`].
+    ///
+    /// # Errors
+    /// [`SyncCliError::InvalidArgument`] for no replicas or a probability
+    /// outside [0, 1).
+    pub fn config(&self) -> Result<SimConfig, SyncCliError> {
+        if self.replicas == 0 {
+            return Err(SyncCliError::InvalidArgument {
+                name: "replicas",
+                reason: "at least 1",
+            });
+        }
+        Ok(SimConfig {
+            replicas: self.replicas,
+            ops: self.ops,
+            seed: self.seed,
+            drop: probability("drop", self.drop)?,
+            duplicate: probability("duplicate", self.duplicate)?,
+            reorder: probability("reorder", self.reorder)?,
+            ..SimConfig::default()
+        })
+    }
 }
 
 /// Arguments of `unidb sync bench`.
@@ -110,22 +137,7 @@ impl SyncCommand {
 }
 
 fn run_simulate(args: &SimulateArgs) -> Result<String, SyncCliError> {
-    if args.replicas == 0 {
-        return Err(SyncCliError::InvalidArgument {
-            name: "replicas",
-            reason: "at least 1",
-        });
-    }
-    let cfg = SimConfig {
-        replicas: args.replicas,
-        ops: args.ops,
-        seed: args.seed,
-        drop: probability("drop", args.drop)?,
-        duplicate: probability("duplicate", args.duplicate)?,
-        reorder: probability("reorder", args.reorder)?,
-        ..SimConfig::default()
-    };
-    let report = simulate(&cfg)?;
+    let report = simulate(&args.config()?)?;
     let text = if args.json {
         format!("{}\n", serde_json::to_string(&report)?)
     } else {

@@ -3,7 +3,7 @@
 //! cascade chosen, the ratio and the speeds per column.
 //!
 //! ```
-//! use unidb::compress::{compress_csv, Options};
+//! use unidb_cli::compress::{compress_csv, Options};
 //! let csv = "id,price,at,tag\n1,9.99,2024-05-01T10:00:00Z,a\n2,NA,2024-05-01 10:00:01,b\n";
 //! let reports = compress_csv(csv, &Options::default()).unwrap();
 //! assert_eq!(reports[2].kind.name(), "timestamp");
@@ -28,7 +28,7 @@ pub struct CompressArgs {
     #[arg(long, value_delimiter = ',')]
     pub types: Vec<String>,
     /// `fast` (cheapest codecs, two stages) or `max` (best ratio).
-    #[arg(long, default_value = "max")]
+    #[arg(long, default_value_t = effort_name(Options::default().effort).to_owned())]
     pub effort: String,
     /// One JSON object per column instead of a table.
     #[arg(long)]
@@ -91,8 +91,18 @@ pub enum CompressError {
     RoundTrip(String),
 }
 
-/// What to compress and how.
-#[derive(Debug, Clone, Default)]
+/// The name [`Effort`]'s `FromStr` reads for `effort` (the codecs give
+/// none), so `--effort` can show its default.
+fn effort_name(effort: Effort) -> &'static str {
+    match effort {
+        Effort::Fast => "fast",
+        Effort::Max => "max",
+    }
+}
+
+/// What to compress and how; [`Default`] also gives `unidb compress` its
+/// defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Options {
     /// Only these columns (all when empty).
     pub columns: Vec<String>,
@@ -552,27 +562,38 @@ pub fn format_reports(reports: &[ColumnReport], json: bool) -> String {
 /// # Errors
 /// As [`compress_csv`], plus unreadable files and bad options.
 pub fn run(args: &CompressArgs) -> Result<String, CompressError> {
-    let effort: Effort = args
-        .effort
-        .parse()
-        .map_err(|e: CodecError| CompressError::Usage(e.to_string()))?;
-    let mut types = Vec::new();
-    for t in &args.types {
-        let (name, kind) = t
-            .split_once(':')
-            .ok_or_else(|| CompressError::Usage(format!("--types wants name:type, got {t:?}")))?;
-        types.push((name.to_owned(), parse_kind(kind)?));
-    }
+    let opts = args.options()?;
     let text = std::fs::read_to_string(&args.file).map_err(|source| CompressError::Io {
         path: args.file.clone(),
         source,
     })?;
-    let opts = Options {
-        columns: args.columns.clone(),
-        types,
-        effort,
-    };
     Ok(format_reports(&compress_csv(&text, &opts)?, args.json))
+}
+
+impl CompressArgs {
+    /// The [`Options`] these arguments ask for.
+    ///
+    /// # Errors
+    /// [`CompressError::Usage`] for an unknown effort or type, or a
+    /// `--types` entry without `:`.
+    pub fn options(&self) -> Result<Options, CompressError> {
+        let effort: Effort = self
+            .effort
+            .parse()
+            .map_err(|e: CodecError| CompressError::Usage(e.to_string()))?;
+        let mut types = Vec::new();
+        for t in &self.types {
+            let (name, kind) = t.split_once(':').ok_or_else(|| {
+                CompressError::Usage(format!("--types wants name:type, got {t:?}"))
+            })?;
+            types.push((name.to_owned(), parse_kind(kind)?));
+        }
+        Ok(Options {
+            columns: self.columns.clone(),
+            types,
+            effort,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -584,6 +605,13 @@ mod tests {
 2,2024-05-01 10:00:01.250,10.49,NaN,android,\"say \"\"hi\"\"\",false,4\n\
 3,2024-05-01T12:00:02+02:00,N/A,20.75,ios,\"two\nlines\",true,\n\
 4,2024-05-01T10:00:03.5,11.00,21,web,,nil,3\n";
+
+    #[test]
+    fn effort_names_parse_back() {
+        for effort in [Effort::Fast, Effort::Max] {
+            assert_eq!(effort_name(effort).parse::<Effort>().unwrap(), effort);
+        }
+    }
 
     #[test]
     fn megabytes_of_commas_are_refused_or_reported() {

@@ -17,25 +17,27 @@ use std::time::{Duration, Instant};
 
 use unidb_kernels::{Isa, KernelError, Kernels};
 
-/// Options of `unidb bench kernels`.
-#[derive(Debug, Clone, clap::Args)]
+/// Options of `unidb bench kernels`, also its command-line arguments:
+/// [`Default`] is the one home of their defaults, which the arguments take
+/// from it.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct KernelBenchArgs {
     /// `all` (every path this CPU can run) or one path name; scalar is
     /// always measured too, as the baseline of the ratios.
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value_t = KernelBenchArgs::default().isa)]
     pub isa: String,
     /// Vector dimension; default: 128, 768 and 1536.
     #[arg(long)]
     pub dim: Option<usize>,
     /// Time budget per table cell, in milliseconds.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = KernelBenchArgs::default().budget_ms)]
     pub budget_ms: u64,
     /// Size in MiB of the row-major matrix for the memory-bound rows
     /// (one-to-many kernels and `sum_f32` over the same bytes); 0 skips them.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = KernelBenchArgs::default().matrix_mib)]
     pub matrix_mib: usize,
     /// Number of u32 values for the stream-vbyte rows.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = KernelBenchArgs::default().codec_values)]
     pub codec_values: usize,
 }
 
@@ -56,11 +58,11 @@ impl KernelBenchArgs {
     /// a small budget, a 16 MiB matrix.
     pub fn short() -> Self {
         KernelBenchArgs {
-            isa: "all".to_owned(),
             dim: Some(768),
             budget_ms: 8,
             matrix_mib: 16,
             codec_values: 1 << 18,
+            ..KernelBenchArgs::default()
         }
     }
 }
@@ -878,7 +880,7 @@ pub fn bench_kernels(args: &KernelBenchArgs) -> Result<String, BenchError> {
 /// # Errors
 /// As [`bench_kernels`].
 pub fn info_and_short_bench() -> Result<String, BenchError> {
-    let mut out = crate::cli::isa_summary()?;
+    let mut out = crate::info::isa_summary()?;
     out.push_str("\nkernel throughput (short run; `unidb bench kernels` for the full table):\n");
     out.push_str(&bench_kernels(&KernelBenchArgs::short())?);
     Ok(out)
