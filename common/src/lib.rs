@@ -9,9 +9,8 @@
 //!   a unique temporary file, fsync, rename, directory fsync, and clean-up of
 //!   the temporary files of killed processes.
 //! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
-//! * [`collections`]: the cache [`LruCache`](collections::LruCache),
-//!   [`ConcurrentMap`](collections::ConcurrentMap) and
-//!   [`Versioned`](collections::Versioned).
+//! * [`collections`]: the cache [`LruCache`](collections::LruCache) (the
+//!   codecs' cascade cache).
 //! * [`metrics`]: lock-free counters, gauges and latency histograms with
 //!   percentiles, a timer guard, and named [`Metrics`](metrics::Metrics) with snapshots.
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic

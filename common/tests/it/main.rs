@@ -3,7 +3,6 @@
 //! of the module they test; tests that install a global allocator are
 //! binaries of their own.
 
-mod concurrent_map;
 mod config;
 mod error;
 mod id;
@@ -11,4 +10,3 @@ mod lru;
 mod metrics;
 mod rng;
 mod time;
-mod versioned;
