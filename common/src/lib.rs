@@ -13,6 +13,8 @@
 //!   codecs' cascade cache).
 //! * [`metrics`]: lock-free counters, gauges and latency histograms with
 //!   percentiles, a timer guard, and named [`Metrics`](metrics::Metrics) with snapshots.
+//! * [`value`]: the typed [`Value`](value::Value) and
+//!   [`ColumnType`](value::ColumnType) both databases store.
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
 //!   time, and the hybrid logical clock [`Hlc`].
 //!
@@ -63,6 +65,7 @@ pub mod id;
 pub mod metrics;
 pub mod rng;
 pub mod time;
+pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
 pub use id::{Id, IdError, IdGenerator, ReplicaId};

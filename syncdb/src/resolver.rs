@@ -48,7 +48,7 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_registry::{plugin_info, plugin_kind, submit, Plugin, PluginInfo};
 
-use crate::value::Value;
+use unidb_common::value::Value;
 
 /// One written value with the stamp of its write.
 #[derive(Debug, Clone, PartialEq, Eq)]

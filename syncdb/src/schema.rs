@@ -17,7 +17,7 @@ use unidb_registry::PluginKind;
 
 use crate::error::{Result, SyncError};
 use crate::resolver::{Resolver, DEFAULT_RESOLVER};
-use crate::value::{ColumnType, Value};
+use unidb_common::value::{ColumnType, Value};
 
 /// Id of a table (its position in creation order).
 pub type TableId = u32;

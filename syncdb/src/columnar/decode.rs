@@ -12,8 +12,8 @@ use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
 use crate::error::{Result, SyncError};
-use crate::value::{ColumnType, Value};
 use crate::wire;
+use unidb_common::value::{ColumnType, Value};
 
 use super::{
     is_sorted, undo_zigzag_deltas, CHANGE_COST, FLAG_ROWS, FLAG_SORTED, FOLLOWER, INT_CONST,

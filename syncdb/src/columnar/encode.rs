@@ -8,8 +8,8 @@ use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
 use crate::error::{Result, SyncError};
-use crate::value::{ColumnType, Value};
 use crate::wire;
+use unidb_common::value::{ColumnType, Value};
 
 use super::batch::{FormMemory, FORM_SKIPS};
 use super::pad::{finish, varint_len};

@@ -87,7 +87,7 @@ use unidb_codec::Effort;
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 pub use batch::{BatchEncoder, BatchStats};
 pub use decode::decode_changes;

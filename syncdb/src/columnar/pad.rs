@@ -6,7 +6,7 @@ use unidb_codec::{self as codec, BLOCK_VALUES};
 use unidb_kernels::varint;
 
 use crate::change::{Change, ChangeOp};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 use super::decode::decode_changes_in;
 use super::{CHANGE_COST, MAX_CHANGES_PER_BYTE};

@@ -7,7 +7,7 @@ use unidb_common::id::ReplicaId;
 
 use crate::change::{ChangeOp, VersionVector};
 use crate::schema::TableId;
-use crate::value::Value;
+use unidb_common::value::Value;
 
 use super::Database;
 

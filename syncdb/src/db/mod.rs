@@ -45,7 +45,7 @@ use unidb_common::time::{Clock, Hlc, HlcTimestamp};
 use crate::change::{Change, VersionVector};
 use crate::error::{Result, SyncError};
 use crate::schema::{Migration, Schema};
-use crate::value::{ColumnType, Value};
+use unidb_common::value::{ColumnType, Value};
 
 pub use gc::Collected;
 pub use predicate::Predicate;

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::schema::{ColumnId, Table};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 /// A condition on rows for [`ReadView::scan`](super::ReadView::scan).
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use crate::change::{Change, ChangeOp};
 use crate::error::Result;
 use crate::resolver::{Cell, PnCounter, Register};
 use crate::schema::{Column, ColumnId, Table};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 /// The replicated state of one row.
 #[derive(Debug, Clone, Default, PartialEq)]

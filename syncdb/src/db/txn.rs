@@ -9,7 +9,7 @@ use crate::change::{Change, ChangeOp};
 use crate::error::{Result, SyncError};
 use crate::resolver::{Cell, PnCounter};
 use crate::schema::{ColumnId, Table, TableId};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 use super::state::State;
 use super::table::{check_key, RowState};

@@ -5,7 +5,7 @@ use std::sync::RwLockReadGuard;
 
 use crate::error::Result;
 use crate::schema::{ColumnId, Schema, Table};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 use super::predicate::Predicate;
 use super::state::State;

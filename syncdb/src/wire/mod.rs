@@ -40,7 +40,7 @@ use crate::columnar;
 use crate::db::Collected;
 use crate::error::{Result, SyncError};
 use crate::schema::{ColumnDef, Migration, TableDef};
-use crate::value::{ColumnType, Value};
+use unidb_common::value::{ColumnType, Value};
 
 mod batches;
 

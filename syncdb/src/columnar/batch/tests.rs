@@ -7,11 +7,11 @@ use crate::change::ChangeOp;
 use crate::columnar::tests::change;
 use crate::columnar::{decode_changes, encode_changes, FLAG_ROWS};
 use crate::sim::row_workload_changes;
-use crate::value::Value;
 use proptest::prelude::*;
 use unidb_common::id::ReplicaId;
 use unidb_common::rng::SplitMix64;
 use unidb_common::time::HlcTimestamp;
+use unidb_common::value::Value;
 
 /// A batch of `n` changes of replica 1 from `seq` on: set changes of
 /// table 0 whose value column `column` holds values of `shape` (0 one
