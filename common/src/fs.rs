@@ -318,5 +318,4 @@ pub fn list_temps(path: &Path) -> Result<Vec<PathBuf>, FsError> {
 }
 
 #[cfg(test)]
-#[path = "fs_tests.rs"]
 mod tests;

@@ -9,11 +9,12 @@
 //!   a unique temporary file, fsync, rename, directory fsync, and clean-up of
 //!   the temporary files of killed processes.
 //! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
-//! * [`collections`]: the cache [`LruCache`](collections::LruCache),
-//!   [`ConcurrentMap`](collections::ConcurrentMap) and
-//!   [`Versioned`](collections::Versioned).
+//! * [`collections`]: the cache [`LruCache`](collections::LruCache) (the
+//!   codecs' cascade cache).
 //! * [`metrics`]: lock-free counters, gauges and latency histograms with
 //!   percentiles, a timer guard, and named [`Metrics`](metrics::Metrics) with snapshots.
+//! * [`value`]: the typed [`Value`](value::Value) and
+//!   [`ColumnType`](value::ColumnType) both databases store.
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
 //!   time, and the hybrid logical clock [`Hlc`].
 //!
@@ -64,6 +65,7 @@ pub mod id;
 pub mod metrics;
 pub mod rng;
 pub mod time;
+pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
 pub use id::{Id, IdError, IdGenerator, ReplicaId};

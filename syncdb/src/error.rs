@@ -3,7 +3,7 @@
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ClockError;
 
-use crate::value::ColumnType;
+use unidb_common::value::ColumnType;
 
 /// Everything that can go wrong in the sync database. Every error names what
 /// was wrong and where; an operation that fails changes nothing.

@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::resolver::Cell;
 use crate::schema::{ColumnDef, Migration, Schema, TableDef, TableId};
 use crate::sync::{Session, SyncConfig};
-use crate::value::{ColumnType, Value};
+use unidb_common::value::{ColumnType, Value};
 
 /// Every live row of every table: table name → key → row.
 pub type Dump = BTreeMap<String, BTreeMap<Value, Row>>;

@@ -1,11 +1,12 @@
-//! Unit tests of sessions over the in-process transport.
+//! Sessions over the in-process transport, and snapshots of the replicas
+//! they leave.
 
 use std::sync::Arc;
 
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 
-use crate::*;
+use unidb_syncdb::*;
 
 fn schema() -> Vec<Migration> {
     vec![Migration::AddTable(
@@ -285,48 +286,6 @@ fn random_world(
 }
 
 #[test]
-fn changes_merge_the_same_in_per_change_and_columnar_form() {
-    for seed in 0..8 {
-        let (clock, dbs, mut pairs) = random_world(seed, 300);
-        for _ in 0..2 {
-            for (a, b) in pairs.iter_mut() {
-                sync_pair(a, b).unwrap();
-            }
-        }
-        let server = &dbs[3];
-        let mut changes = server.changes_since(&VersionVector::new());
-        // Shuffled, in batches of a few changes: order must not matter.
-        let mut rng = unidb_common::rng::SplitMix64::new(seed);
-        for i in (1..changes.len()).rev() {
-            changes.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        let (rows, cols) = (node(7, &clock), node(8, &clock));
-        for part in changes.chunks(17) {
-            let mut per_change = Vec::new();
-            for c in part {
-                crate::wire::put_change(&mut per_change, c);
-            }
-            let (via_rows, used) = crate::wire::read_changes(&per_change, part.len(), 0).unwrap();
-            assert_eq!(used, per_change.len());
-            let via_cols = crate::columnar::decode_changes(&crate::columnar::encode_changes(
-                part,
-                unidb_codec::Effort::Max,
-            ))
-            .unwrap();
-            rows.apply_changes(1, &via_rows).unwrap();
-            cols.apply_changes(1, &via_cols).unwrap();
-        }
-        let model = crate::sim::reference_model(&server.schema(), &changes);
-        let dump = rows.read().dump();
-        assert_eq!(cols.read().dump(), dump, "seed {seed}");
-        assert_eq!(dump.get("t"), model.get("t"), "seed {seed}");
-        // Collected changes are absent here, and so are the rows they wrote
-        // (tombstones stay tombstones): the server shows the same rows.
-        assert_eq!(server.read().dump(), dump, "seed {seed}");
-    }
-}
-
-#[test]
 fn snapshots_restore_state_and_merge_behaviour() {
     for seed in 0..6 {
         let (clock, dbs, _) = random_world(100 + seed, 250);
@@ -399,4 +358,81 @@ fn snapshot_truncation_and_corruption_are_errors() {
     v2[4] = 2;
     let err = open(&v2).unwrap_err().to_string();
     assert!(err.contains("version 2"), "{err}");
+}
+
+/// The session metrics agree with what crossed the wire, counted here
+/// independently.
+#[test]
+fn session_metrics_count_what_crossed_the_wire() {
+    let clock = ManualClock::new(5_000);
+    let (a, b) = (node(1, &clock), node(2, &clock));
+    let shared = Arc::new(unidb_common::metrics::Metrics::new());
+    let mut sa = Session::with_metrics(a.clone(), SyncConfig::default(), shared.clone());
+    let mut sb = Session::new(b.clone(), SyncConfig::default());
+    for i in 0..20i64 {
+        a.insert("t", [("id", Value::I64(i)), ("v", format!("a{i}").into())])
+            .unwrap();
+    }
+    // Pump by hand, counting messages and bytes each way.
+    let (mut a_to_b, mut b_to_a) = (vec![sa.hello().encode()], vec![sb.hello().encode()]);
+    let (mut sent, mut sent_bytes, mut received, mut received_bytes) = (0u64, 0u64, 0u64, 0u64);
+    while !a_to_b.is_empty() || !b_to_a.is_empty() {
+        let mut next_a_to_b = Vec::new();
+        for m in b_to_a.drain(..) {
+            received += 1;
+            received_bytes += m.len() as u64;
+            for r in sa.handle_bytes(&m).unwrap() {
+                sent += 1;
+                sent_bytes += r.len() as u64;
+                next_a_to_b.push(r);
+            }
+        }
+        for m in a_to_b.drain(..) {
+            b_to_a.extend(sb.handle_bytes(&m).unwrap());
+        }
+        a_to_b = next_a_to_b;
+    }
+    assert_eq!(a.read().dump(), b.read().dump());
+    let snap = shared.snapshot();
+    assert_eq!(snap.counters["sync.messages_in"], received);
+    assert_eq!(snap.counters["sync.bytes_in"], received_bytes);
+    assert_eq!(snap.counters["sync.messages_out"], sent);
+    assert_eq!(snap.counters["sync.bytes_out"], sent_bytes);
+    // 20 rows of two columns (id is the key, `n` keeps its default).
+    let changes = a.changes_since(&VersionVector::new()).len() as u64;
+    assert_eq!(snap.counters["sync.changes_out"], changes);
+    assert_eq!(sb.metrics().snapshot().counters["sync.changes_in"], changes);
+    assert_eq!(snap.gauges["sync.pending_changes"], 0);
+    assert!(snap.histograms["sync.encode_ns"].count >= 1);
+
+    // Written but not yet acknowledged: pending.
+    a.update("t", 3i64, [("v", Value::from("x"))]).unwrap();
+    let out = sa.poll_encoded();
+    assert!(!out.is_empty());
+    assert_eq!(shared.snapshot().gauges["sync.pending_changes"], 1);
+    // A corrupt message is counted as received and rejected.
+    assert!(sa.handle_bytes(&[0xff, 0, 1]).is_err());
+    let snap = shared.snapshot();
+    assert_eq!(snap.counters["sync.rejected"], 1);
+    assert_eq!(snap.counters["sync.messages_in"], received + 1);
+}
+
+/// `SyncConfig` loads from JSON through common's config, which names a
+/// misspelt or out-of-range field.
+#[test]
+fn sync_config_loads_and_validates_through_common_config() {
+    use unidb_common::config::{from_json_str, Profiles};
+    let c: SyncConfig = from_json_str(r#"{"max_batch_bytes": 4096}"#, "sync.json").unwrap();
+    assert_eq!(c.max_batch_bytes, 4096);
+    let d: SyncConfig = from_json_str("{}", "sync.json").unwrap();
+    assert_eq!(d, SyncConfig::default());
+    let e = from_json_str::<SyncConfig>(r#"{"max_batch_byte": 4096}"#, "sync.json").unwrap_err();
+    assert!(e.to_string().contains("max_batch_byte"), "{e}");
+    let e = from_json_str::<SyncConfig>(r#"{"max_batch_bytes": 10}"#, "sync.json").unwrap_err();
+    assert_eq!(e.location(), Some("max_batch_bytes"));
+    let p = Profiles::new(&SyncConfig::default())
+        .unwrap()
+        .with_profile("metered", serde_json::json!({"max_batch_bytes": 8192}))
+        .unwrap();
+    assert_eq!(p.resolve("metered").unwrap().max_batch_bytes, 8192);
 }

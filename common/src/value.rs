@@ -1,4 +1,7 @@
-//! Column types and values.
+//! The one value vocabulary of both databases: typed [`Value`]s and their
+//! [`ColumnType`]s (syncdb's table cells, vectordb's metadata, the feature
+//! store's features), with a total order and stable one-byte type tags for
+//! binary formats.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -33,8 +36,8 @@ impl ColumnType {
         }
     }
 
-    /// The wire tag of the type.
-    pub(crate) fn tag(self) -> u8 {
+    /// The type's stable one-byte tag in binary formats (1..=6).
+    pub fn tag(self) -> u8 {
         match self {
             ColumnType::I64 => 1,
             ColumnType::F64 => 2,
@@ -46,7 +49,7 @@ impl ColumnType {
     }
 
     /// The type with wire tag `tag`.
-    pub(crate) fn from_tag(tag: u8) -> Option<Self> {
+    pub fn from_tag(tag: u8) -> Option<Self> {
         Some(match tag {
             1 => ColumnType::I64,
             2 => ColumnType::F64,
@@ -137,7 +140,7 @@ impl Value {
     }
 
     /// A short rendering for error messages (long text and bytes are cut).
-    pub(crate) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let s = format!("{self}");
         if s.chars().count() > 64 {
             let cut: String = s.chars().take(61).collect();
@@ -241,38 +244,4 @@ impl From<Vec<u8>> for Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn order_is_total_and_consistent_with_eq() {
-        let vals = [
-            Value::Null,
-            Value::I64(-3),
-            Value::I64(7),
-            Value::F64(f64::NAN),
-            Value::F64(-0.0),
-            Value::F64(0.0),
-            Value::Text("a".into()),
-            Value::Bool(true),
-            Value::Bytes(vec![1]),
-            Value::Timestamp(5),
-        ];
-        for a in &vals {
-            for b in &vals {
-                assert_eq!(a.cmp(b), b.cmp(a).reverse());
-                assert_eq!(a == b, a.cmp(b) == Ordering::Equal);
-            }
-        }
-        assert_eq!(Value::F64(f64::NAN), Value::F64(f64::NAN));
-        assert!(Value::F64(-0.0) < Value::F64(0.0));
-        assert!(Value::I64(7) > Value::I64(-3));
-    }
-
-    #[test]
-    fn describe_cuts_long_values() {
-        let long = Value::Text("x".repeat(500));
-        assert!(long.describe().len() < 80);
-        assert_eq!(Value::I64(3).describe(), "3");
-    }
-}
+mod tests;

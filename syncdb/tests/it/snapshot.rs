@@ -1,4 +1,4 @@
-//! Unit tests of snapshot files: [`Database::save_snapshot_to`] and
+//! Snapshot files: [`Database::save_snapshot_to`] and
 //! [`Database::open_snapshot`] against the in-memory bytes API.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use unidb_common::id::ReplicaId;
 use unidb_common::rng::SplitMix64;
 use unidb_common::time::ManualClock;
 
-use crate::*;
+use unidb_syncdb::*;
 
 fn schema() -> Vec<Migration> {
     vec![Migration::AddTable(

@@ -3,9 +3,15 @@
 //! sequence, and the sizes stay near those of a full search.
 
 use super::*;
+use crate::change::ChangeOp;
+use crate::columnar::tests::change;
+use crate::columnar::{decode_changes, encode_changes, FLAG_ROWS};
 use crate::sim::row_workload_changes;
 use proptest::prelude::*;
+use unidb_common::id::ReplicaId;
 use unidb_common::rng::SplitMix64;
+use unidb_common::time::HlcTimestamp;
+use unidb_common::value::Value;
 
 /// A batch of `n` changes of replica 1 from `seq` on: set changes of
 /// table 0 whose value column `column` holds values of `shape` (0 one
@@ -120,7 +126,7 @@ proptest! {
     #[test]
     fn random_batches_round_trip_through_one_encoder(
         batches in proptest::collection::vec(
-            proptest::collection::vec(super::tests::change(), 0..80), 1..6)
+            proptest::collection::vec(change(), 0..80), 1..6)
     ) {
         let mut enc = BatchEncoder::new();
         for b in &batches {

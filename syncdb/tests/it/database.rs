@@ -1,4 +1,4 @@
-//! Unit tests of the database (local writes, merging, migrations).
+//! The database (local writes, merging, migrations).
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ManualClock;
 
-use crate::*;
+use unidb_syncdb::*;
 
 fn schema() -> Vec<Migration> {
     vec![Migration::AddTable(
