@@ -58,9 +58,9 @@ fn template() -> &'static [u8] {
         for i in 0..24u64 {
             let x = i as f32;
             let mut meta = BTreeMap::new();
-            meta.insert("i".to_owned(), Value::Int(i as i64));
+            meta.insert("i".to_owned(), Value::I64(i as i64));
             if i % 3 == 0 {
-                meta.insert("s".to_owned(), Value::Str(format!("v{i}")));
+                meta.insert("s".to_owned(), Value::Text(format!("v{i}")));
             }
             c.insert(i, &[x, (x * 0.7).sin(), 1.0 - x], Some(meta))
                 .expect("valid vector");

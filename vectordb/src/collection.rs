@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use unidb_common::value::Value;
 use unidb_registry::PluginKind;
 
 use crate::error::{Result, VectorError};
@@ -56,46 +57,8 @@ impl From<&Id> for Id {
     }
 }
 
-/// A metadata value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Str(String),
-}
-
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Float(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Str(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Str(v)
-    }
-}
-
-/// Key/value metadata of one vector (used by search filters).
+/// Key/value metadata of one vector (used by search filters), in the
+/// value vocabulary both databases share ([`Value`]).
 pub type Metadata = BTreeMap<String, Value>;
 
 /// How a collection is configured.

@@ -123,7 +123,7 @@ mod storage;
 mod topk;
 
 pub use collection::{
-    Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions, Value,
+    Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions,
 };
 pub use concurrent::SharedCollection;
 pub use error::{Result, VectorError};
@@ -133,6 +133,8 @@ pub use params::{defaults_json, NoParams, Params, PluginConfig};
 pub use stats::CollectionMetrics;
 pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::{Neighbor, TopK};
+/// The value vocabulary both databases share (metadata values here).
+pub use unidb_common::value::Value;
 pub use unidb_registry;
 
 /// Registers a metric plugin statically from any crate:

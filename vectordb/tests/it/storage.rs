@@ -423,7 +423,7 @@ fn saved(storage: Storage) -> Collection {
     let data = clustered(50, dim, 3, 0.3, 9);
     let mut c = filled(storage, "l2", &data, dim);
     let mut m = Metadata::new();
-    m.insert("k".into(), Value::Int(1));
+    m.insert("k".into(), Value::I64(1));
     c.insert("s", &data[..dim], Some(m)).unwrap();
     let hnsw = HnswConfig {
         m: 4,
