@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use unidb_common::id::Id;
 use unidb_common::value::Value;
 use unidb_registry::PluginKind;
 
@@ -17,45 +18,6 @@ use crate::params::{NoParams, Params};
 use crate::stats::{CollectionMetrics, Stats};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
-
-/// A user id: a number or a string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Id {
-    /// A numeric id.
-    Num(u64),
-    /// A string id.
-    Str(String),
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Id::Num(n) => write!(f, "{n}"),
-            Id::Str(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-impl From<u64> for Id {
-    fn from(v: u64) -> Self {
-        Id::Num(v)
-    }
-}
-impl From<&str> for Id {
-    fn from(v: &str) -> Self {
-        Id::Str(v.to_owned())
-    }
-}
-impl From<String> for Id {
-    fn from(v: String) -> Self {
-        Id::Str(v)
-    }
-}
-impl From<&Id> for Id {
-    fn from(v: &Id) -> Self {
-        v.clone()
-    }
-}
 
 /// Key/value metadata of one vector (used by search filters), in the
 /// value vocabulary both databases share ([`Value`]).

@@ -14,9 +14,10 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::collection::{Collection, Hit, Id, Metadata, SearchOptions};
+use crate::collection::{Collection, Hit, Metadata, SearchOptions};
 use crate::error::Result;
 use crate::stats::CollectionMetrics;
+use unidb_common::id::Id;
 
 /// A cheaply clonable, thread-safe handle to a collection.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! The crate's error type.
 
-use crate::collection::Id;
+use unidb_common::id::Id;
 
 /// Errors of the vector database.
 #[derive(Debug, thiserror::Error)]

@@ -123,7 +123,7 @@ mod storage;
 mod topk;
 
 pub use collection::{
-    Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions,
+    Collection, CollectionConfig, FilterFn, Hit, Metadata, Record, SearchOptions,
 };
 pub use concurrent::SharedCollection;
 pub use error::{Result, VectorError};
@@ -133,6 +133,8 @@ pub use params::{defaults_json, NoParams, Params, PluginConfig};
 pub use stats::CollectionMetrics;
 pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::{Neighbor, TopK};
+/// Users' keys (a number or a string), shared with the other modules.
+pub use unidb_common::id::Id;
 /// The value vocabulary both databases share (metadata values here).
 pub use unidb_common::value::Value;
 pub use unidb_registry;

@@ -48,12 +48,13 @@ use std::sync::Arc;
 use unidb_registry::PluginKind;
 
 use crate::codec::{Reader, Writer};
-use crate::collection::{Collection, CollectionConfig, Id, Metadata, Rows};
+use crate::collection::{Collection, CollectionConfig, Metadata, Rows};
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
 use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
+use unidb_common::id::Id;
 use unidb_common::value::Value;
 
 /// The file magic.
