@@ -25,6 +25,7 @@ pub mod bitpack;
 mod dispatch;
 pub mod f16;
 mod isa;
+mod lanes;
 mod portable;
 mod scalar;
 pub mod stats;
