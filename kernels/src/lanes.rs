@@ -31,10 +31,13 @@
 //! integer kernels use VNNI and its bit kernels `vpopcntq`, and no CPU this
 //! project is tested on can run it, so a rewrite could not be checked.
 //!
-//! Soundness: a `Lanes` value is a token. The SIMD paths' tokens can only
-//! be made by a `#[target_feature]` constructor, so holding one proves the
-//! CPU has the features its methods' intrinsics need (see each impl). Loads
-//! take slices and read only inside them.
+//! Soundness: a `Lanes` value is a token. A SIMD path's token has a field
+//! private to its module, which makes it only in a `#[target_feature]`
+//! constructor, so holding one proves the CPU has the features its
+//! methods' intrinsics need (see each impl). The loops read whole vectors
+//! through one pointer load, [`Block::load`], whose bounds argument is that
+//! the query and every row share one length; partial vectors are read from
+//! slices.
 
 use crate::scalar::{cosine_from_parts, jaccard_from_counts};
 
@@ -62,6 +65,16 @@ pub(crate) trait Lanes: Copy {
     /// # Safety
     /// `p .. p + N` must be readable.
     unsafe fn load_f16(self, p: *const u16) -> Self::F32;
+    /// `2N` halves at `p` as two vectors ([`Lanes::load_f16`] twice unless
+    /// the path loads them in one).
+    ///
+    /// # Safety
+    /// `p .. p + 2N` must be readable.
+    #[inline(always)]
+    unsafe fn load_f16_x2(self, p: *const u16) -> [Self::F32; 2] {
+        // SAFETY: the caller guarantees `2N` halves.
+        unsafe { [self.load_f16(p), self.load_f16(p.add(Self::N))] }
+    }
     /// The `s.len() < N` halves of `s`, converted, zeros in the other lanes.
     fn load_f16_partial(self, s: &[u16]) -> Self::F32;
     /// `a + b`.
@@ -110,20 +123,35 @@ pub(crate) trait BitLanes: Copy {
 
 /// An element type a fold can load: f32, or f16 bits converted to f32.
 pub(crate) trait Elem: Copy {
+    /// Whether the folds load vectors in pairs ([`Elem::load_x2`]): for
+    /// halves, so that NEON converts 8 loaded at once (loaded 4 at a time,
+    /// its loop spills registers).
+    const PAIRS: bool;
     /// [`Lanes::load`] or [`Lanes::load_f16`].
     ///
     /// # Safety
     /// `p .. p + N` must be readable.
     unsafe fn load<L: Lanes>(l: L, p: *const Self) -> L::F32;
+    /// Two vectors at `p`.
+    ///
+    /// # Safety
+    /// `p .. p + 2N` must be readable.
+    unsafe fn load_x2<L: Lanes>(l: L, p: *const Self) -> [L::F32; 2];
     /// [`Lanes::load_partial`] or [`Lanes::load_f16_partial`].
     fn load_partial<L: Lanes>(l: L, s: &[Self]) -> L::F32;
 }
 
 impl Elem for f32 {
+    const PAIRS: bool = false;
     #[inline(always)]
     unsafe fn load<L: Lanes>(l: L, p: *const f32) -> L::F32 {
         // SAFETY: the caller's contract is the callee's.
         unsafe { l.load(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_x2<L: Lanes>(l: L, p: *const f32) -> [L::F32; 2] {
+        // SAFETY: the caller's contract covers both loads.
+        unsafe { [l.load(p), l.load(p.add(L::N))] }
     }
     #[inline(always)]
     fn load_partial<L: Lanes>(l: L, s: &[f32]) -> L::F32 {
@@ -132,10 +160,16 @@ impl Elem for f32 {
 }
 
 impl Elem for u16 {
+    const PAIRS: bool = true;
     #[inline(always)]
     unsafe fn load<L: Lanes>(l: L, p: *const u16) -> L::F32 {
         // SAFETY: the caller's contract is the callee's.
         unsafe { l.load_f16(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_x2<L: Lanes>(l: L, p: *const u16) -> [L::F32; 2] {
+        // SAFETY: the caller's contract is the callee's.
+        unsafe { l.load_f16_x2(p) }
     }
     #[inline(always)]
     fn load_partial<L: Lanes>(l: L, s: &[u16]) -> L::F32 {
@@ -236,6 +270,23 @@ impl<'a, T: Elem, const G: usize> Block<'a, T, G> {
         (x, ys)
     }
 
+    /// The two vectors at offset `i` of the query and of each row.
+    ///
+    /// # Safety
+    /// `i + 2N <= self.len()`.
+    #[inline(always)]
+    unsafe fn load_x2<L: Lanes>(&self, l: L, i: usize) -> ([L::F32; 2], [[L::F32; 2]; G]) {
+        debug_assert!(i + 2 * L::N <= self.len());
+        // SAFETY: the query and every row hold `len >= i + 2N` values.
+        let x = unsafe { T::load_x2(l, self.q.as_ptr().add(i)) };
+        let mut ys = [x; G];
+        for (y, r) in ys.iter_mut().zip(&self.rows) {
+            // SAFETY: as above.
+            *y = unsafe { T::load_x2(l, r.as_ptr().add(i)) };
+        }
+        (x, ys)
+    }
+
     /// The values from offset `i <= len` on (fewer than `N`), zero-padded.
     #[inline(always)]
     fn load_partial<L: Lanes>(&self, l: L, i: usize) -> (L::F32, [L::F32; G]) {
@@ -263,13 +314,27 @@ pub(crate) fn fold<L: Lanes, S: Step, T: Elem, const G: usize, const A: usize>(
     let block = Block::new(q, rows);
     let len = block.len();
     let mut acc = [[l.zero(); A]; G];
+    // The blocks end at a multiple of `A·n`, and so does every `i` below
+    // it: each block lies inside the slices.
+    let blocks_end = len - len % (A * n);
     let mut i = 0;
-    while i + A * n <= len {
-        for k in 0..A {
-            // SAFETY: i + k·n + n <= i + A·n <= len.
-            let (x, ys) = unsafe { block.load(l, i + k * n) };
-            for (y, acc) in ys.into_iter().zip(acc.iter_mut()) {
-                acc[k] = S::step(l, x, y, acc[k]);
+    while i < blocks_end {
+        if T::PAIRS && A.is_multiple_of(2) {
+            for k in (0..A).step_by(2) {
+                // SAFETY: i + k·n + 2n <= i + A·n <= blocks_end <= len.
+                let (x, ys) = unsafe { block.load_x2(l, i + k * n) };
+                for (y, acc) in ys.into_iter().zip(acc.iter_mut()) {
+                    acc[k] = S::step(l, x[0], y[0], acc[k]);
+                    acc[k + 1] = S::step(l, x[1], y[1], acc[k + 1]);
+                }
+            }
+        } else {
+            for k in 0..A {
+                // SAFETY: i + k·n + n <= i + A·n <= blocks_end <= len.
+                let (x, ys) = unsafe { block.load(l, i + k * n) };
+                for (y, acc) in ys.into_iter().zip(acc.iter_mut()) {
+                    acc[k] = S::step(l, x, y, acc[k]);
+                }
             }
         }
         i += A * n;
@@ -346,10 +411,13 @@ pub(crate) fn cosine_parts<L: Lanes, T: Elem, const G: usize, const C: usize>(
         ab: [[z; C]; G],
         bb: [[z; C]; G],
     };
+    // The blocks end at a multiple of `C·n`, and so does every `i` below
+    // it: each block lies inside the slices.
+    let blocks_end = len - len % (C * n);
     let mut i = 0;
-    while i + C * n <= len {
+    while i < blocks_end {
         for k in 0..C {
-            // SAFETY: i + k·n + n <= i + C·n <= len.
+            // SAFETY: i + k·n + n <= i + C·n <= blocks_end <= len.
             let (x, ys) = unsafe { block.load(l, i + k * n) };
             c.step(l, x, ys, k, with_aa);
         }

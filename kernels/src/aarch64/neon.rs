@@ -116,6 +116,15 @@ impl Lanes for Neon {
     }
 
     #[inline(always)]
+    unsafe fn load_f16_x2(self, p: *const u16) -> [float32x4_t; 2] {
+        // SAFETY: `self` proves NEON; the caller guarantees the 8 halves.
+        unsafe {
+            let h = vld1q_u16(p);
+            [half4(vmovl_u16(vget_low_u16(h))), half4(vmovl_high_u16(h))]
+        }
+    }
+
+    #[inline(always)]
     fn load_f16_partial(self, s: &[u16]) -> float32x4_t {
         let mut buf = [0u16; 4];
         let k = s.len().min(4);
