@@ -97,11 +97,16 @@ pub(crate) trait BitLanes: Copy {
     type Bits: Copy;
     /// u64 words per [`BitLanes::Bits`].
     const WORDS: usize;
+    /// The fewest words worth the vector loop, whose final widening of the
+    /// counters costs a few steps (fewer go through `count_ones`).
+    const MIN_WORDS: usize = Self::WORDS;
     /// Byte counters widened for [`BitLanes::total`].
     type Counts: Copy;
-    /// The first `WORDS` words of `s`; panics if `s` is shorter (callers
-    /// pass exact chunks, so the check compiles away).
-    fn load_bits(self, s: &[u64]) -> Self::Bits;
+    /// `WORDS` words at `p`.
+    ///
+    /// # Safety
+    /// `p .. p + WORDS` must be readable.
+    unsafe fn load_bits(self, p: *const u64) -> Self::Bits;
     /// `a ^ b`.
     fn xor(self, a: Self::Bits, b: Self::Bits) -> Self::Bits;
     /// `a & b`.
@@ -378,14 +383,12 @@ impl<V: Copy, const G: usize, const C: usize> CosineChains<V, G, C> {
     /// Adds the query vector `x` and the rows' vectors `ys` to chain `k`.
     #[inline(always)]
     fn step<L: Lanes<F32 = V>>(&mut self, l: L, x: V, ys: [V; G], k: usize, with_aa: bool) {
-        for (ab, &y) in self.ab.iter_mut().zip(&ys) {
+        for ((ab, bb), &y) in self.ab.iter_mut().zip(self.bb.iter_mut()).zip(&ys) {
             ab[k] = l.mul_add(x, y, ab[k]);
+            bb[k] = l.mul_add(y, y, bb[k]);
         }
         if with_aa {
             self.aa[k] = l.mul_add(x, x, self.aa[k]);
-        }
-        for (bb, &y) in self.bb.iter_mut().zip(&ys) {
-            bb[k] = l.mul_add(y, y, bb[k]);
         }
     }
 }
@@ -596,19 +599,31 @@ pub(crate) fn count_bits<L: BitLanes, B: BitOps<K>, const K: usize>(
     b: &[u64],
 ) -> [u64; K] {
     let w = L::WORDS;
-    let m = a.len() - a.len() % w;
-    let (va, ta) = a.split_at(m);
-    let (vb, tb) = b.split_at(m);
+    let b = &b[..a.len()];
+    // Whole vectors, unless fewer than `MIN_WORDS` words: then every word
+    // goes through `count_ones`.
+    let n = if a.len() < L::MIN_WORDS {
+        0
+    } else {
+        a.len() - a.len() % w
+    };
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut sums = [0; K];
-    if m > 0 {
+    if n > 0 {
         let mut total = [l.zero_counts(); K];
-        for (ca, cb) in va.chunks(31 * w).zip(vb.chunks(31 * w)) {
+        let mut i = 0;
+        while i < n {
+            let end = (i + 31 * w).min(n);
             let mut bytes = [l.zero_bits(); K];
-            for (x, y) in ca.chunks_exact(w).zip(cb.chunks_exact(w)) {
-                let v = B::vector(l, l.load_bits(x), l.load_bits(y));
+            while i < end {
+                // SAFETY: `i` and `end` are multiples of `w`, so
+                // i + w <= end <= n <= a.len() == b.len().
+                let (x, y) = unsafe { (l.load_bits(pa.add(i)), l.load_bits(pb.add(i))) };
+                let v = B::vector(l, x, y);
                 for k in 0..K {
                     bytes[k] = l.add_byte_counts(bytes[k], v[k]);
                 }
+                i += w;
             }
             for k in 0..K {
                 total[k] = l.add_counts(total[k], bytes[k]);
@@ -618,6 +633,7 @@ pub(crate) fn count_bits<L: BitLanes, B: BitOps<K>, const K: usize>(
             sums[k] = l.total(total[k]);
         }
     }
+    let (ta, tb) = (&a[n..], &b[n..]);
     for (&x, &y) in ta.iter().zip(tb) {
         let c = B::word(x, y);
         for k in 0..K {

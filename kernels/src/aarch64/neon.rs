@@ -171,10 +171,9 @@ impl BitLanes for Neon {
     type Counts = uint64x2_t;
 
     #[inline(always)]
-    fn load_bits(self, s: &[u64]) -> uint8x16_t {
-        let s = &s[..2];
-        // SAFETY: `self` proves NEON; `s` holds the 16 bytes read.
-        unsafe { vld1q_u8(s.as_ptr().cast()) }
+    unsafe fn load_bits(self, p: *const u64) -> uint8x16_t {
+        // SAFETY: `self` proves NEON; the caller guarantees the 16 bytes.
+        unsafe { vld1q_u8(p.cast()) }
     }
 
     #[inline(always)]

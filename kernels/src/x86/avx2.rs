@@ -172,10 +172,9 @@ impl BitLanes for Avx2 {
     type Counts = __m256i;
 
     #[inline(always)]
-    fn load_bits(self, s: &[u64]) -> __m256i {
-        let s = &s[..4];
-        // SAFETY: `self` proves AVX; `s` holds the 32 bytes read.
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    unsafe fn load_bits(self, p: *const u64) -> __m256i {
+        // SAFETY: `self` proves AVX; the caller guarantees the 32 bytes.
+        unsafe { _mm256_loadu_si256(p.cast()) }
     }
 
     #[inline(always)]
