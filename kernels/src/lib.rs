@@ -22,9 +22,11 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 pub mod bitpack;
+mod cache;
 mod dispatch;
 pub mod f16;
 mod isa;
+mod lanes;
 mod portable;
 mod scalar;
 pub mod stats;
@@ -32,6 +34,7 @@ pub mod varint;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+pub use cache::prefetch;
 pub use dispatch::{Kernels, Selection};
 pub use isa::{cpu_features, CpuFeatures, Isa, ISA_ENV_VAR};
 

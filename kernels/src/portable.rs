@@ -2,16 +2,20 @@
 //!
 //! `wide` chooses its instructions when this crate is compiled: SSE2 on a
 //! default x86-64 build, NEON on aarch64, plain arrays elsewhere (and under
-//! Miri, which interprets the same code). There is no `unsafe` here.
+//! Miri, which interprets the same code). The only `unsafe` here is the
+//! three unaligned loads of [`Wide`]'s lane impls.
 //!
-//! Every kernel keeps several independent accumulators so that consecutive
-//! additions do not wait on each other. Without FMA in the compile target,
-//! `mul_add` is a multiply followed by an add.
+//! The f32 and f16 folds, the one-to-many f32 and f16 kernels are the shared
+//! loops of `lanes.rs` over [`Wide`] (8 lanes): 4 accumulators per fold,
+//! 2 chains per quantity in `cosine` (each `f32x8` is two SSE2 registers,
+//! so 12 accumulators would not fit the 16), 4 f32 rows per query load.
+//! Without FMA in the compile target, `mul_add` is a multiply followed by
+//! an add.
 
-use wide::{f32x8, f64x4, i16x16, i32x8, i8x16, u16x8, u8x16, CmpEq};
+use wide::{f32x8, f64x4, i16x16, i32x8, i8x16, u16x8, u64x4, u8x16, CmpEq};
 
 use crate::dispatch::Table;
-use crate::scalar::{cosine_from_parts, jaccard_from_counts};
+use crate::lanes::{self, BitLanes, Dot, Lanes, L1, L2};
 
 pub(crate) const TABLE: Table = Table {
     dot_f32,
@@ -44,92 +48,227 @@ pub(crate) const TABLE: Table = Table {
     pack_u32: crate::bitpack::pack_u32_words,
 };
 
-/// Loads an exact chunk of 8 f32.
-#[inline(always)]
-fn f8(c: &[f32]) -> f32x8 {
-    f32x8::new(c.try_into().expect("chunk of 8"))
+/// The lane token of this path: `wide` needs no CPU feature beyond the
+/// compile target's, so anyone may hold one.
+#[derive(Clone, Copy)]
+struct Wide;
+
+impl Lanes for Wide {
+    type F32 = f32x8;
+    const N: usize = 8;
+
+    #[inline(always)]
+    fn zero(self) -> f32x8 {
+        f32x8::ZERO
+    }
+
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> f32x8 {
+        // SAFETY: the caller guarantees 8 readable values at `p`.
+        f32x8::new(unsafe { p.cast::<[f32; 8]>().read_unaligned() })
+    }
+
+    #[inline(always)]
+    fn load_partial(self, s: &[f32]) -> f32x8 {
+        let mut buf = [0.0f32; 8];
+        let k = s.len().min(8);
+        buf[..k].copy_from_slice(&s[..k]);
+        f32x8::new(buf)
+    }
+
+    #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16) -> f32x8 {
+        // SAFETY: the caller guarantees 8 readable halves at `p`.
+        half8(unsafe { p.cast::<[u16; 8]>().read_unaligned() })
+    }
+
+    #[inline(always)]
+    fn load_f16_partial(self, s: &[u16]) -> f32x8 {
+        let mut buf = [0u16; 8];
+        let k = s.len().min(8);
+        buf[..k].copy_from_slice(&s[..k]);
+        half8(buf)
+    }
+
+    #[inline(always)]
+    fn add(self, a: f32x8, b: f32x8) -> f32x8 {
+        a + b
+    }
+
+    #[inline(always)]
+    fn sub(self, a: f32x8, b: f32x8) -> f32x8 {
+        a - b
+    }
+
+    #[inline(always)]
+    fn mul_add(self, a: f32x8, b: f32x8, c: f32x8) -> f32x8 {
+        a.mul_add(b, c)
+    }
+
+    #[inline(always)]
+    fn abs_diff(self, a: f32x8, b: f32x8) -> f32x8 {
+        (a - b).abs()
+    }
+
+    #[inline(always)]
+    fn reduce_add(self, v: f32x8) -> f32 {
+        v.reduce_add()
+    }
 }
 
-/// Loads up to 8 f32, zero-padded.
-#[inline(always)]
-fn f8_tail(c: &[f32]) -> f32x8 {
-    let mut buf = [0.0f32; 8];
-    buf[..c.len()].copy_from_slice(c);
-    f32x8::new(buf)
-}
+// `wide` has no population count: bytes are counted in u64 lanes by the
+// SWAR method (2-bit, 4-bit, then byte sums), whose lane-wise u64 additions
+// never carry across a byte while every byte stays below 256.
+impl BitLanes for Wide {
+    type Bits = u64x4;
+    const WORDS: usize = 4;
+    // The SWAR widening of the counters costs about as much as counting
+    // 8 words with `count_ones`: measured break-even between 12 and 24.
+    const MIN_WORDS: usize = 16;
+    type Counts = u64x4;
 
-/// Folds f32 pairs with 4 accumulators over blocks of 32, then single
-/// vectors, then a zero-padded tail (zero pairs leave every step's
-/// accumulator unchanged). Returns the sum of the accumulators.
-#[inline(always)]
-fn fold_f32(a: &[f32], b: &[f32], step: impl Fn(f32x8, f32x8, f32x8) -> f32x8) -> f32x8 {
-    let z = f32x8::ZERO;
-    let mut acc = [z; 4];
-    let (ca, cb) = (a.chunks_exact(32), b.chunks_exact(32));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            acc[k] = step(f8(&x[8 * k..8 * k + 8]), f8(&y[8 * k..8 * k + 8]), acc[k]);
-        }
+    #[inline(always)]
+    unsafe fn load_bits(self, p: *const u64) -> u64x4 {
+        // SAFETY: the caller guarantees 4 readable words at `p`.
+        u64x4::new(unsafe { p.cast::<[u64; 4]>().read_unaligned() })
     }
-    let (ca, cb) = (ra.chunks_exact(8), rb.chunks_exact(8));
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        acc[0] = step(f8(x), f8(y), acc[0]);
+
+    #[inline(always)]
+    fn xor(self, a: u64x4, b: u64x4) -> u64x4 {
+        a ^ b
     }
-    if !ta.is_empty() {
-        acc[1] = step(f8_tail(ta), f8_tail(tb), acc[1]);
+
+    #[inline(always)]
+    fn and(self, a: u64x4, b: u64x4) -> u64x4 {
+        a & b
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+
+    #[inline(always)]
+    fn or(self, a: u64x4, b: u64x4) -> u64x4 {
+        a | b
+    }
+
+    #[inline(always)]
+    fn zero_bits(self) -> u64x4 {
+        u64x4::ZERO
+    }
+
+    #[inline(always)]
+    fn add_byte_counts(self, acc: u64x4, v: u64x4) -> u64x4 {
+        let m1 = u64x4::splat(0x5555_5555_5555_5555);
+        let m2 = u64x4::splat(0x3333_3333_3333_3333);
+        let m4 = u64x4::splat(0x0f0f_0f0f_0f0f_0f0f);
+        let v = v - ((v >> 1) & m1);
+        let v = (v & m2) + ((v >> 2) & m2);
+        acc + ((v + (v >> 4)) & m4)
+    }
+
+    #[inline(always)]
+    fn zero_counts(self) -> u64x4 {
+        u64x4::ZERO
+    }
+
+    #[inline(always)]
+    fn add_counts(self, c: u64x4, bytes: u64x4) -> u64x4 {
+        let m8 = u64x4::splat(0x00ff_00ff_00ff_00ff);
+        let m16 = u64x4::splat(0x0000_ffff_0000_ffff);
+        let v = (bytes & m8) + ((bytes >> 8) & m8);
+        let v = (v & m16) + ((v >> 16) & m16);
+        c + ((v + (v >> 32)) & u64x4::splat(0xffff_ffff))
+    }
+
+    #[inline(always)]
+    fn total(self, c: u64x4) -> u64 {
+        c.to_array().iter().sum()
+    }
 }
 
 fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    fold_f32(a, b, |x, y, acc| x.mul_add(y, acc)).reduce_add()
+    lanes::pair::<_, Dot, _>(Wide, a, b)
 }
 
 fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    fold_f32(a, b, |x, y, acc| {
-        let d = x - y;
-        d.mul_add(d, acc)
-    })
-    .reduce_add()
+    lanes::pair::<_, L2, _>(Wide, a, b)
 }
 
 fn l1_f32(a: &[f32], b: &[f32]) -> f32 {
-    fold_f32(a, b, |x, y, acc| acc + (x - y).abs()).reduce_add()
-}
-
-/// `(ab, aa, bb)` of two f32 slices, two accumulators per quantity.
-#[inline(always)]
-fn cosine_parts(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let z = f32x8::ZERO;
-    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..2 {
-            let (vx, vy) = (f8(&x[8 * k..8 * k + 8]), f8(&y[8 * k..8 * k + 8]));
-            ab[k] = vx.mul_add(vy, ab[k]);
-            aa[k] = vx.mul_add(vx, aa[k]);
-            bb[k] = vy.mul_add(vy, bb[k]);
-        }
-    }
-    for (x, y) in ra.chunks(8).zip(rb.chunks(8)) {
-        let (vx, vy) = (f8_tail(x), f8_tail(y));
-        ab[0] = vx.mul_add(vy, ab[0]);
-        aa[0] = vx.mul_add(vx, aa[0]);
-        bb[0] = vy.mul_add(vy, bb[0]);
-    }
-    (
-        (ab[0] + ab[1]).reduce_add(),
-        (aa[0] + aa[1]).reduce_add(),
-        (bb[0] + bb[1]).reduce_add(),
-    )
+    lanes::pair::<_, L1, _>(Wide, a, b)
 }
 
 fn cosine_f32(a: &[f32], b: &[f32]) -> f32 {
-    let (ab, aa, bb) = cosine_parts(a, b);
-    cosine_from_parts(ab, aa, bb)
+    lanes::cosine::<_, f32, 2>(Wide, a, b)
+}
+
+fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+    lanes::pair::<_, Dot, _>(Wide, a, b)
+}
+
+fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 {
+    lanes::pair::<_, L2, _>(Wide, a, b)
+}
+
+fn cosine_f16(a: &[u16], b: &[u16]) -> f32 {
+    lanes::cosine::<_, u16, 2>(Wide, a, b)
+}
+
+fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    lanes::f32_many::<_, Dot>(Wide, q, rows, out);
+}
+
+fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    lanes::f32_many::<_, L2>(Wide, q, rows, out);
+}
+
+fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    lanes::cosine_f32_many::<_, 2>(Wide, q, rows, out);
+}
+
+// The f16 one-to-many kernels: 2 rows per query conversion, each row
+// computed exactly as by the one-to-one kernel.
+
+fn dot_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    lanes::f16_many::<_, Dot, 2>(Wide, q, rows, out);
+}
+
+fn l2sq_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    lanes::f16_many::<_, L2, 2>(Wide, q, rows, out);
+}
+
+fn cosine_f16_many(q: &[u16], rows: &[u16], out: &mut [f32]) {
+    lanes::cosine_f16_many::<_, 2, 2>(Wide, q, rows, out);
+}
+
+fn hamming_u64(a: &[u64], b: &[u64]) -> u64 {
+    lanes::hamming(Wide, a, b)
+}
+
+fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 {
+    lanes::jaccard(Wide, a, b)
+}
+
+// ---------------------------------------------------------------------------
+// f16: converted to f32 in SIMD registers by bit manipulation, exact for
+// every input (see `half8`).
+// ---------------------------------------------------------------------------
+
+/// Converts 8 halves (bits) to f32, exactly.
+///
+/// `(h & 0x7fff) << 13` places the half's exponent and mantissa at the f32
+/// positions; read as an f32 that is the value scaled by 2⁻¹¹², for normal
+/// and subnormal halves alike (a subnormal half becomes an f32 subnormal),
+/// so one multiplication by 2¹¹² (exact: a power of two, no overflow or
+/// underflow in range) gives the value. Infinities and NaN (exponent 31) get
+/// the f32 exponent 255 with the mantissa kept. The sign is ORed back in.
+#[inline(always)]
+fn half8(h: [u16; 8]) -> f32x8 {
+    let h = i32x8::from_u16x8(u16x8::new(h));
+    let magnitude = (h & i32x8::splat(0x7fff)) << 13;
+    let scaled: f32x8 = bytemuck::cast(magnitude);
+    let finite: i32x8 = bytemuck::cast(scaled * f32x8::splat(f32::from_bits((127 + 112) << 23)));
+    let special = (h & i32x8::splat(0x3ff)) << 13 | i32x8::splat(0x7f80_0000);
+    let is_special = (h & i32x8::splat(0x7c00)).cmp_eq(i32x8::splat(0x7c00));
+    let sign = (h & i32x8::splat(0x8000)) << 16;
+    bytemuck::cast(is_special.blend(special, finite) | sign)
 }
 
 // ---------------------------------------------------------------------------
@@ -195,234 +334,6 @@ fn l2sq_u8(a: &[u8], b: &[u8]) -> u32 {
     (sum as u32).wrapping_add(crate::scalar::l2sq_u8(&a[i..], &b[i..]))
 }
 
-// `wide` has no population count, so the bit kernels count per u64 lane in
-// plain Rust (`count_ones`, which compiles to whatever the target offers),
-// with four independent counters.
-
-fn hamming_u64(a: &[u64], b: &[u64]) -> u64 {
-    let mut c = [0u64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            c[k] += u64::from((x[k] ^ y[k]).count_ones());
-        }
-    }
-    let tail: u64 = ra
-        .iter()
-        .zip(rb)
-        .map(|(x, y)| u64::from((x ^ y).count_ones()))
-        .sum();
-    c.iter().sum::<u64>() + tail
-}
-
-fn jaccard_u64(a: &[u64], b: &[u64]) -> f32 {
-    let (mut inter, mut union) = ([0u64; 2], [0u64; 2]);
-    let (ca, cb) = (a.chunks_exact(2), b.chunks_exact(2));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..2 {
-            inter[k] += u64::from((x[k] & y[k]).count_ones());
-            union[k] += u64::from((x[k] | y[k]).count_ones());
-        }
-    }
-    for (x, y) in ra.iter().zip(rb) {
-        inter[0] += u64::from((x & y).count_ones());
-        union[0] += u64::from((x | y).count_ones());
-    }
-    jaccard_from_counts(inter[0] + inter[1], union[0] + union[1])
-}
-
-// ---------------------------------------------------------------------------
-// f16: converted to f32 in SIMD registers by bit manipulation, exact for
-// every input (see `half8`).
-// ---------------------------------------------------------------------------
-
-/// Converts 8 halves (bits) to f32, exactly.
-///
-/// `(h & 0x7fff) << 13` places the half's exponent and mantissa at the f32
-/// positions; read as an f32 that is the value scaled by 2⁻¹¹², for normal
-/// and subnormal halves alike (a subnormal half becomes an f32 subnormal),
-/// so one multiplication by 2¹¹² (exact: a power of two, no overflow or
-/// underflow in range) gives the value. Infinities and NaN (exponent 31) get
-/// the f32 exponent 255 with the mantissa kept. The sign is ORed back in.
-#[inline(always)]
-pub(crate) fn half8(c: &[u16]) -> f32x8 {
-    let h = i32x8::from_u16x8(u16x8::new(c.try_into().expect("chunk of 8")));
-    let magnitude = (h & i32x8::splat(0x7fff)) << 13;
-    let scaled: f32x8 = bytemuck::cast(magnitude);
-    let finite: i32x8 = bytemuck::cast(scaled * f32x8::splat(f32::from_bits((127 + 112) << 23)));
-    let special = (h & i32x8::splat(0x3ff)) << 13 | i32x8::splat(0x7f80_0000);
-    let is_special = (h & i32x8::splat(0x7c00)).cmp_eq(i32x8::splat(0x7c00));
-    let sign = (h & i32x8::splat(0x8000)) << 16;
-    bytemuck::cast(is_special.blend(special, finite) | sign)
-}
-
-#[inline(always)]
-fn half8_tail(c: &[u16]) -> f32x8 {
-    let mut buf = [0u16; 8];
-    buf[..c.len()].copy_from_slice(c);
-    half8(&buf)
-}
-
-#[inline(always)]
-fn fold_f16(a: &[u16], b: &[u16], step: impl Fn(f32x8, f32x8, f32x8) -> f32x8) -> f32x8 {
-    let mut acc = [f32x8::ZERO; 4];
-    let (ca, cb) = (a.chunks_exact(32), b.chunks_exact(32));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            acc[k] = step(
-                half8(&x[8 * k..8 * k + 8]),
-                half8(&y[8 * k..8 * k + 8]),
-                acc[k],
-            );
-        }
-    }
-    for (x, y) in ra.chunks(8).zip(rb.chunks(8)) {
-        acc[0] = step(half8_tail(x), half8_tail(y), acc[0]);
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
-}
-
-fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
-    fold_f16(a, b, |x, y, acc| x.mul_add(y, acc)).reduce_add()
-}
-
-fn l2sq_f16(a: &[u16], b: &[u16]) -> f32 {
-    fold_f16(a, b, |x, y, acc| {
-        let d = x - y;
-        d.mul_add(d, acc)
-    })
-    .reduce_add()
-}
-
-fn cosine_f16(a: &[u16], b: &[u16]) -> f32 {
-    let z = f32x8::ZERO;
-    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-    for (k, (x, y)) in a.chunks(8).zip(b.chunks(8)).enumerate() {
-        let (vx, vy) = (half8_tail(x), half8_tail(y));
-        let s = k & 1;
-        ab[s] = vx.mul_add(vy, ab[s]);
-        aa[s] = vx.mul_add(vx, aa[s]);
-        bb[s] = vy.mul_add(vy, bb[s]);
-    }
-    cosine_from_parts(
-        (ab[0] + ab[1]).reduce_add(),
-        (aa[0] + aa[1]).reduce_add(),
-        (bb[0] + bb[1]).reduce_add(),
-    )
-}
-
-// ---------------------------------------------------------------------------
-// One-to-many: 4 rows in flight, each query vector loaded once per group.
-// ---------------------------------------------------------------------------
-
-#[inline(always)]
-fn many4(
-    q: &[f32],
-    rows: &[f32],
-    out: &mut [f32],
-    single: fn(&[f32], &[f32]) -> f32,
-    step: impl Fn(f32x8, f32x8, f32x8) -> f32x8,
-) {
-    let dim = q.len();
-    if dim == 0 {
-        out.fill(single(&[], &[]));
-        return;
-    }
-    let mut out_groups = out.chunks_exact_mut(4);
-    let mut row_groups = rows.chunks_exact(4 * dim);
-    for (o, g) in (&mut out_groups).zip(&mut row_groups) {
-        let r: [&[f32]; 4] = [
-            &g[..dim],
-            &g[dim..2 * dim],
-            &g[2 * dim..3 * dim],
-            &g[3 * dim..],
-        ];
-        let mut acc = [f32x8::ZERO; 4];
-        let mut i = 0;
-        while i + 8 <= dim {
-            let vq = f8(&q[i..i + 8]);
-            for k in 0..4 {
-                acc[k] = step(vq, f8(&r[k][i..i + 8]), acc[k]);
-            }
-            i += 8;
-        }
-        if i < dim {
-            let vq = f8_tail(&q[i..]);
-            for k in 0..4 {
-                acc[k] = step(vq, f8_tail(&r[k][i..]), acc[k]);
-            }
-        }
-        for k in 0..4 {
-            o[k] = acc[k].reduce_add();
-        }
-    }
-    let rest = row_groups.remainder();
-    for (o, row) in out_groups
-        .into_remainder()
-        .iter_mut()
-        .zip(rest.chunks_exact(dim))
-    {
-        *o = single(q, row);
-    }
-}
-
-fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
-    many4(q, rows, out, dot_f32, |vq, x, acc| vq.mul_add(x, acc));
-}
-
-fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
-    many4(q, rows, out, l2sq_f32, |vq, x, acc| {
-        let d = vq - x;
-        d.mul_add(d, acc)
-    });
-}
-
-fn cosine_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
-    let dim = q.len();
-    if dim == 0 {
-        out.fill(cosine_from_parts(0.0, 0.0, 0.0));
-        return;
-    }
-    let aa = dot_f32(q, q);
-    let mut out_groups = out.chunks_exact_mut(4);
-    let mut row_groups = rows.chunks_exact(4 * dim);
-    for (o, g) in (&mut out_groups).zip(&mut row_groups) {
-        let r: [&[f32]; 4] = [
-            &g[..dim],
-            &g[dim..2 * dim],
-            &g[2 * dim..3 * dim],
-            &g[3 * dim..],
-        ];
-        let (mut ab, mut bb) = ([f32x8::ZERO; 4], [f32x8::ZERO; 4]);
-        let mut i = 0;
-        while i < dim {
-            let end = (i + 8).min(dim);
-            let load = |c: &[f32]| if c.len() == 8 { f8(c) } else { f8_tail(c) };
-            let vq = load(&q[i..end]);
-            for k in 0..4 {
-                let x = load(&r[k][i..end]);
-                ab[k] = vq.mul_add(x, ab[k]);
-                bb[k] = x.mul_add(x, bb[k]);
-            }
-            i = end;
-        }
-        for k in 0..4 {
-            o[k] = cosine_from_parts(ab[k].reduce_add(), aa, bb[k].reduce_add());
-        }
-    }
-    let rest = row_groups.remainder();
-    for (o, row) in out_groups
-        .into_remainder()
-        .iter_mut()
-        .zip(rest.chunks_exact(dim))
-    {
-        *o = cosine_f32(q, row);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Statistics. `wide` has no f32 -> f64 conversion, so each group of 4 is
 // widened lane by lane into an f64x4 (the compiler turns this into
@@ -463,6 +374,12 @@ fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 {
         }
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add() + tail
+}
+
+/// Loads an exact chunk of 8 f32.
+#[inline(always)]
+fn f8(c: &[f32]) -> f32x8 {
+    f32x8::new(c.try_into().expect("chunk of 8"))
 }
 
 fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> {
@@ -507,12 +424,9 @@ fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> {
     }
 }
 
-// One-to-many f16 and i8 kernels: the one-to-one kernel of this path per
-// row, so each result equals that kernel bit for bit.
+// One-to-many i8 kernels: the one-to-one kernel of this path per row, so
+// each result equals that kernel bit for bit.
 crate::scalar::per_row_many! {
     dot_i8_many(i8) -> i32 = dot_i8;
     l2sq_i8_many(i8) -> u32 = l2sq_i8;
-    dot_f16_many(u16) -> f32 = dot_f16;
-    l2sq_f16_many(u16) -> f32 = l2sq_f16;
-    cosine_f16_many(u16) -> f32 = cosine_f16;
 }

@@ -96,23 +96,9 @@ impl Visited {
     #[inline(always)]
     fn prefetch(&self, i: u32) {
         if let Some(m) = self.marks.get(i as usize) {
-            prefetch_ptr(std::ptr::from_ref(m).cast());
+            unidb_kernels::prefetch(std::slice::from_ref(m));
         }
     }
-}
-
-/// Hints the CPU to fetch the cache line holding `ptr`.
-#[inline(always)]
-fn prefetch_ptr(ptr: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is only a hint: it never faults, whatever the
-        // address, and SSE is part of the x86-64 baseline.
-        unsafe { _mm_prefetch(ptr.cast::<i8>(), _MM_HINT_T0) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }
 
 thread_local! {
@@ -517,7 +503,7 @@ impl HnswIndex {
                 if let Some(&next) = keys.get(i + 1) {
                     let b = (next as u32 as usize) * (self.m0 + 1);
                     if let Some(a) = self.layer0.get(b) {
-                        prefetch_ptr(std::ptr::from_ref(a).cast());
+                        unidb_kernels::prefetch(std::slice::from_ref(a));
                     }
                 }
             }

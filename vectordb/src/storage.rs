@@ -360,26 +360,11 @@ pub(crate) trait Space: Copy + Send + Sync {
     fn prefetch(&self, slot: u32);
 }
 
-/// Hints the CPU to fetch `bytes` bytes at `ptr` (at most 512).
+/// Hints the CPU to fetch a stored row, up to its first 512 bytes.
 #[inline(always)]
-fn prefetch_bytes(ptr: *const u8, bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = bytes.min(512);
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: callers pass the start and byte length of one stored
-            // row, so `ptr + off` (off < bytes) stays inside it; a prefetch
-            // is only a hint and never faults, and SSE is part of the
-            // x86-64 baseline. `wrapping_add` keeps the address computation
-            // itself free of preconditions.
-            unsafe { _mm_prefetch(ptr.wrapping_add(off).cast::<i8>(), _MM_HINT_T0) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (ptr, bytes);
+fn prefetch_row<T>(row: &[T]) {
+    let n = row.len().min(512 / std::mem::size_of::<T>().max(1));
+    unidb_kernels::prefetch(&row[..n]);
 }
 
 thread_local! {
@@ -464,8 +449,7 @@ impl Space for F32Space<'_> {
     }
     #[inline(always)]
     fn prefetch(&self, slot: u32) {
-        let r = self.row(slot);
-        prefetch_bytes(r.as_ptr().cast(), r.len() * 4);
+        prefetch_row(self.row(slot));
     }
 }
 
@@ -595,8 +579,7 @@ impl Space for F16Space<'_> {
 
     #[inline(always)]
     fn prefetch(&self, slot: u32) {
-        let r = self.row(slot);
-        prefetch_bytes(r.as_ptr().cast(), r.len() * 2);
+        prefetch_row(self.row(slot));
     }
 }
 
@@ -763,8 +746,7 @@ impl Space for I8Space<'_> {
 
     #[inline(always)]
     fn prefetch(&self, slot: u32) {
-        let r = self.row(slot);
-        prefetch_bytes(r.as_ptr().cast(), r.len());
+        prefetch_row(self.row(slot));
     }
 }
 

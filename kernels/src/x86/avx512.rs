@@ -13,6 +13,14 @@
 //! POPCNT, SSSE3, SSE4.1; see `isa.rs`), so the AVX2 entries' precondition
 //! holds here as well.
 //!
+//! This path does not use the shared loops of `lanes.rs` (AVX2, NEON and
+//! portable do): its f32 folds peel an aligning masked head and end in up
+//! to four masked vectors, one per chain, its integer kernels use VNNI and
+//! its bit kernels `vpopcntq`, so it would need hooks the other paths do
+//! not; and no machine this project is tested on (CI included) can run
+//! AVX-512, so a rewrite could be neither tested nor measured. It stays
+//! hand-written until one can.
+//!
 //! Design:
 //! - f32 kernels keep 4 independent 16-wide accumulators (64 floats per
 //!   iteration); `cosine` computes `ab`, `aa` and `bb` in the same pass.
