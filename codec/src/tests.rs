@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 mod budget;
 
-const BUILTIN: [&str; 21] = [
+const BUILTIN: [&str; 22] = [
     "plain",
     "one",
     "rle",
@@ -25,6 +25,7 @@ const BUILTIN: [&str; 21] = [
     "ans",
     "gcd",
     "decimal_ulp",
+    "f32",
 ];
 
 /// Deterministic random bits (the workspace's seeded generator).
@@ -104,6 +105,17 @@ fn float_sets() -> Vec<Vec<f64>> {
             .collect(),
         (0..500).map(|_| f64::from_bits(r())).collect(),
         (0..500).map(|i| (i / 100) as f64 * 0.25).collect(),
+        // f32 values widened, and f32 prices printed with six decimals
+        // (`f32`).
+        (0..500)
+            .map(|_| f64::from((r() % 100_000) as f32 / 7.0))
+            .collect(),
+        (0..500)
+            .map(|_| {
+                let cents = (r() % 200_000) as f32 / 100.0;
+                format!("{cents:.6}").parse().unwrap()
+            })
+            .collect(),
     ]
 }
 

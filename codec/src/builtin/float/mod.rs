@@ -7,9 +7,11 @@
 //! | `bss` | byte-stream split into a bytes child (e.g. `lz4`) |
 //! | `fbits` | the IEEE bits as `i64`, into an integer child ([`fbits`]) |
 //! | `decimal_ulp` | decimal plus a correction in units of the last place ([`decimal_ulp`]) |
+//! | `f32` | `f32` values widened or printed to decimals: the `f32`'s decimal or bits ([`widened`]) |
 
 pub(crate) mod decimal_ulp;
 pub(crate) mod fbits;
+pub(crate) mod widened;
 
 use unidb_registry::{plugin_info, submit};
 
