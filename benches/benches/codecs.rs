@@ -205,13 +205,20 @@ type Side<'a> = (&'static str, Box<dyn Fn() + 'a>);
 /// Seconds per call of `f`, the best of `rounds` batches of about 25 ms,
 /// the sides interleaved batch by batch.
 fn interleaved(sides: &[Side<'_>], rounds: usize) -> Vec<f64> {
+    interleaved_batches(sides, rounds, 0.025)
+}
+
+/// [`interleaved`] with batches of about `batch` seconds: on a loaded
+/// machine many short batches give the best one a better chance to run
+/// undisturbed than a few long ones.
+fn interleaved_batches(sides: &[Side<'_>], rounds: usize, batch: f64) -> Vec<f64> {
     let iters: Vec<u32> = sides
         .iter()
         .map(|(_, f)| {
             let t = Instant::now();
             f();
             let once = t.elapsed().as_secs_f64().max(1e-7);
-            ((0.025 / once) as u32).clamp(1, 10_000)
+            ((batch / once) as u32).clamp(1, 10_000)
         })
         .collect();
     let mut best = vec![f64::INFINITY; sides.len()];
@@ -531,7 +538,7 @@ fn report_corpus(dir: &std::path::Path) {
                 }),
             ),
         ];
-        let secs = interleaved(&sides, 3);
+        let secs = interleaved_batches(&sides, 31, 0.002);
         let ratio = |len: usize| raw.len() as f64 / len as f64;
         let (ours, p, z) = (ratio(enc.bytes.len()), ratio(pco.len()), ratio(z3.len()));
         let speed = secs[1] / secs[0];

@@ -562,13 +562,23 @@ impl DecodeCtx {
     /// A decoder that calls it must push exactly `count` values onto it,
     /// leave what it held untouched, and return it as its values.
     pub fn int_output(&mut self, count: usize) -> Vec<i64> {
+        self.prefix()
+            .unwrap_or_else(|| Vec::with_capacity(self.capacity(count)))
+    }
+
+    /// The column's values so far when this node is the top node of a
+    /// column block after the first (see [`int_output`](Self::int_output)):
+    /// the decoder must push its values onto it and return it. `None`
+    /// otherwise: the decoder may then return any vector, such as a
+    /// child's values transformed in place (no second buffer).
+    pub(crate) fn prefix(&mut self) -> Option<Vec<i64>> {
         if self.depth == self.prefix_depth {
             if let Some(v) = self.prefix.take() {
                 self.prefix_base = Some(v.len());
-                return v;
+                return Some(v);
             }
         }
-        Vec::with_capacity(self.capacity(count))
+        None
     }
 
     fn new(budget: Budget) -> Self {

@@ -95,6 +95,41 @@ fn contiguous(values: &Values) -> Option<Values> {
     Some(values.slice(start..start + WHOLE))
 }
 
+/// Whether `values` are integers whose deltas are nearly all one value
+/// but not all (a regular series with a few gaps, long runs with a few
+/// steps). A sample of [`WHOLE`] values rarely sees the exceptions, which
+/// decide between cascades (deltas or second differences, bit-packed or
+/// entropy-coded exceptions): on the sample the candidates come out
+/// nearly equal, so for such a stream the best [`MAX_FULL_ENCODINGS`] are
+/// all encoded in full and judged by their real sizes. The test is two
+/// passes over the values, no allocation.
+fn regular_with_gaps(values: &Values) -> bool {
+    let Values::Int(x) = values else {
+        return false;
+    };
+    if x.len() <= WHOLE {
+        return false;
+    }
+    // The majority delta, if any (Boyer-Moore vote), then its count.
+    let (mut cand, mut votes) = (0i64, 0usize);
+    for w in x.windows(2) {
+        let d = w[1].wrapping_sub(w[0]);
+        if votes == 0 {
+            (cand, votes) = (d, 1);
+        } else if d == cand {
+            votes += 1;
+        } else {
+            votes -= 1;
+        }
+    }
+    let deltas = x.len() - 1;
+    let hits = x
+        .windows(2)
+        .filter(|w| w[1].wrapping_sub(w[0]) == cand)
+        .count();
+    hits < deltas && hits * 10 >= deltas * 9
+}
+
 /// A codec cascade: the codec of a node and the cascades of the child
 /// streams it wrote, in the order it wrote them. The selection returns it
 /// with every node it encodes; a [`CascadeCache`](super::CascadeCache)
@@ -366,6 +401,9 @@ pub(super) fn encode_node(
     }
     let mut plain_node = Vec::new();
     try_codec(plain, values, 1, effort, Vec::new(), &mut plain_node)?;
+    // A regular series with gaps: the sample cannot rank the candidates,
+    // so the best few by the sample are all encoded in full.
+    let regular = regular_with_gaps(values);
     let sample = sample(values);
     let probe = sample.as_ref().unwrap_or(values);
     let contiguous = contiguous(values);
@@ -414,7 +452,7 @@ pub(super) fn encode_node(
     for (size, codec, done) in ranked.into_iter().take(MAX_FULL_ENCODINGS) {
         // A runner-up is worth a full encoding only when the sample saw it
         // within a quarter of the leader.
-        if tried == 1 && size > lead + lead / 4 {
+        if tried == 1 && size > lead + lead / 4 && !regular {
             break;
         }
         let (buf, casc, cost) = match done {
@@ -439,7 +477,7 @@ pub(super) fn encode_node(
         if !misjudged {
             tried += 1;
         }
-        if tried == 2 || sample.is_none() {
+        if (tried == 2 && !regular) || sample.is_none() {
             break;
         }
     }

@@ -42,6 +42,7 @@ fn builtin_plugins_are_exactly_these() {
             "delta",
             "dict",
             "dod",
+            "f32",
             "fbits",
             "for",
             "front",

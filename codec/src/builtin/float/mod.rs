@@ -7,9 +7,11 @@
 //! | `bss` | byte-stream split into a bytes child (e.g. `lz4`) |
 //! | `fbits` | the IEEE bits as `i64`, into an integer child ([`fbits`]) |
 //! | `decimal_ulp` | decimal plus a correction in units of the last place ([`decimal_ulp`]) |
+//! | `f32` | `f32` values widened or printed to decimals: the `f32`'s decimal or bits ([`widened`]) |
 
 pub(crate) mod decimal_ulp;
 pub(crate) mod fbits;
+pub(crate) mod widened;
 
 use unidb_registry::{plugin_info, submit};
 
@@ -52,6 +54,52 @@ pub(crate) fn read_exponent(r: &mut Reader<'_>) -> Result<usize, CodecError> {
         ));
     }
     Ok(e)
+}
+
+/// Most entries of the table [`decimals`] divides through once per
+/// distinct integer (32 KiB of floats).
+const QUOTIENT_TABLE: u64 = 4096;
+
+/// `i as f64 / p` for every `i` of `ints`, bit for bit what that
+/// expression gives, in the integers' own buffer and faster than one
+/// division after another: through a table of the quotients when the
+/// integers span a small range (each divided once), else converted with
+/// the magic-number trick (exact below `2^51`), which the compiler
+/// vectorises along with the division.
+pub(crate) fn decimals(mut ints: Vec<i64>, p: f64) -> Vec<f64> {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &i in &ints {
+        lo = lo.min(i);
+        hi = hi.max(i);
+    }
+    let span = (hi as u64).wrapping_sub(lo as u64);
+    // 2^52 + 2^51: its bits plus `i` are the bits of the float 2^52 + 2^51
+    // + i for |i| < 2^51.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    const LIMIT: i64 = 1 << 51;
+    // Each slot's integer is replaced by its float's bits.
+    if ints.is_empty() {
+    } else if span < QUOTIENT_TABLE && span * 4 < ints.len() as u64 {
+        let table: Vec<u64> = (0..=span)
+            .map(|k| (lo.wrapping_add(k as i64) as f64 / p).to_bits())
+            .collect();
+        let last = span as usize;
+        for x in &mut ints {
+            let k = ((*x as u64).wrapping_sub(lo as u64) as usize).min(last);
+            *x = table[k] as i64;
+        }
+    } else if lo >= -LIMIT && hi < LIMIT {
+        let m = MAGIC.to_bits() as i64;
+        for x in &mut ints {
+            *x = ((f64::from_bits(m.wrapping_add(*x) as u64) - MAGIC) / p).to_bits() as i64;
+        }
+    } else {
+        for x in &mut ints {
+            *x = (*x as f64 / p).to_bits() as i64;
+        }
+    }
+    // Same size and alignment: the collect reuses the buffer.
+    ints.into_iter().map(|b| f64::from_bits(b as u64)).collect()
 }
 
 /// `v` as `i / 10^e`, when that decodes bit for bit.
@@ -118,7 +166,7 @@ fn decimal_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCt
     let e = read_exponent(r)?;
     let nexc = r.count("exception count", count)?;
     let ints = child_ints(r, ctx, count)?;
-    let mut out: Vec<f64> = ints.iter().map(|&i| i as f64 / POW10[e]).collect();
+    let mut out = decimals(ints, POW10[e]);
     if nexc > 0 {
         let pos = child_ints(r, ctx, nexc)?;
         let Values::Float(exc) = ctx.child(r, DataKind::Float, nexc)? else {

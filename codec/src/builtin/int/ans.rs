@@ -6,8 +6,8 @@
 //! and a bin that holds one frequent value costs a fraction of a bit.
 //!
 //! The bins come from the sorted values: runs of one value that hold at
-//! least 1/64 of them get a bin each, the rest are cut into groups of about
-//! 1/64 of the values, and a dynamic program merges adjacent groups into
+//! least 1/256 of them get a bin each, the rest are cut into groups of about
+//! 1/256 of the values, and a dynamic program merges adjacent groups into
 //! the bins of least estimated size (entropy of the bins, offset bits and
 //! a per-bin header cost). Four interleaved coder states let the decoder
 //! work on four values at once.
@@ -19,8 +19,12 @@
 //! the four final states (LEB128, below `2^log`), `state_bits(LEB128)`,
 //! `offset_bits(LEB128)`, then the state stream (each value's
 //! renormalisation bits) and the offset stream (each value's offset in its
-//! bin), both least significant bit first. Decoding reads the bins of all
-//! values first, then the offsets, each from its own bit position.
+//! bin), both least significant bit first. Decoding works a batch of 256
+//! values at a time: the bins from the four states, then the offsets, each
+//! read from its own bit position (skipped when every bin has width 0,
+//! branched around when nearly every value's bin has).
+
+use std::mem::MaybeUninit;
 
 use unidb_registry::{plugin_info, submit};
 
@@ -43,7 +47,8 @@ submit!(Codec {
 const MAX_BINS: usize = 256;
 /// Smallest table size (log2); the symbol spread needs at least 32 states.
 const MIN_LOG: u32 = 5;
-/// Largest table size (log2): 2048 entries of 16 bytes stay in L1.
+/// Largest table size (log2): 2048 entries of 4 bytes stay in L1, and
+/// four states' renormalisation bits (at most 44) fit one refill.
 const MAX_LOG: u32 = 11;
 /// Widest offset in a bin; wider data is left to other codecs.
 const MAX_WIDTH: u32 = 56;
@@ -52,6 +57,9 @@ const LANES: usize = 4;
 /// Fewer values rarely pay for the header, and small streams (a sync
 /// batch's columns) skip the sort and the bin search.
 const MIN_VALUES: usize = 64;
+/// Groups of about `1/GROUPS` of the values each that the bins are made
+/// of (pco's unoptimised bins at its default level).
+const GROUPS: usize = 256;
 /// Estimated header bits per bin (lower bound, width, frequency).
 const BIN_HEADER_BITS: f64 = 40.0;
 
@@ -72,7 +80,7 @@ struct Bin {
 /// equal); `None` when the offsets would need more than [`MAX_WIDTH`] bits.
 fn choose_bins(sorted: &[i64]) -> Option<Vec<Bin>> {
     let n = sorted.len();
-    let target = n.div_ceil(64);
+    let target = n.div_ceil(GROUPS);
     // Groups (lowest, highest, count) over runs of equal values.
     let mut groups: Vec<(i64, i64, u64)> = Vec::new();
     let mut open: Option<(i64, i64, u64)> = None;
@@ -194,9 +202,12 @@ fn spread(freq: &[u32], log: u32) -> Vec<u16> {
     sym
 }
 
-/// The table size for `n` values in `nbins` bins.
+/// The table size for `n` values in `nbins` bins: about `n / 8` states
+/// (a larger table gains next to nothing on real columns, 0.04% over the
+/// corpus from 2^10 to 2^12 entries, and costs its construction on every
+/// decode).
 fn table_log(n: usize, nbins: usize) -> u32 {
-    let for_n = bit_width(n as u64).saturating_sub(2);
+    let for_n = bit_width(n as u64).saturating_sub(3);
     let for_bins = bit_width((nbins - 1) as u64) + 1;
     for_n.max(for_bins).clamp(MIN_LOG, MAX_LOG)
 }
@@ -323,48 +334,142 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
     Ok(true)
 }
 
-/// A decode table entry: the next state's base, the renormalisation bit
-/// count and the bin.
+/// A decode table entry: the next state's base, the mask and count of
+/// its renormalisation bits, and the bin.
 #[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     base: u16,
+    mask: u16,
     nb: u8,
     bin: u8,
 }
 
-/// A bit reader over a buffer padded with 8 zero bytes.
-struct BitIn<'a> {
-    padded: &'a [u8],
-    pos: usize,
-    acc: u64,
-    avail: u32,
+/// Entries of the decode table: every table size up to `2^MAX_LOG` uses
+/// a table of this size (states stay below `2^log`), so a state masked
+/// to it indexes without a bounds check.
+const TABLE: usize = 1 << MAX_LOG;
+
+/// An LSB-first bit stream padded with 8 zero bytes: reads clamp their
+/// position into the buffer, so a corrupt stream reads garbage (caught by
+/// the final bit count) instead of out of bounds.
+struct Stream {
+    padded: Vec<u8>,
 }
 
-impl BitIn<'_> {
-    /// Tops the buffer up to at least 56 bits.
-    #[inline(always)]
-    fn refill(&mut self) {
-        let at = self.pos.min(self.padded.len() - 8);
-        let word = u64::from_le_bytes(self.padded[at..at + 8].try_into().expect("8 bytes"));
-        self.acc |= word << self.avail;
-        let added = (63 - self.avail) / 8;
-        self.pos += added as usize;
-        self.avail += added * 8;
+impl Stream {
+    fn new(bytes: &[u8]) -> Self {
+        let mut padded = Vec::with_capacity(bytes.len() + 8);
+        padded.extend_from_slice(bytes);
+        padded.extend_from_slice(&[0; 8]);
+        Stream { padded }
     }
 
-    /// The next `bits` (at most 56) bits; the caller refilled.
+    /// The 8 bytes at byte `at` (clamped to the last full word).
     #[inline(always)]
-    fn take(&mut self, bits: u32) -> u64 {
-        let v = self.acc & ((1u64 << bits) - 1);
-        self.acc >>= bits;
-        self.avail -= bits;
-        v
+    fn word(&self, at: usize) -> u64 {
+        let at = at.min(self.padded.len() - 8);
+        let w: [u8; 8] = self.padded[at..at + 8].try_into().expect("8 bytes");
+        u64::from_le_bytes(w)
     }
+}
 
-    /// Bits consumed so far.
-    fn consumed(&self) -> u64 {
-        self.pos as u64 * 8 - u64::from(self.avail)
+/// Per bin: lower bound and offset mask, indexed by a byte.
+struct Bins {
+    lowers: [i64; MAX_BINS],
+    masks: [u64; MAX_BINS],
+    widths: [u8; MAX_BINS],
+}
+
+/// Values decoded per batch: the bins of a batch are found first (the
+/// coder states only), then their offsets added, each loop small enough
+/// to keep its state in registers.
+const BATCH: usize = 256;
+
+/// Decodes the bins of `bins.len()` values (a multiple of [`LANES`]) from
+/// the state stream at bit `pos`, four lanes at a time; returns the new
+/// position. A lane's renormalisation takes at most `MAX_LOG` (11) bits,
+/// so one 57-bit window covers four values.
+#[inline(never)]
+fn quads(
+    table: &[Entry; TABLE],
+    lanes: &mut [usize; LANES],
+    stream: &Stream,
+    mut pos: usize,
+    bins: &mut [u8],
+) -> usize {
+    let [mut s0, mut s1, mut s2, mut s3] = *lanes;
+    for q in bins.chunks_exact_mut(LANES) {
+        let mut w = stream.word(pos >> 3) >> (pos & 7);
+        let mut used = 0u32;
+        let mut step = |s: &mut usize| {
+            let e = table[*s & (TABLE - 1)];
+            *s = usize::from(e.base) + (w as usize & usize::from(e.mask));
+            w >>= e.nb;
+            used += u32::from(e.nb);
+            e.bin
+        };
+        q[0] = step(&mut s0);
+        q[1] = step(&mut s1);
+        q[2] = step(&mut s2);
+        q[3] = step(&mut s3);
+        pos += used as usize;
     }
+    *lanes = [s0, s1, s2, s3];
+    pos
+}
+
+/// How the offsets of a node are read, by the share of values in bins of
+/// width 0 (known from the frequencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offsets {
+    /// Every bin has width 0: the values are the bins' lower bounds.
+    None,
+    /// Nearly every value is in a bin of width 0: branch around the read.
+    Rare,
+    /// Read an offset for every value (width 0 reads zero bits).
+    Every,
+}
+
+/// Writes the value of every bin in `ks` to `out`, its offset read from
+/// `offsets` at bit `at`; returns the new position.
+#[inline(never)]
+fn with_offsets(
+    b: &Bins,
+    how: Offsets,
+    offsets: &Stream,
+    mut at: usize,
+    ks: &[u8],
+    out: &mut [MaybeUninit<i64>],
+) -> usize {
+    // Widths are at most 56 bits, so shift + width <= 63.
+    let read = |at: usize, k: usize| (offsets.word(at >> 3) >> (at & 7)) & b.masks[k];
+    match how {
+        Offsets::None => {
+            for (o, &k) in out.iter_mut().zip(ks) {
+                o.write(b.lowers[usize::from(k)]);
+            }
+        }
+        Offsets::Rare => {
+            for (o, &k) in out.iter_mut().zip(ks) {
+                let k = usize::from(k);
+                let w = b.widths[k];
+                if w == 0 {
+                    o.write(b.lowers[k]);
+                } else {
+                    o.write(b.lowers[k].wrapping_add(read(at, k) as i64));
+                    at += usize::from(w);
+                }
+            }
+        }
+        Offsets::Every => {
+            for (o, &k) in out.iter_mut().zip(ks) {
+                let k = usize::from(k);
+                o.write(b.lowers[k].wrapping_add(read(at, k) as i64));
+                at += usize::from(b.widths[k]);
+            }
+        }
+    }
+    at
 }
 
 fn ans_dec(
@@ -391,7 +496,11 @@ fn ans_dec(
     if nbins > l as usize {
         return Err(corrupt(r, format!("{nbins} ans bins in {l} states")));
     }
-    let mut bins: Vec<(i64, u8)> = Vec::with_capacity(nbins);
+    let mut bins = Bins {
+        lowers: [0; MAX_BINS],
+        masks: [0; MAX_BINS],
+        widths: [0; MAX_BINS],
+    };
     let mut freq: Vec<u32> = Vec::with_capacity(nbins);
     let mut lower = 0i64;
     let mut sum = 0u64;
@@ -410,7 +519,9 @@ fn ans_dec(
             return Err(corrupt(r, format!("ans bin {k} has frequency 0")));
         }
         sum += f as u64;
-        bins.push((lower, width));
+        bins.lowers[k] = lower;
+        bins.masks[k] = (1u64 << width) - 1;
+        bins.widths[k] = width;
         freq.push(f as u32);
     }
     if sum != u64::from(l) {
@@ -419,9 +530,9 @@ fn ans_dec(
             format!("ans frequencies sum to {sum}, expected {l}"),
         ));
     }
-    let mut lane = [0u32; LANES];
+    let mut lane = [0usize; LANES];
     for s in &mut lane {
-        *s = r.count("ans state", l as usize - 1)? as u32;
+        *s = r.count("ans state", l as usize - 1)?;
     }
     let bits_at = r.offset();
     let bits = r.varint("ans state bits")?;
@@ -443,59 +554,73 @@ fn ans_dec(
             max: usize::try_from(most).unwrap_or(usize::MAX),
         });
     }
+    // Values in bins of width 0, out of `l`.
+    let plain: u32 = freq
+        .iter()
+        .zip(&bins.widths)
+        .filter(|&(_, &w)| w == 0)
+        .map(|(&f, _)| f)
+        .sum();
+    let how = if plain == l {
+        Offsets::None
+    } else if plain >= l - l / 32 {
+        Offsets::Rare
+    } else {
+        Offsets::Every
+    };
     // The decode table: per state its bin, bit count and next base.
     let sym = spread(&freq, log);
-    let mut next = freq.clone();
-    let mut table = vec![Entry::default(); l as usize];
+    let mut next = freq;
+    let mut table = Box::new([Entry::default(); TABLE]);
     for (e, &k) in table.iter_mut().zip(&sym) {
         let xs = next[k as usize];
         next[k as usize] += 1;
         let nb = log + 1 - bit_width(u64::from(xs));
         *e = Entry {
             base: ((xs << nb) - l) as u16,
+            mask: ((1u32 << nb) - 1) as u16,
             nb: nb as u8,
             bin: k as u8,
         };
     }
-    let mut padded = Vec::with_capacity(stream.len() + 8);
-    padded.extend_from_slice(stream);
-    padded.extend_from_slice(&[0; 8]);
-    let mut br = BitIn {
-        padded: &padded,
-        pos: 0,
-        acc: 0,
-        avail: 0,
-    };
-    // Pass 1: the bin of every value, four lanes at a time; state bits
-    // take at most `log` (11) bits, so one refill covers four values.
-    let mut bin_of = vec![0u8; count];
-    #[inline(always)]
-    fn step(table: &[Entry], lane: &mut u32, br: &mut BitIn<'_>) -> u8 {
-        let e = table[*lane as usize];
-        *lane = u32::from(e.base) + br.take(u32::from(e.nb)) as u32;
-        e.bin
+    let state_stream = Stream::new(stream);
+    let offsets = Stream::new(offsets);
+    let mut out = ctx.int_output(count);
+    let base = out.len();
+    let (mut pos, mut at) = (0usize, 0usize);
+    let mut ks = [0u8; BATCH];
+    out.reserve(count);
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let full = n - n % LANES;
+        pos = quads(&table, &mut lane, &state_stream, pos, &mut ks[..full]);
+        if full < n {
+            // The last values: one lane each.
+            let mut w = state_stream.word(pos >> 3) >> (pos & 7);
+            for (k, s) in ks[full..n].iter_mut().zip(&mut lane) {
+                let e = table[*s & (TABLE - 1)];
+                *s = usize::from(e.base) + (w as usize & usize::from(e.mask));
+                w >>= e.nb;
+                pos += usize::from(e.nb);
+                *k = e.bin;
+            }
+        }
+        let len = out.len();
+        let spare = &mut out.spare_capacity_mut()[..n];
+        at = with_offsets(&bins, how, &offsets, at, &ks[..n], spare);
+        // SAFETY: `with_offsets` wrote the first `n` slots of the spare
+        // capacity (one per bin of `ks[..n]`), and `reserve` made room for
+        // all `count` values.
+        unsafe { out.set_len(len + n) };
+        left -= n;
     }
-    let [mut s0, mut s1, mut s2, mut s3] = lane;
-    let mut quads = bin_of.chunks_exact_mut(LANES);
-    for q in &mut quads {
-        br.refill();
-        q[0] = step(&table, &mut s0, &mut br);
-        q[1] = step(&table, &mut s1, &mut br);
-        q[2] = step(&table, &mut s2, &mut br);
-        q[3] = step(&table, &mut s3, &mut br);
-    }
-    let mut rest = [s0, s1, s2, s3];
-    br.refill();
-    for (b, s) in quads.into_remainder().iter_mut().zip(&mut rest) {
-        *b = step(&table, s, &mut br);
-    }
-    if br.consumed() != bits {
+    let rest = lane;
+    debug_assert_eq!(out.len() - base, count);
+    if pos as u64 != bits {
         return Err(CodecError::Corrupt {
             offset: bits_at,
-            reason: format!(
-                "ans state stream holds {bits} bits, the values took {}",
-                br.consumed()
-            ),
+            reason: format!("ans state stream holds {bits} bits, the values took {pos}"),
         });
     }
     if rest.iter().any(|&s| s != 0) {
@@ -504,40 +629,12 @@ fn ans_dec(
             reason: "ans states do not end where the encoder started".to_owned(),
         });
     }
-    // Pass 2: offsets, each read from its bit position (one unaligned
-    // 8-byte read; widths are at most 56 bits, so shift + width <= 63).
-    let used: u64 = bin_of.iter().map(|&k| u64::from(bins[k as usize].1)).sum();
-    if used != off_bits {
+    if at as u64 != off_bits {
         return Err(CodecError::Corrupt {
             offset: bits_at,
-            reason: format!("ans offset stream holds {off_bits} bits, the values take {used}"),
+            reason: format!("ans offset stream holds {off_bits} bits, the values take {at}"),
         });
     }
-    // Per bin lower bound and offset mask, indexed by a byte: no bounds
-    // checks in the loop.
-    let mut lowers = [0i64; MAX_BINS];
-    let mut widths = [0u8; MAX_BINS];
-    for (k, &(lo, w)) in bins.iter().enumerate() {
-        lowers[k] = lo;
-        widths[k] = w;
-    }
-    let mut out = ctx.int_output(count);
-    if off_bits == 0 {
-        out.extend(bin_of.iter().map(|&k| lowers[usize::from(k)]));
-        return Ok(Values::Int(out));
-    }
-    let mut opad = Vec::with_capacity(offsets.len() + 8);
-    opad.extend_from_slice(offsets);
-    opad.extend_from_slice(&[0; 8]);
-    let mut pos = 0usize;
-    out.extend(bin_of.iter().map(|&k| {
-        let (lower, width) = (lowers[usize::from(k)], widths[usize::from(k)]);
-        let at = pos >> 3;
-        let word = u64::from_le_bytes(opad[at..at + 8].try_into().expect("8 bytes"));
-        let off = (word >> (pos & 7)) & ((1u64 << width) - 1);
-        pos += usize::from(width);
-        lower.wrapping_add(off as i64)
-    }));
     Ok(Values::Int(out))
 }
 

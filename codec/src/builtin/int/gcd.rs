@@ -72,19 +72,25 @@ fn gcd_dec(
         return Err(corrupt(r, format!("gcd divisor {g}, expected 2 or more")));
     }
     let q = child_ints(r, ctx, count)?;
-    // Every quotient must land on the grid without wrapping past 2^64.
+    // Every quotient must land on the grid without wrapping past 2^64:
+    // checked in the same pass (flags or-ed together, no early exit).
     let limit = u64::MAX / g;
-    if let Some(bad) = q.iter().find(|&&q| q < 0 || q as u64 > limit) {
-        return Err(corrupt(
-            r,
-            format!("gcd quotient {bad} outside 0..={limit}"),
-        ));
+    let mut bad = false;
+    let value = |q: i64| {
+        bad |= q as u64 > limit;
+        min.wrapping_add((q as u64).wrapping_mul(g) as i64)
+    };
+    let out = match ctx.prefix() {
+        Some(mut out) => {
+            out.extend(q.into_iter().map(value));
+            out
+        }
+        // In the quotients' own buffer.
+        None => q.into_iter().map(value).collect(),
+    };
+    if bad {
+        return Err(corrupt(r, format!("a gcd quotient is outside 0..={limit}")));
     }
-    let mut out = ctx.int_output(count);
-    out.extend(
-        q.iter()
-            .map(|&q| min.wrapping_add((q as u64).wrapping_mul(g) as i64)),
-    );
     Ok(Values::Int(out))
 }
 

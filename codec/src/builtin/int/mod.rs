@@ -340,8 +340,21 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
     }
     let first = r.zigzag("first value")?;
     let d = child_ints(r, ctx, count - 1)?;
-    let out = ctx.int_output(count);
-    Ok(Values::Int(prefix_sum(first, &d, out)))
+    Ok(Values::Int(match ctx.prefix() {
+        Some(out) => prefix_sum(first, &d, out),
+        None => prefix_sum_in_place(first, d),
+    }))
+}
+
+/// [`prefix_sum`] in the deltas' own buffer: each slot takes the running
+/// sum before its delta is added (one slot pushed at the end).
+fn prefix_sum_in_place(first: i64, mut d: Vec<i64>) -> Vec<i64> {
+    d.push(0);
+    let mut acc = first;
+    for x in &mut d {
+        (*x, acc) = (acc, acc.wrapping_add(*x));
+    }
+    d
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -362,12 +375,28 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     }
     let first = r.zigzag("first value")?;
     let d0 = r.zigzag("first delta")?;
-    let dd = child_ints(r, ctx, count - 2)?;
+    let mut dd = child_ints(r, ctx, count - 2)?;
     // Both running sums in one pass.
-    let mut out = ctx.int_output(count);
     let (mut v, mut d) = (first, d0);
+    let second = v.wrapping_add(d);
+    let Some(mut out) = ctx.prefix() else {
+        // In the second differences' own buffer, two slots later: each
+        // slot takes the value two places before its own.
+        dd.extend([0, 0]);
+        let mut prev = [first, second];
+        v = second;
+        for x in &mut dd {
+            let next = *x;
+            *x = prev[0];
+            prev[0] = prev[1];
+            d = d.wrapping_add(next);
+            v = v.wrapping_add(d);
+            prev[1] = v;
+        }
+        return Ok(Values::Int(dd));
+    };
     out.push(v);
-    v = v.wrapping_add(d);
+    v = second;
     out.push(v);
     out.extend(dd.iter().map(|&x| {
         d = d.wrapping_add(x);
