@@ -661,9 +661,8 @@ pub mod leb128 {
 }
 
 /// A malformed LEB128 value. Offsets are byte indices into the slice given
-/// to the decoder.
+/// to the decoder. These are all the ways LEB128 can be malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Leb128Error {
     /// The input ends inside a value.
     Truncated {

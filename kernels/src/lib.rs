@@ -23,6 +23,7 @@
 mod aarch64;
 pub mod bitpack;
 mod dispatch;
+mod errors;
 pub mod f16;
 mod isa;
 mod portable;
