@@ -31,7 +31,7 @@ use unidb_common::rng::splitmix64;
 
 use rayon::prelude::*;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{ReadExt, Reader, Writer};
 use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{HnswConfig, IndexConfig, SearchParams, VectorData, VectorIndex};

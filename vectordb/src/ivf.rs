@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use unidb_kernels::Kernels;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{ReadExt, Reader, Writer};
 use crate::collection::Rows;
 use crate::data::Rng;
 use crate::error::{Result, VectorError};
