@@ -69,6 +69,17 @@ fn print_report<E: std::fmt::Display>(report: Result<String, E>) -> ExitCode {
     }
 }
 
+/// Draws `label [#####     ] done/total (pct%)` on standard error, on one
+/// line redrawn in place.
+fn progress_bar(label: &str, done: usize, total: usize) {
+    let pct = (done * 100 / total.max(1)).min(100);
+    let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
+    eprint!("\r{label} [{bar}] {done}/{total} ({pct}%)");
+    if done >= total {
+        eprintln!();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // An invalid UNIDB_ISA is refused here, once, for every command: the
@@ -89,7 +100,14 @@ fn main() -> ExitCode {
         Some(Command::Compress(args)) => return print_report(unidb::compress::run(&args)),
         Some(Command::Sync { command }) => return print_report(command.run()),
         Some(Command::Vector { command }) => {
-            return match command.run(&mut std::io::stdout().lock()) {
+            use std::io::IsTerminal as _;
+            let progress: unidb_vectordb::bench::ProgressFn<'_> = if std::io::stderr().is_terminal()
+            {
+                &progress_bar
+            } else {
+                &|_, _, _| {}
+            };
+            return match command.run_with_progress(&mut std::io::stdout().lock(), progress) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err}");
