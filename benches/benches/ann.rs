@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use unidb_common::rng::SplitMix64;
-use unidb_vectordb::index::{HnswConfig, IndexConfig, SearchParams};
 use unidb_vectordb::io::{read_ivecs, read_vectors};
-use unidb_vectordb::{Collection, CollectionConfig, SearchOptions};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::{Collection, CollectionConfig, Params, SearchOptions};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 struct Args {
@@ -171,16 +171,14 @@ fn main() {
     for (i, v) in d.base.chunks(d.dim).enumerate() {
         coll.insert(i as u64, v, None).expect("insert");
     }
-    let config = IndexConfig {
-        hnsw: HnswConfig {
-            m: a.m,
-            ef_construction: a.ef_construction,
-            parallel: false,
-            ..HnswConfig::default()
-        },
-        ..IndexConfig::default()
+    let config = HnswConfig {
+        m: a.m,
+        ef_construction: a.ef_construction,
+        parallel: false,
+        ..HnswConfig::default()
     };
-    coll.create_index("hnsw", "hnsw", &config).expect("hnsw");
+    coll.create_index("hnsw", "hnsw", Params::typed(&config))
+        .expect("hnsw");
     let udb_build = started.elapsed().as_secs_f64();
 
     // USearch: same M (its `connectivity`; layer 0 keeps 2·M as ours),
@@ -205,12 +203,10 @@ fn main() {
     let queries: Vec<&[f32]> = d.query.chunks(d.dim).collect();
     let mut summary = Vec::new();
     for &ef in &a.ef {
+        let search = HnswSearch { ef: Some(ef) };
         let opts = SearchOptions {
             index: Some("hnsw"),
-            params: SearchParams {
-                ef: Some(ef),
-                nprobe: None,
-            },
+            params: Params::typed(&search),
             filter: None,
         };
         us.change_expansion_search(ef);

@@ -732,7 +732,3 @@ impl fmt::Display for Leb128Error {
 }
 
 impl std::error::Error for Leb128Error {}
-
-#[cfg(test)]
-#[path = "bytes_tests.rs"]
-mod tests;

@@ -319,5 +319,4 @@ pub fn list_temps(path: &Path) -> Result<Vec<PathBuf>, FsError> {
 }
 
 #[cfg(test)]
-#[path = "fs_tests.rs"]
 mod tests;

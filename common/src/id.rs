@@ -1,27 +1,16 @@
-//! Identifiers: stable replica ids and time-ordered unique ids.
+//! Identifiers both databases use.
 //!
+//! * [`Id`] is a user's key for a stored item (a vector, a feature row's
+//!   entity): a number or a string, ordered numbers first.
 //! * [`ReplicaId`] names a replica or client for its whole life: 64 random
 //!   bits, printed as 16 hex digits.
-//! * [`Id`] is a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds followed by
-//!   74 bits that are random for the first id of a millisecond and
-//!   incremented for the following ones, so ids sort by creation time and are
-//!   strictly increasing within one [`IdGenerator`] (RFC 9562 §6.2, method 2),
-//!   even when the clock stalls or goes backwards.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use unidb_common::id::{Id, IdGenerator, ReplicaId};
-//! use unidb_common::time::ManualClock;
+//! use unidb_common::id::{Id, ReplicaId};
 //!
-//! let a = Id::new();
-//! let b = Id::new();
-//! assert!(a < b);
-//! assert_eq!(a.to_string().parse::<Id>()?, a);
-//!
-//! // Deterministic ids for tests: a manual clock and a fixed seed.
-//! let gen = IdGenerator::with_seed(Arc::new(ManualClock::new(1_700_000_000_000)), 42);
-//! let id = gen.next_id();
-//! assert_eq!(id.timestamp_ms(), 1_700_000_000_000);
+//! assert_eq!(Id::from(7u64).to_string(), "7");
+//! assert_eq!(Id::from("user-42").to_string(), "user-42");
+//! assert!(Id::from(u64::MAX) < Id::from("0"));
 //!
 //! let replica = ReplicaId::from_u64(0xbeef);
 //! assert_eq!(replica.to_string(), "000000000000beef");
@@ -31,12 +20,9 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::rng::SplitMix64;
 use crate::time::{Clock, SystemClock};
 
 /// Errors parsing identifiers.
@@ -48,22 +34,6 @@ pub enum IdError {
     InvalidReplicaId {
         /// The rejected text.
         input: String,
-    },
-    /// Text that is not a UUID.
-    #[error("invalid id {input:?}: {reason}")]
-    InvalidId {
-        /// The rejected text (truncated to 64 characters).
-        input: String,
-        /// Why the UUID parser rejected it.
-        reason: String,
-    },
-    /// A well-formed UUID that is not version 7.
-    #[error("id {uuid} is a version {version} UUID; expected a version 7 (time-ordered) UUID")]
-    NotVersion7 {
-        /// The UUID.
-        uuid: String,
-        /// Its version number.
-        version: usize,
     },
 }
 
@@ -126,333 +96,45 @@ impl FromStr for ReplicaId {
     }
 }
 
-/// A time-ordered unique identifier: a UUID version 7.
+/// A user's key for a stored item: a number or a string.
 ///
-/// Ordering (`Ord`) is creation order across milliseconds, and strict
-/// creation order within one [`IdGenerator`]. `Display` is the hyphenated
-/// lowercase UUID form; serde uses that string in human-readable formats and
-/// 16 bytes otherwise, and rejects UUIDs that are not version 7.
-///
-/// Ids are unique, not secret: the random bits come from a fast generator
-/// seeded from the operating system, not a cryptographic one.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Uuid", into = "Uuid")]
-pub struct Id(Uuid);
-
-impl Id {
-    /// A new id from the process-wide generator (system clock, random seed).
-    ///
-    /// Strictly greater than every id this function returned before in the process.
-    pub fn new() -> Self {
-        static GLOBAL: OnceLock<IdGenerator> = OnceLock::new();
-        GLOBAL
-            .get_or_init(|| IdGenerator::new(Arc::new(SystemClock)))
-            .next_id()
-    }
-
-    /// The Unix milliseconds embedded in the id.
-    pub fn timestamp_ms(&self) -> u64 {
-        (self.0.as_u128() >> 80) as u64
-    }
-
-    /// The id as a 128-bit integer (big-endian UUID bytes).
-    pub fn as_u128(&self) -> u128 {
-        self.0.as_u128()
-    }
-
-    /// The id from a 128-bit integer; fails if it is not a version 7 UUID.
-    pub fn from_u128(v: u128) -> Result<Self, IdError> {
-        Self::try_from(Uuid::from_u128(v))
-    }
-
-    /// The 16 bytes of the UUID.
-    pub fn to_bytes(&self) -> [u8; 16] {
-        *self.0.as_bytes()
-    }
-
-    /// The id from 16 UUID bytes; fails if they are not a version 7 UUID.
-    pub fn from_bytes(bytes: [u8; 16]) -> Result<Self, IdError> {
-        Self::try_from(Uuid::from_bytes(bytes))
-    }
-
-    /// The underlying UUID.
-    pub fn as_uuid(&self) -> &Uuid {
-        &self.0
-    }
-}
-
-impl Default for Id {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl TryFrom<Uuid> for Id {
-    type Error = IdError;
-
-    fn try_from(u: Uuid) -> Result<Self, IdError> {
-        // Version 7 and the RFC 9562 variant (bits 10).
-        if u.get_version_num() != 7 || u.get_variant() != uuid::Variant::RFC4122 {
-            return Err(IdError::NotVersion7 {
-                uuid: u.to_string(),
-                version: u.get_version_num(),
-            });
-        }
-        Ok(Self(u))
-    }
-}
-
-impl From<Id> for Uuid {
-    fn from(id: Id) -> Uuid {
-        id.0
-    }
+/// Numbers order before strings; serde writes a number or a string
+/// (untagged), so `7` and `"7"` are different ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Num(u64),
+    /// A string id.
+    Str(String),
 }
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0.hyphenated(), f)
-    }
-}
-
-impl FromStr for Id {
-    type Err = IdError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let u = Uuid::parse_str(s).map_err(|e| IdError::InvalidId {
-            input: s.chars().take(64).collect(),
-            reason: e.to_string(),
-        })?;
-        Self::try_from(u)
-    }
-}
-
-/// Mask of the 74 non-time, non-version, non-variant bits (`rand_a` and `rand_b`).
-const RAND_BITS: u32 = 74;
-const RAND_MAX: u128 = (1u128 << RAND_BITS) - 1;
-
-/// Generates strictly increasing UUIDv7 [`Id`]s from a [`Clock`].
-///
-/// Within a millisecond (or while the clock stands still or moves back) the
-/// 74-bit random field is incremented by one; the first id of a new
-/// millisecond starts from a fresh random value whose top bit is cleared, so
-/// at least 2^73 ids fit in a millisecond before the generator borrows the
-/// next millisecond. Thread-safe (a mutex around two integers).
-#[derive(Debug)]
-pub struct IdGenerator {
-    clock: Arc<dyn Clock>,
-    state: Mutex<GenState>,
-}
-
-#[derive(Debug)]
-struct GenState {
-    last_ms: u64,
-    last_rand: u128,
-    started: bool,
-    rng: SplitMix64,
-}
-
-impl IdGenerator {
-    /// A generator reading `clock`, seeded from the operating system.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self::with_seed(clock, os_random_u64())
-    }
-
-    /// A generator with a fixed seed: with a [`crate::time::ManualClock`]
-    /// it produces the same ids every run, for deterministic tests.
-    pub fn with_seed(clock: Arc<dyn Clock>, seed: u64) -> Self {
-        Self {
-            clock,
-            state: Mutex::new(GenState {
-                last_ms: 0,
-                last_rand: 0,
-                started: false,
-                rng: SplitMix64::new(seed),
-            }),
+        match self {
+            Id::Num(n) => write!(f, "{n}"),
+            Id::Str(s) => f.write_str(s),
         }
     }
-
-    /// The next id: strictly greater than every id this generator returned.
-    pub fn next_id(&self) -> Id {
-        let now = self.clock.now_ms().min((1u64 << 48) - 1);
-        // A poisoned lock only means another thread panicked mid-call; the
-        // state is two integers that are always consistent, so carry on.
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (ms, rand) = if !st.started || now > st.last_ms {
-            (now, st.fresh_random())
-        } else if st.last_rand < RAND_MAX {
-            (st.last_ms, st.last_rand + 1)
-        } else {
-            // 2^73 ids in one millisecond: borrow the next millisecond.
-            (st.last_ms + 1, st.fresh_random())
-        };
-        st.started = true;
-        st.last_ms = ms;
-        st.last_rand = rand;
-        drop(st);
-        Id(Uuid::from_u128(encode_v7(ms, rand)))
-    }
 }
 
-impl GenState {
-    fn fresh_random(&mut self) -> u128 {
-        let hi = u128::from(self.rng.next_u64());
-        let lo = u128::from(self.rng.next_u64());
-        // 73 random bits: the top bit of the 74 is left clear for increments.
-        ((hi << 64) | lo) & (RAND_MAX >> 1)
+impl From<u64> for Id {
+    fn from(v: u64) -> Self {
+        Id::Num(v)
     }
 }
-
-/// Lays out `unix_ts_ms(48) | ver=7(4) | rand_a(12) | var=0b10(2) | rand_b(62)`.
-fn encode_v7(ms: u64, rand: u128) -> u128 {
-    let rand_a = (rand >> 62) & 0xFFF;
-    let rand_b = rand & ((1u128 << 62) - 1);
-    (u128::from(ms) << 80) | (0x7u128 << 76) | (rand_a << 64) | (0b10u128 << 62) | rand_b
+impl From<&str> for Id {
+    fn from(v: &str) -> Self {
+        Id::Str(v.to_owned())
+    }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::time::ManualClock;
-    use proptest::prelude::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn send_sync() {
-        assert_send_sync::<IdGenerator>();
-        assert_send_sync::<Id>();
-        assert_send_sync::<ReplicaId>();
+impl From<String> for Id {
+    fn from(v: String) -> Self {
+        Id::Str(v)
     }
-
-    #[test]
-    fn ids_are_valid_v7_with_clock_timestamp() {
-        let clock = ManualClock::new(1_700_000_000_123);
-        let gen = IdGenerator::with_seed(Arc::new(clock.clone()), 1);
-        let id = gen.next_id();
-        // Independent check through the uuid crate's own decoder.
-        assert_eq!(id.as_uuid().get_version_num(), 7);
-        assert_eq!(id.as_uuid().get_variant(), uuid::Variant::RFC4122);
-        let (secs, nanos) = id.as_uuid().get_timestamp().unwrap().to_unix();
-        assert_eq!(
-            secs * 1000 + u64::from(nanos) / 1_000_000,
-            1_700_000_000_123
-        );
-        assert_eq!(id.timestamp_ms(), 1_700_000_000_123);
-    }
-
-    #[test]
-    fn deterministic_with_seed() {
-        let a = IdGenerator::with_seed(Arc::new(ManualClock::new(5)), 9);
-        let b = IdGenerator::with_seed(Arc::new(ManualClock::new(5)), 9);
-        let c = IdGenerator::with_seed(Arc::new(ManualClock::new(5)), 10);
-        let va: Vec<Id> = (0..10).map(|_| a.next_id()).collect();
-        let vb: Vec<Id> = (0..10).map(|_| b.next_id()).collect();
-        assert_eq!(va, vb);
-        assert_ne!(va[0], c.next_id());
-    }
-
-    #[test]
-    fn monotonic_across_stalls_and_backward_jumps() {
-        let clock = ManualClock::new(1_000);
-        let gen = IdGenerator::with_seed(Arc::new(clock.clone()), 3);
-        let mut prev = gen.next_id();
-        for step in 0..2_000u64 {
-            match step % 7 {
-                0 => clock.advance(1),
-                3 => {
-                    clock.set(clock.now_ms().saturating_sub(5));
-                    0
-                }
-                _ => 0,
-            };
-            let id = gen.next_id();
-            assert!(id > prev, "{id} !> {prev}");
-            prev = id;
-        }
-    }
-
-    #[test]
-    fn global_new_is_monotonic_across_threads() {
-        let mut all: Vec<Id> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..4)
-                .map(|_| {
-                    s.spawn(|| {
-                        let v: Vec<Id> = (0..2_000).map(|_| Id::new()).collect();
-                        assert!(v.windows(2).all(|w| w[0] < w[1]));
-                        v
-                    })
-                })
-                .collect();
-            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
-        });
-        let n = all.len();
-        all.sort();
-        all.dedup();
-        assert_eq!(all.len(), n);
-    }
-
-    #[test]
-    fn parse_and_serde_round_trip() {
-        let id = Id::new();
-        let s = id.to_string();
-        assert_eq!(s.len(), 36);
-        assert_eq!(s.parse::<Id>().unwrap(), id);
-        let json = serde_json::to_string(&id).unwrap();
-        assert_eq!(json, format!("\"{s}\""));
-        assert_eq!(serde_json::from_str::<Id>(&json).unwrap(), id);
-        assert_eq!(Id::from_bytes(id.to_bytes()).unwrap(), id);
-        assert_eq!(Id::from_u128(id.as_u128()).unwrap(), id);
-        // A v4 UUID is rejected, by parse and by serde.
-        let v4 = "550e8400-e29b-41d4-a716-446655440000";
-        assert!(matches!(
-            v4.parse::<Id>(),
-            Err(IdError::NotVersion7 { version: 4, .. })
-        ));
-        assert!(serde_json::from_str::<Id>(&format!("\"{v4}\"")).is_err());
-        assert!(matches!(
-            "nope".parse::<Id>(),
-            Err(IdError::InvalidId { .. })
-        ));
-    }
-
-    #[test]
-    fn replica_id_text() {
-        let r = ReplicaId::from_u64(u64::MAX);
-        assert_eq!(r.to_string(), "ffffffffffffffff");
-        assert_eq!("FFFFFFFFFFFFFFFF".parse::<ReplicaId>().unwrap(), r);
-        assert_eq!("1".parse::<ReplicaId>().unwrap().as_u64(), 1);
-        for bad in ["", "g", "+1", "12345678901234567", " 1", "0x1"] {
-            assert!(
-                matches!(
-                    bad.parse::<ReplicaId>(),
-                    Err(IdError::InvalidReplicaId { .. })
-                ),
-                "{bad:?} accepted"
-            );
-        }
-        assert_ne!(ReplicaId::random(), ReplicaId::random());
-        let json = serde_json::to_string(&r).unwrap();
-        assert_eq!(serde_json::from_str::<ReplicaId>(&json).unwrap(), r);
-    }
-
-    proptest! {
-        #[test]
-        fn replica_id_display_parse_round_trip(v in any::<u64>()) {
-            let r = ReplicaId::from_u64(v);
-            prop_assert_eq!(r.to_string().parse::<ReplicaId>().unwrap(), r);
-        }
-
-        #[test]
-        fn encode_v7_matches_uuid_builder(ms in 0u64..(1 << 48), rand in any::<u128>()) {
-            let rand = rand & RAND_MAX;
-            let ours = Uuid::from_u128(encode_v7(ms, rand));
-            // uuid's builder takes rand_a (12 bits) then rand_b (62 bits) in 10 bytes
-            // with the version/variant bits overwritten.
-            let bytes = (((rand >> 62) << 64) | (rand & ((1 << 62) - 1))).to_be_bytes();
-            let mut ten = [0u8; 10];
-            ten.copy_from_slice(&bytes[6..16]);
-            let theirs = uuid::Builder::from_unix_timestamp_millis(ms, &ten).into_uuid();
-            prop_assert_eq!(ours, theirs);
-        }
+}
+impl From<&Id> for Id {
+    fn from(v: &Id) -> Self {
+        v.clone()
     }
 }

@@ -11,12 +11,13 @@
 //! * [`fs`]: crash-safe file replacement ([`write_atomic`](fs::write_atomic)):
 //!   a unique temporary file, fsync, rename, directory fsync, and clean-up of
 //!   the temporary files of killed processes.
-//! * [`id`]: time-ordered unique [`Id`]s (UUIDv7) and stable [`ReplicaId`]s.
-//! * [`collections`]: the cache [`LruCache`](collections::LruCache),
-//!   [`ConcurrentMap`](collections::ConcurrentMap) and
-//!   [`Versioned`](collections::Versioned).
+//! * [`id`]: users' keys ([`Id`]: a number or a string) and stable [`ReplicaId`]s.
+//! * [`collections`]: the cache [`LruCache`](collections::LruCache) (the
+//!   codecs' cascade cache).
 //! * [`metrics`]: lock-free counters, gauges and latency histograms with
 //!   percentiles, a timer guard, and named [`Metrics`](metrics::Metrics) with snapshots.
+//! * [`value`]: the typed [`Value`](value::Value) and
+//!   [`ColumnType`](value::ColumnType) both databases store.
 //! * [`time`]: the [`Clock`] trait (system and manual clocks), monotonic
 //!   time, and the hybrid logical clock [`Hlc`].
 //!
@@ -32,8 +33,7 @@
 //! assert!(hlc.now() > t1);
 //!
 //! let replica = ReplicaId::random();
-//! let id = Id::new();
-//! assert_eq!(id.to_string().parse::<Id>().unwrap(), id);
+//! assert_eq!(Id::from("user-42").to_string(), "user-42");
 //! assert_eq!(replica.to_string().parse::<ReplicaId>().unwrap(), replica);
 //!
 //! let err = Error::validation("dimension 0 is not in 1..=65536", "config.dim");
@@ -46,7 +46,8 @@
 //! let hits = metrics.counter("cache.hits"); // look up once, update lock-free
 //! let get_ns = metrics.histogram("cache.get_ns");
 //! let mut cache = LruCache::with_weigher(1 << 20, |_k: &Id, v: &Vec<u8>| v.len());
-//! cache.put(id, vec![0u8; 1024]);
+//! let id = Id::from(7u64);
+//! cache.put(id.clone(), vec![0u8; 1024]);
 //! {
 //!     let _timer = get_ns.start_timer(); // records on drop
 //!     if cache.get(&id).is_some() {
@@ -68,9 +69,10 @@ pub mod id;
 pub mod metrics;
 pub mod rng;
 pub mod time;
+pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
-pub use id::{Id, IdError, IdGenerator, ReplicaId};
+pub use id::{Id, IdError, ReplicaId};
 pub use time::{
     monotonic_ns, Clock, ClockError, Hlc, HlcTimestamp, ManualClock, MonotonicClock, SystemClock,
 };

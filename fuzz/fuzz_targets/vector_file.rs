@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use unidb_vectordb::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams};
-use unidb_vectordb::{persist, Collection, CollectionConfig, Id, SearchOptions, Value};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
+use unidb_vectordb::{persist, Collection, CollectionConfig, Id, Params, SearchOptions, Value};
 
 /// Header fields (see the format table in `vectordb/src/persist.rs`).
 const CRC_AT: usize = 12;
@@ -57,30 +58,31 @@ fn template() -> &'static [u8] {
         for i in 0..24u64 {
             let x = i as f32;
             let mut meta = BTreeMap::new();
-            meta.insert("i".to_owned(), Value::Int(i as i64));
+            meta.insert("i".to_owned(), Value::I64(i as i64));
             if i % 3 == 0 {
-                meta.insert("s".to_owned(), Value::Str(format!("v{i}")));
+                meta.insert("s".to_owned(), Value::Text(format!("v{i}")));
             }
             c.insert(i, &[x, (x * 0.7).sin(), 1.0 - x], Some(meta))
                 .expect("valid vector");
         }
         c.delete(5u64).expect("id 5 exists");
-        let config = IndexConfig {
-            hnsw: HnswConfig {
-                m: 4,
-                ef_construction: 16,
-                ..HnswConfig::default()
-            },
-            ivf: IvfConfig {
-                nlist: 4,
-                nprobe: 2,
-                iterations: 3,
-                ..IvfConfig::default()
-            },
+        let hnsw = HnswConfig {
+            m: 4,
+            ef_construction: 16,
+            ..HnswConfig::default()
         };
-        for kind in ["flat", "hnsw", "ivf"] {
-            c.create_index(kind, kind, &config).expect("built-in index");
-        }
+        let ivf = IvfConfig {
+            nlist: 4,
+            nprobe: 2,
+            iterations: 3,
+            ..IvfConfig::default()
+        };
+        c.create_index("flat", "flat", Params::defaults())
+            .expect("built-in index");
+        c.create_index("hnsw", "hnsw", Params::typed(&hnsw))
+            .expect("built-in index");
+        c.create_index("ivf", "ivf", Params::typed(&ivf))
+            .expect("built-in index");
         persist::to_bytes(&c)
     })
 }
@@ -105,16 +107,24 @@ fn check_searches(c: &Collection, query: &[f32]) {
     let names = c.index_names();
     let indexes = std::iter::once(None).chain(names.iter().map(|n| Some(n.as_str())));
     for index in indexes {
+        // The index searched: the one named, else the first attached.
+        let kind = index
+            .or(names.first().map(String::as_str))
+            .and_then(|n| c.index(n).ok())
+            .map(|i| i.kind());
         for (k, knob) in [(1, None), (3, None), (4, Some(usize::MAX)), (2, Some(1))] {
+            let (hnsw, ivf) = (HnswSearch { ef: knob }, IvfSearch { nprobe: knob });
+            let params = match kind {
+                Some("hnsw") => Params::typed(&hnsw),
+                Some("ivf") => Params::typed(&ivf),
+                _ => Params::defaults(),
+            };
             let options = SearchOptions {
                 index,
-                params: SearchParams {
-                    ef: knob,
-                    nprobe: knob,
-                },
+                params,
                 ..SearchOptions::default()
             };
-            let Ok(hits) = c.search(query, k, &options) else {
+            let Ok(hits) = c.search_with(query, k, &options) else {
                 continue;
             };
             assert!(hits.len() <= k.min(n), "{} hits for k={k}", hits.len());

@@ -6,7 +6,7 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 
 use crate::schema::{ColumnId, TableId};
-use crate::value::Value;
+use unidb_common::value::Value;
 
 /// What a change does to its row.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use unidb_common::id::ReplicaId;
 use unidb_common::time::ClockError;
 use unidb_common::ErrorKind;
 
-use crate::value::ColumnType;
+use unidb_common::value::ColumnType;
 
 /// Everything that can go wrong in the sync database. Every error names what
 /// was wrong and where; an operation that fails changes nothing.
@@ -241,7 +241,3 @@ impl From<SyncError> for unidb_common::Error {
 
 /// Result alias of the crate.
 pub type Result<T, E = SyncError> = std::result::Result<T, E>;
-
-#[cfg(test)]
-#[path = "error_tests.rs"]
-mod tests;

@@ -67,13 +67,7 @@ pub mod schema;
 pub mod sim;
 pub mod snapshot;
 pub mod sync;
-pub mod value;
 pub mod wire;
-
-#[cfg(test)]
-mod sync_tests;
-#[cfg(test)]
-mod tests;
 
 pub use change::{Change, ChangeOp, VersionVector};
 pub use db::{Collected, Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
@@ -81,7 +75,7 @@ pub use error::{Result, SyncError};
 pub use resolver::{Cell, MergeStrategy, PnCounter, Register, Resolver};
 pub use schema::{Column, ColumnDef, ColumnId, Migration, Schema, Table, TableDef, TableId};
 pub use sync::{channel, sync_pair, Endpoint, Session, SyncConfig};
-pub use value::{ColumnType, Value};
+pub use unidb_common::value::{ColumnType, Value};
 pub use wire::Message;
 
 /// The crate name.

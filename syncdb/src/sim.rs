@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::resolver::Cell;
 use crate::schema::{ColumnDef, Migration, Schema, TableDef, TableId};
 use crate::sync::{Session, SyncConfig};
-use crate::value::{ColumnType, Value};
+use unidb_common::value::{ColumnType, Value};
 
 /// Every live row of every table: table name → key → row.
 pub type Dump = BTreeMap<String, BTreeMap<Value, Row>>;
@@ -64,10 +64,11 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
+    /// Also the defaults of `unidb sync simulate`.
     fn default() -> Self {
         SimConfig {
             replicas: 3,
-            ops: 100,
+            ops: 200,
             seed: 1,
             drop: 0.2,
             duplicate: 0.1,

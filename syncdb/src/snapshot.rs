@@ -252,10 +252,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
     })
 }
 
-#[cfg(test)]
-#[path = "snapshot_tests.rs"]
-mod tests;
-
 /// A typed error for a failed file operation on the snapshot file `path`.
 fn io_error(op: &'static str, path: &Path, source: io::Error) -> SyncError {
     SyncError::Io {

@@ -24,8 +24,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+use unidb_common::config::{check_range, Validate};
 use unidb_common::id::ReplicaId;
+use unidb_common::metrics::{Counter, Gauge, Histogram, Metrics};
 
 use crate::change::VersionVector;
 use crate::columnar::BatchEncoder;
@@ -37,7 +41,22 @@ use crate::wire::{batches_with, Message};
 type Reply = (Message, Option<Vec<u8>>);
 
 /// Settings of a [`Session`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Loadable from JSON with `unidb_common::config` (unknown fields are an
+/// error naming them, and [`Validate`] checks the ranges):
+///
+/// ```
+/// use unidb_syncdb::SyncConfig;
+///
+/// let c: SyncConfig = unidb_common::config::from_json_str(r#"{"max_batch_bytes": 16384}"#, "sync.json")?;
+/// assert_eq!(c.max_batch_bytes, 16384);
+/// let err = unidb_common::config::from_json_str::<SyncConfig>(r#"{"max_batch_bytes": 0}"#, "sync.json")
+///     .unwrap_err();
+/// assert_eq!(err.location(), Some("max_batch_bytes"));
+/// # Ok::<(), unidb_common::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Largest encoded size of one change batch (a single larger change is
     /// sent alone). Default 64 KiB.
@@ -52,7 +71,75 @@ impl Default for SyncConfig {
     }
 }
 
+impl SyncConfig {
+    /// The smallest accepted [`max_batch_bytes`](Self::max_batch_bytes).
+    pub const MIN_BATCH_BYTES: usize = 1024;
+    /// The largest accepted [`max_batch_bytes`](Self::max_batch_bytes).
+    pub const MAX_BATCH_BYTES: usize = 64 << 20;
+}
+
+impl Validate for SyncConfig {
+    fn validate(&self) -> unidb_common::Result<()> {
+        check_range(
+            "max_batch_bytes",
+            self.max_batch_bytes,
+            Self::MIN_BATCH_BYTES..=Self::MAX_BATCH_BYTES,
+        )
+    }
+}
+
+/// The metrics a [`Session`] records, by name in its [`Metrics`]
+/// (several sessions may share one `Metrics`, e.g. every connection of a
+/// server, and then add up).
+#[derive(Debug, Clone)]
+struct SessionMetrics {
+    /// `sync.messages_out`: messages encoded for the peer.
+    messages_out: Arc<Counter>,
+    /// `sync.bytes_out`: their encoded bytes.
+    bytes_out: Arc<Counter>,
+    /// `sync.messages_in`: messages received (decoded or not).
+    messages_in: Arc<Counter>,
+    /// `sync.bytes_in`: their bytes.
+    bytes_in: Arc<Counter>,
+    /// `sync.changes_out`: changes sent.
+    changes_out: Arc<Counter>,
+    /// `sync.changes_in`: changes received in accepted batches.
+    changes_in: Arc<Counter>,
+    /// `sync.rejected`: received messages refused (decode or apply error).
+    rejected: Arc<Counter>,
+    /// `sync.encode_ns`: time to cut and encode the batches of one poll.
+    encode_ns: Arc<Histogram>,
+    /// `sync.decode_ns`: time to decode one received message.
+    decode_ns: Arc<Histogram>,
+    /// `sync.pending_changes`: changes of this replica's log the peer has
+    /// not acknowledged (per origin, local sequence minus acknowledged).
+    pending: Arc<Gauge>,
+}
+
+impl SessionMetrics {
+    fn new(m: &Metrics) -> Self {
+        SessionMetrics {
+            messages_out: m.counter("sync.messages_out"),
+            bytes_out: m.counter("sync.bytes_out"),
+            messages_in: m.counter("sync.messages_in"),
+            bytes_in: m.counter("sync.bytes_in"),
+            changes_out: m.counter("sync.changes_out"),
+            changes_in: m.counter("sync.changes_in"),
+            rejected: m.counter("sync.rejected"),
+            encode_ns: m.histogram("sync.encode_ns"),
+            decode_ns: m.histogram("sync.decode_ns"),
+            pending: m.gauge("sync.pending_changes"),
+        }
+    }
+}
+
 /// One end of a sync connection.
+///
+/// It records what it sends and receives in a [`Metrics`]
+/// ([`Session::metrics`]): counters `sync.messages_out`, `sync.bytes_out`,
+/// `sync.messages_in`, `sync.bytes_in`, `sync.changes_out`,
+/// `sync.changes_in` and `sync.rejected`, histograms `sync.encode_ns` and
+/// `sync.decode_ns`, and the gauge `sync.pending_changes`.
 #[derive(Debug)]
 pub struct Session {
     db: Arc<Database>,
@@ -65,11 +152,21 @@ pub struct Session {
     /// Encodes the change batches sent to the peer, remembering the codecs
     /// chosen for each column stream.
     encoder: BatchEncoder,
+    metrics: Arc<Metrics>,
+    recorded: SessionMetrics,
 }
 
 impl Session {
-    /// A session of `db` (the peer is learned from its `Hello`).
+    /// A session of `db` (the peer is learned from its `Hello`), recording
+    /// into metrics of its own.
     pub fn new(db: Arc<Database>, config: SyncConfig) -> Self {
+        Self::with_metrics(db, config, Arc::new(Metrics::new()))
+    }
+
+    /// A session of `db` recording into `metrics`, which other sessions
+    /// (every client of a server, say) may share.
+    pub fn with_metrics(db: Arc<Database>, config: SyncConfig, metrics: Arc<Metrics>) -> Self {
+        let recorded = SessionMetrics::new(&metrics);
         Session {
             db,
             config,
@@ -77,7 +174,50 @@ impl Session {
             peer_known: None,
             acked: VersionVector::new(),
             encoder: BatchEncoder::new(),
+            metrics,
+            recorded,
         }
+    }
+
+    /// The metrics this session records into.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unidb_common::{id::ReplicaId, time::ManualClock};
+    /// use unidb_syncdb::{sync_pair, ColumnDef, ColumnType, Database, Migration, Session, SyncConfig, TableDef, Value};
+    ///
+    /// let schema = [Migration::AddTable(
+    ///     TableDef::new("t", "id", ColumnType::I64).column(ColumnDef::new("v", ColumnType::I64)),
+    /// )];
+    /// let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    /// let a = Arc::new(Database::open(ReplicaId::from_u64(1), clock.clone(), &schema)?);
+    /// let b = Arc::new(Database::open(ReplicaId::from_u64(2), clock, &schema)?);
+    /// a.insert("t", [("id", Value::I64(1)), ("v", Value::I64(7))])?;
+    /// let mut sa = Session::new(a, SyncConfig::default());
+    /// let mut sb = Session::new(b, SyncConfig::default());
+    /// sync_pair(&mut sa, &mut sb)?;
+    /// let m = sa.metrics().snapshot();
+    /// assert_eq!(m.counters["sync.changes_out"], 2); // one per column
+    /// assert_eq!(m.gauges["sync.pending_changes"], 0); // acknowledged
+    /// # Ok::<(), unidb_syncdb::SyncError>(())
+    /// ```
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Sets `sync.pending_changes` from the database's log and the peer's
+    /// acknowledgements.
+    fn update_pending(&self) {
+        let acked = &self.acked;
+        let pending: u64 = self
+            .db
+            .version_vector()
+            .iter()
+            .map(|(origin, seq)| seq.saturating_sub(acked.get(origin)))
+            .sum();
+        self.recorded
+            .pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     /// The encoder of the change batches this session sends (its cache
@@ -133,10 +273,15 @@ impl Session {
     }
 
     fn encode_replies(&mut self, replies: Vec<Reply>) -> Vec<Vec<u8>> {
-        replies
+        let out: Vec<Vec<u8>> = replies
             .into_iter()
             .map(|(m, bytes)| bytes.unwrap_or_else(|| self.encode(&m)))
-            .collect()
+            .collect();
+        self.recorded.messages_out.add(out.len() as u64);
+        self.recorded
+            .bytes_out
+            .add(out.iter().map(|b| b.len() as u64).sum());
+        out
     }
 
     fn poll_inner(&mut self) -> Vec<Reply> {
@@ -161,6 +306,8 @@ impl Session {
         }
         let sender = self.db.replica();
         let version = self.db.schema_version();
+        self.recorded.changes_out.add(changes.len() as u64);
+        let started = Instant::now();
         let mut out: Vec<Reply> = batches_with(
             &mut self.encoder,
             sender,
@@ -171,6 +318,8 @@ impl Session {
         .into_iter()
         .map(|(m, bytes)| (m, Some(bytes)))
         .collect();
+        self.recorded.encode_ns.record_duration(started.elapsed());
+        self.update_pending();
         if !collected.is_empty() {
             let m = Message::Changes {
                 sender,
@@ -255,7 +404,9 @@ impl Session {
                 collected,
             } => {
                 self.check_peer(sender)?;
+                let n = changes.len() as u64;
                 self.db.apply_batch(schema_version, changes, &collected)?;
+                self.recorded.changes_in.add(n);
                 Ok(only(Message::Ack {
                     replica: self.db.replica(),
                     known: self.db.version_vector(),
@@ -270,6 +421,7 @@ impl Session {
                 if let Some(k) = &mut self.peer_known {
                     k.merge(&known);
                 }
+                self.update_pending();
                 Ok(Vec::new())
             }
         }
@@ -281,9 +433,19 @@ impl Session {
     /// # Errors
     /// [`SyncError::Decode`] or the errors of [`Session::handle`].
     pub fn handle_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
-        let msg = Message::decode(bytes)?;
-        let replies = self.handle_inner(msg)?;
-        Ok(self.encode_replies(replies))
+        self.recorded.messages_in.inc();
+        self.recorded.bytes_in.add(bytes.len() as u64);
+        let started = Instant::now();
+        let decoded = Message::decode(bytes);
+        self.recorded.decode_ns.record_duration(started.elapsed());
+        let replies = decoded.and_then(|msg| self.handle_inner(msg));
+        match replies {
+            Ok(replies) => Ok(self.encode_replies(replies)),
+            Err(e) => {
+                self.recorded.rejected.inc();
+                Err(e)
+            }
+        }
     }
 
     fn check_peer(&mut self, replica: ReplicaId) -> Result<()> {

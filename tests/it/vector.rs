@@ -1,7 +1,8 @@
 //! The vector database used as a user crate would: a custom metric
 //! registered from outside `unidb-vectordb`, used by name in every index.
 
-use unidb_vectordb::{Collection, CollectionConfig, Id, IndexConfig, SearchOptions, SearchParams};
+use unidb_vectordb::hnsw::HnswSearch;
+use unidb_vectordb::{Collection, CollectionConfig, Id, Params, SearchOptions};
 
 /// Chebyshev (L∞) distance: not a built-in metric.
 fn chebyshev(a: &[f32], b: &[f32]) -> f32 {
@@ -34,10 +35,8 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     for (i, row) in data.chunks_exact(dim).enumerate() {
         c.insert(i as u64, row, None).unwrap();
     }
-    c.create_index("flat", "flat", &IndexConfig::default())
-        .unwrap();
-    c.create_index("hnsw", "hnsw", &IndexConfig::default())
-        .unwrap();
+    c.create_index("flat", "flat", Params::defaults()).unwrap();
+    c.create_index("hnsw", "hnsw", Params::defaults()).unwrap();
     let mut agree = 0;
     let queries = 30;
     for _ in 0..queries {
@@ -51,7 +50,7 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let want: Vec<Id> = all[..10].iter().map(|e| Id::Num(e.1)).collect();
         let flat = c
-            .search(
+            .search_with(
                 &q,
                 10,
                 &SearchOptions {
@@ -62,15 +61,12 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
             .unwrap();
         assert_eq!(flat.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), want);
         let hnsw = c
-            .search(
+            .search_with(
                 &q,
                 10,
                 &SearchOptions {
                     index: Some("hnsw"),
-                    params: SearchParams {
-                        ef: Some(100),
-                        nprobe: None,
-                    },
+                    params: Params::typed(&HnswSearch { ef: Some(100) }),
                     filter: None,
                 },
             )
@@ -81,17 +77,16 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
     assert!(recall >= 0.9, "hnsw recall with a user metric: {recall}");
 }
 
-/// `unidb vector bench` arguments as the binary parses them, run on fvecs
-/// files with an ivecs ground truth computed here by brute force.
+/// `unidb vector bench`, run as a user runs it, on fvecs files with an
+/// ivecs ground truth computed here by brute force.
 #[test]
 fn vector_bench_reads_files_and_reports_recall() {
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(subcommand)]
-        command: unidb_vectordb::bench::VectorCommand,
-    }
+    let unidb = |args: &[String]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_unidb"))
+            .args(args)
+            .output()
+            .expect("run unidb")
+    };
 
     let dim = 8;
     let mut seed = 5;
@@ -140,7 +135,7 @@ fn vector_bench_reads_files_and_reports_recall() {
             .position(|a| *a == "--storage")
             .map_or("f32", |i| extra[i + 1]);
         let mut args = vec![
-            "x",
+            "vector",
             "bench",
             "--base",
             &s(&b),
@@ -155,10 +150,13 @@ fn vector_bench_reads_files_and_reports_recall() {
         .map(String::from)
         .collect::<Vec<_>>();
         args.extend(extra.into_iter().map(String::from));
-        let cli = Cli::try_parse_from(&args).unwrap();
-        let mut out = Vec::new();
-        cli.command.run(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let out = unidb(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["index"], index);
         assert_eq!(last["storage"], storage);
@@ -170,20 +168,21 @@ fn vector_bench_reads_files_and_reports_recall() {
     }
     // A truncated ground-truth file is a typed error naming the file.
     std::fs::write(&g, &gt[..gt.len() - 3]).unwrap();
-    let cli = Cli::try_parse_from([
-        "x",
-        "bench",
-        "--base",
-        &s(&b),
-        "--query",
-        &s(&q),
-        "--gt",
-        &s(&g),
-    ])
-    .unwrap();
-    let err = cli.command.run(&mut Vec::new()).unwrap_err();
+    let out = unidb(&[
+        "vector".into(),
+        "bench".into(),
+        "--base".into(),
+        s(&b),
+        "--query".into(),
+        s(&q),
+        "--gt".into(),
+        s(&g),
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.to_string().contains("g.ivecs") && err.to_string().contains("truncated"),
+        err.starts_with("error: ") && err.contains("g.ivecs") && err.contains("truncated"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

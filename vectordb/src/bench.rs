@@ -1,5 +1,6 @@
-//! `unidb vector bench`: build an index over base vectors, run queries at
-//! several search settings, print one JSON object per setting.
+//! The benchmark behind `unidb vector bench`: build an index over base
+//! vectors, run queries at several search settings, print one JSON object
+//! per setting. The command-line arguments live in the `unidb-cli` crate.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,63 +11,55 @@ use rayon::prelude::*;
 use crate::collection::{Collection, CollectionConfig, SearchOptions};
 use crate::data::clustered;
 use crate::error::{Result, VectorError};
-use crate::hnsw::HnswIndex;
-use crate::index::{HnswConfig, IndexConfig, IvfConfig, SearchParams, VectorIndex};
+use crate::hnsw::{HnswConfig, HnswIndex, HnswSearch};
+use crate::index::VectorIndex;
 use crate::io::{read_ivecs, read_vectors, Matrix};
+use crate::ivf::{IvfConfig, IvfSearch};
+use crate::params::Params;
 use crate::storage::Storage;
 
-/// Options of the benchmark (also the `unidb vector bench` arguments).
-#[derive(Debug, Clone)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
+/// Options of the benchmark. `unidb vector bench` takes its arguments and
+/// their defaults from this type: [`Default`] is the one home of every
+/// default.
+#[derive(Debug, Clone, PartialEq)]
 pub struct BenchOptions {
     /// Base vectors (.fvecs or .npy); generated clustered data when absent.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub base: Option<PathBuf>,
     /// Query vectors (.fvecs or .npy).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub query: Option<PathBuf>,
     /// Ground truth (.ivecs of base row numbers); computed exactly when absent.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub gt: Option<PathBuf>,
     /// Index plugin: flat, hnsw or ivf.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "hnsw"))]
     pub index: String,
     /// Metric plugin.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "l2"))]
     pub metric: String,
     /// How vectors are stored: f32, f16 or i8 (scalar-quantized; the
     /// quantizer is trained on the first 10 000 base vectors). Recall is
     /// always measured against the exact f32 neighbours.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "f32"))]
     pub storage: Storage,
     /// HNSW M.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 16))]
     pub m: usize,
     /// HNSW ef_construction.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 200))]
     pub ef_construction: usize,
     /// HNSW ef values to measure.
-    #[cfg_attr(feature = "cli", arg(long, value_delimiter = ',', default_values_t = vec![10, 20, 40, 80, 160]))]
     pub ef: Vec<usize>,
     /// IVF number of lists.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 64))]
     pub nlist: usize,
     /// IVF nprobe values to measure.
-    #[cfg_attr(feature = "cli", arg(long, value_delimiter = ',', default_values_t = vec![1, 2, 4, 8, 16]))]
     pub nprobe: Vec<usize>,
     /// Threads for build and queries (1: serial build, one query at a time).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 1))]
     pub threads: usize,
     /// Neighbours per query (recall is measured at 10, or k if smaller).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 10))]
     pub k: usize,
     /// Seed for the index and for generated data.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 42))]
     pub seed: u64,
 }
 
 impl Default for BenchOptions {
+    /// The HNSW `m` and `ef_construction` and the IVF `nlist` are the
+    /// indexes' own defaults ([`HnswConfig`], [`IvfConfig`]).
     fn default() -> Self {
+        let (hnsw, ivf) = (HnswConfig::default(), IvfConfig::default());
         BenchOptions {
             base: None,
             query: None,
@@ -74,10 +67,10 @@ impl Default for BenchOptions {
             index: "hnsw".into(),
             metric: "l2".into(),
             storage: Storage::F32,
-            m: 16,
-            ef_construction: 200,
+            m: hnsw.m,
+            ef_construction: hnsw.ef_construction,
             ef: vec![10, 20, 40, 80, 160],
-            nlist: 64,
+            nlist: ivf.nlist,
             nprobe: vec![1, 2, 4, 8, 16],
             threads: 1,
             k: 10,
@@ -277,9 +270,14 @@ fn run_in_pool(
     };
     let mut rows = Vec::new();
     for (ef, nprobe) in settings {
+        let (hnsw, ivf) = (HnswSearch { ef }, IvfSearch { nprobe });
         let o = SearchOptions {
             index: Some("bench"),
-            params: SearchParams { ef, nprobe },
+            params: match kind {
+                "hnsw" => Params::typed(&hnsw),
+                "ivf" => Params::typed(&ivf),
+                _ => Params::defaults(),
+            },
             filter: None,
         };
         let run_one = |i: usize| -> Result<Vec<u32>> {
@@ -363,47 +361,18 @@ fn build_index(
         other => {
             let plugin =
                 <crate::IndexPlugin as unidb_registry::PluginKind>::registry().get(other)?;
-            let config = IndexConfig {
-                ivf: IvfConfig {
-                    nlist: opts.nlist,
-                    seed: opts.seed,
-                    ..IvfConfig::default()
-                },
-                ..IndexConfig::default()
+            let ivf = IvfConfig {
+                nlist: opts.nlist,
+                seed: opts.seed,
+                ..IvfConfig::default()
             };
-            let mut idx = (plugin.create)(&config)?;
+            let params = match plugin.info.name {
+                "ivf" => Params::typed(&ivf),
+                _ => Params::defaults(),
+            };
+            let mut idx = (plugin.create)(params)?;
             idx.build(&coll.data())?;
             idx
         }
     })
-}
-
-/// The `unidb vector` subcommands.
-#[cfg(feature = "cli")]
-#[derive(Debug, clap::Subcommand)]
-pub enum VectorCommand {
-    /// Build an index over base vectors and print recall@10, QPS and build
-    /// time per search setting, one JSON object per line.
-    Bench(BenchOptions),
-}
-
-#[cfg(feature = "cli")]
-impl VectorCommand {
-    /// Runs the subcommand, writing its report to `out`.
-    ///
-    /// # Errors
-    /// As [`run`].
-    pub fn run(&self, out: &mut dyn Write) -> Result<()> {
-        self.run_with_progress(out, &|_, _, _| {})
-    }
-
-    /// [`run`](Self::run), reporting progress to `progress`.
-    ///
-    /// # Errors
-    /// As [`run`].
-    pub fn run_with_progress(&self, out: &mut dyn Write, progress: ProgressFn<'_>) -> Result<()> {
-        match self {
-            VectorCommand::Bench(opts) => run_with_progress(opts, out, progress).map(|_| ()),
-        }
-    }
 }

@@ -4,95 +4,23 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
+use unidb_common::id::Id;
+use unidb_common::value::Value;
 use unidb_registry::PluginKind;
 
 use crate::error::{Result, VectorError};
 use crate::flat;
-use crate::index::{IndexConfig, IndexPlugin, SearchParams, VectorData, VectorIndex};
+use crate::index::{IndexPlugin, VectorData, VectorIndex};
 use crate::metric::Metric;
+use crate::params::{NoParams, Params};
+use crate::stats::{CollectionMetrics, Stats};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
 
-/// A user id: a number or a string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Id {
-    /// A numeric id.
-    Num(u64),
-    /// A string id.
-    Str(String),
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Id::Num(n) => write!(f, "{n}"),
-            Id::Str(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-impl From<u64> for Id {
-    fn from(v: u64) -> Self {
-        Id::Num(v)
-    }
-}
-impl From<&str> for Id {
-    fn from(v: &str) -> Self {
-        Id::Str(v.to_owned())
-    }
-}
-impl From<String> for Id {
-    fn from(v: String) -> Self {
-        Id::Str(v)
-    }
-}
-impl From<&Id> for Id {
-    fn from(v: &Id) -> Self {
-        v.clone()
-    }
-}
-
-/// A metadata value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Str(String),
-}
-
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Value::Bool(v)
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Value::Float(v)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Str(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Str(v)
-    }
-}
-
-/// Key/value metadata of one vector (used by search filters).
+/// Key/value metadata of one vector (used by search filters), in the
+/// value vocabulary both databases share ([`Value`]).
 pub type Metadata = BTreeMap<String, Value>;
 
 /// How a collection is configured.
@@ -119,7 +47,7 @@ pub struct CollectionConfig {
     /// Accept vectors containing NaN (always true for binary metrics; must
     /// be false for i8 storage, which has no NaN code).
     pub allow_nan: bool,
-    /// How components are stored (see [`crate::storage`]): f32 (default),
+    /// How components are stored (see [`Storage`](crate::Storage)): f32 (default),
     /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
     pub storage: Storage,
     /// i8 storage: the value range `(min, max)` the quantizer covers. When
@@ -272,14 +200,39 @@ pub struct Hit {
 /// A filter on ids and metadata.
 pub type FilterFn<'a> = &'a (dyn Fn(&Id, Option<&Metadata>) -> bool + Sync);
 
-/// Options of [`Collection::search`].
+/// Options of [`Collection::search_with`].
+///
+/// ```
+/// use unidb_vectordb::hnsw::HnswSearch;
+/// use unidb_vectordb::{Collection, CollectionConfig, Params, SearchOptions};
+/// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+/// let mut c = Collection::new(CollectionConfig::new(1, "l2"))?;
+/// for i in 0..100u64 {
+///     c.insert(i, &[i as f32], None)?;
+/// }
+/// c.create_index("graph", "hnsw", Params::defaults())?;
+/// let even = |id: &unidb_vectordb::Id, _: Option<&unidb_vectordb::Metadata>| {
+///     matches!(id, unidb_vectordb::Id::Num(n) if n % 2 == 0)
+/// };
+/// let wide = HnswSearch { ef: Some(200) };
+/// let options = SearchOptions {
+///     index: Some("graph"),
+///     params: Params::typed(&wide),
+///     filter: Some(&even),
+/// };
+/// assert_eq!(c.search_with(&[7.2], 1, &options)?[0].id, 8u64.into());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Default)]
 pub struct SearchOptions<'a> {
     /// The attached index to use; `None` uses the first attached index, or
     /// exact search when none is attached.
     pub index: Option<&'a str>,
-    /// Index parameters (HNSW `ef`, IVF `nprobe`).
-    pub params: SearchParams,
+    /// The index's search parameters (e.g.
+    /// [`HnswSearch`](crate::hnsw::HnswSearch),
+    /// [`IvfSearch`](crate::ivf::IvfSearch)); the defaults when not given.
+    /// An exact search without an index takes none.
+    pub params: Params<'a>,
     /// Only vectors for which this returns true are returned.
     pub filter: Option<FilterFn<'a>>,
 }
@@ -313,6 +266,8 @@ pub struct Collection {
     pub(crate) n_live: usize,
     pub(crate) slot_of: HashMap<Id, u32>,
     pub(crate) indexes: Vec<(String, Box<dyn VectorIndex>)>,
+    /// Search and insert figures ([`Collection::metrics`]).
+    pub(crate) stats: Stats,
 }
 
 impl fmt::Debug for Collection {
@@ -352,6 +307,7 @@ impl Collection {
             n_live: 0,
             slot_of: HashMap::new(),
             indexes: Vec::new(),
+            stats: Stats::default(),
         })
     }
 
@@ -405,7 +361,7 @@ impl Collection {
 
     /// Fixes the i8 quantizer from row-major `sample` vectors: the min and
     /// max of their finite components (symmetric around zero for `ip` and
-    /// `cosine`; see [`crate::storage`]). Call it before the first insert,
+    /// `cosine`; see [`Storage`](crate::Storage)). Call it before the first insert,
     /// with a sample representative of the data; values later inserted
     /// outside the range clamp.
     ///
@@ -594,6 +550,7 @@ impl Collection {
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
         };
+        self.stats.inserted();
         for (_, index) in &mut self.indexes {
             index.insert(&data, slot)?;
         }
@@ -690,19 +647,22 @@ impl Collection {
         self.ids.get(slot as usize)
     }
 
-    /// Attaches an index built by the plugin `kind` under `name`, building it
-    /// over the current vectors. Later inserts update it.
+    /// Attaches an index built by the plugin `kind` with build parameters
+    /// `params` under `name`, building it over the current vectors. Later
+    /// inserts update it.
     ///
     /// # Errors
-    /// Unknown plugin, duplicate name, or the index's build error.
-    pub fn create_index(&mut self, name: &str, kind: &str, config: &IndexConfig) -> Result<()> {
+    /// Unknown plugin, duplicate name, the parameters' errors
+    /// ([`VectorError::UnknownParam`], [`VectorError::InvalidParam`]), or
+    /// the index's build error.
+    pub fn create_index(&mut self, name: &str, kind: &str, params: Params<'_>) -> Result<()> {
         if self.indexes.iter().any(|(n, _)| n == name) {
             return Err(VectorError::InvalidConfig(format!(
                 "an index named {name:?} exists"
             )));
         }
         let plugin = IndexPlugin::registry().get(kind)?;
-        let mut index = (plugin.create)(config)?;
+        let mut index = (plugin.create)(params)?;
         index.build(&self.data())?;
         self.indexes.push((name.to_owned(), index));
         Ok(())
@@ -762,19 +722,52 @@ impl Collection {
     }
 
     /// The `k` nearest live vectors to `query` (closest first; ties by
-    /// insertion order).
+    /// insertion order), by the first attached index with its default
+    /// search parameters, or exactly when none is attached.
     ///
     /// # Errors
-    /// A bad query vector, or an unknown index name.
-    pub fn search(&self, query: &[f32], k: usize, options: &SearchOptions<'_>) -> Result<Vec<Hit>> {
+    /// A bad query vector.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.search_with(query, k, &SearchOptions::default())
+    }
+
+    /// [`Collection::search`] with a chosen index, search parameters and
+    /// filter.
+    ///
+    /// # Errors
+    /// A bad query vector, an unknown index name, or search parameters the
+    /// index refuses ([`VectorError::UnknownParam`],
+    /// [`VectorError::InvalidParam`]).
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Hit>> {
         Ok(self.hits(self.search_slots(query, k, options)?))
     }
 
-    /// As [`Collection::search`], returning slots (see [`Collection::id_of_slot`]).
+    /// As [`Collection::search_with`], returning slots (see
+    /// [`Collection::id_of_slot`]).
     ///
     /// # Errors
-    /// As [`Collection::search`].
+    /// As [`Collection::search_with`].
     pub fn search_slots(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Neighbor>> {
+        let timer = self.stats.start();
+        let found = self.search_slots_untimed(query, k, options);
+        match found {
+            Ok(_) => self.stats.answered(timer),
+            Err(_) => timer.discard(),
+        }
+        found
+    }
+
+    fn search_slots_untimed(
         &self,
         query: &[f32],
         k: usize,
@@ -789,10 +782,13 @@ impl Collection {
             Some(name) => Some(self.index(name)?),
             None => self.indexes.first().map(|(_, i)| i.as_ref()),
         };
-        Ok(match index {
-            Some(index) => index.search(&data, query, k, &options.params, filter_ref),
-            None => flat::knn(&data, query, k, filter_ref),
-        })
+        match index {
+            Some(index) => index.search(&data, query, k, options.params, filter_ref),
+            None => {
+                options.params.get::<NoParams>("exact search")?;
+                Ok(flat::knn(&data, query, k, filter_ref))
+            }
+        }
     }
 
     fn check_query(&self, query: &[f32]) -> Result<()> {
@@ -824,18 +820,23 @@ impl Collection {
                 got: extra,
             });
         }
+        let started = Instant::now();
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&(dyn Fn(u32) -> bool + Sync)> =
             filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
         let found = flat::knn_batch(&self.data(), queries, k, filter_ref);
-        Ok(found.into_iter().map(|f| self.hits(f)).collect())
+        let hits = found.into_iter().map(|f| self.hits(f)).collect();
+        self.stats
+            .answered_batch(queries.len() / self.config.dim, started.elapsed());
+        Ok(hits)
     }
 
-    /// [`Collection::search`] for many row-major queries, in parallel (rayon).
+    /// [`Collection::search_with`] for many row-major queries, in parallel
+    /// (rayon).
     ///
     /// # Errors
     /// [`VectorError::WrongDimension`] when `queries.len()` is not a multiple
-    /// of the dimension, or an unknown index name.
+    /// of the dimension, or as [`Collection::search_with`].
     pub fn search_batch(
         &self,
         queries: &[f32],
@@ -853,7 +854,7 @@ impl Collection {
         }
         queries
             .par_chunks_exact(dim)
-            .map(|q| self.search(q, k, options))
+            .map(|q| self.search_with(q, k, options))
             .collect()
     }
 
@@ -868,10 +869,47 @@ impl Collection {
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Hit>> {
         self.check_query(query)?;
+        let timer = self.stats.start();
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&dyn Fn(u32) -> bool> =
             filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-        Ok(self.hits(flat::range(&self.data(), query, radius, filter_ref)))
+        let hits = self.hits(flat::range(&self.data(), query, radius, filter_ref));
+        self.stats.answered(timer);
+        Ok(hits)
+    }
+
+    /// How many queries and inserts this collection served, the latency
+    /// of its searches (p50, p99, ...) and its queries per second, since
+    /// it was created or opened or [`Collection::reset_metrics`] was last
+    /// called. Every search method records here (a batch counts each of
+    /// its queries); recording is a few relaxed atomic operations and two
+    /// clock reads per query, with no lock.
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, CollectionConfig};
+    /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+    /// let mut c = Collection::new(CollectionConfig::new(2, "l2"))?;
+    /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0])?;
+    /// for _ in 0..10 {
+    ///     c.search(&[0.2, 0.1], 1)?;
+    /// }
+    /// let m = c.metrics();
+    /// assert_eq!((m.queries, m.inserts, m.latency.count), (10, 3, 10));
+    /// assert!(m.p50() <= m.p99() && m.qps > 0.0);
+    /// assert_eq!(c.reset_metrics().queries, 10);
+    /// assert_eq!(c.metrics().queries, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(&self) -> CollectionMetrics {
+        self.stats.snapshot()
+    }
+
+    /// Returns [`Collection::metrics`] and starts them over from zero (a
+    /// monitor that calls this every interval gets each interval's QPS and
+    /// latencies). A query answered during the reset may be counted in
+    /// neither interval.
+    pub fn reset_metrics(&self) -> CollectionMetrics {
+        self.stats.reset()
     }
 
     /// Drops dead slots (renumbering the live ones in order) and rebuilds

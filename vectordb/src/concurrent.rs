@@ -14,8 +14,10 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::collection::{Collection, Hit, Id, Metadata, SearchOptions};
+use crate::collection::{Collection, Hit, Metadata, SearchOptions};
 use crate::error::Result;
+use crate::stats::CollectionMetrics;
+use unidb_common::id::Id;
 
 /// A cheaply clonable, thread-safe handle to a collection.
 #[derive(Debug, Clone)]
@@ -43,8 +45,21 @@ impl SharedCollection {
     ///
     /// # Errors
     /// As [`Collection::search`].
-    pub fn search(&self, query: &[f32], k: usize, options: &SearchOptions<'_>) -> Result<Vec<Hit>> {
-        self.read().search(query, k, options)
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.read().search(query, k)
+    }
+
+    /// See [`Collection::search_with`].
+    ///
+    /// # Errors
+    /// As [`Collection::search_with`].
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Hit>> {
+        self.read().search_with(query, k, options)
     }
 
     /// See [`Collection::insert`].
@@ -79,6 +94,11 @@ impl SharedCollection {
     /// As [`Collection::delete`].
     pub fn delete(&self, id: impl Into<Id>) -> Result<()> {
         self.write().delete(id)
+    }
+
+    /// See [`Collection::metrics`].
+    pub fn metrics(&self) -> CollectionMetrics {
+        self.read().metrics()
     }
 
     /// Number of live vectors.

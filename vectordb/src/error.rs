@@ -1,6 +1,6 @@
 //! The crate's error type.
 
-use crate::collection::Id;
+use unidb_common::id::Id;
 
 /// Errors of the vector database.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,26 @@ pub enum VectorError {
     /// An invalid configuration value.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A plugin was given a parameter it does not have.
+    #[error("{plugin} has no parameter {key:?} (its parameters: {})", .known.join(", "))]
+    UnknownParam {
+        /// The plugin (e.g. `hnsw`).
+        plugin: String,
+        /// The parameter given (a path such as `a.b` for a nested one).
+        key: String,
+        /// The parameters it has.
+        known: Vec<String>,
+    },
+    /// A plugin parameter of the wrong type, or outside its allowed values.
+    #[error("{plugin} parameter {key:?}: {reason}")]
+    InvalidParam {
+        /// The plugin (e.g. `hnsw`).
+        plugin: String,
+        /// The parameter (a path such as `a.b` for a nested one).
+        key: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// No index with this name is attached to the collection.
     #[error("no index named {name:?}; attached: {known:?}")]
     UnknownIndex {
@@ -113,7 +133,9 @@ impl VectorError {
             | VectorError::OutOfRange { .. } => K::Validation,
             VectorError::UnknownId(_) | VectorError::UnknownIndex { .. } => K::NotFound,
             VectorError::DuplicateId(_) => K::Conflict,
-            VectorError::InvalidConfig(_) => K::Configuration,
+            VectorError::InvalidConfig(_)
+            | VectorError::UnknownParam { .. }
+            | VectorError::InvalidParam { .. } => K::Configuration,
             VectorError::Registry(R::Unknown { .. }) => K::NotFound,
             VectorError::Registry(R::Duplicate { .. }) => K::Conflict,
             VectorError::Registry(_) => K::Configuration,
@@ -143,6 +165,3 @@ impl From<VectorError> for unidb_common::Error {
         err.with_source(e)
     }
 }
-
-#[cfg(test)]
-mod tests;

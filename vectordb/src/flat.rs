@@ -1,13 +1,14 @@
 //! Exact search: one-to-many kernels over blocks of rows, bounded top-k.
 //!
 //! Works on every storage: each query is encoded once and scored against
-//! the encoded rows (see [`crate::storage`]), so results are exact for the
+//! the encoded rows (see [`Storage`](crate::Storage)), so results are exact for the
 //! stored (decoded) vectors.
 
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::index::{IndexConfig, SearchParams, VectorData, VectorIndex};
+use crate::index::{VectorData, VectorIndex};
+use crate::params::{NoParams, Params};
 use crate::storage::{with_space, Space};
 use crate::topk::{Neighbor, TopK};
 
@@ -176,7 +177,8 @@ fn knn_batch_in<S: Space>(
     groups.into_iter().flatten().collect()
 }
 
-/// The `flat` index: nothing to build; every search is exact.
+/// The `flat` index: nothing to build; every search is exact. It has no
+/// build or search parameters ([`NoParams`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FlatIndex;
 
@@ -198,16 +200,18 @@ impl VectorIndex for FlatIndex {
         data: &VectorData<'_>,
         query: &[f32],
         k: usize,
-        _params: &SearchParams,
+        params: Params<'_>,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Neighbor> {
-        knn(data, query, k, filter)
+    ) -> Result<Vec<Neighbor>> {
+        params.get::<NoParams>("flat")?;
+        Ok(knn(data, query, k, filter))
     }
 
     fn save(&self, _out: &mut Vec<u8>) {}
 }
 
-pub(crate) fn create(_config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
+pub(crate) fn create(params: Params<'_>) -> Result<Box<dyn VectorIndex>> {
+    params.get::<NoParams>("flat")?;
     Ok(Box::new(FlatIndex))
 }
 

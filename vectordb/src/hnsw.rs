@@ -17,16 +17,18 @@
 //! build is deterministic.
 //!
 //! Every distance goes through the storage's row-distance space (f32, f16
-//! or i8 rows; see [`crate::storage`]): the graph code is generic over it
+//! or i8 rows; see [`Storage`](crate::Storage)): the graph code is generic over it
 //! and monomorphised, the storage being matched once per search or insert.
 //! Build, insert and compaction link nodes with distances between encoded
 //! rows; a search encodes its query once.
 
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use unidb_common::config::{check_range, Validate};
 use unidb_common::rng::splitmix64;
 
 use rayon::prelude::*;
@@ -34,7 +36,8 @@ use rayon::prelude::*;
 use crate::codec::{ReadExt, Reader, Writer};
 use crate::error::{Result, VectorError};
 use crate::flat;
-use crate::index::{HnswConfig, IndexConfig, SearchParams, VectorData, VectorIndex};
+use crate::index::{VectorData, VectorIndex};
+use crate::params::Params;
 use crate::storage::{with_space, Space};
 use crate::topk::Neighbor;
 
@@ -146,6 +149,66 @@ fn unkey(k: u64) -> Neighbor {
     }
 }
 
+/// The build parameters of the `hnsw` index (the keys of
+/// [`Params::json`](crate::Params::json) are the field names).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HnswConfig {
+    /// Links per node on upper layers (layer 0 keeps `2·m`); 2 to 1000.
+    pub m: usize,
+    /// Candidate list size while building; at least 1.
+    pub ef_construction: usize,
+    /// Default candidate list size while searching ([`HnswSearch::ef`]
+    /// overrides it per search); at least 1.
+    pub ef_search: usize,
+    /// RNG seed (levels are a pure function of seed and slot).
+    pub seed: u64,
+    /// Build in parallel with rayon (same recall as serial; the graph may
+    /// differ, so results are only deterministic with `parallel = false`).
+    pub parallel: bool,
+    /// A filtered search whose estimated pass fraction is below this runs
+    /// exactly over the passing vectors instead of walking the graph.
+    pub exact_below: f64,
+}
+
+impl Default for HnswConfig {
+    fn default() -> Self {
+        HnswConfig {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            seed: 0x5eed,
+            parallel: false,
+            exact_below: 0.05,
+        }
+    }
+}
+
+impl Validate for HnswConfig {
+    /// `m` in 2..=1000, each ef at least 1. Any `exact_below` is harmless
+    /// (NaN or above 1 only change when a filtered search runs exactly).
+    fn validate(&self) -> unidb_common::Result<()> {
+        check_range("m", self.m, 2..=1000)?;
+        check_range("ef_construction", self.ef_construction, 1..=usize::MAX)?;
+        check_range("ef_search", self.ef_search, 1..=usize::MAX)
+    }
+}
+
+/// The search parameters of the `hnsw` index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HnswSearch {
+    /// Size of the dynamic candidate list (raised to `k` when smaller);
+    /// `None` takes the index's [`HnswConfig::ef_search`].
+    pub ef: Option<usize>,
+}
+
+impl Validate for HnswSearch {
+    fn validate(&self) -> unidb_common::Result<()> {
+        Ok(())
+    }
+}
+
 /// The `hnsw` index.
 pub struct HnswIndex {
     config: HnswConfig,
@@ -174,19 +237,14 @@ impl HnswIndex {
     /// An empty index.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] when `m < 2` or `m > 1000`, or an ef is 0.
+    /// [`VectorError::InvalidParam`] naming the parameter when `m < 2` or
+    /// `m > 1000`, or an ef is 0.
     pub fn new(config: HnswConfig) -> Result<Self> {
-        if config.m < 2 || config.m > 1000 {
-            return Err(VectorError::InvalidConfig(format!(
-                "hnsw m must be in 2..=1000, got {}",
-                config.m
-            )));
-        }
-        if config.ef_construction == 0 || config.ef_search == 0 {
-            return Err(VectorError::InvalidConfig(
-                "hnsw ef values must be at least 1".into(),
-            ));
-        }
+        config.validate().map_err(|e| VectorError::InvalidParam {
+            plugin: "hnsw".into(),
+            key: e.location().unwrap_or_default().to_owned(),
+            reason: e.message().to_owned(),
+        })?;
         Ok(HnswIndex {
             m0: 2 * config.m,
             config,
@@ -667,7 +725,7 @@ impl HnswIndex {
         data: &VectorData<'_>,
         q: &[f32],
         k: usize,
-        params: &SearchParams,
+        ef: Option<usize>,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<Neighbor> {
         if k == 0 {
@@ -692,7 +750,7 @@ impl HnswIndex {
                 return flat::knn_slots(data, q, k, &slots);
             }
         }
-        let ef = params.ef.unwrap_or(self.config.ef_search).max(k);
+        let ef = ef.unwrap_or(self.config.ef_search).max(k);
         with_space!(*data, |s| self.walk(
             data,
             &s,
@@ -764,10 +822,11 @@ impl VectorIndex for HnswIndex {
         data: &VectorData<'_>,
         query: &[f32],
         k: usize,
-        params: &SearchParams,
+        params: Params<'_>,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Neighbor> {
-        self.search_impl(data, query, k, params, filter)
+    ) -> Result<Vec<Neighbor>> {
+        let ef = params.get::<HnswSearch>("hnsw")?.ef;
+        Ok(self.search_impl(data, query, k, ef, filter))
     }
 
     fn save(&self, out: &mut Vec<u8>) {
@@ -792,8 +851,10 @@ impl VectorIndex for HnswIndex {
     }
 }
 
-pub(crate) fn create(config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
-    Ok(Box::new(HnswIndex::new(config.hnsw)?))
+pub(crate) fn create(params: Params<'_>) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(HnswIndex::new(
+        *params.get::<HnswConfig>("hnsw")?,
+    )?))
 }
 
 fn bad(what: &str) -> VectorError {
@@ -826,7 +887,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
     // Any `exact_below` is harmless (NaN or above 1 only change when a
     // filtered search runs exactly), and `new` accepts every value: a file
     // holding one must load.
-    let mut h = HnswIndex::new(config).map_err(|e| bad(&e.to_string()))?;
+    let mut h = HnswIndex::new(config).map_err(|e| bad(&crate::index::stored_param(e)))?;
     let entry = r.u64("hnsw entry")?;
     let levels = r.bytes("hnsw levels")?.to_vec();
     if levels.len() != slots {
@@ -933,36 +994,4 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
 }
 
 #[cfg(test)]
-mod key_tests {
-    use super::{key, unkey};
-    use crate::topk::Neighbor;
-    use proptest::prelude::*;
-
-    fn any_distance() -> impl Strategy<Value = f32> {
-        prop_oneof![
-            any::<f32>(),
-            Just(0.0f32),
-            Just(-0.0f32),
-            Just(f32::INFINITY),
-            Just(f32::NEG_INFINITY),
-            Just(f32::MIN_POSITIVE),
-            -1e3f32..1e3,
-        ]
-    }
-
-    proptest! {
-        /// The packed keys order exactly as `Neighbor` does (total order
-        /// of the distance, then slot) and unpack to the same bits.
-        #[test]
-        fn key_order_is_neighbor_order(
-            da in any_distance(), db in any_distance(), sa in any::<u32>(), sb in any::<u32>()
-        ) {
-            let a = Neighbor { distance: da, slot: sa };
-            let b = Neighbor { distance: db, slot: sb };
-            prop_assert_eq!(key(a).cmp(&key(b)), a.cmp(&b));
-            let back = unkey(key(a));
-            prop_assert_eq!(back.distance.to_bits(), da.to_bits());
-            prop_assert_eq!(back.slot, sa);
-        }
-    }
-}
+mod tests;

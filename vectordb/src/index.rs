@@ -7,7 +7,10 @@ use unidb_registry::{plugin_info, plugin_kind, submit, Plugin, PluginInfo, Plugi
 use std::borrow::Cow;
 
 use crate::error::Result;
+use crate::hnsw::{HnswConfig, HnswSearch};
+use crate::ivf::{IvfConfig, IvfSearch};
 use crate::metric::Metric;
+use crate::params::{defaults_json, NoParams, Params, PluginConfig};
 use crate::storage::{with_space, RowsRef, Space, Storage};
 use crate::topk::Neighbor;
 
@@ -75,7 +78,7 @@ impl<'a> VectorData<'a> {
 
     /// `out[i]` = distance from `query` to `slots[i]`, computed on the
     /// stored encoding (the query is encoded once; see
-    /// [`crate::storage`]). `query.len()` must be the dimension and
+    /// [`Storage`](crate::Storage)). `query.len()` must be the dimension and
     /// `out.len()` must be `slots.len()`.
     pub fn distances(&self, query: &[f32], slots: &[u32], out: &mut [f32]) {
         debug_assert_eq!(query.len(), self.dim);
@@ -99,91 +102,6 @@ impl<'a> VectorData<'a> {
     }
 }
 
-/// Search-time parameters; `None` takes the index's default.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SearchParams {
-    /// HNSW: size of the dynamic candidate list.
-    pub ef: Option<usize>,
-    /// IVF: number of lists probed.
-    pub nprobe: Option<usize>,
-}
-
-/// HNSW build parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HnswConfig {
-    /// Links per node on upper layers (layer 0 keeps `2·m`).
-    pub m: usize,
-    /// Candidate list size while building.
-    pub ef_construction: usize,
-    /// Default candidate list size while searching.
-    pub ef_search: usize,
-    /// RNG seed (levels are a pure function of seed and slot).
-    pub seed: u64,
-    /// Build in parallel with rayon (same recall as serial; the graph may
-    /// differ, so results are only deterministic with `parallel = false`).
-    pub parallel: bool,
-    /// A filtered search whose estimated pass fraction is below this runs
-    /// exactly over the passing vectors instead of walking the graph.
-    pub exact_below: f64,
-}
-
-impl Default for HnswConfig {
-    fn default() -> Self {
-        HnswConfig {
-            m: 16,
-            ef_construction: 200,
-            ef_search: 64,
-            seed: 0x5eed,
-            parallel: false,
-            exact_below: 0.05,
-        }
-    }
-}
-
-/// IVF build parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct IvfConfig {
-    /// Number of lists (k-means centroids); capped at the number of vectors.
-    pub nlist: usize,
-    /// Default number of lists probed.
-    pub nprobe: usize,
-    /// Lloyd iterations.
-    pub iterations: usize,
-    /// Training sample size per list (`nlist · sample_per_list` vectors).
-    pub sample_per_list: usize,
-    /// RNG seed.
-    pub seed: u64,
-    /// Keep a copy of each list's (encoded) rows contiguously in the index,
-    /// so a probe streams one block of memory through the one-to-many
-    /// kernels instead of gathering rows by slot. Costs one more copy of
-    /// the vectors (in memory and in saved files; the copy is read into
-    /// memory when a file is opened). `false` keeps only slot ids.
-    pub copy_rows: bool,
-}
-
-impl Default for IvfConfig {
-    fn default() -> Self {
-        IvfConfig {
-            nlist: 64,
-            nprobe: 8,
-            iterations: 10,
-            sample_per_list: 64,
-            seed: 0x5eed,
-            copy_rows: true,
-        }
-    }
-}
-
-/// The typed configuration an index plugin is built from; each index reads
-/// its own part.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IndexConfig {
-    /// For `hnsw`.
-    pub hnsw: HnswConfig,
-    /// For `ivf`.
-    pub ivf: IvfConfig,
-}
-
 /// An index over a collection's slots. Indexes never copy vectors: every
 /// call receives the collection's [`VectorData`].
 pub trait VectorIndex: Send + Sync + Debug {
@@ -203,14 +121,19 @@ pub trait VectorIndex: Send + Sync + Debug {
     fn insert(&mut self, data: &VectorData<'_>, slot: u32) -> Result<()>;
 
     /// The `k` nearest live slots accepted by `filter`, closest first.
+    /// `params` are the search parameters, read as the plugin's search
+    /// parameter type with [`Params::get`].
+    ///
+    /// # Errors
+    /// The parameters' errors ([`Params::get`]).
     fn search(
         &self,
         data: &VectorData<'_>,
         query: &[f32],
         k: usize,
-        params: &SearchParams,
+        params: Params<'_>,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Neighbor>;
+    ) -> Result<Vec<Neighbor>>;
 
     /// Serialises the index (see [`IndexPlugin::load`]).
     fn save(&self, out: &mut Vec<u8>);
@@ -230,17 +153,127 @@ pub trait VectorIndex: Send + Sync + Debug {
     }
 }
 
-/// Builds an index from its configuration.
-pub type CreateFn = fn(&IndexConfig) -> Result<Box<dyn VectorIndex>>;
+/// A stored parameter refused by an index's `new`, as a corrupt file's
+/// message (`parameter "nprobe": 0 is outside ...`).
+pub(crate) fn stored_param(e: crate::VectorError) -> String {
+    match e {
+        crate::VectorError::InvalidParam { key, reason, .. } => {
+            format!("parameter {key:?}: {reason}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Builds an empty index from its build parameters, read as the plugin's
+/// build parameter type with [`Params::get`].
+pub type CreateFn = fn(Params<'_>) -> Result<Box<dyn VectorIndex>>;
 /// Restores an index from the bytes written by [`VectorIndex::save`];
 /// `slots` is the collection's slot count (for validation).
 pub type LoadFn = fn(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>>;
 
-/// An index plugin.
+/// An index plugin: its name, the types of its build and search
+/// parameters, and how to create and restore it.
+///
+/// A crate registers its own index with [`IndexPlugin::new`] and
+/// `unidb_vectordb::unidb_registry::submit!`; its `create` and `search`
+/// read their parameters with [`Params::get`] as the types it declared.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use serde_json::json;
+/// use unidb_common::config::{check_range, Validate};
+/// use unidb_vectordb::unidb_registry::{plugin_info, submit};
+/// use unidb_vectordb::{
+///     Collection, CollectionConfig, IndexPlugin, Neighbor, NoParams, Params, SearchOptions,
+///     VectorData, VectorError, VectorIndex,
+/// };
+///
+/// /// Scans the first `limit` slots only.
+/// #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// struct Prefix {
+///     limit: u32,
+/// }
+///
+/// impl Validate for Prefix {
+///     fn validate(&self) -> unidb_common::Result<()> {
+///         check_range("limit", self.limit, 1..=1_000_000)
+///     }
+/// }
+///
+/// impl VectorIndex for Prefix {
+///     fn kind(&self) -> &'static str {
+///         "prefix-doc"
+///     }
+///     fn build(&mut self, _: &VectorData<'_>) -> unidb_vectordb::Result<()> {
+///         Ok(())
+///     }
+///     fn insert(&mut self, _: &VectorData<'_>, _: u32) -> unidb_vectordb::Result<()> {
+///         Ok(())
+///     }
+///     fn search(
+///         &self,
+///         data: &VectorData<'_>,
+///         query: &[f32],
+///         k: usize,
+///         params: Params<'_>,
+///         filter: Option<&dyn Fn(u32) -> bool>,
+///     ) -> unidb_vectordb::Result<Vec<Neighbor>> {
+///         params.get::<NoParams>("prefix-doc")?;
+///         let slots: Vec<u32> = (0..data.slots().min(self.limit as usize) as u32)
+///             .filter(|&s| data.accepts(s, filter))
+///             .collect();
+///         let mut d = vec![0.0; slots.len()];
+///         data.distances(query, &slots, &mut d);
+///         let mut found: Vec<Neighbor> =
+///             slots.iter().zip(d).map(|(&slot, distance)| Neighbor { slot, distance }).collect();
+///         found.sort();
+///         found.truncate(k);
+///         Ok(found)
+///     }
+///     fn save(&self, out: &mut Vec<u8>) {
+///         out.extend_from_slice(&self.limit.to_le_bytes());
+///     }
+/// }
+///
+/// fn create(params: Params<'_>) -> unidb_vectordb::Result<Box<dyn VectorIndex>> {
+///     Ok(Box::new(params.get::<Prefix>("prefix-doc")?.into_owned()))
+/// }
+///
+/// fn load(bytes: &[u8], _slots: usize) -> unidb_vectordb::Result<Box<dyn VectorIndex>> {
+///     let limit = bytes.try_into().map(u32::from_le_bytes);
+///     let limit = limit.map_err(|_| VectorError::Corrupt("prefix-doc: 4 bytes".into()))?;
+///     Ok(Box::new(Prefix { limit }))
+/// }
+///
+/// submit!(IndexPlugin::new::<Prefix, NoParams>(
+///     plugin_info!("prefix-doc", "exact search over the first slots"),
+///     create,
+///     load,
+/// ));
+///
+/// # fn main() -> Result<(), VectorError> {
+/// let mut c = Collection::new(CollectionConfig::new(1, "l2"))?;
+/// for i in 0..10u64 {
+///     c.insert(i, &[i as f32], None)?;
+/// }
+/// let params = json!({"limit": 3});
+/// c.create_index("p", "prefix-doc", Params::json(&params))?;
+/// assert_eq!(c.search(&[9.0], 1)?[0].id, 2u64.into());
+/// let bad = json!({"limit": 0});
+/// let err = c.create_index("q", "prefix-doc", Params::json(&bad)).unwrap_err();
+/// assert!(matches!(err, VectorError::InvalidParam { ref key, .. } if key == "limit"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct IndexPlugin {
     /// Name and origin.
     pub info: PluginInfo,
+    /// The defaults of its build parameters ([`defaults_json`] of the
+    /// type `create` reads).
+    pub build_params: fn() -> Result<serde_json::Value>,
+    /// The defaults of its search parameters ([`defaults_json`] of the
+    /// type `search` reads).
+    pub search_params: fn() -> Result<serde_json::Value>,
     /// Creates an empty index.
     pub create: CreateFn,
     /// Restores a saved index.
@@ -255,24 +288,40 @@ impl Plugin for IndexPlugin {
 plugin_kind!(IndexPlugin, "index");
 
 impl IndexPlugin {
+    /// A plugin whose `create` reads build parameters of type `B` and
+    /// whose indexes' `search` reads search parameters of type `S`.
+    pub const fn new<B: PluginConfig, S: PluginConfig>(
+        info: PluginInfo,
+        create: CreateFn,
+        load: LoadFn,
+    ) -> Self {
+        IndexPlugin {
+            info,
+            build_params: defaults_json::<B>,
+            search_params: defaults_json::<S>,
+            create,
+            load,
+        }
+    }
+
     /// The names of every registered index, sorted.
     pub fn names() -> Vec<&'static str> {
         IndexPlugin::registry().names()
     }
 }
 
-submit!(IndexPlugin {
-    info: plugin_info!("flat", "exact search over every vector"),
-    create: crate::flat::create,
-    load: crate::flat::load,
-});
-submit!(IndexPlugin {
-    info: plugin_info!("hnsw", "hierarchical navigable small world graph"),
-    create: crate::hnsw::create,
-    load: crate::hnsw::load,
-});
-submit!(IndexPlugin {
-    info: plugin_info!("ivf", "inverted file over k-means lists"),
-    create: crate::ivf::create,
-    load: crate::ivf::load,
-});
+submit!(IndexPlugin::new::<NoParams, NoParams>(
+    plugin_info!("flat", "exact search over every vector"),
+    crate::flat::create,
+    crate::flat::load,
+));
+submit!(IndexPlugin::new::<HnswConfig, HnswSearch>(
+    plugin_info!("hnsw", "hierarchical navigable small world graph"),
+    crate::hnsw::create,
+    crate::hnsw::load,
+));
+submit!(IndexPlugin::new::<IvfConfig, IvfSearch>(
+    plugin_info!("ivf", "inverted file over k-means lists"),
+    crate::ivf::create,
+    crate::ivf::load,
+));

@@ -19,6 +19,8 @@
 //! (or by format version 1) load as slot-only lists.
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use unidb_common::config::{check_range, Validate};
 
 use unidb_kernels::Kernels;
 
@@ -27,10 +29,79 @@ use crate::collection::Rows;
 use crate::data::Rng;
 use crate::error::{Result, VectorError};
 use crate::flat;
-use crate::index::{IndexConfig, IvfConfig, SearchParams, VectorData, VectorIndex};
+use crate::index::{VectorData, VectorIndex};
 use crate::metric::Metric;
+use crate::params::Params;
 use crate::storage::{with_space, F16Space, F32Space, Fast, I8Space, RowsRef, Space, Storage};
 use crate::topk::{Neighbor, TopK};
+
+/// The build parameters of the `ivf` index (the keys of
+/// [`Params::json`](crate::Params::json) are the field names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IvfConfig {
+    /// Number of lists (k-means centroids); capped at the number of
+    /// vectors. 1 to [`MAX_NLIST`].
+    pub nlist: usize,
+    /// Default number of lists probed ([`IvfSearch::nprobe`] overrides it
+    /// per search); 1 to [`MAX_NLIST`].
+    pub nprobe: usize,
+    /// Lloyd iterations; at most [`MAX_ITERATIONS`].
+    pub iterations: usize,
+    /// Training sample size per list (`nlist · sample_per_list` vectors);
+    /// 1 to [`MAX_SAMPLE_PER_LIST`].
+    pub sample_per_list: usize,
+    /// RNG seed.
+    pub seed: u64,
+    /// Keep a copy of each list's (encoded) rows contiguously in the index,
+    /// so a probe streams one block of memory through the one-to-many
+    /// kernels instead of gathering rows by slot. Costs one more copy of
+    /// the vectors (in memory and in saved files; the copy is read into
+    /// memory when a file is opened). `false` keeps only slot ids.
+    pub copy_rows: bool,
+}
+
+impl Default for IvfConfig {
+    fn default() -> Self {
+        IvfConfig {
+            nlist: 64,
+            nprobe: 8,
+            iterations: 10,
+            sample_per_list: 64,
+            seed: 0x5eed,
+            copy_rows: true,
+        }
+    }
+}
+
+impl Validate for IvfConfig {
+    /// Every count within its limit, and at least 1 except `iterations`.
+    fn validate(&self) -> unidb_common::Result<()> {
+        check_range("nlist", self.nlist, 1..=MAX_NLIST)?;
+        check_range("nprobe", self.nprobe, 1..=MAX_NLIST)?;
+        check_range("iterations", self.iterations, 0..=MAX_ITERATIONS)?;
+        check_range(
+            "sample_per_list",
+            self.sample_per_list,
+            1..=MAX_SAMPLE_PER_LIST,
+        )
+    }
+}
+
+/// The search parameters of the `ivf` index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IvfSearch {
+    /// Number of lists probed (clamped to 1..=lists); `None` takes the
+    /// index's [`IvfConfig::nprobe`].
+    pub nprobe: Option<usize>,
+}
+
+impl Validate for IvfSearch {
+    fn validate(&self) -> unidb_common::Result<()> {
+        Ok(())
+    }
+}
 
 /// The `ivf` index.
 #[derive(Debug, Clone)]
@@ -83,32 +154,16 @@ impl IvfIndex {
     /// An empty, untrained index.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] when `nlist`, `nprobe` or
-    /// `sample_per_list` is 0, or a parameter is above its limit
-    /// ([`MAX_NLIST`] for `nlist` and `nprobe`, [`MAX_ITERATIONS`],
+    /// [`VectorError::InvalidParam`] naming the parameter when `nlist`,
+    /// `nprobe` or `sample_per_list` is 0, or a parameter is above its
+    /// limit ([`MAX_NLIST`] for `nlist` and `nprobe`, [`MAX_ITERATIONS`],
     /// [`MAX_SAMPLE_PER_LIST`]); saved files are held to the same limits.
     pub fn new(config: IvfConfig) -> Result<Self> {
-        if config.nlist == 0 || config.nprobe == 0 || config.sample_per_list == 0 {
-            return Err(VectorError::InvalidConfig(
-                "ivf nlist, nprobe and sample_per_list must be at least 1".into(),
-            ));
-        }
-        for (name, value, max) in [
-            ("nlist", config.nlist, MAX_NLIST),
-            ("nprobe", config.nprobe, MAX_NLIST),
-            ("iterations", config.iterations, MAX_ITERATIONS),
-            (
-                "sample_per_list",
-                config.sample_per_list,
-                MAX_SAMPLE_PER_LIST,
-            ),
-        ] {
-            if value > max {
-                return Err(VectorError::InvalidConfig(format!(
-                    "ivf {name} is {value}, above the limit {max}"
-                )));
-            }
-        }
+        config.validate().map_err(|e| VectorError::InvalidParam {
+            plugin: "ivf".into(),
+            key: e.location().unwrap_or_default().to_owned(),
+            reason: e.message().to_owned(),
+        })?;
         Ok(IvfIndex {
             config,
             dim: 0,
@@ -118,6 +173,56 @@ impl IvfIndex {
             rows: Vec::new(),
             storage: Storage::F32,
         })
+    }
+
+    /// The `k` nearest live slots accepted by `filter` from the `nprobe`
+    /// lists nearest the query (`None`: the configured `nprobe`).
+    fn search_lists(
+        &self,
+        data: &VectorData<'_>,
+        query: &[f32],
+        k: usize,
+        nprobe: Option<usize>,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Neighbor> {
+        if self.lists.is_empty() {
+            return flat::knn(data, query, k, filter);
+        }
+        let nlist = self.lists.len();
+        let nprobe = nprobe.unwrap_or(self.config.nprobe).clamp(1, nlist);
+        let mut cd = vec![0.0f32; nlist];
+        data.metric.distance_many(query, &self.centroids, &mut cd);
+        let mut order: Vec<u32> = (0..nlist as u32).collect();
+        let key = |c: &u32| Neighbor {
+            distance: cd[*c as usize],
+            slot: *c,
+        };
+        if nprobe < nlist {
+            order.select_nth_unstable_by_key(nprobe - 1, key);
+            order.truncate(nprobe);
+        }
+        let mut top = TopK::new(k);
+        if self.rows_usable(data) {
+            self.scan_copies(data, query, &order, filter, &mut top);
+            if !self.pending.is_empty() {
+                with_space!(*data, |s| self.scan_lists(
+                    data,
+                    &s,
+                    query,
+                    &[],
+                    filter,
+                    &mut top
+                ));
+            }
+        } else {
+            with_space!(*data, |s| self
+                .scan_lists(data, &s, query, &order, filter, &mut top));
+        }
+        if top.len() < k && (filter.is_some() || nprobe < nlist) {
+            // Too few in the probed lists (selective filter or deletions).
+            return flat::knn(data, query, k, filter);
+        }
+        top.into_sorted()
     }
 
     /// Number of lists (0 until trained).
@@ -403,47 +508,11 @@ impl VectorIndex for IvfIndex {
         data: &VectorData<'_>,
         query: &[f32],
         k: usize,
-        params: &SearchParams,
+        params: Params<'_>,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Neighbor> {
-        if self.lists.is_empty() {
-            return flat::knn(data, query, k, filter);
-        }
-        let nlist = self.lists.len();
-        let nprobe = params.nprobe.unwrap_or(self.config.nprobe).clamp(1, nlist);
-        let mut cd = vec![0.0f32; nlist];
-        data.metric.distance_many(query, &self.centroids, &mut cd);
-        let mut order: Vec<u32> = (0..nlist as u32).collect();
-        let key = |c: &u32| Neighbor {
-            distance: cd[*c as usize],
-            slot: *c,
-        };
-        if nprobe < nlist {
-            order.select_nth_unstable_by_key(nprobe - 1, key);
-            order.truncate(nprobe);
-        }
-        let mut top = TopK::new(k);
-        if self.rows_usable(data) {
-            self.scan_copies(data, query, &order, filter, &mut top);
-            if !self.pending.is_empty() {
-                with_space!(*data, |s| self.scan_lists(
-                    data,
-                    &s,
-                    query,
-                    &[],
-                    filter,
-                    &mut top
-                ));
-            }
-        } else {
-            with_space!(*data, |s| self
-                .scan_lists(data, &s, query, &order, filter, &mut top));
-        }
-        if top.len() < k && (filter.is_some() || nprobe < nlist) {
-            // Too few in the probed lists (selective filter or deletions).
-            return flat::knn(data, query, k, filter);
-        }
-        top.into_sorted()
+    ) -> Result<Vec<Neighbor>> {
+        let nprobe = params.get::<IvfSearch>("ivf")?.nprobe;
+        Ok(self.search_lists(data, query, k, nprobe, filter))
     }
 
     /// The trained dimension is the collection's, and the row copies are
@@ -510,8 +579,8 @@ impl VectorIndex for IvfIndex {
     }
 }
 
-pub(crate) fn create(config: &IndexConfig) -> Result<Box<dyn VectorIndex>> {
-    Ok(Box::new(IvfIndex::new(config.ivf)?))
+pub(crate) fn create(params: Params<'_>) -> Result<Box<dyn VectorIndex>> {
+    Ok(Box::new(IvfIndex::new(*params.get::<IvfConfig>("ivf")?)?))
 }
 
 /// Restores a saved index, refusing (with [`VectorError::Corrupt`] naming
@@ -531,7 +600,7 @@ pub(crate) fn load(bytes: &[u8], slots: usize) -> Result<Box<dyn VectorIndex>> {
         seed: r.u64("ivf seed")?,
         copy_rows: false,
     };
-    let mut ivf = IvfIndex::new(config).map_err(|e| bad(&e.to_string()))?;
+    let mut ivf = IvfIndex::new(config).map_err(|e| bad(&crate::index::stored_param(e)))?;
     ivf.dim = r.usize("ivf dim")?;
     ivf.centroids = r.f32s("ivf centroids")?;
     let nlist = r.len(8, "ivf lists")?;

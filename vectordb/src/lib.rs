@@ -4,14 +4,14 @@
 //! checksummed file.
 //!
 //! ```
-//! use unidb_vectordb::{Collection, CollectionConfig, IndexConfig, SearchOptions};
+//! use unidb_vectordb::{Collection, CollectionConfig, Params};
 //! # fn main() -> Result<(), unidb_vectordb::VectorError> {
 //! let mut c = Collection::new(CollectionConfig::new(2, "l2"))?;
 //! c.insert(1u64, &[0.0, 0.0], None)?;
 //! c.insert("b", &[1.0, 0.0], None)?;
 //! c.insert(3u64, &[5.0, 5.0], None)?;
-//! c.create_index("graph", "hnsw", &IndexConfig::default())?;
-//! let hits = c.search(&[0.9, 0.1], 2, &SearchOptions::default())?;
+//! c.create_index("graph", "hnsw", Params::defaults())?;
+//! let hits = c.search(&[0.9, 0.1], 2)?;
 //! assert_eq!(hits[0].id, "b".into());
 //! assert_eq!(hits[1].id, 1u64.into());
 //! assert!(c.insert(4u64, &[1.0], None).is_err()); // wrong dimension
@@ -23,11 +23,11 @@
 //! or 8-bit scalar-quantized (i8, a quarter), chosen with
 //! [`CollectionConfig::with_storage`]; every index and the file format work
 //! on every storage, distances running on the encoded rows. See
-//! [`storage`] for the error each encoding gives and how the i8 quantizer
+//! [`Storage`] for the error each encoding gives and how the i8 quantizer
 //! is trained.
 //!
 //! ```
-//! use unidb_vectordb::{Collection, CollectionConfig, IndexConfig, SearchOptions, Storage};
+//! use unidb_vectordb::{Collection, CollectionConfig, Params, Storage};
 //! # fn main() -> Result<(), unidb_vectordb::VectorError> {
 //! let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8))?;
 //! let sample = [0.0, 0.0, 1.0, 0.0, 5.0, 5.0];
@@ -35,12 +35,55 @@
 //! for (i, v) in sample.chunks_exact(2).enumerate() {
 //!     c.insert(i as u64, v, None)?;
 //! }
-//! c.create_index("graph", "hnsw", &IndexConfig::default())?;
-//! let hits = c.search(&[0.9, 0.1], 1, &SearchOptions::default())?;
+//! c.create_index("graph", "hnsw", Params::defaults())?;
+//! let hits = c.search(&[0.9, 0.1], 1)?;
 //! assert_eq!(hits[0].id, 1u64.into());
 //! assert_eq!(c.vector_bytes(), 6); // one byte per value
 //! # Ok(()) }
 //! ```
+//!
+//! # Index parameters
+//! Each index plugin declares the types of its build and search
+//! parameters ([`IndexPlugin::new`]): [`hnsw::HnswConfig`] and
+//! [`hnsw::HnswSearch`], [`ivf::IvfConfig`] and [`ivf::IvfSearch`], none
+//! for `flat`. A caller hands them over as [`Params`]: the defaults, a
+//! typed value, or a JSON object naming the fields to change; a key the
+//! index does not have is [`VectorError::UnknownParam`], a bad value
+//! [`VectorError::InvalidParam`], both naming the key. An index defined
+//! in another crate declares and receives its own types the same way.
+//!
+//! ```
+//! use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+//! use unidb_vectordb::{Collection, CollectionConfig, Params, SearchOptions, VectorError};
+//! # fn main() -> Result<(), VectorError> {
+//! let mut c = Collection::new(CollectionConfig::new(2, "l2"))?;
+//! c.insert(1u64, &[0.0, 0.0], None)?;
+//! let build = HnswConfig { m: 32, ef_construction: 400, ..HnswConfig::default() };
+//! c.create_index("graph", "hnsw", Params::typed(&build))?;
+//! let search = HnswSearch { ef: Some(128) };
+//! let options = SearchOptions { params: Params::typed(&search), ..SearchOptions::default() };
+//! assert_eq!(c.search_with(&[0.0, 1.0], 1, &options)?.len(), 1);
+//! let typo = serde_json::json!({"efsearch": 10});
+//! let err = c.create_index("g2", "hnsw", Params::json(&typo)).unwrap_err();
+//! assert!(matches!(err, VectorError::UnknownParam { ref key, .. } if key == "efsearch"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Metrics
+//! Each collection counts its queries and inserts and records the latency
+//! of every search in a lock-free histogram:
+//! [`Collection::metrics`] gives p50/p99 latency and QPS since the
+//! collection was created, opened or last reset
+//! ([`Collection::reset_metrics`]).
+//!
+//! # Crate layout
+//! One path per public item. The types a program uses — collections,
+//! ids, options, errors, the plugin kinds and their traits, storage —
+//! are at the crate root. Each index plugin is a module holding the index
+//! and its parameter types ([`flat`], [`hnsw`], [`ivf`]), as an index from
+//! another crate would be; [`io`] (vector file readers), [`persist`] (the
+//! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
+//! of functions.
 //!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
@@ -63,31 +106,37 @@
 
 pub mod bench;
 mod codec;
-pub mod collection;
-pub mod concurrent;
+mod collection;
+mod concurrent;
 pub mod data;
-pub mod error;
+mod error;
 pub mod flat;
 pub mod hnsw;
-pub mod index;
+mod index;
 pub mod io;
 pub mod ivf;
-pub mod metric;
+mod metric;
+mod params;
 pub mod persist;
-pub mod storage;
-pub mod topk;
+mod stats;
+mod storage;
+mod topk;
 
 pub use collection::{
-    Collection, CollectionConfig, FilterFn, Hit, Id, Metadata, Record, SearchOptions, Value,
+    Collection, CollectionConfig, FilterFn, Hit, Metadata, Record, SearchOptions,
 };
 pub use concurrent::SharedCollection;
 pub use error::{Result, VectorError};
-pub use index::{
-    HnswConfig, IndexConfig, IndexPlugin, IvfConfig, SearchParams, VectorData, VectorIndex,
-};
-pub use metric::{pack_bits, words_to_f32, Metric, MetricPlugin};
+pub use index::{CreateFn, IndexPlugin, LoadFn, VectorData, VectorIndex};
+pub use metric::{pack_bits, words_to_f32, DistanceFn, DistanceManyFn, Metric, MetricPlugin};
+pub use params::{defaults_json, NoParams, Params, PluginConfig};
+pub use stats::CollectionMetrics;
 pub use storage::{Quantizer, RowsRef, Storage};
-pub use topk::Neighbor;
+pub use topk::{Neighbor, TopK};
+/// Users' keys (a number or a string), shared with the other modules.
+pub use unidb_common::id::Id;
+/// The value vocabulary both databases share (metadata values here).
+pub use unidb_common::value::Value;
 pub use unidb_registry;
 
 /// Registers a metric plugin statically from any crate:
@@ -114,8 +163,3 @@ macro_rules! register_metric {
         });
     };
 }
-
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_storage;

@@ -30,7 +30,7 @@
 //! relies on is validated too (ids, liveness, storage parameters, and each
 //! index's own: graph links and entry point, list membership, parameters
 //! within limits, dimensions; see `hnsw::load`, `ivf::load` and
-//! [`VectorIndex::validate`](crate::index::VectorIndex::validate)): a crafted
+//! [`VectorIndex::validate`](crate::VectorIndex::validate)): a crafted
 //! file whose checksum is valid is refused with
 //! [`VectorError::Corrupt`] naming what was wrong.
 //!
@@ -48,11 +48,14 @@ use std::sync::Arc;
 use unidb_registry::PluginKind;
 
 use crate::codec::{ReadExt, Reader, Writer};
-use crate::collection::{Collection, CollectionConfig, Id, Metadata, Rows, Value};
+use crate::collection::{Collection, CollectionConfig, Metadata, Rows};
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
+use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
+use unidb_common::id::Id;
+use unidb_common::value::Value;
 
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
@@ -116,21 +119,32 @@ fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
                 for (k, v) in m {
                     w.str(k);
                     match v {
+                        // Tags 0-3 are those of the first format; 4-6 came
+                        // with common's value vocabulary.
                         Value::Bool(b) => {
                             w.u8(0);
                             w.u8(u8::from(*b));
                         }
-                        Value::Int(i) => {
+                        Value::I64(i) => {
                             w.u8(1);
                             w.u64(*i as u64);
                         }
-                        Value::Float(f) => {
+                        Value::F64(f) => {
                             w.u8(2);
                             w.f64(*f);
                         }
-                        Value::Str(s) => {
+                        Value::Text(s) => {
                             w.u8(3);
                             w.str(s);
+                        }
+                        Value::Null => w.u8(4),
+                        Value::Bytes(b) => {
+                            w.u8(5);
+                            w.bytes(b);
+                        }
+                        Value::Timestamp(t) => {
+                            w.u8(6);
+                            w.u64(*t as u64);
                         }
                     }
                 }
@@ -368,9 +382,12 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
                     let k = r.str("metadata key")?;
                     let v = match r.u8("value tag")? {
                         0 => Value::Bool(r.u8("bool")? != 0),
-                        1 => Value::Int(r.u64("int")? as i64),
-                        2 => Value::Float(r.f64("float")?),
-                        3 => Value::Str(r.str("string")?),
+                        1 => Value::I64(r.u64("int")? as i64),
+                        2 => Value::F64(r.f64("float")?),
+                        3 => Value::Text(r.str("string")?),
+                        4 => Value::Null,
+                        5 => Value::Bytes(r.bytes("bytes")?.to_vec()),
+                        6 => Value::Timestamp(r.u64("timestamp")? as i64),
                         t => return Err(corrupt(format!("value tag {t}"))),
                     };
                     m.insert(k, v);
@@ -408,6 +425,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         n_live,
         slot_of,
         indexes,
+        stats: Stats::default(),
     };
     let data = c.data();
     for (name, index) in &c.indexes {
@@ -510,5 +528,4 @@ impl Collection {
 }
 
 #[cfg(test)]
-#[path = "persist_tests.rs"]
 mod tests;

@@ -1,58 +1,10 @@
-//! How a collection stores its vectors — f32, IEEE half (f16) or 8-bit
-//! scalar-quantized (i8) — and the one abstraction every index computes
-//! distances through, whatever the encoding.
-//!
-//! # Choosing a storage
-//! | storage | bytes/value | distance kernels | error of a stored value |
-//! |---------|-------------|------------------|-------------------------|
-//! | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
-//! | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
-//! | [`Storage::I8`]  | 1 | `l2sq_i8`, `dot_i8` | ≤ `scale / 2` inside the trained range |
-//!
-//! Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
-//! run the half/integer kernels directly on the encoded rows; other metrics
-//! (`l1`, user metrics) decode the row into a per-thread buffer and call the
-//! metric's f32 function. Binary metrics (`hamming`, `jaccard`) interpret
-//! f32 bit patterns and are rejected for f16/i8 storage
-//! ([`crate::VectorError::InvalidConfig`]).
-//!
-//! # Queries
-//! Queries stay f32 in the API. Each search encodes its query once, the
-//! same way rows are encoded (rounded to half for f16; quantized with the
-//! collection's [`Quantizer`] for i8), so a distance is the distance
-//! between two *encoded* vectors. Consequently every result distance is
-//! the distance between the decoded query and the decoded row, computed by
-//! the kernel (within the kernel's f32 accumulation error).
-//!
-//! # f16
-//! Rows are IEEE 754 binary16 bit patterns (`u16`), rounded to nearest,
-//! ties to even. A finite component beyond ±65504 cannot be stored and is a
-//! [`crate::VectorError::OutOfRange`] error on insert; in a query it
-//! saturates to ±65504.
-//!
-//! # i8 (scalar quantization)
-//! One quantizer per collection: `x ≈ offset + scale · q` with an integer
-//! code `q ∈ [-127, 127]` (symmetric, so −128 is never used). The range it
-//! covers is `[offset − 127·scale, offset + 127·scale]`; inside it a value
-//! is off by at most `scale / 2`; values outside clamp to the nearest end
-//! (their error is the distance to the range plus `scale / 2`).
-//!
-//! * For `ip` and `cosine` the range is symmetric around zero (`offset = 0`,
-//!   `scale = max|x| / 127`), so `a·b = scale² · (qa·qb)` exactly and the
-//!   cosine of the codes is the cosine of the decoded vectors.
-//! * For `l2` (and the decoded metrics) the range is centred on the data:
-//!   `offset = (min + max) / 2`, `scale = (max − min) / 254`. The offset
-//!   cancels in a difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`; data that
-//!   is not centred on zero (SIFT is all non-negative) gets the full 8 bits.
-//!
-//! The range is fixed once, before any vector is stored: from
-//! [`crate::CollectionConfig::i8_range`] when set, else by
-//! [`crate::Collection::train_quantizer`] over a sample (min and max of every
-//! finite component), else from the whole first batch given to
-//! [`crate::Collection::insert_rows`], else from the components of the
-//! first inserted vector (which rarely covers later vectors: train on a
-//! sample or load a first batch when you can). A degenerate range
-//! (min = max) is widened by 1 on each side.
+//! Row encodings (f32, f16, i8 scalar quantization; see [`Storage`] for
+//! what each costs and the error it gives) and `Space`, the one
+//! row-distance abstraction every index computes distances through,
+//! whatever the encoding: a query prepared once per search, distances
+//! from it to a slot or to a run of slots, and between two slots.
+//! `with_space!` matches the storage once per search or insert, so each
+//! index is written once and monomorphised per encoding.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -65,7 +17,60 @@ use unidb_kernels::Kernels;
 use crate::error::VectorError;
 use crate::metric::Metric;
 
-/// How vector components are stored.
+/// How vector components are stored: f32, IEEE half (f16) or 8-bit
+/// scalar-quantized (i8).
+///
+/// # Choosing a storage
+/// | storage | bytes/value | distance kernels | error of a stored value |
+/// |---------|-------------|------------------|-------------------------|
+/// | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
+/// | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
+/// | [`Storage::I8`]  | 1 | `l2sq_i8`, `dot_i8` | ≤ `scale / 2` inside the trained range |
+///
+/// Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
+/// run the half/integer kernels directly on the encoded rows; other metrics
+/// (`l1`, user metrics) decode the row into a per-thread buffer and call the
+/// metric's f32 function. Binary metrics (`hamming`, `jaccard`) interpret
+/// f32 bit patterns and are rejected for f16/i8 storage
+/// ([`crate::VectorError::InvalidConfig`]).
+///
+/// # Queries
+/// Queries stay f32 in the API. Each search encodes its query once, the
+/// same way rows are encoded (rounded to half for f16; quantized with the
+/// collection's [`Quantizer`] for i8), so a distance is the distance
+/// between two *encoded* vectors. Consequently every result distance is
+/// the distance between the decoded query and the decoded row, computed by
+/// the kernel (within the kernel's f32 accumulation error).
+///
+/// # f16
+/// Rows are IEEE 754 binary16 bit patterns (`u16`), rounded to nearest,
+/// ties to even. A finite component beyond ±65504 cannot be stored and is a
+/// [`crate::VectorError::OutOfRange`] error on insert; in a query it
+/// saturates to ±65504.
+///
+/// # i8 (scalar quantization)
+/// One quantizer per collection: `x ≈ offset + scale · q` with an integer
+/// code `q ∈ [-127, 127]` (symmetric, so −128 is never used). The range it
+/// covers is `[offset − 127·scale, offset + 127·scale]`; inside it a value
+/// is off by at most `scale / 2`; values outside clamp to the nearest end
+/// (their error is the distance to the range plus `scale / 2`).
+///
+/// * For `ip` and `cosine` the range is symmetric around zero (`offset = 0`,
+///   `scale = max|x| / 127`), so `a·b = scale² · (qa·qb)` exactly and the
+///   cosine of the codes is the cosine of the decoded vectors.
+/// * For `l2` (and the decoded metrics) the range is centred on the data:
+///   `offset = (min + max) / 2`, `scale = (max − min) / 254`. The offset
+///   cancels in a difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`; data that
+///   is not centred on zero (SIFT is all non-negative) gets the full 8 bits.
+///
+/// The range is fixed once, before any vector is stored: from
+/// [`crate::CollectionConfig::i8_range`] when set, else by
+/// [`crate::Collection::train_quantizer`] over a sample (min and max of every
+/// finite component), else from the whole first batch given to
+/// [`crate::Collection::insert_rows`], else from the components of the
+/// first inserted vector (which rarely covers later vectors: train on a
+/// sample or load a first batch when you can). A degenerate range
+/// (min = max) is widened by 1 on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Storage {
     /// 32-bit floats, exactly as inserted.
@@ -138,10 +143,10 @@ impl FromStr for Storage {
 }
 
 /// The largest finite half value.
-pub const F16_MAX: f32 = 65504.0;
+pub(crate) const F16_MAX: f32 = 65504.0;
 
 /// The i8 scalar quantizer: `x ≈ offset + scale · q`, `q ∈ [-127, 127]`
-/// (see the [module docs](self)).
+/// (see [`Storage`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quantizer {
     /// The value code 0 stands for.
@@ -247,7 +252,7 @@ impl Quantizer {
 
 /// Converts a vector to half bits; components beyond ±65504 saturate
 /// (inf and NaN are kept).
-pub fn to_f16(v: &[f32], out: &mut [u16]) {
+pub(crate) fn to_f16(v: &[f32], out: &mut [u16]) {
     for (o, x) in out.iter_mut().zip(v) {
         let x = if x.is_finite() {
             x.clamp(-F16_MAX, F16_MAX)
@@ -806,83 +811,4 @@ macro_rules! with_space {
 pub(crate) use with_space;
 
 #[cfg(test)]
-mod dist_many_tests {
-    //! `dist_many` equals `dist` row by row, bit for bit, on every path.
-
-    use super::*;
-    use unidb_kernels::Isa;
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                ((s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0) as f32
-            })
-            .collect()
-    }
-
-    #[test]
-    fn f16_and_i8_dist_many_equal_dist() {
-        for isa in Isa::available() {
-            let k = Kernels::for_isa(isa).unwrap();
-            // Row counts past one 64-row chunk of the i8 path, dims across
-            // the kernels' block remainders, a zero row for cosine.
-            for (dim, n) in [(0, 3), (1, 5), (17, 70), (33, 131), (130, 9)] {
-                let mut data = values(n * dim, (dim * 31 + n) as u64);
-                data[..dim].fill(0.0);
-                let q = values(dim, 7);
-                for name in ["l2", "ip", "cosine", "l1"] {
-                    let metric = Metric::by_name(name).unwrap();
-                    let fast = Fast::of(metric);
-                    let mut rows = vec![0u16; data.len()];
-                    to_f16(&data, &mut rows);
-                    let s = F16Space {
-                        dim,
-                        rows: &rows,
-                        metric,
-                        fast,
-                        k,
-                    };
-                    let hq = s.prepare(&q);
-                    let quant = Quantizer::train(&data, name != "l2")
-                        .unwrap_or(Quantizer::for_range(-2.0, 2.0, true));
-                    let mut codes = vec![0i8; data.len()];
-                    quant.encode(&data, &mut codes);
-                    let c = I8Space {
-                        dim,
-                        codes: &codes,
-                        quant,
-                        metric,
-                        fast,
-                        k,
-                    };
-                    let cq = c.prepare(&q);
-                    for first in [0, n / 3] {
-                        let mut out = vec![f32::NAN; n - first];
-                        s.dist_many(&hq, first, &mut out);
-                        for (i, &o) in out.iter().enumerate() {
-                            let want = s.dist(&hq, (first + i) as u32);
-                            assert_eq!(
-                                o.to_bits(),
-                                want.to_bits(),
-                                "f16 {isa} {name} dim={dim} row {i}"
-                            );
-                        }
-                        c.dist_many(&cq, first, &mut out);
-                        for (i, &o) in out.iter().enumerate() {
-                            let want = c.dist(&cq, (first + i) as u32);
-                            assert_eq!(
-                                o.to_bits(),
-                                want.to_bits(),
-                                "i8 {isa} {name} dim={dim} row {i}"
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

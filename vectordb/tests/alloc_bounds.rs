@@ -9,8 +9,9 @@
 use unidb_common::alloc::PeakAlloc;
 
 use unidb_vectordb::data::{clustered, Rng};
-use unidb_vectordb::index::IndexConfig;
-use unidb_vectordb::{persist, Collection, CollectionConfig, Storage};
+use unidb_vectordb::hnsw::HnswConfig;
+use unidb_vectordb::ivf::IvfConfig;
+use unidb_vectordb::{persist, Collection, CollectionConfig, Params, Storage};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc::new();
@@ -39,13 +40,18 @@ fn collection(n: usize, dim: usize, storage: Storage, m: usize) -> Collection {
             c.insert(i as u64, r, None).unwrap();
         }
     }
-    let mut config = IndexConfig::default();
-    config.hnsw.m = m;
-    config.hnsw.ef_construction = 16;
-    config.ivf.nlist = 8;
-    config.ivf.iterations = 2;
-    c.create_index("g", "hnsw", &config).unwrap();
-    c.create_index("i", "ivf", &config).unwrap();
+    let hnsw = HnswConfig {
+        m,
+        ef_construction: 16,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 8,
+        iterations: 2,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
     c
 }
 

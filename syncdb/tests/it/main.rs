@@ -1,0 +1,14 @@
+//! Tests of syncdb through its public API, in one binary so that it
+//! compiles once. Tests that need private items are in the `tests` child
+//! of the module they test; tests that install a global allocator are
+//! binaries of their own.
+
+mod columnar;
+mod database;
+mod error;
+mod repetitive_data;
+mod resolver;
+mod schema;
+mod schema_history;
+mod snapshot;
+mod sync;

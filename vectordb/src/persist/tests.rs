@@ -1,0 +1,513 @@
+//! Files whose checksum is valid but whose content is not (crafted index
+//! bytes, written with the crate's own codec and swapped in for an
+//! attached index), and version 1 files (only this crate writes them).
+
+use super::*;
+use crate::data::clustered;
+use crate::hnsw::HnswConfig;
+use crate::index::{VectorData, VectorIndex};
+use crate::ivf::IvfConfig;
+use crate::params::Params;
+use crate::topk::Neighbor;
+use crate::SearchOptions;
+
+// ---------- helpers ----------
+
+/// `n` clustered vectors (ids 0..n) with an HNSW and an IVF index; slot
+/// `dead` (if any) is deleted before the indexes are built, so it is
+/// outside the graph.
+fn collection(n: usize, dim: usize, storage: Storage, seed: u64, dead: Option<u64>) -> Collection {
+    let data = clustered(n, dim, 4, 0.3, seed);
+    let mut c = Collection::new(CollectionConfig::new(dim, "l2").with_storage(storage)).unwrap();
+    for (i, r) in data.chunks_exact(dim).enumerate() {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    if let Some(d) = dead {
+        c.delete(d).unwrap();
+    }
+    let hnsw = HnswConfig {
+        m: 4,
+        ef_construction: 32,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        iterations: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
+    c
+}
+
+/// An index that saves given bytes under a given kind: a file with
+/// crafted index bytes and a checksum computed by the crate itself.
+#[derive(Debug)]
+struct Raw(&'static str, Vec<u8>);
+
+impl VectorIndex for Raw {
+    fn kind(&self) -> &'static str {
+        self.0
+    }
+    fn build(&mut self, _: &VectorData<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn insert(&mut self, _: &VectorData<'_>, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn search(
+        &self,
+        _: &VectorData<'_>,
+        _: &[f32],
+        _: usize,
+        _: Params<'_>,
+        _: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>> {
+        Ok(Vec::new())
+    }
+    fn save(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.1);
+    }
+}
+
+fn index_bytes(c: &Collection, name: &str) -> Vec<u8> {
+    let (_, index) = c.indexes.iter().find(|(n, _)| n == name).unwrap();
+    let mut out = Vec::new();
+    index.save(&mut out);
+    out
+}
+
+/// The whole file of `c` with index `name` saved as `bytes`.
+fn file_with_index(c: &mut Collection, name: &str, bytes: Vec<u8>) -> Vec<u8> {
+    let pos = c.indexes.iter().position(|(n, _)| n == name).unwrap();
+    let kind = c.indexes[pos].1.kind();
+    let orig = std::mem::replace(&mut c.indexes[pos].1, Box::new(Raw(kind, bytes)));
+    let file = to_bytes(c);
+    c.indexes[pos].1 = orig;
+    file
+}
+
+fn corrupt_message(file: &[u8]) -> String {
+    match from_bytes(file) {
+        Err(VectorError::Corrupt(m)) => m,
+        Err(e) => panic!("expected a corrupt-file error, got {e}"),
+        Ok(_) => panic!("a crafted file was accepted"),
+    }
+}
+
+/// The HNSW index bytes, field by field (see `hnsw.rs` `save`).
+#[derive(Clone)]
+struct HnswParts {
+    head: Vec<u8>,
+    m: usize,
+    entry: u64,
+    levels: Vec<u8>,
+    l0: Vec<u32>,
+    /// Per slot; empty for nodes without upper levels.
+    upper: Vec<Vec<u32>>,
+}
+
+const NO_LEVEL: u8 = u8::MAX;
+
+impl HnswParts {
+    fn parse(b: &[u8]) -> HnswParts {
+        let mut r = Reader::new(b);
+        let m = r.usize("m").unwrap();
+        for _ in 0..3 {
+            r.u64("").unwrap();
+        }
+        r.u8("").unwrap();
+        r.f64("").unwrap();
+        let head = b[..41].to_vec();
+        let entry = r.u64("").unwrap();
+        let levels = r.bytes("").unwrap().to_vec();
+        let l0 = r.u32s("").unwrap();
+        let upper = levels
+            .iter()
+            .map(|&l| {
+                if l != NO_LEVEL && l > 0 {
+                    r.u32s("").unwrap()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        r.finish("").unwrap();
+        HnswParts {
+            head,
+            m,
+            entry,
+            levels,
+            l0,
+            upper,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = self.head.clone();
+        let mut w = Writer(&mut out);
+        w.u64(self.entry);
+        w.bytes(&self.levels);
+        w.u32s(&self.l0);
+        for u in &self.upper {
+            if !u.is_empty() {
+                w.u32s(u);
+            }
+        }
+        out
+    }
+
+    /// Slot `s`'s layer-0 list (count, then links).
+    fn l0_of(&mut self, s: usize) -> &mut [u32] {
+        let w = 2 * self.m + 1;
+        &mut self.l0[s * w..(s + 1) * w]
+    }
+
+    fn entry_node(&self) -> usize {
+        self.entry as u32 as usize
+    }
+
+    fn exact_below(&mut self, v: f64) {
+        self.head[33..41].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The IVF index bytes, field by field (see `ivf.rs` `save`).
+#[derive(Clone)]
+struct IvfParts {
+    params: [u64; 5],
+    dim: u64,
+    centroids: Vec<f32>,
+    lists: Vec<Vec<u32>>,
+    pending: Vec<u32>,
+    copies: Option<(u8, Vec<Vec<u8>>)>,
+}
+
+impl IvfParts {
+    fn parse(b: &[u8]) -> IvfParts {
+        let mut r = Reader::new(b);
+        let mut params = [0u64; 5];
+        for p in &mut params {
+            *p = r.u64("").unwrap();
+        }
+        let dim = r.u64("").unwrap();
+        let centroids = r.f32s("").unwrap();
+        let n = r.u64("").unwrap();
+        let lists: Vec<Vec<u32>> = (0..n).map(|_| r.u32s("").unwrap()).collect();
+        let pending = r.u32s("").unwrap();
+        let copies = (r.u8("").unwrap() == 1).then(|| {
+            let tag = r.u8("").unwrap();
+            let rows = lists
+                .iter()
+                .map(|_| r.bytes("").unwrap().to_vec())
+                .collect();
+            (tag, rows)
+        });
+        r.finish("").unwrap();
+        IvfParts {
+            params,
+            dim,
+            centroids,
+            lists,
+            pending,
+            copies,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Writer(&mut out);
+        for p in self.params {
+            w.u64(p);
+        }
+        w.u64(self.dim);
+        w.f32s(&self.centroids);
+        w.u64(self.lists.len() as u64);
+        for l in &self.lists {
+            w.u32s(l);
+        }
+        w.u32s(&self.pending);
+        match &self.copies {
+            None => w.u8(0),
+            Some((tag, rows)) => {
+                w.u8(1);
+                w.u8(*tag);
+                for r in rows {
+                    w.bytes(r);
+                }
+            }
+        }
+        out
+    }
+}
+
+// ---------- crafted files with a valid checksum ----------
+
+#[test]
+fn helpers_round_trip_the_index_bytes() {
+    let mut c = collection(60, 4, Storage::F32, 8, Some(7));
+    for name in ["g", "i"] {
+        let bytes = index_bytes(&c, name);
+        let again = if name == "g" {
+            HnswParts::parse(&bytes).encode()
+        } else {
+            IvfParts::parse(&bytes).encode()
+        };
+        assert_eq!(again, bytes);
+        assert_eq!(file_with_index(&mut c, name, again), to_bytes(&c));
+    }
+    assert!(from_bytes(&to_bytes(&c)).is_ok());
+}
+
+/// One HNSW invariant broken per case, under a valid checksum: each is a
+/// typed error naming the problem (most were accepted before, and some
+/// made searches panic).
+#[test]
+fn crafted_hnsw_graphs_are_refused() {
+    let dead = 7usize;
+    let mut c = collection(60, 4, Storage::F32, 9, Some(dead as u64));
+    let base = HnswParts::parse(&index_bytes(&c, "g"));
+    assert_eq!(base.levels[dead], NO_LEVEL);
+    let top = base.levels[base.entry_node()];
+    assert!(top > 0, "the test needs upper levels");
+    let low = (0..60).find(|&s| base.levels[s] == 0).unwrap();
+    let upper_node = (0..60)
+        .find(|&s| base.levels[s] != NO_LEVEL && base.levels[s] > 0)
+        .unwrap();
+    let with_links = (0..60).find(|&s| base.l0[s * 9] >= 2).unwrap();
+    type Case = (&'static str, Box<dyn Fn(&mut HnswParts)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "entry on a slot outside the graph with level 255",
+            Box::new(move |p| p.entry = (255 << 32) | dead as u64),
+            "is not in the graph",
+        ),
+        (
+            "entry beyond the slots",
+            Box::new(|p| p.entry = 1270),
+            "outside the 60 slots",
+        ),
+        (
+            "entry level above its node's",
+            Box::new(|p| p.entry += 1 << 32),
+            "differs from slot",
+        ),
+        (
+            "entry below the top level",
+            Box::new(move |p| p.entry = low as u64),
+            "below the top level",
+        ),
+        (
+            "no entry in a non-empty graph",
+            Box::new(|p| p.entry = u64::MAX),
+            "no entry point",
+        ),
+        (
+            "self link",
+            Box::new(move |p| p.l0_of(with_links)[1] = with_links as u32),
+            "links to itself",
+        ),
+        (
+            "duplicate link",
+            Box::new(move |p| {
+                let l = p.l0_of(with_links);
+                l[2] = l[1];
+            }),
+            "twice",
+        ),
+        (
+            "link out of range",
+            Box::new(move |p| p.l0_of(with_links)[1] = 60 + 7),
+            "link out of range",
+        ),
+        (
+            "link to a node outside the graph",
+            Box::new(move |p| p.l0_of(with_links)[1] = dead as u32),
+            "link out of range",
+        ),
+        (
+            "upper link to a node without that level",
+            Box::new(move |p| {
+                let u = &mut p.upper[upper_node];
+                u[0] = u[0].max(1);
+                u[1] = low as u32;
+            }),
+            "link out of range",
+        ),
+        (
+            "count above capacity",
+            Box::new(move |p| p.l0_of(with_links)[0] = 9),
+            "above 8",
+        ),
+        (
+            "level above the maximum",
+            Box::new(move |p| p.levels[low] = 31),
+            "above 30",
+        ),
+        (
+            "links on a node outside the graph",
+            Box::new(move |p| p.l0_of(dead)[0] = 1),
+            "outside the graph",
+        ),
+    ];
+    for (what, mutate, expect) in cases {
+        let mut p = base.clone();
+        mutate(&mut p);
+        let file = file_with_index(&mut c, "g", p.encode());
+        let msg = corrupt_message(&file);
+        assert!(
+            msg.contains("hnsw") && msg.contains(expect),
+            "{what}: {msg}"
+        );
+    }
+}
+
+/// What `HnswIndex::new` accepts loads: an `exact_below` of NaN or above
+/// 1 only decides when filtered searches run exactly.
+#[test]
+fn unusual_but_valid_hnsw_parameters_load() {
+    let mut c = collection(30, 4, Storage::F32, 14, None);
+    let base = HnswParts::parse(&index_bytes(&c, "g"));
+    for v in [f64::NAN, 7.0, -1.0, 0.0, 1.0] {
+        let mut p = base.clone();
+        p.exact_below(v);
+        let file = file_with_index(&mut c, "g", p.encode());
+        let o = from_bytes(&file).unwrap_or_else(|e| panic!("exact_below {v}: {e}"));
+        let hits = o.search(&[0.0; 4], 3).unwrap();
+        assert_eq!(hits.len(), 3);
+    }
+}
+
+/// One IVF invariant broken per case, under a valid checksum.
+#[test]
+fn crafted_ivf_indexes_are_refused() {
+    let mut c = collection(60, 4, Storage::F32, 10, None);
+    let base = IvfParts::parse(&index_bytes(&c, "i"));
+    assert!(base.copies.is_some() && base.lists.len() == 4);
+    assert!(base.lists.iter().all(|l| !l.is_empty()));
+    type Case = (&'static str, Box<dyn Fn(&mut IvfParts)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "dimension differs from the collection's",
+            Box::new(|p| {
+                p.dim = 5;
+                p.centroids.resize(p.lists.len() * 5, 0.5);
+                p.copies = None;
+            }),
+            "dimension 5 differs from the collection's 4",
+        ),
+        (
+            "iterations 2^40",
+            Box::new(|p| p.params[2] = 1 << 40),
+            "iterations",
+        ),
+        (
+            "nlist · sample_per_list overflows",
+            Box::new(|p| {
+                p.params[0] = 1 << 62;
+                p.params[3] = 1 << 62;
+            }),
+            "nlist",
+        ),
+        (
+            "sample_per_list above its limit",
+            Box::new(|p| p.params[3] = 1 << 40),
+            "sample_per_list",
+        ),
+        (
+            "nprobe 0",
+            Box::new(|p| p.params[1] = 0),
+            "parameter \"nprobe\": 0 is outside",
+        ),
+        (
+            "more lists than nlist",
+            Box::new(|p| p.params[0] = 3),
+            "more than the configured 3",
+        ),
+        (
+            "a slot in two lists",
+            Box::new(|p| {
+                let s = p.lists[0][0];
+                p.lists[1].push(s);
+                p.copies = None;
+            }),
+            "listed twice",
+        ),
+        (
+            "a slot in a list and pending",
+            Box::new(|p| p.pending.push(p.lists[2][0])),
+            "listed twice",
+        ),
+        (
+            "a slot out of range",
+            Box::new(|p| {
+                p.lists[3].push(60);
+                p.copies = None;
+            }),
+            "out of range",
+        ),
+        (
+            "row copy differs from the row",
+            Box::new(|p| p.copies.as_mut().unwrap().1[1][2] ^= 0x40),
+            "differs from its row",
+        ),
+        (
+            "row copies in another storage",
+            Box::new(|p| {
+                let (tag, rows) = p.copies.as_mut().unwrap();
+                *tag = Storage::F16.tag();
+                for r in rows {
+                    r.truncate(r.len() / 2);
+                }
+            }),
+            "row copies are f16",
+        ),
+    ];
+    for (what, mutate, expect) in cases {
+        let mut p = base.clone();
+        mutate(&mut p);
+        let file = file_with_index(&mut c, "i", p.encode());
+        let msg = corrupt_message(&file);
+        assert!(msg.contains("ivf") && msg.contains(expect), "{what}: {msg}");
+    }
+}
+
+fn filled(data: &[f32], dim: usize) -> Collection {
+    let mut c = Collection::new(CollectionConfig::new(dim, "l2")).unwrap();
+    for (i, r) in data.chunks_exact(dim).enumerate() {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    c
+}
+
+// ---------- version 1 files ----------
+
+#[test]
+fn version_1_files_are_still_read() {
+    let data = clustered(30, 4, 2, 0.3, 1);
+    let mut c = filled(&data, 4);
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    let v1 = to_bytes_version(&c, 1);
+    assert_eq!(&v1[8..12], &1u32.to_le_bytes());
+    let o = from_bytes(&v1).unwrap();
+    same_results_f32(&c, &o);
+    let path = std::env::temp_dir().join(format!("unidb-vectordb-{}-v1", std::process::id()));
+    std::fs::write(&path, &v1).unwrap();
+    let m = Collection::open(&path).unwrap();
+    assert!(m.is_mapped());
+    same_results_f32(&c, &m);
+    std::fs::remove_file(&path).unwrap();
+}
+
+fn same_results_f32(a: &Collection, b: &Collection) {
+    assert_eq!(b.storage(), Storage::F32);
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert_eq!(x, y);
+    }
+    let q = [0.2f32; 4];
+    let o = SearchOptions::default();
+    assert_eq!(
+        a.search_with(&q, 5, &o).unwrap(),
+        b.search_with(&q, 5, &o).unwrap()
+    );
+}

@@ -1,0 +1,14 @@
+//! Public-API tests of `unidb-vectordb` against independent oracles (f64
+//! brute force, scalar loops, hand-written encoders), one binary so that
+//! it compiles once. Tests that need the crate's private items are unit
+//! tests in a `tests` child module of the module they test.
+
+mod bench;
+mod collection;
+mod error;
+mod index;
+mod metric;
+mod params;
+mod persist;
+mod storage;
+mod util;

@@ -1,0 +1,595 @@
+//! f16 and i8 storage against independent oracles: hand-written encoders
+//! and f64 distances over the decoded vectors.
+
+use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
+use unidb_registry::PluginKind;
+use unidb_vectordb::data::{clustered, Rng};
+use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
+use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
+use unidb_vectordb::*;
+
+use crate::util::{dataset, gt_recall, patch_crc, slots, tmp_path};
+
+// ---------- oracles ----------
+
+/// The f16 value of `x` as the storage keeps it (round to nearest half,
+/// finite values saturating at ±65504).
+fn half(x: f32) -> f64 {
+    f64::from(f16_to_f32(f32_to_f16(x.clamp(-65504.0, 65504.0))))
+}
+
+/// The i8 value of `x` under `q`, written out from the definition
+/// `offset + scale · clamp(round((x − offset) / scale), −127, 127)`.
+fn dequant(q: Quantizer, x: f32) -> f64 {
+    let code = ((f64::from(x) - f64::from(q.offset)) / f64::from(q.scale))
+        .round()
+        .clamp(-127.0, 127.0);
+    f64::from(q.offset) + f64::from(q.scale) * code
+}
+
+/// `v` as stored by `c` (f64, decoded independently of the crate).
+fn stored(c: &Collection, v: &[f32]) -> Vec<f64> {
+    match c.storage() {
+        Storage::F32 => v.iter().map(|&x| f64::from(x)).collect(),
+        Storage::F16 => v.iter().map(|&x| half(x)).collect(),
+        Storage::I8 => {
+            let q = c.quantizer().expect("trained");
+            v.iter().map(|&x| dequant(q, x)).collect()
+        }
+    }
+}
+
+fn dist_f64(metric: &str, a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    match metric {
+        "l2" => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+        "ip" => -dot,
+        "l1" => a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum(),
+        "cosine" => {
+            let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+            match (na == 0.0, nb == 0.0) {
+                (true, true) => 0.0,
+                (true, false) | (false, true) => 1.0,
+                _ => (1.0 - dot / (na * nb)).clamp(0.0, 2.0),
+            }
+        }
+        other => panic!("no oracle for {other}"),
+    }
+}
+
+/// The scale of the rounding error of `dist_f64(metric, a, b)` computed in
+/// f32: the sum of the magnitudes of its terms.
+fn magnitude(metric: &str, a: &[f64], b: &[f64]) -> f64 {
+    match metric {
+        "cosine" => 1.0,
+        "l1" => a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum(),
+        "l2" => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+        _ => a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum(),
+    }
+}
+
+fn random_rows(n: usize, dim: usize, seed: u64, spread: f64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    (0..n * dim)
+        .map(|_| (r.normal() * spread + 0.3) as f32)
+        .collect()
+}
+
+fn filled(storage: Storage, metric: &str, data: &[f32], dim: usize) -> Collection {
+    let mut c = Collection::new(CollectionConfig::new(dim, metric).with_storage(storage)).unwrap();
+    if storage == Storage::I8 {
+        c.train_quantizer(data).unwrap();
+    }
+    for (i, r) in data.chunks_exact(dim).enumerate() {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    c
+}
+
+// ---------- encodings and distances ----------
+
+/// Stored values are within the documented error of the inserted ones,
+/// `get` returns exactly the decoded values, and every distance computed on
+/// encoded rows equals the f64 distance of the decoded vectors within f32
+/// accumulation error: |d − d64| ≤ 1e-5 · Σ|terms| + 1e-6.
+#[test]
+fn encoded_distances_match_f64_on_decoded_vectors() {
+    let dim = 37; // odd: exercises every kernel's tail
+    let data = random_rows(120, dim, 3, 2.0);
+    let queries = random_rows(8, dim, 4, 2.0);
+    for storage in [Storage::F16, Storage::I8] {
+        for metric in ["l2", "ip", "cosine", "l1"] {
+            let c = filled(storage, metric, &data, dim);
+            // Stored-value error bounds.
+            for (i, row) in data.chunks_exact(dim).enumerate() {
+                let got = c.get(i as u64).unwrap().vector;
+                let want = stored(&c, row);
+                for ((g, w), x) in got.iter().zip(&want).zip(row) {
+                    // f16 decodes exactly; i8 decoding rounds `offset + scale·q` to f32.
+                    let exact = match (storage, c.quantizer()) {
+                        (Storage::I8, Some(q)) => {
+                            4.0 * f64::from(f32::EPSILON)
+                                * f64::from(q.offset.abs() + 127.0 * q.scale)
+                        }
+                        _ => 0.0,
+                    };
+                    assert!(
+                        (f64::from(*g) - w).abs() <= exact,
+                        "{storage} {metric} decode"
+                    );
+                    let err = (w - f64::from(*x)).abs();
+                    let bound = match storage {
+                        Storage::F16 => f64::from(x.abs()) * 2f64.powi(-11) + 2f64.powi(-25),
+                        _ => f64::from(c.quantizer().unwrap().scale) / 2.0 * (1.0 + 1e-6),
+                    };
+                    assert!(err <= bound, "{storage} {metric}: {x} stored as {w}");
+                }
+            }
+            let d = c.data();
+            let all: Vec<u32> = (0..120).collect();
+            let mut out = vec![0.0f32; all.len()];
+            for q in queries.chunks_exact(dim) {
+                let qs = stored(&c, q);
+                d.distances(q, &all, &mut out);
+                for (&slot, &got) in all.iter().zip(&out) {
+                    let row = stored(&c, &data[slot as usize * dim..(slot as usize + 1) * dim]);
+                    let want = dist_f64(metric, &qs, &row);
+                    let tol = 1e-5 * magnitude(metric, &qs, &row) + 1e-6;
+                    assert!(
+                        (f64::from(got) - want).abs() <= tol,
+                        "{storage} {metric} slot {slot}: {got} vs {want}"
+                    );
+                }
+            }
+            for (a, b) in [(0u32, 1u32), (5, 77), (119, 3), (9, 9)] {
+                let ra = stored(&c, &data[a as usize * dim..(a as usize + 1) * dim]);
+                let rb = stored(&c, &data[b as usize * dim..(b as usize + 1) * dim]);
+                let want = dist_f64(metric, &ra, &rb);
+                let got = f64::from(d.pair_distance(a, b));
+                let tol = 1e-5 * magnitude(metric, &ra, &rb) + 1e-6;
+                assert!((got - want).abs() <= tol, "{storage} {metric} pair");
+            }
+        }
+    }
+}
+
+#[test]
+fn i8_quantizer_clamps_and_is_symmetric_for_angles() {
+    let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8)).unwrap();
+    let q = c.train_quantizer(&[0.0, 10.0, 2.0, 4.0]).unwrap();
+    assert_eq!((q.offset, q.scale), (5.0, 10.0 / 254.0));
+    c.insert(1u64, &[20.0, -3.0], None).unwrap();
+    // Outside the trained range [0, 10]: clamped to its ends.
+    let v = c.get(1u64).unwrap().vector;
+    assert!((v[0] - 10.0).abs() < 1e-5 && v[1].abs() < 1e-5, "{v:?}");
+    assert!(c.train_quantizer(&[1.0, 2.0]).is_err(), "after an insert");
+    let mut ip = Collection::new(CollectionConfig::new(2, "ip").with_storage(Storage::I8)).unwrap();
+    let q = ip.train_quantizer(&[0.0, 10.0, 2.0, 4.0]).unwrap();
+    assert_eq!((q.offset, q.scale), (0.0, 10.0 / 127.0));
+    // Untrained: the first vector fixes the range.
+    let mut first =
+        Collection::new(CollectionConfig::new(3, "l2").with_storage(Storage::I8)).unwrap();
+    first.insert(1u64, &[-1.0, 0.0, 1.0], None).unwrap();
+    assert_eq!(
+        first.quantizer(),
+        Some(Quantizer::for_range(-1.0, 1.0, false))
+    );
+}
+
+#[test]
+fn insert_rows_trains_on_the_batch_and_is_all_or_nothing() {
+    let dim = 5;
+    let data = random_rows(40, dim, 8, 3.0);
+    let mut c =
+        Collection::new(CollectionConfig::new(dim, "l2").with_storage(Storage::I8)).unwrap();
+    // A repeated id, a NaN and a short matrix change nothing.
+    let mut ids: Vec<u64> = (0..40).collect();
+    ids[7] = 3;
+    assert!(matches!(
+        c.insert_rows(ids, &data),
+        Err(VectorError::DuplicateId(Id::Num(3)))
+    ));
+    let mut nan = data.clone();
+    nan[12] = f32::NAN;
+    assert!(matches!(
+        c.insert_rows(0u64..40, &nan),
+        Err(VectorError::NaN { position: 2 })
+    ));
+    assert!(c.insert_rows(0u64..40, &data[1..]).is_err());
+    assert!(c.is_empty() && c.quantizer().is_none());
+    c.insert_rows(0u64..40, &data).unwrap();
+    // Trained on the whole batch: min and max over every value.
+    let lo = data.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(c.quantizer(), Some(Quantizer::for_range(lo, hi, false)));
+    for (i, row) in data.chunks_exact(dim).enumerate() {
+        let got = c.get(i as u64).unwrap().vector;
+        let step = f64::from(c.quantizer().unwrap().scale);
+        for (g, x) in got.iter().zip(row) {
+            assert!(f64::from((g - x).abs()) <= step / 2.0 + 1e-5);
+        }
+    }
+    assert!(matches!(
+        c.insert_rows([39u64], &data[..dim]),
+        Err(VectorError::DuplicateId(_))
+    ));
+}
+
+#[test]
+fn storage_config_errors_are_typed() {
+    let bad =
+        |c: CollectionConfig| matches!(Collection::new(c), Err(VectorError::InvalidConfig(_)));
+    assert!(bad(
+        CollectionConfig::new(4, "hamming").with_storage(Storage::F16)
+    ));
+    assert!(bad(
+        CollectionConfig::new(4, "jaccard").with_storage(Storage::I8)
+    ));
+    let mut nan = CollectionConfig::new(4, "l2").with_storage(Storage::I8);
+    nan.allow_nan = true;
+    assert!(bad(nan));
+    assert!(bad(CollectionConfig::new(4, "l2")
+        .with_storage(Storage::I8)
+        .with_i8_range(0.0, f32::INFINITY)));
+    assert!("f64".parse::<Storage>().is_err());
+    assert_eq!("I8".parse::<Storage>().unwrap(), Storage::I8);
+    let mut f32c = Collection::new(CollectionConfig::new(2, "l2")).unwrap();
+    assert!(f32c.train_quantizer(&[1.0, 2.0]).is_err());
+    for storage in [Storage::F16, Storage::I8] {
+        let mut c = Collection::new(CollectionConfig::new(3, "l2").with_storage(storage)).unwrap();
+        assert!(matches!(
+            c.insert(1u64, &[1.0, 2.0], None),
+            Err(VectorError::WrongDimension {
+                expected: 3,
+                got: 2
+            })
+        ));
+        assert!(matches!(
+            c.insert(1u64, &[1.0, f32::NAN, 2.0], None),
+            Err(VectorError::NaN { position: 1 })
+        ));
+        assert!(c.search(&[1.0], 1).is_err());
+        assert!(c.is_empty());
+    }
+    let mut h = Collection::new(CollectionConfig::new(3, "l2").with_storage(Storage::F16)).unwrap();
+    assert!(matches!(
+        h.insert(1u64, &[1.0, 2.0, 70000.0], None),
+        Err(VectorError::OutOfRange { position: 2, .. })
+    ));
+    h.insert(1u64, &[1.0, 2.0, 65504.0], None).unwrap();
+}
+
+// ---------- flat ----------
+
+/// `(f64 distance, slot)` of the `k` nearest live stored vectors.
+fn oracle_knn(
+    c: &Collection,
+    metric: &str,
+    data: &[f32],
+    dim: usize,
+    q: &[f32],
+    k: usize,
+) -> Vec<f64> {
+    let qs = stored(c, q);
+    let mut all: Vec<f64> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|(i, _)| c.contains(*i as u64))
+        .map(|(_, r)| dist_f64(metric, &qs, &stored(c, r)))
+        .collect();
+    all.sort_by(f64::total_cmp);
+    all.truncate(k);
+    all
+}
+
+/// Exact search on f16/i8 rows returns the true nearest stored vectors:
+/// the f64 distances of the returned ids equal the brute-force top-k
+/// distances rank by rank (so only exact ties may be reordered).
+#[test]
+fn flat_on_encoded_rows_equals_brute_force_over_decoded() {
+    let dim = 12;
+    let data = random_rows(700, dim, 11, 1.0);
+    let queries = random_rows(10, dim, 12, 1.0);
+    for storage in [Storage::F16, Storage::I8] {
+        for metric in ["l2", "ip", "cosine"] {
+            let mut c = filled(storage, metric, &data, dim);
+            for id in (0..700u64).step_by(7) {
+                c.delete(id).unwrap();
+            }
+            let dist_of = |c: &Collection, q: &[f32], id: &Id| -> f64 {
+                let Id::Num(i) = id else { panic!() };
+                let i = *i as usize;
+                dist_f64(
+                    metric,
+                    &stored(c, q),
+                    &stored(c, &data[i * dim..(i + 1) * dim]),
+                )
+            };
+            let check = |found: &[Hit], q: &[f32], want: &[f64]| {
+                assert_eq!(found.len(), want.len());
+                for (h, w) in found.iter().zip(want) {
+                    let got = dist_of(&c, q, &h.id);
+                    assert!(
+                        (got - w).abs() <= 1e-5 * w.abs().max(1.0),
+                        "{storage} {metric}: {got} vs {w}"
+                    );
+                    assert!(c.contains(h.id.clone()));
+                }
+            };
+            let batch = c.search_exact_batch(&queries, 10, None).unwrap();
+            for (q, b) in queries.chunks_exact(dim).zip(&batch) {
+                let want = oracle_knn(&c, metric, &data, dim, q, 10);
+                check(&c.search(q, 10).unwrap(), q, &want);
+                check(b, q, &want);
+                // Range search: everything within the 10th distance.
+                let radius = c.search(q, 10).unwrap()[9].distance;
+                let within = c.range_search(q, radius, None).unwrap();
+                assert!(within.len() >= 10);
+                assert!(within.iter().all(|h| h.distance <= radius));
+                assert!(within.windows(2).all(|w| w[0].distance <= w[1].distance));
+            }
+        }
+    }
+}
+
+// ---------- recall of hnsw and ivf over encoded rows ----------
+
+/// HNSW (M=16, ef_construction=200, as the f32 test) and IVF (nlist = n/10,
+/// nprobe = nlist/8) on f16 and i8 rows, against the exact f32 ground
+/// truth: f16 reaches recall@10 ≥ 0.95 at some ef ≤ 160 like f32; i8 ≥ 0.9
+/// (quantization moves near-ties); IVF ≥ 0.9 (f16) and ≥ 0.85 (i8).
+#[test]
+fn hnsw_and_ivf_recall_on_f16_and_i8_rows() {
+    let d = dataset();
+    for (storage, hnsw_min, ivf_min) in [(Storage::F16, 0.95, 0.9), (Storage::I8, 0.9, 0.85)] {
+        let mut c = filled(storage, "l2", &d.base, d.dim);
+        let nlist = c.len() / 10;
+        let hnsw = HnswConfig {
+            m: 16,
+            ef_construction: 200,
+            ..HnswConfig::default()
+        };
+        let ivf = IvfConfig {
+            nlist,
+            ..IvfConfig::default()
+        };
+        c.create_index("hnsw", "hnsw", Params::typed(&hnsw))
+            .unwrap();
+        c.create_index("ivf", "ivf", Params::typed(&ivf)).unwrap();
+        let run = |index: &str, params: Params<'_>| -> f64 {
+            let found: Vec<Vec<u32>> = d
+                .query
+                .chunks_exact(d.dim)
+                .map(|q| slots(&c, q, 10, Some(index), params))
+                .collect();
+            gt_recall(&found, &d.gt)
+        };
+        let best = [40, 80, 160]
+            .iter()
+            .map(|&ef| run("hnsw", Params::typed(&HnswSearch { ef: Some(ef) })))
+            .fold(0.0, f64::max);
+        assert!(best >= hnsw_min, "{storage} hnsw recall {best}");
+        let ivf = run(
+            "ivf",
+            Params::typed(&IvfSearch {
+                nprobe: Some(nlist / 8),
+            }),
+        );
+        assert!(ivf >= ivf_min, "{storage} ivf recall {ivf}");
+        // Filtered search and compaction work over encoded rows too.
+        let even = |id: &Id, _: Option<&Metadata>| matches!(id, Id::Num(n) if n % 2 == 0);
+        let q = &d.query[..d.dim];
+        let hits = c
+            .search_with(
+                q,
+                10,
+                &SearchOptions {
+                    index: Some("hnsw"),
+                    params: Params::defaults(),
+                    filter: Some(&even),
+                },
+            )
+            .unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|h| even(&h.id, None)));
+        for id in (1..c.len() as u64).step_by(2) {
+            c.delete(id).unwrap();
+        }
+        c.compact().unwrap();
+        let after = c
+            .search_with(
+                q,
+                10,
+                &SearchOptions {
+                    index: Some("hnsw"),
+                    ..SearchOptions::default()
+                },
+            )
+            .unwrap();
+        let exact = c.search_exact_batch(q, 10, None).unwrap().remove(0);
+        let agree = after
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.id == h.id))
+            .count();
+        assert!(agree >= 8, "{storage}: {agree}/10 after compaction");
+    }
+}
+
+// ---------- persistence ----------
+
+fn saved(storage: Storage) -> Collection {
+    let dim = 6;
+    let data = clustered(50, dim, 3, 0.3, 9);
+    let mut c = filled(storage, "l2", &data, dim);
+    let mut m = Metadata::new();
+    m.insert("k".into(), Value::I64(1));
+    c.insert("s", &data[..dim], Some(m)).unwrap();
+    let hnsw = HnswConfig {
+        m: 4,
+        ..HnswConfig::default()
+    };
+    let ivf = IvfConfig {
+        nlist: 4,
+        ..IvfConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&hnsw)).unwrap();
+    c.create_index("i", "ivf", Params::typed(&ivf)).unwrap();
+    c.delete(5u64).unwrap();
+    c
+}
+
+fn same_results(a: &Collection, b: &Collection) {
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.storage(), b.storage());
+    assert_eq!(a.quantizer(), b.quantizer());
+    assert_eq!(a.vector_bytes(), b.vector_bytes());
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert_eq!(x, y);
+    }
+    let mut rng = Rng::new(5);
+    for _ in 0..10 {
+        let q: Vec<f32> = (0..a.dim()).map(|_| rng.normal() as f32).collect();
+        for index in [None, Some("g"), Some("i")] {
+            let o = SearchOptions {
+                index,
+                ..SearchOptions::default()
+            };
+            assert_eq!(
+                a.search_with(&q, 5, &o).unwrap(),
+                b.search_with(&q, 5, &o).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn f16_and_i8_save_open_round_trip_zero_copy() {
+    for storage in [Storage::F16, Storage::I8] {
+        let c = saved(storage);
+        // Rows take 2 or 1 bytes per value.
+        assert_eq!(c.vector_bytes(), 51 * 6 * storage.bytes_per_value());
+        let path = tmp_path(&format!("rt-{storage}"));
+        c.save(&path).unwrap();
+        let o = Collection::open(&path).unwrap();
+        assert!(o.is_mapped(), "{storage} rows are read in place");
+        same_results(&c, &o);
+        same_results(
+            &c,
+            &persist::from_bytes(&std::fs::read(&path).unwrap()).unwrap(),
+        );
+        // Writes after opening copy the rows out and keep the encoding.
+        let mut o = o;
+        o.insert(99u64, &[0.1; 6], None).unwrap();
+        assert!(!o.is_mapped());
+        let mut c = c;
+        c.insert(99u64, &[0.1; 6], None).unwrap();
+        assert_eq!(persist::to_bytes(&o), persist::to_bytes(&c));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn f16_and_i8_files_detect_every_byte_flip_and_truncation() {
+    for storage in [Storage::F16, Storage::I8] {
+        let bytes = persist::to_bytes(&saved(storage));
+        // The storage tag of the header: 0 f32, 1 f16, 2 i8.
+        assert_eq!(bytes[56], if storage == Storage::F16 { 1 } else { 2 });
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x21;
+            assert!(persist::from_bytes(&b).is_err(), "{storage}: flip at {i}");
+        }
+        for cut in (0..bytes.len()).step_by(3) {
+            assert!(
+                persist::from_bytes(&bytes[..cut]).is_err(),
+                "{storage}: cut {cut}"
+            );
+        }
+        // A consistent checksum over an inconsistent storage tag is still
+        // refused (f16 rows read as f32 would not match the slot count).
+        let mut b = bytes.clone();
+        b[56] = if storage == Storage::F16 { 2 } else { 1 };
+        patch_crc(&mut b);
+        assert!(persist::from_bytes(&b).is_err(), "{storage}: retagged");
+    }
+}
+
+// ---------- ivf row copies ----------
+
+/// IVF with contiguous row copies (the default) returns what the slot-only
+/// lists return, on every storage, after inserts and deletes, and after a
+/// save/open round trip; a payload without the optional copy section (as
+/// older files hold) loads as slot-only lists.
+#[test]
+fn ivf_row_copies_match_slot_only_lists() {
+    let dim = 10;
+    let data = clustered(900, dim, 12, 0.3, 21);
+    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        let mut c = filled(storage, "l2", &data[..600 * dim], dim);
+        let ivf = IvfConfig {
+            nlist: 16,
+            nprobe: 3,
+            ..IvfConfig::default()
+        };
+        c.create_index("copies", "ivf", Params::typed(&ivf))
+            .unwrap();
+        let ivf = IvfConfig {
+            copy_rows: false,
+            ..ivf
+        };
+        c.create_index("slots", "ivf", Params::typed(&ivf)).unwrap();
+        for (i, r) in data.chunks_exact(dim).enumerate().skip(600) {
+            c.insert(i as u64, r, None).unwrap();
+        }
+        for id in (0..900u64).step_by(5) {
+            c.delete(id).unwrap();
+        }
+        let path = tmp_path(&format!("ivf-copies-{storage}"));
+        c.save(&path).unwrap();
+        let o = Collection::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut rng = Rng::new(3);
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32 * 0.5).collect();
+            let run = |c: &Collection, index: &str| {
+                let o = SearchOptions {
+                    index: Some(index),
+                    ..SearchOptions::default()
+                };
+                c.search_with(&q, 10, &o).unwrap()
+            };
+            let want = run(&c, "slots");
+            for got in [run(&c, "copies"), run(&o, "copies"), run(&o, "slots")] {
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    // The one-to-many kernel may round differently from the
+                    // pairwise one: same ids, distances within f32 noise.
+                    assert_eq!(g.id, w.id, "{storage}");
+                    assert!((g.distance - w.distance).abs() <= 1e-4 * w.distance.abs().max(1.0));
+                    assert!(c.contains(g.id.clone()));
+                }
+            }
+        }
+        // The copy section is optional: drop it (flag byte 0 at the end).
+        let d = c.data();
+        let mut slot_only = Vec::new();
+        c.index("slots").unwrap().save(&mut slot_only);
+        assert_eq!(slot_only.last(), Some(&0));
+        let load = IndexPlugin::registry().get("ivf").unwrap().load;
+        let idx = load(&slot_only[..slot_only.len() - 1], d.slots()).unwrap();
+        let q = vec![0.1f32; dim];
+        assert_eq!(
+            idx.search(&d, &q, 5, Params::defaults(), None).unwrap(),
+            c.index("slots")
+                .unwrap()
+                .search(&d, &q, 5, Params::defaults(), None)
+                .unwrap()
+        );
+        // A copy section of the wrong size is corrupt.
+        let mut copies = Vec::new();
+        c.index("copies").unwrap().save(&mut copies);
+        let cut = copies.len() - 1;
+        assert!(load(&copies[..cut], d.slots()).is_err());
+    }
+}
