@@ -111,6 +111,27 @@ impl std::error::Error for BenchError {
     }
 }
 
+impl BenchError {
+    /// The project-wide category: a path name the kernels' kind, a bad
+    /// size [`Validation`](unidb_common::ErrorKind::Validation), a path
+    /// that disagrees with the scalar reference
+    /// [`CorruptData`](unidb_common::ErrorKind::CorruptData) (its result
+    /// fails the check).
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        match self {
+            BenchError::Isa(e) => e.kind(),
+            BenchError::Size(_) => unidb_common::ErrorKind::Validation,
+            BenchError::Mismatch { .. } => unidb_common::ErrorKind::CorruptData,
+        }
+    }
+}
+
+impl From<BenchError> for unidb_common::Error {
+    fn from(e: BenchError) -> Self {
+        unidb_common::Error::new(e.kind(), e.to_string()).with_source(e)
+    }
+}
+
 impl From<KernelError> for BenchError {
     fn from(e: KernelError) -> Self {
         BenchError::Isa(e)
@@ -889,6 +910,33 @@ pub fn info_and_short_bench() -> Result<String, BenchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_convert_with_their_kind_and_source_chain() {
+        use unidb_common::ErrorKind;
+        let isa = BenchError::from("nope".parse::<Isa>().unwrap_err());
+        let e = unidb_common::Error::from(isa);
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        let inner = std::error::Error::source(&e)
+            .and_then(|s| s.source())
+            .unwrap();
+        assert!(inner.downcast_ref::<KernelError>().is_some());
+        let size = BenchError::Size("--dim 0".into());
+        assert_eq!(
+            unidb_common::Error::from(size).kind(),
+            ErrorKind::Validation
+        );
+        let mismatch = BenchError::Mismatch {
+            kernel: "dot".into(),
+            size: "9".into(),
+            isa: Isa::Scalar,
+            detail: "1 vs 2".into(),
+        };
+        assert_eq!(
+            unidb_common::Error::from(mismatch).kind(),
+            ErrorKind::CorruptData
+        );
+    }
 
     #[test]
     fn tiny_bench_runs_and_checks_every_path() {

@@ -91,6 +91,32 @@ pub enum CompressError {
     RoundTrip(String),
 }
 
+impl CompressError {
+    /// The project-wide category: an unreadable file its I/O error's kind,
+    /// malformed CSV [`Serialization`](unidb_common::ErrorKind::Serialization),
+    /// a missing column [`NotFound`](unidb_common::ErrorKind::NotFound), a
+    /// bad cell or option [`Validation`](unidb_common::ErrorKind::Validation),
+    /// a codec error the codec's kind, a round trip that changed the values
+    /// [`CorruptData`](unidb_common::ErrorKind::CorruptData).
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        use unidb_common::ErrorKind;
+        match self {
+            CompressError::Io { source, .. } => ErrorKind::of_io(source.kind()),
+            CompressError::Csv { .. } => ErrorKind::Serialization,
+            CompressError::NoColumn { .. } => ErrorKind::NotFound,
+            CompressError::BadCell { .. } | CompressError::Usage(_) => ErrorKind::Validation,
+            CompressError::Codec { source, .. } => source.kind(),
+            CompressError::RoundTrip(_) => ErrorKind::CorruptData,
+        }
+    }
+}
+
+impl From<CompressError> for unidb_common::Error {
+    fn from(e: CompressError) -> Self {
+        unidb_common::Error::new(e.kind(), e.to_string()).with_source(e)
+    }
+}
+
 /// The name [`Effort`]'s `FromStr` reads for `effort` (the codecs give
 /// none), so `--effort` can show its default.
 fn effort_name(effort: Effort) -> &'static str {
@@ -599,6 +625,62 @@ impl CompressArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_convert_with_their_kind_and_source_chain() {
+        use std::error::Error as _;
+        use unidb_common::ErrorKind;
+        let args = |file: &str, types: &[&str]| CompressArgs {
+            file: PathBuf::from(file),
+            columns: Vec::new(),
+            types: types.iter().map(|t| t.to_string()).collect(),
+            effort: "max".into(),
+            json: false,
+        };
+        let missing = std::env::temp_dir().join(format!(
+            "unidb-compress-test-{}-missing.csv",
+            std::process::id()
+        ));
+        let e: unidb_common::Error = run(&args(missing.to_str().unwrap(), &[]))
+            .unwrap_err()
+            .into();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let io = e.source().unwrap().source().unwrap();
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().unwrap().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        let usage = run(&args("x.csv", &["a"])).unwrap_err();
+        assert_eq!(
+            unidb_common::Error::from(usage).kind(),
+            ErrorKind::Validation
+        );
+        let csv = compress_csv("a\n\"x", &Options::default()).unwrap_err();
+        assert!(matches!(csv, CompressError::Csv { .. }), "{csv}");
+        assert_eq!(
+            unidb_common::Error::from(csv).kind(),
+            ErrorKind::Serialization
+        );
+        let opts = Options {
+            columns: vec!["nope".into()],
+            ..Options::default()
+        };
+        let none = compress_csv("a\n1\n", &opts).unwrap_err();
+        assert_eq!(unidb_common::Error::from(none).kind(), ErrorKind::NotFound);
+        let codec = CompressError::Codec {
+            column: "a".into(),
+            source: CodecError::OutputTooLarge { limit: 1 },
+        };
+        let e = unidb_common::Error::from(codec);
+        assert_eq!(e.kind(), ErrorKind::CorruptData);
+        assert!(e
+            .source()
+            .unwrap()
+            .source()
+            .unwrap()
+            .downcast_ref::<CodecError>()
+            .is_some());
+    }
 
     const CSV: &str = "id,at,price,temp,cat,note,done,count\r\n\
 1,2024-05-01T10:00:00.120Z,9.99,20.5,ios,\"hello, world\",true,3\n\

@@ -120,7 +120,14 @@ fn run(cli: Cli) -> ExitCode {
         Some(Command::Compress(args)) => return print_report(compress::run(&args)),
         Some(Command::Sync { command }) => return print_report(command.run()),
         Some(Command::Vector { command }) => {
-            return match command.run(&mut std::io::stdout().lock()) {
+            use std::io::IsTerminal as _;
+            let progress: unidb_vectordb::bench::ProgressFn<'_> = if std::io::stderr().is_terminal()
+            {
+                &vector::progress_bar
+            } else {
+                &|_, _, _| {}
+            };
+            return match command.run_with_progress(&mut std::io::stdout().lock(), progress) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err}");

@@ -111,6 +111,29 @@ pub enum SyncCliError {
     Diverged(String),
 }
 
+impl SyncCliError {
+    /// The project-wide category: a bad argument
+    /// [`Validation`](unidb_common::ErrorKind::Validation), a database
+    /// error its own kind, a report that cannot be written JSON's kind,
+    /// replicas that diverged [`Conflict`](unidb_common::ErrorKind::Conflict).
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        use unidb_common::ErrorKind;
+        match self {
+            SyncCliError::InvalidArgument { .. } => ErrorKind::Validation,
+            SyncCliError::Sync(e) => e.kind(),
+            SyncCliError::Json(e) if e.is_io() => ErrorKind::Io,
+            SyncCliError::Json(_) => ErrorKind::Serialization,
+            SyncCliError::Diverged(_) => ErrorKind::Conflict,
+        }
+    }
+}
+
+impl From<SyncCliError> for unidb_common::Error {
+    fn from(e: SyncCliError) -> Self {
+        unidb_common::Error::new(e.kind(), e.to_string()).with_source(e)
+    }
+}
+
 fn probability(name: &'static str, p: f64) -> Result<f64, SyncCliError> {
     if (0.0..1.0).contains(&p) {
         Ok(p)
@@ -207,4 +230,51 @@ fn run_bench(args: &SyncBenchArgs) -> Result<String, SyncCliError> {
         report.converged
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unidb_common::ErrorKind;
+
+    #[test]
+    fn errors_convert_with_their_kind_and_source_chain() {
+        let bad = SyncCommand::Bench(SyncBenchArgs {
+            rows: 1,
+            updates: 1,
+            batch: 0,
+            seed: 1,
+            json: false,
+        })
+        .run()
+        .unwrap_err();
+        assert_eq!(unidb_common::Error::from(bad).kind(), ErrorKind::Validation);
+        let decode = SyncCliError::from(unidb_syncdb::SyncError::Decode {
+            offset: 3,
+            reason: "r".into(),
+        });
+        assert_eq!(
+            unidb_common::Error::from(decode).kind(),
+            ErrorKind::CorruptData
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        let e = unidb_common::Error::from(SyncCliError::from(unidb_syncdb::SyncError::Io {
+            op: "read snapshot file",
+            path: "s".into(),
+            source: io,
+        }));
+        assert_eq!(e.kind(), ErrorKind::Io);
+        let mut next = std::error::Error::source(&e);
+        let mut found = false;
+        while let Some(s) = next {
+            found |= s.downcast_ref::<std::io::Error>().is_some();
+            next = s.source();
+        }
+        assert!(found, "the io::Error is in the chain");
+        let diverged = SyncCliError::Diverged("x".into());
+        assert_eq!(
+            unidb_common::Error::from(diverged).kind(),
+            ErrorKind::Conflict
+        );
+    }
 }

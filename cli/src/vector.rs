@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use unidb_vectordb::bench::{run, BenchOptions};
+use unidb_vectordb::bench::{run_with_progress, BenchOptions, ProgressFn};
 use unidb_vectordb::{Result, Storage};
 
 /// The `unidb vector` subcommands.
@@ -21,9 +21,32 @@ impl VectorCommand {
     /// # Errors
     /// As `unidb_vectordb::bench::run`.
     pub fn run(&self, out: &mut dyn Write) -> Result<()> {
+        self.run_with_progress(out, &|_, _, _| {})
+    }
+
+    /// [`run`](Self::run), reporting the index build's progress to
+    /// `progress` ([`progress_bar`] draws it).
+    ///
+    /// # Errors
+    /// As `unidb_vectordb::bench::run`.
+    pub fn run_with_progress(&self, out: &mut dyn Write, progress: ProgressFn<'_>) -> Result<()> {
         match self {
-            VectorCommand::Bench(args) => run(&BenchOptions::from(args.clone()), out).map(|_| ()),
+            VectorCommand::Bench(args) => {
+                run_with_progress(&BenchOptions::from(args.clone()), out, progress).map(|_| ())
+            }
         }
+    }
+}
+
+/// Draws `label [#####     ] done/total (pct%)` on standard error, on one
+/// line redrawn in place: the bar `unidb vector bench` shows on a terminal
+/// (the library only reports progress).
+pub fn progress_bar(label: &str, done: usize, total: usize) {
+    let pct = (done * 100 / total.max(1)).min(100);
+    let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
+    eprint!("\r{label} [{bar}] {done}/{total} ({pct}%)");
+    if done >= total {
+        eprintln!();
     }
 }
 

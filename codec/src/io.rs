@@ -1,119 +1,54 @@
 //! Byte reading with offsets, and the `plain` layouts shared by codecs.
+//!
+//! Codecs read their input through common's [`Reader`]: its errors name
+//! what was read and the byte offset, and convert into the matching
+//! [`CodecError`] (`Truncated`, `Varint`, `CountTooLarge`) with `?`.
 
+pub use unidb_common::bytes::Reader;
+use unidb_common::bytes::{ReadError, ReadErrorKind};
 use unidb_kernels::varint;
 
 use super::{CodecError, DataKind, Values};
 
-/// A cursor over encoded bytes. Every error names the absolute offset.
-#[derive(Debug, Clone)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// A reader at the start of `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    /// The current offset.
-    pub fn offset(&self) -> usize {
-        self.pos
-    }
-
-    /// Bytes left.
-    pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    /// The unread bytes (without consuming them).
-    pub fn rest(&self) -> &'a [u8] {
-        &self.buf[self.pos..]
-    }
-
-    /// Skips `n` bytes.
-    ///
-    /// # Errors
-    /// [`CodecError::Truncated`] when fewer remain.
-    pub fn advance(&mut self, n: usize, what: &'static str) -> Result<(), CodecError> {
-        self.take(n, what).map(|_| ())
-    }
-
-    /// Takes `n` bytes.
-    ///
-    /// # Errors
-    /// [`CodecError::Truncated`] when fewer remain.
-    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
-        if n > self.remaining() {
-            return Err(CodecError::Truncated {
+impl From<ReadError> for CodecError {
+    /// The same problem at the same offset: a truncation is
+    /// [`CodecError::Truncated`], a bad varint [`CodecError::Varint`], a
+    /// count above its limit [`CodecError::CountTooLarge`].
+    fn from(e: ReadError) -> Self {
+        let ReadError { what, offset, kind } = e;
+        match kind {
+            ReadErrorKind::Truncated { needed, available } => CodecError::Truncated {
                 what,
-                offset: self.pos,
-                needed: n,
-                available: self.remaining(),
-            });
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    /// Reads one byte.
-    ///
-    /// # Errors
-    /// [`CodecError::Truncated`] at the end of input.
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
-        Ok(self.take(1, what)?[0])
-    }
-
-    /// Reads a little-endian `u64`.
-    ///
-    /// # Errors
-    /// [`CodecError::Truncated`].
-    pub fn u64_le(&mut self, what: &'static str) -> Result<u64, CodecError> {
-        let b = self.take(8, what)?;
-        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    }
-
-    /// Reads an unsigned LEB128 value.
-    ///
-    /// # Errors
-    /// [`CodecError::Varint`] with the absolute offset.
-    pub fn varint(&mut self, what: &'static str) -> Result<u64, CodecError> {
-        let at = self.pos;
-        let (v, n) = varint::decode_u64(self.rest()).map_err(|source| CodecError::Varint {
-            what,
-            offset: at,
-            source,
-        })?;
-        self.pos += n;
-        Ok(v)
-    }
-
-    /// Reads a zigzag LEB128 `i64`.
-    ///
-    /// # Errors
-    /// As [`Reader::varint`].
-    pub fn zigzag(&mut self, what: &'static str) -> Result<i64, CodecError> {
-        self.varint(what).map(varint::zigzag_decode_i64)
-    }
-
-    /// Reads an LEB128 count and checks it is at most `max`.
-    ///
-    /// # Errors
-    /// [`CodecError::CountTooLarge`] or a varint error.
-    pub fn count(&mut self, what: &'static str, max: usize) -> Result<usize, CodecError> {
-        let at = self.pos;
-        let v = self.varint(what)?;
-        if v > max as u64 {
-            return Err(CodecError::CountTooLarge {
+                offset,
+                needed,
+                available,
+            },
+            ReadErrorKind::Varint(source) => CodecError::Varint {
                 what,
-                offset: at,
-                count: v,
+                offset,
+                source: source.into(),
+            },
+            ReadErrorKind::CountTooLarge { count, max } => CodecError::CountTooLarge {
+                what,
+                offset,
+                count,
                 max,
-            });
+            },
+            ReadErrorKind::CountExceedsInput {
+                count,
+                item_size,
+                available,
+            } => CodecError::CountTooLarge {
+                what,
+                offset,
+                count,
+                max: available / item_size.max(1),
+            },
+            kind => CodecError::Corrupt {
+                offset,
+                reason: format!("{what}: {kind}"),
+            },
         }
-        Ok(v as usize)
     }
 }
 

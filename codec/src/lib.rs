@@ -796,6 +796,57 @@ pub enum CodecError {
     NoStagesLeft,
 }
 
+impl CodecError {
+    /// The project-wide category: malformed input (truncated, bad varints
+    /// or bit-packing, counts over their limit, bad names, nesting, text,
+    /// content, a codec on data it does not take, output beyond the decode
+    /// budget) is [`ErrorKind::CorruptData`](unidb_common::ErrorKind::CorruptData),
+    /// a codec name no plugin has the registry's kind
+    /// ([`NotFound`](unidb_common::ErrorKind::NotFound)), a column whose
+    /// parts disagree [`Validation`](unidb_common::ErrorKind::Validation),
+    /// a child stream past the last stage
+    /// [`Unsupported`](unidb_common::ErrorKind::Unsupported).
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        use unidb_common::ErrorKind;
+        match self {
+            CodecError::UnknownCodec { source, .. } => source.kind(),
+            CodecError::Shape(_) => ErrorKind::Validation,
+            CodecError::NoStagesLeft => ErrorKind::Unsupported,
+            _ => ErrorKind::CorruptData,
+        }
+    }
+
+    /// The byte offset of the problem in the encoded input, if it has one.
+    pub fn offset(&self) -> Option<usize> {
+        match *self {
+            CodecError::Truncated { offset, .. }
+            | CodecError::Varint { offset, .. }
+            | CodecError::Bitpack { offset, .. }
+            | CodecError::CountTooLarge { offset, .. }
+            | CodecError::UnknownCodec { offset, .. }
+            | CodecError::BadName { offset }
+            | CodecError::WrongKind { offset, .. }
+            | CodecError::TooDeep { offset, .. }
+            | CodecError::InvalidUtf8 { offset, .. }
+            | CodecError::Corrupt { offset, .. } => Some(offset),
+            _ => None,
+        }
+    }
+}
+
+impl From<CodecError> for unidb_common::Error {
+    /// Located at the byte offset where there is one; the codec error (and
+    /// through it a varint, bit-packing or registry error) is the source.
+    fn from(e: CodecError) -> Self {
+        let err = unidb_common::Error::new(e.kind(), e.to_string());
+        match e.offset() {
+            Some(offset) => err.with_location(format!("byte {offset}")),
+            None => err,
+        }
+        .with_source(e)
+    }
+}
+
 /// An encoded column and the codec cascade chosen for each block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {

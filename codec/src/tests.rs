@@ -2,6 +2,7 @@ use super::*;
 use proptest::prelude::*;
 
 mod budget;
+mod errors;
 
 const BUILTIN: [&str; 22] = [
     "plain",

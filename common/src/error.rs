@@ -5,7 +5,11 @@
 //! offset), a chain of context notes added on the way up, and an optional
 //! source error. Member crates keep their own precise error enums and convert
 //! them with `impl From<TheirError> for unidb_common::Error`, typically
-//! `Error::new(kind, e.to_string()).with_source(e)`.
+//! `Error::new(e.kind(), e.to_string()).with_source(e)`: every member
+//! crate's error has a `kind()` giving its [`ErrorKind`], and the source
+//! chain ([`std::error::Error::source`]) reaches the original error, down
+//! to the [`std::io::Error`] where there is one. Libraries return errors
+//! and never print them; only the command-line tool does.
 //!
 //! ```
 //! use unidb_common::error::{Error, ErrorKind, Result};
@@ -65,6 +69,23 @@ impl ErrorKind {
             ErrorKind::CorruptData => "corrupt data",
             ErrorKind::Io => "I/O",
             ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind of an I/O error of kind `io`: a missing file is
+    /// [`NotFound`](Self::NotFound), invalid data
+    /// [`CorruptData`](Self::CorruptData), an unsupported operation
+    /// [`Unsupported`](Self::Unsupported), anything else [`Io`](Self::Io).
+    /// Member crates map the I/O errors they wrap with it, as the
+    /// conversion from [`std::io::Error`] does.
+    pub fn of_io(io: std::io::ErrorKind) -> Self {
+        match io {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::InvalidData => ErrorKind::CorruptData,
+            std::io::ErrorKind::Unsupported => ErrorKind::Unsupported,
+            _ => ErrorKind::Io,
         }
     }
 }
@@ -270,13 +291,7 @@ impl std::error::Error for Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        let kind = match e.kind() {
-            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-            std::io::ErrorKind::InvalidData => ErrorKind::CorruptData,
-            std::io::ErrorKind::Unsupported => ErrorKind::Unsupported,
-            _ => ErrorKind::Io,
-        };
-        Error::new(kind, e.to_string()).with_source(e)
+        Error::new(ErrorKind::of_io(e.kind()), e.to_string()).with_source(e)
     }
 }
 

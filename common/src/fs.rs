@@ -86,7 +86,8 @@ impl From<FsError> for io::Error {
 impl From<FsError> for crate::Error {
     fn from(e: FsError) -> Self {
         let location = e.path.display().to_string();
-        crate::Error::io(e.to_string(), location).with_source(e)
+        let kind = crate::ErrorKind::of_io(e.kind());
+        crate::Error::at(kind, e.to_string(), location).with_source(e)
     }
 }
 

@@ -1,6 +1,9 @@
 //! Errors, ids, clocks, collections, configuration and metrics shared by
 //! unidb's vector database and sync database.
 //!
+//! * [`bytes`]: the one byte [`Reader`](bytes::Reader) of every decoder,
+//!   whose [`ReadError`](bytes::ReadError)s name what was read and the byte
+//!   offset, and canonical [`leb128`](bytes::leb128).
 //! * [`config`]: the [`Validate`](config::Validate) trait with range checks
 //!   naming the field, named [`Profiles`](config::Profiles) merged over a base
 //!   config, JSON load and save.
@@ -57,6 +60,7 @@
 //! ```
 
 pub mod alloc;
+pub mod bytes;
 pub mod collections;
 pub mod config;
 pub mod error;

@@ -24,6 +24,7 @@ mod aarch64;
 pub mod bitpack;
 mod cache;
 mod dispatch;
+mod errors;
 pub mod f16;
 mod isa;
 mod lanes;

@@ -271,6 +271,30 @@ pub enum RegistryError {
     },
 }
 
+impl RegistryError {
+    /// The project-wide category: an unknown name is
+    /// [`ErrorKind::NotFound`](unidb_common::ErrorKind::NotFound), two
+    /// plugins sharing a name
+    /// [`ErrorKind::Conflict`](unidb_common::ErrorKind::Conflict), an
+    /// invalid plugin name
+    /// [`ErrorKind::Configuration`](unidb_common::ErrorKind::Configuration)
+    /// (the plugin was defined wrong).
+    pub fn kind(&self) -> unidb_common::ErrorKind {
+        use unidb_common::ErrorKind;
+        match self {
+            RegistryError::Unknown { .. } => ErrorKind::NotFound,
+            RegistryError::Duplicate { .. } => ErrorKind::Conflict,
+            RegistryError::InvalidName { .. } => ErrorKind::Configuration,
+        }
+    }
+}
+
+impl From<RegistryError> for unidb_common::Error {
+    fn from(e: RegistryError) -> Self {
+        unidb_common::Error::new(e.kind(), e.to_string()).with_source(e)
+    }
+}
+
 /// The plugins of one kind: the statically submitted ones (collected on
 /// first use) and those registered at run time.
 ///
@@ -630,6 +654,34 @@ mod tests {
         assert_eq!(other.origin(), "my_application::m (my-app)");
         let prefix_only = PluginInfo::new("x", "d", "app", "apple::m");
         assert_eq!(prefix_only.origin(), "apple::m (app)");
+    }
+
+    #[test]
+    fn errors_convert_with_their_kind_and_source() {
+        use unidb_common::ErrorKind;
+        let unknown = Toy::registry().get("no-such-toy").unwrap_err();
+        let invalid = RegistryError::InvalidName {
+            kind: "toy",
+            name: "a b".into(),
+            origin: "here".into(),
+        };
+        let duplicate = RegistryError::Duplicate {
+            kind: "toy",
+            name: "twin".into(),
+            first: "a".into(),
+            second: "b".into(),
+        };
+        for (e, kind) in [
+            (unknown, ErrorKind::NotFound),
+            (duplicate, ErrorKind::Conflict),
+            (invalid, ErrorKind::Configuration),
+        ] {
+            let err = unidb_common::Error::from(e.clone());
+            assert_eq!(err.kind(), kind, "{e}");
+            assert_eq!(err.message(), e.to_string());
+            let source = std::error::Error::source(&err).unwrap();
+            assert_eq!(source.downcast_ref::<RegistryError>(), Some(&e));
+        }
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The errors of the sync database.
 
+use unidb_common::bytes::ReadError;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::ClockError;
+use unidb_common::ErrorKind;
 
 use unidb_common::value::ColumnType;
 
 /// Everything that can go wrong in the sync database. Every error names what
 /// was wrong and where; an operation that fails changes nothing.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// [`kind`](Self::kind) gives its project-wide category, and it converts
+/// into [`unidb_common::Error`] keeping itself (and through it a failed file
+/// operation's [`std::io::Error`]) as the source.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
     /// No table has this name (or id, written `#id`).
@@ -159,17 +165,78 @@ pub enum SyncError {
         reason: String,
     },
     /// A file operation failed (saving or opening a snapshot file).
-    #[error("{op} {path:?} failed: {message}")]
+    #[error("{op} {path:?} failed: {source}")]
     Io {
         /// The operation, e.g. `"write temporary file for"` or `"read snapshot file"`.
         op: &'static str,
         /// The file the caller named.
         path: std::path::PathBuf,
-        /// The operating system's error kind.
-        kind: std::io::ErrorKind,
-        /// The operating system's message.
-        message: String,
+        /// The operating system's error.
+        source: std::io::Error,
     },
+}
+
+impl From<ReadError> for SyncError {
+    /// A [`SyncError::Decode`] at the read's offset, naming what was read.
+    fn from(e: ReadError) -> Self {
+        SyncError::Decode {
+            offset: e.offset,
+            reason: format!("{}: {}", e.what, e.kind),
+        }
+    }
+}
+
+impl SyncError {
+    /// The project-wide category: an unknown table, column, row or
+    /// resolver is [`NotFound`](ErrorKind::NotFound); a write or schema
+    /// change that breaks the schema's rules, and a message that does not
+    /// fit the protocol, [`Validation`](ErrorKind::Validation); a row that
+    /// exists, a newer or diverging schema
+    /// [`Conflict`](ErrorKind::Conflict); undecodable or inconsistent data
+    /// [`CorruptData`](ErrorKind::CorruptData); clock errors the clock's
+    /// kind; a failed file operation its I/O error's kind
+    /// ([`ErrorKind::of_io`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SyncError::UnknownTable { .. }
+            | SyncError::UnknownColumn { .. }
+            | SyncError::RowNotFound { .. } => ErrorKind::NotFound,
+            SyncError::UnknownResolver { source, .. } => source.kind(),
+            SyncError::TypeMismatch { .. }
+            | SyncError::NullNotAllowed { .. }
+            | SyncError::MissingColumn { .. }
+            | SyncError::PrimaryKeyUpdate { .. }
+            | SyncError::NotACounter { .. }
+            | SyncError::InvalidSchema { .. }
+            | SyncError::Protocol { .. } => ErrorKind::Validation,
+            SyncError::RowExists { .. }
+            | SyncError::SchemaTooNew { .. }
+            | SyncError::SchemaConflict { .. } => ErrorKind::Conflict,
+            SyncError::ClockSkew { source, .. } | SyncError::Clock(source) => {
+                unidb_common::Error::from(source.clone()).kind()
+            }
+            SyncError::Decode { .. } | SyncError::InvalidChange { .. } => ErrorKind::CorruptData,
+            SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
+        }
+    }
+}
+
+impl From<SyncError> for unidb_common::Error {
+    /// Located at the byte offset of a decode error or at the file of an
+    /// I/O error; the sync error is the source.
+    fn from(e: SyncError) -> Self {
+        let location = match &e {
+            SyncError::Decode { offset, .. } => Some(format!("byte {offset}")),
+            SyncError::Io { path, .. } => Some(path.display().to_string()),
+            _ => None,
+        };
+        let err = unidb_common::Error::new(e.kind(), e.to_string());
+        match location {
+            Some(l) => err.with_location(l),
+            None => err,
+        }
+        .with_source(e)
+    }
 }
 
 /// Result alias of the crate.

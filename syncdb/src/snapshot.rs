@@ -47,6 +47,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use unidb_common::bytes::Reader;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
@@ -55,7 +56,7 @@ use crate::change::{Change, VersionVector};
 use crate::columnar;
 use crate::error::{Result, SyncError};
 use crate::schema::Migration;
-use crate::wire::{self, Reader};
+use crate::wire::{self, WireRead};
 
 /// Magic bytes opening a snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"USNP";
@@ -173,28 +174,29 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
             format!("checksum mismatch: stored {stored:#010x}, computed {actual:#010x} (corrupt or truncated)"),
         ));
     }
-    let mut r = Reader {
-        buf: &bytes[..end],
-        pos: 5,
-    };
-    let replica = ReplicaId::from_u64(r.u64()?);
-    let max_drift = Duration::from_millis(r.u64()?);
-    let hlc_last = HlcTimestamp::from_u64(r.u64()?);
-    let n = r.count(3)?;
+    let mut r = Reader::new(&bytes[..end]);
+    r.advance(5, "header")?;
+    let replica = ReplicaId::from_u64(r.varint("replica id")?);
+    let max_drift = Duration::from_millis(r.varint("maximum clock drift")?);
+    let hlc_last = HlcTimestamp::from_u64(r.varint("last clock reading")?);
+    let n = r.count_items("migration count", 3)?;
     let mut migrations = Vec::with_capacity(n);
     for _ in 0..n {
         migrations.push(r.migration()?);
     }
-    let n = r.count(3)?;
+    let n = r.count_items("origin count", 3)?;
     let mut origins = Vec::with_capacity(n);
     for _ in 0..n {
-        let origin = ReplicaId::from_u64(r.u64()?);
-        let frontier = r.u64()?;
-        let k = r.count(2)?;
+        let origin = ReplicaId::from_u64(r.varint("origin")?);
+        let frontier = r.varint("origin frontier")?;
+        let k = r.count_items("collected range count", 2)?;
         let mut collected = Vec::with_capacity(k);
         for _ in 0..k {
-            let at = r.pos;
-            let (first, last) = (r.u64()?, r.u64()?);
+            let at = r.offset();
+            let (first, last) = (
+                r.varint("first collected seq")?,
+                r.varint("last collected seq")?,
+            );
             if first == 0 || first > last || last <= frontier {
                 return Err(bad(
                     at,
@@ -207,7 +209,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
             .last()
             .is_some_and(|o: &OriginState| o.origin >= origin)
         {
-            return Err(bad(r.pos, "origins not strictly increasing".into()));
+            return Err(bad(r.offset(), "origins not strictly increasing".into()));
         }
         origins.push(OriginState {
             origin,
@@ -215,24 +217,27 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
             collected,
         });
     }
-    let n = r.count(2)?;
+    let n = r.count_items("acknowledgement count", 2)?;
     let mut acks = Vec::with_capacity(n);
     for _ in 0..n {
-        acks.push((ReplicaId::from_u64(r.u64()?), r.vv()?));
+        acks.push((
+            ReplicaId::from_u64(r.varint("acknowledging replica")?),
+            r.vv()?,
+        ));
     }
-    let at = r.pos;
-    let gc_epoch = match r.byte()? {
+    let at = r.offset();
+    let gc_epoch = match r.u8("epoch flag")? {
         0 => None,
         1 => Some((r.vv()?, r.vv()?)),
         f => return Err(bad(at, format!("epoch flag {f}, expected 0 or 1"))),
     };
     let gc_frontier = r.vv()?;
-    let len = r.count(1)?;
-    let at = r.pos;
-    let body = r.take(len)?;
+    let len = r.count_items("change log length", 1)?;
+    let at = r.offset();
+    let body = r.take(len, "change log")?;
     let changes = columnar::decode_changes_at(body, at)?;
     if r.remaining() != 0 {
-        return Err(bad(r.pos, format!("{} trailing bytes", r.remaining())));
+        return Err(bad(r.offset(), format!("{} trailing bytes", r.remaining())));
     }
     Ok(Parts {
         replica,
@@ -248,12 +253,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
 }
 
 /// A typed error for a failed file operation on the snapshot file `path`.
-fn io_error(op: &'static str, path: &Path, e: &io::Error) -> SyncError {
+fn io_error(op: &'static str, path: &Path, source: io::Error) -> SyncError {
     SyncError::Io {
         op,
         path: path.to_path_buf(),
-        kind: e.kind(),
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -274,7 +278,7 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             "save to" => "save snapshot to",
             op => op,
         };
-        io_error(op, path, &e.source)
+        io_error(op, path, e.source)
     })
 }
 
@@ -284,5 +288,5 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`SyncError::Io`] naming `path` when it is missing or unreadable (a
 /// directory, no permission).
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| io_error("read snapshot file", path, &e))
+    fs::read(path).map_err(|e| io_error("read snapshot file", path, e))
 }

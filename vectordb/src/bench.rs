@@ -2,7 +2,7 @@
 //! vectors, run queries at several search settings, print one JSON object
 //! per setting. The command-line arguments live in the `unidb-cli` crate.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -160,22 +160,19 @@ fn load(opts: &BenchOptions) -> Result<Loaded> {
     }
 }
 
-struct Progress {
-    on: bool,
+/// Receives build progress: `(what, done, total)`, e.g. `("building
+/// hnsw", 5000, 10000)`, from the building threads.
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
+
+struct Progress<'a> {
     total: usize,
     label: String,
+    report: ProgressFn<'a>,
 }
 
-impl Progress {
+impl Progress<'_> {
     fn tick(&self, done: usize) {
-        if self.on {
-            let pct = done * 100 / self.total.max(1);
-            let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
-            eprint!("\r{} [{bar}] {done}/{} ({pct}%)", self.label, self.total);
-            if done >= self.total {
-                eprintln!();
-            }
-        }
+        (self.report)(&self.label, done, self.total);
     }
 }
 
@@ -185,12 +182,25 @@ impl Progress {
 /// # Errors
 /// Bad files or options.
 pub fn run(opts: &BenchOptions, out: &mut dyn Write) -> Result<Vec<BenchRow>> {
+    run_with_progress(opts, out, &|_, _, _| {})
+}
+
+/// [`run`], reporting the index build's progress to `progress` (the
+/// library prints nothing; the `unidb` tool draws a bar from it).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with_progress(
+    opts: &BenchOptions,
+    out: &mut dyn Write,
+    progress: ProgressFn<'_>,
+) -> Result<Vec<BenchRow>> {
     let threads = opts.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| VectorError::InvalidConfig(format!("thread pool: {e}")))?;
-    run_in_pool(opts, threads, &pool, out)
+    run_in_pool(opts, threads, &pool, out, progress)
 }
 
 fn run_in_pool(
@@ -198,6 +208,7 @@ fn run_in_pool(
     threads: usize,
     pool: &rayon::ThreadPool,
     out: &mut dyn Write,
+    report: ProgressFn<'_>,
 ) -> Result<Vec<BenchRow>> {
     let (base, query, gt) = load(opts)?;
     let fill = |storage: Storage| -> Result<Collection> {
@@ -243,9 +254,9 @@ fn run_in_pool(
         .collect(),
     };
     let progress = Progress {
-        on: std::io::stderr().is_terminal(),
         total: coll.len(),
         label: format!("building {}", opts.index),
+        report,
     };
     let started = Instant::now();
     let index = pool.install(|| build_index(opts, threads, &coll, &progress))?;
@@ -333,7 +344,7 @@ fn build_index(
     opts: &BenchOptions,
     threads: usize,
     coll: &Collection,
-    progress: &Progress,
+    progress: &Progress<'_>,
 ) -> Result<Box<dyn VectorIndex>> {
     Ok(match opts.index.to_ascii_lowercase().as_str() {
         "hnsw" => {

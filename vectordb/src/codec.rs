@@ -1,5 +1,9 @@
-//! A small bounds-checked binary encoder/decoder (little-endian) for index
-//! and collection metadata in saved files.
+//! The little-endian layout of index and collection metadata in saved
+//! files: [`Writer`] writes it, common's byte [`Reader`] reads it with
+//! [`ReadExt`] for the length-prefixed items.
+
+pub(crate) use unidb_common::bytes::Reader;
+use unidb_common::bytes::{ReadError, ReadErrorKind};
 
 use crate::error::{Result, VectorError};
 
@@ -44,90 +48,73 @@ impl Writer<'_> {
     }
 }
 
-/// Reads what [`Writer`] wrote; every read is bounds-checked and every
-/// length is checked against the bytes left before allocating.
-#[derive(Debug)]
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Reads what [`Writer`] wrote with common's byte [`Reader`]: fixed-width
+/// numbers are its own reads (`u8`, `u32`, `u64`, `f32`, `f64`, `finish`);
+/// the `u64`-length-prefixed items are these. Every length is checked
+/// against the bytes left before anything is allocated.
+pub(crate) trait ReadExt<'a> {
+    /// A `u64` length prefix for items of `item_size` bytes, checked
+    /// against the bytes left.
+    fn len(&mut self, item_size: usize, what: &'static str) -> Result<usize>;
+    /// A length-prefixed byte string (borrowed).
+    fn bytes(&mut self, what: &'static str) -> Result<&'a [u8]>;
+    /// A length-prefixed UTF-8 string.
+    fn str(&mut self, what: &'static str) -> Result<String>;
+    /// A length-prefixed array of `u32`.
+    fn u32s(&mut self, what: &'static str) -> Result<Vec<u32>>;
+    /// A length-prefixed array of `f32`.
+    fn f32s(&mut self, what: &'static str) -> Result<Vec<f32>>;
+    /// A `u64` that must fit `usize`.
+    fn usize(&mut self, what: &'static str) -> Result<usize>;
 }
 
-fn short(what: &str) -> VectorError {
-    VectorError::Corrupt(format!("truncated while reading {what}"))
-}
+impl<'a> ReadExt<'a> for Reader<'a> {
+    fn len(&mut self, item_size: usize, what: &'static str) -> Result<usize> {
+        Ok(self.u64_count_items(what, item_size)?)
+    }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if self.remaining() < n {
-            return Err(short(what));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
-    }
-    pub(crate) fn u32(&mut self, what: &str) -> Result<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    pub(crate) fn u64(&mut self, what: &str) -> Result<u64> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-    pub(crate) fn f32(&mut self, what: &str) -> Result<f32> {
-        Ok(f32::from_bits(self.u32(what)?))
-    }
-    pub(crate) fn f64(&mut self, what: &str) -> Result<f64> {
-        Ok(f64::from_bits(self.u64(what)?))
-    }
-    /// A length prefix for items of `item_size` bytes, checked against the
-    /// bytes left.
-    pub(crate) fn len(&mut self, item_size: usize, what: &str) -> Result<usize> {
-        let n = self.u64(what)?;
-        let n = usize::try_from(n).map_err(|_| short(what))?;
-        if !matches!(n.checked_mul(item_size), Some(b) if b <= self.remaining()) {
-            return Err(short(what));
-        }
-        Ok(n)
-    }
-    pub(crate) fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
+    fn bytes(&mut self, what: &'static str) -> Result<&'a [u8]> {
         let n = self.len(1, what)?;
-        self.take(n, what)
+        Ok(self.take(n, what)?)
     }
-    pub(crate) fn str(&mut self, what: &str) -> Result<String> {
-        let b = self.bytes(what)?;
-        String::from_utf8(b.to_vec())
-            .map_err(|_| VectorError::Corrupt(format!("{what} is not UTF-8")))
+
+    fn str(&mut self, what: &'static str) -> Result<String> {
+        let n = self.len(1, what)?;
+        Ok(self.utf8(n, what)?.to_owned())
     }
-    pub(crate) fn u32s(&mut self, what: &str) -> Result<Vec<u32>> {
+
+    fn u32s(&mut self, what: &'static str) -> Result<Vec<u32>> {
         let n = self.len(4, what)?;
-        (0..n).map(|_| self.u32(what)).collect()
+        (0..n).map(|_| Ok(self.u32(what)?)).collect()
     }
-    pub(crate) fn f32s(&mut self, what: &str) -> Result<Vec<f32>> {
+
+    fn f32s(&mut self, what: &'static str) -> Result<Vec<f32>> {
         let n = self.len(4, what)?;
-        (0..n).map(|_| self.f32(what)).collect()
+        (0..n).map(|_| Ok(self.f32(what)?)).collect()
     }
-    pub(crate) fn usize(&mut self, what: &str) -> Result<usize> {
-        usize::try_from(self.u64(what)?)
-            .map_err(|_| VectorError::Corrupt(format!("{what} too large")))
+
+    fn usize(&mut self, what: &'static str) -> Result<usize> {
+        let at = self.offset();
+        let v = self.u64(what)?;
+        usize::try_from(v).map_err(|_| {
+            ReadError::new(
+                what,
+                at,
+                ReadErrorKind::TooWide {
+                    value: v,
+                    bits: usize::BITS,
+                },
+            )
+            .into()
+        })
     }
-    pub(crate) fn finish(&self, what: &str) -> Result<()> {
-        if self.remaining() != 0 {
-            return Err(VectorError::Corrupt(format!(
-                "{} trailing bytes after {what}",
-                self.remaining()
-            )));
-        }
-        Ok(())
+}
+
+impl From<ReadError> for VectorError {
+    /// A [`VectorError::Corrupt`] naming what was read, where (the byte
+    /// offset in the section being read: the metadata, or one index's
+    /// bytes) and what is wrong.
+    fn from(e: ReadError) -> Self {
+        VectorError::Corrupt(e.to_string())
     }
 }

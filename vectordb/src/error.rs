@@ -122,7 +122,8 @@ impl VectorError {
 }
 
 impl VectorError {
-    /// The project-wide category of this error.
+    /// The project-wide category of this error (an I/O error's is its
+    /// `io::ErrorKind`'s, by [`ErrorKind::of_io`](unidb_common::ErrorKind::of_io)).
     pub fn kind(&self) -> unidb_common::ErrorKind {
         use unidb_common::ErrorKind as K;
         use unidb_registry::RegistryError as R;
@@ -141,7 +142,7 @@ impl VectorError {
             VectorError::Full(_)
             | VectorError::BadMagic
             | VectorError::UnsupportedVersion { .. } => K::Unsupported,
-            VectorError::Io { .. } => K::Io,
+            VectorError::Io { source, .. } => K::of_io(source.kind()),
             VectorError::BadVectorFile { .. } => K::Serialization,
             VectorError::Corrupt(_) => K::CorruptData,
         }

@@ -33,7 +33,7 @@ use unidb_common::rng::splitmix64;
 
 use rayon::prelude::*;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{ReadExt, Reader, Writer};
 use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{VectorData, VectorIndex};

@@ -24,7 +24,7 @@ use unidb_common::config::{check_range, Validate};
 
 use unidb_kernels::Kernels;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{ReadExt, Reader, Writer};
 use crate::collection::Rows;
 use crate::data::Rng;
 use crate::error::{Result, VectorError};

@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use unidb_registry::PluginKind;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{ReadExt, Reader, Writer};
 use crate::collection::{Collection, CollectionConfig, Metadata, Rows};
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
@@ -312,7 +312,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         if r.u8("storage")? != l.storage.tag() {
             return Err(corrupt("storage differs between header and metadata"));
         }
-        let mut pair = |what: &str| -> Result<Option<(f32, f32)>> {
+        let mut pair = |what: &'static str| -> Result<Option<(f32, f32)>> {
             Ok(match r.u8(what)? {
                 0 => None,
                 1 => Some((r.f32(what)?, r.f32(what)?)),

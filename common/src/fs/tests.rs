@@ -280,6 +280,16 @@ fn errors_convert_to_the_project_error() {
     let err = write_atomic(&dir.0.join("missing-dir").join("f"), b"x").unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     let e: crate::Error = err.into();
-    assert_eq!(e.kind(), crate::ErrorKind::Io);
+    // The I/O error's kind, and the io::Error itself below the FsError.
+    assert_eq!(e.kind(), crate::ErrorKind::NotFound);
     assert!(e.location().unwrap().ends_with("f"));
+    let fs_err = std::error::Error::source(&e).unwrap();
+    let io = fs_err
+        .source()
+        .unwrap()
+        .downcast_ref::<io::Error>()
+        .unwrap();
+    assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    let e: crate::Error = write_atomic(&dir.0, b"x").unwrap_err().into();
+    assert_eq!(e.kind(), crate::ErrorKind::Io, "{e}");
 }

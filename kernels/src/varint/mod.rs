@@ -122,10 +122,42 @@ pub enum VarintError {
     },
 }
 
-/// Maximum LEB128 length of a `u64`.
-pub const MAX_LEN_U64: usize = 10;
-/// Maximum LEB128 length of a `u32`.
-pub const MAX_LEN_U32: usize = 5;
+pub use unidb_common::bytes::leb128::{
+    zigzag_decode_i32, zigzag_decode_i64, zigzag_encode_i32, zigzag_encode_i64, MAX_LEN_U32,
+    MAX_LEN_U64,
+};
+use unidb_common::bytes::{leb128, Leb128Error};
+
+impl From<Leb128Error> for VarintError {
+    /// The same problem at the same offsets.
+    #[inline]
+    fn from(e: Leb128Error) -> Self {
+        match e {
+            Leb128Error::Truncated { start, offset } => VarintError::Truncated { start, offset },
+            Leb128Error::TooLong {
+                start,
+                offset,
+                max_len,
+            } => VarintError::TooLong {
+                start,
+                offset,
+                max_len,
+            },
+            Leb128Error::Overflow {
+                start,
+                offset,
+                bits,
+            } => VarintError::Overflow {
+                start,
+                offset,
+                bits,
+            },
+            Leb128Error::NonCanonical { start, offset } => {
+                VarintError::NonCanonical { start, offset }
+            }
+        }
+    }
+}
 
 /// Number of bytes the LEB128 encoding of `value` takes (1 to 10).
 ///
@@ -190,121 +222,16 @@ pub fn decode_u32(input: &[u8]) -> Result<(u32, usize), VarintError> {
 }
 
 /// Decodes the value starting at `start`; returns it and the offset just
-/// past it. The reference, byte by byte.
+/// past it. The reference, byte by byte: common's canonical decoder.
 #[inline]
 fn decode_u64_at(input: &[u8], start: usize) -> Result<(u64, usize), VarintError> {
-    let mut result = 0u64;
-    for i in 0..MAX_LEN_U64 {
-        let offset = start + i;
-        let Some(&byte) = input.get(offset) else {
-            return Err(VarintError::Truncated {
-                start,
-                offset: input.len().max(start),
-            });
-        };
-        if i == MAX_LEN_U64 - 1 {
-            if byte & 0x80 != 0 {
-                return Err(VarintError::TooLong {
-                    start,
-                    offset,
-                    max_len: MAX_LEN_U64,
-                });
-            }
-            if byte > 1 {
-                return Err(VarintError::Overflow {
-                    start,
-                    offset,
-                    bits: 64,
-                });
-            }
-        }
-        result |= u64::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            if byte == 0 && i > 0 {
-                return Err(VarintError::NonCanonical { start, offset });
-            }
-            return Ok((result, offset + 1));
-        }
-    }
-    unreachable!("the 10th byte either ends the value or returns an error")
+    leb128::decode_u64_at(input, start).map_err(VarintError::from)
 }
 
 /// As [`decode_u64_at`] for `u32`.
 #[inline]
 fn decode_u32_at(input: &[u8], start: usize) -> Result<(u32, usize), VarintError> {
-    let mut result = 0u32;
-    for i in 0..MAX_LEN_U32 {
-        let offset = start + i;
-        let Some(&byte) = input.get(offset) else {
-            return Err(VarintError::Truncated {
-                start,
-                offset: input.len().max(start),
-            });
-        };
-        if i == MAX_LEN_U32 - 1 {
-            if byte & 0x80 != 0 {
-                return Err(VarintError::TooLong {
-                    start,
-                    offset,
-                    max_len: MAX_LEN_U32,
-                });
-            }
-            if byte > 0x0F {
-                return Err(VarintError::Overflow {
-                    start,
-                    offset,
-                    bits: 32,
-                });
-            }
-        }
-        result |= u32::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            if byte == 0 && i > 0 {
-                return Err(VarintError::NonCanonical { start, offset });
-            }
-            return Ok((result, offset + 1));
-        }
-    }
-    unreachable!("the 5th byte either ends the value or returns an error")
-}
-
-/// Zigzag-encodes an `i32` so that small magnitudes become small unsigned
-/// values: 0 → 0, -1 → 1, 1 → 2, -2 → 3, …
-///
-/// ```
-/// use unidb_kernels::varint::{zigzag_decode_i32, zigzag_encode_i32};
-/// assert_eq!(zigzag_encode_i32(-1), 1);
-/// assert_eq!(zigzag_encode_i32(i32::MIN), u32::MAX);
-/// assert_eq!(zigzag_decode_i32(zigzag_encode_i32(-12345)), -12345);
-/// ```
-#[inline]
-pub const fn zigzag_encode_i32(value: i32) -> u32 {
-    ((value << 1) ^ (value >> 31)) as u32
-}
-
-/// Inverse of [`zigzag_encode_i32`].
-#[inline]
-pub const fn zigzag_decode_i32(value: u32) -> i32 {
-    ((value >> 1) as i32) ^ -((value & 1) as i32)
-}
-
-/// Zigzag-encodes an `i64`: 0 → 0, -1 → 1, 1 → 2, …, `i64::MIN` → `u64::MAX`.
-///
-/// ```
-/// use unidb_kernels::varint::{zigzag_decode_i64, zigzag_encode_i64};
-/// assert_eq!(zigzag_encode_i64(1), 2);
-/// assert_eq!(zigzag_encode_i64(i64::MIN), u64::MAX);
-/// assert_eq!(zigzag_decode_i64(u64::MAX), i64::MIN);
-/// ```
-#[inline]
-pub const fn zigzag_encode_i64(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-/// Inverse of [`zigzag_encode_i64`].
-#[inline]
-pub const fn zigzag_decode_i64(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
+    leb128::decode_u32_at(input, start).map_err(VarintError::from)
 }
 
 /// Appends the LEB128 encodings of `values` to `out`, one after another.

@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use unidb_codec::{self as codec, ColumnKind, Values, BLOCK_VALUES};
+use unidb_common::bytes::{ReadError, Reader};
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
@@ -20,41 +21,27 @@ use super::{
     INT_DELTA, INT_PLAIN, KIND_COUNT, KIND_ROW, KIND_SET, MAX_CHANGES_PER_BYTE,
 };
 
-/// A cursor over a batch with offsets relative to the message.
-struct Reader<'a, 'b> {
-    buf: &'a [u8],
-    pos: usize,
+/// A batch being decoded: its bytes, with offsets relative to the message,
+/// and its decode budget, shared by its columns.
+struct Batch<'a, 'b> {
+    bytes: Reader<'a>,
+    /// The batch's offset in the message.
     base: usize,
-    /// The batch's decode budget, shared by its columns.
     budget: &'b mut codec::Budget,
 }
 
-impl<'a> Reader<'a, '_> {
+/// `res` with `name` (the batch part being read) before its reason.
+fn named<T>(name: &str, res: std::result::Result<T, ReadError>) -> Result<T> {
+    res.map_err(|e| SyncError::Decode {
+        offset: e.offset,
+        reason: format!("{name} {}: {}", e.what, e.kind),
+    })
+}
+
+impl<'a> Batch<'a, '_> {
+    /// A decode error at byte `at` of the message.
     fn err_at(&self, at: usize, reason: String) -> SyncError {
-        SyncError::Decode {
-            offset: self.base + at,
-            reason,
-        }
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(self.err_at(
-                self.pos,
-                format!("{what} needs {n} bytes, {} remain", self.remaining()),
-            ));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn byte(&mut self, what: &str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
+        SyncError::Decode { offset: at, reason }
     }
 
     /// Charges `bytes` to the budget before they are allocated.
@@ -64,40 +51,14 @@ impl<'a> Reader<'a, '_> {
             .map_err(|e| self.err_at(at, format!("{what}: {e}")))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64> {
-        match varint::decode_u64(&self.buf[self.pos..]) {
-            Ok((v, n)) => {
-                self.pos += n;
-                Ok(v)
-            }
-            Err(e) => Err(self.err_at(self.pos, format!("bad varint for {what}: {e}"))),
-        }
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32> {
-        let at = self.pos;
-        let v = self.u64(what)?;
-        u32::try_from(v).map_err(|_| self.err_at(at, format!("{what} {v} does not fit 32 bits")))
-    }
-
-    /// A count of at most `max`.
-    fn count(&mut self, what: &str, max: usize) -> Result<usize> {
-        let at = self.pos;
-        let n = self.u64(what)?;
-        if n > max as u64 {
-            return Err(self.err_at(at, format!("{what} {n} exceeds the limit {max}")));
-        }
-        Ok(n as usize)
-    }
-
     /// One encoded column of `rows` values of `kind`; the header is checked
     /// before anything is decoded.
     fn column(&mut self, what: &str, kind: ColumnKind, rows: usize) -> Result<Values> {
         let transform = if kind.data() == codec::DataKind::Int {
-            let at = self.pos;
-            match self.byte("integer transform")? {
+            let at = self.bytes.offset();
+            match self.bytes.u8("integer transform")? {
                 INT_CONST => {
-                    let v = varint::zigzag_decode_i64(self.u64("constant")?);
+                    let v = self.bytes.zigzag("constant")?;
                     self.charge(at, what, rows.saturating_mul(8))?;
                     return Ok(Values::Int(vec![v; rows]));
                 }
@@ -107,9 +68,12 @@ impl<'a> Reader<'a, '_> {
         } else {
             INT_PLAIN
         };
-        let len = self.count(&format!("{what} column length"), self.remaining())?;
-        let at = self.pos;
-        let bytes = self.take(len, what)?;
+        let len = named(
+            what,
+            self.bytes.count("column length", self.bytes.remaining()),
+        )?;
+        let at = self.bytes.offset();
+        let bytes = named(what, self.bytes.take(len, "column"))?;
         let kind_tag = ColumnKind::ALL
             .iter()
             .position(|k| *k == kind)
@@ -151,7 +115,7 @@ impl<'a> Reader<'a, '_> {
 
     /// A value sequence of `rows` values.
     fn values(&mut self, what: &str, rows: usize) -> Result<Vec<Value>> {
-        let at = self.pos;
+        let at = self.bytes.offset();
         let tags = self.ints(&format!("{what} types"), rows)?;
         let mut counts = [0usize; 7];
         for (i, t) in tags.iter().enumerate() {
@@ -236,25 +200,24 @@ pub(super) fn decode_changes_in(
     base: usize,
     budget: &mut codec::Budget,
 ) -> Result<Vec<Change>> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
+    let mut r = Batch {
+        bytes: Reader::with_base(bytes, base),
         base,
         budget,
     };
     let max = BLOCK_VALUES.saturating_add(bytes.len().saturating_mul(MAX_CHANGES_PER_BYTE));
-    let n = r.count("change count", max)?;
+    let n = r.bytes.count("change count", max)?;
     // Every change is paid for before any is decoded.
-    r.charge(0, "change count", n.saturating_mul(CHANGE_COST))?;
-    let at = r.pos;
-    let flags = r.byte("flags")?;
+    r.charge(base, "change count", n.saturating_mul(CHANGE_COST))?;
+    let at = r.bytes.offset();
+    let flags = r.bytes.u8("flags")?;
     if flags > (FLAG_SORTED | FLAG_ROWS) {
         return Err(r.err_at(at, format!("unknown batch flags {flags:#04x}")));
     }
     let sorted = flags & FLAG_SORTED != 0;
     let changes = if flags & FLAG_ROWS != 0 {
-        let (changes, used) = wire::read_changes(&bytes[r.pos..], n, base + r.pos)?;
-        r.pos += used;
+        let (changes, used) = wire::read_changes(r.bytes.rest(), n, r.bytes.offset())?;
+        r.bytes.advance(used, "changes")?;
         if sorted != is_sorted(&changes) {
             return Err(r.err_at(at, "sorted flag does not match the changes".into()));
         }
@@ -262,45 +225,45 @@ pub(super) fn decode_changes_in(
     } else {
         decode_columnar(&mut r, n, sorted)?
     };
-    let at = r.pos;
-    let pad = r.count("padding", r.remaining())?;
-    if r.take(pad, "padding")?.iter().any(|&b| b != 0) {
+    let at = r.bytes.offset();
+    let pad = r.bytes.count("padding", r.bytes.remaining())?;
+    if r.bytes.take(pad, "padding")?.iter().any(|&b| b != 0) {
         return Err(r.err_at(at, "non-zero padding".into()));
     }
-    if r.remaining() != 0 {
-        return Err(r.err_at(r.pos, format!("{} trailing bytes", r.remaining())));
-    }
+    r.bytes.finish("batch")?;
     Ok(changes)
 }
 
-fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec<Change>> {
+fn decode_columnar(r: &mut Batch<'_, '_>, n: usize, sorted: bool) -> Result<Vec<Change>> {
     // Every replica id and group takes at least one byte.
-    let nr = r.count("replica count", r.remaining().min(n))?;
+    let nr = r.bytes.count("replica count", r.bytes.remaining().min(n))?;
     let mut replicas = Vec::with_capacity(nr);
     for _ in 0..nr {
-        let at = r.pos;
-        let id = r.u64("replica id")?;
+        let at = r.bytes.offset();
+        let id = r.bytes.varint("replica id")?;
         if replicas.last().is_some_and(|&l| id <= l) {
             return Err(r.err_at(at, "replica ids not strictly increasing".into()));
         }
         replicas.push(id);
     }
-    let ng = r.count("group count", (r.remaining() / 4).min(n))?;
+    let ng = r
+        .bytes
+        .count("group count", (r.bytes.remaining() / 4).min(n))?;
     let mut groups: Vec<Group> = Vec::with_capacity(ng);
     let mut total = 0usize;
     for _ in 0..ng {
-        let at = r.pos;
-        let table = r.u32("table id")?;
-        let kat = r.pos;
-        let kind = r.byte("op kind")?;
+        let at = r.bytes.offset();
+        let table = r.bytes.varint_u32("table id")?;
+        let kat = r.bytes.offset();
+        let kind = r.bytes.u8("op kind")?;
         if kind & !FOLLOWER > KIND_COUNT {
             return Err(r.err_at(kat, format!("unknown op kind {kind}")));
         }
-        let column = r.u32("column id")?;
+        let column = r.bytes.varint_u32("column id")?;
         if kind & !FOLLOWER == KIND_ROW && column != 0 {
             return Err(r.err_at(kat, "row group with a column id".into()));
         }
-        let count = r.count("group size", n - total)?;
+        let count = r.bytes.count("group size", n - total)?;
         if count == 0 {
             return Err(r.err_at(at, "empty group".into()));
         }
@@ -319,16 +282,19 @@ fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec
         });
     }
     if total != n {
-        return Err(r.err_at(r.pos, format!("groups hold {total} changes, batch has {n}")));
+        return Err(r.err_at(
+            r.bytes.offset(),
+            format!("groups hold {total} changes, batch has {n}"),
+        ));
     }
     if (n == 0) != (nr == 0) {
-        return Err(r.err_at(0, format!("{nr} replicas for {n} changes")));
+        return Err(r.err_at(r.base, format!("{nr} replicas for {n} changes")));
     }
     // The changes in grouped order.
     let mut grouped: Vec<Option<Change>> = Vec::with_capacity(n);
     for g in &groups {
         let name = format!("t{}.k{}.c{}", g.table, g.kind, g.column);
-        let at = r.pos;
+        let at = r.bytes.offset();
         let origin = r.ints(&format!("{name} origin"), g.count)?;
         let seq = r.ints(&format!("{name} seq"), g.count)?;
         let ts = r.ints(&format!("{name} ts"), g.count)?;
@@ -387,7 +353,7 @@ fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec
         acc += g.count;
     }
     let mut out = Vec::with_capacity(n);
-    let at = r.pos;
+    let at = r.bytes.offset();
     if sorted {
         // k-way merge of the groups by (origin, seq).
         let mut next = starts.clone();
@@ -422,7 +388,7 @@ fn decode_columnar(r: &mut Reader<'_, '_>, n: usize, sorted: bool) -> Result<Vec
             out.push(c);
         }
     } else {
-        let oat = r.pos;
+        let oat = r.bytes.offset();
         let gids = r.ints("order", n)?;
         let ends: Vec<usize> = starts
             .iter()

@@ -31,6 +31,7 @@
 //! assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
 //! ```
 
+use unidb_common::bytes::Reader;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
@@ -296,39 +297,42 @@ impl Message {
     /// lengths or counts larger than the remaining input, invalid UTF-8,
     /// unknown value or column type tags, values out of range, trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Message> {
-        let mut r = Reader { buf: bytes, pos: 0 };
-        let magic = r.take(2)?.to_vec();
+        let mut r = Reader::new(bytes);
+        let magic = r.take(2, "magic")?;
         if magic != MAGIC {
-            return Err(r.err_at(0, format!("bad magic {magic:02x?}, expected {MAGIC:02x?}")));
+            return Err(err_at(
+                0,
+                format!("bad magic {magic:02x?}, expected {MAGIC:02x?}"),
+            ));
         }
-        let version = r.byte()?;
+        let version = r.u8("format version")?;
         if version != WIRE_VERSION {
-            return Err(r.err_at(
+            return Err(err_at(
                 2,
                 format!("unsupported format version {version}, this build reads {WIRE_VERSION}"),
             ));
         }
-        let tag = r.byte()?;
+        let tag = r.u8("message tag")?;
         let msg = match tag {
             TAG_HELLO => Message::Hello {
-                replica: ReplicaId::from_u64(r.u64()?),
-                schema_version: r.u32()?,
+                replica: ReplicaId::from_u64(r.varint("replica id")?),
+                schema_version: r.varint_u32("schema version")?,
                 known: r.vv()?,
                 gc: r.vv()?,
-                schema_digest: match r.byte()? {
+                schema_digest: match r.u8("schema digest flag")? {
                     0 => None,
-                    1 => Some(u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))),
+                    1 => Some(r.u64("schema digest")?),
                     f => {
-                        return Err(r.err_at(
-                            r.pos - 1,
+                        return Err(err_at(
+                            r.offset() - 1,
                             format!("schema digest flag {f}, expected 0 or 1"),
                         ))
                     }
                 },
             },
             TAG_MIGRATIONS => {
-                let from_version = r.u32()?;
-                let n = r.count(3)?;
+                let from_version = r.varint_u32("first migration version")?;
+                let n = r.count_items("migration count", 3)?;
                 let mut migrations = Vec::with_capacity(n);
                 for _ in 0..n {
                     migrations.push(r.migration()?);
@@ -341,7 +345,7 @@ impl Message {
             TAG_CHANGES => {
                 // The CRC-32 of everything before it closes the message.
                 if bytes.len() < 8 {
-                    return Err(r.err_at(
+                    return Err(err_at(
                         bytes.len(),
                         format!("change batch of {} bytes is truncated", bytes.len()),
                     ));
@@ -350,28 +354,28 @@ impl Message {
                 let stored = u32::from_le_bytes(bytes[end..].try_into().expect("4 bytes"));
                 let actual = crc32fast::hash(&bytes[..end]);
                 if stored != actual {
-                    return Err(r.err_at(
+                    return Err(err_at(
                         end,
                         format!(
                             "checksum mismatch: stored {stored:#010x}, computed {actual:#010x}"
                         ),
                     ));
                 }
-                r.buf = &bytes[..end];
-                let sender = ReplicaId::from_u64(r.u64()?);
-                let schema_version = r.u32()?;
-                let n = r.count(3)?;
+                let mut b = Reader::with_base(&bytes[r.offset()..end], r.offset());
+                let sender = ReplicaId::from_u64(b.varint("sender")?);
+                let schema_version = b.varint_u32("schema version")?;
+                let n = b.count_items("collected range count", 3)?;
                 let mut collected = Vec::with_capacity(n);
                 for _ in 0..n {
                     collected.push(Collected {
-                        origin: ReplicaId::from_u64(r.u64()?),
-                        first: r.u64()?,
-                        last: r.u64()?,
+                        origin: ReplicaId::from_u64(b.varint("collected origin")?),
+                        first: b.varint("first collected seq")?,
+                        last: b.varint("last collected seq")?,
                     });
                 }
-                let changes = columnar::decode_changes_at(&bytes[r.pos..end], r.pos)?;
-                r.buf = bytes;
-                r.pos = bytes.len();
+                let changes = columnar::decode_changes_at(b.rest(), b.offset())?;
+                // The batch and the checksum are read.
+                r.advance(r.remaining(), "change batch")?;
                 Message::Changes {
                     sender,
                     schema_version,
@@ -380,15 +384,13 @@ impl Message {
                 }
             }
             TAG_ACK => Message::Ack {
-                replica: ReplicaId::from_u64(r.u64()?),
+                replica: ReplicaId::from_u64(r.varint("replica id")?),
                 known: r.vv()?,
                 gc: r.vv()?,
             },
-            other => return Err(r.err_at(3, format!("unknown message tag {other}"))),
+            other => return Err(err_at(3, format!("unknown message tag {other}"))),
         };
-        if r.pos != bytes.len() {
-            return Err(r.err(format!("{} trailing bytes", bytes.len() - r.pos)));
-        }
+        r.finish("message")?;
         Ok(msg)
     }
 }
@@ -449,7 +451,6 @@ fn value_len(v: &Value) -> usize {
 /// Reads `n` changes in the per-change form from the start of `bytes`;
 /// returns them and the bytes used. Offsets in errors are plus `base`.
 pub(crate) fn read_changes(bytes: &[u8], n: usize, base: usize) -> Result<(Vec<Change>, usize)> {
-    let mut r = Reader { buf: bytes, pos: 0 };
     // A change takes at least 7 bytes (six varints and an op tag).
     if n.checked_mul(7).is_none_or(|need| need > bytes.len()) {
         return Err(SyncError::Decode {
@@ -460,145 +461,96 @@ pub(crate) fn read_changes(bytes: &[u8], n: usize, base: usize) -> Result<(Vec<C
             ),
         });
     }
+    let mut r = Reader::with_base(bytes, base);
     let mut changes = Vec::with_capacity(n);
     for _ in 0..n {
-        match r.change() {
-            Ok(c) => changes.push(c),
-            Err(SyncError::Decode { offset, reason }) => {
-                return Err(SyncError::Decode {
-                    offset: offset + base,
-                    reason,
-                })
-            }
-            Err(e) => return Err(e),
-        }
+        changes.push(r.change()?);
     }
-    Ok((changes, r.pos))
+    Ok((changes, bytes.len() - r.remaining()))
 }
 
-/// A cursor over encoded bytes; errors name the byte offset.
-pub(crate) struct Reader<'a> {
-    pub(crate) buf: &'a [u8],
-    pub(crate) pos: usize,
+/// A decode error at byte `offset`.
+pub(crate) fn err_at(offset: usize, reason: String) -> SyncError {
+    SyncError::Decode { offset, reason }
 }
 
-impl Reader<'_> {
-    pub(crate) fn err_at(&self, offset: usize, reason: String) -> SyncError {
-        SyncError::Decode { offset, reason }
+/// The wire's layouts, read with common's byte [`Reader`]: strings and
+/// byte strings after their LEB128 length, values after their type tag,
+/// version vectors, column definitions, migrations and changes. Errors
+/// name the byte offset.
+pub(crate) trait WireRead<'a> {
+    /// A LEB128 length, then that many bytes.
+    fn blob(&mut self, what: &'static str) -> Result<&'a [u8]>;
+    /// A LEB128 length, then that many bytes of UTF-8.
+    fn string(&mut self, what: &'static str) -> Result<String>;
+    /// A type tag, then the value.
+    fn value(&mut self) -> Result<Value>;
+    /// A version vector: strictly increasing replicas, sequences above 0.
+    fn vv(&mut self) -> Result<VersionVector>;
+    /// A column definition.
+    fn column(&mut self) -> Result<ColumnDef>;
+    /// A schema migration.
+    fn migration(&mut self) -> Result<Migration>;
+    /// A change in the per-change form.
+    fn change(&mut self) -> Result<Change>;
+}
+
+impl<'a> WireRead<'a> for Reader<'a> {
+    fn blob(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        let n = self.count_items(what, 1)?;
+        Ok(self.take(n, what)?)
     }
 
-    fn err(&self, reason: String) -> SyncError {
-        self.err_at(self.pos, reason)
-    }
-
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if n > self.remaining() {
-            return Err(self.err(format!("needs {n} bytes, {} remain", self.remaining())));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    pub(crate) fn byte(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub(crate) fn u64(&mut self) -> Result<u64> {
-        match varint::decode_u64(&self.buf[self.pos..]) {
-            Ok((v, n)) => {
-                self.pos += n;
-                Ok(v)
-            }
-            Err(e) => Err(self.err(format!("bad varint: {e}"))),
-        }
-    }
-
-    pub(crate) fn u32(&mut self) -> Result<u32> {
-        let at = self.pos;
-        let v = self.u64()?;
-        u32::try_from(v).map_err(|_| self.err_at(at, format!("{v} does not fit 32 bits")))
-    }
-
-    /// A count of items each taking at least `min_size` bytes, checked
-    /// against the remaining input.
-    pub(crate) fn count(&mut self, min_size: usize) -> Result<usize> {
-        let at = self.pos;
-        let n = self.u64()?;
-        let fits = usize::try_from(n)
-            .ok()
-            .and_then(|n| n.checked_mul(min_size))
-            .is_some_and(|need| need <= self.remaining());
-        if !fits {
-            return Err(self.err_at(
-                at,
-                format!("count {n} of items of at least {min_size} bytes exceeds the {} bytes remaining", self.remaining()),
-            ));
-        }
-        Ok(n as usize)
-    }
-
-    fn bytes(&mut self) -> Result<Vec<u8>> {
-        let n = self.count(1)?;
-        Ok(self.take(n)?.to_vec())
-    }
-
-    fn string(&mut self) -> Result<String> {
-        let at = self.pos;
-        let b = self.bytes()?;
-        String::from_utf8(b).map_err(|e| self.err_at(at, format!("invalid UTF-8: {e}")))
+    fn string(&mut self, what: &'static str) -> Result<String> {
+        let n = self.count_items(what, 1)?;
+        Ok(self.utf8(n, what)?.to_owned())
     }
 
     fn value(&mut self) -> Result<Value> {
-        let at = self.pos;
-        let tag = self.byte()?;
+        let at = self.offset();
+        let tag = self.u8("value tag")?;
         if tag == 0 {
             return Ok(Value::Null);
         }
         let ty = ColumnType::from_tag(tag)
-            .ok_or_else(|| self.err_at(at, format!("unknown value tag {tag}")))?;
+            .ok_or_else(|| err_at(at, format!("unknown value tag {tag}")))?;
         Ok(match ty {
-            ColumnType::I64 => Value::I64(varint::zigzag_decode_i64(self.u64()?)),
-            ColumnType::Timestamp => Value::Timestamp(varint::zigzag_decode_i64(self.u64()?)),
-            ColumnType::F64 => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Value::F64(f64::from_le_bytes(a))
-            }
-            ColumnType::Text => Value::Text(self.string()?),
-            ColumnType::Bytes => Value::Bytes(self.bytes()?),
-            ColumnType::Bool => match self.byte()? {
+            ColumnType::I64 => Value::I64(self.zigzag("integer value")?),
+            ColumnType::Timestamp => Value::Timestamp(self.zigzag("timestamp value")?),
+            ColumnType::F64 => Value::F64(self.f64("float value")?),
+            ColumnType::Text => Value::Text(self.string("text value")?),
+            ColumnType::Bytes => Value::Bytes(self.blob("bytes value")?.to_vec()),
+            ColumnType::Bool => match self.u8("bool value")? {
                 0 => Value::Bool(false),
                 1 => Value::Bool(true),
                 b => {
-                    return Err(self.err_at(self.pos - 1, format!("bool byte {b}, expected 0 or 1")))
+                    return Err(err_at(
+                        self.offset() - 1,
+                        format!("bool byte {b}, expected 0 or 1"),
+                    ))
                 }
             },
         })
     }
 
-    pub(crate) fn vv(&mut self) -> Result<VersionVector> {
-        let n = self.count(2)?;
+    fn vv(&mut self) -> Result<VersionVector> {
+        let n = self.count_items("version vector length", 2)?;
         let mut vv = VersionVector::new();
         let mut last: Option<u64> = None;
         for _ in 0..n {
-            let at = self.pos;
-            let r = self.u64()?;
+            let at = self.offset();
+            let r = self.varint("version vector replica")?;
             if last.is_some_and(|l| r <= l) {
-                return Err(
-                    self.err_at(at, "version vector replicas not strictly increasing".into())
-                );
+                return Err(err_at(
+                    at,
+                    "version vector replicas not strictly increasing".into(),
+                ));
             }
             last = Some(r);
-            let at = self.pos;
-            let s = self.u64()?;
+            let at = self.offset();
+            let s = self.varint("version vector sequence")?;
             if s == 0 {
-                return Err(self.err_at(at, "version vector entry with sequence 0".into()));
+                return Err(err_at(at, "version vector entry with sequence 0".into()));
             }
             vv.set(ReplicaId::from_u64(r), s);
         }
@@ -606,22 +558,22 @@ impl Reader<'_> {
     }
 
     fn column(&mut self) -> Result<ColumnDef> {
-        let name = self.string()?;
-        let at = self.pos;
-        let tag = self.byte()?;
+        let name = self.string("column name")?;
+        let at = self.offset();
+        let tag = self.u8("column type")?;
         let ty = ColumnType::from_tag(tag)
-            .ok_or_else(|| self.err_at(at, format!("unknown column type tag {tag}")))?;
-        let at = self.pos;
-        let flags = self.byte()?;
+            .ok_or_else(|| err_at(at, format!("unknown column type tag {tag}")))?;
+        let at = self.offset();
+        let flags = self.u8("column flags")?;
         if flags > 7 {
-            return Err(self.err_at(at, format!("unknown column flags {flags:#04x}")));
+            return Err(err_at(at, format!("unknown column flags {flags:#04x}")));
         }
         let default = if flags & 4 != 0 {
             Some(self.value()?)
         } else {
             None
         };
-        let resolver = self.string()?;
+        let resolver = self.string("resolver name")?;
         Ok(ColumnDef {
             name,
             ty,
@@ -632,13 +584,13 @@ impl Reader<'_> {
         })
     }
 
-    pub(crate) fn migration(&mut self) -> Result<Migration> {
-        let at = self.pos;
-        Ok(match self.byte()? {
+    fn migration(&mut self) -> Result<Migration> {
+        let at = self.offset();
+        Ok(match self.u8("migration tag")? {
             1 => {
-                let name = self.string()?;
+                let name = self.string("table name")?;
                 let primary_key = self.column()?;
-                let n = self.count(4)?;
+                let n = self.count_items("column count", 4)?;
                 let mut columns = Vec::with_capacity(n);
                 for _ in 0..n {
                     columns.push(self.column()?);
@@ -650,42 +602,42 @@ impl Reader<'_> {
                 })
             }
             2 => Migration::AddColumn {
-                table: self.string()?,
+                table: self.string("table name")?,
                 column: self.column()?,
             },
             3 => Migration::DropColumn {
-                table: self.string()?,
-                column: self.string()?,
+                table: self.string("table name")?,
+                column: self.string("column name")?,
             },
             4 => Migration::RenameColumn {
-                table: self.string()?,
-                from: self.string()?,
-                to: self.string()?,
+                table: self.string("table name")?,
+                from: self.string("column name")?,
+                to: self.string("new column name")?,
             },
-            t => return Err(self.err_at(at, format!("unknown migration tag {t}"))),
+            t => return Err(err_at(at, format!("unknown migration tag {t}"))),
         })
     }
 
     fn change(&mut self) -> Result<Change> {
-        let origin = ReplicaId::from_u64(self.u64()?);
-        let seq = self.u64()?;
-        let ts = HlcTimestamp::from_u64(self.u64()?);
-        let table = self.u32()?;
+        let origin = ReplicaId::from_u64(self.varint("change origin")?);
+        let seq = self.varint("change seq")?;
+        let ts = HlcTimestamp::from_u64(self.varint("change timestamp")?);
+        let table = self.varint_u32("change table")?;
         let key = self.value()?;
-        let cl = self.u64()?;
-        let at = self.pos;
-        let op = match self.byte()? {
+        let cl = self.varint("change causal length")?;
+        let at = self.offset();
+        let op = match self.u8("change op tag")? {
             0 => ChangeOp::Row,
             1 => ChangeOp::Set {
-                column: self.u32()?,
+                column: self.varint_u32("change column")?,
                 value: self.value()?,
             },
             2 => ChangeOp::Count {
-                column: self.u32()?,
-                inc: self.u64()?,
-                dec: self.u64()?,
+                column: self.varint_u32("change column")?,
+                inc: self.varint("counter increment")?,
+                dec: self.varint("counter decrement")?,
             },
-            t => return Err(self.err_at(at, format!("unknown change op tag {t}"))),
+            t => return Err(err_at(at, format!("unknown change op tag {t}"))),
         };
         Ok(Change {
             origin,

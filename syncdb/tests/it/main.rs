@@ -5,6 +5,7 @@
 
 mod columnar;
 mod database;
+mod error;
 mod repetitive_data;
 mod resolver;
 mod schema;

@@ -121,7 +121,7 @@ fn assert_same_state(got: &Database, want: &Database, what: &str) {
 
 fn io_error_of(r: Result<impl Sized>) -> (&'static str, PathBuf, std::io::ErrorKind) {
     match r {
-        Err(SyncError::Io { op, path, kind, .. }) => (op, path, kind),
+        Err(SyncError::Io { op, path, source }) => (op, path, source.kind()),
         Err(e) => panic!("expected an I/O error, got {e}"),
         Ok(_) => panic!("expected an I/O error, got Ok"),
     }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod collection;
+mod error;
 mod index;
 mod metric;
 mod params;

@@ -1,0 +1,175 @@
+//! The sync errors in the project's error story: each variant family
+//! converts into `unidb_common::Error` with its kind, and the source chain
+//! reaches the underlying error (the `io::Error` of a failed file
+//! operation, the registry's or the clock's error).
+
+use std::error::Error as _;
+use std::sync::Arc;
+
+use unidb_common::bytes::{ReadError, ReadErrorKind};
+use unidb_common::time::{ClockError, ManualClock};
+use unidb_common::{Error, ErrorKind};
+
+use unidb_common::value::ColumnType;
+use unidb_syncdb::wire::Message;
+use unidb_syncdb::{Database, SyncError};
+
+/// The chain below `e`, outermost first.
+fn chain(e: &Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push(s);
+        next = s.source();
+    }
+    out
+}
+
+#[test]
+fn every_variant_family_has_its_kind() {
+    let s = |x: &str| x.to_string();
+    let cases = [
+        (
+            SyncError::UnknownTable { table: s("t") },
+            ErrorKind::NotFound,
+        ),
+        (
+            SyncError::RowNotFound {
+                table: s("t"),
+                key: s("1"),
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            SyncError::TypeMismatch {
+                table: s("t"),
+                column: s("c"),
+                expected: ColumnType::I64,
+                value: s("\"x\""),
+            },
+            ErrorKind::Validation,
+        ),
+        (
+            SyncError::InvalidSchema { reason: s("r") },
+            ErrorKind::Validation,
+        ),
+        (
+            SyncError::Protocol { reason: s("r") },
+            ErrorKind::Validation,
+        ),
+        (
+            SyncError::RowExists {
+                table: s("t"),
+                key: s("1"),
+            },
+            ErrorKind::Conflict,
+        ),
+        (
+            SyncError::SchemaTooNew {
+                local: 1,
+                remote: 2,
+            },
+            ErrorKind::Conflict,
+        ),
+        (
+            SyncError::InvalidChange {
+                origin: unidb_common::ReplicaId::from_u64(1),
+                seq: 1,
+                reason: s("r"),
+            },
+            ErrorKind::CorruptData,
+        ),
+    ];
+    for (e, kind) in cases {
+        let text = e.to_string();
+        let err = Error::from(e);
+        assert_eq!(err.kind(), kind, "{text}");
+        assert_eq!(err.message(), text);
+        assert!(err.source().unwrap().downcast_ref::<SyncError>().is_some());
+    }
+}
+
+#[test]
+fn decode_errors_keep_the_offset_of_the_read() {
+    // A hello whose replica id (at byte 4) is a truncated varint.
+    let err = Message::decode(b"US\x02\x01\x80").unwrap_err();
+    match &err {
+        SyncError::Decode { offset, reason } => {
+            assert_eq!(*offset, 4);
+            assert!(
+                reason.contains("replica id") && reason.contains("varint"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = Error::from(err);
+    assert_eq!(e.kind(), ErrorKind::CorruptData);
+    assert_eq!(e.location(), Some("byte 4"));
+
+    let read = ReadError::new(
+        "flags",
+        17,
+        ReadErrorKind::Truncated {
+            needed: 1,
+            available: 0,
+        },
+    );
+    match SyncError::from(read) {
+        SyncError::Decode { offset, reason } => {
+            assert_eq!(offset, 17);
+            assert_eq!(reason, "flags: truncated: needs 1 bytes, 0 left");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wrapped_errors_stay_in_the_source_chain() {
+    let missing = std::env::temp_dir().join(format!(
+        "unidb-error-test-{}-missing.snapshot",
+        std::process::id()
+    ));
+    let clock = Arc::new(ManualClock::new(1_000));
+    let err = Database::open_snapshot(&missing, clock).unwrap_err();
+    assert!(matches!(err, SyncError::Io { .. }), "{err}");
+    let e = Error::from(err);
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.location(), Some(missing.display().to_string().as_str()));
+    let io = chain(&e)
+        .into_iter()
+        .find_map(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the io::Error is in the chain");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    let registry = unidb_registry::RegistryError::Unknown {
+        kind: "resolver",
+        name: "nope".into(),
+        known: vec!["lww"],
+    };
+    let e = Error::from(SyncError::UnknownResolver {
+        table: "t".into(),
+        column: "c".into(),
+        source: Box::new(registry),
+    });
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    // Boxed in the variant (it is large), so the chain holds the box.
+    assert!(chain(&e).iter().any(|s| s
+        .downcast_ref::<Box<unidb_registry::RegistryError>>()
+        .is_some()));
+
+    let clock = ClockError::DriftExceeded {
+        remote_ms: 10,
+        local_ms: 1,
+        ahead_ms: 9,
+        max_drift_ms: 5,
+    };
+    let e = Error::from(SyncError::ClockSkew {
+        replica: unidb_common::ReplicaId::from_u64(2),
+        source: clock,
+    });
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    assert!(chain(&e)
+        .iter()
+        .any(|s| s.downcast_ref::<ClockError>().is_some()));
+}
