@@ -432,7 +432,7 @@ fn hourly_stations_with_gaps(seed: u64) -> Vec<i64> {
         for _ in 0..8700 {
             out.push(t);
             t += hour
-                * if r() % 600 == 0 {
+                * if r().is_multiple_of(600) {
                     2 + (r() % 5) as i64
                 } else {
                     1
