@@ -75,8 +75,49 @@ pub use error::{Result, SyncError};
 pub use resolver::{Cell, MergeStrategy, PnCounter, Register, Resolver};
 pub use schema::{Column, ColumnDef, ColumnId, Migration, Schema, Table, TableDef, TableId};
 pub use sync::{channel, sync_pair, Endpoint, Session, SyncConfig};
+/// The column codecs (batches and snapshots are compressed with them),
+/// re-exported so that an application registering its own
+/// ([`unidb_codec::register_codec!`]) or pinning a [`CodecSet`](unidb_codec::CodecSet)
+/// needs no dependency of its own on it.
+pub use unidb_codec;
 pub use unidb_common::value::{ColumnType, Value};
+/// The plugin registry, re-exported so that [`register_resolver!`] and
+/// direct registrations need no dependency of their own on it.
+pub use unidb_registry;
 pub use wire::Message;
+
+/// Registers a register [`Resolver`] statically from any crate (no
+/// dependency on `unidb-registry` needed):
+/// `register_resolver!("name", "description", compare)` where
+/// `compare: fn(&Register, &Register) -> Ordering` orders two written
+/// values (the greater wins; ties fall back to last-writer-wins). It must
+/// be a deterministic total preorder (see [`resolver`]).
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use unidb_syncdb::{register_resolver, ColumnDef, ColumnType, Register, Resolver};
+/// use unidb_syncdb::unidb_registry::PluginKind;
+///
+/// /// Longest text wins.
+/// fn longest(a: &Register, b: &Register) -> Ordering {
+///     let len = |r: &Register| r.value.as_text().map_or(0, str::len);
+///     len(a).cmp(&len(b))
+/// }
+/// register_resolver!("doc-longest-macro", "longest text wins", longest);
+///
+/// assert!(Resolver::registry().get("doc-longest-macro").is_ok());
+/// let column = ColumnDef::new("title", ColumnType::Text).resolver("doc-longest-macro");
+/// # let _ = column;
+/// ```
+#[macro_export]
+macro_rules! register_resolver {
+    ($name:expr, $description:expr, $compare:expr $(,)?) => {
+        $crate::unidb_registry::submit!($crate::Resolver::register(
+            $crate::unidb_registry::plugin_info!($name, $description),
+            $compare,
+        ));
+    };
+}
 
 /// The crate name.
 pub const NAME: &str = "unidb-syncdb";

@@ -322,8 +322,8 @@ impl World {
             self.collected += self.server.collect_garbage();
             self.clients[i].collect_garbage();
         }
-        let a = self.client_sessions[i].hello().encode();
-        let b = self.server_sessions[i].hello().encode();
+        let a = self.client_sessions[i].hello_encoded();
+        let b = self.server_sessions[i].hello_encoded();
         self.send_all(i, true, vec![a]);
         self.send_all(i, false, vec![b]);
     }
@@ -459,6 +459,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
     let clients: Vec<Arc<Database>> = (1..=cfg.replicas as u64).map(open).collect::<Result<_>>()?;
     let sync_cfg = SyncConfig {
         max_batch_bytes: cfg.max_batch_bytes,
+        ..SyncConfig::default()
     };
     let mut w = World {
         clock: clock.clone(),
@@ -478,11 +479,11 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
         },
         client_sessions: clients
             .iter()
-            .map(|c| Session::new(c.clone(), sync_cfg))
+            .map(|c| Session::new(c.clone(), sync_cfg.clone()))
             .collect(),
         server_sessions: clients
             .iter()
-            .map(|_| Session::new(server.clone(), sync_cfg))
+            .map(|_| Session::new(server.clone(), sync_cfg.clone()))
             .collect(),
         server,
         clients,
