@@ -50,6 +50,34 @@ pub enum SyncError {
         /// The column.
         column: String,
     },
+    /// A typed read ([`Row::get`](crate::Row::get)) of a column the row
+    /// does not have.
+    #[error("row has no column {column:?}; it has {}", columns.join(", "))]
+    NoSuchColumn {
+        /// The column asked for.
+        column: String,
+        /// The row's columns.
+        columns: Vec<String>,
+    },
+    /// A typed read of a cell that holds another type.
+    #[error("column {column:?} holds {found}, not {expected}")]
+    WrongValueType {
+        /// The column.
+        column: String,
+        /// The type asked for (`"i64"`, `"text"`, ...).
+        expected: &'static str,
+        /// The type of the value it holds.
+        found: &'static str,
+    },
+    /// A typed read of a null cell as a type without null (read it as an
+    /// `Option`).
+    #[error("column {column:?} is null; read it as Option<{expected}>")]
+    NullValue {
+        /// The column.
+        column: String,
+        /// The type asked for.
+        expected: &'static str,
+    },
     /// An insert without a value for a column that is neither nullable nor defaulted.
     #[error(
         "insert into {table:?} lacks column {column:?}, which has no default and is not nullable"
@@ -217,9 +245,12 @@ impl SyncError {
         match self {
             SyncError::UnknownTable { .. }
             | SyncError::UnknownColumn { .. }
-            | SyncError::RowNotFound { .. } => ErrorKind::NotFound,
+            | SyncError::RowNotFound { .. }
+            | SyncError::NoSuchColumn { .. } => ErrorKind::NotFound,
             SyncError::UnknownResolver { source, .. } => source.kind(),
             SyncError::TypeMismatch { .. }
+            | SyncError::WrongValueType { .. }
+            | SyncError::NullValue { .. }
             | SyncError::NullNotAllowed { .. }
             | SyncError::MissingColumn { .. }
             | SyncError::PrimaryKeyUpdate { .. }

@@ -70,7 +70,9 @@ pub mod sync;
 pub mod wire;
 
 pub use change::{Change, ChangeOp, VersionVector};
-pub use db::{Collected, Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
+pub use db::{
+    Collected, Database, FromValue, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT,
+};
 pub use error::{Result, SyncError};
 pub use resolver::{Cell, MergeStrategy, PnCounter, Register, Resolver};
 pub use schema::{Column, ColumnDef, ColumnId, Migration, Schema, Table, TableDef, TableId};

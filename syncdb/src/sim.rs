@@ -40,6 +40,8 @@ pub type Dump = BTreeMap<String, BTreeMap<Value, Row>>;
 
 /// Parameters of [`simulate`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct SimConfig {
     /// Number of client replicas (plus one server).
     pub replicas: usize,
@@ -83,6 +85,7 @@ impl Default for SimConfig {
 
 /// Outcome of [`simulate`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct SimReport {
     /// Every replica (server included) holds the same tables and changes.
     pub converged: bool,
@@ -679,6 +682,7 @@ pub fn reference_model(schema: &Schema, changes: &[Change]) -> Dump {
 
 /// Figures of [`row_workload`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct WorkloadReport {
     /// Rows inserted.
     pub rows: usize,
@@ -731,6 +735,7 @@ pub const ENCODE_COMPARED: usize = 100;
 
 /// Figures of [`batch_encode`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct BatchEncodeReport {
     /// Mean microseconds per batch.
     pub mean_us: f64,

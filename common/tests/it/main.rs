@@ -9,6 +9,7 @@ mod error;
 mod id;
 mod lru;
 mod metrics;
-mod value;
 mod rng;
 mod time;
+#[cfg(feature = "serde")]
+mod value;

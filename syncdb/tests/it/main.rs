@@ -9,7 +9,10 @@ mod database;
 mod error;
 mod repetitive_data;
 mod resolver;
+mod row;
 mod schema;
 mod schema_history;
+#[cfg(feature = "serde")]
+mod serde;
 mod snapshot;
 mod sync;
