@@ -11,8 +11,11 @@
 //! [`decode_column`] needs no out-of-band state; an unknown name is a
 //! [`CodecError::UnknownCodec`] listing the known ones. Codecs are plugins
 //! of `unidb-registry` (kind `"codec"`): a user crate registers its own with
-//! [`unidb_registry::submit!`] or [`Registry::register`](unidb_registry::Registry::register),
-//! and it takes part in the selection.
+//! [`register_codec!`], [`unidb_registry::submit!`] or
+//! [`Registry::register`](unidb_registry::Registry::register), and it takes
+//! part in the selection. A reader needs every codec an encoding names
+//! ([`Encoded::codecs`]): a writer whose reader may lack some encodes
+//! inside [`with_codecs`], which limits the selection to a [`CodecSet`].
 //!
 //! ```
 //! use unidb_codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};

@@ -19,6 +19,21 @@
 //! version and migrations travel with sync. [`sim`] runs the whole thing
 //! through a simulated faulty network.
 //!
+//! Batches and snapshots are compressed with [`unidb_codec`]'s codecs, and
+//! a codec the application registers ([`unidb_codec::register_codec!`])
+//! takes part. The handshake settles which codecs each peer decodes, so a
+//! batch never carries a codec its receiver lacks ([`sync`] has the rule),
+//! and a snapshot that needs a codec this process lacks fails to open with
+//! [`SyncError::MissingCodec`] naming it. Resolvers register with
+//! [`register_resolver!`]; the registry and the codecs are re-exported
+//! ([`unidb_registry`], [`unidb_codec`]), so syncdb is the one dependency
+//! an application needs.
+//!
+//! Rows read as maps of column names to [`Value`]s, and cell by cell as
+//! Rust types: `row.get::<i64>("qty")?` ([`Row::get`]). With the default
+//! `serde` feature, rows, schema definitions and migrations, changes and
+//! the simulation's configuration and reports implement serde's traits.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use unidb_common::{id::ReplicaId, time::ManualClock};
@@ -52,8 +67,8 @@
 //! }
 //! for db in [&phone_a, &phone_b, &server] {
 //!     let row = db.read().get("items", &Value::I64(1))?.expect("row");
-//!     assert_eq!(row["qty"], Value::I64(6));
-//!     assert_eq!(row["name"], Value::from("oat milk"));
+//!     assert_eq!(row.get::<i64>("qty")?, 6);
+//!     assert_eq!(row.get::<&str>("name")?, "oat milk");
 //! }
 //! # Ok(()) }
 //! ```
