@@ -345,7 +345,7 @@ pub fn read_csv(
                             column.push(cell);
                         }
                         records += 1;
-                        if records % 4096 == 0 {
+                        if records.is_multiple_of(4096) {
                             progress(consumed);
                         }
                     }

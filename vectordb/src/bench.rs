@@ -330,7 +330,7 @@ fn run_in_pool(
         }
         for i in 0..base.rows {
             coll.insert(i as u64, base.row(i), None)?;
-            if report && ((i + 1) % 4096 == 0 || i + 1 == base.rows) {
+            if report && ((i + 1).is_multiple_of(4096) || i + 1 == base.rows) {
                 callbacks.progress(Stage::Insert, i + 1, base.rows);
             }
         }
