@@ -73,6 +73,11 @@ fn info_json_lists_isa_and_every_plugin_kind() {
     assert_eq!(a, b);
     let (a, b) = names_of::<unidb_vectordb::IndexPlugin>(&v);
     assert_eq!(a, b);
+    let (a, b) = names_of::<unidb_vectordb::TransformPlugin>(&v);
+    assert_eq!(a, b);
+    for builtin in ["center", "l2norm", "pca", "projection", "rotation"] {
+        assert!(a.iter().any(|n| n == builtin), "{builtin} not in {a:?}");
+    }
     let (a, b) = names_of::<unidb_codec::Codec>(&v);
     assert_eq!(a, b);
     let (a, b) = names_of::<unidb_syncdb::Resolver>(&v);
@@ -81,7 +86,7 @@ fn info_json_lists_isa_and_every_plugin_kind() {
 
     // The human report lists the same plugins with their descriptions.
     let human = unidb::cli::info().unwrap();
-    for kind in ["metric", "index", "codec", "resolver"] {
+    for kind in ["metric", "index", "codec", "resolver", "transform"] {
         assert!(human.contains(&format!("\n{kind} plugins (")), "{human}");
     }
     let l2 = unidb_vectordb::MetricPlugin::registry()

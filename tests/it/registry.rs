@@ -4,7 +4,7 @@
 use unidb_codec::Codec;
 use unidb_registry::PluginKind;
 use unidb_syncdb::Resolver;
-use unidb_vectordb::{IndexPlugin, MetricPlugin};
+use unidb_vectordb::{IndexPlugin, MetricPlugin, TransformPlugin};
 
 /// Names of the plugins of kind `T` defined by `krate`, sorted.
 fn defined_by<T: PluginKind>(krate: &str) -> Vec<&'static str> {
@@ -27,6 +27,10 @@ fn builtin_plugins_are_exactly_these() {
     assert_eq!(
         defined_by::<IndexPlugin>("unidb-vectordb"),
         ["flat", "hnsw", "ivf"]
+    );
+    assert_eq!(
+        defined_by::<TransformPlugin>("unidb-vectordb"),
+        ["center", "l2norm", "pca", "projection", "rotation"]
     );
     assert_eq!(
         defined_by::<Resolver>("unidb-syncdb"),
@@ -65,6 +69,7 @@ fn builtin_plugins_are_exactly_these() {
 fn every_registry_validates() {
     assert_eq!(MetricPlugin::registry().validate(), Ok(()));
     assert_eq!(IndexPlugin::registry().validate(), Ok(()));
+    assert_eq!(TransformPlugin::registry().validate(), Ok(()));
     assert_eq!(Resolver::registry().validate(), Ok(()));
     assert_eq!(Codec::registry().validate(), Ok(()));
 }

@@ -71,6 +71,9 @@ pub enum VectorError {
     /// A metric or index plugin lookup failed.
     #[error(transparent)]
     Registry(#[from] unidb_registry::RegistryError),
+    /// Fitting, applying or decoding a transform failed.
+    #[error(transparent)]
+    Transform(crate::TransformError),
     /// The collection holds more vectors than the 32-bit slot space allows.
     #[error("collection is full ({0} slots)")]
     Full(usize),
@@ -145,6 +148,7 @@ impl VectorError {
             VectorError::Io { source, .. } => K::of_io(source.kind()),
             VectorError::BadVectorFile { .. } => K::Serialization,
             VectorError::Corrupt(_) => K::CorruptData,
+            VectorError::Transform(e) => e.kind(),
         }
     }
 }

@@ -81,7 +81,9 @@
 //! ids, options, errors, the plugin kinds and their traits, storage —
 //! are at the crate root. Each index plugin is a module holding the index
 //! and its parameter types ([`flat`], [`hnsw`], [`ivf`]), as an index from
-//! another crate would be; [`io`] (vector file readers), [`persist`] (the
+//! another crate would be; [`transform`] holds the built-in transforms
+//! (the [`Transform`] trait, [`TransformPlugin`] kind and
+//! [`TransformChain`] are at the root); [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
 //! of functions.
 //!
@@ -121,6 +123,7 @@ pub mod persist;
 mod stats;
 mod storage;
 mod topk;
+pub mod transform;
 
 pub use collection::{
     Collection, CollectionConfig, FilterFn, Hit, Metadata, Record, SearchOptions,
@@ -133,11 +136,72 @@ pub use params::{defaults_json, NoParams, Params, PluginConfig};
 pub use stats::CollectionMetrics;
 pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::{Neighbor, TopK};
+pub use transform::error::TransformError;
+pub use transform::kind::{
+    fit_transform, DecodeFn, FitFn, Transform, TransformChain, TransformPlugin, MAX_CHAIN_STEPS,
+    MAX_TRANSFORM_DIM,
+};
 /// Users' keys (a number or a string), shared with the other modules.
 pub use unidb_common::id::Id;
 /// The value vocabulary both databases share (metadata values here).
 pub use unidb_common::value::Value;
 pub use unidb_registry;
+
+/// Registers a transform plugin statically from any crate:
+/// `register_transform!("name", "description", Params, fit, decode)` where
+/// `Params` is the [`PluginConfig`] type `fit` reads its parameters as,
+/// `fit` a [`FitFn`] and `decode` a [`DecodeFn`] that rebuilds what
+/// [`Transform::encode`] wrote. The transform can then be fitted by name
+/// ([`fit_transform`], [`TransformChain::fit`]) and decoded from a
+/// [`TransformChain`]'s bytes.
+///
+/// ```
+/// use unidb_vectordb::{NoParams, Params, Transform, TransformChain, TransformError};
+///
+/// /// Multiplies every value by 2.
+/// #[derive(Debug)]
+/// struct Double(usize);
+///
+/// impl Transform for Double {
+///     fn name(&self) -> &'static str { "double-doc" }
+///     fn dim_in(&self) -> usize { self.0 }
+///     fn dim_out(&self) -> usize { self.0 }
+///     fn transform_rows(&self, input: &[f32], output: &mut [f32]) {
+///         for (o, v) in output.iter_mut().zip(input) { *o = 2.0 * v; }
+///     }
+///     fn encode(&self, out: &mut Vec<u8>) { out.extend_from_slice(&(self.0 as u32).to_le_bytes()); }
+/// }
+///
+/// fn fit(_: &[f32], dim: usize, params: Params<'_>) -> unidb_vectordb::Result<Box<dyn Transform>> {
+///     params.get::<NoParams>("double-doc")?;
+///     Ok(Box::new(Double(dim)))
+/// }
+/// fn decode(bytes: &[u8]) -> Result<Box<dyn Transform>, TransformError> {
+///     let dim: [u8; 4] = bytes.try_into().map_err(|_| TransformError::Decode {
+///         offset: 0,
+///         reason: "expected 4 bytes".into(),
+///     })?;
+///     Ok(Box::new(Double(u32::from_le_bytes(dim) as usize)))
+/// }
+/// unidb_vectordb::register_transform!("double-doc", "doubles every value", NoParams, fit, decode);
+///
+/// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+/// let chain = TransformChain::fit(&[1.0, 2.0], 2, &[("double-doc", Params::defaults())])?;
+/// assert_eq!(chain.apply(&[3.0, 4.0])?, [6.0, 8.0]);
+/// let again = TransformChain::from_bytes(&chain.to_bytes())?;
+/// assert_eq!(again.apply(&[3.0, 4.0])?, [6.0, 8.0]);
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! register_transform {
+    ($name:expr, $description:expr, $params:ty, $fit:expr, $decode:expr $(,)?) => {
+        $crate::unidb_registry::submit!($crate::TransformPlugin::new::<$params>(
+            $crate::unidb_registry::plugin_info!($name, $description),
+            $fit,
+            $decode,
+        ));
+    };
+}
 
 /// Registers a metric plugin statically from any crate:
 /// `register_metric!("name", "description", distance_fn)` where

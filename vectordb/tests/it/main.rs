@@ -11,4 +11,5 @@ mod metric;
 mod params;
 mod persist;
 mod storage;
+mod transform;
 mod util;
