@@ -544,7 +544,7 @@ impl TransformChain {
             steps.push(step);
         }
         r.finish("end of transform chain")?;
-        Ok(TransformChain::new(dim, steps)?)
+        TransformChain::new(dim, steps)
     }
 }
 

@@ -163,7 +163,7 @@ impl Pca {
         if whiten {
             for (i, v) in variances.iter().enumerate() {
                 let var = v + eps;
-                if !(var > 1e-12 * largest) {
+                if var.is_nan() || var <= 1e-12 * largest {
                     return Err(if at == 0 {
                         TransformError::Degenerate {
                             component: i,

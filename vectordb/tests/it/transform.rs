@@ -4,6 +4,9 @@
 //! the Johnson–Lindenstrauss bound, unit norms, whitening's identity
 //! covariance; typed errors for bad input and bad bytes.
 
+// Matrix oracles read clearest with index loops.
+#![allow(clippy::needless_range_loop)]
+
 use serde_json::json;
 use unidb_vectordb::data::Rng;
 use unidb_vectordb::transform::{Center, L2Normalize, Pca, PcaConfig, Projection, Rotation};
@@ -194,6 +197,7 @@ fn builtin_transforms_are_registered() {
 // ---------- PCA against the Jacobi oracle ----------
 
 #[test]
+#[cfg(feature = "linalg")]
 fn pca_matches_jacobi_on_random_data() {
     let dim = 12;
     let sample = anisotropic(3000, dim, 1);
@@ -250,6 +254,7 @@ fn pca_matches_jacobi_on_random_data() {
 }
 
 #[test]
+#[cfg(feature = "linalg")]
 fn pca_matches_jacobi_on_rank_deficient_data() {
     let (dim, rank) = (10, 3);
     let sample = rank_deficient(500, dim, rank, 2);
@@ -340,6 +345,7 @@ fn pca_matches_jacobi_on_rank_deficient_data() {
 }
 
 #[test]
+#[cfg(feature = "linalg")]
 fn pca_inverse_round_trips_with_all_components() {
     let dim = 12;
     let sample = anisotropic(2000, dim, 3);
@@ -360,6 +366,7 @@ fn pca_inverse_round_trips_with_all_components() {
 }
 
 #[test]
+#[cfg(feature = "linalg")]
 fn whitening_gives_identity_covariance_on_the_fit_sample() {
     let dim = 8;
     let sample = anisotropic(4000, dim, 5);
@@ -386,6 +393,7 @@ fn whitening_gives_identity_covariance_on_the_fit_sample() {
 // ---------- rotation, projection, normalize, center ----------
 
 #[test]
+#[cfg(feature = "linalg")]
 fn rotation_is_orthogonal_and_keeps_distances() {
     let dim = 24;
     let rot = Rotation::new(dim, 7).unwrap();
@@ -514,6 +522,7 @@ fn normalize_gives_unit_norms_and_center_zero_mean() {
 
 // ---------- chains and encoding ----------
 
+#[cfg(feature = "linalg")]
 fn fitted_chains(sample: &[f32], dim: usize) -> Vec<TransformChain> {
     let pca = json!({"dim_out": 6, "whiten": true});
     let proj = json!({"dim_out": 4, "seed": 3});
@@ -536,6 +545,7 @@ fn fitted_chains(sample: &[f32], dim: usize) -> Vec<TransformChain> {
 }
 
 #[test]
+#[cfg(feature = "linalg")]
 fn chains_apply_in_order_and_round_trip_through_bytes() {
     let dim = 10;
     let sample = anisotropic(400, dim, 15);
@@ -591,6 +601,7 @@ fn chains_apply_in_order_and_round_trip_through_bytes() {
 }
 
 #[test]
+#[cfg(feature = "linalg")]
 fn damaged_bytes_are_decode_errors() {
     let dim = 6;
     let sample = anisotropic(100, dim, 17);
@@ -681,6 +692,7 @@ fn crafted_bytes_with_valid_checksums_are_rejected() {
 // ---------- bad input ----------
 
 #[test]
+#[cfg(feature = "linalg")]
 fn bad_input_gives_typed_errors() {
     let dim = 4;
     let sample = anisotropic(50, dim, 18);
@@ -804,6 +816,24 @@ fn bad_input_gives_typed_errors() {
     let e: unidb_common::Error =
         VectorError::from(TransformChain::from_bytes(b"x").unwrap_err()).into();
     assert_eq!(e.kind(), unidb_common::ErrorKind::CorruptData);
+}
+
+#[test]
+#[cfg(not(feature = "linalg"))]
+fn without_linalg_pca_and_rotation_are_unsupported() {
+    for name in ["pca", "rotation"] {
+        let err = fit_transform(name, &[1.0, 2.0], 2, Params::defaults()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VectorError::Transform(TransformError::Unsupported {
+                    feature: "linalg",
+                    ..
+                })
+            ),
+            "{name}: {err}"
+        );
+    }
 }
 
 // ---------- a transform registered by the program ----------
