@@ -8,6 +8,9 @@ use unidb_registry::PluginKind;
 
 use super::{Codec, CodecError, Cost, DataKind, Effort, EncodeCtx, Values};
 
+#[cfg(test)]
+mod tests;
+
 /// Values per sampled run.
 const RUN: usize = 64;
 /// Streams up to this size are their own sample.
