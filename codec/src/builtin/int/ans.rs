@@ -70,7 +70,6 @@ const ESCAPE: u8 = 0;
 /// The layout written.
 const VERSION: u8 = 2;
 
-
 /// Fewer values rarely pay for the header, and small streams (a sync
 /// batch's columns) skip the sort and the bin search.
 const MIN_VALUES: usize = 64;
@@ -537,7 +536,6 @@ fn lanes4(t: &Table, s: &mut [usize; 4], p: &mut [usize; 4], st: &Stream, b: &mu
     lanes_batch(t, s, p, st, b);
 }
 
-
 /// Decodes the bins of `bins.len()` values (a multiple of [`V1_LANES`])
 /// of a version 1 stream, whose four lanes share one bit position; returns
 /// the new position. A lane's renormalisation takes at most `MAX_LOG` (11)
@@ -742,10 +740,7 @@ fn ans_dec(
         r.u8("ans escape")?;
         let v = r.u8("ans version")?;
         if v != VERSION {
-            return Err(corrupt(
-                r,
-                format!("ans version {v}, expected {VERSION}"),
-            ));
+            return Err(corrupt(r, format!("ans version {v}, expected {VERSION}")));
         }
     }
     let nbins = r.count("ans bin count", MAX_BINS)?;

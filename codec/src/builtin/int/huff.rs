@@ -251,7 +251,13 @@ fn lockstep(
 }
 
 /// Decodes `out.len()` codes of one stream.
-fn one_stream(b: &mut BitIn, padded: &[u8], table: &[u16; 1 << MAX_LEN], min: i64, out: &mut [i64]) {
+fn one_stream(
+    b: &mut BitIn,
+    padded: &[u8],
+    table: &[u16; 1 << MAX_LEN],
+    min: i64,
+    out: &mut [i64],
+) {
     for part in out.chunks_mut(4) {
         b.refill(padded);
         for o in part {
@@ -355,10 +361,7 @@ fn huff_dec(
         if used != bits[k] {
             return Err(CodecError::Corrupt {
                 offset: bits_at,
-                reason: format!(
-                    "huff stream {k} takes {used} bits, header says {}",
-                    bits[k]
-                ),
+                reason: format!("huff stream {k} takes {used} bits, header says {}", bits[k]),
             });
         }
     }
