@@ -1140,7 +1140,7 @@ mod tests {
             let x: Vec<i64> = (0..n)
                 .map(|_| {
                     let v = r();
-                    if v % 5 == 0 {
+                    if v.is_multiple_of(5) {
                         (v >> 40) as i64
                     } else {
                         (v % 7) as i64 - 3

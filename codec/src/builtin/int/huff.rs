@@ -410,7 +410,7 @@ mod tests {
             let x: Vec<i64> = (0..n)
                 .map(|_| {
                     let v = r.next_u64();
-                    if v % 3 == 0 {
+                    if v.is_multiple_of(3) {
                         (v >> 56) as i64 - 100
                     } else {
                         (v % 4) as i64 - 100
