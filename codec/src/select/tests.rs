@@ -23,14 +23,6 @@ fn a_table_is_counted_at_the_share_of_the_stream_the_sample_is() {
     assert_eq!(extrapolated(1000, 400, 100.0), 1000);
 }
 
-/// The cascades of `c` by name, depth first.
-fn names(c: &Cascade, out: &mut Vec<&'static str>) {
-    out.push(c.codec.info.name);
-    for k in &c.children {
-        names(k, out);
-    }
-}
-
 #[test]
 fn an_entropy_cascade_is_found_though_its_table_outweighs_the_sample() {
     // 60 000 values of a skewed distribution over 200 values spread
@@ -49,7 +41,7 @@ fn an_entropy_cascade_is_found_though_its_table_outweighs_the_sample() {
     let mut out = Vec::new();
     let (cascade, _) = encode_node(&values, 4, Effort::Max, None, &mut out).unwrap();
     let mut all = Vec::new();
-    names(&cascade, &mut all);
+    cascade.codec_names(&mut all);
     assert!(
         all.iter().any(|n| matches!(*n, "ans" | "huff")),
         "{cascade}: {} bytes",
