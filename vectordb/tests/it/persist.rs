@@ -129,14 +129,14 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v3 = bytes.clone();
-    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
-    patch_crc(&mut v3);
+    let mut v4 = bytes.clone();
+    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
+    patch_crc(&mut v4);
     assert!(matches!(
-        persist::from_bytes(&v3),
+        persist::from_bytes(&v4),
         Err(VectorError::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
