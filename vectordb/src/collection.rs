@@ -307,9 +307,11 @@ impl Collection {
     ///
     /// # Errors
     /// [`VectorError::InvalidConfig`] for dimension 0, an unknown metric, a
-    /// binary metric with f16/i8 storage, `allow_nan` with i8 storage, or a
-    /// non-finite `i8_range`.
+    /// binary metric with f16/i8 storage, `allow_nan` with i8 storage, a
+    /// non-finite `i8_range` or `i8_train_rows` 0; [`VectorError::Kernels`]
+    /// when `UNIDB_ISA` is invalid ([`unidb_kernels::Kernels::try_active`]).
     pub fn new(config: CollectionConfig) -> Result<Self> {
+        unidb_kernels::Kernels::try_active()?;
         if config.dim == 0 {
             return Err(VectorError::InvalidConfig(
                 "dimension must be at least 1".into(),

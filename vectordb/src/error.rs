@@ -79,6 +79,11 @@ pub enum VectorError {
         /// The attached index names.
         known: Vec<String>,
     },
+    /// The kernels cannot run as configured: `UNIDB_ISA` names an unknown
+    /// path or one this CPU lacks (checked when a collection is created
+    /// or opened).
+    #[error(transparent)]
+    Kernels(#[from] unidb_kernels::KernelError),
     /// A metric or index plugin lookup failed.
     #[error(transparent)]
     Registry(#[from] unidb_registry::RegistryError),
@@ -148,6 +153,7 @@ impl VectorError {
             VectorError::InvalidConfig(_)
             | VectorError::UnknownParam { .. }
             | VectorError::InvalidParam { .. } => K::Configuration,
+            VectorError::Kernels(e) => e.kind(),
             VectorError::Registry(R::Unknown { .. }) => K::NotFound,
             VectorError::Registry(R::Duplicate { .. }) => K::Conflict,
             VectorError::Registry(_) => K::Configuration,

@@ -331,6 +331,7 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
 }
 
 fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
+    unidb_kernels::Kernels::try_active()?;
     let mut r = Reader::new(&buf[l.meta_off..l.meta_off + l.meta_len]);
     let dim = r.usize("dimension")?;
     let metric_name = r.str("metric")?;
@@ -520,7 +521,8 @@ fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
 ///
 /// # Errors
 /// [`VectorError::BadMagic`], [`VectorError::UnsupportedVersion`],
-/// [`VectorError::Corrupt`], or an unknown metric/index plugin.
+/// [`VectorError::Corrupt`], an unknown metric/index plugin, or
+/// [`VectorError::Kernels`] when `UNIDB_ISA` is invalid.
 pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
     let l = check_header(buf)?;
     decode(buf, &l, owned_rows(buf, &l))
