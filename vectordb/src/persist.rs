@@ -238,7 +238,8 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
 /// # Errors
 /// [`VectorError::Io`] naming `path`; its source names the failed step
 /// and keeps the operating system's error.
-pub fn save(c: &Collection, path: &Path) -> Result<()> {
+pub fn save(c: &Collection, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     let bytes = to_bytes(c);
     unidb_common::fs::write_atomic(path, &bytes).map_err(|e| VectorError::io(path, e.into()))
 }
@@ -537,7 +538,8 @@ pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
 /// # Errors
 /// As [`from_bytes`], plus [`VectorError::Io`] (of kind
 /// [`std::io::ErrorKind::IsADirectory`] when `path` is a directory).
-pub fn open(path: &Path) -> Result<Collection> {
+pub fn open(path: impl AsRef<Path>) -> Result<Collection> {
+    let path = path.as_ref();
     let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
     let meta = file.metadata().map_err(|e| VectorError::io(path, e))?;
     if meta.is_dir() {
@@ -575,7 +577,7 @@ impl Collection {
     ///
     /// # Errors
     /// [`VectorError::Io`].
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save(self, path)
     }
 
@@ -584,7 +586,7 @@ impl Collection {
     ///
     /// # Errors
     /// As [`crate::persist::open`].
-    pub fn open(path: &Path) -> Result<Collection> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Collection> {
         open(path)
     }
 }
