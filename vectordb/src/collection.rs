@@ -39,6 +39,8 @@ pub type Metadata = BTreeMap<String, Value>;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CollectionConfig {
     /// Number of f32 values per vector (for binary metrics: 32-bit words).
     pub dim: usize,
@@ -46,25 +48,37 @@ pub struct CollectionConfig {
     pub metric: String,
     /// Accept vectors containing NaN (always true for binary metrics; must
     /// be false for i8 storage, which has no NaN code).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub allow_nan: bool,
     /// How components are stored (see [`Storage`](crate::Storage)): f32 (default),
     /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub storage: Storage,
     /// i8 storage: the value range `(min, max)` every dimension's
     /// quantizer covers. When `None` the quantizer is trained per
     /// dimension by [`Collection::train_quantizer`] or, at the latest, on
     /// the first [`CollectionConfig::i8_train_rows`] rows (see
     /// [`Storage`](crate::Storage)). Ignored for other storages.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub i8_range: Option<(f32, f32)>,
     /// i8 storage without `i8_range`: how many rows are held as f32 before
     /// the quantizer is trained on them (default
     /// [`CollectionConfig::DEFAULT_I8_TRAIN_ROWS`]; at least 1).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "CollectionConfig::default_i8_train_rows")
+    )]
     pub i8_train_rows: usize,
 }
 
 impl CollectionConfig {
     /// The default of [`CollectionConfig::i8_train_rows`].
     pub const DEFAULT_I8_TRAIN_ROWS: usize = 1000;
+
+    #[cfg(feature = "serde")]
+    fn default_i8_train_rows() -> usize {
+        Self::DEFAULT_I8_TRAIN_ROWS
+    }
 
     /// A configuration with `dim` and `metric`, rejecting NaN, f32 storage.
     pub fn new(dim: usize, metric: &str) -> Self {
@@ -210,6 +224,7 @@ pub struct Record<'a> {
 
 /// A search hit.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Hit {
     /// The user id.
     pub id: Id,

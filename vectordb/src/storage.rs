@@ -85,6 +85,8 @@ use crate::metric::Metric;
 /// wide enough. A query value outside the range is clamped to it (the
 /// distance is then to the clamped query).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Storage {
     /// 32-bit floats, exactly as inserted.
     #[default]
@@ -166,6 +168,8 @@ pub(crate) const F16_MAX: f32 = 65504.0;
 /// one integer kernel call times `scale²` (a step per dimension would make
 /// every distance a weighted sum the i8 kernels cannot compute).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Quantizer {
     /// Per dimension, the value code 0 stands for (all zero for `ip` and
     /// `cosine`).

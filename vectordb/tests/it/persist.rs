@@ -283,7 +283,7 @@ fn saving_never_writes_in_place_or_over_a_sibling() {
     let weird = dir.path("x.unidb-tmp");
     a.save(&weird).unwrap();
     let held = fs::File::open(&weird).unwrap();
-    b.save(&dir.path("x.v1")).unwrap();
+    b.save(dir.path("x.v1")).unwrap();
     assert_eq!(to_bytes(&Collection::open(&weird).unwrap()), to_bytes(&a));
     b.save(&weird).unwrap();
     assert_eq!(to_bytes(&Collection::open(&weird).unwrap()), to_bytes(&b));
