@@ -526,10 +526,14 @@ impl Collection {
         }
     }
 
-    /// Checks a vector's dimension and (unless allowed) NaN.
+    /// Checks a vector's dimension, (unless allowed) NaN, and that the
+    /// storage can hold it: f16 up to ±65504; i8 finite values only and,
+    /// once the quantizer is trained, within half a step of each
+    /// dimension's range ([`Quantizer::bounds`]).
     ///
     /// # Errors
-    /// [`VectorError::WrongDimension`] or [`VectorError::NaN`].
+    /// [`VectorError::WrongDimension`], [`VectorError::NaN`] or
+    /// [`VectorError::OutOfRange`] (naming the first such position).
     pub fn check(&self, vector: &[f32]) -> Result<()> {
         if vector.len() != self.config.dim {
             return Err(VectorError::WrongDimension {
