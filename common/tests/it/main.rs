@@ -9,6 +9,6 @@ mod error;
 mod id;
 mod lru;
 mod metrics;
-mod value;
 mod rng;
 mod time;
+mod value;

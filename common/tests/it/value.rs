@@ -32,7 +32,10 @@ fn values_serialize_tagged_by_type() {
         (Value::from("milk"), r#"{"text":"milk"}"#),
         (Value::Bool(true), r#"{"bool":true}"#),
         (Value::Bytes(vec![1, 255]), r#"{"bytes":[1,255]}"#),
-        (Value::Timestamp(1_700_000_000_000), r#"{"timestamp":1700000000000}"#),
+        (
+            Value::Timestamp(1_700_000_000_000),
+            r#"{"timestamp":1700000000000}"#,
+        ),
     ];
     for (v, json) in cases {
         assert_eq!(serde_json::to_string(&v).unwrap(), json);
