@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use unidb_kernels::{Isa, KernelError, Kernels};
 
+use crate::output::{progress_enabled, sig3, StageBars};
+
 /// Options of `unidb bench kernels`, also its command-line arguments:
 /// [`Default`] is the one home of their defaults, which the arguments take
 /// from it.
@@ -27,17 +29,17 @@ pub struct KernelBenchArgs {
     #[arg(long, default_value_t = KernelBenchArgs::default().isa)]
     pub isa: String,
     /// Vector dimension; default: 128, 768 and 1536.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::at_least_one::<usize>)]
     pub dim: Option<usize>,
     /// Time budget per table cell, in milliseconds.
-    #[arg(long, default_value_t = KernelBenchArgs::default().budget_ms)]
+    #[arg(long, value_parser = crate::at_least_one::<u64>, default_value_t = KernelBenchArgs::default().budget_ms)]
     pub budget_ms: u64,
     /// Size in MiB of the row-major matrix for the memory-bound rows
     /// (one-to-many kernels and `sum_f32` over the same bytes); 0 skips them.
     #[arg(long, default_value_t = KernelBenchArgs::default().matrix_mib)]
     pub matrix_mib: usize,
     /// Number of u32 values for the stream-vbyte rows.
-    #[arg(long, default_value_t = KernelBenchArgs::default().codec_values)]
+    #[arg(long, value_parser = crate::at_least_one::<usize>, default_value_t = KernelBenchArgs::default().codec_values)]
     pub codec_values: usize,
 }
 
@@ -54,16 +56,22 @@ impl Default for KernelBenchArgs {
 }
 
 impl KernelBenchArgs {
-    /// The short run printed by `unidb` without arguments: dimension 768,
-    /// a small budget, a 16 MiB matrix.
-    pub fn short() -> Self {
-        KernelBenchArgs {
-            dim: Some(768),
-            budget_ms: 8,
-            matrix_mib: 16,
-            codec_values: 1 << 18,
-            ..KernelBenchArgs::default()
+    /// Checks the sizes: `dim` (when given), `budget_ms` and `codec_values`
+    /// must be at least 1 (`matrix_mib` 0 skips the matrix rows).
+    ///
+    /// # Errors
+    /// [`BenchError::Size`] naming the first that is not.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        for (name, v) in [
+            ("--dim", self.dim.map_or(1, |d| d as u64)),
+            ("--budget-ms", self.budget_ms),
+            ("--codec-values", self.codec_values as u64),
+        ] {
+            if v == 0 {
+                return Err(BenchError::Size(format!("{name} must be at least 1")));
+            }
         }
+        Ok(())
     }
 }
 
@@ -156,14 +164,16 @@ pub struct Case {
     pub run: Runner,
 }
 
-/// One measured cell.
-#[derive(Debug, Clone)]
+/// One measured cell; [`serde::Serialize`] gives the JSON object
+/// `unidb bench kernels --json` prints per line.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Cell {
     /// Kernel name.
     pub kernel: String,
     /// Size label.
     pub size: String,
     /// Path measured.
+    #[serde(rename = "path", serialize_with = "isa_name")]
     pub isa: Isa,
     /// Elements per second.
     pub elements_per_sec: f64,
@@ -171,6 +181,11 @@ pub struct Cell {
     pub bytes_per_sec: f64,
     /// Throughput relative to the scalar path on the same case.
     pub vs_scalar: Option<f64>,
+}
+
+/// Writes an [`Isa`] as its name.
+fn isa_name<S: serde::Serializer>(isa: &Isa, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(isa.name())
 }
 
 /// Deterministic pseudo-random data, so runs are comparable.
@@ -774,7 +789,8 @@ pub fn selected_isas(isa: &str) -> Result<Vec<Isa>, BenchError> {
 }
 
 /// Measures every case on every path in `isas` (scalar is measured first
-/// and is the baseline of `vs_scalar`).
+/// and is the baseline of `vs_scalar`), calling `progress(done, total)`
+/// after each case.
 ///
 /// # Errors
 /// [`BenchError::Mismatch`] when a path's result differs from the scalar one.
@@ -782,10 +798,12 @@ pub fn run_cases(
     cases: &mut [Case],
     isas: &[Isa],
     budget: Duration,
+    progress: &dyn Fn(usize, usize),
 ) -> Result<Vec<Cell>, BenchError> {
     let mut cells = Vec::new();
     let kernels: Vec<&'static Kernels> = isas.iter().filter_map(|&i| Kernels::for_isa(i)).collect();
-    for case in cases.iter_mut() {
+    let total = cases.len();
+    for (done, case) in cases.iter_mut().enumerate() {
         let mut baseline = None;
         for (k, per_sec) in kernels.iter().zip(time_case(case, &kernels, budget)?) {
             let isa = k.isa();
@@ -801,11 +819,12 @@ pub fn run_cases(
                 vs_scalar: baseline.map(|b| per_sec / b),
             });
         }
+        progress(done + 1, total);
     }
     Ok(cells)
 }
 
-/// Formats cells as a text table.
+/// Formats cells as a text table, figures to 3 significant digits.
 pub fn format_table(cells: &[Cell]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -820,15 +839,17 @@ pub fn format_table(cells: &[Cell]) -> String {
             out.push('\n');
         }
         last = Some(key);
-        let ratio = c.vs_scalar.map_or("-".to_owned(), |r| format!("{r:.2}x"));
+        let ratio = c
+            .vs_scalar
+            .map_or("-".to_owned(), |r| format!("{}x", sig3(r)));
         let _ = writeln!(
             out,
-            "{:<16} {:>16} {:<9} {:>12.1} {:>9.2} {:>10}",
+            "{:<16} {:>16} {:<9} {:>12} {:>9} {:>10}",
             c.kernel,
             c.size,
             c.isa.name(),
-            c.elements_per_sec / 1e6,
-            c.bytes_per_sec / 1e9,
+            sig3(c.elements_per_sec / 1e6),
+            sig3(c.bytes_per_sec / 1e9),
             ratio
         );
     }
@@ -855,9 +876,9 @@ fn matrix_summary(cells: &[Cell]) -> String {
             .filter(|c| c.isa == isa && c.kernel != "sum_f32")
             .map(|c| {
                 format!(
-                    "{} {:.0}%",
+                    "{} {}%",
                     c.kernel,
-                    100.0 * c.bytes_per_sec / sum.bytes_per_sec
+                    sig3(100.0 * c.bytes_per_sec / sum.bytes_per_sec)
                 )
             })
             .collect();
@@ -871,39 +892,58 @@ fn matrix_summary(cells: &[Cell]) -> String {
     out
 }
 
-/// Runs `unidb bench kernels` and returns the report.
+/// Measures the cells `unidb bench kernels` reports, calling
+/// `progress(done, total)` after each kernel and size.
 ///
 /// # Errors
-/// Invalid `--isa`/`UNIDB_ISA`, a zero dimension, or a path whose result
+/// Invalid `--isa`/`UNIDB_ISA`, a zero size, or a path whose result
 /// differs from the scalar reference.
-pub fn bench_kernels(args: &KernelBenchArgs) -> Result<String, BenchError> {
+pub fn measure_kernels(
+    args: &KernelBenchArgs,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Vec<Cell>, BenchError> {
+    args.validate()?;
     let isas = selected_isas(&args.isa)?;
     let dims = match args.dim {
-        Some(0) => return Err(BenchError::Size("--dim must be at least 1".to_owned())),
         Some(d) => vec![d],
         None => vec![128, 768, 1536],
     };
-    let budget = Duration::from_millis(args.budget_ms.max(1));
+    let budget = Duration::from_millis(args.budget_ms);
     let mut cases = kernel_cases(&dims, args.matrix_mib);
     cases.extend(codec_cases(args.codec_values));
-    let cells = run_cases(&mut cases, &isas, budget)?;
+    run_cases(&mut cases, &isas, budget, progress)
+}
+
+/// Runs `unidb bench kernels` and returns the report: the table and the
+/// memory-bound summary, or with `json` one JSON object per cell and line
+/// (`kernel`, `size`, `path`, `elements_per_sec`, `bytes_per_sec`,
+/// `vs_scalar`). On a terminal (and without `json`) a progress bar shows
+/// on standard error.
+///
+/// # Errors
+/// As [`measure_kernels`].
+pub fn bench_kernels(args: &KernelBenchArgs, json: bool) -> Result<String, BenchError> {
+    let bars = StageBars::new(progress_enabled(json));
+    let cells = measure_kernels(args, &|done, total| {
+        bars.update("measuring", done as u64, total as u64)
+    })?;
+    drop(bars);
+    if json {
+        let mut out = String::new();
+        for c in &cells {
+            // Names and numbers (NaN becomes null): this cannot fail.
+            let line = serde_json::to_string(c).expect("a cell serialises");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        return Ok(out);
+    }
     let mut out = format_table(&cells);
     let summary = matrix_summary(&cells);
     if !summary.is_empty() {
         out.push('\n');
         out.push_str(&summary);
     }
-    Ok(out)
-}
-
-/// What `unidb` prints without arguments: `info`, then a short kernel bench.
-///
-/// # Errors
-/// As [`bench_kernels`].
-pub fn info_and_short_bench() -> Result<String, BenchError> {
-    let mut out = crate::info::isa_summary()?;
-    out.push_str("\nkernel throughput (short run; `unidb bench kernels` for the full table):\n");
-    out.push_str(&bench_kernels(&KernelBenchArgs::short())?);
     Ok(out)
 }
 
@@ -947,7 +987,7 @@ mod tests {
             matrix_mib: 0,
             codec_values: 1000,
         };
-        let report = bench_kernels(&args).unwrap();
+        let report = bench_kernels(&args, false).unwrap();
         for isa in Isa::available() {
             assert!(report.contains(isa.name()), "{report}");
         }
@@ -966,10 +1006,24 @@ mod tests {
         for isa in Isa::ALL {
             assert_eq!(selected_isas(isa.name()).is_ok(), isa.is_available());
         }
-        assert!(bench_kernels(&KernelBenchArgs {
-            dim: Some(0),
-            ..KernelBenchArgs::default()
-        })
-        .is_err());
+        for args in [
+            KernelBenchArgs {
+                dim: Some(0),
+                ..KernelBenchArgs::default()
+            },
+            KernelBenchArgs {
+                budget_ms: 0,
+                ..KernelBenchArgs::default()
+            },
+            KernelBenchArgs {
+                codec_values: 0,
+                ..KernelBenchArgs::default()
+            },
+        ] {
+            assert!(matches!(
+                bench_kernels(&args, true),
+                Err(BenchError::Size(_))
+            ));
+        }
     }
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use unidb_codec::{decode_column, encode_column, CodecError, Column, ColumnKind, Effort, Values};
 
+use crate::output::{progress_enabled, sig3, StageBars};
+
 /// Arguments of `unidb compress`.
 #[derive(Debug, clap::Args)]
 pub struct CompressArgs {
@@ -30,9 +32,9 @@ pub struct CompressArgs {
     /// `fast` (cheapest codecs, two stages) or `max` (best ratio).
     #[arg(long, default_value_t = effort_name(Options::default().effort).to_owned())]
     pub effort: String,
-    /// One JSON object per column instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    /// Field delimiter: one ASCII character, or `tab`.
+    #[arg(long, default_value_t = char::from(Options::default().delimiter).to_string())]
+    pub delimiter: String,
 }
 
 /// Errors of `unidb compress`.
@@ -78,6 +80,12 @@ pub enum CompressError {
     /// A bad option value.
     #[error("{0}")]
     Usage(String),
+    /// A CSV file without a header or without data records.
+    #[error("empty CSV: {reason}")]
+    Empty {
+        /// What is missing.
+        reason: &'static str,
+    },
     /// Encoding or decoding failed.
     #[error("column {column:?}: {source}")]
     Codec {
@@ -95,7 +103,8 @@ impl CompressError {
     /// The project-wide category: an unreadable file its I/O error's kind,
     /// malformed CSV [`Serialization`](unidb_common::ErrorKind::Serialization),
     /// a missing column [`NotFound`](unidb_common::ErrorKind::NotFound), a
-    /// bad cell or option [`Validation`](unidb_common::ErrorKind::Validation),
+    /// bad cell or option or an empty file
+    /// [`Validation`](unidb_common::ErrorKind::Validation),
     /// a codec error the codec's kind, a round trip that changed the values
     /// [`CorruptData`](unidb_common::ErrorKind::CorruptData).
     pub fn kind(&self) -> unidb_common::ErrorKind {
@@ -104,7 +113,9 @@ impl CompressError {
             CompressError::Io { source, .. } => ErrorKind::of_io(source.kind()),
             CompressError::Csv { .. } => ErrorKind::Serialization,
             CompressError::NoColumn { .. } => ErrorKind::NotFound,
-            CompressError::BadCell { .. } | CompressError::Usage(_) => ErrorKind::Validation,
+            CompressError::BadCell { .. }
+            | CompressError::Usage(_)
+            | CompressError::Empty { .. } => ErrorKind::Validation,
             CompressError::Codec { source, .. } => source.kind(),
             CompressError::RoundTrip(_) => ErrorKind::CorruptData,
         }
@@ -128,7 +139,7 @@ fn effort_name(effort: Effort) -> &'static str {
 
 /// What to compress and how; [`Default`] also gives `unidb compress` its
 /// defaults.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// Only these columns (all when empty).
     pub columns: Vec<String>,
@@ -136,6 +147,19 @@ pub struct Options {
     pub types: Vec<(String, ColumnKind)>,
     /// Selection effort.
     pub effort: Effort,
+    /// Field delimiter byte (`,` by default).
+    pub delimiter: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            columns: Vec::new(),
+            types: Vec::new(),
+            effort: Effort::default(),
+            delimiter: b',',
+        }
+    }
 }
 
 /// The result for one column.
@@ -177,185 +201,194 @@ fn is_null(cell: &str) -> bool {
 }
 
 /// Most fields in one CSV record: a file with wider records is refused
-/// while it is read (20 MiB of commas would otherwise make 20 million
-/// columns, each with its own report).
+/// (20 MiB of commas would otherwise make 20 million columns, each with
+/// its own report).
 pub const MAX_COLUMNS: usize = 16_384;
 
-/// Parses CSV text (RFC 4180: `"` quotes fields, `""` is a quote inside
-/// one, fields may hold separators and line breaks; `\n` or `\r\n` ends a
-/// record). Returns the rows, the first being the header.
+/// One column of CSV cells: their text back to back and where each ends
+/// (one allocation per column, not one `String` per cell).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cells {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    fn push(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.ends.push(self.text.len());
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no cells.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(a, b)| &self.text[a..b])
+    }
+}
+
+/// A CSV file read by [`read_csv`]: the header and the data cells by
+/// column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    /// Column names (the first record).
+    pub header: Vec<String>,
+    /// Each column's cells, one per data record.
+    pub columns: Vec<Cells>,
+}
+
+impl Table {
+    /// Number of data records.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Cells::len)
+    }
+}
+
+/// Reads CSV with the `csv` crate's parser (`csv-core`, RFC 4180 as the
+/// `csv` crate reads it: `"` quotes fields, `""` is a quote inside one,
+/// quoted fields may hold delimiters and line breaks, records end with
+/// `\n`, `\r\n` or `\r`, blank lines are skipped, a UTF-8 byte order mark
+/// at the start is skipped) with `delimiter` between fields. The first
+/// record is the header. `progress` is called now and then with the bytes
+/// read so far.
+///
+/// The parser is lenient where RFC 4180 is not: an unterminated quote runs
+/// to the end of the input, and text after a closing quote is kept
+/// (`"b"c` reads as `bc`).
+///
+/// `csv-core` is driven directly, with room for the ends of
+/// [`MAX_COLUMNS`] fields and no more, so a record that would be wider is
+/// refused as soon as the parser runs out of room (the `csv` crate's
+/// `Reader` grows a record's field table without limit first: 190 MiB
+/// for one line of 4 Mi commas).
 ///
 /// # Errors
-/// [`CompressError::Csv`] on an unterminated quote, text after a closing
-/// quote, or a record of more than [`MAX_COLUMNS`] fields (refused before
-/// they are stored, so memory stays a small multiple of the input).
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, CompressError> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1usize;
-    let mut quoted_start = None;
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if let Some(start) = quoted_start {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => {
-                    quoted_start = None;
-                    match chars.peek() {
-                        None | Some(',') | Some('\n') | Some('\r') => {}
-                        Some(other) => {
-                            return Err(CompressError::Csv {
-                                line,
-                                reason: format!(
-                                    "{other:?} after the closing quote of a field opened on line {start}"
-                                ),
-                            })
-                        }
-                    }
-                }
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
+/// [`CompressError::Csv`] (naming the line) for a record whose field count
+/// differs from the header's, a record that is not UTF-8, or a record of
+/// more than [`MAX_COLUMNS`] fields; [`CompressError::Empty`] for input
+/// without a header or without data records; [`CompressError::Io`] when
+/// reading fails.
+pub fn read_csv(
+    input: impl std::io::Read,
+    delimiter: u8,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Table, CompressError> {
+    use csv_core::ReadRecordResult as R;
+    use std::io::BufRead as _;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+    let mut parser = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut out = vec![0u8; 1024];
+    let mut ends = vec![0usize; MAX_COLUMNS];
+    let mut header: Option<Vec<String>> = None;
+    let mut columns: Vec<Cells> = Vec::new();
+    let mut records = 0u64;
+    let mut consumed = 0u64;
+    let (mut outlen, mut endlen) = (0usize, 0usize);
+    let mut line = parser.line();
+    loop {
+        let buf = input.fill_buf().map_err(|source| CompressError::Io {
+            path: PathBuf::from("<input>"),
+            source,
+        })?;
+        let (res, nin, nout, nend) =
+            parser.read_record(buf, &mut out[outlen..], &mut ends[endlen..]);
+        input.consume(nin);
+        consumed += nin as u64;
+        outlen += nout;
+        endlen += nend;
+        match res {
+            R::InputEmpty => continue,
+            R::OutputFull => {
+                let len = out.len();
+                out.resize(2 * len, 0);
             }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted_start = Some(line),
-            ',' if row.len() + 1 >= MAX_COLUMNS => {
+            R::OutputEndsFull => {
                 return Err(CompressError::Csv {
-                    line,
+                    line: line as usize,
                     reason: format!("more than {MAX_COLUMNS} fields in one record"),
                 })
             }
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                // Records are read into buffers that grow by doubling.
-                row.shrink_to_fit();
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-                any = false;
+            R::Record => {
+                let text = std::str::from_utf8(&out[..outlen]).map_err(|e| CompressError::Csv {
+                    line: line as usize,
+                    reason: format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
+                })?;
+                let fields = &ends[..endlen];
+                let cells = std::iter::once(0)
+                    .chain(fields.iter().copied())
+                    .zip(fields.iter().copied())
+                    .map(|(a, b)| &text[a..b]);
+                match &header {
+                    None => {
+                        header = Some(cells.map(str::to_owned).collect());
+                        columns = vec![Cells::default(); endlen];
+                    }
+                    Some(h) if h.len() != endlen => {
+                        return Err(CompressError::Csv {
+                            line: line as usize,
+                            reason: format!("{endlen} fields, the header has {}", h.len()),
+                        })
+                    }
+                    Some(_) => {
+                        for (column, cell) in columns.iter_mut().zip(cells) {
+                            column.push(cell);
+                        }
+                        records += 1;
+                        if records.is_multiple_of(4096) {
+                            progress(consumed);
+                        }
+                    }
+                }
+                (outlen, endlen) = (0, 0);
+                line = parser.line();
             }
-            _ => field.push(c),
+            R::End => break,
         }
     }
-    if let Some(start) = quoted_start {
-        return Err(CompressError::Csv {
-            line: start,
-            reason: "unterminated quoted field".into(),
+    progress(consumed);
+    let Some(header) = header else {
+        return Err(CompressError::Empty {
+            reason: "no header line",
+        });
+    };
+    if records == 0 {
+        return Err(CompressError::Empty {
+            reason: "a header but no data records",
         });
     }
-    if any {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    Ok(Table { header, columns })
 }
 
-/// Parses an ISO-8601 / RFC 3339 date-time (`T` or a space between date
-/// and time, optional seconds and fraction, optional `Z` or `±HH:MM` zone;
-/// no zone means UTC) or a plain date, to milliseconds since the epoch.
+/// Parses an ISO-8601 / RFC 3339 date-time to milliseconds since the
+/// epoch (rounded down), with `jiff`: `T` or a space between date and
+/// time, optional seconds and fraction, and a `Z` or `±HH:MM` offset (no
+/// offset means UTC); a plain date is its midnight UTC.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = b.get(r)?;
-        t.iter().all(u8::is_ascii_digit).then(|| {
-            t.iter()
-                .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'))
-        })
-    };
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-        return None;
-    }
-    let days = days_from_civil(y, mo, d);
-    if b.len() == 10 {
-        return Some(days * 86_400_000);
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
-        return None;
-    }
-    let (h, mi) = (num(11..13)?, num(14..16)?);
-    let mut pos = 16;
-    let mut sec = 0;
-    let mut ms = 0i64;
-    if b.get(pos) == Some(&b':') {
-        sec = num(pos + 1..pos + 3)?;
-        pos += 3;
-        if b.get(pos) == Some(&b'.') {
-            let start = pos + 1;
-            let mut end = start;
-            while b.get(end).is_some_and(u8::is_ascii_digit) {
-                end += 1;
-            }
-            if end == start {
-                return None;
-            }
-            let digits = &s[start..end.min(start + 3)];
-            ms = digits.parse::<i64>().ok()? * 10i64.pow(3 - digits.len() as u32);
-            pos = end;
-        }
-    }
-    if h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let offset_min = match &b[pos..] {
-        [] => 0,
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (oh, om) = match rest {
-                [_, _, b':', _, _] => (num(pos + 1..pos + 3)?, num(pos + 4..pos + 6)?),
-                [_, _, _, _] => (num(pos + 1..pos + 3)?, num(pos + 3..pos + 5)?),
-                [_, _] => (num(pos + 1..pos + 3)?, 0),
-                _ => return None,
+    let ts = match s.parse::<jiff::Timestamp>() {
+        Ok(ts) => ts,
+        Err(_) => {
+            let civil = match s.parse::<jiff::civil::DateTime>() {
+                Ok(dt) => dt,
+                // A bare date parses as one; require its exact form.
+                Err(_) if s.len() == 10 => s.parse::<jiff::civil::Date>().ok()?.at(0, 0, 0, 0),
+                Err(_) => return None,
             };
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = oh * 60 + om;
-            if *sign == b'+' {
-                o
-            } else {
-                -o
-            }
+            civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp()
         }
-        _ => return None,
     };
-    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + ms)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    i64::try_from(ts.as_nanosecond().div_euclid(1_000_000)).ok()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -459,24 +492,28 @@ fn mb_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64().max(1e-9) / 1e6
 }
 
-/// Compresses every selected column of CSV text.
+/// Compresses every selected column of CSV text (read as [`read_csv`]
+/// reads it, with `opts.delimiter`).
 ///
 /// # Errors
-/// Malformed CSV, unknown column names, cells that do not parse as a
-/// given type, and a failed round trip.
+/// Malformed or empty CSV, unknown column names, cells that do not parse
+/// as a given type, and a failed round trip.
 pub fn compress_csv(text: &str, opts: &Options) -> Result<Vec<ColumnReport>, CompressError> {
-    let rows = parse_csv(text)?;
-    let Some((header, data)) = rows.split_first() else {
-        return Ok(Vec::new());
-    };
-    for (i, r) in data.iter().enumerate() {
-        if r.len() != header.len() {
-            return Err(CompressError::Csv {
-                line: i + 2,
-                reason: format!("{} fields, the header has {}", r.len(), header.len()),
-            });
-        }
-    }
+    let table = read_csv(text.as_bytes(), opts.delimiter, &mut |_| {})?;
+    compress_table(&table, opts, &mut |_, _| {})
+}
+
+/// Compresses every selected column of a table, calling
+/// `progress(done, total)` after each column.
+///
+/// # Errors
+/// As [`compress_csv`].
+pub fn compress_table(
+    table: &Table,
+    opts: &Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<ColumnReport>, CompressError> {
+    let header = &table.header;
     let known = || header.clone();
     let index = |name: &str| {
         header
@@ -499,9 +536,10 @@ pub fn compress_csv(text: &str, opts: &Options) -> Result<Vec<ColumnReport>, Com
             .collect::<Result<_, _>>()?
     };
     let mut reports = Vec::new();
-    for i in selected {
+    let total = selected.len();
+    for (done, i) in selected.into_iter().enumerate() {
         let name = &header[i];
-        let cells: Vec<&str> = data.iter().map(|r| r[i].as_str()).collect();
+        let cells: Vec<&str> = table.columns[i].iter().collect();
         let kind = match opts.types.iter().find(|(n, _)| n == name) {
             Some((_, k)) => *k,
             None => infer_kind(cells.iter().copied()),
@@ -535,11 +573,15 @@ pub fn compress_csv(text: &str, opts: &Options) -> Result<Vec<ColumnReport>, Com
             encode_mb_s: mb_s(raw, t_enc),
             decode_mb_s: mb_s(raw, t_dec),
         });
+        progress(done + 1, total);
     }
     Ok(reports)
 }
 
-/// Formats reports as a table, or as one JSON object per line.
+/// Formats reports as a table (figures to 3 significant digits), or as
+/// one JSON object per line (`column`, `type`, `codec`, `ratio`,
+/// `encode_mb_s`, `decode_mb_s`, `rows`, `nulls`, `raw_bytes`,
+/// `encoded_bytes`).
 pub fn format_reports(reports: &[ColumnReport], json: bool) -> String {
     let mut out = String::new();
     if json {
@@ -548,9 +590,9 @@ pub fn format_reports(reports: &[ColumnReport], json: bool) -> String {
                 "column": r.column,
                 "type": r.kind.name(),
                 "codec": r.codec,
-                "ratio": (r.ratio() * 1000.0).round() / 1000.0,
-                "encode_mb_s": (r.encode_mb_s * 10.0).round() / 10.0,
-                "decode_mb_s": (r.decode_mb_s * 10.0).round() / 10.0,
+                "ratio": r.ratio(),
+                "encode_mb_s": r.encode_mb_s,
+                "decode_mb_s": r.decode_mb_s,
                 "rows": r.rows,
                 "nulls": r.nulls,
                 "raw_bytes": r.raw_bytes,
@@ -567,33 +609,67 @@ pub fn format_reports(reports: &[ColumnReport], json: bool) -> String {
     ));
     for r in reports {
         out.push_str(&format!(
-            "{:<16} {:<9} {:>8} {:>6} {:>10} {:>10} {:>8.2} {:>9.1} {:>9.1}  {}\n",
+            "{:<16} {:<9} {:>8} {:>6} {:>10} {:>10} {:>8} {:>9} {:>9}  {}\n",
             r.column,
             r.kind.name(),
             r.rows,
             r.nulls,
             r.raw_bytes,
             r.encoded_bytes,
-            r.ratio(),
-            r.encode_mb_s,
-            r.decode_mb_s,
+            sig3(r.ratio()),
+            sig3(r.encode_mb_s),
+            sig3(r.decode_mb_s),
             r.codec
         ));
     }
     out
 }
 
-/// Runs `unidb compress` and returns its output.
+/// Runs `unidb compress` and returns its output (a table, or JSON lines
+/// with `json`). The file is read as a stream; on a terminal (and without
+/// `json`) progress bars show the bytes read and the columns compressed.
 ///
 /// # Errors
 /// As [`compress_csv`], plus unreadable files and bad options.
-pub fn run(args: &CompressArgs) -> Result<String, CompressError> {
+pub fn run(args: &CompressArgs, json: bool) -> Result<String, CompressError> {
     let opts = args.options()?;
-    let text = std::fs::read_to_string(&args.file).map_err(|source| CompressError::Io {
+    let io_error = |source| CompressError::Io {
         path: args.file.clone(),
         source,
+    };
+    let file = std::fs::File::open(&args.file).map_err(io_error)?;
+    let size = file.metadata().map_err(io_error)?.len();
+    let bars = StageBars::new(progress_enabled(json));
+    let table = read_csv(
+        std::io::BufReader::new(file),
+        opts.delimiter,
+        &mut |bytes| bars.update("reading", bytes, size),
+    )
+    .map_err(|e| match e {
+        CompressError::Io { source, .. } => io_error(source),
+        other => other,
     })?;
-    Ok(format_reports(&compress_csv(&text, &opts)?, args.json))
+    let reports = compress_table(&table, &opts, &mut |done, total| {
+        bars.update("compressing", done as u64, total as u64)
+    })?;
+    Ok(format_reports(&reports, json))
+}
+
+/// The field delimiter `--delimiter` names: one ASCII character, or `tab`
+/// (also `\t`).
+///
+/// # Errors
+/// [`CompressError::Usage`] for anything else.
+pub fn parse_delimiter(s: &str) -> Result<u8, CompressError> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(CompressError::Usage(format!(
+            "--delimiter wants one ASCII character other than a quote or line break, or tab; got {s:?}"
+        ))),
+    }
 }
 
 impl CompressArgs {
@@ -618,6 +694,7 @@ impl CompressArgs {
             columns: self.columns.clone(),
             types,
             effort,
+            delimiter: parse_delimiter(&self.delimiter)?,
         })
     }
 }
@@ -635,13 +712,13 @@ mod tests {
             columns: Vec::new(),
             types: types.iter().map(|t| t.to_string()).collect(),
             effort: "max".into(),
-            json: false,
+            delimiter: ",".into(),
         };
         let missing = std::env::temp_dir().join(format!(
             "unidb-compress-test-{}-missing.csv",
             std::process::id()
         ));
-        let e: unidb_common::Error = run(&args(missing.to_str().unwrap(), &[]))
+        let e: unidb_common::Error = run(&args(missing.to_str().unwrap(), &[]), false)
             .unwrap_err()
             .into();
         assert_eq!(e.kind(), ErrorKind::NotFound);
@@ -650,12 +727,12 @@ mod tests {
             io.downcast_ref::<std::io::Error>().unwrap().kind(),
             std::io::ErrorKind::NotFound
         );
-        let usage = run(&args("x.csv", &["a"])).unwrap_err();
+        let usage = run(&args("x.csv", &["a"]), false).unwrap_err();
         assert_eq!(
             unidb_common::Error::from(usage).kind(),
             ErrorKind::Validation
         );
-        let csv = compress_csv("a\n\"x", &Options::default()).unwrap_err();
+        let csv = compress_csv("a\n1,2\n", &Options::default()).unwrap_err();
         assert!(matches!(csv, CompressError::Csv { .. }), "{csv}");
         assert_eq!(
             unidb_common::Error::from(csv).kind(),
@@ -705,8 +782,14 @@ mod tests {
             "{err}"
         );
         // As wide as allowed: read.
-        let widest = ",".repeat(MAX_COLUMNS - 1);
-        assert_eq!(parse_csv(&widest).unwrap()[0].len(), MAX_COLUMNS);
+        let widest = format!(
+            "{}\n{}",
+            ",".repeat(MAX_COLUMNS - 1),
+            ",".repeat(MAX_COLUMNS - 1)
+        );
+        let table = read_csv(widest.as_bytes(), b',', &mut |_| {}).unwrap();
+        assert_eq!(table.header.len(), MAX_COLUMNS);
+        assert_eq!(table.rows(), 1);
         // Records of commas: two null columns, reported.
         let rows = format!("a,b\n{}", ",\n".repeat(1 << 20));
         let r = compress_csv(&rows, &Options::default()).unwrap();
@@ -730,43 +813,115 @@ mod tests {
         assert!(r[1].ratio() > 100.0, "{}", r[1].ratio());
     }
 
-    #[test]
-    fn csv_reader_handles_quotes_and_line_breaks() {
-        let rows = parse_csv(CSV).unwrap();
-        assert_eq!(rows.len(), 5);
-        assert!(rows.iter().all(|r| r.len() == 8));
-        assert_eq!(rows[1][5], "hello, world");
-        assert_eq!(rows[2][5], "say \"hi\"");
-        assert_eq!(rows[3][5], "two\nlines");
-        assert!(parse_csv("a,\"b\n").is_err());
-        assert!(parse_csv("a,\"b\"c\n").is_err());
-        assert_eq!(parse_csv("a,b").unwrap(), vec![vec!["a", "b"]]);
-        assert_eq!(parse_csv("").unwrap(), Vec::<Vec<String>>::new());
+    fn read(text: &str) -> Result<Table, CompressError> {
+        read_csv(text.as_bytes(), b',', &mut |_| {})
     }
 
+    /// The cells of column `i`.
+    fn column(t: &Table, i: usize) -> Vec<&str> {
+        t.columns[i].iter().collect()
+    }
+
+    #[test]
+    fn csv_reader_handles_quotes_and_line_breaks() {
+        let t = read(CSV).unwrap();
+        assert_eq!(t.header.len(), 8);
+        assert_eq!(t.rows(), 4);
+        assert!(t.columns.iter().all(|c| c.len() == 4));
+        assert_eq!(
+            column(&t, 5),
+            ["hello, world", "say \"hi\"", "two\nlines", ""]
+        );
+        assert_eq!(t.header[7], "count");
+        // The csv crate is lenient where RFC 4180 is not: an unterminated
+        // quote runs to the end, text after a closing quote is kept.
+        assert_eq!(column(&read("a,b\n1,\"x\n").unwrap(), 1), ["x\n"]);
+        assert_eq!(column(&read("a,b\n1,\"b\"c\n").unwrap(), 1), ["bc"]);
+        // A last record without a line break; blank lines are skipped.
+        let t = read("a,b\n\n1,2").unwrap();
+        assert_eq!((column(&t, 0), column(&t, 1)), (vec!["1"], vec!["2"]));
+    }
+
+    /// A byte order mark, quoted fields, CRLF line ends and another
+    /// delimiter: each read back as the cells written.
+    #[test]
+    fn bom_quotes_crlf_and_delimiters_round_trip() {
+        let cells = [
+            ["id", "name;x", "note"],
+            ["1", "a \"quoted\" word", "semi;colon"],
+            ["2", "line\r\nbreak", ""],
+        ];
+        for delimiter in [b',', b';', b'\t', b'|'] {
+            let d = char::from(delimiter).to_string();
+            let mut text = String::from("\u{feff}");
+            for row in &cells {
+                let quoted: Vec<String> = row
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+                    .collect();
+                text.push_str(&quoted.join(&d));
+                text.push_str("\r\n");
+            }
+            let t = read_csv(text.as_bytes(), delimiter, &mut |_| {}).unwrap();
+            assert_eq!(t.header, cells[0], "{delimiter}");
+            for (i, _) in cells[0].iter().enumerate() {
+                assert_eq!(column(&t, i), [cells[1][i], cells[2][i]], "{delimiter}");
+            }
+            let opts = Options {
+                delimiter,
+                ..Options::default()
+            };
+            let r = compress_csv(&text, &opts).unwrap();
+            assert_eq!(r[0].column, "id");
+            assert_eq!(r[0].kind, ColumnKind::Int);
+        }
+        // Unquoted, with CRLF: no '\r' left in the last cell.
+        let t = read("\u{feff}a,b\r\n1,x\r\n2,y\r\n").unwrap();
+        assert_eq!(t.header, ["a", "b"]);
+        assert_eq!(column(&t, 1), ["x", "y"]);
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        for bad in ["", ";;", "\"", "é"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// An empty file, and one with only a header, are errors.
+    #[test]
+    fn empty_or_header_only_csv_is_an_error() {
+        for text in ["", "\u{feff}", "a,b\n", "a,b", "a,b\r\n\r\n"] {
+            let err = compress_csv(text, &Options::default()).unwrap_err();
+            assert!(
+                matches!(err, CompressError::Empty { .. }),
+                "{text:?}: {err}"
+            );
+            assert_eq!(
+                unidb_common::Error::from(err).kind(),
+                unidb_common::ErrorKind::Validation
+            );
+        }
+    }
+
+    /// Against epoch values computed by hand (19844 days from 1970-01-01
+    /// to 2024-05-01).
     #[test]
     fn timestamps_parse_to_epoch_millis() {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
-        // 2024-05-01T10:00:00Z = 1714557600 s (closed form: 19844 days).
-        assert_eq!(days_from_civil(2024, 5, 1), 19_844);
-        assert_eq!(
-            parse_timestamp("2024-05-01T10:00:00Z"),
-            Some(1_714_557_600_000)
-        );
-        assert_eq!(
-            parse_timestamp("2024-05-01 10:00:00.5"),
-            Some(1_714_557_600_500)
-        );
-        assert_eq!(
-            parse_timestamp("2024-05-01T12:00:00+02:00"),
-            Some(1_714_557_600_000)
-        );
-        assert_eq!(
-            parse_timestamp("2024-05-01T05:30-0430"),
-            Some(1_714_557_600_000)
-        );
-        assert_eq!(parse_timestamp("1969-12-31T23:59:59.999Z"), Some(-1));
+        let may1 = 19_844 * 86_400_000i64 + 10 * 3_600_000;
+        assert_eq!(may1, 1_714_557_600_000);
+        for (text, want) in [
+            ("2024-05-01T10:00:00Z", may1),
+            ("2024-05-01t10:00:00z", may1),
+            ("2024-05-01 10:00:00.5", may1 + 500),
+            ("2024-05-01T10:00", may1),
+            ("2024-05-01T12:00:00+02:00", may1),
+            ("2024-05-01T05:30-04:30", may1),
+            ("2024-05-01T05:30:00.123456-0430", may1 + 123),
+            ("1969-12-31T23:59:59.999Z", -1),
+            ("1969-12-31T23:59:59.9995Z", -1),
+        ] {
+            assert_eq!(parse_timestamp(text), Some(want), "{text}");
+        }
         for bad in [
             "2024-13-01",
             "2024-02-30",
@@ -774,6 +929,7 @@ mod tests {
             "2024-05-01X10:00",
             "10:00",
             "2024-05-01T10:00Zx",
+            "2024-5-1",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
@@ -805,6 +961,7 @@ mod tests {
             columns: vec!["count".into(), "id".into()],
             types: vec![("id".into(), ColumnKind::Float)],
             effort: Effort::Fast,
+            ..Options::default()
         };
         let r = compress_csv(CSV, &opts).unwrap();
         assert_eq!(
@@ -848,6 +1005,10 @@ mod tests {
         assert!(matches!(
             compress_csv("a,b\n1\n", &Options::default()),
             Err(CompressError::Csv { line: 2, .. })
+        ));
+        assert!(matches!(
+            compress_csv("a,b\n1,2\n3,4\n5\n", &Options::default()),
+            Err(CompressError::Csv { line: 4, .. })
         ));
     }
 

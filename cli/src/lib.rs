@@ -9,27 +9,42 @@
 //! and the bare command line runs with exactly `Default::default()`, which
 //! the tests check for every command.
 //!
+//! Every command prints a human report by default (figures rounded to 3
+//! significant digits, [`output::sig3`]) and JSON with the global
+//! `--json`; progress bars go to standard error, only on a terminal and
+//! never with `--json`. Every command's error converts into
+//! [`unidb_common::Error`] keeping its kind.
+//!
 //! ```
 //! let report = unidb_cli::info().unwrap();
 //! assert!(report.contains("active path:"));
 //! ```
 
 use std::process::ExitCode;
+use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod compress;
+pub mod demo;
 pub mod info;
+pub mod output;
 pub mod sync;
 pub mod vector;
 
 pub use info::{info, info_json, isa_summary};
 
 /// unidb: vector database and offline-first sync database on one SIMD core.
+///
+/// Without a command: a few-second demo of the kernels and both databases.
 #[derive(Debug, Parser)]
 #[command(name = "unidb", version, about)]
 struct Cli {
+    /// Print JSON instead of the human report: one object, or one object
+    /// per line for `bench kernels`, `vector bench` and `compress`.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -38,11 +53,7 @@ struct Cli {
 enum Command {
     /// CPU features, kernel paths, the active path, and every registered
     /// plugin by kind.
-    Info {
-        /// Print one JSON object instead of the human report.
-        #[arg(long)]
-        json: bool,
-    },
+    Info,
     /// Quick benchmarks (see `unidb bench kernels --help`).
     Bench {
         #[command(subcommand)]
@@ -69,80 +80,88 @@ enum BenchCommand {
     Kernels(bench::KernelBenchArgs),
 }
 
-/// Writes `text` to standard output. A closed pipe (`unidb info | head`)
-/// ends the output quietly instead of panicking like `print!`.
-fn emit(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// Prints a report, or the error and a failure status.
-fn print_report<E: std::fmt::Display>(report: Result<String, E>) -> ExitCode {
-    match report {
-        Ok(text) => {
-            emit(&text);
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
+/// Parses a count that must be at least 1 (clap's parser for `--k`,
+/// `--threads`, `--ef`, `--rows`, ...), so `0` is refused with a message.
+fn at_least_one<T>(s: &str) -> Result<T, String>
+where
+    T: FromStr + PartialEq + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let v: T = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v == T::from(0) {
+        Err("must be at least 1".to_owned())
+    } else {
+        Ok(v)
     }
 }
 
 /// Runs the `unidb` command line of this process: parses the arguments
 /// (printing help, the version or a usage error and exiting as clap does),
 /// runs the command and prints its report to standard output, or the error
-/// to standard error with a failure status.
+/// to standard error with a failure status. A closed standard output
+/// (`unidb ... | head -1`) ends the command quietly with success.
 ///
-/// Without a command it prints the kernel part of `unidb info` and a short
-/// kernel benchmark. An invalid `UNIDB_ISA` is refused before any command
-/// runs.
+/// Without a command it runs the demo ([`demo::run`]). An invalid
+/// `UNIDB_ISA` is refused before any command runs.
 pub fn main() -> ExitCode {
     run(Cli::parse())
 }
 
 fn run(cli: Cli) -> ExitCode {
-    // An invalid UNIDB_ISA is refused here, once, for every command: the
-    // libraries fall back to the best path without printing.
-    if let Err(err) = unidb_kernels::Kernels::try_active() {
-        eprintln!("error: {err}");
-        return ExitCode::FAILURE;
-    }
-    let result = match cli.command {
-        None => return print_report(bench::info_and_short_bench()),
-        Some(Command::Info { json: false }) => info::info().map(|s| emit(&s)),
-        Some(Command::Info { json: true }) => info::info_json().map(|v| emit(&format!("{v:#}\n"))),
-        Some(Command::Bench {
-            what: BenchCommand::Kernels(args),
-        }) => return print_report(bench::bench_kernels(&args)),
-        Some(Command::Compress(args)) => return print_report(compress::run(&args)),
-        Some(Command::Sync { command }) => return print_report(command.run()),
-        Some(Command::Vector { command }) => {
-            use std::io::IsTerminal as _;
-            let progress: unidb_vectordb::bench::ProgressFn<'_> = if std::io::stderr().is_terminal()
-            {
-                &vector::progress_bar
-            } else {
-                &|_, _, _| {}
-            };
-            return match command.run_with_progress(&mut std::io::stdout().lock(), progress) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("error: {err}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-    };
-    match result {
+    match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `err` or any error in its source chain is a closed pipe.
+fn is_broken_pipe(err: &unidb_common::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The error of a failed write to standard output.
+fn output_error(e: std::io::Error) -> unidb_common::Error {
+    unidb_common::Error::new(
+        unidb_common::ErrorKind::of_io(e.kind()),
+        format!("cannot write the output: {e}"),
+    )
+    .with_source(e)
+}
+
+fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
+    // An invalid UNIDB_ISA is refused here, once, for every command.
+    unidb_kernels::Kernels::try_active()?;
+    let json = cli.json;
+    let text = match cli.command {
+        None => demo::run(json)?,
+        Some(Command::Info) if json => format!("{:#}\n", info::info_json()?),
+        Some(Command::Info) => info::info()?,
+        Some(Command::Bench {
+            what: BenchCommand::Kernels(args),
+        }) => bench::bench_kernels(&args, json)?,
+        Some(Command::Compress(args)) => compress::run(&args, json)?,
+        Some(Command::Sync { command }) => command.run(json)?,
+        Some(Command::Vector { command }) => {
+            // Rows are printed as they are measured.
+            command.run(json)?;
+            return Ok(());
+        }
+    };
+    output::emit(&text).map_err(output_error)
 }
 
 #[cfg(test)]
@@ -157,12 +176,23 @@ mod tests {
     use super::*;
 
     /// Parses a command line after `unidb`.
+    fn parse_cli(args: &[&str]) -> Cli {
+        let line = std::iter::once("unidb").chain(args.iter().copied());
+        Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// The command of a command line after `unidb`.
     fn parse(args: &[&str]) -> Command {
+        parse_cli(args).command.expect("a command")
+    }
+
+    /// The error clap gives for a command line after `unidb`.
+    fn refused(args: &[&str]) -> String {
         let line = std::iter::once("unidb").chain(args.iter().copied());
         Cli::try_parse_from(line)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-            .command
-            .expect("a command")
+            .map(|_| ())
+            .expect_err("refused")
+            .to_string()
     }
 
     #[test]
@@ -197,14 +227,13 @@ mod tests {
             panic!("not sync simulate")
         };
         assert_eq!(args.config().unwrap(), SimConfig::default());
-        assert!(!args.json);
 
         let Command::Compress(args) = parse(&["compress", "data.csv"]) else {
             panic!("not compress")
         };
         assert_eq!(args.file, PathBuf::from("data.csv"));
         assert_eq!(args.options().unwrap(), compress::Options::default());
-        assert!(!args.json);
+        assert!(!parse_cli(&["compress", "data.csv"]).json);
     }
 
     /// Every flag reaches its own option: each is given a value that
@@ -231,6 +260,9 @@ mod tests {
             "--threads=2",
             "--k=4",
             "--seed=11",
+            "--rows=500",
+            "--queries=7",
+            "--dim=3",
         ])
         else {
             panic!("not vector bench")
@@ -252,6 +284,9 @@ mod tests {
                 threads: 2,
                 k: 4,
                 seed: 11,
+                rows: 500,
+                queries: 7,
+                dim: 3,
             }
         );
 
@@ -280,9 +315,7 @@ mod tests {
             }
         );
 
-        let Command::Sync {
-            command: sync::SyncCommand::Simulate(args),
-        } = parse(&[
+        let cli = parse_cli(&[
             "sync",
             "simulate",
             "--replicas=5",
@@ -292,11 +325,14 @@ mod tests {
             "--duplicate=0.25",
             "--reorder=0.5",
             "--json",
-        ])
+        ]);
+        assert!(cli.json);
+        let Some(Command::Sync {
+            command: sync::SyncCommand::Simulate(args),
+        }) = cli.command
         else {
             panic!("not sync simulate")
         };
-        assert!(args.json);
         assert_eq!(
             args.config().unwrap(),
             SimConfig {
@@ -310,17 +346,19 @@ mod tests {
             }
         );
 
-        let Command::Compress(args) = parse(&[
+        let cli = parse_cli(&[
+            "--json",
             "compress",
             "x.csv",
             "--columns=a,b",
             "--types=a:int,b:text",
             "--effort=fast",
-            "--json",
-        ]) else {
+            "--delimiter=;",
+        ]);
+        assert!(cli.json);
+        let Some(Command::Compress(args)) = cli.command else {
             panic!("not compress")
         };
-        assert!(args.json);
         assert_eq!(
             args.options().unwrap(),
             compress::Options {
@@ -330,7 +368,73 @@ mod tests {
                     ("b".into(), unidb_codec::ColumnKind::Text),
                 ],
                 effort: unidb_codec::Effort::Fast,
+                delimiter: b';',
             }
+        );
+    }
+
+    /// `--ef` and `--nprobe` take their values separated by commas, by
+    /// spaces (as `--help` shows the defaults), or both.
+    #[test]
+    fn lists_take_commas_or_spaces() {
+        for line in [
+            &["vector", "bench", "--ef", "5,6,7", "--nprobe", "2"][..],
+            &["vector", "bench", "--ef", "5", "6", "7", "--nprobe", "2"],
+            &["vector", "bench", "--ef", "5,6", "7", "--nprobe=2"],
+        ] {
+            let Command::Vector {
+                command: vector::VectorCommand::Bench(args),
+            } = parse(line)
+            else {
+                panic!("not vector bench")
+            };
+            assert_eq!(args.ef, [5, 6, 7], "{line:?}");
+            assert_eq!(args.nprobe, [2], "{line:?}");
+        }
+    }
+
+    /// A zero count is refused by the argument parser, naming the flag.
+    #[test]
+    fn zero_counts_are_refused() {
+        for line in [
+            &["vector", "bench", "--k", "0"][..],
+            &["vector", "bench", "--threads", "0"],
+            &["vector", "bench", "--ef", "10,0"],
+            &["vector", "bench", "--ef", "10", "0"],
+            &["vector", "bench", "--nprobe", "0"],
+            &["vector", "bench", "--m", "0"],
+            &["vector", "bench", "--ef-construction", "0"],
+            &["vector", "bench", "--nlist", "0"],
+            &["vector", "bench", "--rows", "0"],
+            &["vector", "bench", "--queries", "0"],
+            &["vector", "bench", "--dim", "0"],
+            &["bench", "kernels", "--dim", "0"],
+            &["bench", "kernels", "--budget-ms", "0"],
+            &["bench", "kernels", "--codec-values", "0"],
+            &["sync", "simulate", "--replicas", "0"],
+            &["sync", "bench", "--rows", "0"],
+            &["sync", "bench", "--batch", "0"],
+        ] {
+            let err = refused(line);
+            let flag = line.iter().rev().find(|a| a.starts_with("--")).unwrap();
+            assert!(
+                err.contains(flag) && err.contains("at least 1"),
+                "{line:?}: {err}"
+            );
+        }
+    }
+
+    /// A command line that succeeds runs to its exit code; one whose
+    /// library call fails exits with failure.
+    #[test]
+    fn run_returns_the_exit_status() {
+        assert_eq!(
+            run(parse_cli(&["sync", "simulate", "--ops", "20"])),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            run(parse_cli(&["sync", "simulate", "--drop", "1.5"])),
+            ExitCode::FAILURE
         );
     }
 
@@ -353,6 +457,7 @@ mod tests {
             "[default: 16]",
             "[default: 200]",
             "[default: 10 20 40 80 160]",
+            "commas or spaces",
             "[default: 64]",
             "[default: 1 2 4 8 16]",
             "[default: 42]",
@@ -364,6 +469,7 @@ mod tests {
             assert!(text.contains(shown), "{shown} in {text}");
         }
         assert!(help(&["compress"]).contains("[default: max]"));
+        assert!(help(&["compress"]).contains("[default: ,]"));
         assert!(help(&["bench", "kernels"]).contains("[default: all]"));
     }
 
@@ -380,11 +486,10 @@ mod tests {
             "7",
             "--drop",
             "0.3",
-            "--json",
         ]) else {
             panic!("not sync")
         };
-        let out = command.run().expect("simulation converges");
+        let out = command.run(true).expect("simulation converges");
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["converged"], true);
         assert_eq!(v["lost_acked_writes"], 0);
@@ -395,7 +500,7 @@ mod tests {
         let Command::Sync { command } = parse(&["sync", "simulate", "--drop", "1.5"]) else {
             panic!("not sync")
         };
-        let err = command.run().unwrap_err().to_string();
+        let err = command.run(false).unwrap_err().to_string();
         assert!(err.contains("--drop"), "{err}");
     }
 
@@ -410,11 +515,10 @@ mod tests {
             "2000",
             "--batch",
             "100",
-            "--json",
         ]) else {
             panic!("not sync")
         };
-        let v: serde_json::Value = serde_json::from_str(command.run().unwrap().trim()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(command.run(true).unwrap().trim()).unwrap();
         for key in ["insert_ops_s", "update_ops_s", "bytes_per_op", "merge_s"] {
             assert!(v[key].as_f64().unwrap() > 0.0, "{key}: {v}");
         }

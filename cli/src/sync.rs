@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use clap::{Args, Subcommand};
 use unidb_syncdb::sim::{row_workload, simulate, SimConfig};
 
+use crate::output::sig3;
+
 /// `unidb sync ...` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
@@ -21,7 +23,7 @@ pub enum SyncCommand {
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// Client replicas (a server is added).
-    #[arg(long, default_value_t = SimConfig::default().replicas)]
+    #[arg(long, value_parser = crate::at_least_one::<usize>, default_value_t = SimConfig::default().replicas)]
     pub replicas: usize,
     /// Local write attempts spread over the clients.
     #[arg(long, default_value_t = SimConfig::default().ops)]
@@ -38,9 +40,6 @@ pub struct SimulateArgs {
     /// Probability that a message is delayed (reordered).
     #[arg(long, default_value_t = SimConfig::default().reorder)]
     pub reorder: f64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 impl SimulateArgs {
@@ -73,20 +72,17 @@ impl SimulateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SyncBenchArgs {
     /// Rows inserted.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, value_parser = crate::at_least_one::<usize>, default_value_t = 100_000)]
     pub rows: usize,
     /// Random single-column updates.
     #[arg(long, default_value_t = 100_000)]
     pub updates: usize,
     /// Rows or updates per transaction.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_parser = crate::at_least_one::<usize>, default_value_t = 1000)]
     pub batch: usize,
     /// Seed of the workload.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Errors of `unidb sync`.
@@ -146,22 +142,32 @@ fn probability(name: &'static str, p: f64) -> Result<f64, SyncCliError> {
 }
 
 impl SyncCommand {
-    /// Runs the subcommand and returns what to print.
+    /// Runs the subcommand and returns what to print: text with figures
+    /// to 3 significant digits, or one JSON object when `json` is set. On a
+    /// terminal (and without `json`) a spinner shows on standard error
+    /// while it runs.
     ///
     /// # Errors
     /// Invalid arguments, a database error, or (for `simulate`) replicas
     /// that did not converge; the error then carries the report.
-    pub fn run(&self) -> Result<String, SyncCliError> {
+    pub fn run(&self, json: bool) -> Result<String, SyncCliError> {
+        let progress = crate::output::progress_enabled(json);
         match self {
-            SyncCommand::Simulate(args) => run_simulate(args),
-            SyncCommand::Bench(args) => run_bench(args),
+            SyncCommand::Simulate(args) => {
+                let _spinner = crate::output::Spinner::new(progress, "simulating");
+                run_simulate(args, json)
+            }
+            SyncCommand::Bench(args) => {
+                let _spinner = crate::output::Spinner::new(progress, "running the row workload");
+                run_bench(args, json)
+            }
         }
     }
 }
 
-fn run_simulate(args: &SimulateArgs) -> Result<String, SyncCliError> {
+fn run_simulate(args: &SimulateArgs, json: bool) -> Result<String, SyncCliError> {
     let report = simulate(&args.config()?)?;
-    let text = if args.json {
+    let text = if json {
         format!("{}\n", serde_json::to_string(&report)?)
     } else {
         let mut out = String::new();
@@ -189,44 +195,52 @@ fn run_simulate(args: &SimulateArgs) -> Result<String, SyncCliError> {
     }
 }
 
-fn run_bench(args: &SyncBenchArgs) -> Result<String, SyncCliError> {
-    if args.batch == 0 {
-        return Err(SyncCliError::InvalidArgument {
-            name: "batch",
-            reason: "at least 1",
-        });
+fn run_bench(args: &SyncBenchArgs, json: bool) -> Result<String, SyncCliError> {
+    for (name, v) in [("rows", args.rows), ("batch", args.batch)] {
+        if v == 0 {
+            return Err(SyncCliError::InvalidArgument {
+                name,
+                reason: "at least 1",
+            });
+        }
     }
     let report = row_workload(args.rows, args.updates, args.batch, args.seed)?;
-    if args.json {
+    if json {
         return Ok(format!("{}\n", serde_json::to_string(&report)?));
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "rows {}, updates {}: inserts {:.0}/s, updates {:.0}/s, {:.2} bytes per column write",
-        report.rows, report.updates, report.insert_ops_s, report.update_ops_s, report.bytes_per_op
+        "rows {}, updates {}: inserts {}/s, updates {}/s, {} bytes per column write",
+        report.rows,
+        report.updates,
+        sig3(report.insert_ops_s),
+        sig3(report.update_ops_s),
+        sig3(report.bytes_per_op)
     );
     let _ = writeln!(
         out,
-        "column writes encoded column by column: {:.2} bytes each in sync batches, {:.2} in a stored snapshot ({:.2} in the per-change form)",
-        report.bytes_per_op, report.snapshot_bytes_per_op, report.per_change_bytes_per_op
+        "column writes encoded column by column: {} bytes each in sync batches, {} in a stored snapshot ({} in the per-change form)",
+        sig3(report.bytes_per_op),
+        sig3(report.snapshot_bytes_per_op),
+        sig3(report.per_change_bytes_per_op)
     );
     let _ = writeln!(
         out,
-        "sync batches of {} changes encoded by a session: {:.1} us each (mean of {}, after warm-up; median {:.1} us), {:.2} bytes per change ({:.3}x the size with every column searched)",
+        "sync batches of {} changes encoded by a session: {} us each (mean of {}, after warm-up; median {} us), {} bytes per change ({}x the size with every column searched)",
         unidb_syncdb::sim::ENCODE_BATCH,
-        report.encode_us_per_batch,
+        sig3(report.encode_us_per_batch),
         report.encode_batches,
-        report.encode_us_per_batch_median,
-        report.encode_bytes_per_change,
-        report.encode_bytes_vs_search
+        sig3(report.encode_us_per_batch_median),
+        sig3(report.encode_bytes_per_change),
+        sig3(report.encode_bytes_vs_search)
     );
     let _ = writeln!(
         out,
-        "merge of two replicas with {} concurrent edits each: {:.3} s ({:.0} changes/s), converged: {}",
+        "merge of two replicas with {} concurrent edits each: {} s ({} changes/s), converged: {}",
         report.updates / 2,
-        report.merge_s,
-        report.merge_changes_s,
+        sig3(report.merge_s),
+        sig3(report.merge_changes_s),
         report.converged
     );
     Ok(out)
@@ -244,9 +258,8 @@ mod tests {
             updates: 1,
             batch: 0,
             seed: 1,
-            json: false,
         })
-        .run()
+        .run(false)
         .unwrap_err();
         assert_eq!(unidb_common::Error::from(bad).kind(), ErrorKind::Validation);
         let decode = SyncCliError::from(unidb_syncdb::SyncError::Decode {

@@ -1,53 +1,85 @@
 //! `unidb vector`: the vector database's commands. The benchmark itself is
-//! `unidb_vectordb::bench`; this module holds its command-line arguments.
+//! `unidb_vectordb::bench`; this module holds its command-line arguments
+//! and prints its rows, as a table or (with `--json`) one JSON object per
+//! line, with a progress bar per stage on a terminal.
 
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use unidb_vectordb::bench::{run_with_progress, BenchOptions, ProgressFn};
+use unidb_vectordb::bench::{run_with, BenchOptions, BenchRow, Callbacks};
 use unidb_vectordb::{Result, Storage};
+
+use crate::at_least_one;
+use crate::output::{emit, progress_enabled, sig3, StageBars};
 
 /// The `unidb vector` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum VectorCommand {
-    /// Build an index over base vectors and print recall@10, QPS and build
-    /// time per search setting, one JSON object per line.
+    /// Build an index over base vectors and report recall@10, QPS and build
+    /// time per search setting: a table, or one JSON object per line with
+    /// `--json`.
     Bench(VectorBenchArgs),
 }
 
 impl VectorCommand {
-    /// Runs the subcommand, writing its report to `out`.
+    /// Runs the subcommand, printing each row to standard output as it is
+    /// measured (a table, or JSON lines with `json`), with progress bars on
+    /// standard error when it is a terminal and `json` is off.
     ///
     /// # Errors
-    /// As `unidb_vectordb::bench::run`.
-    pub fn run(&self, out: &mut dyn Write) -> Result<()> {
-        self.run_with_progress(out, &|_, _, _| {})
-    }
-
-    /// [`run`](Self::run), reporting the index build's progress to
-    /// `progress` ([`progress_bar`] draws it).
-    ///
-    /// # Errors
-    /// As `unidb_vectordb::bench::run`.
-    pub fn run_with_progress(&self, out: &mut dyn Write, progress: ProgressFn<'_>) -> Result<()> {
+    /// As `unidb_vectordb::bench::run`; a failed write to standard output
+    /// stops the run and is returned as `VectorError::Io`.
+    pub fn run(&self, json: bool) -> Result<Vec<BenchRow>> {
         match self {
             VectorCommand::Bench(args) => {
-                run_with_progress(&BenchOptions::from(args.clone()), out, progress).map(|_| ())
+                let bars = StageBars::new(progress_enabled(json));
+                let mut header = !json;
+                let callbacks = Callbacks::new()
+                    .on_progress(|p| bars.update(p.stage.label(), p.done as u64, p.total as u64))
+                    .on_row(|row| {
+                        let mut text = String::new();
+                        if std::mem::take(&mut header) {
+                            text.push_str(&table_header());
+                        }
+                        text.push_str(&format_row(row, json));
+                        bars.suspend(|| emit(&text))
+                    });
+                run_with(&BenchOptions::from(args.clone()), callbacks)
             }
         }
     }
 }
 
-/// Draws `label [#####     ] done/total (pct%)` on standard error, on one
-/// line redrawn in place: the bar `unidb vector bench` shows on a terminal
-/// (the library only reports progress).
-pub fn progress_bar(label: &str, done: usize, total: usize) {
-    let pct = (done * 100 / total.max(1)).min(100);
-    let bar = "#".repeat(pct / 4) + &" ".repeat(25 - pct / 4);
-    eprint!("\r{label} [{bar}] {done}/{total} ({pct}%)");
-    if done >= total {
-        eprintln!();
+/// The header of the human table of `unidb vector bench`.
+pub fn table_header() -> String {
+    format!(
+        "{:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}\n",
+        "index", "storage", "ef", "nprobe", "recall@10", "qps", "build s", "vec bytes", "threads"
+    )
+}
+
+/// One row: a line of the human table (figures to 3 significant digits),
+/// or its JSON object and a line break.
+pub fn format_row(row: &BenchRow, json: bool) -> String {
+    if json {
+        return format!("{}\n", row.to_json());
     }
+    let opt = |v: Option<usize>| v.map_or("-".to_owned(), |v| v.to_string());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        row.index,
+        row.storage.name(),
+        opt(row.ef),
+        opt(row.nprobe),
+        sig3(row.recall_at_10),
+        sig3(row.qps),
+        sig3(row.build_s),
+        sig3(row.vector_bytes),
+        row.threads
+    );
+    out
 }
 
 /// The arguments of `unidb vector bench`: the fields of [`BenchOptions`],
@@ -75,29 +107,40 @@ pub struct VectorBenchArgs {
     #[arg(long, default_value_t = BenchOptions::default().storage)]
     pub storage: Storage,
     /// HNSW M.
-    #[arg(long, default_value_t = BenchOptions::default().m)]
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().m)]
     pub m: usize,
     /// HNSW ef_construction.
-    #[arg(long, default_value_t = BenchOptions::default().ef_construction)]
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().ef_construction)]
     pub ef_construction: usize,
-    /// HNSW ef values to measure.
-    #[arg(long, value_delimiter = ',', default_values_t = BenchOptions::default().ef)]
+    /// HNSW ef values to measure, separated by commas or spaces
+    /// (`--ef 10,20,40` or `--ef 10 20 40`).
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_parser = at_least_one::<usize>, default_values_t = BenchOptions::default().ef)]
     pub ef: Vec<usize>,
     /// IVF number of lists.
-    #[arg(long, default_value_t = BenchOptions::default().nlist)]
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().nlist)]
     pub nlist: usize,
-    /// IVF nprobe values to measure.
-    #[arg(long, value_delimiter = ',', default_values_t = BenchOptions::default().nprobe)]
+    /// IVF nprobe values to measure, separated by commas or spaces
+    /// (`--nprobe 1,2,4` or `--nprobe 1 2 4`).
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_parser = at_least_one::<usize>, default_values_t = BenchOptions::default().nprobe)]
     pub nprobe: Vec<usize>,
     /// Threads for build and queries (1: serial build, one query at a time).
-    #[arg(long, default_value_t = BenchOptions::default().threads)]
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().threads)]
     pub threads: usize,
     /// Neighbours per query (recall is measured at 10, or k if smaller).
-    #[arg(long, default_value_t = BenchOptions::default().k)]
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().k)]
     pub k: usize,
     /// Seed for the index and for generated data.
     #[arg(long, default_value_t = BenchOptions::default().seed)]
     pub seed: u64,
+    /// Generated data (without --base): base vectors.
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().rows)]
+    pub rows: usize,
+    /// Generated data (without --query): query vectors.
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().queries)]
+    pub queries: usize,
+    /// Generated data (without --base): dimension.
+    #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().dim)]
+    pub dim: usize,
 }
 
 impl From<VectorBenchArgs> for BenchOptions {
@@ -119,6 +162,9 @@ impl From<VectorBenchArgs> for BenchOptions {
             threads,
             k,
             seed,
+            rows,
+            queries,
+            dim,
         } = args;
         BenchOptions {
             base,
@@ -135,6 +181,9 @@ impl From<VectorBenchArgs> for BenchOptions {
             threads,
             k,
             seed,
+            rows,
+            queries,
+            dim,
         }
     }
 }

@@ -135,6 +135,7 @@ fn vector_bench_reads_files_and_reports_recall() {
             .position(|a| *a == "--storage")
             .map_or("f32", |i| extra[i + 1]);
         let mut args = vec![
+            "--json",
             "vector",
             "bench",
             "--base",

@@ -1,8 +1,9 @@
 //! The benchmark behind `unidb vector bench`: build an index over base
-//! vectors, run queries at several search settings, print one JSON object
-//! per setting. The command-line arguments live in the `unidb-cli` crate.
+//! vectors, run queries at several search settings, measure recall and
+//! speed per setting. The library prints nothing: [`run_with`] reports
+//! progress and each row through [`Callbacks`]; the command-line arguments
+//! and the output live in the `unidb-cli` crate.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -53,6 +54,12 @@ pub struct BenchOptions {
     pub k: usize,
     /// Seed for the index and for generated data.
     pub seed: u64,
+    /// Generated data: base vectors (without `base`).
+    pub rows: usize,
+    /// Generated data: query vectors (without `query`).
+    pub queries: usize,
+    /// Generated data: dimension (without `base`).
+    pub dim: usize,
 }
 
 impl Default for BenchOptions {
@@ -75,16 +82,60 @@ impl Default for BenchOptions {
             threads: 1,
             k: 10,
             seed: 42,
+            rows: 10_000,
+            queries: 200,
+            dim: 64,
         }
     }
 }
 
-/// One measured setting.
-#[derive(Debug, Clone, PartialEq)]
+impl BenchOptions {
+    /// Checks every option a run relies on: the counts and sizes (`m`,
+    /// `ef_construction`, each `ef`, `nlist`, each `nprobe`, `threads`, `k`,
+    /// `rows`, `queries`, `dim`) must be at least 1, and the `ef` and
+    /// `nprobe` lists of the index measured must not be empty.
+    ///
+    /// # Errors
+    /// [`VectorError::InvalidConfig`] naming the first option that is not.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &str, v: usize| {
+            if v == 0 {
+                Err(VectorError::InvalidConfig(format!(
+                    "bench option {name} must be at least 1, got 0"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let list = |name: &str, v: &[usize]| {
+            if v.is_empty() {
+                return Err(VectorError::InvalidConfig(format!(
+                    "bench option {name} needs at least one value"
+                )));
+            }
+            v.iter().try_for_each(|&x| positive(name, x))
+        };
+        positive("m", self.m)?;
+        positive("ef_construction", self.ef_construction)?;
+        positive("nlist", self.nlist)?;
+        positive("threads", self.threads)?;
+        positive("k", self.k)?;
+        positive("rows", self.rows)?;
+        positive("queries", self.queries)?;
+        positive("dim", self.dim)?;
+        list("ef", &self.ef)?;
+        list("nprobe", &self.nprobe)
+    }
+}
+
+/// One measured setting; [`serde::Serialize`] gives the JSON object
+/// `unidb vector bench --json` prints per line.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BenchRow {
     /// Index name.
     pub index: String,
     /// Vector storage (`f32`, `f16`, `i8`).
+    #[serde(serialize_with = "storage_name")]
     pub storage: Storage,
     /// Bytes of stored vector data per vector (indexes not included).
     pub vector_bytes: f64,
@@ -103,22 +154,15 @@ pub struct BenchRow {
     pub threads: usize,
 }
 
+/// Writes a [`Storage`] as its name (`"f32"`, `"f16"`, `"i8"`).
+fn storage_name<S: serde::Serializer>(storage: &Storage, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(storage.name())
+}
+
 impl BenchRow {
-    /// The row as one JSON object.
+    /// The row as one JSON object (no line break).
     pub fn to_json(&self) -> String {
-        let opt = |v: Option<usize>| v.map_or("null".to_owned(), |v| v.to_string());
-        format!(
-            "{{\"index\":{},\"storage\":\"{}\",\"vector_bytes\":{:.1},\"ef\":{},\"nprobe\":{},\"recall_at_10\":{:.4},\"qps\":{:.0},\"build_s\":{:.3},\"threads\":{}}}",
-            serde_json::Value::from(self.index.as_str()),
-            self.storage,
-            self.vector_bytes,
-            opt(self.ef),
-            opt(self.nprobe),
-            self.recall_at_10,
-            self.qps,
-            self.build_s,
-            self.threads
-        )
+        serde_json::to_string(self).expect("a row of numbers and names always serialises")
     }
 }
 
@@ -140,7 +184,7 @@ fn load(opts: &BenchOptions) -> Result<Loaded> {
             Ok((base, query, gt))
         }
         (None, None) => {
-            let (n, nq, dim) = (10_000, 200, 64);
+            let (n, nq, dim) = (opts.rows, opts.queries, opts.dim);
             let all = clustered(n + nq, dim, 64, 0.15, opts.seed);
             let base = Matrix {
                 data: all[..n * dim].to_vec(),
@@ -160,58 +204,125 @@ fn load(opts: &BenchOptions) -> Result<Loaded> {
     }
 }
 
-/// Receives build progress: `(what, done, total)`, e.g. `("building
-/// hnsw", 5000, 10000)`, from the building threads.
-pub type ProgressFn<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
-
-struct Progress<'a> {
-    total: usize,
-    label: String,
-    report: ProgressFn<'a>,
+/// The part of a run a [`Progress`] report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Inserting the base vectors into the collection (counted in vectors).
+    Insert,
+    /// Computing the exact neighbours of the queries, when no ground truth
+    /// file is given (counted in queries).
+    GroundTruth,
+    /// Building the index (counted in vectors linked).
+    Build,
+    /// Measuring the search settings (counted in settings).
+    Search,
 }
 
-impl Progress<'_> {
-    fn tick(&self, done: usize) {
-        (self.report)(&self.label, done, self.total);
+impl Stage {
+    /// A short label, e.g. `"building index"`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Insert => "inserting",
+            Stage::GroundTruth => "exact neighbours",
+            Stage::Build => "building index",
+            Stage::Search => "searching",
+        }
     }
 }
 
-/// Runs the benchmark, writing one JSON line per setting to `out`, and
-/// returns the rows.
-///
-/// # Errors
-/// Bad files or options.
-pub fn run(opts: &BenchOptions, out: &mut dyn Write) -> Result<Vec<BenchRow>> {
-    run_with_progress(opts, out, &|_, _, _| {})
+/// How far a run has come: `done` of `total` units of `stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being done.
+    pub stage: Stage,
+    /// Units done so far.
+    pub done: usize,
+    /// Units in the stage.
+    pub total: usize,
 }
 
-/// [`run`], reporting the index build's progress to `progress` (the
-/// library prints nothing; the `unidb` tool draws a bar from it).
+/// What a run reports while it goes: progress (from any thread, the
+/// index-building ones included) and each measured row as soon as it is
+/// measured. The library prints nothing; the `unidb` tool draws progress
+/// bars and prints rows from these. [`Default`] ignores both.
+#[allow(clippy::type_complexity)]
+pub struct Callbacks<'a> {
+    progress: Box<dyn Fn(Progress) + Sync + 'a>,
+    row: Box<dyn FnMut(&BenchRow) -> std::io::Result<()> + 'a>,
+}
+
+impl Default for Callbacks<'_> {
+    fn default() -> Self {
+        Callbacks {
+            progress: Box::new(|_| {}),
+            row: Box::new(|_| Ok(())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Callbacks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Callbacks<'a> {
+    /// Callbacks that ignore everything (as [`Default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls `f` with progress reports, now and then, from any thread.
+    pub fn on_progress(mut self, f: impl Fn(Progress) + Sync + 'a) -> Self {
+        self.progress = Box::new(f);
+        self
+    }
+
+    /// Calls `f` with each row as soon as it is measured. An error from
+    /// `f` (such as a closed output) stops the run, which returns it as
+    /// [`VectorError::Io`].
+    pub fn on_row(mut self, f: impl FnMut(&BenchRow) -> std::io::Result<()> + 'a) -> Self {
+        self.row = Box::new(f);
+        self
+    }
+
+    fn progress(&self, stage: Stage, done: usize, total: usize) {
+        (self.progress)(Progress { stage, done, total });
+    }
+}
+
+/// Runs the benchmark and returns one row per search setting.
 ///
 /// # Errors
-/// As [`run`].
-pub fn run_with_progress(
-    opts: &BenchOptions,
-    out: &mut dyn Write,
-    progress: ProgressFn<'_>,
-) -> Result<Vec<BenchRow>> {
-    let threads = opts.threads.max(1);
+/// Bad files or options (see [`BenchOptions::validate`]).
+pub fn run(opts: &BenchOptions) -> Result<Vec<BenchRow>> {
+    run_with(opts, Callbacks::default())
+}
+
+/// [`run`], reporting progress and each row through `callbacks` as it
+/// goes.
+///
+/// # Errors
+/// As [`run`], and the error of the row callback, which stops the run.
+pub fn run_with(opts: &BenchOptions, mut callbacks: Callbacks<'_>) -> Result<Vec<BenchRow>> {
+    opts.validate()?;
+    let threads = opts.threads;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| VectorError::InvalidConfig(format!("thread pool: {e}")))?;
-    run_in_pool(opts, threads, &pool, out, progress)
+    run_in_pool(opts, threads, &pool, &mut callbacks)
 }
 
 fn run_in_pool(
     opts: &BenchOptions,
     threads: usize,
     pool: &rayon::ThreadPool,
-    out: &mut dyn Write,
-    report: ProgressFn<'_>,
+    callbacks: &mut Callbacks<'_>,
 ) -> Result<Vec<BenchRow>> {
     let (base, query, gt) = load(opts)?;
-    let fill = |storage: Storage| -> Result<Collection> {
+    let fill = |storage: Storage, report: bool| -> Result<Collection> {
         let config = CollectionConfig::new(base.dim, &opts.metric).with_storage(storage);
         let mut coll = Collection::new(config)?;
         if storage == Storage::I8 {
@@ -219,11 +330,14 @@ fn run_in_pool(
         }
         for i in 0..base.rows {
             coll.insert(i as u64, base.row(i), None)?;
+            if report && ((i + 1).is_multiple_of(4096) || i + 1 == base.rows) {
+                callbacks.progress(Stage::Insert, i + 1, base.rows);
+            }
         }
         Ok(coll)
     };
-    let mut coll = fill(opts.storage)?;
-    let k = opts.k.max(1);
+    let mut coll = fill(opts.storage, true)?;
+    let k = opts.k;
     let at = k.min(10);
     let truth: Vec<Vec<u32>> = match &gt {
         Some(g) => {
@@ -238,28 +352,41 @@ fn run_in_pool(
                 .collect()
         }
         // Exact neighbours of the f32 vectors, whatever the storage.
-        None => match opts.storage {
-            Storage::F32 => coll.search_exact_batch(&query.data, at, None)?,
-            _ => fill(Storage::F32)?.search_exact_batch(&query.data, at, None)?,
-        }
-        .into_iter()
-        .map(|hits| {
-            hits.into_iter()
-                .map(|h| match h.id {
-                    crate::Id::Num(n) => n as u32,
-                    crate::Id::Str(_) => u32::MAX,
+        None => {
+            callbacks.progress(Stage::GroundTruth, 0, query.rows);
+            let exact = match opts.storage {
+                Storage::F32 => coll.search_exact_batch(&query.data, at, None)?,
+                _ => fill(Storage::F32, false)?.search_exact_batch(&query.data, at, None)?,
+            };
+            callbacks.progress(Stage::GroundTruth, query.rows, query.rows);
+            exact
+                .into_iter()
+                .map(|hits| {
+                    hits.into_iter()
+                        .map(|h| match h.id {
+                            crate::Id::Num(n) => n as u32,
+                            crate::Id::Str(_) => u32::MAX,
+                        })
+                        .collect()
                 })
                 .collect()
-        })
-        .collect(),
+        }
     };
-    let progress = Progress {
-        total: coll.len(),
-        label: format!("building {}", opts.index),
-        report,
-    };
+    let total = coll.len();
+    callbacks.progress(Stage::Build, 0, total);
     let started = Instant::now();
-    let index = pool.install(|| build_index(opts, threads, &coll, &progress))?;
+    let index = {
+        let report = &*callbacks.progress;
+        let progress = |done| {
+            report(Progress {
+                stage: Stage::Build,
+                done,
+                total,
+            })
+        };
+        pool.install(|| build_index(opts, threads, &coll, &progress))?
+    };
+    callbacks.progress(Stage::Build, total, total);
     let build_s = started.elapsed().as_secs_f64();
     let kind = index.kind();
     coll.attach_built_index("bench", index);
@@ -269,7 +396,8 @@ fn run_in_pool(
         _ => vec![(None, None)],
     };
     let mut rows = Vec::new();
-    for (ef, nprobe) in settings {
+    callbacks.progress(Stage::Search, 0, settings.len());
+    for (done, &(ef, nprobe)) in settings.iter().enumerate() {
         let (hnsw, ivf) = (HnswSearch { ef }, IvfSearch { nprobe });
         let o = SearchOptions {
             index: Some("bench"),
@@ -333,9 +461,10 @@ fn run_in_pool(
             build_s,
             threads,
         };
-        writeln!(out, "{}", row.to_json())
-            .map_err(|e| VectorError::io(std::path::Path::new("<stdout>"), e))?;
+        (callbacks.row)(&row)
+            .map_err(|e| VectorError::io(std::path::Path::new("<bench output>"), e))?;
         rows.push(row);
+        callbacks.progress(Stage::Search, done + 1, settings.len());
     }
     Ok(rows)
 }
@@ -344,7 +473,7 @@ fn build_index(
     opts: &BenchOptions,
     threads: usize,
     coll: &Collection,
-    progress: &Progress<'_>,
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Box<dyn VectorIndex>> {
     Ok(match opts.index.to_ascii_lowercase().as_str() {
         "hnsw" => {
@@ -355,7 +484,7 @@ fn build_index(
                 parallel: threads > 1,
                 ..HnswConfig::default()
             })?;
-            h.build_with_progress(&coll.data(), &|d| progress.tick(d))?;
+            h.build_with_progress(&coll.data(), progress)?;
             Box::new(h)
         }
         other => {

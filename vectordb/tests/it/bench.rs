@@ -1,41 +1,155 @@
 //! `unidb vector bench` on generated data.
 
+use std::sync::Mutex;
+
+use unidb_vectordb::bench::{run, run_with, BenchOptions, Callbacks, Stage};
 use unidb_vectordb::*;
 
 // ---------- bench ----------
 
 #[test]
-fn bench_prints_json_lines_on_generated_data() {
+fn bench_rows_serialise_to_json_on_generated_data() {
     for storage in [Storage::F32, Storage::I8] {
-        let opts = bench::BenchOptions {
+        let opts = BenchOptions {
             index: "ivf".into(),
             nprobe: vec![8],
             storage,
-            ..bench::BenchOptions::default()
+            ..BenchOptions::default()
         };
-        let mut out = Vec::new();
-        let rows = bench::run(&opts, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let rows = run(&opts).unwrap();
+        assert_eq!(rows.len(), 1);
+        let line: serde_json::Value = serde_json::from_str(&rows[0].to_json()).unwrap();
         for key in [
             "index",
             "storage",
             "vector_bytes",
             "ef",
+            "nprobe",
             "recall_at_10",
             "qps",
             "build_s",
             "threads",
         ] {
-            assert!(line.get(key).is_some(), "{key} in {text}");
+            assert!(line.get(key).is_some(), "{key} in {line}");
         }
         assert_eq!(line["index"], "ivf");
         assert_eq!(line["storage"], storage.name());
+        assert_eq!(line["ef"], serde_json::Value::Null);
+        assert_eq!(line["nprobe"], 8);
+        assert_eq!(line["recall_at_10"], rows[0].recall_at_10);
         // Generated data has dimension 64.
         assert_eq!(
             line["vector_bytes"],
             64.0 * storage.bytes_per_value() as f64
         );
         assert!(rows[0].recall_at_10 > 0.5);
+    }
+}
+
+/// The generated data follows `rows`, `queries` and `dim`; each row reaches
+/// the row callback as it is measured, in order, and progress covers every
+/// stage up to its total.
+#[test]
+fn callbacks_see_every_row_and_the_progress_of_each_stage() {
+    let opts = BenchOptions {
+        rows: 1500,
+        queries: 20,
+        dim: 12,
+        ef: vec![4, 32],
+        ..BenchOptions::default()
+    };
+    let seen = Mutex::new(Vec::new());
+    let mut printed = Vec::new();
+    let rows = run_with(
+        &opts,
+        Callbacks::new()
+            .on_progress(|p| seen.lock().unwrap().push(p))
+            .on_row(|r| {
+                printed.push(r.clone());
+                Ok(())
+            }),
+    )
+    .unwrap();
+    assert_eq!(printed, rows);
+    assert_eq!(
+        rows.iter().map(|r| r.ef).collect::<Vec<_>>(),
+        [Some(4), Some(32)]
+    );
+    // 12 f32 values per vector.
+    assert_eq!(rows[0].vector_bytes, 48.0);
+    let seen = seen.into_inner().unwrap();
+    for (stage, total) in [
+        (Stage::Insert, 1500),
+        (Stage::GroundTruth, 20),
+        (Stage::Build, 1500),
+        (Stage::Search, 2),
+    ] {
+        let of: Vec<_> = seen.iter().filter(|p| p.stage == stage).collect();
+        assert!(!of.is_empty(), "{stage:?}: {seen:?}");
+        assert!(of.iter().all(|p| p.total == total && p.done <= total));
+        assert_eq!(of.last().unwrap().done, total, "{stage:?}");
+    }
+}
+
+/// An error from the row callback stops the run at that row.
+#[test]
+fn a_row_callback_error_stops_the_run() {
+    let opts = BenchOptions {
+        rows: 300,
+        queries: 5,
+        dim: 8,
+        ef: vec![10, 20, 40],
+        ..BenchOptions::default()
+    };
+    let mut calls = 0;
+    let err = run_with(
+        &opts,
+        Callbacks::new().on_row(|_| {
+            calls += 1;
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(calls, 1);
+    match err {
+        VectorError::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::BrokenPipe)
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// Zero counts and empty lists are refused by the library, naming the
+/// option, before anything runs.
+#[test]
+fn zero_counts_are_refused_naming_the_option() {
+    type Set = fn(&mut BenchOptions);
+    let cases: [(&str, Set); 12] = [
+        ("m", |o| o.m = 0),
+        ("ef_construction", |o| o.ef_construction = 0),
+        ("nlist", |o| o.nlist = 0),
+        ("threads", |o| o.threads = 0),
+        ("k", |o| o.k = 0),
+        ("rows", |o| o.rows = 0),
+        ("queries", |o| o.queries = 0),
+        ("dim", |o| o.dim = 0),
+        ("ef", |o| o.ef = vec![10, 0]),
+        ("ef", |o| o.ef.clear()),
+        ("nprobe", |o| o.nprobe = vec![0]),
+        ("nprobe", |o| o.nprobe.clear()),
+    ];
+    assert!(BenchOptions::default().validate().is_ok());
+    for (name, set) in cases {
+        let mut opts = BenchOptions::default();
+        set(&mut opts);
+        let err = run(&opts).unwrap_err();
+        assert!(
+            matches!(&err, VectorError::InvalidConfig(m) if m.contains(&format!("option {name} "))),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            unidb_common::Error::from(err).kind(),
+            unidb_common::ErrorKind::Configuration
+        );
     }
 }
