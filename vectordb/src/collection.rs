@@ -478,10 +478,7 @@ impl Collection {
         let dim = self.config.dim;
         let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
         let symmetric = symmetric_for(self.metric);
-        let mut joined = Vec::with_capacity(stored.len() + extra.len());
-        joined.extend_from_slice(stored);
-        joined.extend_from_slice(extra);
-        let q = Quantizer::train(&joined, dim, symmetric).ok_or_else(|| {
+        let q = Quantizer::train_parts(&[stored, extra], dim, symmetric).ok_or_else(|| {
             VectorError::InvalidConfig("the i8 quantizer needs a finite value to train on".into())
         })?;
         // Every stored value is inside the trained range: nothing clamps.

@@ -233,12 +233,17 @@ impl Quantizer {
     /// gets `[0, 0]`; see [`Quantizer::for_ranges`]). `None` when no value
     /// is finite or `dim` is 0.
     pub fn train(values: &[f32], dim: usize, symmetric: bool) -> Option<Quantizer> {
+        Quantizer::train_parts(&[values], dim, symmetric)
+    }
+
+    /// [`Quantizer::train`] over several row-major parts at once (no copy).
+    pub(crate) fn train_parts(parts: &[&[f32]], dim: usize, symmetric: bool) -> Option<Quantizer> {
         if dim == 0 {
             return None;
         }
         let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); dim];
         let mut any = false;
-        for row in values.chunks(dim) {
+        for row in parts.iter().flat_map(|p| p.chunks(dim)) {
             for (r, &v) in ranges.iter_mut().zip(row) {
                 if v.is_finite() {
                     any = true;
