@@ -714,6 +714,11 @@ pub struct WorkloadReport {
     pub encode_us_per_batch: f64,
     /// The median of the same timings.
     pub encode_us_per_batch_median: f64,
+    /// Mean microseconds per batch for the same batches encoded inside a
+    /// [`with_codecs`](unidb_codec::with_codecs) scope of the built-in
+    /// codecs, as a session encodes for a peer that declared its codecs
+    /// (timed interleaved with the unscoped encodings).
+    pub encode_us_per_batch_scoped: f64,
     /// Batches timed.
     pub encode_batches: usize,
     /// Bytes of those encoded batches per change.
@@ -741,6 +746,11 @@ pub struct BatchEncodeReport {
     pub mean_us: f64,
     /// Median microseconds per batch.
     pub median_us: f64,
+    /// Mean microseconds per batch encoded by a second encoder inside a
+    /// [`with_codecs`](unidb_codec::with_codecs) scope of the built-in
+    /// codecs (what a session negotiating with its peer does), each
+    /// batch timed right after its unscoped encoding.
+    pub scoped_mean_us: f64,
     /// Batches timed.
     pub batches: usize,
     /// Encoded bytes per change.
@@ -758,20 +768,27 @@ pub struct BatchEncodeReport {
 pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
     use crate::columnar::{encode_changes, DEFAULT_EFFORT};
     use std::time::Instant;
+    use unidb_codec::{with_codecs, CodecSet};
     let chunks: Vec<&[Change]> = changes.chunks(ENCODE_BATCH).collect();
     let step = chunks.len().div_ceil(ENCODE_TIMED).max(1);
     let picked: Vec<&[Change]> = chunks.iter().step_by(step).copied().collect();
-    let mut enc = BatchEncoder::new();
+    let builtin = CodecSet::builtin();
+    let (mut enc, mut scoped) = (BatchEncoder::new(), BatchEncoder::new());
     for c in &picked {
         std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
+        std::hint::black_box(with_codecs(&builtin, || scoped.encode(c, DEFAULT_EFFORT)));
     }
     let mut times = Vec::with_capacity(picked.len());
+    let mut scoped_total = 0.0;
     let mut sizes = Vec::with_capacity(picked.len());
     for c in &picked {
         let start = Instant::now();
         let bytes = std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
         times.push(start.elapsed().as_secs_f64() * 1e6);
         sizes.push(bytes.len());
+        let start = Instant::now();
+        std::hint::black_box(with_codecs(&builtin, || scoped.encode(c, DEFAULT_EFFORT)));
+        scoped_total += start.elapsed().as_secs_f64() * 1e6;
     }
     let n = picked.len();
     let mean_us = if n > 0 {
@@ -779,6 +796,7 @@ pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
     } else {
         0.0
     };
+    let scoped_mean_us = if n > 0 { scoped_total / n as f64 } else { 0.0 };
     times.sort_by(f64::total_cmp);
     let median_us = match n {
         0 => 0.0,
@@ -796,6 +814,7 @@ pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
     BatchEncodeReport {
         mean_us,
         median_us,
+        scoped_mean_us,
         batches: n,
         bytes_per_change: if changes_timed > 0 {
             total as f64 / changes_timed as f64
@@ -890,6 +909,7 @@ pub fn row_workload(
         converged,
         encode_us_per_batch: encode.mean_us,
         encode_us_per_batch_median: encode.median_us,
+        encode_us_per_batch_scoped: encode.scoped_mean_us,
         encode_batches: encode.batches,
         encode_bytes_per_change: encode.bytes_per_change,
         encode_bytes_vs_search: encode.bytes_vs_search,
