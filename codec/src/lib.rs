@@ -11,8 +11,11 @@
 //! [`decode_column`] needs no out-of-band state; an unknown name is a
 //! [`CodecError::UnknownCodec`] listing the known ones. Codecs are plugins
 //! of `unidb-registry` (kind `"codec"`): a user crate registers its own with
-//! [`unidb_registry::submit!`] or [`Registry::register`](unidb_registry::Registry::register),
-//! and it takes part in the selection.
+//! [`register_codec!`], [`unidb_registry::submit!`] or
+//! [`Registry::register`](unidb_registry::Registry::register), and it takes
+//! part in the selection. A reader needs every codec an encoding names
+//! ([`Encoded::codecs`]): a writer whose reader may lack some encodes
+//! inside [`with_codecs`], which limits the selection to a [`CodecSet`].
 //!
 //! ```
 //! use unidb_codec::{decode_column, encode_column, Column, ColumnKind, Effort, Values};
@@ -43,6 +46,7 @@ mod builtin;
 mod cache;
 pub mod io;
 mod select;
+mod set;
 mod text;
 
 use std::fmt;
@@ -55,7 +59,11 @@ use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError}
 pub use cache::{CacheStats, CascadeCache};
 pub use io::{Budget, Reader};
 pub use select::Cascade;
+pub use set::{current_codecs, with_codecs, CodecSet, BUILTIN_CODECS};
 pub use text::{decode_text_column, TextColumn};
+/// The plugin registry, re-exported so that a crate registering a codec
+/// ([`register_codec!`]) needs no dependency of its own on it.
+pub use unidb_registry;
 
 /// Most rows in one block.
 pub const BLOCK_VALUES: usize = 1 << 16;
@@ -447,6 +455,51 @@ impl Plugin for Codec {
 
 plugin_kind!(Codec, "codec");
 
+/// Registers a codec plugin statically from any crate (no dependency on
+/// `unidb-registry` or `inventory` needed):
+/// `register_codec!(name, description, accepts: [kinds], cost: Cost, encode: fn, decode: fn)`,
+/// the fields of [`Codec`].
+///
+/// A registered codec takes part in every selection, and its name is
+/// written into what it encodes: a reader needs it too. A writer whose
+/// reader may lack it encodes inside [`with_codecs`] (syncdb's sessions
+/// negotiate this with their peer).
+///
+/// ```
+/// use unidb_codec::{register_codec, Codec, Cost, DataKind, Values};
+/// use unidb_codec::unidb_registry::PluginKind;
+///
+/// // Columns that are all zero: nothing but the name is stored.
+/// register_codec!(
+///     "doc-zeros-macro",
+///     "all-zero integers",
+///     accepts: &[DataKind::Int],
+///     cost: Cost::Fast,
+///     encode: |v, _, _| Ok(matches!(v, Values::Int(x) if x.iter().all(|&x| x == 0))),
+///     decode: |_, _, count, _| Ok(Values::Int(vec![0; count])),
+/// );
+///
+/// assert!(Codec::registry().get("doc-zeros-macro").is_ok());
+/// ```
+#[macro_export]
+macro_rules! register_codec {
+    (
+        $name:expr, $description:expr,
+        accepts: $accepts:expr,
+        cost: $cost:expr,
+        encode: $encode:expr,
+        decode: $decode:expr $(,)?
+    ) => {
+        $crate::unidb_registry::submit!($crate::Codec {
+            info: $crate::unidb_registry::plugin_info!($name, $description),
+            accepts: $accepts,
+            cost: $cost,
+            encode: $encode,
+            decode: $decode,
+        });
+    };
+}
+
 impl Codec {
     /// Whether it encodes `kind`.
     pub fn accepts(&self, kind: DataKind) -> bool {
@@ -652,6 +705,11 @@ fn decode_node(
     let codec = Codec::registry()
         .get(name)
         .map_err(|source| CodecError::UnknownCodec { offset: at, source })?;
+    // Inside `with_codecs`, a codec outside the set is as unknown as one
+    // this process lacks.
+    if !set::admits(codec) {
+        return Err(current_codecs().refuse(name, at));
+    }
     if !codec.accepts(kind) {
         return Err(CodecError::WrongKind {
             codec: codec.info.name,
@@ -854,6 +912,9 @@ pub struct Encoded {
     pub bytes: Vec<u8>,
     /// Per block: the values' cascade, e.g. `"dict(front,for)"`.
     pub cascades: Vec<String>,
+    /// Every codec the encoding names (null masks, values and their child
+    /// streams), sorted, each once: what a reader needs to decode it.
+    pub codecs: Vec<&'static str>,
 }
 
 /// Encodes a column, choosing codecs per block automatically.
@@ -888,6 +949,7 @@ fn encode_column_by(
     let blocks = rows.div_ceil(BLOCK_VALUES);
     io::put_varint(&mut out, blocks as u64);
     let mut cascades = Vec::with_capacity(blocks);
+    let mut codecs = Vec::new();
     let mut next_value = 0usize;
     for b in 0..blocks {
         let start = b * BLOCK_VALUES;
@@ -897,7 +959,9 @@ fn encode_column_by(
             Some(mask) if mask[start..end].iter().any(|&x| !x) => {
                 out.push(1);
                 let m = Values::Bool(mask[start..end].to_vec());
-                select::encode_node(&m, effort.stages(), effort, None, &mut out)?;
+                let (mask_node, _) =
+                    select::encode_node(&m, effort.stages(), effort, None, &mut out)?;
+                mask_node.codec_names(&mut codecs);
                 mask[start..end].iter().filter(|&&x| x).count()
             }
             _ => {
@@ -916,14 +980,18 @@ fn encode_column_by(
             &sliced
         };
         let cascade = values_node(vals, effort.stages(), &mut out)?;
+        cascade.codec_names(&mut codecs);
         if describe {
             cascades.push(cascade.to_string());
         }
     }
     pad_to_budget(col, &mut out)?;
+    codecs.sort_unstable();
+    codecs.dedup();
     Ok(Encoded {
         bytes: out,
         cascades,
+        codecs,
     })
 }
 
@@ -1181,6 +1249,9 @@ pub fn encode_with(
     let c = Codec::registry()
         .get(codec)
         .map_err(|source| CodecError::UnknownCodec { offset: 0, source })?;
+    if !set::admits(c) {
+        return Err(current_codecs().refuse(codec, 0));
+    }
     if !c.accepts(values.kind()) {
         return Err(CodecError::WrongKind {
             codec: c.info.name,

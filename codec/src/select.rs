@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use unidb_registry::PluginKind;
 
+use super::set::{admits, current_codecs};
 use super::{Codec, CodecError, Cost, DataKind, Effort, EncodeCtx, Values};
 
 /// Values per sampled run.
@@ -150,6 +151,15 @@ impl Cascade {
     /// The cascades of the child streams, in the order they were written.
     pub fn children(&self) -> &[Cascade] {
         &self.children
+    }
+
+    /// Appends the name of every codec in the cascade (this node's and
+    /// its children's, in pre-order; repeats included).
+    pub fn codec_names(&self, out: &mut Vec<&'static str>) {
+        out.push(self.codec.info.name);
+        for c in &self.children {
+            c.codec_names(out);
+        }
     }
 
     fn leaf(codec: &'static Codec) -> Cascade {
@@ -322,8 +332,9 @@ pub(super) fn encode_tiny(
     out: &mut Vec<u8>,
 ) -> Result<(Cascade, Cost), CodecError> {
     let start = out.len();
-    let usable =
-        |c: Option<&'static Codec>| c.filter(|c| c.accepts(values.kind()) && effort.allows(c.cost));
+    let usable = |c: Option<&'static Codec>| {
+        c.filter(|c| c.accepts(values.kind()) && effort.allows(c.cost) && admits(c))
+    };
     let one = usable(one());
     if let (Values::Int(x), Some(fr)) = (values, usable(frame_of_reference())) {
         if let Some(mut best) = try_codec(fr, values, 1, effort, Vec::new(), out)? {
@@ -368,7 +379,7 @@ pub(super) fn replay(
         codec,
         mut children,
     } = cascade;
-    if !codec.accepts(values.kind()) || !effort.allows(codec.cost) {
+    if !codec.accepts(values.kind()) || !effort.allows(codec.cost) || !admits(codec) {
         return Ok(None);
     }
     children.reverse();
@@ -414,8 +425,10 @@ pub(super) fn encode_node(
     // One scratch buffer for the trials whose bytes are only measured.
     let mut scratch = Vec::new();
     let (lists, k, e) = candidates(values.kind(), effort);
+    // Only the codecs the reader decodes (see `with_codecs`).
+    let everything = current_codecs().is_all();
     for &codec in &lists.lists[k][e] {
-        if std::ptr::eq(codec, plain) {
+        if std::ptr::eq(codec, plain) || !(everything || admits(codec)) {
             continue;
         }
         let mut buf = Vec::new();

@@ -6,8 +6,16 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
 /// The type of a column.
+///
+/// Serialized (with the `serde` feature) as its [`name`](Self::name):
+/// `"i64"`, `"f64"`, `"text"`, `"bool"`, `"bytes"`, `"timestamp"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum ColumnType {
     /// 64-bit signed integer.
     I64,
@@ -74,7 +82,28 @@ impl fmt::Display for ColumnType {
 /// and for deterministic tie-breaks): first by variant in declaration order,
 /// then by content; floats use [`f64::total_cmp`], so `NaN` equals itself
 /// and `-0.0 < 0.0`. Equality agrees with that order.
+///
+/// Serialized (with the `serde` feature) losslessly, tagged by its type
+/// name as [`ColumnType`] is: `"null"`, `{"i64": 3}`, `{"f64": 0.5}`,
+/// `{"text": "milk"}`, `{"bool": true}`, `{"bytes": [1, 2]}`,
+/// `{"timestamp": 1700000000000}` (so an integer and a timestamp, or text
+/// and bytes, stay apart). JSON has no NaN or infinities: such floats
+/// do not round-trip through `serde_json`; finite ones do, bit for bit,
+/// with its `float_roundtrip` feature.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use unidb_common::value::Value;
+///
+/// let v = Value::from("milk");
+/// let json = serde_json::to_string(&v).unwrap();
+/// assert_eq!(json, r#"{"text":"milk"}"#);
+/// assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), v);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Value {
     /// No value (only in nullable columns).
     Null,

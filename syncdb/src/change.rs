@@ -10,6 +10,8 @@ use unidb_common::value::Value;
 
 /// What a change does to its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ChangeOp {
     /// Sets the row's causal length: odd creates (or re-creates) the row,
     /// even deletes it.
@@ -38,6 +40,7 @@ pub enum ChangeOp {
 /// Every change is identified by `(origin, seq)`: the replica that made it
 /// and that replica's sequence number (1, 2, 3, ... without gaps).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Change {
     /// The replica that made the change.
     pub origin: ReplicaId,
@@ -61,6 +64,8 @@ pub struct Change {
 /// This is the "what have I seen" summary exchanged in the handshake: a peer
 /// sends exactly the changes with `seq > vv[origin]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct VersionVector {
     entries: BTreeMap<ReplicaId, u64>,
 }

@@ -50,6 +50,34 @@ pub enum SyncError {
         /// The column.
         column: String,
     },
+    /// A typed read ([`Row::get`](crate::Row::get)) of a column the row
+    /// does not have.
+    #[error("row has no column {column:?}; it has {}", columns.join(", "))]
+    NoSuchColumn {
+        /// The column asked for.
+        column: String,
+        /// The row's columns.
+        columns: Vec<String>,
+    },
+    /// A typed read of a cell that holds another type.
+    #[error("column {column:?} holds {found}, not {expected}")]
+    WrongValueType {
+        /// The column.
+        column: String,
+        /// The type asked for (`"i64"`, `"text"`, ...).
+        expected: &'static str,
+        /// The type of the value it holds.
+        found: &'static str,
+    },
+    /// A typed read of a null cell as a type without null (read it as an
+    /// `Option`).
+    #[error("column {column:?} is null; read it as Option<{expected}>")]
+    NullValue {
+        /// The column.
+        column: String,
+        /// The type asked for.
+        expected: &'static str,
+    },
     /// An insert without a value for a column that is neither nullable nor defaulted.
     #[error(
         "insert into {table:?} lacks column {column:?}, which has no default and is not nullable"
@@ -147,6 +175,22 @@ pub enum SyncError {
         /// What is wrong.
         reason: String,
     },
+    /// Encoded data (a sync message, a snapshot) names a codec this process
+    /// lacks, or one outside the set a session declared it decodes.
+    /// Nothing was applied or opened: register the codec, or have the
+    /// writer encode without it (sessions negotiate this with their peer).
+    #[error("{what} at byte {offset} needs codec {codec:?}, which this process does not decode (it decodes: {})", known.join(", "))]
+    MissingCodec {
+        /// What needs it: `"sync message"` or `"snapshot"`.
+        what: &'static str,
+        /// The codec's name.
+        codec: String,
+        /// Where the need was found (the codec's name in the data, or the
+        /// snapshot's list of codecs).
+        offset: usize,
+        /// The codecs this process decodes there.
+        known: Vec<String>,
+    },
     /// A decoded change that is inconsistent (e.g. a column write on a
     /// deleted row life). Nothing was applied.
     #[error("invalid change from replica {origin} seq {seq}: {reason}")]
@@ -193,16 +237,20 @@ impl SyncError {
     /// fit the protocol, [`Validation`](ErrorKind::Validation); a row that
     /// exists, a newer or diverging schema
     /// [`Conflict`](ErrorKind::Conflict); undecodable or inconsistent data
-    /// [`CorruptData`](ErrorKind::CorruptData); clock errors the clock's
+    /// [`CorruptData`](ErrorKind::CorruptData); data that needs a codec this
+    /// process lacks [`Unsupported`](ErrorKind::Unsupported); clock errors the clock's
     /// kind; a failed file operation its I/O error's kind
     /// ([`ErrorKind::of_io`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
             SyncError::UnknownTable { .. }
             | SyncError::UnknownColumn { .. }
-            | SyncError::RowNotFound { .. } => ErrorKind::NotFound,
+            | SyncError::RowNotFound { .. }
+            | SyncError::NoSuchColumn { .. } => ErrorKind::NotFound,
             SyncError::UnknownResolver { source, .. } => source.kind(),
             SyncError::TypeMismatch { .. }
+            | SyncError::WrongValueType { .. }
+            | SyncError::NullValue { .. }
             | SyncError::NullNotAllowed { .. }
             | SyncError::MissingColumn { .. }
             | SyncError::PrimaryKeyUpdate { .. }
@@ -216,6 +264,7 @@ impl SyncError {
                 unidb_common::Error::from(source.clone()).kind()
             }
             SyncError::Decode { .. } | SyncError::InvalidChange { .. } => ErrorKind::CorruptData,
+            SyncError::MissingCodec { .. } => ErrorKind::Unsupported,
             SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
         }
     }
@@ -226,7 +275,9 @@ impl From<SyncError> for unidb_common::Error {
     /// I/O error; the sync error is the source.
     fn from(e: SyncError) -> Self {
         let location = match &e {
-            SyncError::Decode { offset, .. } => Some(format!("byte {offset}")),
+            SyncError::Decode { offset, .. } | SyncError::MissingCodec { offset, .. } => {
+                Some(format!("byte {offset}"))
+            }
             SyncError::Io { path, .. } => Some(path.display().to_string()),
             _ => None,
         };

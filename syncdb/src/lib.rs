@@ -19,6 +19,21 @@
 //! version and migrations travel with sync. [`sim`] runs the whole thing
 //! through a simulated faulty network.
 //!
+//! Batches and snapshots are compressed with [`unidb_codec`]'s codecs, and
+//! a codec the application registers ([`unidb_codec::register_codec!`])
+//! takes part. The handshake settles which codecs each peer decodes, so a
+//! batch never carries a codec its receiver lacks ([`sync`] has the rule),
+//! and a snapshot that needs a codec this process lacks fails to open with
+//! [`SyncError::MissingCodec`] naming it. Resolvers register with
+//! [`register_resolver!`]; the registry and the codecs are re-exported
+//! ([`unidb_registry`], [`unidb_codec`]), so syncdb is the one dependency
+//! an application needs.
+//!
+//! Rows read as maps of column names to [`Value`]s, and cell by cell as
+//! Rust types: `row.get::<i64>("qty")?` ([`Row::get`]). With the default
+//! `serde` feature, rows, schema definitions and migrations, changes and
+//! the simulation's configuration and reports implement serde's traits.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use unidb_common::{id::ReplicaId, time::ManualClock};
@@ -52,8 +67,8 @@
 //! }
 //! for db in [&phone_a, &phone_b, &server] {
 //!     let row = db.read().get("items", &Value::I64(1))?.expect("row");
-//!     assert_eq!(row["qty"], Value::I64(6));
-//!     assert_eq!(row["name"], Value::from("oat milk"));
+//!     assert_eq!(row.get::<i64>("qty")?, 6);
+//!     assert_eq!(row.get::<&str>("name")?, "oat milk");
 //! }
 //! # Ok(()) }
 //! ```
@@ -70,13 +85,56 @@ pub mod sync;
 pub mod wire;
 
 pub use change::{Change, ChangeOp, VersionVector};
-pub use db::{Collected, Database, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT};
+pub use db::{
+    Collected, Database, FromValue, Predicate, ReadView, Row, Transaction, DEFAULT_MAX_DRIFT,
+};
 pub use error::{Result, SyncError};
 pub use resolver::{Cell, MergeStrategy, PnCounter, Register, Resolver};
 pub use schema::{Column, ColumnDef, ColumnId, Migration, Schema, Table, TableDef, TableId};
 pub use sync::{channel, sync_pair, Endpoint, Session, SyncConfig};
+/// The column codecs (batches and snapshots are compressed with them),
+/// re-exported so that an application registering its own
+/// ([`unidb_codec::register_codec!`]) or pinning a [`CodecSet`](unidb_codec::CodecSet)
+/// needs no dependency of its own on it.
+pub use unidb_codec;
 pub use unidb_common::value::{ColumnType, Value};
+/// The plugin registry, re-exported so that [`register_resolver!`] and
+/// direct registrations need no dependency of their own on it.
+pub use unidb_registry;
 pub use wire::Message;
+
+/// Registers a register [`Resolver`] statically from any crate (no
+/// dependency on `unidb-registry` needed):
+/// `register_resolver!("name", "description", compare)` where
+/// `compare: fn(&Register, &Register) -> Ordering` orders two written
+/// values (the greater wins; ties fall back to last-writer-wins). It must
+/// be a deterministic total preorder (see [`resolver`]).
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use unidb_syncdb::{register_resolver, ColumnDef, ColumnType, Register, Resolver};
+/// use unidb_syncdb::unidb_registry::PluginKind;
+///
+/// /// Longest text wins.
+/// fn longest(a: &Register, b: &Register) -> Ordering {
+///     let len = |r: &Register| r.value.as_text().map_or(0, str::len);
+///     len(a).cmp(&len(b))
+/// }
+/// register_resolver!("doc-longest-macro", "longest text wins", longest);
+///
+/// assert!(Resolver::registry().get("doc-longest-macro").is_ok());
+/// let column = ColumnDef::new("title", ColumnType::Text).resolver("doc-longest-macro");
+/// # let _ = column;
+/// ```
+#[macro_export]
+macro_rules! register_resolver {
+    ($name:expr, $description:expr, $compare:expr $(,)?) => {
+        $crate::unidb_registry::submit!($crate::Resolver::register(
+            $crate::unidb_registry::plugin_info!($name, $description),
+            $compare,
+        ));
+    };
+}
 
 /// The crate name.
 pub const NAME: &str = "unidb-syncdb";

@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 use unidb_registry::PluginKind;
 
 use crate::error::{Result, SyncError};
@@ -26,20 +28,30 @@ pub type TableId = u32;
 pub type ColumnId = u32;
 
 /// The definition of a column.
+///
+/// Serialized (with the `serde` feature) with every field; when
+/// deserializing, all but `name` and `ty` may be left out (not nullable,
+/// no default, `lww`, not indexed).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ColumnDef {
     /// The column name.
     pub name: String,
     /// The column type.
     pub ty: ColumnType,
     /// Whether `null` is allowed.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub nullable: bool,
     /// The value of the column when an insert leaves it out, and for rows
     /// that existed before the column was added.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub default: Option<Value>,
     /// Name of the conflict [`Resolver`] (default `lww`).
+    #[cfg_attr(feature = "serde", serde(default = "default_resolver"))]
     pub resolver: String,
     /// Whether to keep a secondary index on the column.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub indexed: bool,
 }
 
@@ -90,14 +102,22 @@ impl ColumnDef {
     }
 }
 
+#[cfg(feature = "serde")]
+fn default_resolver() -> String {
+    DEFAULT_RESOLVER.to_owned()
+}
+
 /// The definition of a table: a primary key column and other columns.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct TableDef {
     /// The table name.
     pub name: String,
     /// The primary key column (never null, never updated).
     pub primary_key: ColumnDef,
     /// The other columns.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub columns: Vec<ColumnDef>,
 }
 
@@ -119,7 +139,17 @@ impl TableDef {
 }
 
 /// One step of schema evolution.
+///
+/// Serialized (with the `serde` feature) tagged by the variant's name in
+/// snake case: `{"add_table": {...}}`, `{"add_column": {"table": ..,
+/// "column": {..}}}`, `{"drop_column": ..}`, `{"rename_column": ..}`, so a
+/// schema history can live in a JSON file.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Migration {
     /// Creates a table.
     AddTable(TableDef),

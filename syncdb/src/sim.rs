@@ -40,6 +40,8 @@ pub type Dump = BTreeMap<String, BTreeMap<Value, Row>>;
 
 /// Parameters of [`simulate`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct SimConfig {
     /// Number of client replicas (plus one server).
     pub replicas: usize,
@@ -83,6 +85,7 @@ impl Default for SimConfig {
 
 /// Outcome of [`simulate`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct SimReport {
     /// Every replica (server included) holds the same tables and changes.
     pub converged: bool,
@@ -322,8 +325,8 @@ impl World {
             self.collected += self.server.collect_garbage();
             self.clients[i].collect_garbage();
         }
-        let a = self.client_sessions[i].hello().encode();
-        let b = self.server_sessions[i].hello().encode();
+        let a = self.client_sessions[i].hello_encoded();
+        let b = self.server_sessions[i].hello_encoded();
         self.send_all(i, true, vec![a]);
         self.send_all(i, false, vec![b]);
     }
@@ -459,6 +462,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
     let clients: Vec<Arc<Database>> = (1..=cfg.replicas as u64).map(open).collect::<Result<_>>()?;
     let sync_cfg = SyncConfig {
         max_batch_bytes: cfg.max_batch_bytes,
+        ..SyncConfig::default()
     };
     let mut w = World {
         clock: clock.clone(),
@@ -478,11 +482,11 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport> {
         },
         client_sessions: clients
             .iter()
-            .map(|c| Session::new(c.clone(), sync_cfg))
+            .map(|c| Session::new(c.clone(), sync_cfg.clone()))
             .collect(),
         server_sessions: clients
             .iter()
-            .map(|_| Session::new(server.clone(), sync_cfg))
+            .map(|_| Session::new(server.clone(), sync_cfg.clone()))
             .collect(),
         server,
         clients,
@@ -678,6 +682,7 @@ pub fn reference_model(schema: &Schema, changes: &[Change]) -> Dump {
 
 /// Figures of [`row_workload`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct WorkloadReport {
     /// Rows inserted.
     pub rows: usize,
@@ -730,6 +735,7 @@ pub const ENCODE_COMPARED: usize = 100;
 
 /// Figures of [`batch_encode`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct BatchEncodeReport {
     /// Mean microseconds per batch.
     pub mean_us: f64,

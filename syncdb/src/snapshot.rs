@@ -12,9 +12,21 @@
 //! timestamp. Loading replays the changes, which rebuilds every row, cell
 //! and index exactly; merging afterwards behaves as on the saved database.
 //!
+//! # Codecs
+//! The change log's columns name their codecs, so a snapshot lists them
+//! after its version byte, and opening it in a process without one of
+//! them (a codec the writer registered, or one outside the current
+//! [`with_codecs`](unidb_codec::with_codecs) scope) fails up front with
+//! [`SyncError::MissingCodec`] naming it. A writer whose snapshots must
+//! open elsewhere saves inside a scope of the codecs the reader has:
+//! `with_codecs(&CodecSet::builtin(), || db.save_snapshot())`. Version-1
+//! snapshots (no list) still open.
+//!
 //! # Layout
 //! ```text
-//! "USNP" version(u8) replica max_drift_ms hlc_last        (LEB128)
+//! "USNP" version(u8)
+//! codecs(LEB128) codec name*                  (LEB128 length + bytes, sorted)
+//! replica max_drift_ms hlc_last                            (LEB128)
 //! migrations(LEB128) migration*                            (wire format)
 //! origins(LEB128) per origin: id frontier ranges(LEB128) (first last)*
 //! acks(LEB128) per peer: id version-vector
@@ -47,6 +59,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use unidb_codec::current_codecs;
 use unidb_common::bytes::Reader;
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
@@ -60,8 +73,8 @@ use crate::wire::{self, WireRead};
 
 /// Magic bytes opening a snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"USNP";
-/// The snapshot format version.
-pub const SNAPSHOT_VERSION: u8 = 1;
+/// The snapshot format version (2: the codecs it needs follow the version).
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 /// One origin's log bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +104,17 @@ fn put(out: &mut Vec<u8>, v: u64) {
     varint::encode_u64(v, out);
 }
 
-/// Encodes a snapshot.
+/// Encodes a snapshot (its change log with the codecs of the current
+/// [`with_codecs`](unidb_codec::with_codecs) scope).
 pub(crate) fn encode(p: &Parts) -> Vec<u8> {
+    let (body, codecs) = columnar::encode_changes_listing(&p.changes, columnar::DEFAULT_EFFORT);
     let mut out = SNAPSHOT_MAGIC.to_vec();
     out.push(SNAPSHOT_VERSION);
+    put(&mut out, codecs.len() as u64);
+    for c in codecs {
+        put(&mut out, c.len() as u64);
+        out.extend_from_slice(c.as_bytes());
+    }
     put(&mut out, p.replica.as_u64());
     put(
         &mut out,
@@ -129,7 +149,6 @@ pub(crate) fn encode(p: &Parts) -> Vec<u8> {
         None => out.push(0),
     }
     wire::put_vv(&mut out, &p.gc_frontier);
-    let body = columnar::encode_changes(&p.changes, columnar::DEFAULT_EFFORT);
     put(&mut out, body.len() as u64);
     out.extend_from_slice(&body);
     let crc = crc32fast::hash(&out);
@@ -141,7 +160,8 @@ pub(crate) fn encode(p: &Parts) -> Vec<u8> {
 ///
 /// # Errors
 /// [`SyncError::Decode`] naming the offset: bad magic, another version, a
-/// checksum mismatch (any corruption or truncation), malformed content.
+/// checksum mismatch (any corruption or truncation), malformed content;
+/// [`SyncError::MissingCodec`] for a codec this process does not decode.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
     let bad = |offset: usize, reason: String| SyncError::Decode {
         offset,
@@ -156,12 +176,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
     if bytes[..4] != SNAPSHOT_MAGIC {
         return Err(bad(0, format!("bad magic {:02x?}", &bytes[..4])));
     }
-    if bytes[4] != SNAPSHOT_VERSION {
+    let version = bytes[4];
+    if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return Err(bad(
             4,
             format!(
-                "unsupported format version {}, this build reads {SNAPSHOT_VERSION}",
-                bytes[4]
+                "unsupported format version {version}, this build reads 1 to {SNAPSHOT_VERSION}"
             ),
         ));
     }
@@ -176,6 +196,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
     }
     let mut r = Reader::new(&bytes[..end]);
     r.advance(5, "header")?;
+    if version >= 2 {
+        let at = r.offset();
+        let needed = r.codec_names()?;
+        let have = current_codecs();
+        if let Some(missing) = have.missing(needed.iter().map(String::as_str)).first() {
+            return Err(SyncError::MissingCodec {
+                what: "snapshot",
+                codec: (*missing).to_owned(),
+                offset: at,
+                known: have.names(),
+            });
+        }
+    }
     let replica = ReplicaId::from_u64(r.varint("replica id")?);
     let max_drift = Duration::from_millis(r.varint("maximum clock drift")?);
     let hlc_last = HlcTimestamp::from_u64(r.varint("last clock reading")?);
@@ -235,7 +268,20 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Parts> {
     let len = r.count_items("change log length", 1)?;
     let at = r.offset();
     let body = r.take(len, "change log")?;
-    let changes = columnar::decode_changes_at(body, at)?;
+    let changes = columnar::decode_changes_at(body, at).map_err(|e| match e {
+        SyncError::MissingCodec {
+            codec,
+            offset,
+            known,
+            ..
+        } => SyncError::MissingCodec {
+            what: "snapshot",
+            codec,
+            offset,
+            known,
+        },
+        e => e,
+    })?;
     if r.remaining() != 0 {
         return Err(bad(r.offset(), format!("{} trailing bytes", r.remaining())));
     }

@@ -13,6 +13,14 @@
 //! migrations it sends a fresh `Hello`, so the peer resends what was refused.
 //! [`Session::poll`] pushes local changes made since.
 //!
+//! Codecs: every `Hello` lists the codecs its sender decodes (its
+//! [`SyncConfig::codecs`]), and a session encodes what it sends with the
+//! codecs both sides listed, so a codec one side registered never reaches
+//! a peer without it (a peer speaking wire version 2 sends no list and
+//! decodes the codecs built into that version, see [`crate::wire`]). A
+//! session refuses a batch that uses a codec outside its own list with
+//! [`SyncError::MissingCodec`], as a process without it would.
+//!
 //! Resumption: a dropped connection loses nothing. The next `Hello` carries
 //! the receiver's checkpoint (its version vector), and the sender resends
 //! exactly the changes after it. Duplicates are harmless (applying a change
@@ -27,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use unidb_codec::{with_codecs, CodecSet};
 use unidb_common::config::{check_range, Validate};
 use unidb_common::id::ReplicaId;
 use unidb_common::metrics::{Counter, Gauge, Histogram, Metrics};
@@ -35,7 +44,7 @@ use crate::change::VersionVector;
 use crate::columnar::BatchEncoder;
 use crate::db::Database;
 use crate::error::{Result, SyncError};
-use crate::wire::{batches_with, Message};
+use crate::wire::{self, batches_with, Message, MIN_WIRE_VERSION, WIRE_VERSION};
 
 /// A reply: a message, with its encoding when the batching already made it.
 type Reply = (Message, Option<Vec<u8>>);
@@ -55,18 +64,47 @@ type Reply = (Message, Option<Vec<u8>>);
 /// assert_eq!(err.location(), Some("max_batch_bytes"));
 /// # Ok::<(), unidb_common::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A client that registered its own codec but talks to servers that may
+/// not have it needs no setting (the handshake settles it); one that wants
+/// to decode only the built-in codecs, or to pin what it declares, lists
+/// them:
+///
+/// ```
+/// use unidb_syncdb::SyncConfig;
+///
+/// let pinned = SyncConfig {
+///     codecs: Some(unidb_codec::BUILTIN_CODECS.iter().map(|&c| c.to_owned()).collect()),
+///     ..SyncConfig::default()
+/// };
+/// assert!(!pinned.codec_set().contains("my-codec"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
     /// Largest encoded size of one change batch (a single larger change is
     /// sent alone). Default 64 KiB.
     pub max_batch_bytes: usize,
+    /// The codecs this side decodes and declares in its `Hello` (names;
+    /// `plain` is always included). The peer encodes what it sends with
+    /// these only, this side encodes with those both sides declared, and a
+    /// batch using another codec is refused with
+    /// [`SyncError::MissingCodec`]. `None` (the default): every codec
+    /// registered in this process.
+    pub codecs: Option<Vec<String>>,
+    /// The wire format version of this side's `Hello` and the most it
+    /// writes ([`WIRE_VERSION`] by default; replies follow the peer's
+    /// version when it is older). 2 opens connections to builds that read
+    /// only version 2.
+    pub wire_version: u8,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             max_batch_bytes: 64 * 1024,
+            codecs: None,
+            wire_version: WIRE_VERSION,
         }
     }
 }
@@ -76,6 +114,14 @@ impl SyncConfig {
     pub const MIN_BATCH_BYTES: usize = 1024;
     /// The largest accepted [`max_batch_bytes`](Self::max_batch_bytes).
     pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
+    /// The codecs this side declares: [`codecs`](Self::codecs) as a set.
+    pub fn codec_set(&self) -> CodecSet {
+        match &self.codecs {
+            None => CodecSet::all(),
+            Some(names) => CodecSet::of(names),
+        }
+    }
 }
 
 impl Validate for SyncConfig {
@@ -84,6 +130,11 @@ impl Validate for SyncConfig {
             "max_batch_bytes",
             self.max_batch_bytes,
             Self::MIN_BATCH_BYTES..=Self::MAX_BATCH_BYTES,
+        )?;
+        check_range(
+            "wire_version",
+            self.wire_version,
+            MIN_WIRE_VERSION..=WIRE_VERSION,
         )
     }
 }
@@ -152,6 +203,12 @@ pub struct Session {
     /// Encodes the change batches sent to the peer, remembering the codecs
     /// chosen for each column stream.
     encoder: BatchEncoder,
+    /// The codecs this side decodes (declared in its `Hello`).
+    local_codecs: CodecSet,
+    /// The codecs both sides declared: what batches to the peer use.
+    send_codecs: CodecSet,
+    /// The wire version messages to the peer are written in.
+    out_version: u8,
     metrics: Arc<Metrics>,
     recorded: SessionMetrics,
 }
@@ -167,8 +224,13 @@ impl Session {
     /// (every client of a server, say) may share.
     pub fn with_metrics(db: Arc<Database>, config: SyncConfig, metrics: Arc<Metrics>) -> Self {
         let recorded = SessionMetrics::new(&metrics);
+        let local_codecs = config.codec_set();
+        let out_version = config.wire_version.clamp(MIN_WIRE_VERSION, WIRE_VERSION);
         Session {
             db,
+            send_codecs: local_codecs.clone(),
+            local_codecs,
+            out_version,
             config,
             peer: None,
             peer_known: None,
@@ -226,11 +288,23 @@ impl Session {
         &self.encoder
     }
 
-    /// Encodes a message with this session's batch encoder (see
-    /// [`Message::encode_with`]); any peer decodes it with
-    /// [`Message::decode`].
+    /// Encodes a message for the peer: in the peer's wire version, change
+    /// batches with this session's batch encoder (see
+    /// [`Message::encode_as`]) and only the codecs both sides declared.
     pub fn encode(&mut self, message: &Message) -> Vec<u8> {
-        message.encode_with(&mut self.encoder)
+        let (version, encoder) = (self.out_version, &mut self.encoder);
+        with_codecs(&self.send_codecs, || message.encode_as(version, encoder))
+    }
+
+    /// The codecs batches to the peer may use: those both sides declared
+    /// (this side's alone before the peer's `Hello`).
+    pub fn codecs(&self) -> &CodecSet {
+        &self.send_codecs
+    }
+
+    /// The wire format version messages to the peer are written in.
+    pub fn wire_version(&self) -> u8 {
+        self.out_version
     }
 
     /// The local database.
@@ -256,7 +330,14 @@ impl Session {
             known: self.db.version_vector(),
             gc: self.db.gc_frontier(),
             schema_digest: self.db.schema().digest(self.db.schema_version()),
+            codecs: self.local_codecs.names(),
         }
+    }
+
+    /// [`hello`](Self::hello), encoded in this session's wire version.
+    pub fn hello_encoded(&mut self) -> Vec<u8> {
+        let hello = self.hello();
+        self.encode(&hello)
     }
 
     /// Changes made since the peer's checkpoint that were not sent yet
@@ -308,16 +389,21 @@ impl Session {
         let version = self.db.schema_version();
         self.recorded.changes_out.add(changes.len() as u64);
         let started = Instant::now();
-        let mut out: Vec<Reply> = batches_with(
+        let (encoder, max_bytes, out_version) = (
             &mut self.encoder,
-            sender,
-            version,
-            changes,
             self.config.max_batch_bytes,
-        )
-        .into_iter()
-        .map(|(m, bytes)| (m, Some(bytes)))
-        .collect();
+            self.out_version,
+        );
+        let batches = with_codecs(&self.send_codecs, || {
+            batches_with(encoder, sender, version, changes, max_bytes)
+        });
+        let mut out: Vec<Reply> = batches
+            .into_iter()
+            .map(|(m, mut bytes)| {
+                wire::set_version(&mut bytes, out_version);
+                (m, Some(bytes))
+            })
+            .collect();
         self.recorded.encode_ns.record_duration(started.elapsed());
         self.update_pending();
         if !collected.is_empty() {
@@ -355,6 +441,7 @@ impl Session {
                 known,
                 gc,
                 schema_digest,
+                codecs,
             } => {
                 self.check_peer(replica)?;
                 // One version number, two histories: refuse rather than
@@ -371,6 +458,8 @@ impl Session {
                 }
                 self.db.record_ack(replica, &known);
                 self.db.learn_gc_frontier(&gc);
+                // Send only what both sides decode.
+                self.send_codecs = self.local_codecs.intersection(&CodecSet::of(&codecs));
                 let mut out = Vec::new();
                 let schema = self.db.schema();
                 if schema_version < schema.version() {
@@ -436,8 +525,13 @@ impl Session {
         self.recorded.messages_in.inc();
         self.recorded.bytes_in.add(bytes.len() as u64);
         let started = Instant::now();
-        let decoded = Message::decode(bytes);
+        // Decoded as a process holding only the declared codecs would.
+        let decoded = with_codecs(&self.local_codecs, || Message::decode(bytes));
         self.recorded.decode_ns.record_duration(started.elapsed());
+        // Answer a peer in its own version when it is older.
+        if let (Ok(Message::Hello { .. }), Some(v)) = (&decoded, Message::version_of(bytes)) {
+            self.out_version = self.out_version.min(v).max(MIN_WIRE_VERSION);
+        }
         let replies = decoded.and_then(|msg| self.handle_inner(msg));
         match replies {
             Ok(replies) => Ok(self.encode_replies(replies)),
@@ -515,8 +609,8 @@ impl Endpoint {
 /// The first error either session reports.
 pub fn sync_pair(a: &mut Session, b: &mut Session) -> Result<usize> {
     let (ea, eb) = channel();
-    ea.send(a.hello().encode());
-    eb.send(b.hello().encode());
+    ea.send(a.hello_encoded());
+    eb.send(b.hello_encoded());
     let mut messages = 2;
     loop {
         let mut progressed = false;

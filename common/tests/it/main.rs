@@ -11,3 +11,5 @@ mod lru;
 mod metrics;
 mod rng;
 mod time;
+#[cfg(feature = "serde")]
+mod value;

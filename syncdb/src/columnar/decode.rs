@@ -10,6 +10,7 @@ use unidb_common::bytes::{ReadError, Reader};
 use unidb_common::id::ReplicaId;
 use unidb_common::time::HlcTimestamp;
 use unidb_kernels::varint;
+use unidb_registry::RegistryError;
 
 use crate::change::{Change, ChangeOp};
 use crate::error::{Result, SyncError};
@@ -91,8 +92,18 @@ impl<'a> Batch<'a, '_> {
             }
             Err(e) => return Err(self.err_at(at + 4, format!("{what} column rows: {e}"))),
         }
-        let col = codec::decode_column_with_budget(bytes, self.budget)
-            .map_err(|e| self.err_at(at, format!("{what} column: {e}")))?;
+        let col = codec::decode_column_with_budget(bytes, self.budget).map_err(|e| match e {
+            codec::CodecError::UnknownCodec {
+                offset,
+                source: RegistryError::Unknown { name, known, .. },
+            } => SyncError::MissingCodec {
+                what: "sync message",
+                codec: name,
+                offset: at + offset,
+                known: known.into_iter().map(str::to_owned).collect(),
+            },
+            e => self.err_at(at, format!("{what} column: {e}")),
+        })?;
         if col.kind() != kind || col.rows() != rows || col.validity().is_some() {
             return Err(self.err_at(
                 at,

@@ -1,7 +1,7 @@
 //! The encoder: a batch grouped into typed columns, each compressed with
 //! the codecs' selection, or in the per-change form when that is smaller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use unidb_codec::{self as codec, CascadeCache, Column, ColumnKind, Effort, Values};
 use unidb_kernels::varint;
@@ -80,6 +80,9 @@ struct Encoder<'c> {
     /// Remembered cascades per column stream (a
     /// [`BatchEncoder`](super::BatchEncoder)'s).
     cache: Option<&'c mut CascadeCache<StreamKey>>,
+    /// Collects the codecs the columns name, when given (what a reader
+    /// needs; snapshots record it).
+    used: Option<&'c mut BTreeSet<&'static str>>,
 }
 
 impl Encoder<'_> {
@@ -95,12 +98,15 @@ impl Encoder<'_> {
     ) -> std::result::Result<(Vec<u8>, String), codec::CodecError> {
         let describe = self.stats.is_some();
         let enc = match &mut self.cache {
-            Some(cache) if !describe => {
+            Some(cache) if !describe && self.used.is_none() => {
                 return Ok((cache.encode_bytes(key, col, self.effort)?, String::new()))
             }
             Some(cache) => cache.encode_column(key, col, self.effort)?,
             None => codec::encode_column(col, self.effort)?,
         };
+        if let Some(used) = &mut self.used {
+            used.extend(enc.codecs.iter().copied());
+        }
         let codecs = if describe {
             enc.cascades.join(" ")
         } else {
@@ -234,7 +240,7 @@ pub(super) fn encode_columnar(
     effort: Effort,
     stats: bool,
 ) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
-    encode_columnar_with(changes, effort, stats, false, None)
+    encode_columnar_with(changes, effort, stats, false, None, None)
 }
 
 pub(super) fn encode_columnar_with(
@@ -243,6 +249,7 @@ pub(super) fn encode_columnar_with(
     stats: bool,
     int_deltas: bool,
     cache: Option<&mut CascadeCache<StreamKey>>,
+    used: Option<&mut BTreeSet<&'static str>>,
 ) -> std::result::Result<(Vec<u8>, Vec<ColumnStat>), codec::CodecError> {
     let sorted = is_sorted(changes);
     let mut e = Encoder {
@@ -251,6 +258,7 @@ pub(super) fn encode_columnar_with(
         stats: stats.then(Vec::new),
         int_deltas,
         cache,
+        used,
     };
     e.put(changes.len() as u64);
     e.out.push(if sorted { FLAG_SORTED } else { 0 });
@@ -398,6 +406,25 @@ pub fn encode_changes(changes: &[Change], effort: Effort) -> Vec<u8> {
     encode_changes_with(changes, effort, None)
 }
 
+/// [`encode_changes`], and the codecs the encoding names (sorted; none
+/// in the per-change form): what a reader needs to decode it.
+pub(crate) fn encode_changes_listing(
+    changes: &[Change],
+    effort: Effort,
+) -> (Vec<u8>, Vec<&'static str>) {
+    if changes.len() > SMALL_BATCH {
+        let mut used = BTreeSet::new();
+        if let Ok((cols, _)) =
+            encode_columnar_with(changes, effort, false, false, None, Some(&mut used))
+        {
+            if cols.len() < rows_len(changes) {
+                return (finish(cols, changes), used.into_iter().collect());
+            }
+        }
+    }
+    (finish(encode_rows(changes), changes), Vec::new())
+}
+
 fn encode_changes_with(
     changes: &[Change],
     effort: Effort,
@@ -429,7 +456,7 @@ pub(super) fn encode_batch(
     }
     // The per-change form is only written when it wins: its length is
     // computed without encoding it.
-    let (out, won) = match encode_columnar_with(changes, effort, false, false, cache) {
+    let (out, won) = match encode_columnar_with(changes, effort, false, false, cache, None) {
         Ok((cols, _)) if cols.len() < rows_len(changes) => (finish(cols, changes), true),
         // A misbehaving user codec: the per-change form is always available.
         _ => (finish(encode_rows(changes), changes), false),

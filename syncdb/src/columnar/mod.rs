@@ -92,6 +92,7 @@ use unidb_common::value::Value;
 pub use batch::{BatchEncoder, BatchStats};
 pub use decode::decode_changes;
 pub(crate) use decode::decode_changes_at;
+pub(crate) use encode::encode_changes_listing;
 pub use encode::{column_sizes, encode_changes, ColumnStat};
 
 /// The effort used by snapshots, and by [`effort_for`] large batches.

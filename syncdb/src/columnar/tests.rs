@@ -96,7 +96,7 @@ proptest! {
         let fast = encode_changes(&changes, Effort::Fast);
         prop_assert_eq!(decode_changes(&fast).unwrap(), changes.clone());
         // Integer columns stored as zigzag deltas, as earlier encoders did.
-        let (body, _) = encode_columnar_with(&changes, Effort::Max, false, true, None).unwrap();
+        let (body, _) = encode_columnar_with(&changes, Effort::Max, false, true, None, None).unwrap();
         prop_assert_eq!(decode_changes(&finish(body, &changes)).unwrap(), changes);
     }
 

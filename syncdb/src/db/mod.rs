@@ -29,6 +29,7 @@
 mod gc;
 mod merge;
 mod predicate;
+mod row;
 mod snapshot;
 mod state;
 mod table;
@@ -49,6 +50,7 @@ use unidb_common::value::{ColumnType, Value};
 
 pub use gc::Collected;
 pub use predicate::Predicate;
+pub use row::{FromValue, Row};
 pub use txn::Transaction;
 pub use view::ReadView;
 
@@ -57,9 +59,6 @@ use state::State;
 /// Default bound on how far ahead of the local clock a remote change may be
 /// stamped: 5 minutes.
 pub const DEFAULT_MAX_DRIFT: Duration = Duration::from_secs(300);
-
-/// A row as read: column name → value (the primary key included).
-pub type Row = BTreeMap<String, Value>;
 
 /// An in-memory replica of the database.
 ///

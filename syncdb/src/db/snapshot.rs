@@ -53,7 +53,10 @@ impl Database {
     ///
     /// # Errors
     /// [`SyncError::Decode`] for a snapshot that is truncated, corrupt
-    /// (checksum), of another format version or inconsistent; the schema
+    /// (checksum), of another format version or inconsistent;
+    /// [`SyncError::MissingCodec`] naming a codec it needs that this
+    /// process lacks (or that the current
+    /// [`with_codecs`](unidb_codec::with_codecs) scope leaves out); the schema
     /// and validation errors of a change that does not fit the schema.
     pub fn load_snapshot(bytes: &[u8], clock: Arc<dyn Clock>) -> Result<Database> {
         let p = snapshot::decode(bytes)?;

@@ -10,8 +10,21 @@
 //! message. Decoding checks every length and count against the bytes that
 //! remain before allocating, rejects trailing bytes, and reports the byte
 //! offset of the first problem: hostile input is a [`SyncError::Decode`],
-//! never a panic or a large allocation. Another format version (such as
-//! version 1, which sent changes one by one) is refused.
+//! never a panic or a large allocation. Version 2 is still read; another
+//! format version (such as version 1, which sent changes one by one) is
+//! refused.
+//!
+//! # Codec negotiation
+//! Every encoded column names its codecs, and a reader without one of
+//! them refuses the whole batch. So a [`Message::Hello`] of version 3
+//! lists the codecs its sender decodes, and a session encodes what it
+//! sends that peer with the codecs both sides declared
+//! ([`unidb_codec::with_codecs`]). A version-2 `Hello` has no list: its
+//! sender decodes exactly [`WIRE_V2_CODECS`], the codecs built into
+//! version 2, and is answered in version 2 ([`Message::encode_as`]).
+//! A version-2 build refuses version-3 messages, so a session opening a
+//! connection to one sends its own `Hello` in version 2
+//! ([`SyncConfig::wire_version`](crate::SyncConfig::wire_version)).
 //!
 //! ```
 //! use unidb_common::id::ReplicaId;
@@ -24,9 +37,10 @@
 //!     known: [(ReplicaId::from_u64(7), 12)].into_iter().collect(),
 //!     gc: VersionVector::new(),
 //!     schema_digest: Some(0x1234),
+//!     codecs: vec!["delta".into(), "for".into(), "plain".into()],
 //! };
 //! let bytes = hello.encode();
-//! assert_eq!(&bytes[..3], b"US\x02");
+//! assert_eq!(&bytes[..3], b"US\x03");
 //! assert_eq!(Message::decode(&bytes).unwrap(), hello);
 //! assert!(Message::decode(&bytes[..bytes.len() - 1]).is_err());
 //! ```
@@ -49,8 +63,37 @@ pub use batches::{batches, batches_with};
 
 /// Magic bytes opening every message.
 pub const MAGIC: [u8; 2] = *b"US";
-/// The encoding's format version.
-pub const WIRE_VERSION: u8 = 2;
+/// The encoding's format version (3: a `Hello` lists the sender's codecs).
+pub const WIRE_VERSION: u8 = 3;
+/// The oldest format version this build reads and can write.
+pub const MIN_WIRE_VERSION: u8 = 2;
+
+/// The codecs built into wire version 2, which a version-2 `Hello` (it
+/// has no list) says its sender decodes.
+pub const WIRE_V2_CODECS: &[&str] = &[
+    "ans",
+    "bss",
+    "decimal",
+    "decimal_ulp",
+    "delta",
+    "dict",
+    "dod",
+    "f32",
+    "fbits",
+    "for",
+    "front",
+    "fsst",
+    "gcd",
+    "gorilla",
+    "huff",
+    "linear",
+    "lz4",
+    "one",
+    "plain",
+    "rle",
+    "svb",
+    "varint",
+];
 
 /// A sync protocol message.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +114,11 @@ pub enum Message {
         /// after `gc`, a flag byte then 8 bytes when present): a receiver
         /// at that version or above refuses a peer whose history differs.
         schema_digest: Option<u64>,
+        /// The codecs the sender decodes (names, sorted): the peer encodes
+        /// what it sends with these only. After the digest, a LEB128 count
+        /// and the names; a version-2 `Hello` has none and is read as
+        /// [`WIRE_V2_CODECS`].
+        codecs: Vec<String>,
     },
     /// Schema migrations: `migrations[i]` produces version `from_version + i + 1`.
     Migrations {
@@ -222,10 +270,10 @@ pub(crate) fn put_change(out: &mut Vec<u8>, c: &Change) {
     }
 }
 
-fn header(tag: u8) -> Vec<u8> {
+fn header(version: u8, tag: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&MAGIC);
-    out.push(WIRE_VERSION);
+    out.push(version);
     out.push(tag);
     out
 }
@@ -239,6 +287,18 @@ impl Message {
     /// The message's encoding, change batches encoded by `batch` (a
     /// session's encoder, which remembers the codecs of earlier batches).
     pub fn encode_with(&self, batch: &mut columnar::BatchEncoder) -> Vec<u8> {
+        self.encode_as(WIRE_VERSION, batch)
+    }
+
+    /// The message's encoding in format `version` (clamped to
+    /// [`MIN_WIRE_VERSION`]`..=`[`WIRE_VERSION`]), for a peer that reads
+    /// only that version: in version 2 a `Hello` leaves its codec list
+    /// out; the other messages differ only in the version byte. The
+    /// codecs of change batches are chosen by the caller's
+    /// [`with_codecs`](unidb_codec::with_codecs) scope.
+    pub fn encode_as(&self, version: u8, batch: &mut columnar::BatchEncoder) -> Vec<u8> {
+        let version = version.clamp(MIN_WIRE_VERSION, WIRE_VERSION);
+        let header = |tag| header(version, tag);
         match self {
             Message::Hello {
                 replica,
@@ -246,6 +306,7 @@ impl Message {
                 known,
                 gc,
                 schema_digest,
+                codecs,
             } => {
                 let mut out = header(TAG_HELLO);
                 put(&mut out, replica.as_u64());
@@ -258,6 +319,15 @@ impl Message {
                         out.extend_from_slice(&d.to_le_bytes());
                     }
                     None => out.push(0),
+                }
+                if version >= 3 {
+                    // Sorted, each once, as the reader requires.
+                    let codecs: std::collections::BTreeSet<&str> =
+                        codecs.iter().map(String::as_str).collect();
+                    put(&mut out, codecs.len() as u64);
+                    for c in codecs {
+                        put_bytes(&mut out, c.as_bytes());
+                    }
                 }
                 out
             }
@@ -278,7 +348,12 @@ impl Message {
                 schema_version,
                 changes,
                 collected,
-            } => encode_changes_message(*sender, *schema_version, changes, collected, batch),
+            } => {
+                let mut out =
+                    encode_changes_message(*sender, *schema_version, changes, collected, batch);
+                set_version(&mut out, version);
+                out
+            }
             Message::Ack { replica, known, gc } => {
                 let mut out = header(TAG_ACK);
                 put(&mut out, replica.as_u64());
@@ -289,7 +364,14 @@ impl Message {
         }
     }
 
-    /// Decodes a message.
+    /// The format version of an encoded message (its third byte), if it
+    /// has the magic.
+    pub fn version_of(bytes: &[u8]) -> Option<u8> {
+        (bytes.len() > 2 && bytes[..2] == MAGIC).then(|| bytes[2])
+    }
+
+    /// Decodes a message (of format version [`MIN_WIRE_VERSION`] to
+    /// [`WIRE_VERSION`]).
     ///
     /// # Errors
     /// [`SyncError::Decode`] with the byte offset and what is wrong: bad
@@ -306,10 +388,10 @@ impl Message {
             ));
         }
         let version = r.u8("format version")?;
-        if version != WIRE_VERSION {
+        if !(MIN_WIRE_VERSION..=WIRE_VERSION).contains(&version) {
             return Err(err_at(
                 2,
-                format!("unsupported format version {version}, this build reads {WIRE_VERSION}"),
+                format!("unsupported format version {version}, this build reads {MIN_WIRE_VERSION} to {WIRE_VERSION}"),
             ));
         }
         let tag = r.u8("message tag")?;
@@ -328,6 +410,11 @@ impl Message {
                             format!("schema digest flag {f}, expected 0 or 1"),
                         ))
                     }
+                },
+                codecs: if version >= 3 {
+                    r.codec_names()?
+                } else {
+                    WIRE_V2_CODECS.iter().map(|&c| c.to_owned()).collect()
                 },
             },
             TAG_MIGRATIONS => {
@@ -403,7 +490,7 @@ fn encode_changes_message(
     collected: &[Collected],
     batch: &mut columnar::BatchEncoder,
 ) -> Vec<u8> {
-    let mut out = header(TAG_CHANGES);
+    let mut out = header(WIRE_VERSION, TAG_CHANGES);
     put(&mut out, sender.as_u64());
     put(&mut out, u64::from(schema_version));
     put(&mut out, collected.len() as u64);
@@ -416,6 +503,18 @@ fn encode_changes_message(
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// Rewrites the version byte of an encoded change batch message and its
+/// closing CRC-32 (nothing when it already has that version).
+pub(crate) fn set_version(out: &mut [u8], version: u8) {
+    if out.len() < 8 || out[2] == version {
+        return;
+    }
+    out[2] = version;
+    let end = out.len() - 4;
+    let crc = crc32fast::hash(&out[..end]);
+    out[end..].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Number of bytes one change takes in the per-change form (wire version 1,
@@ -493,9 +592,29 @@ pub(crate) trait WireRead<'a> {
     fn migration(&mut self) -> Result<Migration>;
     /// A change in the per-change form.
     fn change(&mut self) -> Result<Change>;
+    /// A LEB128 count, then that many codec names (strings of 1 to 255
+    /// bytes, strictly increasing).
+    fn codec_names(&mut self) -> Result<Vec<String>>;
 }
 
 impl<'a> WireRead<'a> for Reader<'a> {
+    fn codec_names(&mut self) -> Result<Vec<String>> {
+        let n = self.count_items("codec count", 2)?;
+        let mut names: Vec<String> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let at = self.offset();
+            let name = self.string("codec name")?;
+            if name.is_empty() || name.len() > 255 {
+                return Err(err_at(at, format!("codec name of {} bytes", name.len())));
+            }
+            if names.last().is_some_and(|last| *last >= name) {
+                return Err(err_at(at, "codec names not strictly increasing".into()));
+            }
+            names.push(name);
+        }
+        Ok(names)
+    }
+
     fn blob(&mut self, what: &'static str) -> Result<&'a [u8]> {
         let n = self.count_items(what, 1)?;
         Ok(self.take(n, what)?)

@@ -60,15 +60,24 @@ fn vv() -> impl Strategy<Value = VersionVector> {
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (any::<u64>(), any::<u32>(), vv(), vv(), any::<Option<u64>>()).prop_map(
-            |(r, schema_version, known, gc, schema_digest)| Message::Hello {
-                replica: ReplicaId::from_u64(r),
-                schema_version,
-                known,
-                gc,
-                schema_digest,
-            }
-        ),
+        (
+            any::<u64>(),
+            any::<u32>(),
+            vv(),
+            vv(),
+            any::<Option<u64>>(),
+            proptest::collection::btree_set("[a-z_]{1,6}", 0..4)
+        )
+            .prop_map(|(r, schema_version, known, gc, schema_digest, codecs)| {
+                Message::Hello {
+                    replica: ReplicaId::from_u64(r),
+                    schema_version,
+                    known,
+                    gc,
+                    schema_digest,
+                    codecs: codecs.into_iter().collect(),
+                }
+            }),
         (any::<u32>(), proptest::collection::vec(migration(), 0..3)).prop_map(
             |(from_version, migrations)| Message::Migrations {
                 from_version,
@@ -276,9 +285,10 @@ fn random_world(
         .map(|c| {
             let cfg = SyncConfig {
                 max_batch_bytes: 300,
+                ..SyncConfig::default()
             };
             (
-                Session::new(c.clone(), cfg),
+                Session::new(c.clone(), cfg.clone()),
                 Session::new(server.clone(), cfg),
             )
         })

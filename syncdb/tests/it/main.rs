@@ -3,12 +3,16 @@
 //! of the module they test; tests that install a global allocator are
 //! binaries of their own.
 
+mod codecs;
 mod columnar;
 mod database;
 mod error;
 mod repetitive_data;
 mod resolver;
+mod row;
 mod schema;
 mod schema_history;
+#[cfg(feature = "serde")]
+mod serde;
 mod snapshot;
 mod sync;

@@ -119,8 +119,14 @@ fn sync_of_identical_long_notes_to_a_fresh_peer_converges() {
     let (clock, a) = repetitive_db(2000, 1000, true);
     let b = db(2, &clock);
     for max_batch_bytes in [64 << 10, 1 << 20] {
-        let cfg = SyncConfig { max_batch_bytes };
-        let (mut sa, mut sb) = (Session::new(a.clone(), cfg), Session::new(b.clone(), cfg));
+        let cfg = SyncConfig {
+            max_batch_bytes,
+            ..SyncConfig::default()
+        };
+        let (mut sa, mut sb) = (
+            Session::new(a.clone(), cfg.clone()),
+            Session::new(b.clone(), cfg),
+        );
         sync_pair(&mut sa, &mut sb).unwrap();
         assert_eq!(b.read().dump(), a.read().dump());
         assert_eq!(b.version_vector(), a.version_vector());

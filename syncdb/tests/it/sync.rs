@@ -36,13 +36,14 @@ fn server_relays_union_and_sends_only_what_is_lacking() {
     }
     let cfg = SyncConfig {
         max_batch_bytes: 512,
+        ..SyncConfig::default()
     };
     let (mut sa, mut s_a) = (
-        Session::new(a.clone(), cfg),
-        Session::new(server.clone(), cfg),
+        Session::new(a.clone(), cfg.clone()),
+        Session::new(server.clone(), cfg.clone()),
     );
     let (mut sb, mut s_b) = (
-        Session::new(b.clone(), cfg),
+        Session::new(b.clone(), cfg.clone()),
         Session::new(server.clone(), cfg),
     );
     sync_pair(&mut sa, &mut s_a).unwrap();
@@ -252,9 +253,10 @@ fn random_world(
         .map(|c| {
             let cfg = SyncConfig {
                 max_batch_bytes: 300,
+                ..SyncConfig::default()
             };
             (
-                Session::new(c.clone(), cfg),
+                Session::new(c.clone(), cfg.clone()),
                 Session::new(server.clone(), cfg),
             )
         })
@@ -357,10 +359,10 @@ fn snapshot_truncation_and_corruption_are_errors() {
             "flip at byte {i}"
         );
     }
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    let err = open(&v2).unwrap_err().to_string();
-    assert!(err.contains("version 2"), "{err}");
+    let mut v3 = bytes.clone();
+    v3[4] = 3;
+    let err = open(&v3).unwrap_err().to_string();
+    assert!(err.contains("version 3"), "{err}");
 }
 
 /// The session metrics agree with what crossed the wire, counted here
@@ -377,7 +379,7 @@ fn session_metrics_count_what_crossed_the_wire() {
             .unwrap();
     }
     // Pump by hand, counting messages and bytes each way.
-    let (mut a_to_b, mut b_to_a) = (vec![sa.hello().encode()], vec![sb.hello().encode()]);
+    let (mut a_to_b, mut b_to_a) = (vec![sa.hello_encoded()], vec![sb.hello_encoded()]);
     let (mut sent, mut sent_bytes, mut received, mut received_bytes) = (0u64, 0u64, 0u64, 0u64);
     while !a_to_b.is_empty() || !b_to_a.is_empty() {
         let mut next_a_to_b = Vec::new();
