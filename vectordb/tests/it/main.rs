@@ -10,6 +10,8 @@ mod index;
 mod metric;
 mod params;
 mod persist;
+#[cfg(feature = "serde")]
+mod serde_types;
 mod storage;
 mod transform;
 mod util;
