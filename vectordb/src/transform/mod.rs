@@ -4,11 +4,11 @@
 //! (`rotation`) and a Johnson–Lindenstrauss random projection
 //! (`projection`).
 //!
-//! Each is a plugin of the `transform` kind ([`TransformPlugin`]): fitted
+//! Each is a plugin of the `transform` kind ([`TransformPlugin`](crate::TransformPlugin)): fitted
 //! by name on a sample with its parameters, applied to batches of rows
 //! (the linear ones one dot-product kernel call per row, batches split
 //! over threads), and encoded to bytes from which the plugin of its name
-//! rebuilds it. A [`TransformChain`] applies several in order and encodes
+//! rebuilds it. A [`TransformChain`](crate::TransformChain) applies several in order and encodes
 //! them together (magic, version, CRC-32). Programs register their own
 //! with [`register_transform!`](crate::register_transform).
 //!
