@@ -80,7 +80,7 @@ impl Default for PqConfig {
             nbits: 8,
             iterations: 25,
             max_train: 65_536,
-            seed: 0x5EED_0F_C0DE,
+            seed: 0x5EED_C0DE,
         }
     }
 }
