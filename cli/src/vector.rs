@@ -102,7 +102,7 @@ pub struct VectorBenchArgs {
     #[arg(long, default_value_t = BenchOptions::default().metric)]
     pub metric: String,
     /// How vectors are stored: f32, f16 or i8 (scalar-quantized; the
-    /// quantizer is trained on the first 10 000 base vectors). Recall is
+    /// quantizer is trained on every base vector). Recall is
     /// always measured against the exact f32 neighbours.
     #[arg(long, default_value_t = BenchOptions::default().storage)]
     pub storage: Storage,

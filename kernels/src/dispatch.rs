@@ -236,12 +236,17 @@ impl Kernels {
         ACTIVE.get_or_init(choose).clone()
     }
 
-    /// The path chosen for this process (see [`Kernels::try_active`]).
+    /// The path chosen for this process (see [`Kernels::try_active`]),
+    /// infallible because every kernel call made through the active path
+    /// goes through it.
     ///
-    /// If `UNIDB_ISA` is invalid this returns the best detected path; the
-    /// library never prints. Applications that must refuse or report an
-    /// invalid setting call [`Kernels::try_active`] or
-    /// [`Kernels::selection`] at start-up (the `unidb` CLI refuses it).
+    /// If `UNIDB_ISA` is invalid (unknown, or a path this CPU lacks) this
+    /// returns the best detected path, as if the variable were unset, and
+    /// writes nothing anywhere: the library never prints. The error is
+    /// not lost: [`Kernels::try_active`] and [`Kernels::selection`] return
+    /// it, and the crates built on the kernels return it from their entry
+    /// points (a vectordb `Collection` cannot be created or opened, the
+    /// `unidb` CLI refuses every command).
     pub fn active() -> &'static Kernels {
         // Borrow the cached choice: this runs on every kernel call made
         // through the active path, so it must not clone the error.

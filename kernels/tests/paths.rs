@@ -1226,3 +1226,72 @@ fn f16_i8_many_shape_errors() {
         assert_eq!(fo, [0.0, 0.0], "{isa}");
     }
 }
+
+// ---------- an invalid UNIDB_ISA ----------
+
+/// Set in the child process of `invalid_isa_is_an_error_and_active_falls_back`.
+const CHILD_ENV: &str = "UNIDB_KERNELS_ISA_CHILD";
+
+/// Run in a child process with `UNIDB_ISA` set to an invalid value (the
+/// choice is made once per process): `try_active` and `selection` return
+/// the typed error, every time; `active` is the best detected path.
+#[test]
+#[ignore = "run by invalid_isa_is_an_error_and_active_falls_back"]
+fn invalid_isa_child() {
+    let Ok(expect) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let value = std::env::var(unidb_kernels::ISA_ENV_VAR).unwrap();
+    for _ in 0..2 {
+        let err = Kernels::try_active().unwrap_err();
+        match expect.as_str() {
+            "unknown" => assert_eq!(
+                err,
+                KernelError::UnknownIsa {
+                    value: value.clone()
+                }
+            ),
+            "unavailable" => assert!(
+                matches!(&err, KernelError::UnavailableIsa { isa, available }
+                    if isa.name() == value && *available == Isa::available()),
+                "{err:?}"
+            ),
+            other => panic!("unexpected mode {other}"),
+        }
+        assert_eq!(Kernels::selection().unwrap_err(), err);
+    }
+    assert_eq!(Kernels::active().isa(), Isa::best());
+    assert_eq!(
+        Kernels::active().dot_f32(&[1.0, 2.0], &[3.0, 4.0]),
+        Ok(11.0)
+    );
+}
+
+/// An invalid `UNIDB_ISA` is a typed error for library users, and the
+/// library prints nothing: the child's stderr is empty.
+#[test]
+fn invalid_isa_is_an_error_and_active_falls_back() {
+    // A path name of another architecture is known but unavailable.
+    let foreign = if cfg!(target_arch = "aarch64") {
+        "avx2"
+    } else {
+        "neon"
+    };
+    for (value, mode) in [("no-such-path", "unknown"), (foreign, "unavailable")] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "invalid_isa_child", "--ignored", "--quiet"])
+            .args(["--test-threads=1", "--nocapture"])
+            .env(unidb_kernels::ISA_ENV_VAR, value)
+            .env(CHILD_ENV, mode)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{value}: {stdout}");
+        assert!(stdout.contains("1 passed"), "{value}: {stdout}");
+        assert!(
+            out.stderr.is_empty(),
+            "{value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

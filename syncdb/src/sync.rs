@@ -520,7 +520,10 @@ impl Session {
     /// this session's batch encoder).
     ///
     /// # Errors
-    /// [`SyncError::Decode`] or the errors of [`Session::handle`].
+    /// [`SyncError::Decode`], [`SyncError::MissingCodec`] for a batch
+    /// using a codec outside this side's [`SyncConfig::codecs`] (or one
+    /// this process lacks), or the errors of [`Session::handle`]; nothing
+    /// is applied then.
     pub fn handle_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         self.recorded.messages_in.inc();
         self.recorded.bytes_in.add(bytes.len() as u64);

@@ -35,7 +35,8 @@ pub struct BenchOptions {
     /// Metric plugin.
     pub metric: String,
     /// How vectors are stored: f32, f16 or i8 (scalar-quantized; the
-    /// quantizer is trained on the first 10 000 base vectors). Recall is
+    /// quantizer is trained on every base vector, so none is refused as
+    /// out of its range). Recall is
     /// always measured against the exact f32 neighbours.
     pub storage: Storage,
     /// HNSW M.
@@ -326,7 +327,7 @@ fn run_in_pool(
         let config = CollectionConfig::new(base.dim, &opts.metric).with_storage(storage);
         let mut coll = Collection::new(config)?;
         if storage == Storage::I8 {
-            coll.train_quantizer(&base.data[..base.rows.min(10_000) * base.dim])?;
+            coll.train_quantizer(&base.data)?;
         }
         for i in 0..base.rows {
             coll.insert(i as u64, base.row(i), None)?;

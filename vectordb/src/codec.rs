@@ -1,6 +1,19 @@
 //! The little-endian layout of index and collection metadata in saved
 //! files: [`Writer`] writes it, common's byte [`Reader`] reads it with
 //! [`ReadExt`] for the length-prefixed items.
+//!
+//! Why not `postcard` (serde) here: it was considered and is not a clear
+//! win. The layout is a few dozen fixed-width and length-prefixed fields,
+//! written by this module and read through common's `Reader`, which every
+//! decoder of the project shares (offsets in errors, counts checked
+//! against the bytes left before any allocation). With postcard, a
+//! crafted length prefix makes serde preallocate up to its cautious cap
+//! (about 1 MiB per sequence) from a few input bytes, which breaks the
+//! "small constant per input byte" bound the peak-memory tests enforce,
+//! unless every sequence is decoded by hand again; index sections are
+//! borrowed slices of the mapped file, which postcard would copy; and
+//! old files would still need this reader. The format stays, behind the
+//! same checksum, magic and version.
 
 pub(crate) use unidb_common::bytes::Reader;
 use unidb_common::bytes::{ReadError, ReadErrorKind};

@@ -39,6 +39,8 @@ pub type Metadata = BTreeMap<String, Value>;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CollectionConfig {
     /// Number of f32 values per vector (for binary metrics: 32-bit words).
     pub dim: usize,
@@ -46,18 +48,38 @@ pub struct CollectionConfig {
     pub metric: String,
     /// Accept vectors containing NaN (always true for binary metrics; must
     /// be false for i8 storage, which has no NaN code).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub allow_nan: bool,
     /// How components are stored (see [`Storage`](crate::Storage)): f32 (default),
     /// f16, or i8 scalar-quantized. f16/i8 need a non-binary metric.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub storage: Storage,
-    /// i8 storage: the value range `(min, max)` the quantizer covers. When
-    /// `None` it is trained by [`Collection::train_quantizer`], or on the
-    /// first batch of [`Collection::insert_rows`], or else from the first
-    /// inserted vector. Ignored for other storages.
+    /// i8 storage: the value range `(min, max)` every dimension's
+    /// quantizer covers. When `None` the quantizer is trained per
+    /// dimension by [`Collection::train_quantizer`] or, at the latest, on
+    /// the first [`CollectionConfig::i8_train_rows`] rows (see
+    /// [`Storage`](crate::Storage)). Ignored for other storages.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub i8_range: Option<(f32, f32)>,
+    /// i8 storage without `i8_range`: how many rows are held as f32 before
+    /// the quantizer is trained on them (default
+    /// [`CollectionConfig::DEFAULT_I8_TRAIN_ROWS`]; at least 1).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "CollectionConfig::default_i8_train_rows")
+    )]
+    pub i8_train_rows: usize,
 }
 
 impl CollectionConfig {
+    /// The default of [`CollectionConfig::i8_train_rows`].
+    pub const DEFAULT_I8_TRAIN_ROWS: usize = 1000;
+
+    #[cfg(feature = "serde")]
+    fn default_i8_train_rows() -> usize {
+        Self::DEFAULT_I8_TRAIN_ROWS
+    }
+
     /// A configuration with `dim` and `metric`, rejecting NaN, f32 storage.
     pub fn new(dim: usize, metric: &str) -> Self {
         CollectionConfig {
@@ -66,7 +88,14 @@ impl CollectionConfig {
             allow_nan: false,
             storage: Storage::F32,
             i8_range: None,
+            i8_train_rows: Self::DEFAULT_I8_TRAIN_ROWS,
         }
+    }
+
+    /// The same configuration training the i8 quantizer after `rows` rows.
+    pub fn with_i8_train_rows(mut self, rows: usize) -> Self {
+        self.i8_train_rows = rows;
+        self
     }
 
     /// The same configuration with another storage.
@@ -157,15 +186,20 @@ impl Rows {
     }
 
     /// The rows typed by `storage` (the byte length is a multiple of the
-    /// value size by construction and by `persist`'s checks).
-    pub(crate) fn view(&self, storage: Storage, quantizer: Option<Quantizer>) -> RowsRef<'_> {
+    /// value size by construction and by `persist`'s checks). i8 rows
+    /// without a quantizer are f32 rows waiting for its training.
+    pub(crate) fn view<'a>(
+        &'a self,
+        storage: Storage,
+        quantizer: Option<&'a Quantizer>,
+    ) -> RowsRef<'a> {
         let b = self.as_bytes();
-        match storage {
-            Storage::F32 => RowsRef::F32(bytemuck::cast_slice(b)),
-            Storage::F16 => RowsRef::F16(bytemuck::cast_slice(b)),
-            Storage::I8 => RowsRef::I8 {
+        match (storage, quantizer) {
+            (Storage::F32, _) | (Storage::I8, None) => RowsRef::F32(bytemuck::cast_slice(b)),
+            (Storage::F16, _) => RowsRef::F16(bytemuck::cast_slice(b)),
+            (Storage::I8, Some(quantizer)) => RowsRef::I8 {
                 codes: bytemuck::cast_slice(b),
-                quantizer: quantizer.unwrap_or(Quantizer::UNIT),
+                quantizer,
             },
         }
     }
@@ -190,6 +224,7 @@ pub struct Record<'a> {
 
 /// A search hit.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Hit {
     /// The user id.
     pub id: Id,
@@ -258,7 +293,8 @@ pub struct Collection {
     pub(crate) config: CollectionConfig,
     pub(crate) metric: Metric,
     pub(crate) rows: Rows,
-    /// The i8 quantizer, once fixed (always `None` for f32/f16).
+    /// The i8 quantizer, once fixed (always `None` for f32/f16; `None` for
+    /// i8 while the rows wait as f32 for training).
     pub(crate) quantizer: Option<Quantizer>,
     pub(crate) ids: Vec<Id>,
     pub(crate) meta: Vec<Option<Metadata>>,
@@ -286,9 +322,11 @@ impl Collection {
     ///
     /// # Errors
     /// [`VectorError::InvalidConfig`] for dimension 0, an unknown metric, a
-    /// binary metric with f16/i8 storage, `allow_nan` with i8 storage, or a
-    /// non-finite `i8_range`.
+    /// binary metric with f16/i8 storage, `allow_nan` with i8 storage, a
+    /// non-finite `i8_range` or `i8_train_rows` 0; [`VectorError::Kernels`]
+    /// when `UNIDB_ISA` is invalid ([`unidb_kernels::Kernels::try_active`]).
     pub fn new(config: CollectionConfig) -> Result<Self> {
+        unidb_kernels::Kernels::try_active()?;
         if config.dim == 0 {
             return Err(VectorError::InvalidConfig(
                 "dimension must be at least 1".into(),
@@ -348,29 +386,63 @@ impl Collection {
     }
 
     /// The i8 quantizer once fixed (`None` for f32/f16 storage, and for i8
-    /// before training or the first insert).
-    pub fn quantizer(&self) -> Option<Quantizer> {
-        self.quantizer
+    /// before training).
+    pub fn quantizer(&self) -> Option<&Quantizer> {
+        self.quantizer.as_ref()
+    }
+
+    /// Whether this is an i8 collection whose quantizer is not trained yet
+    /// (its rows are held as f32 meanwhile).
+    pub fn is_awaiting_training(&self) -> bool {
+        self.config.storage == Storage::I8 && self.quantizer.is_none()
+    }
+
+    /// How the rows are encoded now: the storage, except f32 for an i8
+    /// collection awaiting training.
+    pub(crate) fn row_storage(&self) -> Storage {
+        if self.is_awaiting_training() {
+            Storage::F32
+        } else {
+            self.config.storage
+        }
     }
 
     /// Bytes the stored rows take (every slot, deleted ones included, until
-    /// [`Collection::compact`]); indexes are extra.
+    /// [`Collection::compact`]; 4 per value for an i8 collection awaiting
+    /// training); indexes are extra.
     pub fn vector_bytes(&self) -> usize {
         self.rows.as_bytes().len()
     }
 
-    /// Fixes the i8 quantizer from row-major `sample` vectors: the min and
-    /// max of their finite components (symmetric around zero for `ip` and
-    /// `cosine`; see [`Storage`](crate::Storage)). Call it before the first insert,
-    /// with a sample representative of the data; values later inserted
-    /// outside the range clamp.
+    /// Trains the i8 quantizer now, per dimension, on the row-major
+    /// `sample` vectors together with the rows already stored: the min and
+    /// max of their finite values in each dimension (symmetric around zero
+    /// for `ip` and `cosine`; see [`Storage`](crate::Storage)). The stored
+    /// rows are then encoded and every index is rebuilt. Without a call,
+    /// the collection trains itself on its first
+    /// [`CollectionConfig::i8_train_rows`] rows; `train_quantizer(&[])`
+    /// trains on the rows stored so far. Once trained, a value that does
+    /// not fit is refused ([`VectorError::OutOfRange`]).
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, CollectionConfig, Storage, VectorError};
+    /// # fn main() -> Result<(), VectorError> {
+    /// let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8))?;
+    /// c.insert(1u64, &[0.0, 100.0], None)?;
+    /// c.insert(2u64, &[1.0, 110.0], None)?;
+    /// let q = c.train_quantizer(&[])?; // dimension 0 spans [0, 1], 1 spans [100, 110]
+    /// assert_eq!(q.offsets, vec![0.5, 105.0]);
+    /// let err = c.insert(3u64, &[0.0, 200.0], None).unwrap_err();
+    /// assert!(matches!(err, VectorError::OutOfRange { position: 1, .. }));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`VectorError::InvalidConfig`] when the storage is not i8, a range
-    /// was configured, a vector was already stored (the rows would have to
-    /// be re-encoded), or the sample has no finite value;
-    /// [`VectorError::WrongDimension`] when its length is not a multiple of
-    /// the dimension.
+    /// was configured, the quantizer is already trained, or neither the
+    /// sample nor the stored rows hold a finite value;
+    /// [`VectorError::WrongDimension`] when the sample's length is not a
+    /// multiple of the dimension; an index's build error.
     pub fn train_quantizer(&mut self, sample: &[f32]) -> Result<Quantizer> {
         if self.config.storage != Storage::I8 {
             return Err(VectorError::InvalidConfig(format!(
@@ -383,11 +455,10 @@ impl Collection {
                 "the i8 range is fixed by the configuration".into(),
             ));
         }
-        if !self.live.is_empty() {
-            return Err(VectorError::InvalidConfig(format!(
-                "train_quantizer before the first insert ({} vectors stored)",
-                self.live.len()
-            )));
+        if self.quantizer.is_some() {
+            return Err(VectorError::InvalidConfig(
+                "the i8 quantizer is already trained".into(),
+            ));
         }
         let extra = sample.len() % self.config.dim;
         if extra != 0 {
@@ -396,28 +467,70 @@ impl Collection {
                 got: extra,
             });
         }
-        let q = Quantizer::train(sample, symmetric_for(self.metric)).ok_or_else(|| {
-            VectorError::InvalidConfig("the training sample has no finite value".into())
+        self.train_with(sample)?;
+        Ok(self.quantizer.clone().expect("trained above"))
+    }
+
+    /// Trains the quantizer of an i8 collection awaiting training on its
+    /// stored rows plus `extra` (row-major), encodes the rows and rebuilds
+    /// the indexes.
+    fn train_with(&mut self, extra: &[f32]) -> Result<()> {
+        let dim = self.config.dim;
+        let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
+        let symmetric = symmetric_for(self.metric);
+        let q = Quantizer::train_parts(&[stored, extra], dim, symmetric).ok_or_else(|| {
+            VectorError::InvalidConfig("the i8 quantizer needs a finite value to train on".into())
         })?;
+        // Every stored value is inside the trained range: nothing clamps.
+        let mut codes = vec![0i8; stored.len()];
+        q.encode(stored, &mut codes);
+        let mut rows = Rows::new();
+        rows.push(bytemuck::cast_slice(&codes));
+        self.rows = rows;
         self.quantizer = Some(q);
-        Ok(q)
+        let data = VectorData {
+            dim,
+            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            live: &self.live,
+            all_live: self.n_live == self.live.len(),
+            metric: self.metric,
+        };
+        for (_, index) in &mut self.indexes {
+            index.build(&data)?;
+        }
+        Ok(())
+    }
+
+    /// Before `rows` (row-major, checked) are appended: trains the i8
+    /// quantizer on the stored rows and these when that makes
+    /// [`CollectionConfig::i8_train_rows`] rows.
+    fn train_if_due(&mut self, rows: &[f32]) -> Result<()> {
+        let n = rows.len() / self.config.dim;
+        if self.is_awaiting_training() && self.live.len() + n >= self.config.i8_train_rows {
+            self.train_with(rows)?;
+        }
+        Ok(())
     }
 
     /// The view indexes work on.
     pub fn data(&self) -> VectorData<'_> {
         VectorData {
             dim: self.config.dim,
-            rows: self.rows.view(self.config.storage, self.quantizer),
+            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
         }
     }
 
-    /// Checks a vector's dimension and (unless allowed) NaN.
+    /// Checks a vector's dimension, (unless allowed) NaN, and that the
+    /// storage can hold it: f16 up to ±65504; i8 finite values only and,
+    /// once the quantizer is trained, within half a step of each
+    /// dimension's range ([`Quantizer::bounds`]).
     ///
     /// # Errors
-    /// [`VectorError::WrongDimension`] or [`VectorError::NaN`].
+    /// [`VectorError::WrongDimension`], [`VectorError::NaN`] or
+    /// [`VectorError::OutOfRange`] (naming the first such position).
     pub fn check(&self, vector: &[f32]) -> Result<()> {
         if vector.len() != self.config.dim {
             return Err(VectorError::WrongDimension {
@@ -442,6 +555,19 @@ impl Collection {
                 });
             }
         }
+        if self.config.storage == Storage::I8 {
+            let refused = match &self.quantizer {
+                None => vector.iter().position(|v| !v.is_finite()),
+                Some(q) => (0..vector.len()).find(|&j| q.encode_one(vector[j], j).is_none()),
+            };
+            if let Some(position) = refused {
+                return Err(VectorError::OutOfRange {
+                    position,
+                    value: vector[position],
+                    storage: Storage::I8,
+                });
+            }
+        }
         Ok(())
     }
 
@@ -461,19 +587,23 @@ impl Collection {
             return Err(VectorError::DuplicateId(id));
         }
         self.check(vector)?;
+        self.train_if_due(vector)?;
         self.append(id, vector, metadata)
     }
 
     /// Adds many vectors at once: `ids[i]` gets row `i` of the row-major
-    /// `vectors` (no metadata). Everything is validated before anything is
-    /// stored, so an error leaves the collection unchanged. On an empty i8
-    /// collection whose quantizer is not fixed yet, the quantizer is trained
-    /// on the whole batch (as [`Collection::train_quantizer`] would).
+    /// `vectors` (no metadata; [`Collection::insert_rows_with`] takes it).
+    /// Everything is validated before anything is stored, so an error
+    /// leaves the collection unchanged. When the rows make an i8
+    /// collection awaiting training reach
+    /// [`CollectionConfig::i8_train_rows`], the quantizer is trained on the
+    /// stored rows and the whole batch.
     ///
     /// ```
     /// use unidb_vectordb::{Collection, CollectionConfig, Storage};
     /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
-    /// let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8))?;
+    /// let config = CollectionConfig::new(2, "l2").with_storage(Storage::I8).with_i8_train_rows(3);
+    /// let mut c = Collection::new(config)?;
     /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 1.0, 2.0, 2.0])?;
     /// assert_eq!(c.len(), 3);
     /// assert_eq!(c.quantizer().unwrap().scale, 2.0 / 254.0); // range [0, 2]
@@ -489,8 +619,51 @@ impl Collection {
         ids: impl IntoIterator<Item = I>,
         vectors: &[f32],
     ) -> Result<()> {
-        let dim = self.config.dim;
+        self.insert_batch(ids.into_iter().map(Into::into).collect(), vectors, None)
+    }
+
+    /// [`Collection::insert_rows`] with metadata: `metadata[i]` belongs
+    /// to row `i` (as fast: one validation pass, then one append per row).
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, CollectionConfig, Metadata, Value};
+    /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+    /// let mut c = Collection::new(CollectionConfig::new(1, "l2"))?;
+    /// let tag = |t: &str| Some(Metadata::from([("tag".to_owned(), Value::from(t))]));
+    /// c.insert_rows_with(["a", "b"], &[0.0, 1.0], [tag("x"), None])?;
+    /// assert_eq!(c.get("a")?.metadata, tag("x").as_ref());
+    /// assert_eq!(c.get("b")?.metadata, None);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Collection::insert_rows`], and
+    /// [`VectorError::WrongDimension`] when there are not as many metadata
+    /// entries as ids (`expected` the ids, `got` the entries).
+    pub fn insert_rows_with<I: Into<Id>>(
+        &mut self,
+        ids: impl IntoIterator<Item = I>,
+        vectors: &[f32],
+        metadata: impl IntoIterator<Item = Option<Metadata>>,
+    ) -> Result<()> {
         let ids: Vec<Id> = ids.into_iter().map(Into::into).collect();
+        let metadata: Vec<Option<Metadata>> = metadata.into_iter().collect();
+        if metadata.len() != ids.len() {
+            return Err(VectorError::WrongDimension {
+                expected: ids.len(),
+                got: metadata.len(),
+            });
+        }
+        self.insert_batch(ids, vectors, Some(metadata))
+    }
+
+    fn insert_batch(
+        &mut self,
+        ids: Vec<Id>,
+        vectors: &[f32],
+        metadata: Option<Vec<Option<Metadata>>>,
+    ) -> Result<()> {
+        let dim = self.config.dim;
         if ids.len().checked_mul(dim) != Some(vectors.len()) {
             return Err(VectorError::WrongDimension {
                 expected: ids.len().saturating_mul(dim),
@@ -504,11 +677,11 @@ impl Collection {
             }
             self.check(row)?;
         }
-        if self.config.storage == Storage::I8 && self.quantizer.is_none() && self.live.is_empty() {
-            self.quantizer = Quantizer::train(vectors, symmetric_for(self.metric));
-        }
+        self.train_if_due(vectors)?;
+        let mut metadata = metadata.map(Vec::into_iter);
         for (id, row) in ids.into_iter().zip(vectors.chunks_exact(dim)) {
-            self.append(id, row, None)?;
+            let m = metadata.as_mut().and_then(|m| m.next().flatten());
+            self.append(id, row, m)?;
         }
         Ok(())
     }
@@ -525,6 +698,7 @@ impl Collection {
     ) -> Result<()> {
         let id = id.into();
         self.check(vector)?;
+        self.train_if_due(vector)?;
         if let Some(slot) = self.slot_of.remove(&id) {
             self.kill(slot);
         }
@@ -545,7 +719,7 @@ impl Collection {
         self.slot_of.insert(id, slot);
         let data = VectorData {
             dim: self.config.dim,
-            rows: self.rows.view(self.config.storage, self.quantizer),
+            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -557,8 +731,8 @@ impl Collection {
         Ok(())
     }
 
-    /// Encodes and stores one (checked) vector, fixing the i8 quantizer
-    /// from it when nothing else did.
+    /// Encodes and stores one (checked) vector: as f32 while an i8
+    /// collection awaits training.
     fn push_row(&mut self, vector: &[f32]) {
         match self.config.storage {
             Storage::F32 => self.rows.push(bytemuck::cast_slice(vector)),
@@ -567,15 +741,15 @@ impl Collection {
                 to_f16(vector, &mut h);
                 self.rows.push(bytemuck::cast_slice(&h));
             }
-            Storage::I8 => {
-                let symmetric = symmetric_for(self.metric);
-                let q = *self.quantizer.get_or_insert_with(|| {
-                    Quantizer::train(vector, symmetric).unwrap_or(Quantizer::UNIT)
-                });
-                let mut c = vec![0i8; vector.len()];
-                q.encode(vector, &mut c);
-                self.rows.push(bytemuck::cast_slice(&c));
-            }
+            Storage::I8 => match &self.quantizer {
+                None => self.rows.push(bytemuck::cast_slice(vector)),
+                Some(q) => {
+                    // `check` refused what does not fit: nothing clamps.
+                    let mut c = vec![0i8; vector.len()];
+                    q.encode(vector, &mut c);
+                    self.rows.push(bytemuck::cast_slice(&c));
+                }
+            },
         }
     }
 
@@ -725,8 +899,16 @@ impl Collection {
     /// insertion order), by the first attached index with its default
     /// search parameters, or exactly when none is attached.
     ///
+    /// A query must be finite (NaN or an infinity is
+    /// [`VectorError::NonFiniteQuery`]; binary metrics take any bits).
+    /// Under `cosine` a zero query is at distance 1 from every non-zero
+    /// vector and 0 from a zero vector (the cosine kernels' rule), so an
+    /// exact search returns the zero vectors first, then the others in
+    /// insertion order; an index returns `k` vectors at distance 1.
+    ///
     /// # Errors
-    /// A bad query vector.
+    /// A bad query vector ([`VectorError::WrongDimension`],
+    /// [`VectorError::NonFiniteQuery`]).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         self.search_with(query, k, &SearchOptions::default())
     }
@@ -791,6 +973,8 @@ impl Collection {
         }
     }
 
+    /// Checks a query: its dimension, and (unless the metric is binary,
+    /// whose queries are bit patterns) that every value is finite.
     fn check_query(&self, query: &[f32]) -> Result<()> {
         if query.len() != self.config.dim {
             return Err(VectorError::WrongDimension {
@@ -798,7 +982,50 @@ impl Collection {
                 got: query.len(),
             });
         }
+        if !self.metric.is_binary() {
+            if let Some(position) = query.iter().position(|v| !v.is_finite()) {
+                return Err(VectorError::NonFiniteQuery {
+                    position,
+                    value: query[position],
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The exact `k` nearest live vectors to `query` by brute force over the
+    /// stored rows, whatever index is attached (the reference an index's
+    /// recall is measured against); the same distances as
+    /// [`Collection::search`] with no index.
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, CollectionConfig, Params};
+    /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+    /// let mut c = Collection::new(CollectionConfig::new(1, "l2"))?;
+    /// c.insert_rows(0u64..100, &(0..100).map(|i| i as f32).collect::<Vec<_>>())?;
+    /// c.create_index("graph", "hnsw", Params::defaults())?;
+    /// let exact = c.search_exact(&[41.2], 3, None)?;
+    /// let ids: Vec<_> = exact.iter().map(|h| h.id.clone()).collect();
+    /// assert_eq!(ids, [41u64.into(), 42u64.into(), 40u64.into()]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A bad query vector, as [`Collection::search`].
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<FilterFn<'_>>,
+    ) -> Result<Vec<Hit>> {
+        self.check_query(query)?;
+        let timer = self.stats.start();
+        let filter = filter.map(|f| self.slot_filter(f));
+        let filter_ref: Option<&dyn Fn(u32) -> bool> =
+            filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
+        let hits = self.hits(flat::knn(&self.data(), query, k, filter_ref));
+        self.stats.answered(timer);
+        Ok(hits)
     }
 
     /// Exact k-NN for many row-major queries at once (parallel and blocked;
@@ -819,6 +1046,9 @@ impl Collection {
                 expected: self.config.dim,
                 got: extra,
             });
+        }
+        for q in queries.chunks_exact(self.config.dim) {
+            self.check_query(q)?;
         }
         let started = Instant::now();
         let filter = filter.map(|f| self.slot_filter(f));
@@ -920,7 +1150,7 @@ impl Collection {
     pub fn compact(&mut self) -> Result<()> {
         let dim = self.config.dim;
         // Encoded rows are copied as they are (never re-encoded).
-        let row_bytes = dim * self.config.storage.bytes_per_value();
+        let row_bytes = dim * self.row_storage().bytes_per_value();
         let old = self.rows.as_bytes();
         let mut rows = Rows::new();
         let mut ids = Vec::with_capacity(self.n_live);
@@ -944,7 +1174,7 @@ impl Collection {
         self.n_live = self.ids.len();
         let data = VectorData {
             dim,
-            rows: self.rows.view(self.config.storage, self.quantizer),
+            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -986,11 +1216,19 @@ pub(crate) fn validate_storage(
             "i8 storage cannot hold NaN; allow_nan must be false".into(),
         ));
     }
+    if config.i8_train_rows == 0 {
+        return Err(VectorError::InvalidConfig(
+            "i8_train_rows must be at least 1".into(),
+        ));
+    }
     match config.i8_range {
         None => Ok(None),
-        Some((lo, hi)) if lo.is_finite() && hi.is_finite() => {
-            Ok(Some(Quantizer::for_range(lo, hi, symmetric_for(metric))))
-        }
+        Some((lo, hi)) if lo.is_finite() && hi.is_finite() => Ok(Some(Quantizer::for_range(
+            lo,
+            hi,
+            config.dim,
+            symmetric_for(metric),
+        ))),
         Some((lo, hi)) => Err(VectorError::InvalidConfig(format!(
             "i8_range must be finite, got ({lo}, {hi})"
         ))),

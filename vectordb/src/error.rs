@@ -20,8 +20,10 @@ pub enum VectorError {
         /// Index of the first NaN.
         position: usize,
     },
-    /// A component cannot be represented in the collection's storage (a
-    /// finite value beyond ±65504 for f16).
+    /// A component cannot be represented in the collection's storage: a
+    /// finite value beyond ±65504 for f16; for i8, a non-finite value, or
+    /// (once the quantizer is trained) a value more than half a code step
+    /// outside its dimension's range ([`Quantizer::bounds`](crate::Quantizer::bounds)).
     #[error("value {value} at position {position} is out of range for {storage} storage")]
     OutOfRange {
         /// Index of the first such component.
@@ -30,6 +32,15 @@ pub enum VectorError {
         value: f32,
         /// The storage.
         storage: crate::storage::Storage,
+    },
+    /// A query holds NaN or an infinity (refused for every non-binary
+    /// metric: its distances would be NaN or infinite and unordered).
+    #[error("query has the non-finite value {value} at position {position}")]
+    NonFiniteQuery {
+        /// Index of the first non-finite component.
+        position: usize,
+        /// Its value.
+        value: f32,
     },
     /// No live vector has this id.
     #[error("unknown id {0}")]
@@ -68,6 +79,11 @@ pub enum VectorError {
         /// The attached index names.
         known: Vec<String>,
     },
+    /// The kernels cannot run as configured: `UNIDB_ISA` names an unknown
+    /// path or one this CPU lacks (checked when a collection is created
+    /// or opened).
+    #[error(transparent)]
+    Kernels(#[from] unidb_kernels::KernelError),
     /// A metric or index plugin lookup failed.
     #[error(transparent)]
     Registry(#[from] unidb_registry::RegistryError),
@@ -130,12 +146,14 @@ impl VectorError {
         match self {
             VectorError::WrongDimension { .. }
             | VectorError::NaN { .. }
-            | VectorError::OutOfRange { .. } => K::Validation,
+            | VectorError::OutOfRange { .. }
+            | VectorError::NonFiniteQuery { .. } => K::Validation,
             VectorError::UnknownId(_) | VectorError::UnknownIndex { .. } => K::NotFound,
             VectorError::DuplicateId(_) => K::Conflict,
             VectorError::InvalidConfig(_)
             | VectorError::UnknownParam { .. }
             | VectorError::InvalidParam { .. } => K::Configuration,
+            VectorError::Kernels(e) => e.kind(),
             VectorError::Registry(R::Unknown { .. }) => K::NotFound,
             VectorError::Registry(R::Duplicate { .. }) => K::Conflict,
             VectorError::Registry(_) => K::Configuration,

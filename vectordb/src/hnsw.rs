@@ -14,7 +14,8 @@
 //! form with an acceptance test.
 //! Neighbours are chosen with the heuristic of the paper's algorithm 4.
 //! Node levels are a pure function of the seed and the slot, so a serial
-//! build is deterministic.
+//! build (`HnswConfig::parallel = false`) is deterministic; the default
+//! build is parallel.
 //!
 //! Every distance goes through the storage's row-distance space (f32, f16
 //! or i8 rows; see [`Storage`](crate::Storage)): the graph code is generic over it
@@ -149,8 +150,12 @@ pub struct HnswConfig {
     pub ef_search: usize,
     /// RNG seed (levels are a pure function of seed and slot).
     pub seed: u64,
-    /// Build in parallel with rayon (same recall as serial; the graph may
-    /// differ, so results are only deterministic with `parallel = false`).
+    /// Build in parallel on the rayon pool the build runs in (the default:
+    /// the same recall as serial, a fraction of the time on several
+    /// cores). The graph then depends on thread timing, so two builds may
+    /// answer differently; `parallel = false` asks for a deterministic
+    /// serial build (the same graph, hence the same results, for the same
+    /// seed and data). Inserts after the build are always serial.
     pub parallel: bool,
     /// A filtered search whose estimated pass fraction is below this runs
     /// exactly over the passing vectors instead of walking the graph.
@@ -164,7 +169,7 @@ impl Default for HnswConfig {
             ef_construction: 200,
             ef_search: 64,
             seed: 0x5eed,
-            parallel: false,
+            parallel: true,
             exact_below: 0.05,
         }
     }

@@ -110,7 +110,8 @@ pub fn parse_ivecs(bytes: &[u8], name: &str) -> Result<Matrix<i32>> {
 ///
 /// # Errors
 /// I/O errors and those of [`parse_fvecs`].
-pub fn read_fvecs(path: &Path) -> Result<Matrix<f32>> {
+pub fn read_fvecs(path: impl AsRef<Path>) -> Result<Matrix<f32>> {
+    let path = path.as_ref();
     parse_fvecs(&read(path)?, &path.display().to_string())
 }
 
@@ -118,7 +119,8 @@ pub fn read_fvecs(path: &Path) -> Result<Matrix<f32>> {
 ///
 /// # Errors
 /// I/O errors and those of [`parse_fvecs`].
-pub fn read_ivecs(path: &Path) -> Result<Matrix<i32>> {
+pub fn read_ivecs(path: impl AsRef<Path>) -> Result<Matrix<i32>> {
+    let path = path.as_ref();
     parse_ivecs(&read(path)?, &path.display().to_string())
 }
 
@@ -421,7 +423,8 @@ impl NpyHeader {
 ///
 /// # Errors
 /// I/O errors and those of [`parse_npy`].
-pub fn read_npy(path: &Path) -> Result<Matrix<f32>> {
+pub fn read_npy(path: impl AsRef<Path>) -> Result<Matrix<f32>> {
+    let path = path.as_ref();
     parse_npy(&read(path)?, &path.display().to_string())
 }
 
@@ -429,7 +432,8 @@ pub fn read_npy(path: &Path) -> Result<Matrix<f32>> {
 ///
 /// # Errors
 /// As [`read_npy`] / [`read_fvecs`].
-pub fn read_vectors(path: &Path) -> Result<Matrix<f32>> {
+pub fn read_vectors(path: impl AsRef<Path>) -> Result<Matrix<f32>> {
+    let path = path.as_ref();
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))

@@ -322,7 +322,7 @@ impl IvfIndex {
     /// matched once, then every list runs the space's one-to-many form.
     fn scan_copies<'l>(
         &'l self,
-        data: &VectorData<'_>,
+        data: &VectorData<'l>,
         query: &[f32],
         order: &[u32],
         filter: Option<&dyn Fn(u32) -> bool>,

@@ -76,6 +76,15 @@
 //! collection was created, opened or last reset
 //! ([`Collection::reset_metrics`]).
 //!
+//! # serde
+//! With the default `serde` feature, the data types a program stores or
+//! sends serialize and deserialize: [`Hit`], [`Metadata`] (common's
+//! [`Value`], tagged by type), [`CollectionConfig`] (only `dim` and
+//! `metric` required; unknown fields refused), [`Storage`] (`"f32"`,
+//! `"f16"`, `"i8"`), [`Quantizer`], [`Neighbor`], [`CollectionMetrics`],
+//! and the index parameter types ([`hnsw::HnswConfig`], ...), which always
+//! do.
+//!
 //! # Crate layout
 //! One path per public item. The types a program uses — collections,
 //! ids, options, errors, the plugin kinds and their traits, storage —

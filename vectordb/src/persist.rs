@@ -1,26 +1,30 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 2, little-endian)
+//! # Format (version 3, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (2)
+//! 8   4  format version (3)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
 //! 32  8  vectors length, in values (slots × dim)
 //! 40  8  metadata offset
 //! 48  8  metadata length, in bytes
-//! 56  1  storage: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
+//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
 //! 57  7  zero
 //! 64  …  vectors (row-major, every slot including deleted ones, as stored:
 //!        4, 2 or 1 bytes per value)
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
-//!        configured i8 range, i8 quantizer offset and scale), liveness,
+//!        configured i8 range, i8 training row count), the i8 quantizer
+//!        (scale, then one offset per dimension) if trained, liveness,
 //!        ids, key/value metadata, and each index as (name, plugin name,
 //!        plugin bytes)
 //! ```
+//! The row encoding is the storage's, except for an i8 collection whose
+//! quantizer is not trained yet: its rows are f32 (and it has no
+//! quantizer); every other combination is refused.
 //! The vectors section starts on a 64-byte boundary of a page-aligned map,
 //! so it is viewed as `&[f32]`, `&[u16]` or `&[i8]` in place, for every
 //! storage. Opening checks the magic, version, length and checksum before
@@ -38,7 +42,9 @@
 //! the file holds the old or the new collection, complete.
 //!
 //! Version 1 files (f32 only: byte 56 zero, no storage fields in the
-//! metadata) are still read; this build writes version 2.
+//! metadata) and version 2 files (one i8 offset for every dimension, no
+//! training row count, rows always in the storage's encoding) are still
+//! read; this build writes version 3.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -59,8 +65,12 @@ use unidb_common::value::Value;
 
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
-/// The format version this build writes (it also reads [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 2;
+/// The format version this build writes (it also reads
+/// [`VERSION_GLOBAL_I8`] and [`VERSION_F32_ONLY`]).
+pub const VERSION: u32 = 3;
+/// The previous format version (one i8 quantizer offset for every
+/// dimension), still read.
+pub const VERSION_GLOBAL_I8: u32 = 2;
 /// The previous format version (f32 storage only), still read.
 pub const VERSION_F32_ONLY: u32 = 1;
 const HEADER: usize = 64;
@@ -93,7 +103,22 @@ fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
             }
         };
         pair(&mut w, c.config.i8_range);
-        pair(&mut w, c.quantizer.map(|q| (q.offset, q.scale)));
+        if version == VERSION_GLOBAL_I8 {
+            pair(
+                &mut w,
+                c.quantizer.as_ref().map(|q| (q.offsets[0], q.scale)),
+            );
+        } else {
+            w.u64(c.config.i8_train_rows as u64);
+            match &c.quantizer {
+                None => w.u8(0),
+                Some(q) => {
+                    w.u8(1);
+                    w.f32(q.scale);
+                    q.offsets.iter().for_each(|&o| w.f32(o));
+                }
+            }
+        }
     }
     w.u64(c.live.len() as u64);
     let live: Vec<u8> = c.live.iter().map(|&l| u8::from(l)).collect();
@@ -167,15 +192,16 @@ pub fn to_bytes(c: &Collection) -> Vec<u8> {
     to_bytes_version(c, VERSION)
 }
 
-/// The file in format `version` (1 only for f32 storage; tests use it to
-/// check that version 1 files are still read).
+/// The file in format `version` (1 only for f32 storage, 2 only for
+/// trained quantizers with equal offsets; tests use it to check that
+/// older files are still read).
 pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
     let data = c.data();
     let rows = data.rows;
     let values = rows.values();
     let meta = encode_meta(c, version);
     let vec_off = HEADER;
-    let meta_off = pad64(vec_off + values * c.config.storage.bytes_per_value());
+    let meta_off = pad64(vec_off + values * rows.storage().bytes_per_value());
     let total = meta_off + meta.len();
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
@@ -184,7 +210,7 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
     for v in [total, vec_off, values, meta_off, meta.len()] {
         out.extend_from_slice(&(v as u64).to_le_bytes());
     }
-    out.extend_from_slice(&[c.config.storage.tag(), 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&[rows.storage().tag(), 0, 0, 0, 0, 0, 0, 0]);
     match rows {
         crate::RowsRef::F32(r) => r
             .iter()
@@ -212,13 +238,15 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
 /// # Errors
 /// [`VectorError::Io`] naming `path`; its source names the failed step
 /// and keeps the operating system's error.
-pub fn save(c: &Collection, path: &Path) -> Result<()> {
+pub fn save(c: &Collection, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
     let bytes = to_bytes(c);
     unidb_common::fs::write_atomic(path, &bytes).map_err(|e| VectorError::io(path, e.into()))
 }
 
 struct Layout {
     version: u32,
+    /// How the rows are encoded.
     storage: Storage,
     vec_off: usize,
     /// In values.
@@ -263,7 +291,7 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
     if crc(buf) != stored {
         return Err(corrupt("checksum mismatch"));
     }
-    if version != VERSION && version != VERSION_F32_ONLY {
+    if !(VERSION_F32_ONLY..=VERSION).contains(&version) {
         return Err(VectorError::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -304,14 +332,16 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
 }
 
 fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
+    unidb_kernels::Kernels::try_active()?;
     let mut r = Reader::new(&buf[l.meta_off..l.meta_off + l.meta_len]);
     let dim = r.usize("dimension")?;
     let metric_name = r.str("metric")?;
     let allow_nan = r.u8("allow_nan")? != 0;
-    let (i8_range, quantizer) = if l.version >= 2 {
-        if r.u8("storage")? != l.storage.tag() {
-            return Err(corrupt("storage differs between header and metadata"));
-        }
+    let mut i8_train_rows = CollectionConfig::DEFAULT_I8_TRAIN_ROWS;
+    let (storage, i8_range, quantizer) = if l.version >= 2 {
+        let tag = r.u8("storage")?;
+        let storage =
+            Storage::from_tag(tag).ok_or_else(|| corrupt(format!("unknown storage tag {tag}")))?;
         let mut pair = |what: &'static str| -> Result<Option<(f32, f32)>> {
             Ok(match r.u8(what)? {
                 0 => None,
@@ -320,11 +350,36 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
             })
         };
         let range = pair("i8 range")?;
-        let quantizer = pair("i8 quantizer")?.map(|(offset, scale)| Quantizer { offset, scale });
-        (range, quantizer)
+        let quantizer = if l.version == VERSION_GLOBAL_I8 {
+            pair("i8 quantizer")?.map(|(offset, scale)| Quantizer {
+                offsets: vec![offset; dim],
+                scale,
+            })
+        } else {
+            i8_train_rows = r.usize("i8 training rows")?;
+            match r.u8("i8 quantizer")? {
+                0 => None,
+                1 => {
+                    let scale = r.f32("i8 scale")?;
+                    if dim > r.remaining() / 4 {
+                        return Err(corrupt(format!("{dim} i8 offsets do not fit")));
+                    }
+                    let offsets = (0..dim)
+                        .map(|_| r.f32("i8 offset"))
+                        .collect::<std::result::Result<Vec<f32>, _>>()?;
+                    Some(Quantizer { offsets, scale })
+                }
+                t => return Err(corrupt(format!("i8 quantizer tag {t}"))),
+            }
+        };
+        (storage, range, quantizer)
     } else {
-        (None, None)
+        (Storage::F32, None, None)
     };
+    let awaiting = storage == Storage::I8 && l.storage == Storage::F32 && quantizer.is_none();
+    if storage != l.storage && !(awaiting && l.version >= 3) {
+        return Err(corrupt("storage differs between header and metadata"));
+    }
     let slots = r.usize("slot count")?;
     if dim == 0 || slots.checked_mul(dim) != Some(l.vec_len) {
         return Err(corrupt(format!(
@@ -340,21 +395,28 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         dim,
         metric: metric_name,
         allow_nan,
-        storage: l.storage,
+        storage,
         i8_range,
+        i8_train_rows,
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
-    if l.storage != Storage::I8 && (quantizer.is_some() || i8_range.is_some()) {
+    if storage != Storage::I8 && (quantizer.is_some() || i8_range.is_some()) {
         return Err(corrupt("i8 parameters on a non-i8 collection"));
     }
-    if let Some(q) = quantizer {
-        if !q.is_valid() || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
-            return Err(corrupt(format!("invalid i8 quantizer {q:?}")));
+    if let Some(q) = &quantizer {
+        if !q.is_valid(dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
+            return Err(corrupt(format!(
+                "invalid i8 quantizer (scale {}, {} offsets)",
+                q.scale,
+                q.offsets.len()
+            )));
         }
-        if configured.is_some_and(|c| c != q) {
+        if configured.as_ref().is_some_and(|c| c != q) {
             return Err(corrupt("i8 quantizer differs from the configured range"));
         }
+    } else if configured.is_some() {
+        return Err(corrupt("i8 range configured but no quantizer"));
     } else if l.storage == Storage::I8 && slots > 0 {
         return Err(corrupt("i8 rows without a quantizer"));
     }
@@ -460,7 +522,8 @@ fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
 ///
 /// # Errors
 /// [`VectorError::BadMagic`], [`VectorError::UnsupportedVersion`],
-/// [`VectorError::Corrupt`], or an unknown metric/index plugin.
+/// [`VectorError::Corrupt`], an unknown metric/index plugin, or
+/// [`VectorError::Kernels`] when `UNIDB_ISA` is invalid.
 pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
     let l = check_header(buf)?;
     decode(buf, &l, owned_rows(buf, &l))
@@ -475,7 +538,8 @@ pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
 /// # Errors
 /// As [`from_bytes`], plus [`VectorError::Io`] (of kind
 /// [`std::io::ErrorKind::IsADirectory`] when `path` is a directory).
-pub fn open(path: &Path) -> Result<Collection> {
+pub fn open(path: impl AsRef<Path>) -> Result<Collection> {
+    let path = path.as_ref();
     let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
     let meta = file.metadata().map_err(|e| VectorError::io(path, e))?;
     if meta.is_dir() {
@@ -513,7 +577,7 @@ impl Collection {
     ///
     /// # Errors
     /// [`VectorError::Io`].
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save(self, path)
     }
 
@@ -522,7 +586,7 @@ impl Collection {
     ///
     /// # Errors
     /// As [`crate::persist::open`].
-    pub fn open(path: &Path) -> Result<Collection> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Collection> {
         open(path)
     }
 }

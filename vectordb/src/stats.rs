@@ -19,6 +19,7 @@ use unidb_common::metrics::{Counter, Histogram, HistogramSnapshot, Timer};
 ///
 /// [`Collection::metrics`]: crate::Collection::metrics
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct CollectionMetrics {
     /// Queries answered (`latency.count`): one per search, range search
     /// or query of an exact batch; a search that fails (bad query, unknown

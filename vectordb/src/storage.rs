@@ -49,29 +49,44 @@ use crate::metric::Metric;
 /// saturates to ±65504.
 ///
 /// # i8 (scalar quantization)
-/// One quantizer per collection: `x ≈ offset + scale · q` with an integer
-/// code `q ∈ [-127, 127]` (symmetric, so −128 is never used). The range it
-/// covers is `[offset − 127·scale, offset + 127·scale]`; inside it a value
-/// is off by at most `scale / 2`; values outside clamp to the nearest end
-/// (their error is the distance to the range plus `scale / 2`).
+/// One [`Quantizer`] per collection, with a range per dimension:
+/// `x_j ≈ offset_j + scale · q` with an integer code `q ∈ [-127, 127]`
+/// (symmetric, so −128 is never used). Dimension `j` covers
+/// `[offset_j − 127·scale, offset_j + 127·scale]`; a value inside it (or
+/// within half a step beyond) is stored off by at most `scale / 2`.
 ///
-/// * For `ip` and `cosine` the range is symmetric around zero (`offset = 0`,
-///   `scale = max|x| / 127`), so `a·b = scale² · (qa·qb)` exactly and the
-///   cosine of the codes is the cosine of the decoded vectors.
-/// * For `l2` (and the decoded metrics) the range is centred on the data:
-///   `offset = (min + max) / 2`, `scale = (max − min) / 254`. The offset
-///   cancels in a difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`; data that
-///   is not centred on zero (SIFT is all non-negative) gets the full 8 bits.
+/// * For `l2` (and the decoded metrics) each dimension's range is centred
+///   on its data: `offset_j = (min_j + max_j) / 2`, and the step is the
+///   widest dimension's `(max_j − min_j) / 254`. The offsets cancel in a
+///   difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`: one integer kernel
+///   call, while dimensions centred far apart (or data that is not centred
+///   on zero: SIFT is all non-negative) keep the full 8 bits.
+/// * For `ip` and `cosine` every offset is zero and `scale = max|x| / 127`,
+///   so `a·b = scale² · (qa·qb)` exactly and the cosine of the codes is the
+///   cosine of the decoded vectors.
 ///
-/// The range is fixed once, before any vector is stored: from
-/// [`crate::CollectionConfig::i8_range`] when set, else by
-/// [`crate::Collection::train_quantizer`] over a sample (min and max of every
-/// finite component), else from the whole first batch given to
-/// [`crate::Collection::insert_rows`], else from the components of the
-/// first inserted vector (which rarely covers later vectors: train on a
-/// sample or load a first batch when you can). A degenerate range
-/// (min = max) is widened by 1 on each side.
+/// The step is shared by every dimension (a step per dimension would make
+/// each distance a weighted sum the i8 kernels cannot compute), so a
+/// narrow dimension has fewer distinct codes than a wide one.
+///
+/// **Training, and values that do not fit.** A stored value is never
+/// clamped. Until the quantizer is trained, an i8 collection holds its
+/// rows as f32 (searches, indexes and saved files work on them as they
+/// are); it trains on every stored row and the incoming ones as soon as
+/// they make [`crate::CollectionConfig::i8_train_rows`] rows (default
+/// 1000), or when [`crate::Collection::train_quantizer`] is called (on a
+/// sample plus the stored rows), then encodes the stored rows and
+/// rebuilds the indexes. A configured
+/// [`crate::CollectionConfig::i8_range`] fixes the quantizer from the
+/// start. Once trained, inserting a value more than half a step outside
+/// its dimension's range (or any non-finite value) is refused with
+/// [`crate::VectorError::OutOfRange`], naming the position, and nothing
+/// is stored: train on a representative sample, or configure a range
+/// wide enough. A query value outside the range is clamped to it (the
+/// distance is then to the clamped query).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Storage {
     /// 32-bit floats, exactly as inserted.
     #[default]
@@ -145,73 +160,144 @@ impl FromStr for Storage {
 /// The largest finite half value.
 pub(crate) const F16_MAX: f32 = 65504.0;
 
-/// The i8 scalar quantizer: `x ≈ offset + scale · q`, `q ∈ [-127, 127]`
-/// (see [`Storage`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The i8 scalar quantizer: per dimension `j`, `x ≈ offsets[j] + scale · q`
+/// with `q ∈ [-127, 127]` (see [`Storage`]).
+///
+/// Each dimension has its own range (its own offset); the code step
+/// `scale` is shared, so that a distance between two coded vectors stays
+/// one integer kernel call times `scale²` (a step per dimension would make
+/// every distance a weighted sum the i8 kernels cannot compute).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Quantizer {
-    /// The value code 0 stands for.
-    pub offset: f32,
-    /// The value of one code step (finite, > 0).
+    /// Per dimension, the value code 0 stands for (all zero for `ip` and
+    /// `cosine`).
+    pub offsets: Vec<f32>,
+    /// The value of one code step (finite, > 0), shared by every dimension.
     pub scale: f32,
 }
 
-impl Quantizer {
-    /// The quantizer of an empty collection before training (never used to
-    /// encode: training happens before the first row is stored).
-    pub const UNIT: Quantizer = Quantizer {
-        offset: 0.0,
-        scale: 1.0,
-    };
+/// Clamps a bound to a finite value (NaN to 0).
+fn finite_bound(v: f32) -> f32 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-f32::MAX, f32::MAX)
+    }
+}
 
-    /// A quantizer covering `[lo, hi]`: centred on it, or symmetric around
-    /// zero when `symmetric` (needed by `ip` and `cosine`). Non-finite
-    /// bounds are clamped to ±`f32::MAX`; `lo > hi` is swapped; an empty
-    /// range is widened by 1 on each side.
-    pub fn for_range(lo: f32, hi: f32, symmetric: bool) -> Quantizer {
-        let fix = |v: f32| {
-            if v.is_nan() {
-                0.0
-            } else {
-                v.clamp(-f32::MAX, f32::MAX)
-            }
-        };
-        let (mut lo, mut hi) = (fix(lo.min(hi)), fix(lo.max(hi)));
-        if lo == hi {
-            lo -= 1.0;
-            hi += 1.0;
-        }
-        let sym = || {
-            let m = lo.abs().max(hi.abs());
-            Quantizer {
-                offset: 0.0,
-                scale: (m / 127.0).max(f32::MIN_POSITIVE),
-            }
+impl Quantizer {
+    /// A quantizer giving every one of `dim` dimensions the range
+    /// `[lo, hi]` (see [`Quantizer::for_ranges`]).
+    pub fn for_range(lo: f32, hi: f32, dim: usize, symmetric: bool) -> Quantizer {
+        Quantizer::for_ranges(&vec![(lo, hi); dim], symmetric)
+    }
+
+    /// A quantizer covering `ranges[j] = (lo, hi)` in dimension `j`: each
+    /// dimension's offset is the middle of its range and the step is the
+    /// widest range over 254 steps; or, when `symmetric` (needed by `ip`
+    /// and `cosine`), every offset is zero and the step is the largest
+    /// magnitude over 127. Non-finite bounds are clamped to ±`f32::MAX`
+    /// (NaN to 0); `lo > hi` is swapped; when every range is a single
+    /// value it is widened by 1 on each side.
+    pub fn for_ranges(ranges: &[(f32, f32)], symmetric: bool) -> Quantizer {
+        let fixed: Vec<(f32, f32)> = ranges
+            .iter()
+            .map(|&(a, b)| (finite_bound(a.min(b)), finite_bound(a.max(b))))
+            .collect();
+        let widest = fixed
+            .iter()
+            .map(|&(lo, hi)| hi / 254.0 - lo / 254.0)
+            .fold(0.0f32, f32::max);
+        let largest = fixed
+            .iter()
+            .map(|&(lo, hi)| lo.abs().max(hi.abs()))
+            .fold(0.0f32, f32::max);
+        let sym = |largest: f32| Quantizer {
+            offsets: vec![0.0; fixed.len()],
+            scale: (largest / 127.0).max(f32::MIN_POSITIVE),
         };
         if symmetric {
-            return sym();
+            return sym(if largest == 0.0 { 1.0 } else { largest });
         }
-        let offset = lo / 2.0 + hi / 2.0;
-        let scale = (hi / 254.0 - lo / 254.0).max(f32::MIN_POSITIVE);
-        if offset.is_finite() && scale.is_finite() {
-            Quantizer { offset, scale }
-        } else {
-            sym()
+        let scale = if widest == 0.0 { 2.0 / 254.0 } else { widest };
+        Quantizer {
+            offsets: fixed.iter().map(|&(lo, hi)| lo / 2.0 + hi / 2.0).collect(),
+            scale: scale.max(f32::MIN_POSITIVE),
         }
     }
 
-    /// Trains on row-major sample values: the min and max of the finite
-    /// ones (see [`Quantizer::for_range`]). `None` when none is finite.
-    pub fn train(values: &[f32], symmetric: bool) -> Option<Quantizer> {
-        let mut it = values.iter().copied().filter(|v| v.is_finite());
-        let first = it.next()?;
-        let (lo, hi) = it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        Some(Quantizer::for_range(lo, hi, symmetric))
+    /// Trains on row-major sample vectors of dimension `dim`: the min and
+    /// max of the finite values of each dimension (a dimension with none
+    /// gets `[0, 0]`; see [`Quantizer::for_ranges`]). `None` when no value
+    /// is finite or `dim` is 0.
+    pub fn train(values: &[f32], dim: usize, symmetric: bool) -> Option<Quantizer> {
+        Quantizer::train_parts(&[values], dim, symmetric)
     }
 
-    /// The code of one value (clamped to the range; NaN gives 0).
+    /// [`Quantizer::train`] over several row-major parts at once (no copy).
+    pub(crate) fn train_parts(parts: &[&[f32]], dim: usize, symmetric: bool) -> Option<Quantizer> {
+        if dim == 0 {
+            return None;
+        }
+        let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); dim];
+        let mut any = false;
+        for row in parts.iter().flat_map(|p| p.chunks(dim)) {
+            for (r, &v) in ranges.iter_mut().zip(row) {
+                if v.is_finite() {
+                    any = true;
+                    *r = (r.0.min(v), r.1.max(v));
+                }
+            }
+        }
+        if !any {
+            return None;
+        }
+        for r in &mut ranges {
+            if r.0 > r.1 {
+                *r = (0.0, 0.0);
+            }
+        }
+        Some(Quantizer::for_ranges(&ranges, symmetric))
+    }
+
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// The values of the extreme codes ±127 in dimension `j`: a value is
+    /// accepted by [`Quantizer::try_encode`] when it is at most half a step
+    /// beyond them (it rounds to them); `None` when `j` is out of range.
+    pub fn bounds(&self, j: usize) -> Option<(f32, f32)> {
+        let o = *self.offsets.get(j)?;
+        Some((o - 127.0 * self.scale, o + 127.0 * self.scale))
+    }
+
+    /// The unclamped code of `x` in dimension `j` (NaN when `x` is NaN).
     #[inline]
-    pub fn encode_one(&self, x: f32) -> i8 {
-        let q = ((x - self.offset) / self.scale).round();
+    fn raw_code(&self, x: f32, j: usize) -> f32 {
+        ((x - self.offsets[j]) / self.scale).round()
+    }
+
+    /// The code of `x` in dimension `j`, `None` when `x` is not finite or
+    /// is more than half a step beyond [`Quantizer::bounds`] (it cannot be
+    /// stored within `scale / 2`).
+    ///
+    /// # Panics
+    /// When `j` is not below [`Quantizer::dim`].
+    #[inline]
+    pub fn encode_one(&self, x: f32, j: usize) -> Option<i8> {
+        let q = self.raw_code(x, j);
+        (-127.0..=127.0).contains(&q).then_some(q as i8)
+    }
+
+    /// The code of `x` in dimension `j`, clamped to the range (NaN gives
+    /// 0): how queries are encoded.
+    #[inline]
+    pub fn encode_clamped(&self, x: f32, j: usize) -> i8 {
+        let q = self.raw_code(x, j);
         if q.is_nan() {
             0
         } else {
@@ -219,34 +305,65 @@ impl Quantizer {
         }
     }
 
-    /// The value of one code.
+    /// The value of code `q` in dimension `j`.
     #[inline]
-    pub fn decode_one(&self, q: i8) -> f32 {
-        self.offset + self.scale * f32::from(q)
+    pub fn decode_one(&self, q: i8, j: usize) -> f32 {
+        self.offsets[j] + self.scale * f32::from(q)
     }
 
-    /// Encodes a vector.
+    /// Encodes one vector (of length [`Quantizer::dim`]) into `out`, or
+    /// returns the position of the first value [`Quantizer::encode_one`]
+    /// refuses (`out` is then partly written).
+    pub fn try_encode(&self, v: &[f32], out: &mut [i8]) -> Result<(), usize> {
+        for (j, (o, &x)) in out.iter_mut().zip(v).enumerate() {
+            *o = self.encode_one(x, j).ok_or(j)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes row-major vectors, clamping (see
+    /// [`Quantizer::encode_clamped`]).
     pub fn encode(&self, v: &[f32], out: &mut [i8]) {
-        for (o, x) in out.iter_mut().zip(v) {
-            *o = self.encode_one(*x);
+        let d = self.dim().max(1);
+        for (i, (o, x)) in out.iter_mut().zip(v).enumerate() {
+            *o = self.encode_clamped(*x, i % d);
         }
     }
 
-    /// Decodes a vector.
-    pub fn decode(&self, codes: &[i8], out: &mut [f32]) {
+    /// Decodes row-major codes whose first value is in dimension
+    /// `start % dim`.
+    pub fn decode_from(&self, start: usize, codes: &[i8], out: &mut [f32]) {
+        let d = self.dim().max(1);
+        let mut j = start % d;
         for (o, q) in out.iter_mut().zip(codes) {
-            *o = self.decode_one(*q);
+            *o = self.decode_one(*q, j);
+            j += 1;
+            if j == d {
+                j = 0;
+            }
         }
     }
 
-    /// Whether `offset` is 0 (required for `ip` and `cosine`).
-    pub fn is_symmetric(&self) -> bool {
-        self.offset == 0.0
+    /// Decodes row-major codes that start on a row boundary.
+    pub fn decode(&self, codes: &[i8], out: &mut [f32]) {
+        self.decode_from(0, codes, out);
     }
 
-    /// Whether the parameters are usable (finite offset, finite scale > 0).
-    pub fn is_valid(&self) -> bool {
-        self.offset.is_finite() && self.scale.is_finite() && self.scale > 0.0
+    /// Whether every offset is 0 (required for `ip` and `cosine`).
+    pub fn is_symmetric(&self) -> bool {
+        self.offsets.iter().all(|&o| o == 0.0)
+    }
+
+    /// Whether the parameters are usable (finite offsets, finite scale
+    /// > 0) for dimension `dim`.
+    pub fn is_valid(&self, dim: usize) -> bool {
+        self.offsets.len() == dim
+            && self.offsets.iter().all(|o| o.is_finite())
+            && self.scale.is_finite()
+            && self.scale > 0.0
+            && self.offsets.iter().all(|o| {
+                (o - 127.0 * self.scale).is_finite() && (o + 127.0 * self.scale).is_finite()
+            })
     }
 }
 
@@ -275,7 +392,7 @@ pub enum RowsRef<'a> {
         /// The codes.
         codes: &'a [i8],
         /// How codes map to values.
-        quantizer: Quantizer,
+        quantizer: &'a Quantizer,
     },
 }
 
@@ -308,7 +425,9 @@ impl RowsRef<'_> {
                     *o = f16_to_f32(*h);
                 }
             }
-            RowsRef::I8 { codes, quantizer } => quantizer.decode(&codes[start..end], out),
+            RowsRef::I8 { codes, quantizer } => {
+                quantizer.decode_from(start, &codes[start..end], out)
+            }
         }
     }
 }
@@ -588,7 +707,7 @@ impl Space for F16Space<'_> {
 pub(crate) struct I8Space<'a> {
     pub(crate) dim: usize,
     pub(crate) codes: &'a [i8],
-    pub(crate) quant: Quantizer,
+    pub(crate) quant: &'a Quantizer,
     pub(crate) metric: Metric,
     pub(crate) fast: Fast,
     pub(crate) k: &'static Kernels,

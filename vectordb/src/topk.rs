@@ -8,6 +8,7 @@ use std::collections::BinaryHeap;
 /// Ordered by distance, then by slot, so ties are broken deterministically
 /// (slots are assigned in insertion order).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Neighbor {
     /// Distance to the query (smaller is closer).
     pub distance: f32,

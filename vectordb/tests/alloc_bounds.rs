@@ -33,6 +33,9 @@ fn bound(len: usize) -> usize {
 fn collection(n: usize, dim: usize, storage: Storage, m: usize) -> Collection {
     let data = clustered(n, dim, 4, 0.3, n as u64);
     let mut c = Collection::new(CollectionConfig::new(dim, "l2").with_storage(storage)).unwrap();
+    if storage == Storage::I8 {
+        c.train_quantizer(&data).unwrap();
+    }
     for (i, r) in data.chunks_exact(dim).enumerate() {
         if i % 3 == 0 {
             c.insert(format!("id-{i}"), r, None).unwrap();

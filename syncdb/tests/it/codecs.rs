@@ -136,6 +136,13 @@ fn a_peer_without_the_codec_refuses_batches_that_use_it() {
     assert!(Message::decode(&batch).is_ok());
     let err = with_codecs(&CodecSet::builtin(), || Message::decode(&batch)).unwrap_err();
     assert_eq!(missing_codec(&err), Some(("sync message", "q")), "{err}");
+    // The offset is that of the codec's name in the message (its length
+    // byte, then the name).
+    let SyncError::MissingCodec { offset, known, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(&batch[*offset..*offset + 2], b"\x01q");
+    assert!(known.iter().all(|k| BUILTIN_CODECS.contains(&k.as_str())));
     assert_eq!(err.kind(), unidb_common::ErrorKind::Unsupported);
     // A session declaring only the built-in codecs refuses it the same way
     // and applies nothing.

@@ -511,3 +511,160 @@ fn same_results_f32(a: &Collection, b: &Collection) {
         b.search_with(&q, 5, &o).unwrap()
     );
 }
+
+// ---------- i8: per-dimension ranges, training, version 2 files ----------
+
+/// An i8 collection over data whose dimensions are centred far apart,
+/// trained on all of it (or awaiting training for 1000 rows).
+fn i8_collection(train_rows: usize, metric: &str) -> Collection {
+    let dim = 4;
+    let mut data = clustered(40, dim, 2, 0.3, 3);
+    for (i, v) in data.iter_mut().enumerate() {
+        *v += 100.0 * (i % dim) as f32;
+    }
+    let config = CollectionConfig::new(dim, metric)
+        .with_storage(Storage::I8)
+        .with_i8_train_rows(train_rows);
+    let mut c = Collection::new(config).unwrap();
+    if train_rows < 40 {
+        c.train_quantizer(&data).unwrap();
+    }
+    for (i, r) in data.chunks_exact(dim).enumerate() {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    c
+}
+
+fn same_i8(a: &Collection, b: &Collection) {
+    assert_eq!(a.config(), b.config());
+    assert_eq!(a.quantizer(), b.quantizer());
+    assert_eq!(a.is_awaiting_training(), b.is_awaiting_training());
+    assert_eq!(a.vector_bytes(), b.vector_bytes());
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert_eq!(x, y);
+    }
+    let queries: Vec<Vec<f32>> = a
+        .iter()
+        .take(2)
+        .map(|r| r.vector.iter().map(|x| x + 0.1).collect())
+        .collect();
+    for q in &queries {
+        let o = SearchOptions::default();
+        assert_eq!(
+            a.search_with(q, 5, &o).unwrap(),
+            b.search_with(q, 5, &o).unwrap()
+        );
+    }
+}
+
+#[test]
+fn i8_per_dimension_quantizers_and_waiting_rows_round_trip() {
+    // Trained (per-dimension offsets differ) and awaiting training (f32
+    // rows in an i8 collection), through bytes and through a mapped file.
+    for train_rows in [10, 1000] {
+        let c = i8_collection(train_rows, "l2");
+        assert_eq!(c.is_awaiting_training(), train_rows == 1000);
+        if let Some(q) = c.quantizer() {
+            assert!(q.offsets.windows(2).all(|w| w[1] - w[0] > 90.0), "{q:?}");
+        }
+        let bytes = to_bytes(&c);
+        assert_eq!(&bytes[8..12], &VERSION.to_le_bytes());
+        let o = from_bytes(&bytes).unwrap();
+        same_i8(&c, &o);
+        let path = std::env::temp_dir().join(format!(
+            "unidb-vectordb-{}-i8-{train_rows}",
+            std::process::id()
+        ));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut m = Collection::open(&path).unwrap();
+        same_i8(&c, &m);
+        std::fs::remove_file(&path).unwrap();
+        // The reopened collection goes on training and refusing as before.
+        let mut live = c;
+        for col in [&mut live, &mut m] {
+            if col.is_awaiting_training() {
+                col.train_quantizer(&[]).unwrap();
+            }
+            assert!(matches!(
+                col.insert(99u64, &[0.0, 100.0, 200.0, 1e6], None),
+                Err(VectorError::OutOfRange { position: 3, .. })
+            ));
+        }
+        same_i8(&live, &m);
+    }
+}
+
+#[test]
+fn version_2_i8_files_are_still_read() {
+    // Version 2 held one offset for every dimension.
+    let mut c = Collection::new(
+        CollectionConfig::new(3, "l2")
+            .with_storage(Storage::I8)
+            .with_i8_range(-2.0, 6.0),
+    )
+    .unwrap();
+    for (i, r) in clustered(30, 3, 2, 0.3, 5).chunks_exact(3).enumerate() {
+        c.insert(i as u64, r, None).unwrap();
+    }
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    let v2 = to_bytes_version(&c, 2);
+    assert_eq!(&v2[8..12], &2u32.to_le_bytes());
+    let o = from_bytes(&v2).unwrap();
+    assert_eq!(o.quantizer().unwrap().offsets, vec![2.0; 3]);
+    same_i8(&c, &o);
+    // A trained version 2 file without a configured range.
+    let mut t = Collection::new(CollectionConfig::new(2, "ip").with_storage(Storage::I8)).unwrap();
+    t.train_quantizer(&[1.0, -3.0]).unwrap();
+    t.insert(1u64, &[0.5, 0.5], None).unwrap();
+    let o = from_bytes(&to_bytes_version(&t, 2)).unwrap();
+    assert_eq!(o.quantizer(), t.quantizer());
+    assert_eq!(o.get(1u64).unwrap(), t.get(1u64).unwrap());
+}
+
+#[test]
+fn crafted_i8_quantizers_are_refused() {
+    let base = i8_collection(10, "l2");
+    let q = base.quantizer().unwrap().clone();
+    let cases: Vec<(&str, Quantizer, &str)> = vec![
+        (
+            "NaN offset",
+            Quantizer {
+                offsets: vec![0.0, f32::NAN, 0.0, 0.0],
+                ..q.clone()
+            },
+            "invalid i8 quantizer",
+        ),
+        (
+            "zero scale",
+            Quantizer {
+                scale: 0.0,
+                ..q.clone()
+            },
+            "invalid i8 quantizer",
+        ),
+        (
+            "range beyond f32",
+            Quantizer {
+                offsets: vec![0.0; 4],
+                scale: f32::MAX / 100.0,
+            },
+            "invalid i8 quantizer",
+        ),
+    ];
+    for (what, bad, expect) in cases {
+        let mut c = i8_collection(10, "l2");
+        c.quantizer = Some(bad);
+        let msg = corrupt_message(&to_bytes(&c));
+        assert!(msg.contains(expect), "{what}: {msg}");
+    }
+    // Offsets away from zero under an angle metric.
+    let mut ip = i8_collection(10, "ip");
+    ip.quantizer = Some(q.clone());
+    assert!(corrupt_message(&to_bytes(&ip)).contains("invalid i8 quantizer"));
+    // An i8 collection with stored rows but no quantizer, written in
+    // version 2 (which has no waiting rows).
+    let waiting = i8_collection(1000, "l2");
+    let msg = corrupt_message(&to_bytes_version(&waiting, 2));
+    assert!(msg.contains("storage differs"), "{msg}");
+}

@@ -38,14 +38,14 @@ fn f16_and_i8_dist_many_equal_dist() {
                     k,
                 };
                 let hq = s.prepare(&q);
-                let quant = Quantizer::train(&data, name != "l2")
-                    .unwrap_or(Quantizer::for_range(-2.0, 2.0, true));
+                let quant = Quantizer::train(&data, dim, name != "l2")
+                    .unwrap_or(Quantizer::for_range(-2.0, 2.0, dim, true));
                 let mut codes = vec![0i8; data.len()];
                 quant.encode(&data, &mut codes);
                 let c = I8Space {
                     dim,
                     codes: &codes,
-                    quant,
+                    quant: &quant,
                     metric,
                     fast,
                     k,

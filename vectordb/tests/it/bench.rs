@@ -153,3 +153,20 @@ fn zero_counts_are_refused_naming_the_option() {
         );
     }
 }
+
+/// i8 storage over more generated rows than any sample: every base vector
+/// is within the trained range, so none is refused (training on the first
+/// 10 000 rows made later ones `OutOfRange`).
+#[test]
+fn i8_bench_over_more_rows_than_a_sample() {
+    let opts = BenchOptions {
+        index: "flat".into(),
+        storage: Storage::I8,
+        rows: 12_000,
+        queries: 5,
+        dim: 8,
+        ..BenchOptions::default()
+    };
+    let rows = run(&opts).unwrap();
+    assert!(!rows.is_empty());
+}

@@ -147,9 +147,9 @@ proptest! {
         let dim = 6;
         let vec_of = |id: u64| -> Vec<f32> {
             let mut r = Rng::new(id ^ (seed << 20));
-            (0..dim).map(|_| r.normal() as f32).collect()
+            (0..dim).map(|_| (r.normal() as f32).clamp(-4.0, 4.0)).collect()
         };
-        // i8: a fixed range covering the normal samples (4σ).
+        // i8: a fixed range covering the samples (clamped to 4σ).
         let config = CollectionConfig::new(dim, "l2").with_storage(storage).with_i8_range(-4.0, 4.0);
         let mut c = Collection::new(config).unwrap();
         let hnsw = HnswConfig {
@@ -347,4 +347,158 @@ fn metrics_count_queries_inserts_and_latency() {
     let json = serde_json::to_value(&m).unwrap();
     assert_eq!(json["queries"], 1001);
     assert!(json["latency"]["p99"].as_u64().unwrap() >= json["latency"]["p50"].as_u64().unwrap());
+}
+
+// ---------- queries, batches with metadata, exact search ----------
+
+/// NaN and infinite queries are typed errors on every search method (main
+/// accepted them and returned NaN distances); binary metrics take any bits.
+#[test]
+fn non_finite_queries_are_refused() {
+    let data = clustered(50, 3, 2, 0.3, 2);
+    let mut c = collection_of(&data, 3, "l2");
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let q = [0.0, bad, 1.0];
+        let refused = |r: Result<Vec<Hit>>| matches!(r, Err(VectorError::NonFiniteQuery { position: 1, value }) if value.to_bits() == bad.to_bits());
+        assert!(refused(c.search(&q, 3)));
+        assert!(refused(c.search_exact(&q, 3, None)));
+        assert!(refused(c.range_search(&q, 1.0, None)));
+        let batch = [0.0, 0.0, 0.0, 0.0, bad, 1.0];
+        assert!(matches!(
+            c.search_exact_batch(&batch, 3, None),
+            Err(VectorError::NonFiniteQuery { position: 1, .. })
+        ));
+        assert!(c
+            .search_batch(&batch, 3, &SearchOptions::default())
+            .is_err());
+    }
+    let mut bits = Collection::new(CollectionConfig::new(1, "hamming")).unwrap();
+    bits.insert(1u64, &[f32::from_bits(0x7fc0_0001)], None)
+        .unwrap();
+    assert_eq!(bits.search(&[f32::NAN], 1).unwrap().len(), 1);
+}
+
+/// Under cosine a zero query is at distance 1 from every non-zero vector and
+/// 0 from a zero vector (as documented on `Collection::search`), for every
+/// storage, exactly and through an index.
+#[test]
+fn zero_query_under_cosine_is_defined() {
+    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        let config = CollectionConfig::new(3, "cosine")
+            .with_storage(storage)
+            .with_i8_range(-2.0, 2.0);
+        let mut c = Collection::new(config).unwrap();
+        c.insert(1u64, &[1.0, 0.0, 0.0], None).unwrap();
+        c.insert(2u64, &[0.0, 0.0, 0.0], None).unwrap();
+        c.insert(3u64, &[-1.0, 1.0, 0.5], None).unwrap();
+        let exact = c.search(&[0.0; 3], 3).unwrap();
+        let got: Vec<(Id, f32)> = exact.iter().map(|h| (h.id.clone(), h.distance)).collect();
+        assert_eq!(
+            got,
+            [(2u64.into(), 0.0), (1u64.into(), 1.0), (3u64.into(), 1.0)],
+            "{storage}"
+        );
+        c.create_index("g", "hnsw", Params::defaults()).unwrap();
+        let mut via_index = c.search(&[0.0; 3], 3).unwrap();
+        via_index.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        assert_eq!(via_index.len(), 3);
+        assert_eq!(via_index[0].distance, 0.0);
+        assert!(via_index[1..].iter().all(|h| h.distance == 1.0));
+    }
+}
+
+/// `insert_rows_with` stores each row's metadata, is all-or-nothing, and
+/// leaves the collection exactly as per-row inserts would.
+#[test]
+fn insert_rows_with_metadata_equals_per_row_inserts() {
+    let dim = 4;
+    let n = 300;
+    let data = clustered(n, dim, 5, 0.2, 6);
+    let meta = |i: usize| {
+        (!i.is_multiple_of(3)).then(|| {
+            let mut m = Metadata::new();
+            m.insert("i".into(), Value::I64(i as i64));
+            m.insert("even".into(), Value::Bool(i.is_multiple_of(2)));
+            m
+        })
+    };
+    for storage in [Storage::F32, Storage::I8] {
+        let config = CollectionConfig::new(dim, "l2")
+            .with_storage(storage)
+            .with_i8_train_rows(n);
+        let mut batch = Collection::new(config.clone()).unwrap();
+        let mut rows = Collection::new(config).unwrap();
+        // A metadata list of the wrong length, a repeated id: nothing stored.
+        assert!(matches!(
+            batch.insert_rows_with(0u64..n as u64, &data, (0..n - 1).map(meta)),
+            Err(VectorError::WrongDimension {
+                expected: 300,
+                got: 299
+            })
+        ));
+        let mut ids: Vec<u64> = (0..n as u64).collect();
+        ids[9] = 8;
+        assert!(batch
+            .insert_rows_with(ids, &data, (0..n).map(meta))
+            .is_err());
+        assert!(batch.is_empty());
+        batch
+            .insert_rows_with(0u64..n as u64, &data, (0..n).map(meta))
+            .unwrap();
+        rows.train_quantizer(&data).ok();
+        for (i, r) in data.chunks_exact(dim).enumerate() {
+            rows.insert(i as u64, r, meta(i)).unwrap();
+        }
+        assert_eq!(batch.len(), n);
+        assert_eq!(batch.quantizer(), rows.quantizer());
+        for (a, b) in batch.iter().zip(rows.iter()) {
+            assert_eq!(a, b);
+        }
+        let even = |_: &Id, m: Option<&Metadata>| {
+            m.and_then(|m| m.get("even")) == Some(&Value::Bool(true))
+        };
+        let q = &data[..dim];
+        let hits = batch.search_exact(q, 10, Some(&even)).unwrap();
+        assert_eq!(hits.len(), 10);
+        for h in &hits {
+            let Id::Num(i) = h.id else { panic!() };
+            assert!(i % 2 == 0 && i % 3 != 0, "{i}");
+        }
+    }
+}
+
+/// `search_exact` with an index attached is brute force: the same hits as
+/// an independent f64 brute force (rank by rank, distances within f32
+/// error), while the index's own answer may differ.
+#[test]
+fn search_exact_ignores_the_index_and_equals_brute_force() {
+    let dim = 8;
+    let data = clustered(800, dim, 6, 0.4, 12);
+    let mut c = collection_of(&data, dim, "l2");
+    let sparse = HnswConfig {
+        m: 2,
+        ef_construction: 4,
+        ..HnswConfig::default()
+    };
+    c.create_index("g", "hnsw", Params::typed(&sparse)).unwrap();
+    let mut rng = Rng::new(3);
+    let mut index_missed = 0;
+    for _ in 0..20 {
+        let q: Vec<f32> = (0..dim).map(|_| rng.normal() as f32).collect();
+        let want = crate::util::brute_force(&data, dim, &[true; 800], &q, 10);
+        let exact = c.search_exact(&q, 10, None).unwrap();
+        assert_eq!(exact.len(), 10);
+        for (h, (d, slot)) in exact.iter().zip(&want) {
+            assert!((f64::from(h.distance) - d).abs() <= 1e-4 * d.max(1.0));
+            // The same vector, or one at the same distance (a tie).
+            let Id::Num(i) = h.id else { panic!() };
+            let di = crate::util::l2_f64(&q, &data[i as usize * dim..][..dim]);
+            assert!(i == u64::from(*slot) || (di - d).abs() <= 1e-4 * d.max(1.0));
+        }
+        let approx = c.search(&q, 10).unwrap();
+        index_missed += usize::from(approx != exact);
+    }
+    // The sparse graph is approximate, so the check above is not vacuous.
+    assert!(index_missed > 0, "the index answered exactly every time");
 }

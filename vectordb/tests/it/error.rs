@@ -91,3 +91,64 @@ fn io_errors_stay_in_the_source_chain() {
         std::io::ErrorKind::NotFound
     );
 }
+
+// ---------- an invalid UNIDB_ISA ----------
+
+/// Set in the child process of `invalid_isa_is_a_typed_error`.
+const CHILD_ENV: &str = "UNIDB_VECTORDB_ISA_CHILD";
+
+#[test]
+#[ignore = "run by invalid_isa_is_a_typed_error"]
+fn invalid_isa_child() {
+    let Some(file) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let err = Collection::new(CollectionConfig::new(2, "l2")).unwrap_err();
+    assert!(
+        matches!(&err, VectorError::Kernels(unidb_kernels::KernelError::UnknownIsa { value }) if value == "bogus"),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), unidb_common::ErrorKind::Configuration);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(matches!(
+        unidb_vectordb::persist::from_bytes(&bytes),
+        Err(VectorError::Kernels(_))
+    ));
+    assert!(matches!(
+        Collection::open(std::path::Path::new(&file)),
+        Err(VectorError::Kernels(_))
+    ));
+}
+
+/// With an invalid `UNIDB_ISA`, creating or opening a collection is a typed
+/// error naming the value (main fell back silently), and nothing is printed.
+#[test]
+fn invalid_isa_is_a_typed_error() {
+    let path = crate::util::tmp_path("isa-child");
+    let mut c = Collection::new(CollectionConfig::new(2, "l2")).unwrap();
+    c.insert(1u64, &[0.0, 1.0], None).unwrap();
+    c.save(&path).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "error::invalid_isa_child",
+            "--ignored",
+            "--quiet",
+        ])
+        .arg("--test-threads=1")
+        .env(unidb_kernels::ISA_ENV_VAR, "bogus")
+        .env(CHILD_ENV, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

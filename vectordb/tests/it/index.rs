@@ -89,6 +89,7 @@ fn flat_recall_is_one_on_dataset() {
 
 // ---------- hnsw ----------
 
+/// M=16, ef_construction=200: built serially, or in parallel by default.
 fn hnsw_collection(parallel: bool) -> Collection {
     let d = dataset();
     let mut c = collection_of(&d.base, d.dim, "l2");
@@ -98,8 +99,14 @@ fn hnsw_collection(parallel: bool) -> Collection {
         parallel,
         ..HnswConfig::default()
     };
-    c.create_index("hnsw", "hnsw", Params::typed(&config))
-        .unwrap();
+    let params = if parallel {
+        // The defaults are this configuration, built in parallel.
+        assert_eq!(config, HnswConfig::default());
+        Params::defaults()
+    } else {
+        Params::typed(&config)
+    };
+    c.create_index("hnsw", "hnsw", params).unwrap();
     c
 }
 
@@ -143,7 +150,7 @@ fn hnsw_recall_serial_deterministic_and_parallel() {
             slots(&again, q, 10, Some("hnsw"), Params::typed(&p))
         );
     }
-    // Parallel build: same recall as serial, within noise.
+    // The default, parallel build: same recall as serial, within noise.
     let par = hnsw_collection(true);
     let rp = hnsw_recalls(&par);
     // Small query sets are noisy at low ef: compare each setting loosely and

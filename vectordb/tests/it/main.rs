@@ -10,5 +10,7 @@ mod index;
 mod metric;
 mod params;
 mod persist;
+#[cfg(feature = "serde")]
+mod serde_types;
 mod storage;
 mod util;

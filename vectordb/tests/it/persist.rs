@@ -129,14 +129,14 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v3 = bytes.clone();
-    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
-    patch_crc(&mut v3);
+    let mut v4 = bytes.clone();
+    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
+    patch_crc(&mut v4);
     assert!(matches!(
-        persist::from_bytes(&v3),
+        persist::from_bytes(&v4),
         Err(VectorError::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -283,7 +283,7 @@ fn saving_never_writes_in_place_or_over_a_sibling() {
     let weird = dir.path("x.unidb-tmp");
     a.save(&weird).unwrap();
     let held = fs::File::open(&weird).unwrap();
-    b.save(&dir.path("x.v1")).unwrap();
+    b.save(dir.path("x.v1")).unwrap();
     assert_eq!(to_bytes(&Collection::open(&weird).unwrap()), to_bytes(&a));
     b.save(&weird).unwrap();
     assert_eq!(to_bytes(&Collection::open(&weird).unwrap()), to_bytes(&b));
@@ -702,4 +702,41 @@ fn every_metadata_value_kind_round_trips() {
     let got = back.get(1u64).unwrap().metadata.cloned().unwrap();
     assert_eq!(got, m);
     assert!(got["f"] == Value::F64(-0.0) && got["f"] != Value::F64(0.0));
+}
+
+/// Every path-taking function takes `impl AsRef<Path>`: `&str`, `String`,
+/// `&Path` and `PathBuf` alike (main took `&Path` only).
+#[test]
+fn paths_are_taken_as_anything_path_like() {
+    let c = small_saved();
+    let buf: PathBuf = tmp_path("asref");
+    let text: String = buf.to_str().unwrap().to_owned();
+    c.save(text.as_str()).unwrap();
+    let by_str = Collection::open(text.as_str()).unwrap();
+    persist::save(&c, text.clone()).unwrap();
+    let by_buf = persist::open(&buf).unwrap();
+    let by_path = Collection::open(buf.as_path()).unwrap();
+    for o in [&by_str, &by_buf, &by_path] {
+        assert_eq!(to_bytes(o), to_bytes(&c));
+    }
+    fs::remove_file(&buf).unwrap();
+    // fvecs/ivecs/npy readers: a 2 × 3 fvecs file.
+    let mut fvecs = Vec::new();
+    for row in [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]] {
+        fvecs.extend_from_slice(&3u32.to_le_bytes());
+        row.iter()
+            .for_each(|v| fvecs.extend_from_slice(&v.to_le_bytes()));
+    }
+    fs::write(&buf, &fvecs).unwrap();
+    let a = unidb_vectordb::io::read_fvecs(text.as_str()).unwrap();
+    let b = unidb_vectordb::io::read_vectors(buf.clone()).unwrap();
+    let i = unidb_vectordb::io::read_ivecs(&text).unwrap();
+    assert_eq!(
+        (a.rows, a.dim, &a.data[..]),
+        (2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0][..])
+    );
+    assert_eq!(a.data, b.data);
+    assert_eq!(i.data[0], 1.0f32.to_bits() as i32);
+    assert!(unidb_vectordb::io::read_npy(&buf).is_err());
+    fs::remove_file(&buf).unwrap();
 }

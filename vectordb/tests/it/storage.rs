@@ -18,13 +18,13 @@ fn half(x: f32) -> f64 {
     f64::from(f16_to_f32(f32_to_f16(x.clamp(-65504.0, 65504.0))))
 }
 
-/// The i8 value of `x` under `q`, written out from the definition
-/// `offset + scale · clamp(round((x − offset) / scale), −127, 127)`.
-fn dequant(q: Quantizer, x: f32) -> f64 {
-    let code = ((f64::from(x) - f64::from(q.offset)) / f64::from(q.scale))
-        .round()
-        .clamp(-127.0, 127.0);
-    f64::from(q.offset) + f64::from(q.scale) * code
+/// The i8 value of `x` in dimension `j` under `q`, written out from the
+/// definition `offset_j + scale · round((x − offset_j) / scale)` (the
+/// code must fit in ±127: nothing is clamped).
+fn dequant(q: &Quantizer, j: usize, x: f32) -> f64 {
+    let code = ((f64::from(x) - f64::from(q.offsets[j])) / f64::from(q.scale)).round();
+    assert!(code.abs() <= 127.0, "{x} does not fit dimension {j}");
+    f64::from(q.offsets[j]) + f64::from(q.scale) * code
 }
 
 /// `v` as stored by `c` (f64, decoded independently of the crate).
@@ -34,7 +34,10 @@ fn stored(c: &Collection, v: &[f32]) -> Vec<f64> {
         Storage::F16 => v.iter().map(|&x| half(x)).collect(),
         Storage::I8 => {
             let q = c.quantizer().expect("trained");
-            v.iter().map(|&x| dequant(q, x)).collect()
+            v.iter()
+                .enumerate()
+                .map(|(j, &x)| dequant(q, j, x))
+                .collect()
         }
     }
 }
@@ -110,7 +113,10 @@ fn encoded_distances_match_f64_on_decoded_vectors() {
                     let exact = match (storage, c.quantizer()) {
                         (Storage::I8, Some(q)) => {
                             4.0 * f64::from(f32::EPSILON)
-                                * f64::from(q.offset.abs() + 127.0 * q.scale)
+                                * f64::from(
+                                    q.offsets.iter().fold(0.0f32, |m, o| m.max(o.abs()))
+                                        + 127.0 * q.scale,
+                                )
                         }
                         _ => 0.0,
                     };
@@ -154,35 +160,128 @@ fn encoded_distances_match_f64_on_decoded_vectors() {
     }
 }
 
+/// The case: per-row inserts of `[0, .1, .2, .3]` then
+/// `[5, -5, 0, 0]`. Main trained on the first vector and stored the second
+/// as `[0.3, 0, 0, 0]` without a word; now rows wait as f32 until training,
+/// and once trained a value that does not fit is refused, naming it.
 #[test]
-fn i8_quantizer_clamps_and_is_symmetric_for_angles() {
-    let mut c = Collection::new(CollectionConfig::new(2, "l2").with_storage(Storage::I8)).unwrap();
-    let q = c.train_quantizer(&[0.0, 10.0, 2.0, 4.0]).unwrap();
-    assert_eq!((q.offset, q.scale), (5.0, 10.0 / 254.0));
-    c.insert(1u64, &[20.0, -3.0], None).unwrap();
-    // Outside the trained range [0, 10]: clamped to its ends.
-    let v = c.get(1u64).unwrap().vector;
-    assert!((v[0] - 10.0).abs() < 1e-5 && v[1].abs() < 1e-5, "{v:?}");
-    assert!(c.train_quantizer(&[1.0, 2.0]).is_err(), "after an insert");
-    let mut ip = Collection::new(CollectionConfig::new(2, "ip").with_storage(Storage::I8)).unwrap();
-    let q = ip.train_quantizer(&[0.0, 10.0, 2.0, 4.0]).unwrap();
-    assert_eq!((q.offset, q.scale), (0.0, 10.0 / 127.0));
-    // Untrained: the first vector fixes the range.
-    let mut first =
-        Collection::new(CollectionConfig::new(3, "l2").with_storage(Storage::I8)).unwrap();
-    first.insert(1u64, &[-1.0, 0.0, 1.0], None).unwrap();
+fn i8_never_stores_a_clamped_value() {
+    let first = [0.0f32, 0.1, 0.2, 0.3];
+    let second = [5.0f32, -5.0, 0.0, 0.0];
+    let config = CollectionConfig::new(4, "l2").with_storage(Storage::I8);
+    let mut c = Collection::new(config.clone()).unwrap();
+    c.insert(1u64, &first, None).unwrap();
+    c.insert(2u64, &second, None).unwrap();
+    // Awaiting training: exact f32 rows, 4 bytes per value.
+    assert!(c.is_awaiting_training() && c.quantizer().is_none());
+    assert_eq!(c.vector_bytes(), 2 * 4 * 4);
+    assert_eq!(&*c.get(2u64).unwrap().vector, &second);
     assert_eq!(
-        first.quantizer(),
-        Some(Quantizer::for_range(-1.0, 1.0, false))
+        c.search(&[5.0, -5.0, 0.0, 0.0], 1).unwrap()[0].distance,
+        0.0
     );
+    // Training covers both rows, per dimension.
+    let q = c.train_quantizer(&[]).unwrap();
+    assert!(!c.is_awaiting_training());
+    assert_eq!(c.vector_bytes(), 2 * 4);
+    let ranges = [(0.0f32, 5.0f32), (-5.0, 0.1), (0.0, 0.2), (0.0, 0.3)];
+    let widest = ranges.iter().map(|(l, h)| h - l).fold(0.0f32, f32::max);
+    assert!((q.scale - widest / 254.0).abs() <= 1e-6 * widest);
+    for ((lo, hi), o) in ranges.iter().zip(&q.offsets) {
+        assert!(
+            (o - (lo + hi) / 2.0).abs() <= 1e-6,
+            "offset {o} for [{lo}, {hi}]"
+        );
+    }
+    for (id, row) in [(1u64, first), (2, second)] {
+        let got = c.get(id).unwrap().vector;
+        for (g, x) in got.iter().zip(row) {
+            assert!(
+                (g - x).abs() <= q.scale / 2.0 * (1.0 + 1e-5),
+                "{x} stored as {g}"
+            );
+        }
+    }
+    // Trained on the first vector alone: the second is refused.
+    let mut eager = Collection::new(config.with_i8_train_rows(1)).unwrap();
+    eager.insert(1u64, &first, None).unwrap();
+    assert!(eager.quantizer().is_some());
+    let err = eager.insert(2u64, &second, None).unwrap_err();
+    assert!(
+        matches!(err, VectorError::OutOfRange { position: 0, value, storage: Storage::I8 } if value == 5.0),
+        "{err}"
+    );
+    assert!(eager.upsert(1u64, &second, None).is_err());
+    assert_eq!(eager.len(), 1);
+    assert!(eager
+        .insert_rows([3u64, 4], &[first, second].concat())
+        .is_err());
+    assert_eq!(eager.len(), 1);
+    // Half a step beyond the extreme code still rounds to it; more does not.
+    let (lo, hi) = eager.quantizer().unwrap().bounds(3).unwrap();
+    let step = eager.quantizer().unwrap().scale;
+    let mut v = first;
+    v[3] = hi + 0.4 * step;
+    eager.insert(5u64, &v, None).unwrap();
+    v[3] = lo - 0.6 * step;
+    assert!(matches!(
+        eager.insert(6u64, &v, None),
+        Err(VectorError::OutOfRange { position: 3, .. })
+    ));
+    v[3] = f32::INFINITY;
+    assert!(eager.insert(6u64, &v, None).is_err());
+}
+
+#[test]
+fn i8_trains_on_reaching_the_row_count_and_is_symmetric_for_angles() {
+    let dim = 8;
+    let data = random_rows(60, dim, 21, 2.0);
+    let config = CollectionConfig::new(dim, "l2")
+        .with_storage(Storage::I8)
+        .with_i8_train_rows(50);
+    let mut c = Collection::new(config).unwrap();
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    for (i, row) in data.chunks_exact(dim).take(49).enumerate() {
+        c.insert(i as u64, row, None).unwrap();
+    }
+    assert!(c.is_awaiting_training());
+    c.insert(49u64, &data[49 * dim..50 * dim], None).unwrap();
+    let q = c.quantizer().expect("trained at the 50th row").clone();
+    // Per dimension, the min and max of the 50 rows.
+    for j in 0..dim {
+        let col = data[..50 * dim].iter().skip(j).step_by(dim);
+        let lo = col.clone().copied().fold(f32::INFINITY, f32::min);
+        let hi = col.copied().fold(f32::NEG_INFINITY, f32::max);
+        assert!((q.offsets[j] - (lo + hi) / 2.0).abs() <= 1e-5);
+        assert!(q.scale >= (hi - lo) / 254.0 * (1.0 - 1e-6));
+    }
+    // The index built before training was rebuilt over the codes: it
+    // finds each stored row (as a query) at distance 0.
+    for (i, row) in data.chunks_exact(dim).take(50).enumerate() {
+        let stored = c.get(i as u64).unwrap().vector.into_owned();
+        let hit = &c.search(&stored, 1).unwrap()[0];
+        assert_eq!(hit.distance, 0.0, "row {i}");
+        assert!(row
+            .iter()
+            .zip(&stored)
+            .all(|(x, s)| (x - s).abs() <= q.scale / 2.0 * 1.0001));
+    }
+    let mut ip = Collection::new(CollectionConfig::new(2, "ip").with_storage(Storage::I8)).unwrap();
+    let q = ip.train_quantizer(&[0.0, 10.0, 2.0, -4.0]).unwrap();
+    assert_eq!((q.offsets, q.scale), (vec![0.0, 0.0], 10.0 / 127.0));
+    assert!(ip.train_quantizer(&[1.0, 2.0]).is_err(), "trained twice");
 }
 
 #[test]
 fn insert_rows_trains_on_the_batch_and_is_all_or_nothing() {
     let dim = 5;
     let data = random_rows(40, dim, 8, 3.0);
-    let mut c =
-        Collection::new(CollectionConfig::new(dim, "l2").with_storage(Storage::I8)).unwrap();
+    let mut c = Collection::new(
+        CollectionConfig::new(dim, "l2")
+            .with_storage(Storage::I8)
+            .with_i8_train_rows(40),
+    )
+    .unwrap();
     // A repeated id, a NaN and a short matrix change nothing.
     let mut ids: Vec<u64> = (0..40).collect();
     ids[7] = 3;
@@ -199,13 +298,17 @@ fn insert_rows_trains_on_the_batch_and_is_all_or_nothing() {
     assert!(c.insert_rows(0u64..40, &data[1..]).is_err());
     assert!(c.is_empty() && c.quantizer().is_none());
     c.insert_rows(0u64..40, &data).unwrap();
-    // Trained on the whole batch: min and max over every value.
-    let lo = data.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    assert_eq!(c.quantizer(), Some(Quantizer::for_range(lo, hi, false)));
+    // Trained on the whole batch: per dimension, min and max of its values.
+    let q = c.quantizer().unwrap().clone();
+    for j in 0..dim {
+        let col = data.iter().skip(j).step_by(dim);
+        let lo = col.clone().copied().fold(f32::INFINITY, f32::min);
+        let hi = col.copied().fold(f32::NEG_INFINITY, f32::max);
+        assert!((q.offsets[j] - (lo + hi) / 2.0).abs() <= 1e-5);
+    }
     for (i, row) in data.chunks_exact(dim).enumerate() {
         let got = c.get(i as u64).unwrap().vector;
-        let step = f64::from(c.quantizer().unwrap().scale);
+        let step = f64::from(q.scale);
         for (g, x) in got.iter().zip(row) {
             assert!(f64::from((g - x).abs()) <= step / 2.0 + 1e-5);
         }

@@ -64,9 +64,9 @@ pub fn dataset() -> &'static Dataset {
     D.get_or_init(|| {
         if let Some(dir) = std::env::var_os("UNIDB_SIFT_DIR").map(PathBuf::from) {
             let files = (
-                read_fvecs(&dir.join("sift5k_base.fvecs")),
-                read_fvecs(&dir.join("sift5k_query.fvecs")),
-                read_ivecs(&dir.join("sift5k_groundtruth.ivecs")),
+                read_fvecs(dir.join("sift5k_base.fvecs")),
+                read_fvecs(dir.join("sift5k_query.fvecs")),
+                read_ivecs(dir.join("sift5k_groundtruth.ivecs")),
             );
             if let (Ok(b), Ok(q), Ok(g)) = files {
                 let gt = (0..q.rows)
