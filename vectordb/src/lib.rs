@@ -92,7 +92,8 @@
 //! and its parameter types ([`flat`], [`hnsw`], [`ivf`]), as an index from
 //! another crate would be; [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
-//! of functions.
+//! of functions; [`quant`] holds the quantizers ([`quant::pq`]: product
+//! quantization with 4-bit fast-scan scoring).
 //!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
@@ -124,9 +125,11 @@ pub mod hnsw;
 mod index;
 pub mod io;
 pub mod ivf;
+mod kmeans;
 mod metric;
 mod params;
 pub mod persist;
+pub mod quant;
 mod stats;
 mod storage;
 mod topk;
