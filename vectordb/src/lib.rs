@@ -119,6 +119,7 @@ mod collection;
 mod concurrent;
 pub mod data;
 mod error;
+pub mod factory;
 pub mod flat;
 pub mod hnsw;
 mod index;
