@@ -654,7 +654,7 @@ impl FactorySpec {
                 }
                 Transform::Opq { m, d_out } => {
                     let out = d_out.unwrap_or(d);
-                    if out % m != 0 {
+                    if !out.is_multiple_of(m) {
                         return Err(fail(
                             t.to_string(),
                             format!("M = {m} does not divide the output dimension {out}"),
@@ -665,7 +665,7 @@ impl FactorySpec {
             }
         }
         if let Encoding::Pq { m, .. } | Encoding::PqFastScan { m } = self.encoding {
-            if d % m != 0 {
+            if !d.is_multiple_of(m) {
                 return Err(fail(
                     self.encoding.to_string(),
                     format!("M = {m} does not divide the dimension {d}"),
@@ -693,7 +693,7 @@ impl FactorySpec {
     /// `Flat` is f32, `SQfp16` f16, and `SQ8` the i8 scalar quantizer
     /// (per-dimension offsets with one step shared by every dimension,
     /// where FAISS's `SQ8` has a step per dimension; see
-    /// [`Storage`](crate::Storage)).
+    /// [`Storage`]).
     pub fn storage(&self) -> Option<Storage> {
         match self.encoding {
             Encoding::Flat => Some(Storage::F32),
