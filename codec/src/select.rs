@@ -9,6 +9,9 @@ use unidb_registry::PluginKind;
 use super::set::{admits, current_codecs};
 use super::{Codec, CodecError, Cost, DataKind, Effort, EncodeCtx, Values};
 
+#[cfg(test)]
+mod tests;
+
 /// Values per sampled run.
 const RUN: usize = 64;
 /// Streams up to this size are their own sample.
@@ -73,15 +76,37 @@ pub(super) fn byte_windows(items: &[Vec<u8>]) -> Option<Values> {
 /// slowest decode class among its stages. This is the selection's speed
 /// floor: a cascade with a [`Cost::Medium`] stage (byte- or
 /// table-at-a-time) must be more than 12% smaller than an all-[`Cost::Fast`]
-/// one to be chosen, one with a [`Cost::Slow`] stage more than 25%. Judging
-/// the whole cascade keeps a slow stage nested under fast ones from
-/// slipping under the floor.
-fn weighted(size: usize, cost: Cost) -> usize {
+/// one to be chosen, but that share is capped at half a bit per value (of
+/// the `n` values encoded), so that an entropy stage that wins bits on
+/// every value of a well-compressed stream is not thrown away for a 12%
+/// it mostly does not cost; one with a [`Cost::Slow`] stage must be more
+/// than 25% smaller. Judging the whole cascade keeps a slow stage nested
+/// under fast ones from slipping under the floor.
+fn weighted(size: usize, cost: Cost, n: usize) -> usize {
     match cost {
         Cost::Fast => size,
-        Cost::Medium => size + size * 12 / 100,
+        Cost::Medium => size + (size * 12 / 100).min(n.div_ceil(16)),
         Cost::Slow => size + size / 4,
     }
+}
+
+/// Whether `cascade` has a stage that writes a table in its header (an
+/// entropy coder): its size on a small probe overstates its size per
+/// value (see [`extrapolated`]).
+fn has_table(cascade: &Cascade) -> bool {
+    matches!(cascade.codec.info.name, "ans" | "huff") || cascade.children.iter().any(has_table)
+}
+
+/// The size of the probe's encoding with its fixed part (headers, tables)
+/// scaled down to the share of the whole stream the probe stands for:
+/// `full` is the size on the probe, `half` the size on its first half, so
+/// `2 half - full` is the fixed part and the rest grows with the values.
+/// A table of a few hundred bytes would otherwise outweigh what an entropy
+/// coder saves on a few hundred sampled values, though the whole stream
+/// pays it once.
+fn extrapolated(full: usize, half: usize, scale: f64) -> usize {
+    let fixed = (2 * half).saturating_sub(full).min(full);
+    full - fixed + (fixed as f64 / scale.max(1.0)).round() as usize
 }
 
 /// One contiguous run of the sample's size from the middle of the stream:
@@ -425,6 +450,8 @@ pub(super) fn encode_node(
     // One scratch buffer for the trials whose bytes are only measured.
     let mut scratch = Vec::new();
     let (lists, k, e) = candidates(values.kind(), effort);
+    // Values in the stream per value in the probe, to scale a probe size.
+    let scale = values.len() as f64 / probe.len().max(1) as f64;
     // Only the codecs the reader decodes (see `with_codecs`).
     let everything = current_codecs().is_all();
     for &codec in &lists.lists[k][e] {
@@ -433,14 +460,24 @@ pub(super) fn encode_node(
         }
         let mut buf = Vec::new();
         if let Some((casc, cost)) = try_codec(codec, probe, stages, effort, Vec::new(), &mut buf)? {
-            let mut rank = weighted(buf.len(), cost);
+            let mut size = buf.len();
+            // A table-coded cascade on a sample: its table amortised over
+            // the whole stream, measured on the sample's first half.
+            if sample.is_some() && has_table(&casc) {
+                let half = probe.slice(0..probe.len() / 2);
+                scratch.clear();
+                if try_codec(codec, &half, stages, effort, Vec::new(), &mut scratch)?.is_some() {
+                    size = extrapolated(size, scratch.len(), scale);
+                }
+            }
+            let mut rank = weighted(size, cost, probe.len());
             // Integers: the better of the spread runs and one contiguous run.
             if let Some(c) = &contiguous {
                 scratch.clear();
                 if let Some((_, cost)) =
                     try_codec(codec, c, stages, effort, Vec::new(), &mut scratch)?
                 {
-                    rank = rank.min(weighted(scratch.len(), cost));
+                    rank = rank.min(weighted(scratch.len(), cost, c.len()));
                 }
             }
             ranked.push((rank, codec, sample.is_none().then_some((buf, casc, cost))));
@@ -448,7 +485,7 @@ pub(super) fn encode_node(
             scratch.clear();
             if let Some((_, cost)) = try_codec(codec, c, stages, effort, Vec::new(), &mut scratch)?
             {
-                ranked.push((weighted(scratch.len(), cost), codec, None));
+                ranked.push((weighted(scratch.len(), cost, c.len()), codec, None));
             }
         }
     }
@@ -459,8 +496,6 @@ pub(super) fn encode_node(
     let mut best: Option<(usize, Vec<u8>, Cascade, Cost)> = None;
     let mut tried = 0;
     let lead = ranked.first().map_or(0, |r| r.0);
-    // Values in the stream per value in the probe, to scale a probe size.
-    let scale = values.len() as f64 / probe.len().max(1) as f64;
     // Full encodings are the costly part: a bounded number of them.
     for (size, codec, done) in ranked.into_iter().take(MAX_FULL_ENCODINGS) {
         // A runner-up is worth a full encoding only when the sample saw it
@@ -478,7 +513,7 @@ pub(super) fn encode_node(
                 }
             }
         };
-        let w = weighted(buf.len(), cost);
+        let w = weighted(buf.len(), cost, values.len());
         // The sample misjudged this codec when its full encoding is far
         // larger than the sample predicted (values the sample did not see,
         // such as a few floats off their decimal grid): it does not count

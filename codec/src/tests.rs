@@ -310,7 +310,8 @@ fn long_byte_strings_are_sampled_in_windows() {
 fn later_blocks_append_to_the_column_in_place() {
     // Hand-built frames of three blocks: the first plain, the later two
     // with a codec that appends to the column's values so far (linear,
-    // delta, dod, and for at every width class and with patches). The
+    // delta, dod, for at every width class and with patches, huff and
+    // ans). The
     // decoded column must be the concatenation of the blocks.
     let mut r = rng(14);
     let mut w = 0i64;
@@ -334,7 +335,7 @@ fn later_blocks_append_to_the_column_in_place() {
         .unwrap()
         .unwrap();
     let mut tried = 0;
-    for codec in ["linear", "delta", "dod", "for"] {
+    for codec in ["linear", "delta", "dod", "for", "huff", "ans"] {
         for set in &sets {
             let Some(node) = encode_with(codec, &Values::Int(set.clone()), Effort::Max).unwrap()
             else {

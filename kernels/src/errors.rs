@@ -16,9 +16,10 @@ impl KernelError {
     /// option), a path this CPU lacks [`ErrorKind::Unsupported`].
     pub fn kind(&self) -> ErrorKind {
         match self {
-            KernelError::LengthMismatch { .. } | KernelError::RowsShape { .. } => {
-                ErrorKind::Validation
-            }
+            KernelError::LengthMismatch { .. }
+            | KernelError::RowsShape { .. }
+            | KernelError::Pq4Shape { .. }
+            | KernelError::Pq4Codes { .. } => ErrorKind::Validation,
             KernelError::UnknownIsa { .. } => ErrorKind::Configuration,
             KernelError::UnavailableIsa { .. } => ErrorKind::Unsupported,
         }

@@ -714,6 +714,13 @@ pub struct WorkloadReport {
     pub encode_us_per_batch: f64,
     /// The median of the same timings.
     pub encode_us_per_batch_median: f64,
+    /// Mean microseconds per batch for the same batches encoded inside a
+    /// [`with_codecs`](unidb_codec::with_codecs) scope of the built-in
+    /// codecs, as a session encodes for a peer that declared its codecs
+    /// (timed interleaved with the unscoped encodings).
+    pub encode_us_per_batch_scoped: f64,
+    /// The median of the same timings.
+    pub encode_us_per_batch_scoped_median: f64,
     /// Batches timed.
     pub encode_batches: usize,
     /// Bytes of those encoded batches per change.
@@ -741,6 +748,14 @@ pub struct BatchEncodeReport {
     pub mean_us: f64,
     /// Median microseconds per batch.
     pub median_us: f64,
+    /// Mean microseconds per batch encoded by a second encoder inside a
+    /// [`with_codecs`](unidb_codec::with_codecs) scope of the built-in
+    /// codecs (what a session negotiating with its peer does), each
+    /// batch timed next to its unscoped encoding (which goes first
+    /// alternates).
+    pub scoped_mean_us: f64,
+    /// Median microseconds per batch of those.
+    pub scoped_median_us: f64,
     /// Batches timed.
     pub batches: usize,
     /// Encoded bytes per change.
@@ -758,33 +773,37 @@ pub struct BatchEncodeReport {
 pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
     use crate::columnar::{encode_changes, DEFAULT_EFFORT};
     use std::time::Instant;
+    use unidb_codec::{with_codecs, CodecSet};
     let chunks: Vec<&[Change]> = changes.chunks(ENCODE_BATCH).collect();
     let step = chunks.len().div_ceil(ENCODE_TIMED).max(1);
     let picked: Vec<&[Change]> = chunks.iter().step_by(step).copied().collect();
-    let mut enc = BatchEncoder::new();
+    let builtin = CodecSet::builtin();
+    let (mut enc, mut scoped) = (BatchEncoder::new(), BatchEncoder::new());
     for c in &picked {
         std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
+        std::hint::black_box(with_codecs(&builtin, || scoped.encode(c, DEFAULT_EFFORT)));
     }
     let mut times = Vec::with_capacity(picked.len());
+    let mut scoped_times = Vec::with_capacity(picked.len());
     let mut sizes = Vec::with_capacity(picked.len());
-    for c in &picked {
-        let start = Instant::now();
-        let bytes = std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
-        times.push(start.elapsed().as_secs_f64() * 1e6);
-        sizes.push(bytes.len());
+    for (i, c) in picked.iter().enumerate() {
+        // Which of the two goes first alternates (the second finds the
+        // batch in cache).
+        for second in [false, true] {
+            let start = Instant::now();
+            if second == (i % 2 == 0) {
+                std::hint::black_box(with_codecs(&builtin, || scoped.encode(c, DEFAULT_EFFORT)));
+                scoped_times.push(start.elapsed().as_secs_f64() * 1e6);
+            } else {
+                let bytes = std::hint::black_box(enc.encode(c, DEFAULT_EFFORT));
+                times.push(start.elapsed().as_secs_f64() * 1e6);
+                sizes.push(bytes.len());
+            }
+        }
     }
     let n = picked.len();
-    let mean_us = if n > 0 {
-        times.iter().sum::<f64>() / n as f64
-    } else {
-        0.0
-    };
-    times.sort_by(f64::total_cmp);
-    let median_us = match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => times[n / 2],
-        _ => (times[n / 2 - 1] + times[n / 2]) / 2.0,
-    };
+    let (mean_us, median_us) = mean_median(&mut times);
+    let (scoped_mean_us, scoped_median_us) = mean_median(&mut scoped_times);
     let total: usize = sizes.iter().sum();
     let every = n.div_ceil(ENCODE_COMPARED).max(1);
     let (mut ours, mut searched) = (0usize, 0usize);
@@ -796,6 +815,8 @@ pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
     BatchEncodeReport {
         mean_us,
         median_us,
+        scoped_mean_us,
+        scoped_median_us,
         batches: n,
         bytes_per_change: if changes_timed > 0 {
             total as f64 / changes_timed as f64
@@ -808,6 +829,22 @@ pub fn batch_encode(changes: &[Change]) -> BatchEncodeReport {
             1.0
         },
     }
+}
+
+/// The mean and the median of `times` (sorted in place; zeros when empty).
+fn mean_median(times: &mut [f64]) -> (f64, f64) {
+    let n = times.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = times.iter().sum::<f64>() / n as f64;
+    times.sort_by(f64::total_cmp);
+    let median = if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2.0
+    };
+    (mean, median)
 }
 
 /// The row workload of the sync benchmarks: `rows` rows of
@@ -890,6 +927,8 @@ pub fn row_workload(
         converged,
         encode_us_per_batch: encode.mean_us,
         encode_us_per_batch_median: encode.median_us,
+        encode_us_per_batch_scoped: encode.scoped_mean_us,
+        encode_us_per_batch_scoped_median: encode.scoped_median_us,
         encode_batches: encode.batches,
         encode_bytes_per_change: encode.bytes_per_change,
         encode_bytes_vs_search: encode.bytes_vs_search,

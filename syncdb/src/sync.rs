@@ -330,7 +330,7 @@ impl Session {
             known: self.db.version_vector(),
             gc: self.db.gc_frontier(),
             schema_digest: self.db.schema().digest(self.db.schema_version()),
-            codecs: self.local_codecs.names(),
+            codecs: self.local_codecs.wire_names(),
         }
     }
 
@@ -459,7 +459,9 @@ impl Session {
                 self.db.record_ack(replica, &known);
                 self.db.learn_gc_frontier(&gc);
                 // Send only what both sides decode.
-                self.send_codecs = self.local_codecs.intersection(&CodecSet::of(&codecs));
+                self.send_codecs = self
+                    .local_codecs
+                    .intersection(&CodecSet::from_wire(&codecs));
                 let mut out = Vec::new();
                 let schema = self.db.schema();
                 if schema_version < schema.version() {
@@ -520,7 +522,10 @@ impl Session {
     /// this session's batch encoder).
     ///
     /// # Errors
-    /// [`SyncError::Decode`] or the errors of [`Session::handle`].
+    /// [`SyncError::Decode`], [`SyncError::MissingCodec`] for a batch
+    /// using a codec outside this side's [`SyncConfig::codecs`] (or one
+    /// this process lacks), or the errors of [`Session::handle`]; nothing
+    /// is applied then.
     pub fn handle_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         self.recorded.messages_in.inc();
         self.recorded.bytes_in.add(bytes.len() as u64);

@@ -93,7 +93,8 @@
 //! another crate would be; [`factory`] (FAISS `index_factory` and search
 //! parameter strings), [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
-//! of functions.
+//! of functions; [`quant`] holds the quantizers ([`quant::pq`]: product
+//! quantization with 4-bit fast-scan scoring).
 //!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
@@ -126,9 +127,11 @@ pub mod hnsw;
 mod index;
 pub mod io;
 pub mod ivf;
+mod kmeans;
 mod metric;
 mod params;
 pub mod persist;
+pub mod quant;
 mod stats;
 mod storage;
 mod topk;

@@ -273,16 +273,23 @@ fn dict_dec(r: &mut Reader<'_>, kind: DataKind, count: usize, ctx: &mut DecodeCt
     let ndict = r.count("dictionary size", count)?;
     let dict = ctx.child(r, kind, ndict)?;
     let codes = child_ints(r, ctx, count)?;
-    if let Some(bad) = codes.iter().find(|&&c| c < 0 || c as u64 >= ndict as u64) {
+    // One vectorised test first; the error names the first bad code.
+    if codes.iter().any(|&c| c as u64 >= ndict as u64) {
+        let bad = codes
+            .iter()
+            .find(|&&c| c as u64 >= ndict as u64)
+            .expect("a code out of range");
         return Err(corrupt(
             r,
             format!("dictionary code {bad} out of range 0..{ndict}"),
         ));
     }
     let pick = |c: &i64| *c as usize;
+    // Numbers are looked up in the codes' own buffer (same size and
+    // alignment: the collects reuse it).
     Ok(match dict {
-        Values::Int(d) => Values::Int(codes.iter().map(|c| d[pick(c)]).collect()),
-        Values::Float(d) => Values::Float(codes.iter().map(|c| d[pick(c)]).collect()),
+        Values::Int(d) => Values::Int(codes.into_iter().map(|c| d[c as usize]).collect()),
+        Values::Float(d) => Values::Float(codes.into_iter().map(|c| d[c as usize]).collect()),
         Values::Text(d) => {
             let total: usize = codes.iter().map(|c| d[pick(c)].len()).sum();
             ctx.budget().charge(total)?;

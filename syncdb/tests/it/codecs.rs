@@ -136,6 +136,13 @@ fn a_peer_without_the_codec_refuses_batches_that_use_it() {
     assert!(Message::decode(&batch).is_ok());
     let err = with_codecs(&CodecSet::builtin(), || Message::decode(&batch)).unwrap_err();
     assert_eq!(missing_codec(&err), Some(("sync message", "q")), "{err}");
+    // The offset is that of the codec's name in the message (its length
+    // byte, then the name).
+    let SyncError::MissingCodec { offset, known, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(&batch[*offset..*offset + 2], b"\x01q");
+    assert!(known.iter().all(|k| BUILTIN_CODECS.contains(&k.as_str())));
     assert_eq!(err.kind(), unidb_common::ErrorKind::Unsupported);
     // A session declaring only the built-in codecs refuses it the same way
     // and applies nothing.
@@ -235,8 +242,12 @@ fn an_old_peer_is_answered_in_its_version_with_its_codecs() {
     let replies = c.handle_bytes(&hello).unwrap();
     assert_eq!(c.wire_version(), 2);
     assert!(!c.codecs().contains("q"));
+    // Version 2 read `ans` in its first format only: the later one is not
+    // sent to it.
+    assert_eq!(unidb_codec::format_of("ans"), 2);
+    assert!(!c.codecs().decodes("ans", 2));
     assert!(!replies.is_empty());
-    let v2_only = CodecSet::of(WIRE_V2_CODECS);
+    let v2_only = CodecSet::from_wire(WIRE_V2_CODECS);
     for m in &replies {
         assert_eq!(m[2], 2, "reply not in version 2");
         // A version-2 reader's codecs decode it.

@@ -79,6 +79,37 @@ fn every_variant_family_has_its_kind() {
             },
             ErrorKind::CorruptData,
         ),
+        (
+            SyncError::MissingCodec {
+                what: "snapshot",
+                codec: s("q"),
+                offset: 6,
+                known: vec![s("plain")],
+            },
+            ErrorKind::Unsupported,
+        ),
+        (
+            SyncError::NoSuchColumn {
+                column: s("c"),
+                columns: vec![s("a")],
+            },
+            ErrorKind::NotFound,
+        ),
+        (
+            SyncError::WrongValueType {
+                column: s("c"),
+                expected: "i64",
+                found: "text",
+            },
+            ErrorKind::Validation,
+        ),
+        (
+            SyncError::NullValue {
+                column: s("c"),
+                expected: "i64",
+            },
+            ErrorKind::Validation,
+        ),
     ];
     for (e, kind) in cases {
         let text = e.to_string();
@@ -87,6 +118,19 @@ fn every_variant_family_has_its_kind() {
         assert_eq!(err.message(), text);
         assert!(err.source().unwrap().downcast_ref::<SyncError>().is_some());
     }
+}
+
+/// A missing codec is located at the byte that names it.
+#[test]
+fn missing_codecs_are_located() {
+    let e = Error::from(SyncError::MissingCodec {
+        what: "sync message",
+        codec: "q".into(),
+        offset: 41,
+        known: vec!["plain".into()],
+    });
+    assert_eq!(e.location(), Some("byte 41"));
+    assert!(e.message().contains("\"q\""), "{}", e.message());
 }
 
 #[test]

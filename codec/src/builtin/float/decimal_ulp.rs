@@ -13,7 +13,7 @@
 use unidb_registry::{plugin_info, submit};
 
 use crate::builtin::child_ints;
-use crate::builtin::float::{read_exponent, POW10};
+use crate::builtin::float::{decimals, read_exponent, POW10};
 use crate::io::Reader;
 use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
 
@@ -101,15 +101,12 @@ fn dec(
     let e = read_exponent(r)?;
     let k = child_ints(r, ctx, count)?;
     let d = child_ints(r, ctx, count)?;
-    let p = POW10[e];
-    Ok(Values::Float(
-        k.iter()
-            .zip(&d)
-            .map(
-                |(&k, &d)| f64::from_bits(((k as f64 / p).to_bits() as i64).wrapping_add(d) as u64),
-            )
-            .collect(),
-    ))
+    // `k / 10^e` in k's own buffer (see `decimals`), then the corrections.
+    let mut out = decimals(k, POW10[e]);
+    for (f, &d) in out.iter_mut().zip(&d) {
+        *f = f64::from_bits((f.to_bits() as i64).wrapping_add(d) as u64);
+    }
+    Ok(Values::Float(out))
 }
 
 #[cfg(test)]

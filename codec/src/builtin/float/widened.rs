@@ -50,18 +50,13 @@ const PROBE: usize = 256;
 /// `t` rounded to an integer, halves away from zero. Written out (not
 /// `f64::round`, a library call without SSE4.1) so that the encoder and
 /// the decoder round alike; exact for `|t| < 2^52`, deterministic beyond
-/// (where the encoder's check decides).
+/// (where the encoder's check decides). Branch-free (the comparisons
+/// become a step of -1, 0 or 1), so that the decoder's loop vectorises.
 #[inline]
 fn round(t: f64) -> f64 {
     let r = t as i64 as f64;
     let d = t - r;
-    if d >= 0.5 {
-        r + 1.0
-    } else if d <= -0.5 {
-        r - 1.0
-    } else {
-        r
-    }
+    r + (f64::from(u8::from(d >= 0.5)) - f64::from(u8::from(d <= -0.5)))
 }
 
 /// The `f64` an `f32` stands for under the outer mode.
@@ -198,6 +193,38 @@ fn read_mode(r: &mut Reader<'_>) -> Result<u8, CodecError> {
     Ok(read_exponent(r)? as u8)
 }
 
+/// The `f64` of every code under the modes, in the codes' buffer; `true`
+/// when a code was outside `i32` (bits mode). The modes' tests are
+/// constants of each instance, so its loop has no branch.
+fn widen_all<const INNER_EXACT: bool, const OUTER_EXACT: bool>(
+    codes: Vec<i64>,
+    inner: u8,
+    outer: u8,
+) -> (Vec<f64>, bool) {
+    let p_in = POW10[usize::from(inner).min(POW10.len() - 1)];
+    let p_out = POW10[usize::from(outer).min(POW10.len() - 1)];
+    let mut bad = false;
+    let out = codes
+        .into_iter()
+        .map(|k| {
+            let x = if INNER_EXACT {
+                let i = k as i32;
+                bad |= i64::from(i) != k;
+                f32::from_bits(order(i) as u32)
+            } else {
+                (k as f64 / p_in) as f32
+            };
+            let y = f64::from(x);
+            if OUTER_EXACT {
+                y
+            } else {
+                round(y * p_out) / p_out
+            }
+        })
+        .collect();
+    (out, bad)
+}
+
 fn dec(
     r: &mut Reader<'_>,
     _: DataKind,
@@ -208,19 +235,15 @@ fn dec(
     let inner = read_mode(r)?;
     let nexc = r.count("exception count", count)?;
     let codes = child_ints(r, ctx, count)?;
-    // In the codes' own buffer; a code outside i32 (bits mode) is flagged,
-    // not an early exit.
-    let mut bad = false;
-    let mut out: Vec<f64> = codes
-        .into_iter()
-        .map(|k| {
-            let x = narrow(k, inner).unwrap_or_else(|| {
-                bad = true;
-                0.0
-            });
-            widen(x, outer)
-        })
-        .collect();
+    // In the codes' own buffer, one loop per pair of modes; a code
+    // outside i32 (bits mode) is flagged, not an early exit.
+    let (out, bad) = match (inner == EXACT, outer == EXACT) {
+        (true, true) => widen_all::<true, true>(codes, inner, outer),
+        (true, false) => widen_all::<true, false>(codes, inner, outer),
+        (false, true) => widen_all::<false, true>(codes, inner, outer),
+        (false, false) => widen_all::<false, false>(codes, inner, outer),
+    };
+    let mut out = out;
     if bad {
         return Err(corrupt(r, "an f32 code is outside i32"));
     }

@@ -9,20 +9,26 @@
 //! least 1/256 of them get a bin each, the rest are cut into groups of about
 //! 1/256 of the values, and a dynamic program merges adjacent groups into
 //! the bins of least estimated size (entropy of the bins, offset bits and
-//! a per-bin header cost). Four interleaved coder states let the decoder
-//! work on four values at once.
+//! a per-bin header cost). Four coder states, each with its own bit
+//! stream, let the decoder work on four values at once: their table
+//! lookups and bit reads are independent chains.
 //!
 //! # Layout
-//! `nbins(LEB128, 2..=256) log(u8, 5..=11)`, per bin `lower` (zigzag
-//! LEB128 for the first, LEB128 wrapping increase for the others),
-//! `width(u8, 0..=56)`, `freq(LEB128)` (frequencies sum to `2^log`), then
-//! the four final states (LEB128, below `2^log`), `state_bits(LEB128)`,
-//! `offset_bits(LEB128)`, then the state stream (each value's
-//! renormalisation bits) and the offset stream (each value's offset in its
-//! bin), both least significant bit first. Decoding works a batch of 256
-//! values at a time: the bins from the four states, then the offsets, each
-//! read from its own bit position (skipped when every bin has width 0,
-//! branched around when nearly every value's bin has).
+//! `0(u8) version(u8, 2)`, then `nbins(LEB128, 2..=256) log(u8, 5..=11)`,
+//! per bin `lower` (zigzag LEB128 for the first, LEB128 wrapping increase
+//! for the others), `width(u8, 0..=56)`, `freq(LEB128)` (frequencies sum
+//! to `2^log`), then the four lanes' final states (LEB128, below
+//! `2^log`), each lane's bit count (LEB128), the offset bit count
+//! (LEB128), then each lane's stream (the renormalisation bits of values
+//! `j, j + 4, ...`) and the offset stream (each value's offset in its
+//! bin), each least significant bit first and starting at a byte.
+//! Decoding works a batch of 256 values at a time: the bins from the
+//! states, then the offsets (skipped when every bin has width 0, branched
+//! around when nearly every value's bin has).
+//!
+//! Version 1 (written by earlier releases, still read) has no version
+//! bytes, four lanes sharing one stream (value by value) and one bit count
+//! for it.
 
 use std::mem::MaybeUninit;
 
@@ -52,8 +58,18 @@ const MIN_LOG: u32 = 5;
 const MAX_LOG: u32 = 11;
 /// Widest offset in a bin; wider data is left to other codecs.
 const MAX_WIDTH: u32 = 56;
-/// Interleaved coder states.
+/// Coder states of a version 1 stream, interleaved in one bit stream.
+const V1_LANES: usize = 4;
+/// Coder states of a version 2 stream, each with its own bit stream (four
+/// independent chains overlap well; eight measured slower: their states
+/// and positions no longer fit the registers).
 const LANES: usize = 4;
+/// The first byte of a version 2 stream (a version 1 stream starts with
+/// its bin count, 2 or more), then [`VERSION`].
+const ESCAPE: u8 = 0;
+/// The layout written.
+const VERSION: u8 = 2;
+
 /// Fewer values rarely pay for the header, and small streams (a sync
 /// batch's columns) skip the sort and the bin search.
 const MIN_VALUES: usize = 64;
@@ -292,6 +308,8 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
         let xr = (*st >> nb) - f;
         *st = u32::from(states[(start[k] + xr) as usize]) + l;
     }
+    out.push(ESCAPE);
+    out.push(VERSION);
     put_varint(out, bins.len() as u64);
     out.push(log as u8);
     for (k, (b, &f)) in bins.iter().zip(&freq).enumerate() {
@@ -303,45 +321,35 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
         out.push(b.width as u8);
         put_varint(out, u64::from(f));
     }
-    for s in lane {
+    for &s in &lane {
         put_varint(out, u64::from(s - l));
     }
-    // The states' renormalisation bits, then the offsets.
+    // Each lane's renormalisation bits, then the offsets.
     let new = |cap| Bits {
         bytes: Vec::with_capacity(cap),
         acc: 0,
         n: 0,
         total: 0,
     };
-    let mut w = new(n);
-    for &(bits, nb) in &renorm {
-        w.put(u64::from(bits), u32::from(nb));
+    let mut ws: Vec<Bits> = (0..LANES).map(|_| new(n / LANES + 8)).collect();
+    for (i, &(bits, nb)) in renorm.iter().enumerate() {
+        ws[i % LANES].put(u64::from(bits), u32::from(nb));
     }
     let mut o = new(n);
     for (i, &v) in x.iter().enumerate() {
         let b = &bins[bin_of[i] as usize];
         o.put((v as u64).wrapping_sub(b.lower as u64), b.width);
     }
-    for s in [&mut w, &mut o] {
+    for s in ws.iter_mut().chain(std::iter::once(&mut o)) {
         if s.n > 0 {
             s.bytes.push(s.acc as u8);
         }
+        put_varint(out, s.total);
     }
-    put_varint(out, w.total);
-    put_varint(out, o.total);
-    out.extend_from_slice(&w.bytes);
-    out.extend_from_slice(&o.bytes);
+    for s in ws.iter().chain(std::iter::once(&o)) {
+        out.extend_from_slice(&s.bytes);
+    }
     Ok(true)
-}
-
-/// A decode table entry: the next state's base, the mask and count of
-/// its renormalisation bits, and the bin.
-#[derive(Debug, Clone, Copy, Default)]
-struct Entry {
-    base: u16,
-    mask: u16,
-    nb: u8,
-    bin: u8,
 }
 
 /// Entries of the decode table: every table size up to `2^MAX_LOG` uses
@@ -349,9 +357,55 @@ struct Entry {
 /// to it indexes without a bounds check.
 const TABLE: usize = 1 << MAX_LOG;
 
+/// A decode table entry: the next state's base, the mask and count of
+/// its renormalisation bits, and the bin; 8 bytes, so that an entry is
+/// one scaled index and each field one load.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(8))]
+struct Entry {
+    base: u16,
+    mask: u16,
+    nb: u8,
+    bin: u8,
+}
+
+/// The decode table, one entry per state.
+type Table = [Entry; TABLE];
+
+/// The decode table of the frequencies `freq` (summing to `2^log`).
+fn decode_table(freq: &[u32], log: u32) -> Box<Table> {
+    let l = 1u32 << log;
+    let mut next = freq.to_vec();
+    let mut table: Box<Table> = vec![Entry::default(); TABLE]
+        .into_boxed_slice()
+        .try_into()
+        .expect("table size");
+    for (e, &k) in table.iter_mut().zip(&spread(freq, log)) {
+        let xs = next[usize::from(k)];
+        next[usize::from(k)] += 1;
+        let nb = log + 1 - bit_width(u64::from(xs));
+        *e = Entry {
+            base: ((xs << nb) - l) as u16,
+            mask: ((1u32 << nb) - 1) as u16,
+            nb: nb as u8,
+            bin: k as u8,
+        };
+    }
+    table
+}
+
+/// One decode step of a state: its table entry's bin, the next state
+/// from the entry and `w` (the stream's bits from the state's position
+/// on), and the bits taken.
+#[inline(always)]
+fn step(e: &Entry, w: u64) -> (usize, u8, usize) {
+    let state = usize::from(e.base) + (w as usize & usize::from(e.mask));
+    (state, e.bin, usize::from(e.nb))
+}
+
 /// An LSB-first bit stream padded with 8 zero bytes: reads clamp their
 /// position into the buffer, so a corrupt stream reads garbage (caught by
-/// the final bit count) instead of out of bounds.
+/// the final bit counts) instead of out of bounds.
 struct Stream {
     padded: Vec<u8>,
 }
@@ -371,6 +425,37 @@ impl Stream {
         let w: [u8; 8] = self.padded[at..at + 8].try_into().expect("8 bytes");
         u64::from_le_bytes(w)
     }
+
+    /// The bits from bit `pos` on (at least 57 of them).
+    #[inline(always)]
+    fn bits(&self, pos: usize) -> u64 {
+        self.word(pos >> 3) >> (pos & 7)
+    }
+
+    /// Whether [`bits_unchecked`](Self::bits_unchecked) may read at every
+    /// bit position up to `pos`.
+    #[inline(always)]
+    fn holds(&self, pos: usize) -> bool {
+        (pos >> 3).saturating_add(8) <= self.padded.len()
+    }
+
+    /// [`bits`](Self::bits) without the clamp and the bounds check.
+    ///
+    /// # Safety
+    /// [`holds`](Self::holds) must be true for `pos`.
+    #[inline(always)]
+    unsafe fn bits_unchecked(&self, pos: usize) -> u64 {
+        // SAFETY: the caller checked that the 8 bytes from `pos >> 3` are
+        // inside `padded`; the read is unaligned.
+        let w = unsafe {
+            self.padded
+                .as_ptr()
+                .add(pos >> 3)
+                .cast::<u64>()
+                .read_unaligned()
+        };
+        u64::from_le(w) >> (pos & 7)
+    }
 }
 
 /// Per bin: lower bound and offset mask, indexed by a byte.
@@ -378,6 +463,8 @@ struct Bins {
     lowers: [i64; MAX_BINS],
     masks: [u64; MAX_BINS],
     widths: [u8; MAX_BINS],
+    /// The largest width.
+    widest: usize,
 }
 
 /// Values decoded per batch: the bins of a batch are found first (the
@@ -385,36 +472,92 @@ struct Bins {
 /// to keep its state in registers.
 const BATCH: usize = 256;
 
-/// Decodes the bins of `bins.len()` values (a multiple of [`LANES`]) from
-/// the state stream at bit `pos`, four lanes at a time; returns the new
-/// position. A lane's renormalisation takes at most `MAX_LOG` (11) bits,
-/// so one 57-bit window covers four values.
+/// Decodes the bins of `bins.len()` values (a multiple of `L`), lane `j`
+/// taking every `L`-th value from `j` on, each lane's state and bit
+/// position its own: the lanes are independent chains of table lookups
+/// and bit reads, which the processor overlaps. Without `CHECKED` the
+/// reads skip the clamp and the bounds check.
+///
+/// # Safety
+/// Without `CHECKED`, [`Stream::holds`] must be true for every lane's
+/// position plus `MAX_LOG` bits per value of the lane.
+#[inline(always)]
+unsafe fn lanes_step<const L: usize, const CHECKED: bool>(
+    table: &Table,
+    s: &mut [usize; L],
+    pos: &mut [usize; L],
+    stream: &Stream,
+    bins: &mut [u8],
+) {
+    let (mut st, mut ps) = (*s, *pos);
+    for q in bins.chunks_exact_mut(L) {
+        for j in 0..L {
+            let e = &table[st[j] & (TABLE - 1)];
+            let w = if CHECKED {
+                stream.bits(ps[j])
+            } else {
+                // SAFETY: a lane moves at most `MAX_LOG` bits per value,
+                // which the caller checked the stream holds.
+                unsafe { stream.bits_unchecked(ps[j]) }
+            };
+            let (next, bin, nb) = step(e, w);
+            st[j] = next;
+            ps[j] += nb;
+            q[j] = bin;
+        }
+    }
+    (*s, *pos) = (st, ps);
+}
+
+/// [`lanes_step`] for `L` lanes, unchecked when the stream holds the
+/// furthest read of the batch (all but the last few batches).
+#[inline(always)]
+fn lanes_batch<const L: usize>(
+    table: &Table,
+    s: &mut [usize; L],
+    pos: &mut [usize; L],
+    stream: &Stream,
+    bins: &mut [u8],
+) {
+    let furthest = pos.iter().max().copied().unwrap_or(0);
+    let reach = furthest.saturating_add(bins.len() / L * MAX_LOG as usize);
+    if stream.holds(reach) {
+        // SAFETY: no lane gets past `reach` in this batch.
+        unsafe { lanes_step::<L, false>(table, s, pos, stream, bins) }
+    } else {
+        // SAFETY: checked reads have no precondition.
+        unsafe { lanes_step::<L, true>(table, s, pos, stream, bins) }
+    }
+}
+
+/// [`lanes_batch`] for four lanes, kept out of line.
 #[inline(never)]
-fn quads(
-    table: &[Entry; TABLE],
-    lanes: &mut [usize; LANES],
+fn lanes4(t: &Table, s: &mut [usize; 4], p: &mut [usize; 4], st: &Stream, b: &mut [u8]) {
+    lanes_batch(t, s, p, st, b);
+}
+
+/// Decodes the bins of `bins.len()` values (a multiple of [`V1_LANES`])
+/// of a version 1 stream, whose four lanes share one bit position; returns
+/// the new position. A lane's renormalisation takes at most `MAX_LOG` (11)
+/// bits, so one 57-bit window covers four values.
+#[inline(never)]
+fn shared_quads(
+    table: &Table,
+    lanes: &mut [usize; V1_LANES],
     stream: &Stream,
     mut pos: usize,
     bins: &mut [u8],
 ) -> usize {
-    let [mut s0, mut s1, mut s2, mut s3] = *lanes;
-    for q in bins.chunks_exact_mut(LANES) {
-        let mut w = stream.word(pos >> 3) >> (pos & 7);
-        let mut used = 0u32;
-        let mut step = |s: &mut usize| {
-            let e = table[*s & (TABLE - 1)];
-            *s = usize::from(e.base) + (w as usize & usize::from(e.mask));
-            w >>= e.nb;
-            used += u32::from(e.nb);
-            e.bin
-        };
-        q[0] = step(&mut s0);
-        q[1] = step(&mut s1);
-        q[2] = step(&mut s2);
-        q[3] = step(&mut s3);
-        pos += used as usize;
+    for q in bins.chunks_exact_mut(V1_LANES) {
+        let mut w = stream.bits(pos);
+        for (b, s) in q.iter_mut().zip(lanes.iter_mut()) {
+            let (next, bin, nb) = step(&table[*s & (TABLE - 1)], w);
+            *s = next;
+            *b = bin;
+            w >>= nb;
+            pos += nb;
+        }
     }
-    *lanes = [s0, s1, s2, s3];
     pos
 }
 
@@ -431,9 +574,33 @@ enum Offsets {
 }
 
 /// Writes the value of every bin in `ks` to `out`, its offset read from
-/// `offsets` at bit `at`; returns the new position.
+/// `offsets` at bit `at`; returns the new position. The reads are
+/// unchecked when the stream holds the furthest one of the batch.
 #[inline(never)]
 fn with_offsets(
+    b: &Bins,
+    how: Offsets,
+    offsets: &Stream,
+    at: usize,
+    ks: &[u8],
+    out: &mut [MaybeUninit<i64>],
+) -> usize {
+    if offsets.holds(at.saturating_add(ks.len() * b.widest)) {
+        // SAFETY: no value takes more than `widest` bits.
+        unsafe { offsets_step::<false>(b, how, offsets, at, ks, out) }
+    } else {
+        // SAFETY: checked reads have no precondition.
+        unsafe { offsets_step::<true>(b, how, offsets, at, ks, out) }
+    }
+}
+
+/// [`with_offsets`], its reads checked or not.
+///
+/// # Safety
+/// Without `CHECKED`, [`Stream::holds`] must be true for `at` plus the
+/// widest bin's width per value.
+#[inline(always)]
+unsafe fn offsets_step<const CHECKED: bool>(
     b: &Bins,
     how: Offsets,
     offsets: &Stream,
@@ -442,7 +609,15 @@ fn with_offsets(
     out: &mut [MaybeUninit<i64>],
 ) -> usize {
     // Widths are at most 56 bits, so shift + width <= 63.
-    let read = |at: usize, k: usize| (offsets.word(at >> 3) >> (at & 7)) & b.masks[k];
+    let read = |at: usize, k: usize| {
+        let w = if CHECKED {
+            offsets.bits(at)
+        } else {
+            // SAFETY: `at` stays within what the caller checked.
+            unsafe { offsets.bits_unchecked(at) }
+        };
+        w & b.masks[k]
+    };
     match how {
         Offsets::None => {
             for (o, &k) in out.iter_mut().zip(ks) {
@@ -472,12 +647,102 @@ fn with_offsets(
     at
 }
 
+/// The state streams of a node: version 1's one stream shared by four
+/// lanes, or version 2's stream per lane.
+enum States {
+    Shared {
+        lanes: [usize; V1_LANES],
+        pos: usize,
+        bits: u64,
+    },
+    Four {
+        lanes: [usize; 4],
+        pos: [usize; 4],
+        end: [usize; 4],
+    },
+}
+
+impl States {
+    /// Decodes the bins of `ks.len()` values.
+    fn decode(&mut self, table: &Table, stream: &Stream, ks: &mut [u8]) {
+        let n = ks.len();
+        match self {
+            States::Shared { lanes, pos, .. } => {
+                let full = n - n % V1_LANES;
+                *pos = shared_quads(table, lanes, stream, *pos, &mut ks[..full]);
+                let mut w = stream.bits(*pos);
+                for (k, s) in ks[full..].iter_mut().zip(lanes.iter_mut()) {
+                    let (next, bin, nb) = step(&table[*s & (TABLE - 1)], w);
+                    (*s, *k) = (next, bin);
+                    w >>= nb;
+                    *pos += nb;
+                }
+            }
+            States::Four { lanes, pos, .. } => {
+                let full = n - n % 4;
+                lanes4(table, lanes, pos, stream, &mut ks[..full]);
+                tail(table, lanes, pos, stream, &mut ks[full..]);
+            }
+        }
+    }
+
+    /// Whether every lane took exactly its bits and ended in the state the
+    /// encoder started from.
+    fn check(&self) -> Result<(), String> {
+        let (lanes, pos, end): (&[usize], &[usize], &[usize]) = match self {
+            States::Shared { lanes, pos, bits } => {
+                if *pos as u64 != *bits {
+                    return Err(format!(
+                        "ans state stream holds {bits} bits, the values took {pos}"
+                    ));
+                }
+                (lanes, &[], &[])
+            }
+            States::Four { lanes, pos, end } => (lanes, pos, end),
+        };
+        if let Some(j) = (0..pos.len()).find(|&j| pos[j] != end[j]) {
+            return Err(format!(
+                "ans lane {j} ends at bit {}, its stream at {}",
+                pos[j], end[j]
+            ));
+        }
+        if lanes.iter().any(|&s| s != 0) {
+            return Err("ans states do not end where the encoder started".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The last values of a batch, fewer than the lanes: one lane each.
+fn tail<const L: usize>(
+    table: &Table,
+    lanes: &mut [usize; L],
+    pos: &mut [usize; L],
+    stream: &Stream,
+    ks: &mut [u8],
+) {
+    for (j, k) in ks.iter_mut().enumerate() {
+        let (next, bin, nb) = step(&table[lanes[j] & (TABLE - 1)], stream.bits(pos[j]));
+        (lanes[j], *k) = (next, bin);
+        pos[j] += nb;
+    }
+}
+
 fn ans_dec(
     r: &mut Reader<'_>,
     _: DataKind,
     count: usize,
     ctx: &mut DecodeCtx,
 ) -> Result<Values, CodecError> {
+    // A version 1 stream starts with its bin count (2 or more).
+    let v2 = r.rest().first() == Some(&ESCAPE);
+    if v2 {
+        r.u8("ans escape")?;
+        let v = r.u8("ans version")?;
+        if v != VERSION {
+            return Err(corrupt(r, format!("ans version {v}, expected {VERSION}")));
+        }
+    }
     let nbins = r.count("ans bin count", MAX_BINS)?;
     if nbins < 2 {
         return Err(corrupt(
@@ -500,6 +765,7 @@ fn ans_dec(
         lowers: [0; MAX_BINS],
         masks: [0; MAX_BINS],
         widths: [0; MAX_BINS],
+        widest: 0,
     };
     let mut freq: Vec<u32> = Vec::with_capacity(nbins);
     let mut lower = 0i64;
@@ -522,6 +788,7 @@ fn ans_dec(
         bins.lowers[k] = lower;
         bins.masks[k] = (1u64 << width) - 1;
         bins.widths[k] = width;
+        bins.widest = bins.widest.max(usize::from(width));
         freq.push(f as u32);
     }
     if sum != u64::from(l) {
@@ -535,16 +802,27 @@ fn ans_dec(
         *s = r.count("ans state", l as usize - 1)?;
     }
     let bits_at = r.offset();
-    let bits = r.varint("ans state bits")?;
+    let mut lane_bits = [0u64; LANES];
+    for b in &mut lane_bits[..if v2 { LANES } else { 1 }] {
+        *b = r.varint("ans state bits")?;
+    }
     let off_bits = r.varint("ans offset bits")?;
-    let nbytes = usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX);
-    let stream = r.take(nbytes, "ans state stream")?;
+    // Each lane's stream starts at a byte (version 1: one stream).
+    let mut starts = [0usize; LANES];
+    let mut total = 0usize;
+    for (k, &b) in lane_bits.iter().enumerate() {
+        starts[k] = total;
+        let bytes = usize::try_from(b.div_ceil(8)).unwrap_or(usize::MAX);
+        total = total.saturating_add(bytes);
+    }
+    let stream = r.take(total, "ans state stream")?;
     let obytes = usize::try_from(off_bits.div_ceil(8)).unwrap_or(usize::MAX);
     let offsets = r.take(obytes, "ans offset stream")?;
     // With two or more bins a step that reads no bit lowers its lane's
     // state, so a lane takes at most `l` such steps in a row: the state
     // stream justifies at most (bits + lanes) * (l + 1) values. Checked
     // before the output is allocated.
+    let bits: u64 = lane_bits.iter().sum();
     let most = (bits + LANES as u64).saturating_mul(u64::from(l) + 1);
     if count as u64 > most {
         return Err(CodecError::CountTooLarge {
@@ -568,44 +846,33 @@ fn ans_dec(
     } else {
         Offsets::Every
     };
-    // The decode table: per state its bin, bit count and next base.
-    let sym = spread(&freq, log);
-    let mut next = freq;
-    let mut table = Box::new([Entry::default(); TABLE]);
-    for (e, &k) in table.iter_mut().zip(&sym) {
-        let xs = next[k as usize];
-        next[k as usize] += 1;
-        let nb = log + 1 - bit_width(u64::from(xs));
-        *e = Entry {
-            base: ((xs << nb) - l) as u16,
-            mask: ((1u32 << nb) - 1) as u16,
-            nb: nb as u8,
-            bin: k as u8,
-        };
-    }
+    let table = decode_table(&freq, log);
     let state_stream = Stream::new(stream);
     let offsets = Stream::new(offsets);
+    let at_bits = |k: usize| starts[k] * 8;
+    let end_bits = |k: usize| starts[k] * 8 + lane_bits[k] as usize;
+    let mut states = if v2 {
+        States::Four {
+            lanes: lane,
+            pos: std::array::from_fn(at_bits),
+            end: std::array::from_fn(end_bits),
+        }
+    } else {
+        States::Shared {
+            lanes: lane,
+            pos: 0,
+            bits,
+        }
+    };
     let mut out = ctx.int_output(count);
     let base = out.len();
-    let (mut pos, mut at) = (0usize, 0usize);
+    let mut at = 0usize;
     let mut ks = [0u8; BATCH];
     out.reserve(count);
     let mut left = count;
     while left > 0 {
         let n = left.min(BATCH);
-        let full = n - n % LANES;
-        pos = quads(&table, &mut lane, &state_stream, pos, &mut ks[..full]);
-        if full < n {
-            // The last values: one lane each.
-            let mut w = state_stream.word(pos >> 3) >> (pos & 7);
-            for (k, s) in ks[full..n].iter_mut().zip(&mut lane) {
-                let e = table[*s & (TABLE - 1)];
-                *s = usize::from(e.base) + (w as usize & usize::from(e.mask));
-                w >>= e.nb;
-                pos += usize::from(e.nb);
-                *k = e.bin;
-            }
-        }
+        states.decode(&table, &state_stream, &mut ks[..n]);
         let len = out.len();
         let spare = &mut out.spare_capacity_mut()[..n];
         at = with_offsets(&bins, how, &offsets, at, &ks[..n], spare);
@@ -615,20 +882,11 @@ fn ans_dec(
         unsafe { out.set_len(len + n) };
         left -= n;
     }
-    let rest = lane;
     debug_assert_eq!(out.len() - base, count);
-    if pos as u64 != bits {
-        return Err(CodecError::Corrupt {
-            offset: bits_at,
-            reason: format!("ans state stream holds {bits} bits, the values took {pos}"),
-        });
-    }
-    if rest.iter().any(|&s| s != 0) {
-        return Err(CodecError::Corrupt {
-            offset: bits_at,
-            reason: "ans states do not end where the encoder started".to_owned(),
-        });
-    }
+    states.check().map_err(|reason| CodecError::Corrupt {
+        offset: bits_at,
+        reason,
+    })?;
     if at as u64 != off_bits {
         return Err(CodecError::Corrupt {
             offset: bits_at,
@@ -795,7 +1053,7 @@ mod tests {
         put_varint(&mut b, 1);
         b.push(0);
         put_varint(&mut b, 1);
-        for _ in 0..LANES {
+        for _ in 0..V1_LANES {
             put_varint(&mut b, 0);
         }
         put_varint(&mut b, bits);
@@ -806,7 +1064,7 @@ mod tests {
 
     #[test]
     fn counts_beyond_what_the_stream_justifies_are_refused() {
-        let most = (LANES as u64) * ((1 << MAX_LOG) + 1);
+        let most = (V1_LANES as u64) * ((1 << MAX_LOG) + 1);
         let err = dec(&crafted(0), most as usize + 1).unwrap_err();
         assert!(
             matches!(
@@ -837,6 +1095,73 @@ mod tests {
         let mut b = good;
         b[4] = 1;
         assert!(matches!(dec(&b, 10), Err(CodecError::Corrupt { .. })));
+    }
+
+    /// The values of the version 1 fixture below.
+    fn v1_values() -> Vec<i64> {
+        (0..300i64)
+            .map(|i| {
+                if i % 7 == 0 {
+                    1000 + (i * 37) % 500
+                } else {
+                    (i * i) % 5 - 2
+                }
+            })
+            .collect()
+    }
+
+    /// A node of [`v1_values`] as the version 1 encoder (four lanes in one
+    /// stream) wrote it, before the layout changed.
+    const V1_NODE: &str = "03616e730306030121040016e60709093f35240fab039d046578acbe623196e1b1fa8ac55886c7ea2b1663191eabaf588c6578ac9ee61226c1b2f6538b5d1c87d7c95cc39c6f7b3fb4d0294d78000076602558c592e8936ba3390d4997b696ed5a36f6b67e3af042ea6413d5d24d6b6fd798252fb6debeeadadef875413bdc0e05692f2ab3832cd14e31ab2dd368f74ef51a";
+
+    #[test]
+    fn version_1_streams_still_decode() {
+        let bytes: Vec<u8> = (0..V1_NODE.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&V1_NODE[i..i + 2], 16).unwrap())
+            .collect();
+        assert_ne!(bytes[4], ESCAPE, "a version 1 node");
+        let x = v1_values();
+        assert_eq!(dec(&bytes, x.len()).unwrap(), Values::Int(x.clone()));
+        // Its checks still hold: a wrong count, a cut.
+        assert!(dec(&bytes, x.len() - 1).is_err());
+        assert!(dec(&bytes[..bytes.len() - 1], x.len()).is_err());
+        // The same values are now written in version 2.
+        let now = enc(&x).unwrap();
+        assert_eq!(&now[4..6], &[ESCAPE, VERSION]);
+        assert_eq!(dec(&now, x.len()).unwrap(), Values::Int(x));
+    }
+
+    #[test]
+    fn every_length_round_trips_across_the_lanes() {
+        // Every length modulo the lanes, in one batch and over several.
+        let mut r = rng(11);
+        for n in (64..80).chain(2040..2060) {
+            let x: Vec<i64> = (0..n)
+                .map(|_| {
+                    let v = r();
+                    if v.is_multiple_of(5) {
+                        (v >> 40) as i64
+                    } else {
+                        (v % 7) as i64 - 3
+                    }
+                })
+                .collect();
+            let bytes = enc(&x).unwrap();
+            assert_eq!(dec(&bytes, n).unwrap(), Values::Int(x), "n={n}");
+        }
+    }
+
+    #[test]
+    fn version_2_headers_are_validated() {
+        let x = v1_values();
+        let good = enc(&x).unwrap();
+        // An unknown version.
+        let mut b = good.clone();
+        b[5] = VERSION + 1;
+        let err = dec(&b, x.len()).unwrap_err();
+        assert!(matches!(err, CodecError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("version"), "{err}");
     }
 
     proptest! {

@@ -174,12 +174,14 @@ fn huff_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Co
 const STREAMS: usize = 4;
 
 /// One bit stream being decoded.
+#[derive(Clone, Copy)]
 struct BitIn {
     /// Next byte to load (relative to the padded buffer).
     pos: usize,
     acc: u64,
     avail: u32,
-    used: usize,
+    /// Set when a code had no table entry (checked after the loop).
+    bad: bool,
 }
 
 impl BitIn {
@@ -196,15 +198,71 @@ impl BitIn {
         self.avail += added * 8;
     }
 
-    /// The next code's table entry (symbol << 4 | length), consumed.
+    /// The next code's symbol, consumed.
     #[inline(always)]
     fn next(&mut self, table: &[u16; 1 << MAX_LEN]) -> u16 {
         let e = table[(self.acc & ((1u64 << MAX_LEN) - 1)) as usize];
         let l = u32::from(e & 15);
+        self.bad |= l == 0;
         self.acc >>= l;
         self.avail -= l;
-        self.used += l as usize;
-        e
+        e >> 4
+    }
+
+    /// Bits consumed since byte `start`.
+    fn used(&self, start: usize) -> usize {
+        (self.pos - start) * 8 - self.avail as usize
+    }
+}
+
+/// Decodes `parts[k].len()` codes of stream `k` for each `k`, all of the
+/// same length, four codes of each stream per refill, the streams
+/// interleaved code by code so that their table lookups overlap.
+#[inline(never)]
+fn lockstep(
+    ins: &mut [BitIn; STREAMS],
+    padded: &[u8],
+    table: &[u16; 1 << MAX_LEN],
+    min: i64,
+    parts: [&mut [i64]; STREAMS],
+) {
+    let [p0, p1, p2, p3] = parts;
+    let [mut b0, mut b1, mut b2, mut b3] = *ins;
+    let n = p0.len();
+    let mut j = 0;
+    while j + 4 <= n {
+        b0.refill(padded);
+        b1.refill(padded);
+        b2.refill(padded);
+        b3.refill(padded);
+        for t in j..j + 4 {
+            p0[t] = min.wrapping_add(i64::from(b0.next(table)));
+            p1[t] = min.wrapping_add(i64::from(b1.next(table)));
+            p2[t] = min.wrapping_add(i64::from(b2.next(table)));
+            p3[t] = min.wrapping_add(i64::from(b3.next(table)));
+        }
+        j += 4;
+    }
+    *ins = [b0, b1, b2, b3];
+    let [p0, p1, p2, p3] = [p0, p1, p2, p3].map(|p| &mut p[j..]);
+    for (b, p) in ins.iter_mut().zip([p0, p1, p2, p3]) {
+        one_stream(b, padded, table, min, p);
+    }
+}
+
+/// Decodes `out.len()` codes of one stream.
+fn one_stream(
+    b: &mut BitIn,
+    padded: &[u8],
+    table: &[u16; 1 << MAX_LEN],
+    min: i64,
+    out: &mut [i64],
+) {
+    for part in out.chunks_mut(4) {
+        b.refill(padded);
+        for o in part {
+            *o = min.wrapping_add(i64::from(b.next(table)));
+        }
     }
 }
 
@@ -212,7 +270,7 @@ fn huff_dec(
     r: &mut Reader<'_>,
     _: DataKind,
     count: usize,
-    _: &mut DecodeCtx,
+    ctx: &mut DecodeCtx,
 ) -> Result<Values, CodecError> {
     let min = r.zigzag("huff minimum")?;
     let nsym = r.count("huff symbol count", MAX_SYMBOLS)?;
@@ -257,62 +315,53 @@ fn huff_dec(
     let mut padded = Vec::with_capacity(all.len() + 8);
     padded.extend_from_slice(all);
     padded.extend_from_slice(&[0; 8]);
-    let mut ins: Vec<BitIn> = Vec::with_capacity(STREAMS);
+    let mut starts = [0usize; STREAMS];
     let mut start = 0;
-    for b in bits {
-        ins.push(BitIn {
-            pos: start,
-            acc: 0,
-            avail: 0,
-            used: 0,
-        });
+    for (s, b) in starts.iter_mut().zip(bits) {
+        *s = start;
         start += b.div_ceil(8);
     }
+    let mut ins = starts.map(|pos| BitIn {
+        pos,
+        acc: 0,
+        avail: 0,
+        bad: false,
+    });
     let table: &[u16; 1 << MAX_LEN] = table[..].try_into().expect("table size");
-    let mut out = vec![0i64; count];
-    let bad = |k: usize, used: usize| CodecError::Corrupt {
-        offset: bits_at,
-        reason: format!("no huff code at bit {used} of stream {k}"),
-    };
-    // Lockstep over the length of the shortest (last) quarter, four codes
-    // per stream per refill; then each stream's rest alone.
-    let common = count.saturating_sub((STREAMS - 1) * q).min(q);
-    let mut j = 0;
-    while j < common {
-        let n = 4.min(common - j);
-        for (k, b) in ins.iter_mut().enumerate() {
-            b.refill(&padded);
-            for t in 0..n {
-                let e = b.next(table);
-                if e & 15 == 0 {
-                    return Err(bad(k, b.used));
-                }
-                out[k * q + j + t] = min.wrapping_add(i64::from(e >> 4));
-            }
-        }
-        j += n;
+    let mut out = ctx.int_output(count);
+    let base = out.len();
+    out.resize(base + count, 0);
+    // The quarters; the last may be shorter (or empty).
+    let mut rest = &mut out[base..];
+    let parts: [&mut [i64]; STREAMS] = std::array::from_fn(|_| {
+        let all = std::mem::take(&mut rest);
+        let (a, b) = all.split_at_mut(q.min(all.len()));
+        rest = b;
+        a
+    });
+    // Lockstep over the length of the shortest (last) quarter; then each
+    // stream's rest alone.
+    let common = parts[STREAMS - 1].len();
+    let [p0, p1, p2, p3] = parts;
+    let (h0, t0) = p0.split_at_mut(common);
+    let (h1, t1) = p1.split_at_mut(common);
+    let (h2, t2) = p2.split_at_mut(common);
+    lockstep(&mut ins, &padded, table, min, [h0, h1, h2, p3]);
+    for (b, t) in ins.iter_mut().zip([t0, t1, t2]) {
+        one_stream(b, &padded, table, min, t);
     }
-    for (k, b) in ins.iter_mut().enumerate() {
-        let end = ((k + 1) * q).min(count);
-        let mut i = (k * q + common).min(end);
-        while i < end {
-            b.refill(&padded);
-            for _ in 0..4.min(end - i) {
-                let e = b.next(table);
-                if e & 15 == 0 {
-                    return Err(bad(k, b.used));
-                }
-                out[i] = min.wrapping_add(i64::from(e >> 4));
-                i += 1;
-            }
-        }
-        if b.used != bits[k] {
+    for (k, b) in ins.iter().enumerate() {
+        if b.bad {
             return Err(CodecError::Corrupt {
                 offset: bits_at,
-                reason: format!(
-                    "huff stream {k} takes {} bits, header says {}",
-                    b.used, bits[k]
-                ),
+                reason: format!("huff stream {k} holds a bit pattern that is no code"),
+            });
+        }
+        let used = b.used(starts[k]);
+        if used != bits[k] {
+            return Err(CodecError::Corrupt {
+                offset: bits_at,
+                reason: format!("huff stream {k} takes {used} bits, header says {}", bits[k]),
             });
         }
     }
@@ -351,6 +400,48 @@ mod tests {
             let back = crate::decode_values(&out, DataKind::Int, n).unwrap();
             assert_eq!(back, Values::Int(x), "n={n}");
         }
+    }
+
+    #[test]
+    fn long_streams_round_trip_through_the_lockstep_loop() {
+        let mut r = unidb_common::rng::SplitMix64::new(5);
+        for n in (1000..1012).chain([4096, 4099]) {
+            // Skewed: many short codes, a few long ones.
+            let x: Vec<i64> = (0..n)
+                .map(|_| {
+                    let v = r.next_u64();
+                    if v.is_multiple_of(3) {
+                        (v >> 56) as i64 - 100
+                    } else {
+                        (v % 4) as i64 - 100
+                    }
+                })
+                .collect();
+            let mut out = vec![4u8];
+            out.extend_from_slice(b"huff");
+            let mut ctx = crate::EncodeCtx::new(1, crate::Effort::Max);
+            assert!(huff_enc(&Values::Int(x.clone()), &mut ctx, &mut out).unwrap());
+            let back = crate::decode_values(&out, DataKind::Int, n).unwrap();
+            assert_eq!(back, Values::Int(x), "n={n}");
+        }
+    }
+
+    #[test]
+    fn bits_that_are_no_code_are_refused() {
+        // Lengths 1 and 2 for symbols 0 and 1 leave the codes `11` unused
+        // (bit-reversed: both low bits set); a stream of ones hits them.
+        let mut b = vec![4u8];
+        b.extend_from_slice(b"huff");
+        put_zigzag(&mut b, 0);
+        put_varint(&mut b, 2);
+        b.extend_from_slice(&[1, 2]);
+        for _ in 0..STREAMS {
+            put_varint(&mut b, 16);
+        }
+        b.extend(std::iter::repeat_n(0xffu8, 2 * STREAMS));
+        let err = crate::decode_values(&b, DataKind::Int, 8 * STREAMS).unwrap_err();
+        assert!(matches!(err, CodecError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("no code"), "{err}");
     }
 
     #[test]
