@@ -101,6 +101,17 @@ pub enum DataKind {
     Bytes,
 }
 
+impl DataKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [DataKind; 5] = [
+        DataKind::Int,
+        DataKind::Float,
+        DataKind::Text,
+        DataKind::Bool,
+        DataKind::Bytes,
+    ];
+}
+
 /// The logical type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnKind {
