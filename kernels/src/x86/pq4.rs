@@ -14,7 +14,8 @@
 //! scalar reference (saturation of non-negative sums does not depend on
 //! their order). At the end of a block the lanes (one per sub-quantizer of
 //! the step) are added together and the even and odd sums interleaved back
-//! into vector order. A last odd sub-quantizer (AVX2) or last 1-3
+//! into vector order (AVX-512: interleaved first, then the four lanes of
+//! four registers added by a 4 x 4 lane transpose into one 512-bit store). A last odd sub-quantizer (AVX2) or last 1-3
 //! (AVX-512) are loaded with zeros in the unused lanes: code 0 looks up
 //! table entry 0 of a zeroed table, which adds nothing.
 
@@ -74,11 +75,35 @@ fn fold(a: __m256i) -> __m128i {
     _mm_adds_epu16(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a))
 }
 
-/// The saturating sum of the two 256-bit halves of `a`.
-#[target_feature(enable = "avx512f,avx512bw,avx2")]
+/// Interleaves the even and odd sums of each accumulator pair into vector
+/// order (8 vectors per 128-bit lane, one lane per sub-quantizer of the
+/// step), adds the four lanes of each of the four results with a 4 x 4
+/// lane transpose, and stores the 32 sums in vector order.
+#[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-fn fold512(a: __m512i) -> __m256i {
-    _mm256_adds_epu16(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64::<1>(a))
+fn finish512(acc: &[__m512i; 4], dst: &mut [u16]) {
+    let a = _mm512_unpacklo_epi16(acc[0], acc[1]); // vectors 0-7
+    let b = _mm512_unpackhi_epi16(acc[0], acc[1]); // 8-15
+    let c = _mm512_unpacklo_epi16(acc[2], acc[3]); // 16-23
+    let d = _mm512_unpackhi_epi16(acc[2], acc[3]); // 24-31
+
+    // [a0+a2, a1+a3, b0+b2, b1+b3] and the same of c, d.
+    let ab = _mm512_adds_epu16(
+        _mm512_shuffle_i64x2::<0x44>(a, b),
+        _mm512_shuffle_i64x2::<0xEE>(a, b),
+    );
+    let cd = _mm512_adds_epu16(
+        _mm512_shuffle_i64x2::<0x44>(c, d),
+        _mm512_shuffle_i64x2::<0xEE>(c, d),
+    );
+    // [Σa, Σb, Σc, Σd].
+    let sums = _mm512_adds_epu16(
+        _mm512_shuffle_i64x2::<0x88>(ab, cd),
+        _mm512_shuffle_i64x2::<0xDD>(ab, cd),
+    );
+    let dst: &mut [u16; BLOCK] = dst.try_into().expect("one block of sums");
+    // SAFETY: `dst` holds the 64 bytes written; the store is unaligned.
+    unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), sums) };
 }
 
 /// Adds the two 128-bit lanes of each accumulator and stores the 32 sums
@@ -179,12 +204,6 @@ pub(crate) unsafe fn fastscan_avx512(codes: &[u8], luts: &[u8], m: usize, out: &
             step512(c, l, &mut acc);
             q += r;
         }
-        let halves = [
-            fold512(acc[0]),
-            fold512(acc[1]),
-            fold512(acc[2]),
-            fold512(acc[3]),
-        ];
-        finish256(&halves, dst);
+        finish512(&acc, dst);
     }
 }

@@ -1,4 +1,4 @@
-//! Product quantization against independent oracles: distances recomputed
+//! Product quantization (`quant::pq`) against independent oracles: distances recomputed
 //! in f64 from decoded vectors, the f32 ADC sum for the fast-scan
 //! estimate, brute force for recall.
 
