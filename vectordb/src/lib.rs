@@ -90,7 +90,8 @@
 //! ids, options, errors, the plugin kinds and their traits, storage —
 //! are at the crate root. Each index plugin is a module holding the index
 //! and its parameter types ([`flat`], [`hnsw`], [`ivf`]), as an index from
-//! another crate would be; [`io`] (vector file readers), [`persist`] (the
+//! another crate would be; [`factory`] (FAISS `index_factory` and search
+//! parameter strings), [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
 //! of functions; [`quant`] holds the quantizers ([`quant::pq`]: product
 //! quantization with 4-bit fast-scan scoring).
@@ -120,6 +121,7 @@ mod collection;
 mod concurrent;
 pub mod data;
 mod error;
+pub mod factory;
 pub mod flat;
 pub mod hnsw;
 mod index;
