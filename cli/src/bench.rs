@@ -38,7 +38,8 @@ pub struct KernelBenchArgs {
     /// (one-to-many kernels and `sum_f32` over the same bytes); 0 skips them.
     #[arg(long, default_value_t = KernelBenchArgs::default().matrix_mib)]
     pub matrix_mib: usize,
-    /// Number of u32 values for the stream-vbyte rows.
+    /// Number of u32 values for the stream-vbyte rows, and of vectors
+    /// (rounded up to whole blocks of 32) for the `pq4_fastscan` rows.
     #[arg(long, value_parser = crate::at_least_one::<usize>, default_value_t = KernelBenchArgs::default().codec_values)]
     pub codec_values: usize,
 }
@@ -712,6 +713,46 @@ pub fn codec_cases(count: usize) -> Vec<Case> {
     cases
 }
 
+/// The 4-bit PQ fast-scan kernel over `count` vectors (rounded up to
+/// blocks of 32) of random codes with `m` = 16 and 64 sub-quantizers and
+/// random tables (entries below 64, so sums of 64 never saturate). Elements
+/// are vectors scored; bytes are the codes read (`m / 2` per vector).
+pub fn pq_cases(count: usize) -> Vec<Case> {
+    use unidb_kernels::pq4;
+    let mut rng = Rng(unidb_common::rng::SplitMix64::new(0x0F45_7C4A_0000_0004));
+    let n = count.div_ceil(pq4::BLOCK) * pq4::BLOCK;
+    let size = if n > 0 && n.is_multiple_of(1 << 20) {
+        format!("{}M m", n >> 20)
+    } else {
+        format!("{n} m")
+    };
+    let mut cases = Vec::new();
+    for m in [16usize, 64] {
+        let codes: Vec<u8> = (0..n * m).map(|_| (rng.next() >> 60) as u8).collect();
+        let mut packed = Vec::new();
+        pq4::pack(&codes, m, &mut packed).expect("codes below 16, whole vectors");
+        let luts: Vec<u8> = (0..16 * m).map(|_| (rng.next() >> 58) as u8).collect();
+        let mut want = vec![0u16; n];
+        scalar()
+            .pq4_fastscan(&packed, &luts, m, &mut want)
+            .expect("shapes match");
+        let mut check = OutputCheck::new(want);
+        let mut out = vec![0u16; n];
+        cases.push(Case {
+            kernel: "pq4_fastscan".to_owned(),
+            size: format!("{size}{m}"),
+            elements: n as u64,
+            bytes: packed.len() as u64,
+            run: Box::new(move |k| {
+                k.pq4_fastscan(black_box(&packed), black_box(&luts), m, &mut out)
+                    .map_err(|e| e.to_string())?;
+                check.check(k.isa(), black_box(&out))
+            }),
+        });
+    }
+    cases
+}
+
 /// The error for a result of `k` that differs from the reference.
 fn mismatch(case: &Case, k: &Kernels, detail: String) -> BenchError {
     BenchError::Mismatch {
@@ -911,6 +952,7 @@ pub fn measure_kernels(
     let budget = Duration::from_millis(args.budget_ms);
     let mut cases = kernel_cases(&dims, args.matrix_mib);
     cases.extend(codec_cases(args.codec_values));
+    cases.extend(pq_cases(args.codec_values));
     run_cases(&mut cases, &isas, budget, progress)
 }
 
@@ -992,7 +1034,13 @@ mod tests {
             assert!(report.contains(isa.name()), "{report}");
         }
         assert!(report.contains("dot_f32") && report.contains("vs scalar"));
-        for row in ["svb_encode", "svb_delta_decode", "unpack_u32", "pack_u32"] {
+        for row in [
+            "svb_encode",
+            "svb_delta_decode",
+            "unpack_u32",
+            "pack_u32",
+            "pq4_fastscan",
+        ] {
             assert!(report.contains(row), "{report}");
         }
     }

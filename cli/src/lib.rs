@@ -273,6 +273,7 @@ mod tests {
                 base: Some("b.fvecs".into()),
                 query: Some("q.npy".into()),
                 gt: Some("g.ivecs".into()),
+                factory: None,
                 index: "ivf".into(),
                 metric: "cosine".into(),
                 storage: Storage::I8,
@@ -371,6 +372,34 @@ mod tests {
                 delimiter: b';',
             }
         );
+    }
+
+    /// `--factory` reaches its option, and the shorthands it replaces
+    /// (`--index`, `--storage`, `--m`, `--nlist`) cannot be given with it.
+    #[test]
+    fn factory_flag_excludes_its_shorthands() {
+        let Command::Vector {
+            command: vector::VectorCommand::Bench(args),
+        } = parse(&["vector", "bench", "--factory", "IVF64,SQ8", "--nprobe=4"])
+        else {
+            panic!("not vector bench")
+        };
+        assert_eq!(
+            BenchOptions::from(args),
+            BenchOptions {
+                factory: Some("IVF64,SQ8".into()),
+                nprobe: vec![4],
+                ..BenchOptions::default()
+            }
+        );
+        for flag in ["--index=ivf", "--storage=i8", "--m=8", "--nlist=9"] {
+            let err = refused(&["vector", "bench", "--factory=HNSW8", flag]);
+            let name = flag.split('=').next().unwrap();
+            assert!(
+                err.contains(name) && err.contains("cannot be used"),
+                "{flag}: {err}"
+            );
+        }
     }
 
     /// `--ef` and `--nprobe` take their values separated by commas, by

@@ -53,8 +53,17 @@ impl VectorCommand {
 /// The header of the human table of `unidb vector bench`.
 pub fn table_header() -> String {
     format!(
-        "{:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}\n",
-        "index", "storage", "ef", "nprobe", "recall@10", "qps", "build s", "vec bytes", "threads"
+        "{:<16} {:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}\n",
+        "factory",
+        "index",
+        "storage",
+        "ef",
+        "nprobe",
+        "recall@10",
+        "qps",
+        "build s",
+        "vec bytes",
+        "threads"
     )
 }
 
@@ -68,7 +77,8 @@ pub fn format_row(row: &BenchRow, json: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        "{:<16} {:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        row.factory.as_deref().unwrap_or("-"),
         row.index,
         row.storage.name(),
         opt(row.ef),
@@ -95,6 +105,12 @@ pub struct VectorBenchArgs {
     /// Ground truth (.ivecs of base row numbers); computed exactly when absent.
     #[arg(long)]
     pub gt: Option<PathBuf>,
+    /// The index and storage as a FAISS index_factory string: Flat,
+    /// HNSW{M}[,Flat|,SQ8|,SQfp16], IVF{n},(Flat|SQ8|SQfp16), SQ8 or
+    /// SQfp16 (`--index`, `--storage`, `--m` and `--nlist` are shorthands
+    /// for these and cannot be given with it).
+    #[arg(long, conflicts_with_all = ["index", "storage", "m", "nlist"])]
+    pub factory: Option<String>,
     /// Index plugin: flat, hnsw or ivf.
     #[arg(long, default_value_t = BenchOptions::default().index)]
     pub index: String,
@@ -151,6 +167,7 @@ impl From<VectorBenchArgs> for BenchOptions {
             base,
             query,
             gt,
+            factory,
             index,
             metric,
             storage,
@@ -170,6 +187,7 @@ impl From<VectorBenchArgs> for BenchOptions {
             base,
             query,
             gt,
+            factory,
             index,
             metric,
             storage,

@@ -59,7 +59,7 @@ use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError}
 pub use cache::{CacheStats, CascadeCache};
 pub use io::{Budget, Reader};
 pub use select::Cascade;
-pub use set::{current_codecs, with_codecs, CodecSet, BUILTIN_CODECS};
+pub use set::{current_codecs, format_of, with_codecs, CodecSet, BUILTIN_CODECS};
 pub use text::{decode_text_column, TextColumn};
 /// The plugin registry, re-exported so that a crate registering a codec
 /// ([`register_codec!`]) needs no dependency of its own on it.
@@ -99,6 +99,17 @@ pub enum DataKind {
     Bool,
     /// Byte strings.
     Bytes,
+}
+
+impl DataKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [DataKind; 5] = [
+        DataKind::Int,
+        DataKind::Float,
+        DataKind::Text,
+        DataKind::Bool,
+        DataKind::Bytes,
+    ];
 }
 
 /// The logical type of a column.

@@ -265,14 +265,6 @@ struct Candidates {
     lists: Vec<[Vec<&'static Codec>; 2]>,
 }
 
-const KINDS: [DataKind; 5] = [
-    DataKind::Int,
-    DataKind::Float,
-    DataKind::Text,
-    DataKind::Bool,
-    DataKind::Bytes,
-];
-
 fn kind_index(kind: DataKind) -> usize {
     match kind {
         DataKind::Int => 0,
@@ -303,7 +295,7 @@ fn candidate_lists() -> Arc<Candidates> {
     // Count first: a codec registered while listing makes the next call
     // list again rather than miss it.
     let all = Codec::registry().list();
-    let lists = KINDS
+    let lists = DataKind::ALL
         .iter()
         .map(|&kind| {
             [Effort::Fast, Effort::Max].map(|effort| {

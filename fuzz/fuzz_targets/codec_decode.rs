@@ -16,14 +16,6 @@
 use libfuzzer_sys::fuzz_target;
 use unidb_codec::{self as codec, Budget, Column, ColumnKind, DataKind, Effort, Values};
 
-const KINDS: [DataKind; 5] = [
-    DataKind::Int,
-    DataKind::Float,
-    DataKind::Text,
-    DataKind::Bool,
-    DataKind::Bytes,
-];
-
 /// Values of `kind` made from the bytes (small, so every codec is cheap).
 fn values_from(kind: DataKind, data: &[u8]) -> Values {
     match kind {
@@ -81,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&[k, c, n], rest)) = data.split_first_chunk::<3>() else {
         return;
     };
-    let kind = KINDS[usize::from(k) % KINDS.len()];
+    let kind = DataKind::ALL[usize::from(k) % DataKind::ALL.len()];
     let count = if c & 0x80 != 0 {
         usize::from(c & 0x7F) << 10
     } else {

@@ -76,35 +76,7 @@ fn reference<T>(
     }
     let mut pos = 0;
     for _ in 0..count {
-        let (_, n) = one(&input[pos..]).map_err(|e| match e {
-            Truncated { start, offset } => Truncated {
-                start: start + pos,
-                offset: offset + pos,
-            },
-            TooLong {
-                start,
-                offset,
-                max_len,
-            } => TooLong {
-                start: start + pos,
-                offset: offset + pos,
-                max_len,
-            },
-            Overflow {
-                start,
-                offset,
-                bits,
-            } => Overflow {
-                start: start + pos,
-                offset: offset + pos,
-                bits,
-            },
-            NonCanonical { start, offset } => NonCanonical {
-                start: start + pos,
-                offset: offset + pos,
-            },
-            other => other,
-        })?;
+        let (_, n) = one(&input[pos..]).map_err(|e| e.shifted(pos))?;
         pos += n;
     }
     Ok(pos)

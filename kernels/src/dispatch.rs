@@ -64,6 +64,9 @@ pub(crate) struct Table {
     /// `packed_len(values.len(), width)` bytes, possibly garbage on entry;
     /// every byte is written, the last one's unused high bits as zeros.
     pub pack_u32: unsafe fn(&[u32], u32, &mut [u8]),
+    /// 4-bit PQ fast-scan (`pq4`): `out.len()` is a multiple of 32,
+    /// `luts.len() == 16·m` and `codes.len() == out.len() / 32 · 16·m`.
+    pub pq4_fastscan: unsafe fn(&[u8], &[u8], usize, &mut [u16]),
 }
 
 /// Calls the table entry `$f` of `$k` (a `&Kernels`) with the arguments.
@@ -325,6 +328,20 @@ impl Kernels {
     pub(crate) fn pack_u32(&self, values: &[u32], width: u32, out: &mut [u8]) {
         assert!(width <= 32 && out.len() == crate::bitpack::packed_len(values.len(), width));
         call!(self.pack_u32(values, width, out));
+    }
+
+    /// 4-bit PQ fast-scan on this path, shapes already checked by
+    /// `pq4::check_shape` (asserted again here: it guards the path's
+    /// contract).
+    pub(crate) fn pq4_fastscan_checked(
+        &self,
+        codes: &[u8],
+        luts: &[u8],
+        m: usize,
+        out: &mut [u16],
+    ) {
+        assert!(crate::pq4::check_shape(codes, luts, m, out).is_ok());
+        call!(self.pq4_fastscan(codes, luts, m, out));
     }
 
     /// Dot product `Σ aᵢbᵢ`.

@@ -16,9 +16,10 @@ impl KernelError {
     /// option), a path this CPU lacks [`ErrorKind::Unsupported`].
     pub fn kind(&self) -> ErrorKind {
         match self {
-            KernelError::LengthMismatch { .. } | KernelError::RowsShape { .. } => {
-                ErrorKind::Validation
-            }
+            KernelError::LengthMismatch { .. }
+            | KernelError::RowsShape { .. }
+            | KernelError::Pq4Shape { .. }
+            | KernelError::Pq4Codes { .. } => ErrorKind::Validation,
             KernelError::UnknownIsa { .. } => ErrorKind::Configuration,
             KernelError::UnavailableIsa { .. } => ErrorKind::Unsupported,
         }
@@ -33,6 +34,66 @@ impl VarintError {
         match self {
             VarintError::UnavailableIsa { .. } => ErrorKind::Unsupported,
             _ => ErrorKind::CorruptData,
+        }
+    }
+
+    /// The same error with every byte offset moved by `by`: an error from
+    /// decoding `input[by..]` as an error about `input`.
+    ///
+    /// ```
+    /// use unidb_kernels::varint::{self, VarintError};
+    ///
+    /// let input = [0x05, 0x80];
+    /// let e = varint::decode_u64(&input[1..]).unwrap_err().shifted(1);
+    /// assert_eq!(e, VarintError::Truncated { start: 1, offset: 2 });
+    /// ```
+    #[must_use]
+    pub fn shifted(self, by: usize) -> Self {
+        use VarintError::*;
+        match self {
+            Truncated { start, offset } => Truncated {
+                start: start + by,
+                offset: offset + by,
+            },
+            TooLong {
+                start,
+                offset,
+                max_len,
+            } => TooLong {
+                start: start + by,
+                offset: offset + by,
+                max_len,
+            },
+            Overflow {
+                start,
+                offset,
+                bits,
+            } => Overflow {
+                start: start + by,
+                offset: offset + by,
+                bits,
+            },
+            NonCanonical { start, offset } => NonCanonical {
+                start: start + by,
+                offset: offset + by,
+            },
+            CountTooLarge {
+                count,
+                available,
+                offset,
+            } => CountTooLarge {
+                count,
+                available,
+                offset: offset + by,
+            },
+            TrailingBytes { offset, count } => TrailingBytes {
+                offset: offset + by,
+                count,
+            },
+            ControlPadding { offset } => ControlPadding {
+                offset: offset + by,
+            },
+            UnavailableIsa { isa } => UnavailableIsa { isa },
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod f16;
 mod isa;
 mod lanes;
 mod portable;
+pub mod pq4;
 mod scalar;
 pub mod stats;
 pub mod varint;
@@ -60,6 +61,29 @@ pub enum KernelError {
         rows_len: usize,
         /// Number of outputs requested.
         out_len: usize,
+    },
+    /// The arguments of [`Kernels::pq4_fastscan`] do not have its shapes.
+    #[error(
+        "pq4 fast-scan shapes: {codes_len} code bytes, {luts_len} table bytes and {out_len} \
+         outputs for m = {m} (need outputs a multiple of 32, 16·m table bytes and 16·m code \
+         bytes per 32 outputs)"
+    )]
+    Pq4Shape {
+        /// Sub-quantizers per vector.
+        m: usize,
+        /// Bytes of block-layout codes given.
+        codes_len: usize,
+        /// Bytes of lookup tables given.
+        luts_len: usize,
+        /// Outputs asked for.
+        out_len: usize,
+    },
+    /// Codes given to [`pq4::pack`] or [`pq4::unpack`] that do not fit
+    /// the 4-bit layout.
+    #[error("pq4 codes: {reason}")]
+    Pq4Codes {
+        /// What was wrong, naming the offending index or length.
+        reason: String,
     },
     /// A path name that is not one of `scalar`, `portable`, `avx2`,
     /// `avx512`, `neon`.

@@ -46,6 +46,7 @@ pub(crate) const TABLE: Table = Table {
     stream_blocks: None,
     unpack_u32: crate::bitpack::unpack_u32_scalar,
     pack_u32: crate::bitpack::pack_u32_words,
+    pq4_fastscan: crate::pq4::fastscan_scalar,
 };
 
 /// The lane token of this path: `wide` needs no CPU feature beyond the

@@ -451,7 +451,7 @@ proptest! {
             let mut pos = 0;
             let mut out = Vec::new();
             for _ in 0..count {
-                let (v, n) = one(&bytes[pos..]).map_err(|e| shift_error(e, pos))?;
+                let (v, n) = one(&bytes[pos..]).map_err(|e| e.shifted(pos))?;
                 out.push(v);
                 pos += n;
             }
@@ -494,40 +494,6 @@ proptest! {
 
 /// A single-value decoder.
 type DecodeOne<T> = fn(&[u8]) -> Result<(T, usize), VarintError>;
-
-/// Moves an error's offsets by `by` (the reference decodes sub-slices).
-fn shift_error(e: VarintError, by: usize) -> VarintError {
-    use VarintError::*;
-    match e {
-        Truncated { start, offset } => Truncated {
-            start: start + by,
-            offset: offset + by,
-        },
-        TooLong {
-            start,
-            offset,
-            max_len,
-        } => TooLong {
-            start: start + by,
-            offset: offset + by,
-            max_len,
-        },
-        Overflow {
-            start,
-            offset,
-            bits,
-        } => Overflow {
-            start: start + by,
-            offset: offset + by,
-            bits,
-        },
-        NonCanonical { start, offset } => NonCanonical {
-            start: start + by,
-            offset: offset + by,
-        },
-        other => other,
-    }
-}
 
 #[test]
 fn leb128_truncation_at_every_position_is_an_error() {

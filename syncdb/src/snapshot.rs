@@ -25,7 +25,7 @@
 //! # Layout
 //! ```text
 //! "USNP" version(u8)
-//! codecs(LEB128) codec name*                  (LEB128 length + bytes, sorted)
+//! codecs(LEB128) codec name*                  (LEB128 length + bytes, sorted; `name@N` from format 2)
 //! replica max_drift_ms hlc_last                            (LEB128)
 //! migrations(LEB128) migration*                            (wire format)
 //! origins(LEB128) per origin: id frontier ranges(LEB128) (first last)*
@@ -112,6 +112,11 @@ pub(crate) fn encode(p: &Parts) -> Vec<u8> {
     out.push(SNAPSHOT_VERSION);
     put(&mut out, codecs.len() as u64);
     for c in codecs {
+        // As a `Hello` lists them: `name@N` for a codec's format N ≥ 2.
+        let c = match unidb_codec::format_of(c) {
+            1 => c.to_owned(),
+            f => format!("{c}@{f}"),
+        };
         put(&mut out, c.len() as u64);
         out.extend_from_slice(c.as_bytes());
     }

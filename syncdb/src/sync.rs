@@ -330,7 +330,7 @@ impl Session {
             known: self.db.version_vector(),
             gc: self.db.gc_frontier(),
             schema_digest: self.db.schema().digest(self.db.schema_version()),
-            codecs: self.local_codecs.names(),
+            codecs: self.local_codecs.wire_names(),
         }
     }
 
@@ -459,7 +459,9 @@ impl Session {
                 self.db.record_ack(replica, &known);
                 self.db.learn_gc_frontier(&gc);
                 // Send only what both sides decode.
-                self.send_codecs = self.local_codecs.intersection(&CodecSet::of(&codecs));
+                self.send_codecs = self
+                    .local_codecs
+                    .intersection(&CodecSet::from_wire(&codecs));
                 let mut out = Vec::new();
                 let schema = self.db.schema();
                 if schema_version < schema.version() {

@@ -235,7 +235,7 @@ fn every_command_prints_json_with_json() {
     // Text by default: the vector bench's table, rounded figures.
     let (ok, out, err) = unidb(&TINY_VECTOR);
     assert!(ok, "{err}");
-    assert!(out.starts_with("index"), "{out}");
+    assert!(out.starts_with("factory"), "{out}");
     assert!(serde_json::from_str::<serde_json::Value>(out.lines().nth(1).unwrap()).is_err());
     let (ok, out, _) = unidb(&["compress", csv.path()]);
     assert!(ok && out.starts_with("column"), "{out}");

@@ -167,6 +167,91 @@ fn vector_bench_reads_files_and_reports_recall() {
             "{text}"
         );
     }
+    // The same runs named by FAISS factory strings: each JSON line names
+    // the canonical string, the index and storage it stands for.
+    for (factory, extra, canonical, index, storage, min_recall) in [
+        ("Flat", vec![], "Flat", "flat", "f32", 1.0),
+        (
+            "HNSW16",
+            vec!["--ef", "200"],
+            "HNSW16,Flat",
+            "hnsw",
+            "f32",
+            0.95,
+        ),
+        (
+            "HNSW16_SQ8",
+            vec!["--ef", "200"],
+            "HNSW16,SQ8",
+            "hnsw",
+            "i8",
+            0.9,
+        ),
+        (
+            "IVF8,SQfp16",
+            vec!["--nprobe", "8"],
+            "IVF8,SQfp16",
+            "ivf",
+            "f16",
+            0.99,
+        ),
+    ] {
+        let mut args = vec![
+            "--json".to_owned(),
+            "vector".into(),
+            "bench".into(),
+            "--base".into(),
+            s(&b),
+            "--query".into(),
+            s(&q),
+            "--gt".into(),
+            s(&g),
+            "--factory".into(),
+            factory.into(),
+        ];
+        args.extend(extra.into_iter().map(String::from));
+        let out = unidb(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(row["factory"], canonical, "{line}");
+            assert_eq!(row["index"], index, "{line}");
+            assert_eq!(row["storage"], storage, "{line}");
+        }
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(
+            last["recall_at_10"].as_f64().unwrap() >= min_recall,
+            "{factory}: {text}"
+        );
+    }
+    // A string with parts not built yet is refused, naming them; the
+    // shorthands cannot be given with a factory string.
+    for (extra, needle) in [
+        (vec!["--factory", "IVF8,PQ4x4fs,RFlat"], "PQ4x4fs, RFlat"),
+        (vec!["--factory", "HNSW16,Flatt"], "\"Flatt\" at position 7"),
+        (vec!["--factory", "HNSW16", "--index", "ivf"], "--index"),
+        (vec!["--factory", "HNSW16", "--m", "8"], "--m"),
+    ] {
+        let mut args = vec![
+            "vector".to_owned(),
+            "bench".into(),
+            "--base".into(),
+            s(&b),
+            "--query".into(),
+            s(&q),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let out = unidb(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
     // A truncated ground-truth file is a typed error naming the file.
     std::fs::write(&g, &gt[..gt.len() - 3]).unwrap();
     let out = unidb(&[

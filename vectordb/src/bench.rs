@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::collection::{Collection, CollectionConfig, SearchOptions};
 use crate::data::clustered;
 use crate::error::{Result, VectorError};
+use crate::factory::{FactoryError, FactorySpec, IndexBuild};
 use crate::hnsw::{HnswConfig, HnswIndex, HnswSearch};
 use crate::index::VectorIndex;
 use crate::io::{read_ivecs, read_vectors, Matrix};
@@ -30,6 +31,11 @@ pub struct BenchOptions {
     pub query: Option<PathBuf>,
     /// Ground truth (.ivecs of base row numbers); computed exactly when absent.
     pub gt: Option<PathBuf>,
+    /// The index and storage as a FAISS `index_factory` string (see
+    /// [`crate::factory`]): `Flat`, `HNSW{M}[,Flat|,SQ8|,SQfp16]`,
+    /// `IVF{n},(Flat|SQ8|SQfp16)`, or a bare `SQ8`/`SQfp16`. When given,
+    /// it replaces `index`, `storage`, `m` and `nlist`.
+    pub factory: Option<String>,
     /// Index plugin: flat, hnsw or ivf.
     pub index: String,
     /// Metric plugin.
@@ -72,6 +78,7 @@ impl Default for BenchOptions {
             base: None,
             query: None,
             gt: None,
+            factory: None,
             index: "hnsw".into(),
             metric: "l2".into(),
             storage: Storage::F32,
@@ -94,11 +101,15 @@ impl BenchOptions {
     /// Checks every option a run relies on: the counts and sizes (`m`,
     /// `ef_construction`, each `ef`, `nlist`, each `nprobe`, `threads`, `k`,
     /// `rows`, `queries`, `dim`) must be at least 1, and the `ef` and
-    /// `nprobe` lists of the index measured must not be empty.
+    /// `nprobe` lists of the index measured must not be empty; a
+    /// `factory` string must parse and be one this build constructs.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] naming the first option that is not.
+    /// [`VectorError::InvalidConfig`] naming the first option that is not;
+    /// [`VectorError::Factory`] for a factory string that does not parse
+    /// or holds parts not built yet.
     pub fn validate(&self) -> Result<()> {
+        self.spec()?;
         let positive = |name: &str, v: usize| {
             if v == 0 {
                 Err(VectorError::InvalidConfig(format!(
@@ -127,12 +138,63 @@ impl BenchOptions {
         list("ef", &self.ef)?;
         list("nprobe", &self.nprobe)
     }
+
+    /// The run as a factory spec: the `factory` string parsed (refused
+    /// when it holds parts this build does not construct), or the spec of
+    /// `index`, `storage`, `m` and `nlist` (`None` for an index plugin
+    /// FAISS has no name for).
+    ///
+    /// # Errors
+    /// [`VectorError::Factory`].
+    pub fn spec(&self) -> Result<Option<FactorySpec>> {
+        let Some(text) = &self.factory else {
+            return Ok(FactorySpec::of_index(
+                &self.index,
+                self.storage,
+                self.m,
+                self.nlist,
+            ));
+        };
+        let spec: FactorySpec = text.parse()?;
+        let parts = spec.unsupported_parts();
+        if !parts.is_empty() {
+            return Err(FactoryError::Unsupported {
+                spec: spec.to_string(),
+                parts,
+            }
+            .into());
+        }
+        Ok(Some(spec))
+    }
+
+    /// These options with `index`, `storage`, `m` and `nlist` taken from
+    /// the factory string, when there is one, checked against the
+    /// dimension.
+    fn resolve(&self, dim: usize) -> Result<BenchOptions> {
+        let mut opts = self.clone();
+        let Some(spec) = self.factory.as_ref().and(self.spec()?) else {
+            return Ok(opts);
+        };
+        let (config, index) = spec.build(dim, &self.metric)?;
+        opts.storage = config.storage;
+        opts.index = index.plugin().to_owned();
+        match index {
+            IndexBuild::Hnsw(c) => opts.m = c.m,
+            IndexBuild::Ivf(c) => opts.nlist = c.nlist,
+            _ => {}
+        }
+        Ok(opts)
+    }
 }
 
 /// One measured setting; [`serde::Serialize`] gives the JSON object
 /// `unidb vector bench --json` prints per line.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BenchRow {
+    /// The index and storage as a FAISS `index_factory` string in
+    /// canonical form (e.g. `HNSW16,Flat`; `None` for an index plugin
+    /// FAISS has no name for).
+    pub factory: Option<String>,
     /// Index name.
     pub index: String,
     /// Vector storage (`f32`, `f16`, `i8`).
@@ -323,6 +385,8 @@ fn run_in_pool(
     callbacks: &mut Callbacks<'_>,
 ) -> Result<Vec<BenchRow>> {
     let (base, query, gt) = load(opts)?;
+    let opts = &opts.resolve(base.dim)?;
+    let factory = opts.spec()?.map(|s| s.to_string());
     let fill = |storage: Storage, report: bool| -> Result<Collection> {
         let config = CollectionConfig::new(base.dim, &opts.metric).with_storage(storage);
         let mut coll = Collection::new(config)?;
@@ -452,6 +516,7 @@ fn run_in_pool(
             .map(|(f, t)| f.iter().take(at).filter(|s| t.contains(s)).count())
             .sum();
         let row = BenchRow {
+            factory: factory.clone(),
             index: kind.to_owned(),
             storage: opts.storage,
             vector_bytes: coll.vector_bytes() as f64 / base.rows.max(1) as f64,

@@ -349,6 +349,59 @@ impl Collection {
         })
     }
 
+    /// An empty collection described by a FAISS `index_factory` string
+    /// (see [`factory`](crate::factory)): its storage from the encoding
+    /// (`Flat` f32, `SQfp16` f16, `SQ8` i8) and one index attached,
+    /// named after its plugin (`flat`, `hnsw` or `ivf`).
+    ///
+    /// As in FAISS, an IVF index is trained: its lists are made when the
+    /// index is built, so insert the vectors (or a representative
+    /// sample), then [`Collection::rebuild_index`]; vectors inserted
+    /// before that are scanned exhaustively. An i8 collection trains its
+    /// quantizer as [`Storage`](crate::Storage) describes.
+    ///
+    /// ```
+    /// use unidb_vectordb::{Collection, Storage};
+    /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
+    /// let mut c = Collection::from_factory(2, "l2", "HNSW16,SQfp16")?;
+    /// assert_eq!((c.storage(), c.index_names()), (Storage::F16, vec!["hnsw".to_owned()]));
+    /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 0.0, 5.0, 5.0])?;
+    /// assert_eq!(c.search(&[0.9, 0.1], 1)?[0].id, 1u64.into());
+    /// let err = Collection::from_factory(64, "l2", "OPQ16,IVF256,PQ16x4fs,RFlat").unwrap_err();
+    /// assert!(err.to_string().contains("OPQ16, PQ16x4fs, RFlat"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`VectorError::Factory`]: a string that does not parse, a spec
+    /// that does not fit `dim`, or one holding parts this build cannot
+    /// construct yet (transforms, `SQ4`, PQ, RaBitQ, `RFlat`:
+    /// [`FactoryError::Unsupported`](crate::factory::FactoryError::Unsupported));
+    /// otherwise as [`Collection::new`] and [`Collection::create_index`].
+    pub fn from_factory(dim: usize, metric: &str, factory: &str) -> Result<Self> {
+        let (config, index) = crate::factory::spec_for(dim, metric, factory)?;
+        let mut c = Collection::new(config)?;
+        c.create_index(index.plugin(), index.plugin(), index.params())?;
+        Ok(c)
+    }
+
+    /// Rebuilds the attached index `name` from scratch over the live
+    /// vectors (an IVF index retrains its lists; HNSW relinks).
+    ///
+    /// # Errors
+    /// [`VectorError::UnknownIndex`], or the index's build error.
+    pub fn rebuild_index(&mut self, name: &str) -> Result<()> {
+        let pos = self.index_position(name)?;
+        let data = VectorData {
+            dim: self.config.dim,
+            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            live: &self.live,
+            all_live: self.n_live == self.live.len(),
+            metric: self.metric,
+        };
+        self.indexes[pos].1.build(&data)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &CollectionConfig {
         &self.config

@@ -122,6 +122,10 @@ pub enum VectorError {
         /// The version this build reads.
         supported: u32,
     },
+    /// A FAISS factory or search-parameter string that does not parse,
+    /// or a spec that does not fit or cannot be built yet.
+    #[error(transparent)]
+    Factory(crate::factory::FactoryError),
     /// A saved collection file is damaged: truncated, checksum mismatch or
     /// inconsistent contents.
     #[error("corrupt collection file: {0}")]
@@ -157,6 +161,7 @@ impl VectorError {
             | VectorError::UnknownParam { .. }
             | VectorError::InvalidParam { .. } => K::Configuration,
             VectorError::Kernels(e) => e.kind(),
+            VectorError::Factory(e) => e.kind(),
             VectorError::Registry(R::Unknown { .. }) => K::NotFound,
             VectorError::Registry(R::Duplicate { .. }) => K::Conflict,
             VectorError::Registry(_) => K::Configuration,

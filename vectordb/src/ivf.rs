@@ -30,7 +30,7 @@ use crate::data::Rng;
 use crate::error::{Result, VectorError};
 use crate::flat;
 use crate::index::{VectorData, VectorIndex};
-use crate::metric::Metric;
+use crate::kmeans::{self, nearest};
 use crate::params::Params;
 use crate::storage::{with_space, F16Space, F32Space, Fast, I8Space, RowsRef, Space, Storage};
 use crate::topk::{Neighbor, TopK};
@@ -127,19 +127,6 @@ fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
         RowsRef::F16(r) => bytemuck::cast_slice(&r[s..s + dim]),
         RowsRef::I8 { codes, .. } => bytemuck::cast_slice(&codes[s..s + dim]),
     }
-}
-
-fn nearest(metric: Metric, centroids: &[f32], v: &[f32], buf: &mut Vec<f32>) -> usize {
-    let k = centroids.len() / v.len().max(1);
-    buf.resize(k, 0.0);
-    metric.distance_many(v, centroids, buf);
-    let mut best = 0;
-    for (i, d) in buf.iter().enumerate() {
-        if d.total_cmp(&buf[best]).is_lt() {
-            best = i;
-        }
-    }
-    best
 }
 
 /// The largest [`IvfConfig::nlist`] and [`IvfConfig::nprobe`]: 2^20 lists.
@@ -249,66 +236,14 @@ impl IvfIndex {
         for (row, &s) in xs.chunks_exact_mut(dim).zip(&sample) {
             data.decode_row(s, row);
         }
-        let x = |i: usize| &xs[i * dim..(i + 1) * dim];
-        let metric = data.metric;
-        // k-means++: each next centre drawn with probability ∝ D(x)².
-        let mut cents: Vec<f32> = Vec::with_capacity(nlist * dim);
-        cents.extend_from_slice(x(rng.index(sample.len())));
-        let mut d2: Vec<f64> = (0..sample.len())
-            .map(|i| f64::from(metric.distance(x(i), &cents[..dim])).max(0.0))
-            .collect();
-        while cents.len() < nlist * dim {
-            let total: f64 = d2.iter().sum();
-            let pick = if total > 0.0 && total.is_finite() {
-                let mut r = rng.f64() * total;
-                let mut idx = sample.len() - 1;
-                for (i, d) in d2.iter().enumerate() {
-                    if r < *d {
-                        idx = i;
-                        break;
-                    }
-                    r -= d;
-                }
-                idx
-            } else {
-                rng.index(sample.len())
-            };
-            let c0 = cents.len();
-            cents.extend_from_slice(x(pick));
-            let c = cents[c0..].to_vec();
-            for (i, d) in d2.iter_mut().enumerate() {
-                let nd = f64::from(metric.distance(x(i), &c)).max(0.0);
-                if nd < *d {
-                    *d = nd;
-                }
-            }
-        }
-        // Lloyd iterations on the sample.
-        for _ in 0..self.config.iterations {
-            let assign: Vec<usize> = xs
-                .par_chunks_exact(dim)
-                .map_init(Vec::new, |buf, row| nearest(metric, &cents, row, buf))
-                .collect();
-            let mut sums = vec![0.0f64; nlist * dim];
-            let mut counts = vec![0usize; nlist];
-            for (i, &c) in assign.iter().enumerate() {
-                counts[c] += 1;
-                for (acc, v) in sums[c * dim..(c + 1) * dim].iter_mut().zip(x(i)) {
-                    *acc += f64::from(*v);
-                }
-            }
-            for c in 0..nlist {
-                if counts[c] == 0 {
-                    // Re-seed an empty list with a random sample point.
-                    let i = rng.index(sample.len());
-                    cents[c * dim..(c + 1) * dim].copy_from_slice(x(i));
-                } else {
-                    for j in 0..dim {
-                        cents[c * dim + j] = (sums[c * dim + j] / counts[c] as f64) as f32;
-                    }
-                }
-            }
-        }
+        let cents = kmeans::train(
+            &xs,
+            dim,
+            nlist,
+            self.config.iterations,
+            data.metric,
+            &mut rng,
+        );
         self.centroids = cents;
         self.lists = vec![Vec::new(); nlist];
     }

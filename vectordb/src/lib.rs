@@ -92,9 +92,11 @@
 //! and its parameter types ([`flat`], [`hnsw`], [`ivf`]), as an index from
 //! another crate would be; [`transform`] holds the built-in transforms
 //! (the [`Transform`] trait, [`TransformPlugin`] kind and
-//! [`TransformChain`] are at the root); [`io`] (vector file readers), [`persist`] (the
+//! [`TransformChain`] are at the root); [`factory`] (FAISS `index_factory`
+//! and search parameter strings), [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
-//! of functions.
+//! of functions; [`quant`] holds the quantizers ([`quant::pq`]: product
+//! quantization with 4-bit fast-scan scoring).
 //!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
@@ -121,14 +123,17 @@ mod collection;
 mod concurrent;
 pub mod data;
 mod error;
+pub mod factory;
 pub mod flat;
 pub mod hnsw;
 mod index;
 pub mod io;
 pub mod ivf;
+mod kmeans;
 mod metric;
 mod params;
 pub mod persist;
+pub mod quant;
 mod stats;
 mod storage;
 mod topk;

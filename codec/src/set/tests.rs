@@ -159,3 +159,80 @@ fn scopes_nest_and_restore_after_a_panic() {
     });
     assert!(current_codecs().is_all());
 }
+
+/// Integers whose deltas are geometric (mostly tiny, now and then large):
+/// the entropy stage wins on them.
+fn skewed_column() -> Column {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let v: Vec<i64> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Geometric, with a few values far out: bins + entropy coding.
+            let tz = i64::from((x | (1 << 40)).trailing_zeros() as u8);
+            if x.is_multiple_of(97) {
+                1000 + (x >> 50) as i64
+            } else {
+                tz
+            }
+        })
+        .collect();
+    Column::new(ColumnKind::Int, Values::Int(v)).unwrap()
+}
+
+/// A set travels as names with formats; a reader of an older format of
+/// `ans` is never sent the newer one, and refuses it if it gets it.
+#[test]
+fn formats_travel_with_names_and_older_readers_get_older_formats() {
+    assert_eq!(format_of("ans"), 2);
+    assert_eq!(format_of("ANS"), 2);
+    assert_eq!(format_of("for"), 1);
+    let wire = CodecSet::builtin().wire_names();
+    assert!(wire.contains(&"ans@2".to_owned()), "{wire:?}");
+    assert!(wire.contains(&"for".to_owned()), "{wire:?}");
+    assert_eq!(CodecSet::from_wire(&wire), CodecSet::builtin());
+    assert_eq!(
+        CodecSet::from_wire(CodecSet::all().wire_names()).format("ans"),
+        Some(2)
+    );
+    // A bare name on the wire is format 1; locally, this process's format.
+    let old = CodecSet::from_wire(BUILTIN_CODECS);
+    assert_eq!(old.format("ans"), Some(1));
+    assert_eq!(CodecSet::of(["ans"]).format("ans"), Some(2));
+    assert!(old.decodes("ans", 1) && !old.decodes("ans", 2));
+    assert_eq!(
+        old.intersection(&CodecSet::builtin()).format("ans"),
+        Some(1)
+    );
+    assert_eq!(old.missing(["ans@2", "ans", "for", "q"]), ["ans@2", "q"]);
+    // A suffix that is no format keeps the token whole (no codec has it).
+    assert_eq!(
+        CodecSet::from_wire(["for@x", "for@0"]).names(),
+        ["for@0", "for@x", "plain"]
+    );
+
+    let col = skewed_column();
+    let enc = encode_column(&col, Effort::Max).unwrap();
+    assert!(
+        enc.codecs.contains(&"ans"),
+        "precondition: {:?}",
+        enc.codecs
+    );
+    // An older reader refuses the newer format, naming the codec...
+    let err = with_codecs(&old, || decode_column(&enc.bytes)).unwrap_err();
+    assert!(err.to_string().contains("ans"), "{err}");
+    // ...and a writer for it does without `ans`; both readers decode that.
+    let for_old = with_codecs(&old, || encode_column(&col, Effort::Max)).unwrap();
+    assert!(!for_old.codecs.contains(&"ans"), "{:?}", for_old.codecs);
+    assert_eq!(
+        with_codecs(&old, || decode_column(&for_old.bytes)).unwrap(),
+        col
+    );
+    assert_eq!(decode_column(&for_old.bytes).unwrap(), col);
+    let current = CodecSet::from_wire(&wire);
+    assert_eq!(
+        with_codecs(&current, || decode_column(&enc.bytes)).unwrap(),
+        col
+    );
+}

@@ -3,4 +3,5 @@
 
 pub(crate) mod bitpack;
 pub(crate) mod neon;
+pub(crate) mod pq4;
 pub(crate) mod stream_vbyte;

@@ -60,6 +60,7 @@ pub(crate) const TABLE: Table = Table {
     )),
     unpack_u32: super::bitpack::unpack_u32_neon,
     pack_u32: super::bitpack::pack_u32_neon,
+    pq4_fastscan: super::pq4::fastscan_neon,
 };
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32: sum_f32_avx512,
     sum_sq_dev_f32: sum_sq_dev_f32_avx512,
     min_max_f32: min_max_f32_avx512,
+    pq4_fastscan: super::pq4::fastscan_avx512,
     // Reused AVX2 entries (bit-packing, stream-vbyte): see the module documentation for why they are
     // sound in this table.
     ..super::avx2::TABLE

@@ -69,7 +69,8 @@ pub const WIRE_VERSION: u8 = 3;
 pub const MIN_WIRE_VERSION: u8 = 2;
 
 /// The codecs built into wire version 2, which a version-2 `Hello` (it
-/// has no list) says its sender decodes.
+/// has no list) says its sender decodes, all in format 1 (so a codec
+/// whose layout changed since, such as `ans`, is not sent to it).
 pub const WIRE_V2_CODECS: &[&str] = &[
     "ans",
     "bss",
@@ -114,8 +115,9 @@ pub enum Message {
         /// after `gc`, a flag byte then 8 bytes when present): a receiver
         /// at that version or above refuses a peer whose history differs.
         schema_digest: Option<u64>,
-        /// The codecs the sender decodes (names, sorted): the peer encodes
-        /// what it sends with these only. After the digest, a LEB128 count
+        /// The codecs the sender decodes (names, sorted, each `name@N`
+        /// from its format 2 on, see [`unidb_codec::CodecSet::wire_names`]):
+        /// the peer encodes what it sends with these only. After the digest, a LEB128 count
         /// and the names; a version-2 `Hello` has none and is read as
         /// [`WIRE_V2_CODECS`].
         codecs: Vec<String>,

@@ -242,8 +242,12 @@ fn an_old_peer_is_answered_in_its_version_with_its_codecs() {
     let replies = c.handle_bytes(&hello).unwrap();
     assert_eq!(c.wire_version(), 2);
     assert!(!c.codecs().contains("q"));
+    // Version 2 read `ans` in its first format only: the later one is not
+    // sent to it.
+    assert_eq!(unidb_codec::format_of("ans"), 2);
+    assert!(!c.codecs().decodes("ans", 2));
     assert!(!replies.is_empty());
-    let v2_only = CodecSet::of(WIRE_V2_CODECS);
+    let v2_only = CodecSet::from_wire(WIRE_V2_CODECS);
     for m in &replies {
         assert_eq!(m[2], 2, "reply not in version 2");
         // A version-2 reader's codecs decode it.

@@ -170,3 +170,109 @@ fn i8_bench_over_more_rows_than_a_sample() {
     let rows = run(&opts).unwrap();
     assert!(!rows.is_empty());
 }
+
+/// A factory string runs the index and storage it names: the same rows
+/// (serial build, same seed) as the `index`/`storage`/`m`/`nlist`
+/// shorthands, and every row names its canonical factory string.
+#[test]
+fn a_factory_string_runs_what_its_shorthands_run() {
+    let small = BenchOptions {
+        rows: 1500,
+        queries: 20,
+        dim: 16,
+        ef: vec![8, 64],
+        nprobe: vec![1, 4],
+        ..BenchOptions::default()
+    };
+    let cases: [(&str, &str, Storage, usize, usize, &str); 5] = [
+        ("HNSW8", "hnsw", Storage::F32, 8, small.nlist, "HNSW8,Flat"),
+        (
+            "HNSW12_SQ8",
+            "hnsw",
+            Storage::I8,
+            12,
+            small.nlist,
+            "HNSW12,SQ8",
+        ),
+        (
+            "IVF16,SQfp16",
+            "ivf",
+            Storage::F16,
+            small.m,
+            16,
+            "IVF16,SQfp16",
+        ),
+        ("IVF32,Flat", "ivf", Storage::F32, small.m, 32, "IVF32,Flat"),
+        ("SQ8", "flat", Storage::I8, small.m, small.nlist, "SQ8"),
+    ];
+    for (factory, index, storage, m, nlist, canonical) in cases {
+        let by_factory = run(&BenchOptions {
+            factory: Some(factory.into()),
+            ..small.clone()
+        })
+        .unwrap();
+        let by_flags = run(&BenchOptions {
+            index: index.into(),
+            storage,
+            m,
+            nlist,
+            ..small.clone()
+        })
+        .unwrap();
+        assert_eq!(by_factory.len(), by_flags.len(), "{factory}");
+        for (a, b) in by_factory.iter().zip(&by_flags) {
+            assert_eq!(a.factory.as_deref(), Some(canonical), "{factory}");
+            assert_eq!(b.factory.as_deref(), Some(canonical), "{factory}");
+            assert_eq!(
+                (
+                    &a.index,
+                    a.storage,
+                    a.ef,
+                    a.nprobe,
+                    a.recall_at_10,
+                    a.vector_bytes
+                ),
+                (
+                    &b.index,
+                    b.storage,
+                    b.ef,
+                    b.nprobe,
+                    b.recall_at_10,
+                    b.vector_bytes
+                ),
+                "{factory}"
+            );
+            let line: serde_json::Value = serde_json::from_str(&a.to_json()).unwrap();
+            assert_eq!(line["factory"], canonical);
+        }
+    }
+}
+
+/// A factory string that does not parse, does not fit the data, or names
+/// parts not built yet is refused before anything runs.
+#[test]
+fn a_bad_factory_string_is_refused() {
+    use unidb_vectordb::factory::FactoryError;
+    let with = |f: &str| BenchOptions {
+        factory: Some(f.into()),
+        rows: 200,
+        queries: 5,
+        dim: 8,
+        ..BenchOptions::default()
+    };
+    let err = run(&with("HNSW32,Flatt")).unwrap_err();
+    assert!(
+        matches!(&err, VectorError::Factory(FactoryError::Syntax { token, position: 7, .. }) if token == "Flatt"),
+        "{err}"
+    );
+    assert!(with("HNSW32,Flatt").validate().is_err());
+    let err = run(&with("IVF64,PQ8x4fs,RFlat")).unwrap_err();
+    assert!(
+        matches!(&err, VectorError::Factory(FactoryError::Unsupported { parts, .. }) if parts == &["PQ8x4fs", "RFlat"]),
+        "{err}"
+    );
+    assert_eq!(
+        unidb_common::Error::from(err).kind(),
+        unidb_common::ErrorKind::Unsupported
+    );
+}

@@ -10,6 +10,7 @@ mod index;
 mod metric;
 mod params;
 mod persist;
+mod pq;
 #[cfg(feature = "serde")]
 mod serde_types;
 mod storage;
