@@ -298,8 +298,8 @@ impl TransformPlugin {
 /// use unidb_vectordb::{Params, TransformChain};
 /// # fn main() -> Result<(), unidb_vectordb::VectorError> {
 /// let sample: Vec<f32> = (0..300).map(|i| ((i * 7919) % 101) as f32).collect(); // 100 rows of 3
-/// let pca = serde_json::json!({"dim_out": 2});
-/// let chain = TransformChain::fit(&sample, 3, &[("center", Params::defaults()), ("pca", Params::json(&pca))])?;
+/// let jl = serde_json::json!({"dim_out": 2, "seed": 7});
+/// let chain = TransformChain::fit(&sample, 3, &[("center", Params::defaults()), ("projection", Params::json(&jl))])?;
 /// assert_eq!((chain.dim_in(), chain.dim_out()), (3, 2));
 /// let out = chain.apply(&sample[..6])?; // two rows in, two rows of 2 out
 /// assert_eq!(out.len(), 4);

@@ -13,7 +13,8 @@
 //! with [`register_transform!`](crate::register_transform).
 //!
 //! PCA and the rotation decompose matrices with `faer` (the `linalg`
-//! feature, on by default); without it, fitting them is
+//! feature, off by default because it doubles the crate's build time);
+//! without it, fitting them is
 //! [`TransformError::Unsupported`](crate::TransformError::Unsupported),
 //! while decoding and applying fitted ones still work.
 //!
@@ -23,7 +24,15 @@
 //! # fn main() -> Result<(), unidb_vectordb::TransformError> {
 //! // Points on the line y = 2x: one component keeps all the variance.
 //! let sample = [0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 3.0, 6.0];
-//! let pca = Pca::fit(&sample, 2, &PcaConfig { dim_out: Some(1), ..PcaConfig::default() })?;
+//! let config = PcaConfig { dim_out: Some(1), ..PcaConfig::default() };
+//! # let pca = match Pca::fit(&sample, 2, &config) {
+//! #     // Built without the `linalg` feature.
+//! #     Err(unidb_vectordb::TransformError::Unsupported { .. }) => return Ok(()),
+//! #     other => other?,
+//! # };
+//! # /*
+//! let pca = Pca::fit(&sample, 2, &config)?;
+//! # */
 //! assert!((pca.explained_variance_ratio()[0] - 1.0).abs() < 1e-9);
 //! let y = pca.apply(&[4.0, 8.0])?;
 //! let back = pca.inverse(&y)?;
