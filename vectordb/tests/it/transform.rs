@@ -6,6 +6,8 @@
 
 // Matrix oracles read clearest with index loops.
 #![allow(clippy::needless_range_loop)]
+// Without `linalg` only the tests that need no fitted PCA or rotation run.
+#![cfg_attr(not(feature = "linalg"), allow(dead_code, unused_imports))]
 
 use serde_json::json;
 use unidb_vectordb::data::Rng;
