@@ -1270,6 +1270,7 @@ fn invalid_isa_child() {
 /// An invalid `UNIDB_ISA` is a typed error for library users, and the
 /// library prints nothing: the child's stderr is empty.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start a child process")]
 fn invalid_isa_is_an_error_and_active_falls_back() {
     // A path name of another architecture is known but unavailable.
     let foreign = if cfg!(target_arch = "aarch64") {
