@@ -1071,14 +1071,7 @@ impl Collection {
         k: usize,
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Hit>> {
-        self.check_query(query)?;
-        let timer = self.stats.start();
-        let filter = filter.map(|f| self.slot_filter(f));
-        let filter_ref: Option<&dyn Fn(u32) -> bool> =
-            filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-        let hits = self.hits(flat::knn(&self.data(), query, k, filter_ref));
-        self.stats.answered(timer);
-        Ok(hits)
+        self.brute_force(query, filter, |data, f| flat::knn(data, query, k, f))
     }
 
     /// Exact k-NN for many row-major queries at once (parallel and blocked;
@@ -1151,12 +1144,24 @@ impl Collection {
         radius: f32,
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Hit>> {
+        self.brute_force(query, filter, |data, f| flat::range(data, query, radius, f))
+    }
+
+    /// A checked, timed brute-force pass over the storage (`run` gets the
+    /// rows and the user's filter over slots): what `search_exact` and
+    /// `range_search` share.
+    fn brute_force(
+        &self,
+        query: &[f32],
+        filter: Option<FilterFn<'_>>,
+        run: impl FnOnce(&VectorData<'_>, Option<&dyn Fn(u32) -> bool>) -> Vec<Neighbor>,
+    ) -> Result<Vec<Hit>> {
         self.check_query(query)?;
         let timer = self.stats.start();
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&dyn Fn(u32) -> bool> =
             filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-        let hits = self.hits(flat::range(&self.data(), query, radius, filter_ref));
+        let hits = self.hits(run(&self.data(), filter_ref));
         self.stats.answered(timer);
         Ok(hits)
     }
