@@ -32,8 +32,10 @@ fn rounds_over_the_in_process_transport_converge_two_phones() {
     let mut sa = Session::new(a.clone(), SyncConfig::default());
     let mut sb = Session::new(b.clone(), SyncConfig::default());
     for i in 0..50 {
-        a.insert("t", [("id", Value::I64(i)), ("v", Value::I64(i))]).unwrap();
-        b.insert("t", [("id", Value::I64(1000 + i)), ("v", Value::I64(i))]).unwrap();
+        a.insert("t", [("id", Value::I64(i)), ("v", Value::I64(i))])
+            .unwrap();
+        b.insert("t", [("id", Value::I64(1000 + i)), ("v", Value::I64(i))])
+            .unwrap();
         clock.advance(1);
     }
     let ra = sync_round(&mut sa, transport.connect().unwrap().as_mut(), true, T).unwrap();
@@ -47,7 +49,10 @@ fn rounds_over_the_in_process_transport_converge_two_phones() {
     assert_eq!(db_, ds);
     assert_eq!(ds["t"].len(), 100);
     // Every local change acknowledged.
-    assert_eq!(sa.acked().get(a.replica()), a.version_vector().get(a.replica()));
+    assert_eq!(
+        sa.acked().get(a.replica()),
+        a.version_vector().get(a.replica())
+    );
 }
 
 #[test]
@@ -68,7 +73,10 @@ fn a_failed_round_loses_nothing_and_the_next_resumes() {
     let mut conn = transport.connect().unwrap();
     transport.fail_next(1);
     let err = sync_round(&mut sa, conn.as_mut(), true, T).unwrap_err();
-    assert!(matches!(err, SyncError::Transport(TransportError::Closed { .. })), "{err}");
+    assert!(
+        matches!(err, SyncError::Transport(TransportError::Closed { .. })),
+        "{err}"
+    );
     assert_eq!(server.read().count("t").unwrap(), 0);
     // A new connection resumes from the server's checkpoint.
     let r = sync_round(&mut sa, transport.connect().unwrap().as_mut(), true, T).unwrap();
