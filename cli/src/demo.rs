@@ -311,6 +311,7 @@ mod tests {
                 "compress",
                 "sync simulate",
                 "sync bench",
+                "sync power-sim",
                 "vector bench"
             ]
         );
