@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use unidb_common::id::ReplicaId;
 use unidb_common::metrics::{Counter, Gauge, Metrics};
@@ -156,6 +156,8 @@ struct Inner {
     signal: Arc<(Mutex<Signal>, Condvar)>,
     worker: Mutex<Option<JoinHandle<()>>>,
     shut: AtomicBool,
+    /// When maintenance last ran.
+    maintained_ms: Mutex<Option<u64>>,
     metrics: Arc<Metrics>,
     m: ClientMetrics,
 }
@@ -336,6 +338,7 @@ impl Client {
             signal,
             worker: Mutex::new(None),
             shut: AtomicBool::new(false),
+            maintained_ms: Mutex::new(None),
             metrics,
             m,
         });
@@ -487,7 +490,7 @@ impl Client {
     }
 
     /// The client's metrics: counters `client.writes` (local commits),
-    /// `client.syncs` (successful rounds), `client.sync_failures`,
+    /// `client.syncs` (successful rounds that carried messages), `client.sync_failures`,
     /// `client.bytes_up`, `client.bytes_down`, `client.wakes` (rounds
     /// that opened a connection: radio wakes), the gauge
     /// `client.last_sync_ms` (clock time of the last successful round),
@@ -574,24 +577,45 @@ impl Inner {
             let profile = p.refresh(&self.profiles, now).clone();
             (profile, p.inputs)
         };
-        let started = Instant::now();
         let result = self.round_with(&profile, &inputs);
         let end = self.clock.now_ms();
         let ok = result.is_ok();
         lock(&self.power)
             .scheduler
             .on_round(ok, now, end.max(now), &profile, &inputs);
-        if ok {
-            self.m.rounds.inc();
-            self.m.last_sync_ms.set(end.max(1) as i64);
-            if profile.maintenance.allowed(&inputs) {
-                self.db.collect_garbage();
+        if let Ok(stats) = &result {
+            // A quiet check of a live connection is not a sync.
+            if stats.messages_up + stats.messages_down > 0 {
+                self.m.rounds.inc();
             }
+            self.m.last_sync_ms.set(end.max(1) as i64);
+            self.maintain(&profile, &inputs, end);
         } else {
             self.m.failures.inc();
         }
-        let _ = started;
         result
+    }
+
+    /// Tombstone garbage collection and snapshot compaction (rewriting
+    /// the snapshot file from the collected log), at most once an hour
+    /// and only when the profile allows it with these inputs.
+    fn maintain(&self, profile: &PowerProfile, inputs: &Inputs, now: u64) {
+        if !profile.maintenance.allowed(inputs) {
+            return;
+        }
+        {
+            let mut last = lock(&self.maintained_ms);
+            if last.is_some_and(|l| now.saturating_sub(l) < 3_600_000) {
+                return;
+            }
+            *last = Some(now);
+        }
+        self.db.collect_garbage();
+        if let Some(path) = &self.snapshot {
+            // A failed compaction leaves the previous snapshot (the file
+            // is replaced atomically); shutdown saves again.
+            let _ = self.db.save_snapshot_to(path);
+        }
     }
 
     fn round_with(&self, profile: &PowerProfile, inputs: &Inputs) -> Result<RoundStats> {

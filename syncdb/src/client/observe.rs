@@ -213,6 +213,9 @@ struct SubState {
     cancelled: AtomicBool,
 }
 
+/// What the client runs on every commit, under the database's lock.
+pub(crate) type OnCommit = Box<dyn Fn(&CommitEvent) + Send + Sync>;
+
 /// The client's commit observer: numbers commits and fans them out.
 #[derive(Default)]
 pub(crate) struct Hub {
@@ -221,7 +224,7 @@ pub(crate) struct Hub {
     next_id: AtomicU64,
     /// Called on every commit (the client's worker wake-up), under the
     /// database's write lock: must be quick.
-    on_commit: Mutex<Option<Box<dyn Fn(&CommitEvent) + Send + Sync>>>,
+    on_commit: Mutex<Option<OnCommit>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -237,7 +240,7 @@ impl Hub {
         self.subs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn set_on_commit(&self, f: Box<dyn Fn(&CommitEvent) + Send + Sync>) {
+    pub(crate) fn set_on_commit(&self, f: OnCommit) {
         *self.on_commit.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 

@@ -9,7 +9,7 @@ use unidb_common::config::{check, check_range, Profiles, Validate};
 use super::inputs::{Inputs, Network};
 
 /// How urgent a change is. Each table has one
-/// ([`ClientConfig::priorities`](crate::client::ClientConfig::priorities));
+/// ([`ClientOptions::priorities`](crate::client::ClientOptions::priorities));
 /// a profile says which priorities may use which networks.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

@@ -285,7 +285,6 @@ struct Write {
 
 /// The phone: database, session, kept connection, scheduler, radio.
 struct Phone {
-    db: Arc<Database>,
     session: Session,
     conn: Option<(Box<dyn Connection>, Network)>,
     scheduler: Scheduler,
@@ -330,7 +329,6 @@ pub fn simulate_day(config: &PowerSimConfig, mode: &Mode) -> Result<PowerSimRun>
         Session::new(server.clone(), SyncConfig::default()),
     );
     let mut phone = Phone {
-        db: phone_db.clone(),
         session: Session::new(phone_db.clone(), SyncConfig::default()),
         conn: None,
         scheduler: Scheduler::new(start_ms, config.seed ^ 0x9e37_79b9),
@@ -629,7 +627,6 @@ impl Phone {
             self.failed += 1;
         }
         self.scheduler.on_round(ok, now, end, profile, inputs);
-        let _ = &self.db;
         ok.then_some(end)
     }
 }
