@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod compress;
 pub mod demo;
+pub mod experiment;
 pub mod info;
 pub mod output;
 pub mod sync;
@@ -71,6 +72,11 @@ enum Command {
     Vector {
         #[command(subcommand)]
         command: vector::VectorCommand,
+    },
+    /// A/B experiments: GrowthBook-compatible assignment and analysis.
+    Experiment {
+        #[command(subcommand)]
+        command: experiment::ExperimentCommand,
     },
 }
 
@@ -155,6 +161,7 @@ fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
         }) => bench::bench_kernels(&args, json)?,
         Some(Command::Compress(args)) => compress::run(&args, json)?,
         Some(Command::Sync { command }) => command.run(json)?,
+        Some(Command::Experiment { command }) => command.run(json)?,
         Some(Command::Vector { command }) => {
             // Rows are printed as they are measured.
             command.run(json)?;
