@@ -123,19 +123,6 @@ fn parse_version(s: &str) -> Result<u32, String> {
     }
 }
 
-/// `--weights 0.5,0.5`: numbers separated by commas.
-fn parse_f64_list(s: &str) -> Result<Vec<f64>, String> {
-    s.split(',')
-        .map(|x| x.trim().parse::<f64>().map_err(|e| format!("{x:?}: {e}")))
-        .collect()
-}
-
-fn parse_u64_list(s: &str) -> Result<Vec<u64>, String> {
-    s.split(',')
-        .map(|x| x.trim().parse::<u64>().map_err(|e| format!("{x:?}: {e}")))
-        .collect()
-}
-
 /// `NAME:START:END`.
 fn parse_namespace(s: &str) -> Result<Namespace, String> {
     let mut parts = s.rsplitn(3, ':');
@@ -197,7 +184,7 @@ pub struct AssignArgs {
           default_value_t = ExperimentConfig::default().hash_version)]
     pub hash_version: u32,
     /// One weight per variant, separated by commas, summing to 1.
-    #[arg(long, value_parser = parse_f64_list, default_value = "0.5,0.5")]
+    #[arg(long, value_delimiter = ',', default_values_t = ExperimentConfig::default().weights)]
     pub weights: Vec<f64>,
     /// The share of ids in the experiment, in [0, 1].
     #[arg(long, default_value_t = ExperimentConfig::default().coverage)]
@@ -293,10 +280,10 @@ pub struct AnalyzeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SrmArgs {
     /// Units per variant, separated by commas.
-    #[arg(long, value_parser = parse_u64_list, required = true)]
+    #[arg(long, value_delimiter = ',', required = true)]
     pub counts: Vec<u64>,
-    /// The configured weights (default: equal).
-    #[arg(long, value_parser = parse_f64_list)]
+    /// The configured weights, separated by commas (default: equal).
+    #[arg(long, value_delimiter = ',')]
     pub weights: Option<Vec<f64>>,
 }
 
@@ -352,7 +339,7 @@ impl ExperimentCommand {
                     format!(
                         "chi2 {}  p {}  {}\n",
                         sig3(r.chi2),
-                        sig3(r.p),
+                        fmt_p(r.p),
                         if r.mismatch {
                             "MISMATCH (p < 0.001)"
                         } else {
@@ -371,7 +358,7 @@ impl ExperimentCommand {
                     if json {
                         let _ = writeln!(out, "{}", json!({"p": p, "adjusted": q}));
                     } else {
-                        let _ = writeln!(out, "{:>12} {:>12}", sig3(*p), sig3(q));
+                        let _ = writeln!(out, "{:>12} {:>12}", fmt_p(*p), fmt_p(q));
                     }
                 }
                 Ok(out)
@@ -436,6 +423,16 @@ fn run_analyze(a: &AnalyzeArgs, json: bool) -> Result<String> {
     Ok(format_results(&results, json))
 }
 
+/// A p-value for people: 3 significant digits, in scientific notation
+/// below 0.0001.
+fn fmt_p(p: f64) -> String {
+    if p != 0.0 && p < 1e-4 {
+        format!("{p:.2e}")
+    } else {
+        sig3(p)
+    }
+}
+
 /// One line per treatment: its JSON object, or a human summary.
 pub fn format_results(results: &[Comparison], json: bool) -> String {
     let mut out = String::new();
@@ -453,7 +450,7 @@ pub fn format_results(results: &[Comparison], json: bool) -> String {
             c.variant,
             sig3(c.abs.est),
             ci(&c.abs),
-            sig3(c.abs.p)
+            fmt_p(c.abs.p)
         );
         if let Some(r) = &c.rel {
             let _ = write!(
@@ -462,11 +459,11 @@ pub fn format_results(results: &[Comparison], json: bool) -> String {
                 sig3(100.0 * r.est),
                 sig3(100.0 * r.ci95[0]),
                 sig3(100.0 * r.ci95[1]),
-                sig3(r.p)
+                fmt_p(r.p)
             );
         }
         if let Some(p) = c.p_adj {
-            let _ = write!(out, "  p_adj {}", sig3(p));
+            let _ = write!(out, "  p_adj {}", fmt_p(p));
         }
         if let Some(w) = c.chance_to_win {
             let _ = write!(out, "  chance to win {}%", sig3(100.0 * w));

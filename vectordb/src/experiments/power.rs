@@ -82,7 +82,7 @@ impl PowerPlan {
     /// ```
     /// use unidb_vectordb::experiments::PowerPlan;
     /// let n = PowerPlan::default().sample_size(0.1, 0.8).unwrap();
-    /// assert!((n - 1569.76).abs() < 0.01);
+    /// assert!((n - 1569.77).abs() < 0.01);
     /// ```
     ///
     /// # Errors
