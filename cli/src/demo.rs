@@ -311,7 +311,13 @@ mod tests {
                 "compress",
                 "sync simulate",
                 "sync bench",
-                "vector bench"
+                "vector bench",
+                "experiment hash",
+                "experiment assign",
+                "experiment analyze",
+                "experiment srm",
+                "experiment adjust",
+                "experiment bench"
             ]
         );
     }

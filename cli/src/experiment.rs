@@ -87,6 +87,9 @@ impl From<ExperimentCliError> for unidb_common::Error {
 
 type Result<T, E = ExperimentCliError> = std::result::Result<T, E>;
 
+#[cfg(test)]
+mod tests;
+
 /// The `unidb experiment` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ExperimentCommand {
@@ -245,34 +248,35 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub events: Option<PathBuf>,
     /// The event log's variant column.
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub variant_col: Option<String>,
     /// The event log's value column (a ratio's numerator).
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub value_col: Option<String>,
     /// The event log's pre-period column (turns CUPED on).
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub pre_col: Option<String>,
     /// The event log's denominator column (for `--metric ratio`).
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub den_col: Option<String>,
-    /// How the event log's metric is summarised: mean, proportion or ratio.
-    #[arg(long, requires = "events", value_parser = parse_metric, default_value = "mean")]
-    pub metric: Metric,
-    /// The test: welch, student, ztest or gbstats.
-    #[arg(long, requires = "events", value_parser = parse_test, default_value = "welch")]
-    pub test: TestKind,
-    /// The significance level.
-    #[arg(long, requires = "events", default_value_t = AnalysisOptions::default().alpha)]
-    pub alpha: f64,
+    /// How the event log's metric is summarised: mean (default),
+    /// proportion or ratio.
+    #[arg(long, value_parser = parse_metric)]
+    pub metric: Option<Metric>,
+    /// The test: welch (default), student, ztest or gbstats.
+    #[arg(long, value_parser = parse_test)]
+    pub test: Option<TestKind>,
+    /// The significance level (default 0.05).
+    #[arg(long)]
+    pub alpha: Option<f64>,
     /// GrowthBook's sequential tuning parameter (always-valid results).
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub sequential_tuning: Option<f64>,
     /// The control variant (default: the first in the log).
-    #[arg(long, requires = "events")]
+    #[arg(long)]
     pub control: Option<String>,
     /// Adjust p-values across treatments: bonferroni, holm or bh.
-    #[arg(long, requires = "events", value_parser = parse_correction)]
+    #[arg(long, value_parser = parse_correction)]
     pub correction: Option<Correction>,
 }
 
@@ -412,7 +416,28 @@ fn read_input(path: &std::path::Path) -> Result<String> {
 
 fn run_analyze(a: &AnalyzeArgs, json: bool) -> Result<String> {
     let results = match (&a.spec, &a.events) {
-        (Some(spec), None) => AnalysisSpec::from_json(&read_input(spec)?)?.run()?,
+        (Some(spec), None) => {
+            // A spec carries its own settings; the event log's flags would
+            // be silently ignored.
+            let flags = [
+                ("--variant-col", a.variant_col.is_some()),
+                ("--value-col", a.value_col.is_some()),
+                ("--pre-col", a.pre_col.is_some()),
+                ("--den-col", a.den_col.is_some()),
+                ("--metric", a.metric.is_some()),
+                ("--test", a.test.is_some()),
+                ("--alpha", a.alpha.is_some()),
+                ("--sequential-tuning", a.sequential_tuning.is_some()),
+                ("--control", a.control.is_some()),
+                ("--correction", a.correction.is_some()),
+            ];
+            if let Some((flag, _)) = flags.iter().find(|f| f.1) {
+                return Err(ExperimentCliError::Usage(format!(
+                    "{flag} applies to --events; a JSON spec sets it as a key"
+                )));
+            }
+            AnalysisSpec::from_json(&read_input(spec)?)?.run()?
+        }
         (None, Some(events)) => analyze_events(a, events, json)?,
         _ => {
             return Err(ExperimentCliError::Usage(
@@ -512,7 +537,9 @@ fn analyze_events(a: &AnalyzeArgs, path: &PathBuf, json: bool) -> Result<Vec<Com
             "--pre-col (CUPED) and --den-col (ratio) cannot be combined".into(),
         ));
     }
-    if (a.metric == Metric::Ratio) != den_col.is_some() {
+    let defaults = AnalysisOptions::default();
+    let metric = a.metric.unwrap_or(defaults.metric);
+    if (metric == Metric::Ratio) != den_col.is_some() {
         return Err(ExperimentCliError::Usage(
             "--metric ratio and --den-col go together".into(),
         ));
@@ -569,13 +596,13 @@ fn analyze_events(a: &AnalyzeArgs, path: &PathBuf, json: bool) -> Result<Vec<Com
         arms.insert(0, c);
     }
     let options = AnalysisOptions {
-        metric: a.metric,
-        test: a.test,
-        alpha: a.alpha,
+        metric,
+        test: a.test.unwrap_or(defaults.test),
+        alpha: a.alpha.unwrap_or(defaults.alpha),
         sequential_tuning: a.sequential_tuning,
         cuped: pre_col.is_some(),
         correction: a.correction,
-        ..AnalysisOptions::default()
+        ..defaults
     };
     Ok(analyze(&arms, &options)?)
 }

@@ -241,6 +241,16 @@ mod tests {
         assert_eq!(args.file, PathBuf::from("data.csv"));
         assert_eq!(args.options().unwrap(), compress::Options::default());
         assert!(!parse_cli(&["compress", "data.csv"]).json);
+
+        let Command::Experiment {
+            command: experiment::ExperimentCommand::Assign(args),
+        } = parse(&["experiment", "assign", "--key=k", "id"])
+        else {
+            panic!("not experiment assign")
+        };
+        let defaults = unidb_vectordb::experiments::ExperimentConfig::default();
+        assert_eq!(args.config().weights, defaults.weights);
+        assert_eq!(args.config().hash_version, defaults.hash_version);
     }
 
     /// Every flag reaches its own option: each is given a value that
