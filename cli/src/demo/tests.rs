@@ -31,7 +31,13 @@ fn commands_lists_every_leaf_command() {
             "sync simulate",
             "sync bench",
             "sync power-sim",
-            "vector bench"
+            "vector bench",
+            "experiment hash",
+            "experiment assign",
+            "experiment analyze",
+            "experiment srm",
+            "experiment adjust",
+            "experiment bench"
         ]
     );
 }
