@@ -925,6 +925,8 @@ fn ans_dec(
         }
     };
     let mut out = ctx.int_output(count);
+    // A parent's running sum, applied to each batch while it is in cache.
+    let mut sum = ctx.take_sum();
     let base = out.len();
     let mut at = 0usize;
     let mut ks = [0u8; BATCH];
@@ -940,6 +942,9 @@ fn ans_dec(
         // capacity (one per bin of `ks[..n]`), and `reserve` made room for
         // all `count` values.
         unsafe { out.set_len(len + n) };
+        if let Some(sum) = &mut sum {
+            sum.apply(&mut out[len..]);
+        }
         left -= n;
     }
     debug_assert_eq!(out.len() - base, count);
@@ -953,6 +958,9 @@ fn ans_dec(
             offset: bits_at,
             reason: format!("ans offset stream holds {off_bits} bits, the values take {at}"),
         });
+    }
+    if let Some(sum) = sum {
+        ctx.applied_sum(sum);
     }
     Ok(Values::Int(out))
 }
