@@ -13,6 +13,7 @@ pub(crate) mod decimal_ulp;
 pub(crate) mod fbits;
 pub(crate) mod widened;
 
+use unidb_kernels::Kernels;
 use unidb_registry::{plugin_info, submit};
 
 use crate::builtin::{child_ints, corrupt, Dec, Enc};
@@ -67,7 +68,11 @@ const QUOTIENT_TABLE: u64 = 4096;
 /// the magic-number trick (exact below `2^51`), which the compiler
 /// vectorises along with the division.
 pub(crate) fn decimals(mut ints: Vec<i64>, p: f64) -> Vec<f64> {
-    let (lo, hi) = min_max(&ints);
+    let (lo, hi) = Kernels::active()
+        .min_max_i64(&ints)
+        .ok()
+        .flatten()
+        .unwrap_or((0, 0));
     let span = (hi as u64).wrapping_sub(lo as u64);
     // 2^52 + 2^51: its bits plus `i` are the bits of the float 2^52 + 2^51
     // + i for |i| < 2^51.
@@ -96,27 +101,6 @@ pub(crate) fn decimals(mut ints: Vec<i64>, p: f64) -> Vec<f64> {
     }
     // Same size and alignment: the collect reuses the buffer.
     ints.into_iter().map(|b| f64::from_bits(b as u64)).collect()
-}
-
-/// The least and greatest of `x` (`(i64::MAX, i64::MIN)` when empty):
-/// four independent chains of branch-free compares.
-fn min_max(x: &[i64]) -> (i64, i64) {
-    let (mut lo, mut hi) = ([i64::MAX; 4], [i64::MIN; 4]);
-    let mut quads = x.chunks_exact(4);
-    for q in &mut quads {
-        for j in 0..4 {
-            lo[j] = lo[j].min(q[j]);
-            hi[j] = hi[j].max(q[j]);
-        }
-    }
-    for &v in quads.remainder() {
-        lo[0] = lo[0].min(v);
-        hi[0] = hi[0].max(v);
-    }
-    (
-        lo.into_iter().min().unwrap_or(i64::MAX),
-        hi.into_iter().max().unwrap_or(i64::MIN),
-    )
 }
 
 /// `v` as `i / 10^e`, when that decodes bit for bit.
@@ -432,20 +416,3 @@ fn bss_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn min_max_matches_the_iterator() {
-        let mut r = unidb_common::rng::SplitMix64::new(3);
-        for n in 0..40 {
-            let x: Vec<i64> = (0..n).map(|_| r.next_u64() as i64 >> (n % 60)).collect();
-            let want = (
-                x.iter().copied().min().unwrap_or(i64::MAX),
-                x.iter().copied().max().unwrap_or(i64::MIN),
-            );
-            assert_eq!(min_max(&x), want, "n={n}");
-        }
-    }
-}
