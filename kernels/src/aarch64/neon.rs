@@ -479,8 +479,12 @@ fn min_max_i64_neon(v: &[i64]) -> Option<(i64, i64)> {
     let mut l = first;
     let mut h = first;
     for k in 0..2 {
-        l = l.min(vgetq_lane_s64::<0>(lo[k])).min(vgetq_lane_s64::<1>(lo[k]));
-        h = h.max(vgetq_lane_s64::<0>(hi[k])).max(vgetq_lane_s64::<1>(hi[k]));
+        l = l
+            .min(vgetq_lane_s64::<0>(lo[k]))
+            .min(vgetq_lane_s64::<1>(lo[k]));
+        h = h
+            .max(vgetq_lane_s64::<0>(hi[k]))
+            .max(vgetq_lane_s64::<1>(hi[k]));
     }
     for &x in &v[i..] {
         l = l.min(x);

@@ -415,4 +415,3 @@ fn bss_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
             .collect(),
     ))
 }
-

@@ -1298,7 +1298,8 @@ mod tests {
     #[test]
     fn decode_tables_match_the_reference() {
         let mut r = rng(5);
-        let same = |a: &Entry, b: &Entry| (a.base, a.mask, a.nb, a.bin) == (b.base, b.mask, b.nb, b.bin);
+        let same =
+            |a: &Entry, b: &Entry| (a.base, a.mask, a.nb, a.bin) == (b.base, b.mask, b.nb, b.bin);
         // Largest table first, so later (smaller) ones reuse a buffer
         // holding stale entries above their size.
         for log in (MIN_LOG..=MAX_LOG).rev() {
