@@ -554,7 +554,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let x = r.next_u64();
-                let step = if x % 97 == 0 {
+                let step = if x.is_multiple_of(97) {
                     (x >> 40) as i64 - (1 << 23)
                 } else {
                     (x % 5) as i64 - 2
