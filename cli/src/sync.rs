@@ -16,6 +16,18 @@ pub enum SyncCommand {
     /// The 100k-row workload: insert and update throughput, bytes per
     /// column write, and the merge of two replicas.
     Bench(SyncBenchArgs),
+    /// Run the sync server: WebSocket sync, durable log, tokens and
+    /// partitions, `/health` and `/metrics` over HTTP.
+    Serve(crate::serve::ServeArgs),
+    /// Manage the server's auth file: `new`, `add`, `remove`, `token`.
+    Auth {
+        /// What to do with the file.
+        #[command(subcommand)]
+        command: crate::serve::AuthCommand,
+    },
+    /// Load generator: N clients writing M rows each over the network,
+    /// then a check that they converged and nothing acknowledged was lost.
+    Load(crate::serve::LoadArgs),
 }
 
 /// Arguments of `unidb sync simulate`: the [`SimConfig`] fields a user
@@ -99,6 +111,9 @@ pub enum SyncCliError {
     /// The database reported an error.
     #[error(transparent)]
     Sync(#[from] unidb_syncdb::SyncError),
+    /// The server, its auth file or the load generator reported an error.
+    #[error(transparent)]
+    Server(#[from] unidb_server::ServerError),
     /// The report could not be serialised.
     #[error("cannot write the report: {0}")]
     Json(#[from] serde_json::Error),
@@ -117,6 +132,7 @@ impl SyncCliError {
         match self {
             SyncCliError::InvalidArgument { .. } => ErrorKind::Validation,
             SyncCliError::Sync(e) => e.kind(),
+            SyncCliError::Server(e) => e.kind(),
             SyncCliError::Json(e) if e.is_io() => ErrorKind::Io,
             SyncCliError::Json(_) => ErrorKind::Serialization,
             SyncCliError::Diverged(_) => ErrorKind::Conflict,
@@ -161,6 +177,9 @@ impl SyncCommand {
                 let _spinner = crate::output::Spinner::new(progress, "running the row workload");
                 run_bench(args, json)
             }
+            SyncCommand::Serve(args) => Ok(crate::serve::serve(args, json)?),
+            SyncCommand::Auth { command } => Ok(crate::serve::auth(command, json)?),
+            SyncCommand::Load(args) => Ok(crate::serve::load(args, json)?),
         }
     }
 }

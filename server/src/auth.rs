@@ -143,10 +143,12 @@ struct Payload {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -234,8 +236,8 @@ impl AuthFile {
     /// # Errors
     /// [`ServerError::Io`] naming the path, or the errors of [`AuthFile::parse`].
     pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ServerError::io("read auth file", path, e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServerError::io("read auth file", path, e))?;
         Self::parse(&text)
     }
 
@@ -285,10 +287,9 @@ impl AuthFile {
     /// # Errors
     /// [`ServerError::Invalid`] for a user not in the file.
     pub fn mint(&self, user: &str, ttl_s: u64, now_s: u64) -> Result<String> {
-        let u = self
-            .users
-            .get(user)
-            .ok_or_else(|| ServerError::invalid("user", format!("{user:?} is not in the auth file")))?;
+        let u = self.users.get(user).ok_or_else(|| {
+            ServerError::invalid("user", format!("{user:?} is not in the auth file"))
+        })?;
         let payload = Payload {
             user: user.to_owned(),
             exp: now_s.saturating_add(ttl_s),
@@ -330,7 +331,10 @@ impl AuthFile {
             return Err(unauthorized(format!("token of {} expired", p.user)));
         }
         let Some(user) = self.users.get(&p.user) else {
-            return Err(unauthorized(format!("user {} not in the auth file", p.user)));
+            return Err(unauthorized(format!(
+                "user {} not in the auth file",
+                p.user
+            )));
         };
         let partitions = p
             .partitions

@@ -97,7 +97,11 @@ impl Validate for ServerConfig {
             1..=3_600_000,
         )?;
         check_range("idle_timeout_ms", self.idle_timeout_ms, 1..=86_400_000)?;
-        check_range("rate_messages_per_s", self.rate_messages_per_s, 1..=u32::MAX)?;
+        check_range(
+            "rate_messages_per_s",
+            self.rate_messages_per_s,
+            1..=u32::MAX,
+        )?;
         check_range("rate_bytes_per_s", self.rate_bytes_per_s, 1024..=u64::MAX)?;
         check_range("compact_log_bytes", self.compact_log_bytes, 1..=u64::MAX)
     }

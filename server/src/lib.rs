@@ -68,10 +68,14 @@ pub mod partition;
 mod server;
 pub mod storage;
 
-
 pub use config::ServerConfig;
 pub use error::{Result, ServerError};
 pub use server::{handle_frame, Handled, Recovered, Refusal, Server, ServerOptions};
+
+/// The async runtime the server and the load generator run on (tokio's),
+/// re-exported so that a program can start one without depending on
+/// tokio itself.
+pub use tokio::runtime;
 
 /// The crate name.
 pub const NAME: &str = "unidb-server";

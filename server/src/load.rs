@@ -33,7 +33,7 @@ use crate::client::{partition_url, Connection};
 use crate::error::{Result, ServerError};
 
 /// How clients authenticate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Credentials {
     /// No token (a server started with `--insecure`).
     #[default]
@@ -46,7 +46,7 @@ pub enum Credentials {
 }
 
 /// What [`run`] does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
     /// The server, `ws://host:port`.
     pub server: String,
@@ -358,7 +358,9 @@ async fn write_phase(
     // The server's Hello, and the migrations it may need first.
     while session.peer().is_none() || session.acked().get(me) < db.version_vector().get(me) {
         if !pump(&mut conn, &mut session, timeout).await? {
-            return Err(ServerError::Timeout("the server closed during the handshake"));
+            return Err(ServerError::Timeout(
+                "the server closed during the handshake",
+            ));
         }
         for m in session.poll_encoded() {
             conn.send(m).await?;

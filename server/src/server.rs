@@ -136,11 +136,14 @@ impl std::fmt::Debug for Server {
 fn server_replica(data: &std::path::Path) -> Result<ReplicaId> {
     let path = data.join("server-id");
     match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<ReplicaId>().map_err(|e| ServerError::Corrupt {
-            what: path.display().to_string(),
-            offset: 0,
-            reason: e.to_string(),
-        }),
+        Ok(text) => text
+            .trim()
+            .parse::<ReplicaId>()
+            .map_err(|e| ServerError::Corrupt {
+                what: path.display().to_string(),
+                offset: 0,
+                reason: e.to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = ReplicaId::random();
             unidb_common::fs::write_atomic(&path, format!("{id}\n").as_bytes())?;
@@ -218,10 +221,12 @@ impl Server {
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
-        let listener = TcpListener::bind(addr).await.map_err(|e| ServerError::Net {
-            op: "bind the listening address",
-            source: e,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServerError::Net {
+                op: "bind the listening address",
+                source: e,
+            })?;
         Ok(Server {
             listener,
             shared,
@@ -444,7 +449,11 @@ impl Drop for Slot {
         self.shared.total.fetch_sub(1, Ordering::SeqCst);
         self.shared.recorded.connections.dec();
         if let Some(t) = &self.token {
-            let mut map = self.shared.per_token.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = self
+                .shared
+                .per_token
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if let Some(n) = map.get_mut(t) {
                 *n -= 1;
                 if *n == 0 {
@@ -573,7 +582,13 @@ impl Shared {
     }
 
     /// Authenticates, upgrades and serves one sync connection.
-    async fn sync(self: Arc<Self>, mut stream: TcpStream, head: Head, name: &str, leftover: Vec<u8>) {
+    async fn sync(
+        self: Arc<Self>,
+        mut stream: TcpStream,
+        head: Head,
+        name: &str,
+        leftover: Vec<u8>,
+    ) {
         let refused = &self.recorded.refused;
         // Who: the same answer for every bad token, and for every
         // partition not granted whether it exists or not.
@@ -603,7 +618,13 @@ impl Shared {
         if self.total.fetch_add(1, Ordering::SeqCst) >= self.config.max_connections {
             self.total.fetch_sub(1, Ordering::SeqCst);
             refused.inc();
-            return refuse(&mut stream, 503, "Service Unavailable", "too_many_connections").await;
+            return refuse(
+                &mut stream,
+                503,
+                "Service Unavailable",
+                "too_many_connections",
+            )
+            .await;
         }
         self.recorded.connections.inc();
         let slot = Slot {
@@ -624,8 +645,13 @@ impl Shared {
             if !admitted {
                 drop(slot);
                 refused.inc();
-                return refuse(&mut stream, 429, "Too Many Requests", "too_many_connections")
-                    .await;
+                return refuse(
+                    &mut stream,
+                    429,
+                    "Too Many Requests",
+                    "too_many_connections",
+                )
+                .await;
             }
             slot.token = Some(t);
         }
@@ -671,6 +697,16 @@ impl Shared {
         let mut durable = partition.log().durable();
         let mut bucket = Bucket::new(&self.config);
         let mut greeted = false;
+        // The Hello's version vector acknowledges what it covers: only
+        // once that is durable.
+        let appended = partition.log().appended();
+        if durable
+            .wait_for(|d| d.lsn >= appended || d.failed.is_some())
+            .await
+            .is_err()
+        {
+            return;
+        }
         let hello = session.hello_encoded();
         if !self.send(&mut ws, hello).await {
             return;

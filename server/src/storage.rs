@@ -263,12 +263,9 @@ impl Storage for FileStorage {
                 f.set_len(t.offset as u64)
                     .and_then(|()| f.sync_all())
                     .map_err(|e| ServerError::io("truncate torn log tail", &path, e))?;
-                report.truncated.push((
-                    log_name(g),
-                    t.offset as u64,
-                    t.dropped as u64,
-                    t.reason,
-                ));
+                report
+                    .truncated
+                    .push((log_name(g), t.offset as u64, t.dropped as u64, t.reason));
             }
         }
         let next = logs.last().copied().unwrap_or(0).max(base) + 1;
@@ -484,4 +481,3 @@ impl Compaction for FileCompaction {
             .map_err(|e| ServerError::io("sync directory", &self.dir, e))
     }
 }
-

@@ -499,7 +499,8 @@ impl Session {
                 // What the peer sent, it holds: extend its believed
                 // frontier over the contiguous run, so `poll` does not
                 // echo the batch back.
-                let held: Vec<(ReplicaId, u64)> = changes.iter().map(|c| (c.origin, c.seq)).collect();
+                let held: Vec<(ReplicaId, u64)> =
+                    changes.iter().map(|c| (c.origin, c.seq)).collect();
                 self.db.apply_batch(schema_version, changes, &collected)?;
                 if let Some(known) = &mut self.peer_known {
                     for (origin, seq) in held {

@@ -25,7 +25,10 @@ fn tokens_grant_the_lesser_of_their_rights_and_the_files() {
     assert_eq!(a.verify(&t, 1050).unwrap().rights("p2"), None);
     // Removing the user revokes.
     a.users.remove("alice");
-    assert!(matches!(a.verify(&t, 1050), Err(ServerError::Unauthorized { .. })));
+    assert!(matches!(
+        a.verify(&t, 1050),
+        Err(ServerError::Unauthorized { .. })
+    ));
 }
 
 #[test]
@@ -42,7 +45,15 @@ fn expired_forged_and_malformed_tokens_are_refused() {
     let forged_payload = br#"{"user":"bob","exp":99999999999,"partitions":{"p1":"rw","p2":"rw"}}"#;
     let forged = format!("v1.{}.{}", hex(forged_payload), parts[2]);
     assert!(a.verify(&forged, 1005).is_err());
-    for bad in ["", "v1", "v1..", "v2.00.00", "v1.zz.00", "v1.0.00", &"a".repeat(MAX_TOKEN_LEN + 1)] {
+    for bad in [
+        "",
+        "v1",
+        "v1..",
+        "v2.00.00",
+        "v1.zz.00",
+        "v1.0.00",
+        &"a".repeat(MAX_TOKEN_LEN + 1),
+    ] {
         assert!(
             matches!(a.verify(bad, 1005), Err(ServerError::Unauthorized { .. })),
             "{bad:.20}"
@@ -60,7 +71,10 @@ fn files_round_trip_and_bad_ones_name_the_problem() {
     a.save(&path).unwrap();
     assert_eq!(AuthFile::load(&path).unwrap(), a);
     std::fs::remove_dir_all(&dir).ok();
-    assert!(!format!("{a:?}").contains(&a.secret), "Debug hides the secret");
+    assert!(
+        !format!("{a:?}").contains(&a.secret),
+        "Debug hides the secret"
+    );
     let cases = [
         (r#"{"version": 2, "secret": "00"}"#, "version"),
         (r#"{"version": 1, "secret": "abc"}"#, "secret"),
@@ -73,7 +87,12 @@ fn files_round_trip_and_bad_ones_name_the_problem() {
         assert!(e.contains(what), "{text}: {e}");
     }
     let long = "ab".repeat(32);
-    let bad_partition = format!(r#"{{"version":1,"secret":"{long}","users":{{"u":{{"partitions":{{"../x":"r"}}}}}}}}"#);
-    assert!(AuthFile::parse(&bad_partition).unwrap_err().to_string().contains("partition"));
+    let bad_partition = format!(
+        r#"{{"version":1,"secret":"{long}","users":{{"u":{{"partitions":{{"../x":"r"}}}}}}}}"#
+    );
+    assert!(AuthFile::parse(&bad_partition)
+        .unwrap_err()
+        .to_string()
+        .contains("partition"));
     assert!("x".parse::<Rights>().is_err());
 }

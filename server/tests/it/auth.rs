@@ -55,13 +55,24 @@ async fn bad_expired_and_foreign_tokens_get_the_same_answer_and_nothing_else() {
     };
     let server = start(&dir, options).await;
     // Some data in the shop, to be sure none of it leaks.
-    let mut alice = Peer::connect(&server.url("shop"), Some(&good), 1).await.unwrap();
+    let mut alice = Peer::connect(&server.url("shop"), Some(&good), 1)
+        .await
+        .unwrap();
     alice.write(7).await.unwrap();
 
     let unauthorized = raw_response(&server.base, "/sync/shop", None).await;
     assert!(unauthorized.starts_with("HTTP/1.1 401 "), "{unauthorized}");
-    assert!(unauthorized.ends_with("\r\n\r\n{\"error\":\"unauthorized\"}"), "{unauthorized}");
-    for bad in [&expired, &foreign, &tampered, &"v1.00.00".to_owned(), &"x".repeat(10_000)] {
+    assert!(
+        unauthorized.ends_with("\r\n\r\n{\"error\":\"unauthorized\"}"),
+        "{unauthorized}"
+    );
+    for bad in [
+        &expired,
+        &foreign,
+        &tampered,
+        &"v1.00.00".to_owned(),
+        &"x".repeat(10_000),
+    ] {
         let r = raw_response(&server.base, "/sync/shop", Some(bad)).await;
         assert_eq!(r, unauthorized, "token {bad:.30}");
     }
@@ -69,8 +80,14 @@ async fn bad_expired_and_foreign_tokens_get_the_same_answer_and_nothing_else() {
     let carol = a.mint("carol", 600, now).unwrap();
     let forbidden = raw_response(&server.base, "/sync/shop", Some(&carol)).await;
     assert!(forbidden.starts_with("HTTP/1.1 403 "), "{forbidden}");
-    assert!(forbidden.ends_with("\r\n\r\n{\"error\":\"forbidden\"}"), "{forbidden}");
-    assert_eq!(raw_response(&server.base, "/sync/nowhere", Some(&carol)).await, forbidden);
+    assert!(
+        forbidden.ends_with("\r\n\r\n{\"error\":\"forbidden\"}"),
+        "{forbidden}"
+    );
+    assert_eq!(
+        raw_response(&server.base, "/sync/nowhere", Some(&carol)).await,
+        forbidden
+    );
     // Through the client: typed refusals.
     let url = server.url("shop");
     let e = Peer::connect(&url, Some(&expired), 9).await.err().unwrap();
@@ -86,9 +103,18 @@ async fn a_read_only_token_reads_but_its_writes_are_refused_and_not_applied() {
     let dir = temp_dir("rights");
     let a = auth();
     let now = now_s();
-    let server = start(&dir, ServerOptions { auth: Some(a.clone()), ..ServerOptions::default() }).await;
+    let server = start(
+        &dir,
+        ServerOptions {
+            auth: Some(a.clone()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
     let url = server.url("shop");
-    let mut alice = Peer::connect(&url, Some(&a.mint("alice", 600, now).unwrap()), 1).await.unwrap();
+    let mut alice = Peer::connect(&url, Some(&a.mint("alice", 600, now).unwrap()), 1)
+        .await
+        .unwrap();
     alice.write(1).await.unwrap();
     let bob_token = a.mint("bob", 600, now).unwrap();
     let mut bob = Peer::connect(&url, Some(&bob_token), 2).await.unwrap();
@@ -96,7 +122,14 @@ async fn a_read_only_token_reads_but_its_writes_are_refused_and_not_applied() {
     // Bob writes: the server says forbidden, keeps the connection, and
     // applies nothing.
     bob.db
-        .insert("load", [("id", unidb_syncdb::Value::I64(99)), ("client", 2i64.into()), ("n", 0i64.into())])
+        .insert(
+            "load",
+            [
+                ("id", unidb_syncdb::Value::I64(99)),
+                ("client", 2i64.into()),
+                ("n", 0i64.into()),
+            ],
+        )
         .unwrap();
     bob.flush().await.unwrap();
     let e = bob.pump().await.unwrap_err();
@@ -108,9 +141,16 @@ async fn a_read_only_token_reads_but_its_writes_are_refused_and_not_applied() {
         other => panic!("{other}"),
     }
     alice.write(2).await.unwrap();
-    bob.until(|db| crate::peer::ids(db).contains(&2)).await.unwrap();
-    let mut check = Peer::connect(&url, Some(&a.mint("alice", 600, now).unwrap()), 3).await.unwrap();
-    check.until(|db| crate::peer::ids(db).len() >= 2).await.unwrap();
+    bob.until(|db| crate::peer::ids(db).contains(&2))
+        .await
+        .unwrap();
+    let mut check = Peer::connect(&url, Some(&a.mint("alice", 600, now).unwrap()), 3)
+        .await
+        .unwrap();
+    check
+        .until(|db| crate::peer::ids(db).len() >= 2)
+        .await
+        .unwrap();
     assert_eq!(check.ids(), [1, 2], "bob's write never reached the server");
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
@@ -123,7 +163,10 @@ async fn connections_per_token_are_limited() {
     let token = a.mint("alice", 600, now_s()).unwrap();
     let options = ServerOptions {
         auth: Some(a),
-        config: ServerConfig { max_connections_per_token: 2, ..ServerConfig::default() },
+        config: ServerConfig {
+            max_connections_per_token: 2,
+            ..ServerConfig::default()
+        },
         ..ServerOptions::default()
     };
     let server = start(&dir, options).await;

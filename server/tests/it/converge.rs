@@ -66,14 +66,23 @@ async fn live_clients_receive_each_others_writes_and_not_other_partitions() {
         c.write(100 + id).await.unwrap();
     }
     b.write(50).await.unwrap();
-    b.until(|db| crate::peer::ids(db).len() == 11).await.unwrap();
-    a.until(|db| crate::peer::ids(db).len() == 11).await.unwrap();
+    b.until(|db| crate::peer::ids(db).len() == 11)
+        .await
+        .unwrap();
+    a.until(|db| crate::peer::ids(db).len() == 11)
+        .await
+        .unwrap();
     assert_eq!(a.db.read().dump(), b.db.read().dump());
     assert_eq!(c.ids(), (100..110).collect::<Vec<_>>());
     // What red's replicas know of: red's writers only.
     let vv = b.db.version_vector();
     assert_eq!(vv.len(), 2, "{vv:?}");
-    assert_eq!(b.session.acked().get(unidb_common::id::ReplicaId::from_u64(3)), 0);
+    assert_eq!(
+        b.session
+            .acked()
+            .get(unidb_common::id::ReplicaId::from_u64(3)),
+        0
+    );
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }

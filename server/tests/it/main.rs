@@ -1,8 +1,8 @@
 //! The server over loopback: convergence, tokens, hostile frames,
 //! recovery. Every wait is bounded.
 
-mod peer;
 mod auth;
-mod hostile;
-mod recovery;
 mod converge;
+mod hostile;
+mod peer;
+mod recovery;

@@ -39,13 +39,22 @@ async fn a_torn_tail_is_truncated_reported_and_nothing_acked_is_lost() {
     assert_eq!(file, last.file_name().unwrap().to_str().unwrap());
     assert_eq!((*offset, *dropped), (good_len, 10));
     assert!(reason.contains("cut short"), "{reason}");
-    assert_eq!(std::fs::metadata(&last).unwrap().len(), good_len, "truncated on disk");
+    assert_eq!(
+        std::fs::metadata(&last).unwrap().len(),
+        good_len,
+        "truncated on disk"
+    );
     // Every acknowledged write is there: a fresh replica receives them all.
     let mut fresh = Peer::connect(&server.url("p"), None, 2).await.unwrap();
-    fresh.until(|db| crate::peer::ids(db).len() >= 20).await.unwrap();
+    fresh
+        .until(|db| crate::peer::ids(db).len() >= 20)
+        .await
+        .unwrap();
     assert_eq!(fresh.ids(), (0..20).collect::<Vec<_>>());
     // And the first client resumes where it was.
-    let mut again = Peer::connect_db(&server.url("p"), None, Arc::clone(&p.db)).await.unwrap();
+    let mut again = Peer::connect_db(&server.url("p"), None, Arc::clone(&p.db))
+        .await
+        .unwrap();
     again.write(20).await.unwrap();
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
@@ -55,7 +64,10 @@ async fn a_torn_tail_is_truncated_reported_and_nothing_acked_is_lost() {
 async fn compaction_snapshots_the_log_and_restarts_from_the_snapshot() {
     let dir = temp_dir("compact");
     let options = ServerOptions {
-        config: ServerConfig { compact_log_bytes: 2048, ..ServerConfig::default() },
+        config: ServerConfig {
+            compact_log_bytes: 2048,
+            ..ServerConfig::default()
+        },
         ..ServerOptions::default()
     };
     let server = start(&dir, options.clone()).await;
@@ -69,14 +81,23 @@ async fn compaction_snapshots_the_log_and_restarts_from_the_snapshot() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(files.iter().any(|f| f.ends_with(".snap")), "{files:?}");
-    assert!(logs(&dir, "p").len() <= 3, "compacted logs are deleted: {files:?}");
+    assert!(
+        logs(&dir, "p").len() <= 3,
+        "compacted logs are deleted: {files:?}"
+    );
     let server = start(&dir, options).await;
     let r = &server.recovered[0];
     assert!(r.report.snapshot_generation.is_some(), "{r:?}");
-    assert!(r.report.records < 60, "most writes come from the snapshot: {r:?}");
+    assert!(
+        r.report.records < 60,
+        "most writes come from the snapshot: {r:?}"
+    );
     assert_eq!(r.changes, 60 * 4);
     let mut fresh = Peer::connect(&server.url("p"), None, 2).await.unwrap();
-    fresh.until(|db| crate::peer::ids(db).len() >= 60).await.unwrap();
+    fresh
+        .until(|db| crate::peer::ids(db).len() >= 60)
+        .await
+        .unwrap();
     assert_eq!(fresh.ids(), (0..60).collect::<Vec<_>>());
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
