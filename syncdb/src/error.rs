@@ -218,6 +218,10 @@ pub enum SyncError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The transport to the server failed (see
+    /// [`crate::client::Transport`]).
+    #[error(transparent)]
+    Transport(#[from] crate::client::TransportError),
 }
 
 impl From<ReadError> for SyncError {
@@ -240,7 +244,7 @@ impl SyncError {
     /// [`CorruptData`](ErrorKind::CorruptData); data that needs a codec this
     /// process lacks [`Unsupported`](ErrorKind::Unsupported); clock errors the clock's
     /// kind; a failed file operation its I/O error's kind
-    /// ([`ErrorKind::of_io`]).
+    /// ([`ErrorKind::of_io`]); a transport failure the transport error's kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
             SyncError::UnknownTable { .. }
@@ -266,6 +270,7 @@ impl SyncError {
             SyncError::Decode { .. } | SyncError::InvalidChange { .. } => ErrorKind::CorruptData,
             SyncError::MissingCodec { .. } => ErrorKind::Unsupported,
             SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
+            SyncError::Transport(e) => e.kind(),
         }
     }
 }
