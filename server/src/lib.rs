@@ -67,6 +67,7 @@ pub mod log;
 pub mod partition;
 mod server;
 pub mod storage;
+pub mod transport;
 
 pub use config::ServerConfig;
 pub use error::{Result, ServerError};

@@ -6,3 +6,4 @@ mod converge;
 mod hostile;
 mod peer;
 mod recovery;
+mod transport;
