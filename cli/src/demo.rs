@@ -311,6 +311,12 @@ mod tests {
                 "compress",
                 "sync simulate",
                 "sync bench",
+                "sync serve",
+                "sync auth new",
+                "sync auth add",
+                "sync auth remove",
+                "sync auth token",
+                "sync load",
                 "vector bench"
             ]
         );

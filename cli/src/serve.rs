@@ -363,7 +363,7 @@ pub fn load(args: &LoadArgs, json: bool) -> Result<String, ServerError> {
 
 fn render(report: &unidb_server::load::LoadReport, json: bool) -> Result<String, ServerError> {
     if json {
-        let mut v = serde_json::to_value(&report).map_err(|e| invalid("report", e.to_string()))?;
+        let mut v = serde_json::to_value(report).map_err(|e| invalid("report", e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
             if report.first_error.is_none() {
                 o.remove("first_error");

@@ -4,7 +4,7 @@
 //! The protocol side of the server sees only the trait: it replays what
 //! [`Storage::open`] recovered, appends each accepted message with
 //! [`PartitionLog::append`], acknowledges once [`PartitionLog::durable`]
-//! has passed it, and hands a snapshot to [`PartitionLog::compact`] now
+//! has passed it, and hands a snapshot to [`PartitionLog::begin_compaction`]'s cut now
 //! and then. A backend on a replicated store (see `ARCHITECTURE.md`)
 //! implements the same two traits.
 //!
@@ -479,5 +479,122 @@ impl Compaction for FileCompaction {
         }
         unidb_common::fs::sync_dir(&self.dir)
             .map_err(|e| ServerError::io("sync directory", &self.dir, e))
+    }
+}
+
+/// Partitions in memory: nothing survives the process. For tests, fuzzing
+/// and trying the server out; every append is "durable" at once.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStorage {
+    partitions: Arc<Mutex<std::collections::BTreeMap<String, Arc<MemoryLog>>>>,
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> Self {
+        MemoryStorage::default()
+    }
+}
+
+/// What a [`MemoryLog`] holds: the snapshot, the records after it, and
+/// the number of records ever appended.
+type MemoryState = (Option<Vec<u8>>, Vec<Vec<u8>>, u64);
+
+/// A partition's log held in memory (see [`MemoryStorage`]).
+#[derive(Debug)]
+pub struct MemoryLog {
+    state: Mutex<MemoryState>,
+    durable_tx: watch::Sender<Durable>,
+    durable: watch::Receiver<Durable>,
+}
+
+impl Default for MemoryLog {
+    fn default() -> Self {
+        let (durable_tx, durable) = watch::channel(Durable::default());
+        MemoryLog {
+            state: Mutex::new((None, Vec::new(), 0)),
+            durable_tx,
+            durable,
+        }
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn partitions(&self) -> Result<Vec<String>> {
+        let map = self.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.keys().cloned().collect())
+    }
+
+    fn open(&self, partition: &str) -> Result<Opened> {
+        let log = self
+            .partitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(partition.to_owned())
+            .or_default()
+            .clone();
+        let (snapshot, records) = {
+            let st = log.state.lock().unwrap_or_else(|e| e.into_inner());
+            (st.0.clone(), st.1.clone())
+        };
+        Ok(Opened {
+            report: RecoveryReport {
+                records: records.len(),
+                ..RecoveryReport::default()
+            },
+            snapshot,
+            records,
+            log: Box::new(SharedMemoryLog(log)),
+        })
+    }
+}
+
+struct SharedMemoryLog(Arc<MemoryLog>);
+
+impl PartitionLog for SharedMemoryLog {
+    fn append(&self, record: Vec<u8>) -> u64 {
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1.push(record);
+        st.2 += 1;
+        let lsn = st.2;
+        self.0
+            .durable_tx
+            .send_replace(Durable { lsn, failed: None });
+        lsn
+    }
+
+    fn appended(&self) -> u64 {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner()).2
+    }
+
+    fn durable(&self) -> watch::Receiver<Durable> {
+        self.0.durable.clone()
+    }
+
+    fn bytes_since_snapshot(&self) -> u64 {
+        let st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1.iter().map(|r| r.len() as u64).sum()
+    }
+
+    fn begin_compaction(&self) -> Result<Box<dyn Compaction>> {
+        let cut = self
+            .0
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .len();
+        Ok(Box::new(MemoryCompaction(self.0.clone(), cut)))
+    }
+}
+
+struct MemoryCompaction(Arc<MemoryLog>, usize);
+
+impl Compaction for MemoryCompaction {
+    fn finish(self: Box<Self>, snapshot: &[u8]) -> Result<()> {
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = Some(snapshot.to_vec());
+        st.1.drain(..self.1);
+        Ok(())
     }
 }
