@@ -16,6 +16,11 @@ use unidb_common::value::ColumnType;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
+    /// The kernels cannot run as configured: `UNIDB_ISA` names an unknown
+    /// path or one this CPU lacks (checked when a database is opened or a
+    /// snapshot loaded, so the setting is never silently ignored).
+    #[error(transparent)]
+    Kernels(#[from] unidb_kernels::KernelError),
     /// No table has this name (or id, written `#id`).
     #[error("unknown table {table:?}")]
     UnknownTable {
@@ -269,6 +274,7 @@ impl SyncError {
             }
             SyncError::Decode { .. } | SyncError::InvalidChange { .. } => ErrorKind::CorruptData,
             SyncError::MissingCodec { .. } => ErrorKind::Unsupported,
+            SyncError::Kernels(e) => e.kind(),
             SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
             SyncError::Transport(e) => e.kind(),
         }
