@@ -71,6 +71,10 @@ pub struct LoadArgs {
     /// different seeds.
     #[arg(long, default_value_t = LoadOptions::default().seed)]
     pub seed: u64,
+    /// Seconds every client stays connected, idle, after writing (to
+    /// measure the server's memory per idle connection).
+    #[arg(long, default_value_t = LoadOptions::default().hold_s)]
+    pub hold: f64,
 }
 
 /// `unidb sync auth ...` subcommands.
@@ -307,6 +311,9 @@ impl LoadArgs {
                 "a number of writes per second, 0 or more",
             ));
         }
+        if !(self.hold >= 0.0 && self.hold.is_finite()) {
+            return Err(invalid("--hold", "a number of seconds, 0 or more"));
+        }
         if !(self.timeout > 0.0 && self.timeout.is_finite()) {
             return Err(invalid("--timeout", "a positive number of seconds"));
         }
@@ -324,6 +331,7 @@ impl LoadArgs {
             rate: self.rate,
             timeout_s: self.timeout,
             seed: self.seed,
+            hold_s: self.hold,
         })
     }
 }

@@ -66,6 +66,9 @@ pub struct LoadOptions {
     /// Replica ids are `seed * 2^32 + client` (different runs against one
     /// server need different seeds).
     pub seed: u64,
+    /// Seconds every client keeps its connection open, idle, after the
+    /// write phase (to measure what idle connections cost the server).
+    pub hold_s: f64,
 }
 
 impl Default for LoadOptions {
@@ -79,6 +82,7 @@ impl Default for LoadOptions {
             rate: 0.0,
             timeout_s: 30.0,
             seed: 0,
+            hold_s: 0.0,
         }
     }
 }
@@ -218,7 +222,7 @@ pub async fn run(options: &LoadOptions, acked: Arc<AtomicU64>) -> Result<LoadRep
     }
     let started = Instant::now();
     shared.after_writes.wait().await;
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64() - options.hold_s;
     shared.after_settle.wait().await;
     let mut outcomes: Vec<(usize, usize, Outcome)> = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -399,6 +403,9 @@ async fn write_phase(
         out.acked += 1;
         out.acked_seqs.push(seq);
         shared.acked_total.fetch_add(1, Ordering::Relaxed);
+    }
+    if o.hold_s > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(o.hold_s)).await;
     }
     let acked_seq = out.acked_seqs.last().copied().unwrap_or(0);
     shared
