@@ -36,7 +36,13 @@ fn commands_lists_every_leaf_command() {
             "sync auth remove",
             "sync auth token",
             "sync load",
-            "vector bench"
+            "vector bench",
+            "experiment hash",
+            "experiment assign",
+            "experiment analyze",
+            "experiment srm",
+            "experiment adjust",
+            "experiment bench"
         ]
     );
 }
