@@ -65,7 +65,8 @@ enum Command {
     /// the codec chosen, ratio and speed per column.
     Compress(compress::CompressArgs),
     /// Sync database tools: the convergence simulation, the row workload,
-    /// the network server, its auth file and its load generator.
+    /// the power simulation, the network server, its auth file and its
+    /// load generator.
     Sync {
         #[command(subcommand)]
         command: sync::SyncCommand,
@@ -247,6 +248,18 @@ mod tests {
             args.options().unwrap(),
             unidb_server::load::LoadOptions::default()
         );
+
+        let Command::Sync {
+            command: sync::SyncCommand::PowerSim(args),
+        } = parse(&["sync", "power-sim"])
+        else {
+            panic!("not sync power-sim")
+        };
+        assert_eq!(
+            args.config(),
+            unidb_syncdb::power::sim::PowerSimConfig::default()
+        );
+        assert_eq!(args.profile, "all");
 
         let Command::Compress(args) = parse(&["compress", "data.csv"]) else {
             panic!("not compress")

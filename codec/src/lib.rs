@@ -607,6 +607,11 @@ pub struct DecodeCtx {
     prefix_depth: u8,
     /// The prefix's length when the top node took it.
     prefix_base: Option<usize>,
+    /// One-to-one stages offered by a node to its child at the depth
+    /// given (see [`offer_post`](Self::offer_post)).
+    post: Option<(u8, builtin::int::post::Post)>,
+    /// The stages a child applied, in their final state.
+    posted: Option<builtin::int::post::Post>,
 }
 
 impl DecodeCtx {
@@ -615,7 +620,46 @@ impl DecodeCtx {
     /// later blocks to this buffer (so it need not grow then). Decoders
     /// whose output buffer becomes the stream's values may call it.
     pub fn capacity(&mut self, count: usize) -> usize {
-        count.saturating_add(std::mem::take(&mut self.spare))
+        // Two slots more: a parent that turns its child's buffer into its
+        // own values (`delta`, `dod`) appends one or two.
+        count
+            .saturating_add(std::mem::take(&mut self.spare))
+            .saturating_add(2)
+    }
+
+    /// Offers the one-to-one stages `post` (`delta`, `dod`, `gcd`) to the
+    /// child node about to be decoded: a child that can apply them to its
+    /// values as it writes them (while they are in cache) takes them with
+    /// [`take_post`](Self::take_post); the caller asks
+    /// [`end_post`](Self::end_post) after the child returns whether it
+    /// did.
+    pub(crate) fn offer_post(&mut self, post: builtin::int::post::Post) {
+        self.post = Some((self.depth + 1, post));
+        self.posted = None;
+    }
+
+    /// The stages offered to this node by its parent, if any.
+    pub(crate) fn take_post(&mut self) -> Option<builtin::int::post::Post> {
+        match self.post {
+            Some((depth, post)) if depth == self.depth => {
+                self.post = None;
+                Some(post)
+            }
+            _ => None,
+        }
+    }
+
+    /// Reports that this node applied the stages it took, ending in
+    /// `post`.
+    pub(crate) fn applied_post(&mut self, post: builtin::int::post::Post) {
+        self.posted = Some(post);
+    }
+
+    /// Withdraws the offer of [`offer_post`](Self::offer_post); the
+    /// stages in their final state when the child applied them.
+    pub(crate) fn end_post(&mut self) -> Option<builtin::int::post::Post> {
+        self.post = None;
+        self.posted.take()
     }
 
     /// A vector to push a node's `count` output integers onto. For the top
@@ -653,6 +697,8 @@ impl DecodeCtx {
             prefix: None,
             prefix_depth: 0,
             prefix_base: None,
+            post: None,
+            posted: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn commands_lists_every_leaf_command() {
             "sync auth remove",
             "sync auth token",
             "sync load",
+            "sync power-sim",
             "vector bench",
             "experiment hash",
             "experiment assign",

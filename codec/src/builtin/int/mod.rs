@@ -16,6 +16,7 @@ pub(crate) mod ans;
 pub(crate) mod gcd;
 pub(crate) mod huff;
 pub(crate) mod linear;
+pub(crate) mod post;
 
 use unidb_kernels::varint::{self, stream};
 use unidb_kernels::{bitpack, bitpack::BitpackError};
@@ -24,6 +25,7 @@ use unidb_registry::{plugin_info, submit};
 use crate::builtin::{bitpack_err, child_ints, corrupt, fits, Dec, Enc};
 use crate::io::{put_varint, put_zigzag, Reader};
 use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use post::{child_through, RunningSum, Stage};
 
 // ---------------------------------------------------------------- for
 
@@ -339,22 +341,12 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
         return Err(corrupt(r, "delta stream of 0 values"));
     }
     let first = r.zigzag("first value")?;
-    let d = child_ints(r, ctx, count - 1)?;
-    Ok(Values::Int(match ctx.prefix() {
-        Some(out) => prefix_sum(first, &d, out),
-        None => prefix_sum_in_place(first, d),
-    }))
-}
-
-/// [`prefix_sum`] in the deltas' own buffer: each slot takes the running
-/// sum before its delta is added (one slot pushed at the end).
-fn prefix_sum_in_place(first: i64, mut d: Vec<i64>) -> Vec<i64> {
-    d.push(0);
-    let mut acc = first;
-    for x in &mut d {
-        (*x, acc) = (acc, acc.wrapping_add(*x));
+    if let Some(out) = ctx.prefix() {
+        let d = child_ints(r, ctx, count - 1)?;
+        return Ok(Values::Int(prefix_sum(first, &d, out)));
     }
-    d
+    let own = Stage::Sum(RunningSum::Delta { acc: first });
+    Ok(Values::Int(child_through(r, ctx, count - 1, own)?.0))
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -375,28 +367,19 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     }
     let first = r.zigzag("first value")?;
     let d0 = r.zigzag("first delta")?;
-    let mut dd = child_ints(r, ctx, count - 2)?;
-    // Both running sums in one pass.
-    let (mut v, mut d) = (first, d0);
-    let second = v.wrapping_add(d);
+    let second = first.wrapping_add(d0);
     let Some(mut out) = ctx.prefix() else {
-        // In the second differences' own buffer, two slots later: each
-        // slot takes the value two places before its own.
-        dd.extend([0, 0]);
-        let mut prev = [first, second];
-        v = second;
-        for x in &mut dd {
-            let next = *x;
-            *x = prev[0];
-            prev[0] = prev[1];
-            d = d.wrapping_add(next);
-            v = v.wrapping_add(d);
-            prev[1] = v;
-        }
-        return Ok(Values::Int(dd));
+        let own = Stage::Sum(RunningSum::Dod {
+            v0: first,
+            v1: second,
+            d: d0,
+        });
+        return Ok(Values::Int(child_through(r, ctx, count - 2, own)?.0));
     };
-    out.push(v);
-    v = second;
+    let dd = child_ints(r, ctx, count - 2)?;
+    // Both running sums in one pass.
+    let (mut v, mut d) = (second, d0);
+    out.push(first);
     out.push(v);
     out.extend(dd.iter().map(|&x| {
         d = d.wrapping_add(x);
@@ -479,3 +462,6 @@ fn svb_dec(r: &mut Reader<'_>, _: DataKind, count: usize, _: &mut DecodeCtx) -> 
             .collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests;
