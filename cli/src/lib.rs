@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod compress;
 pub mod demo;
+pub mod features;
 pub mod info;
 pub mod output;
 pub mod sync;
@@ -71,6 +72,11 @@ enum Command {
     Vector {
         #[command(subcommand)]
         command: vector::VectorCommand,
+    },
+    /// Feature store tools: the point-in-time join of CSV files, the benchmark.
+    Features {
+        #[command(subcommand)]
+        command: features::FeaturesCommand,
     },
 }
 
@@ -159,6 +165,10 @@ fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
             // Rows are printed as they are measured.
             command.run(json)?;
             return Ok(());
+        }
+        Some(Command::Features { command }) => {
+            // Rows are written as they are joined.
+            return command.run(json);
         }
     };
     output::emit(&text).map_err(output_error)

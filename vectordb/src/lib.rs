@@ -124,6 +124,7 @@ mod concurrent;
 pub mod data;
 mod error;
 pub mod factory;
+pub mod features;
 pub mod flat;
 pub mod hnsw;
 mod index;
