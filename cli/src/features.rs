@@ -11,8 +11,10 @@ use std::time::Instant;
 
 use unidb_common::value::ColumnType;
 use unidb_common::Error;
-use unidb_vectordb::features::bench::{run as run_bench, write_npy, FeatureBenchOptions, FeatureBenchReport};
-use unidb_vectordb::features::io;
+use unidb_vectordb::features::bench::{
+    run as run_bench, write_npy, FeatureBenchOptions, FeatureBenchReport,
+};
+use unidb_vectordb::features::io::{self, InputFile};
 use unidb_vectordb::features::{
     parse_duration, EntityDef, FeatureError, FeatureStore, JoinOptions, JoinPlan, KnownAt,
     TimeUnit, ViewDef,
@@ -41,11 +43,14 @@ pub enum FeaturesCommand {
 /// Arguments of `unidb features join`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct JoinArgs {
-    /// The entity file: `entity_id, event_timestamp[, labels...]` (CSV).
+    /// The entity file: `entity_id, event_timestamp[, labels...]`: CSV,
+    /// or Parquet by its `.parquet` extension (builds with the `parquet`
+    /// feature).
     #[arg(long, value_name = "FILE")]
     pub entities: PathBuf,
-    /// A view: its name and CSV file (`entity_id, event_timestamp,
-    /// created_timestamp, <features...>`); repeat for more views.
+    /// A view: its name and file (`entity_id, event_timestamp,
+    /// created_timestamp, <features...>`; CSV or Parquet as for
+    /// `--entities`); repeat for more views.
     #[arg(long = "view", value_name = "NAME=FILE", required = true)]
     pub views: Vec<String>,
     /// A view's time to live (`7d`, `1h30m`, `90s`, `none`); views
@@ -144,54 +149,44 @@ pub fn join(args: &JoinArgs, json: bool, out: &mut dyn Write) -> Result<JoinPlan
     let bars = StageBars::new(progress_enabled(json));
     let start = Instant::now();
     // Read every file first: the key type is the same in all of them.
-    let read = |path: &PathBuf, label: &str| {
+    let open = |path: &PathBuf, label: &str| {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        io::read_csv_file(path, &mut |b| bars.update(label, b, size))
+        InputFile::open(path, &mut |b| bars.update(label, b, size))
     };
-    let entity_csv = read(&args.entities, "reading entities")?;
-    let mut view_csvs = Vec::with_capacity(views.len());
+    let entity_file = open(&args.entities, "reading entities")?;
+    let mut view_files = Vec::with_capacity(views.len());
     for (name, path) in &views {
-        view_csvs.push(read(path, &format!("reading {name}"))?);
+        view_files.push(open(path, &format!("reading {name}"))?);
     }
-    let key_is_int = std::iter::once(&entity_csv)
-        .chain(&view_csvs)
-        .zip(std::iter::once(&args.entities).chain(views.iter().map(|(_, p)| p)))
-        .map(|(t, p)| {
-            let col = t.header.iter().position(|h| h == ENTITY_ID).ok_or_else(|| {
-                FeatureError::MissingColumn {
-                    table: p.display().to_string(),
-                    column: ENTITY_ID.to_owned(),
-                }
-            })?;
-            Ok(io::all_int(&t.columns[col]))
-        })
-        .collect::<Result<Vec<bool>, FeatureError>>()?
-        .into_iter()
-        .all(|b| b);
-    let key_type = if key_is_int { ColumnType::I64 } else { ColumnType::Text };
+    let mut key_is_int = entity_file.is_int(ENTITY_ID)?;
+    for f in &view_files {
+        key_is_int &= f.is_int(ENTITY_ID)?;
+    }
+    let key_type = if key_is_int {
+        ColumnType::I64
+    } else {
+        ColumnType::Text
+    };
     let entity = EntityDef::new("entity", ENTITY_ID, key_type);
     let mut store = FeatureStore::new();
     store.define_entity(entity.clone())?;
-    for ((name, path), t) in views.iter().zip(&view_csvs) {
-        let table = path.display().to_string();
-        let (features, batch) = io::view_batch(t, &table, &entity, None, unit)?;
+    for ((name, _), file) in views.iter().zip(&view_files) {
+        bars.update(&format!("loading {name}"), 0, 1);
+        let (features, batch) = file.view(&entity, unit)?;
         let mut def = ViewDef::new(name.clone(), "entity");
         def.features = features;
         def.ttl = ttls.iter().find(|(n, _)| n == name).and_then(|(_, t)| *t);
         store.define_view(def)?;
-        bars.update(&format!("loading {name}"), 0, 1);
         store.append(name, batch)?;
     }
-    let table = io::entity_table(
-        &entity_csv,
-        &args.entities.display().to_string(),
-        &entity.keys,
-        unit,
-    )?;
-    drop(view_csvs);
+    let table = entity_file.entities(&entity.keys, unit)?;
     let options = JoinOptions {
         views: views.iter().map(|(n, _)| n.clone()).collect(),
-        known_at: if args.known_at { KnownAt::AtLabel } else { KnownAt::Latest },
+        known_at: if args.known_at {
+            KnownAt::AtLabel
+        } else {
+            KnownAt::Latest
+        },
         ..JoinOptions::default()
     };
     let features = store.join_columns(&options)?;
@@ -212,7 +207,13 @@ pub fn join(args: &JoinArgs, json: bool, out: &mut dyn Write) -> Result<JoinPlan
                 return Err(stdout_error(e));
             }
             if !json {
-                let summary = summary(&plan, rows, load_s, joined.elapsed().as_secs_f64(), Some(path));
+                let summary = summary(
+                    &plan,
+                    rows,
+                    load_s,
+                    joined.elapsed().as_secs_f64(),
+                    Some(path),
+                );
                 out.write_all(summary.as_bytes()).map_err(stdout_error)?;
             }
             plan
@@ -244,12 +245,22 @@ fn summary(plan: &JoinPlan, rows: u64, load_s: f64, join_s: f64, path: Option<&P
         sig3(rows as f64 / join_s.max(1e-9)),
         sig3(load_s)
     );
-    s.push_str(&format!("{:<20} {:>12} {:>12} {:>12}\n", "view", "found", "expired", "missing"));
+    s.push_str(&format!(
+        "{:<20} {:>12} {:>12} {:>12}\n",
+        "view", "found", "expired", "missing"
+    ));
     for c in &plan.counts {
-        s.push_str(&format!("{:<20} {:>12} {:>12} {:>12}\n", c.view, c.found, c.expired, c.missing));
+        s.push_str(&format!(
+            "{:<20} {:>12} {:>12} {:>12}\n",
+            c.view, c.found, c.expired, c.missing
+        ));
     }
     if let Some(p) = path {
-        s.push_str(&format!("wrote {} ({} columns)\n", p.display(), plan.columns.len() + 2));
+        s.push_str(&format!(
+            "wrote {} ({} columns)\n",
+            p.display(),
+            plan.columns.len() + 2
+        ));
     }
     s
 }
@@ -327,8 +338,9 @@ impl From<&FeaturesBenchArgs> for FeatureBenchOptions {
 pub fn bench(args: &FeaturesBenchArgs, json: bool) -> Result<String, FeatureError> {
     let opts = FeatureBenchOptions::from(args);
     let bars = StageBars::new(progress_enabled(json));
-    let (report, store, table, batches) =
-        run_bench(&opts, &mut |stage, done, total| bars.update(stage, done as u64, total as u64))?;
+    let (report, store, table, batches) = run_bench(&opts, &mut |stage, done, total| {
+        bars.update(stage, done as u64, total as u64)
+    })?;
     if let Some(dir) = &args.write_npy {
         bars.update("writing npy", 0, 1);
         write_npy(dir, &opts, &store, &table, &batches)?;
@@ -347,8 +359,8 @@ pub fn format_report(r: &FeatureBenchReport, json: bool) -> String {
     }
     format!(
         "point-in-time join: {} entity rows x {} views of {} rows\n\
-         \x20 join: {} s, {} rows/s, {} lookups/s (found {}, expired {}, missing {})\n\
-         \x20 online ({} entities x {} views per request, {} requests): p50 {} us, p99 {} us, {} lookups/s\n\
+         \x20 join: {} s, {} rows/s, {} lookups/s (found {}, expired {}, missing {}); {} CPU s\n\
+         \x20 online ({} entities x {} views per request, {} requests): p50 {} us, p99 {} us, {} lookups/s; {} CPU us per request\n\
          \x20 data generated and loaded in {} s\n",
         r.entity_rows,
         r.views,
@@ -359,16 +371,17 @@ pub fn format_report(r: &FeatureBenchReport, json: bool) -> String {
         r.found,
         r.expired,
         r.missing,
+        r.join_cpu_s.map_or("-".to_owned(), sig3),
         r.online_entities,
         r.views,
         r.online_requests,
         sig3(r.online_p50_us),
         sig3(r.online_p99_us),
         sig3(r.online_lookups_per_s),
+        r.online_cpu_us.map_or("-".to_owned(), sig3),
         sig3(r.generate_s),
     )
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -173,10 +173,11 @@ pub fn read_csv(
                 })
             }
             R::Record => {
-                let text = std::str::from_utf8(&out[..outlen]).map_err(|e| CsvError::Malformed {
-                    line: line as usize,
-                    reason: format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
-                })?;
+                let text =
+                    std::str::from_utf8(&out[..outlen]).map_err(|e| CsvError::Malformed {
+                        line: line as usize,
+                        reason: format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
+                    })?;
                 let fields = &ends[..endlen];
                 let cells = std::iter::once(0)
                     .chain(fields.iter().copied())
@@ -222,7 +223,6 @@ pub fn read_csv(
     }
     Ok(Table { header, columns })
 }
-
 
 /// Parses an ISO-8601 / RFC 3339 date-time to nanoseconds since the
 /// epoch, with `jiff`: `T` or a space between date and time, optional

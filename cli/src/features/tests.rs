@@ -20,12 +20,26 @@ fn bare_bench_runs_with_the_library_defaults() {
     let FeaturesCommand::Bench(args) = parse(&["bench"]) else {
         panic!("not bench")
     };
-    assert_eq!(FeatureBenchOptions::from(&args), FeatureBenchOptions::default());
+    assert_eq!(
+        FeatureBenchOptions::from(&args),
+        FeatureBenchOptions::default()
+    );
     assert_eq!(args.write_npy, None);
     let FeaturesCommand::Bench(args) = parse(&[
-        "bench", "--entity-rows=5", "--views=2", "--view-rows=7", "--entities=3", "--features=1",
-        "--ttl-s=9", "--span-s=11", "--online-entities=4", "--online-rounds=6", "--known-at",
-        "--chunk-rows=8", "--seed=1", "--write-npy=d",
+        "bench",
+        "--entity-rows=5",
+        "--views=2",
+        "--view-rows=7",
+        "--entities=3",
+        "--features=1",
+        "--ttl-s=9",
+        "--span-s=11",
+        "--online-entities=4",
+        "--online-rounds=6",
+        "--known-at",
+        "--chunk-rows=8",
+        "--seed=1",
+        "--write-npy=d",
     ]) else {
         panic!("not bench")
     };
@@ -53,7 +67,8 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("unidb-cli-features-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("unidb-cli-features-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
     }
@@ -119,7 +134,16 @@ fn join_prints_one_object_per_entity_row_with_nulls() {
     );
     let view_s = format!("stats={stats}");
     let view_l = format!("later={later}");
-    let base = ["--entities", &entities, "--view", &view_s, "--view", &view_l, "--ttl", "stats=60s"];
+    let base = [
+        "--entities",
+        &entities,
+        "--view",
+        &view_s,
+        "--view",
+        &view_l,
+        "--ttl",
+        "stats=60s",
+    ];
     let rows = run_json(&join_args(&base));
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["entity_id"], 1);
@@ -154,8 +178,14 @@ fn join_prints_one_object_per_entity_row_with_nulls() {
     assert_eq!(plan.counts[0].expired, 1);
     assert_eq!(plan.counts[0].missing, 1);
     let written = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(written.lines().next().unwrap(), "entity_id,event_timestamp,label,stats__clicks,later__score");
-    assert_eq!(written.lines().nth(2).unwrap(), "1,2024-01-01T00:01:01Z,0,,");
+    assert_eq!(
+        written.lines().next().unwrap(),
+        "entity_id,event_timestamp,label,stats__clicks,later__score"
+    );
+    assert_eq!(
+        written.lines().nth(2).unwrap(),
+        "1,2024-01-01T00:01:01Z,0,,"
+    );
     assert!(String::from_utf8(text).unwrap().contains("wrote"));
 }
 
@@ -163,26 +193,65 @@ fn join_prints_one_object_per_entity_row_with_nulls() {
 fn bad_input_is_a_typed_error_naming_row_and_column() {
     let d = Dir::new("bad");
     let entities = d.file("e.csv", "entity_id,event_timestamp\n1,2024-01-01\n");
-    let good = d.file("v.csv", "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n");
-    let bad_ts = d.file("b.csv", "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n1,2,later,3\n");
+    let good = d.file(
+        "v.csv",
+        "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n",
+    );
+    let bad_ts = d.file(
+        "b.csv",
+        "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n1,2,later,3\n",
+    );
     let no_col = d.file("n.csv", "entity_id,event_timestamp,x\n1,1,2\n");
-    let dup = d.file("d.csv", "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n1,1,1,3\n");
+    let dup = d.file(
+        "d.csv",
+        "entity_id,event_timestamp,created_timestamp,x\n1,1,1,2\n1,1,1,3\n",
+    );
     let err = |line: &[&str]| join(&join_args(line), true, &mut Vec::new()).unwrap_err();
     let v = |f: &str| format!("v={f}");
     let e = err(&["--entities", &entities, "--view", &v(&bad_ts)]);
-    assert!(matches!(&e, FeatureError::BadTimestamp { row: 2, column, .. } if column == "created_timestamp"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::BadTimestamp { row: 2, column, .. } if column == "created_timestamp"),
+        "{e}"
+    );
     let e = err(&["--entities", &entities, "--view", &v(&no_col)]);
-    assert!(matches!(&e, FeatureError::MissingColumn { column, .. } if column == "created_timestamp"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::MissingColumn { column, .. } if column == "created_timestamp"),
+        "{e}"
+    );
     let e = err(&["--entities", &entities, "--view", &v(&dup)]);
-    assert!(matches!(&e, FeatureError::DuplicateRow { row: 2, .. }), "{e}");
-    let e = err(&["--entities", &entities, "--view", &v(&good), "--ttl", "w=1s"]);
-    assert!(matches!(&e, FeatureError::UnknownView { name, .. } if name == "w"), "{e}");
-    let e = err(&["--entities", &entities, "--view", &v(&good), "--ttl", "v=soon"]);
+    assert!(
+        matches!(&e, FeatureError::DuplicateRow { row: 2, .. }),
+        "{e}"
+    );
+    let e = err(&[
+        "--entities",
+        &entities,
+        "--view",
+        &v(&good),
+        "--ttl",
+        "w=1s",
+    ]);
+    assert!(
+        matches!(&e, FeatureError::UnknownView { name, .. } if name == "w"),
+        "{e}"
+    );
+    let e = err(&[
+        "--entities",
+        &entities,
+        "--view",
+        &v(&good),
+        "--ttl",
+        "v=soon",
+    ]);
     assert!(matches!(&e, FeatureError::Invalid { .. }), "{e}");
     let e = err(&["--entities", &entities, "--view", "v"]);
     assert!(matches!(&e, FeatureError::Invalid { .. }), "{e}");
     let out = d.0.join("x.parquet").display().to_string();
-    let e = join(&join_args(&["--entities", &entities, "--view", &v(&good), "--out", &out]), false, &mut Vec::new());
+    let e = join(
+        &join_args(&["--entities", &entities, "--view", &v(&good), "--out", &out]),
+        false,
+        &mut Vec::new(),
+    );
     if cfg!(feature = "parquet") {
         e.unwrap();
     } else {
@@ -194,7 +263,12 @@ fn bad_input_is_a_typed_error_naming_row_and_column() {
 #[test]
 fn bench_reports_its_figures() {
     let FeaturesCommand::Bench(args) = parse(&[
-        "bench", "--entity-rows=2000", "--views=3", "--view-rows=3000", "--entities=100", "--online-rounds=5",
+        "bench",
+        "--entity-rows=2000",
+        "--views=3",
+        "--view-rows=3000",
+        "--entities=100",
+        "--online-rounds=5",
         "--online-entities=10",
     ]) else {
         panic!()
@@ -203,7 +277,9 @@ fn bench_reports_its_figures() {
     assert_eq!(v["entity_rows"], 2000);
     assert_eq!(v["online_requests"], 5);
     assert_eq!(
-        v["found"].as_u64().unwrap() + v["expired"].as_u64().unwrap() + v["missing"].as_u64().unwrap(),
+        v["found"].as_u64().unwrap()
+            + v["expired"].as_u64().unwrap()
+            + v["missing"].as_u64().unwrap(),
         2000 * 3
     );
     assert!(v["join_rows_per_s"].as_f64().unwrap() > 0.0);

@@ -196,6 +196,9 @@ pub struct FeatureBenchReport {
     pub join_rows_per_s: f64,
     /// Lookups (entity rows × views) per second.
     pub join_lookups_per_s: f64,
+    /// CPU seconds the process spent in the join, all threads (Linux;
+    /// on a shared machine the wall time above also counts waiting).
+    pub join_cpu_s: Option<f64>,
     /// Values served, expired and missing over all views.
     pub found: u64,
     /// Values whose chosen row had expired.
@@ -212,6 +215,30 @@ pub struct FeatureBenchReport {
     pub online_p99_us: f64,
     /// Lookups (entities × views) per second online.
     pub online_lookups_per_s: f64,
+    /// CPU time of the serving thread per online request, mean, µs (Linux).
+    pub online_cpu_us: Option<f64>,
+}
+
+/// CPU seconds of this process so far, user and system (Linux:
+/// `/proc/self/stat`, in clock ticks of 1/100 s).
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU nanoseconds of the calling thread so far (Linux:
+/// `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Generates the data, times the join (every output column built in
@@ -226,17 +253,27 @@ pub struct FeatureBenchReport {
 pub fn run(
     o: &FeatureBenchOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
-) -> FeatureResult<(FeatureBenchReport, FeatureStore, EntityTable, Vec<JoinBatch>)> {
+) -> FeatureResult<(
+    FeatureBenchReport,
+    FeatureStore,
+    EntityTable,
+    Vec<JoinBatch>,
+)> {
     let t0 = Instant::now();
     let (store, table) = generate(o, &mut |d, t| progress("generating", d, t))?;
     let generate_s = t0.elapsed().as_secs_f64();
     let options = JoinOptions {
         views: Vec::new(),
-        known_at: if o.known_at { KnownAt::AtLabel } else { KnownAt::Latest },
+        known_at: if o.known_at {
+            KnownAt::AtLabel
+        } else {
+            KnownAt::Latest
+        },
         chunk_rows: o.chunk_rows,
     };
     let total = table.len().div_ceil(o.chunk_rows);
     let mut batches = Vec::with_capacity(total);
+    let cpu0 = process_cpu_s();
     let t1 = Instant::now();
     let plan = store.join(&table, &options, |b| {
         batches.push(b);
@@ -244,17 +281,24 @@ pub fn run(
         Ok(())
     })?;
     let join_s = t1.elapsed().as_secs_f64();
+    let join_cpu_s = cpu0.zip(process_cpu_s()).map(|(a, b)| b - a);
     // Online: random entities, all views, at the span's end.
     let names: Vec<String> = (0..o.views).map(view_name).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let at = BASE + o.span_s as i64 * SECOND;
     let mut rng = SplitMix64::new(o.seed.wrapping_add(0x0417));
     let mut served = 0u64;
+    let mut online_cpu_ns = Some(0u64);
     for round in 0..o.online_rounds {
         let keys: Vec<Vec<Value>> = (0..o.online_entities)
             .map(|_| vec![Value::I64(rng.below(o.entities as u64) as i64)])
             .collect();
+        let c0 = thread_cpu_ns();
         let r = store.online(&names, &keys, at)?;
+        online_cpu_ns = match (online_cpu_ns, c0, thread_cpu_ns()) {
+            (Some(t), Some(a), Some(b)) => Some(t + b.saturating_sub(a)),
+            _ => None,
+        };
         served += (0..r.entities())
             .filter(|&e| r.get(e, 0).is_found())
             .count() as u64;
@@ -275,6 +319,7 @@ pub fn run(
         join_s,
         join_rows_per_s: o.entity_rows as f64 / join_s,
         join_lookups_per_s: (o.entity_rows * o.views) as f64 / join_s,
+        join_cpu_s,
         found,
         expired,
         missing,
@@ -283,12 +328,18 @@ pub fn run(
         online_p50_us: lat.p50 as f64 / 1e3,
         online_p99_us: lat.p99 as f64 / 1e3,
         online_lookups_per_s: (o.online_entities * o.views) as f64 / (lat.mean / 1e9),
+        online_cpu_us: online_cpu_ns.map(|t| t as f64 / 1e3 / o.online_rounds as f64),
     };
     Ok((report, store, table, batches))
 }
 
 /// Writes a 1-D `.npy` array (format 1.0, little-endian `descr`).
-fn npy(path: &Path, descr: &str, n: usize, bytes: impl Iterator<Item = [u8; 8]>) -> FeatureResult<()> {
+fn npy(
+    path: &Path,
+    descr: &str,
+    n: usize,
+    bytes: impl Iterator<Item = [u8; 8]>,
+) -> FeatureResult<()> {
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n},), }}");
     // Magic (6) + version (2) + length (2) + header + '\n', a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
@@ -337,8 +388,18 @@ pub fn write_npy(
         return Err(FeatureError::invalid("bench data", "integer keys expected"));
     };
     let n = table.len();
-    npy(&dir.join("entities_entity_id.npy"), "<i8", n, i64s(ids).into_iter())?;
-    npy(&dir.join("entities_ts.npy"), "<i8", n, i64s(&table.timestamps).into_iter())?;
+    npy(
+        &dir.join("entities_entity_id.npy"),
+        "<i8",
+        n,
+        i64s(ids).into_iter(),
+    )?;
+    npy(
+        &dir.join("entities_ts.npy"),
+        "<i8",
+        n,
+        i64s(&table.timestamps).into_iter(),
+    )?;
     let mut col = 0;
     for (v, view) in store.views.iter().enumerate() {
         let name = view_name(v);
@@ -349,9 +410,24 @@ pub fn write_npy(
             .map(|&c| dict.key(c)[0].as_i64().unwrap_or(0))
             .collect();
         let m = view.len();
-        npy(&dir.join(format!("{name}_entity_id.npy")), "<i8", m, i64s(&keys).into_iter())?;
-        npy(&dir.join(format!("{name}_event.npy")), "<i8", m, i64s(&view.event).into_iter())?;
-        npy(&dir.join(format!("{name}_created.npy")), "<i8", m, i64s(&view.created).into_iter())?;
+        npy(
+            &dir.join(format!("{name}_entity_id.npy")),
+            "<i8",
+            m,
+            i64s(&keys).into_iter(),
+        )?;
+        npy(
+            &dir.join(format!("{name}_event.npy")),
+            "<i8",
+            m,
+            i64s(&view.event).into_iter(),
+        )?;
+        npy(
+            &dir.join(format!("{name}_created.npy")),
+            "<i8",
+            m,
+            i64s(&view.created).into_iter(),
+        )?;
         for (f, c) in view.columns.iter().enumerate() {
             if let ColumnData::Float(x) = c.data() {
                 npy(
@@ -381,11 +457,10 @@ pub fn write_npy(
         "known_at": o.known_at,
         "seed": o.seed,
     });
-    unidb_common::fs::write_atomic(&dir.join("meta.json"), format!("{meta:#}\n").as_bytes()).map_err(|e| {
-        FeatureError::Io {
+    unidb_common::fs::write_atomic(&dir.join("meta.json"), format!("{meta:#}\n").as_bytes())
+        .map_err(|e| FeatureError::Io {
             action: "write",
             path: dir.join("meta.json"),
             source: std::io::Error::new(e.kind(), e),
-        }
-    })
+        })
 }

@@ -148,38 +148,34 @@ impl Column {
         }
     }
 
-    /// The rows `rows` names, in order; [`NO_ROW`] gives a null.
-    pub(crate) fn gather(&self, rows: &[u32]) -> Column {
-        let valid: Vec<bool> = rows
-            .iter()
-            .map(|&r| r != NO_ROW && self.valid[r as usize])
-            .collect();
-        fn pick<T: Clone + Default>(v: &[T], rows: &[u32]) -> Vec<T> {
-            rows.iter()
-                .map(|&r| {
-                    if r == NO_ROW {
-                        T::default()
-                    } else {
-                        v[r as usize].clone()
-                    }
-                })
-                .collect()
+    /// A column of `len` rows, null but for `(slot, row)` in `pairs`,
+    /// which takes this column's `row`. Given pairs in order of the
+    /// source rows, the reads stream through this column while the
+    /// writes stay in the (smaller) output.
+    pub(crate) fn gather_pairs(&self, pairs: &[(u32, u32)], len: usize) -> Column {
+        let mut valid = vec![false; len];
+        for &(slot, row) in pairs {
+            valid[slot as usize] = self.valid[row as usize];
+        }
+        fn fill<T: Clone + Default>(v: &[T], pairs: &[(u32, u32)], len: usize) -> Vec<T> {
+            let mut out = vec![T::default(); len];
+            for &(slot, row) in pairs {
+                out[slot as usize] = v[row as usize].clone();
+            }
+            out
         }
         let data = match &self.data {
-            ColumnData::Int(v) => ColumnData::Int(pick(v, rows)),
-            ColumnData::Float(v) => ColumnData::Float(pick(v, rows)),
-            ColumnData::Bool(v) => ColumnData::Bool(pick(v, rows)),
-            ColumnData::Text(v) => ColumnData::Text(pick(v, rows)),
-            ColumnData::Timestamp(v) => ColumnData::Timestamp(pick(v, rows)),
+            ColumnData::Int(v) => ColumnData::Int(fill(v, pairs, len)),
+            ColumnData::Float(v) => ColumnData::Float(fill(v, pairs, len)),
+            ColumnData::Bool(v) => ColumnData::Bool(fill(v, pairs, len)),
+            ColumnData::Text(v) => ColumnData::Text(fill(v, pairs, len)),
+            ColumnData::Timestamp(v) => ColumnData::Timestamp(fill(v, pairs, len)),
             ColumnData::Vector { dim, values } => {
                 let d = *dim as usize;
-                let mut out = Vec::with_capacity(rows.len() * d);
-                for &r in rows {
-                    if r == NO_ROW {
-                        out.extend(std::iter::repeat_n(0.0, d));
-                    } else {
-                        out.extend_from_slice(&values[r as usize * d..(r as usize + 1) * d]);
-                    }
+                let mut out = vec![0.0; len * d];
+                for &(slot, row) in pairs {
+                    let (s, r) = (slot as usize * d, row as usize * d);
+                    out[s..s + d].copy_from_slice(&values[r..r + d]);
                 }
                 ColumnData::Vector {
                     dim: *dim,
@@ -195,11 +191,23 @@ impl Column {
     pub(crate) fn interleave(a: &Column, b: &Column, from: &[(bool, u32)]) -> Column {
         let valid = from
             .iter()
-            .map(|&(s, r)| if s { b.valid[r as usize] } else { a.valid[r as usize] })
+            .map(|&(s, r)| {
+                if s {
+                    b.valid[r as usize]
+                } else {
+                    a.valid[r as usize]
+                }
+            })
             .collect();
         fn pick<T: Clone>(a: &[T], b: &[T], from: &[(bool, u32)]) -> Vec<T> {
             from.iter()
-                .map(|&(s, r)| if s { b[r as usize].clone() } else { a[r as usize].clone() })
+                .map(|&(s, r)| {
+                    if s {
+                        b[r as usize].clone()
+                    } else {
+                        a[r as usize].clone()
+                    }
+                })
                 .collect()
         }
         let data = match (&a.data, &b.data) {
@@ -228,9 +236,6 @@ impl Column {
         Column { data, valid }
     }
 }
-
-/// The row index that stands for "no row" (a null).
-pub(crate) const NO_ROW: u32 = u32::MAX;
 
 fn data_len(data: &ColumnData) -> usize {
     match data {

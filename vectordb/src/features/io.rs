@@ -106,7 +106,10 @@ fn key_column(cells: &Cells, ty: ColumnType, table: &str, name: &str) -> Feature
 /// commas, spaces or semicolons).
 fn parse_vector(cell: &str) -> Option<Vec<f32>> {
     let s = cell.trim();
-    let s = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(s);
+    let s = s
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(s);
     let v: Option<Vec<f32>> = s
         .split([',', ';', ' '])
         .filter(|p| !p.is_empty())
@@ -139,11 +142,17 @@ pub fn infer_type(cells: &Cells) -> FeatureType {
     if all(&|c| c.trim().parse::<f64>().is_ok()) {
         return FeatureType::Float;
     }
-    if all(&|c| matches!(c.trim(), "true" | "false" | "True" | "False" | "TRUE" | "FALSE")) {
+    if all(&|c| {
+        matches!(
+            c.trim(),
+            "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+        )
+    }) {
         return FeatureType::Bool;
     }
     if all(&|c| {
-        !c.trim().starts_with(|ch: char| ch == '-' || ch == '+' || ch == '.')
+        !c.trim()
+            .starts_with(|ch: char| ch == '-' || ch == '+' || ch == '.')
             && c.trim().parse::<f64>().is_err()
             && parse_time(c, TimeUnit::Nanos).is_some()
     }) {
@@ -200,15 +209,25 @@ pub fn parse_column(
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if c.is_empty() { Ok(T::default()) } else { f(i, c) })
+            .map(|(i, c)| {
+                if c.is_empty() {
+                    Ok(T::default())
+                } else {
+                    f(i, c)
+                }
+            })
             .collect()
     }
     let data = match ty {
-        FeatureType::Int => ColumnData::Int(each(cells, |i, c| c.trim().parse().map_err(|_| bad(i, c)))?),
+        FeatureType::Int => {
+            ColumnData::Int(each(cells, |i, c| c.trim().parse().map_err(|_| bad(i, c)))?)
+        }
         FeatureType::Float => {
             ColumnData::Float(each(cells, |i, c| c.trim().parse().map_err(|_| bad(i, c)))?)
         }
-        FeatureType::Bool => ColumnData::Bool(each(cells, |i, c| parse_bool(c).ok_or_else(|| bad(i, c)))?),
+        FeatureType::Bool => {
+            ColumnData::Bool(each(cells, |i, c| parse_bool(c).ok_or_else(|| bad(i, c)))?)
+        }
         FeatureType::Text => ColumnData::Text(cells.iter().map(str::to_owned).collect()),
         FeatureType::Timestamp => ColumnData::Timestamp(each(cells, |i, c| {
             parse_time(c, unit).ok_or_else(|| FeatureError::BadTimestamp {
@@ -259,11 +278,23 @@ pub fn view_batch(
 ) -> FeatureResult<(Vec<Feature>, RowBatch)> {
     let mut keys = Vec::new();
     for (name, ty) in &entity.keys {
-        keys.push((name.clone(), key_column(column(t, table, name)?, *ty, table, name)?));
+        keys.push((
+            name.clone(),
+            key_column(column(t, table, name)?, *ty, table, name)?,
+        ));
     }
-    let event_timestamps = timestamps(column(t, table, EVENT_TIMESTAMP)?, table, EVENT_TIMESTAMP, unit)?;
-    let created_timestamps =
-        timestamps(column(t, table, CREATED_TIMESTAMP)?, table, CREATED_TIMESTAMP, unit)?;
+    let event_timestamps = timestamps(
+        column(t, table, EVENT_TIMESTAMP)?,
+        table,
+        EVENT_TIMESTAMP,
+        unit,
+    )?;
+    let created_timestamps = timestamps(
+        column(t, table, CREATED_TIMESTAMP)?,
+        table,
+        CREATED_TIMESTAMP,
+        unit,
+    )?;
     let reserved = |h: &str| {
         h == EVENT_TIMESTAMP || h == CREATED_TIMESTAMP || entity.keys.iter().any(|(k, _)| k == h)
     };
@@ -290,7 +321,11 @@ pub fn view_batch(
         });
     }
     if let Some(def) = schema {
-        if let Some(f) = def.features.iter().find(|f| !features.iter().any(|g| g.name == f.name)) {
+        if let Some(f) = def
+            .features
+            .iter()
+            .find(|f| !features.iter().any(|g| g.name == f.name))
+        {
             return Err(FeatureError::MissingColumn {
                 table: table.to_owned(),
                 column: f.name.clone(),
@@ -322,16 +357,25 @@ pub fn entity_table(
 ) -> FeatureResult<EntityTable> {
     let mut out = EntityTable::default();
     for (name, ty) in keys {
-        out.keys
-            .push((name.clone(), key_column(column(t, table, name)?, *ty, table, name)?));
+        out.keys.push((
+            name.clone(),
+            key_column(column(t, table, name)?, *ty, table, name)?,
+        ));
     }
-    out.timestamps = timestamps(column(t, table, EVENT_TIMESTAMP)?, table, EVENT_TIMESTAMP, unit)?;
+    out.timestamps = timestamps(
+        column(t, table, EVENT_TIMESTAMP)?,
+        table,
+        EVENT_TIMESTAMP,
+        unit,
+    )?;
     for (h, cells) in t.header.iter().zip(&t.columns) {
         if h == EVENT_TIMESTAMP || keys.iter().any(|(k, _)| k == h) {
             continue;
         }
-        out.labels
-            .push((h.clone(), parse_column(cells, infer_type(cells), table, h, unit)?));
+        out.labels.push((
+            h.clone(),
+            parse_column(cells, infer_type(cells), table, h, unit)?,
+        ));
     }
     Ok(out)
 }
@@ -484,7 +528,11 @@ pub fn write_csv_header(w: &mut dyn Write, header: &[String]) -> std::io::Result
 ///
 /// # Errors
 /// The writer's.
-pub fn write_csv_rows(w: &mut dyn Write, table: &EntityTable, batch: &JoinBatch) -> std::io::Result<()> {
+pub fn write_csv_rows(
+    w: &mut dyn Write,
+    table: &EntityTable,
+    batch: &JoinBatch,
+) -> std::io::Result<()> {
     let mut line = String::new();
     for i in 0..batch.len {
         let row = batch.start + i;
@@ -588,12 +636,7 @@ fn parquet_join(
     path: &Path,
     _: &mut dyn FnMut(&JoinBatch),
 ) -> FeatureResult<JoinPlan> {
-    Err(FeatureError::Unsupported {
-        what: format!("Parquet output ({})", path.display()),
-        hint: "this build has no Parquet support; rebuild with the `parquet` feature \
-               (`cargo build --features parquet`) or write .csv or .jsonl"
-            .into(),
-    })
+    Err(no_parquet(path, "output"))
 }
 
 #[cfg(feature = "parquet")]
@@ -605,4 +648,106 @@ fn parquet_join(
     on_batch: &mut dyn FnMut(&JoinBatch),
 ) -> FeatureResult<JoinPlan> {
     super::parquet::write_join(store, table, options, path, on_batch)
+}
+
+/// An input file of the join, opened by its extension: CSV (read whole
+/// into cells) or Parquet (read when its rows are asked for; with the
+/// `parquet` feature).
+#[derive(Debug)]
+pub enum InputFile {
+    /// A CSV file's cells.
+    Csv {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its cells.
+        table: Table,
+    },
+    /// A Parquet file.
+    Parquet(std::path::PathBuf),
+}
+
+fn no_parquet(path: &Path, what: &str) -> FeatureError {
+    FeatureError::Unsupported {
+        what: format!("Parquet {what} ({})", path.display()),
+        hint: "this build has no Parquet support; rebuild with the `parquet` feature \
+               (`cargo build --features parquet`)"
+            .into(),
+    }
+}
+
+impl InputFile {
+    /// Opens `path`: `.parquet` is Parquet, anything else CSV.
+    ///
+    /// # Errors
+    /// [`FeatureError::Io`] or [`FeatureError::Csv`];
+    /// [`FeatureError::Unsupported`] for Parquet without the `parquet`
+    /// feature.
+    pub fn open(path: &Path, progress: &mut dyn FnMut(u64)) -> FeatureResult<Self> {
+        if OutputFormat::of(path).ok() == Some(OutputFormat::Parquet) {
+            if cfg!(feature = "parquet") {
+                return Ok(InputFile::Parquet(path.to_owned()));
+            }
+            return Err(no_parquet(path, "input"));
+        }
+        Ok(InputFile::Csv {
+            path: path.to_owned(),
+            table: read_csv_file(path, progress)?,
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            InputFile::Csv { path, .. } | InputFile::Parquet(path) => path.display().to_string(),
+        }
+    }
+
+    /// Whether column `name` holds only integers.
+    ///
+    /// # Errors
+    /// [`FeatureError::MissingColumn`], or an unreadable Parquet file.
+    pub fn is_int(&self, name: &str) -> FeatureResult<bool> {
+        match self {
+            InputFile::Csv { table, .. } => Ok(all_int(column(table, &self.name(), name)?)),
+            #[cfg(feature = "parquet")]
+            InputFile::Parquet(path) => super::parquet::column_is_int(path, name),
+            #[cfg(not(feature = "parquet"))]
+            InputFile::Parquet(path) => Err(no_parquet(path, "input")),
+        }
+    }
+
+    /// The file as a view's features and rows (see [`view_batch`]).
+    ///
+    /// # Errors
+    /// As [`view_batch`].
+    pub fn view(
+        &self,
+        entity: &EntityDef,
+        unit: TimeUnit,
+    ) -> FeatureResult<(Vec<Feature>, RowBatch)> {
+        match self {
+            InputFile::Csv { table, .. } => view_batch(table, &self.name(), entity, None, unit),
+            #[cfg(feature = "parquet")]
+            InputFile::Parquet(path) => super::parquet::read_view(path, entity, unit),
+            #[cfg(not(feature = "parquet"))]
+            InputFile::Parquet(path) => Err(no_parquet(path, "input")),
+        }
+    }
+
+    /// The file as an entity table (see [`entity_table`]).
+    ///
+    /// # Errors
+    /// As [`entity_table`].
+    pub fn entities(
+        &self,
+        keys: &[(String, ColumnType)],
+        unit: TimeUnit,
+    ) -> FeatureResult<EntityTable> {
+        match self {
+            InputFile::Csv { table, .. } => entity_table(table, &self.name(), keys, unit),
+            #[cfg(feature = "parquet")]
+            InputFile::Parquet(path) => super::parquet::read_entities(path, keys, unit),
+            #[cfg(not(feature = "parquet"))]
+            InputFile::Parquet(path) => Err(no_parquet(path, "input")),
+        }
+    }
 }

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::column::{Column, KeyColumn, NO_ROW};
+use super::column::{Column, KeyColumn};
 use super::error::{FeatureError, FeatureResult};
 use super::lookup::{resolve, Hit};
 use super::store::{FeatureStore, ViewData};
@@ -70,7 +70,7 @@ impl Default for JoinOptions {
         JoinOptions {
             views: Vec::new(),
             known_at: KnownAt::Latest,
-            chunk_rows: 1 << 16,
+            chunk_rows: 1 << 18,
         }
     }
 }
@@ -236,7 +236,7 @@ impl FeatureStore {
         };
         let chunk = options.chunk_rows;
         let n_chunks = n.div_ceil(chunk);
-        let window = (rayon::current_num_threads() * 2).max(1);
+        let window = rayon::current_num_threads().max(1);
         let at_label = options.known_at == KnownAt::AtLabel;
         let mut next = 0;
         while next < n_chunks {
@@ -249,28 +249,21 @@ impl FeatureStore {
                     let times = &table.timestamps[start..start + len];
                     let sorted: Vec<Sorted> = groups
                         .par_iter()
-                        .map(|(e, cols)| {
-                            sort_chunk(&self.entities[*e].dict, cols, times, start)
-                        })
+                        .map(|(e, cols)| sort_chunk(&self.entities[*e].dict, cols, times, start))
                         .collect();
                     let per_view: Vec<(Vec<Column>, [u64; 3])> = parts
                         .par_iter()
                         .map(|p| {
-                            let rows = merge_view(p.view, &sorted[p.group], len, at_label);
-                            let mut counts = [0u64; 3];
-                            for r in &rows {
-                                counts[match *r {
-                                    NO_ROW => 2,
-                                    EXPIRED => 1,
-                                    _ => 0,
-                                }] += 1;
-                            }
-                            let rows: Vec<u32> = rows
-                                .into_iter()
-                                .map(|r| if r == EXPIRED { NO_ROW } else { r })
+                            let (pairs, found, expired) =
+                                merge_view(p.view, &sorted[p.group], at_label);
+                            let missing = (len as u64) - found - expired;
+                            let cols = p
+                                .view
+                                .columns
+                                .iter()
+                                .map(|c| c.gather_pairs(&pairs, len))
                                 .collect();
-                            let cols = p.view.columns.iter().map(|c| c.gather(&rows)).collect();
-                            (cols, counts)
+                            (cols, [found, expired, missing])
                         })
                         .collect();
                     let mut columns = Vec::new();
@@ -303,9 +296,6 @@ impl FeatureStore {
     }
 }
 
-/// Marks an entity row whose chosen row had expired (a null in output).
-const EXPIRED: u32 = u32::MAX - 1;
-
 /// The chunk's rows with a known key, sorted by (code, time, row).
 fn sort_chunk(
     dict: &super::store::Dict,
@@ -323,11 +313,12 @@ fn sort_chunk(
     out
 }
 
-/// For each of the chunk's `len` rows (local order), the view row served,
-/// [`EXPIRED`] or [`NO_ROW`]: a merge per entity of the sorted entity
-/// rows with the view's rows of that entity.
-fn merge_view(view: &ViewData, sorted: &Sorted, len: usize, at_label: bool) -> Vec<u32> {
-    let mut out = vec![NO_ROW; len];
+/// A merge per entity of the chunk's sorted entity rows with the view's
+/// rows of that entity: the `(local row, view row)` pairs served, in view
+/// row order, and how many rows were served and how many had expired.
+fn merge_view(view: &ViewData, sorted: &Sorted, at_label: bool) -> (Vec<(u32, u32)>, u64, u64) {
+    let mut pairs = Vec::with_capacity(sorted.len());
+    let mut expired = 0u64;
     let ttl = view.def.ttl;
     let mut i = 0;
     while i < sorted.len() {
@@ -342,13 +333,14 @@ fn merge_view(view: &ViewData, sorted: &Sorted, len: usize, at_label: bool) -> V
                 upto += 1;
             }
             let known_at = at_label.then_some(at);
-            out[local as usize] = match resolve(event, created, upto, at, known_at, ttl) {
-                Hit::Found(j) => (r.start + j) as u32,
-                Hit::Expired(_) => EXPIRED,
-                Hit::Missing => NO_ROW,
-            };
+            match resolve(event, created, upto, at, known_at, ttl) {
+                Hit::Found(j) => pairs.push((local, (r.start + j) as u32)),
+                Hit::Expired(_) => expired += 1,
+                Hit::Missing => {}
+            }
             i += 1;
         }
     }
-    out
+    let found = pairs.len() as u64;
+    (pairs, found, expired)
 }

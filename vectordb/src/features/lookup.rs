@@ -53,10 +53,27 @@ pub(crate) fn resolve(
 /// the hit's index is a row of the view.
 #[inline]
 pub(crate) fn lookup_code(view: &ViewData, code: u32, at: i64, known_at: Option<i64>) -> Hit {
-    let r = view.range(code);
+    lookup_range(view, view.range(code), at, known_at)
+}
+
+/// [`resolve`] over rows `r` of `view` (one entity's), by binary search.
+#[inline]
+pub(crate) fn lookup_range(
+    view: &ViewData,
+    r: std::ops::Range<usize>,
+    at: i64,
+    known_at: Option<i64>,
+) -> Hit {
     let event = &view.event[r.clone()];
     let upto = event.partition_point(|&e| e <= at);
-    match resolve(event, &view.created[r.clone()], upto, at, known_at, view.def.ttl) {
+    match resolve(
+        event,
+        &view.created[r.clone()],
+        upto,
+        at,
+        known_at,
+        view.def.ttl,
+    ) {
         Hit::Found(i) => Hit::Found(r.start + i),
         Hit::Expired(i) => Hit::Expired(r.start + i),
         Hit::Missing => Hit::Missing,

@@ -92,4 +92,3 @@ pub use schema::{
 };
 pub use snapshot::{MAGIC, VERSION};
 pub use store::{FeatureStore, RowBatch, MAX_VIEW_ROWS, ONLINE_LATENCY};
-

@@ -7,7 +7,7 @@ use unidb_common::metrics::HistogramSnapshot;
 use unidb_common::value::Value;
 
 use super::error::FeatureResult;
-use super::lookup::{lookup_code, Hit, Lookup};
+use super::lookup::{lookup_range, Hit, Lookup};
 use super::store::{FeatureStore, ViewData};
 
 /// The answer of [`FeatureStore::online`]: a [`Lookup`] per entity and
@@ -56,23 +56,33 @@ impl FeatureStore {
             .iter()
             .map(|name| self.view_index(name).map(|v| &self.views[v]))
             .collect::<FeatureResult<_>>()?;
-        let mut hits = Vec::with_capacity(keys.len() * vs.len());
-        // Codes per entity definition, looked up once per key.
+        // Three passes, each over independent memory reads so the CPU
+        // overlaps their cache misses: key codes once per entity
+        // definition, each view's row range (prefetching its event
+        // times), then the lookup rule.
         let mut entity_of: Vec<usize> = vs.iter().map(|v| v.entity).collect();
+        entity_of.sort_unstable();
         entity_of.dedup();
-        let mut codes: Vec<(usize, Option<u32>)> = Vec::with_capacity(entity_of.len());
-        for key in keys {
-            codes.clear();
-            for v in &vs {
-                let code = match codes.iter().find(|(e, _)| *e == v.entity) {
-                    Some((_, c)) => *c,
-                    None => {
-                        let c = self.code_of(v.entity, key)?;
-                        codes.push((v.entity, c));
-                        c
-                    }
-                };
-                hits.push(code.map_or(Hit::Missing, |c| lookup_code(v, c, at, None)));
+        let mut codes: Vec<Vec<Option<u32>>> = Vec::with_capacity(entity_of.len());
+        for &e in &entity_of {
+            codes.push(
+                keys.iter()
+                    .map(|k| self.code_of(e, k))
+                    .collect::<FeatureResult<_>>()?,
+            );
+        }
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(keys.len());
+        let mut hits = vec![Hit::Missing; keys.len() * vs.len()];
+        for (j, v) in vs.iter().enumerate() {
+            let group = entity_of.iter().position(|&e| e == v.entity).unwrap_or(0);
+            ranges.clear();
+            for code in &codes[group] {
+                let r = code.map_or(0..0, |c| v.range(c));
+                unidb_kernels::prefetch(&v.event[r.clone()]);
+                ranges.push(r);
+            }
+            for (i, r) in ranges.iter().enumerate() {
+                hits[i * vs.len() + j] = lookup_range(v, r.clone(), at, None);
             }
         }
         drop(timer);

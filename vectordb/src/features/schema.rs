@@ -237,7 +237,10 @@ impl ViewDef {
         }
         for (i, f) in self.features.iter().enumerate() {
             if f.name.is_empty() {
-                return Err(FeatureError::invalid(what(), "a feature with an empty name"));
+                return Err(FeatureError::invalid(
+                    what(),
+                    "a feature with an empty name",
+                ));
             }
             if matches!(f.ty, FeatureType::Vector { dim: 0 }) {
                 return Err(FeatureError::invalid(
@@ -413,13 +416,17 @@ pub fn parse_duration(text: &str) -> FeatureResult<Option<i64>> {
     let mut total: i128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if n == 0 {
             return Err(bad("expected a number"));
         }
         let value: i128 = rest[..n].parse().map_err(|_| bad("number too large"))?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let scale: i128 = match &rest[..u] {
             "w" => 604_800_000_000_000,
             "d" => 86_400_000_000_000,

@@ -124,7 +124,9 @@ impl FeatureStore {
                 }
                 w.0.extend_from_slice(&bits);
                 match col.data() {
-                    ColumnData::Int(x) | ColumnData::Timestamp(x) => x.iter().for_each(|&y| w.i64(y)),
+                    ColumnData::Int(x) | ColumnData::Timestamp(x) => {
+                        x.iter().for_each(|&y| w.i64(y))
+                    }
                     ColumnData::Float(x) => x.iter().for_each(|&y| w.u64(y.to_bits())),
                     ColumnData::Bool(x) => x.iter().for_each(|&y| w.u8(u8::from(y))),
                     ColumnData::Text(x) => x.iter().for_each(|y| w.str(y)),
@@ -178,14 +180,23 @@ impl FeatureStore {
     pub fn from_snapshot_bytes(bytes: &[u8]) -> FeatureResult<Self> {
         let head = MAGIC.len() + 4;
         if bytes.len() < head + 4 {
-            return Err(FeatureError::corrupt(bytes.len(), "shorter than a header and checksum"));
+            return Err(FeatureError::corrupt(
+                bytes.len(),
+                "shorter than a header and checksum",
+            ));
         }
         if bytes[..MAGIC.len()] != MAGIC {
-            return Err(FeatureError::corrupt(0, "not a feature snapshot (bad magic)"));
+            return Err(FeatureError::corrupt(
+                0,
+                "not a feature snapshot (bad magic)",
+            ));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         if version != VERSION {
-            return Err(FeatureError::corrupt(8, format!("unsupported version {version}")));
+            return Err(FeatureError::corrupt(
+                8,
+                format!("unsupported version {version}"),
+            ));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
         let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
@@ -218,14 +229,19 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
             let tag_at = r.offset();
             let ty = ColumnType::from_tag(r.u8("key column type")?)
                 .filter(|t| matches!(t, ColumnType::I64 | ColumnType::Text))
-                .ok_or_else(|| FeatureError::corrupt(tag_at, "key column type is not i64 or text"))?;
+                .ok_or_else(|| {
+                    FeatureError::corrupt(tag_at, "key column type is not i64 or text")
+                })?;
             keys.push((key, ty));
         }
         let def = EntityDef { name, keys };
         def.validate()
             .map_err(|e| FeatureError::corrupt(at, e.to_string()))?;
         if store.entities.iter().any(|e| e.def.name == def.name) {
-            return Err(FeatureError::corrupt(at, format!("entity {:?} twice", def.name)));
+            return Err(FeatureError::corrupt(
+                at,
+                format!("entity {:?} twice", def.name),
+            ));
         }
         let mut state = EntityState::new(def);
         let n = r.u64_count_items("key count", 8 * n_keys.max(1))?;
@@ -257,7 +273,9 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
         let entity = usize::try_from(entity)
             .ok()
             .filter(|&e| e < store.entities.len())
-            .ok_or_else(|| FeatureError::corrupt(entity_at, format!("entity index {entity} out of range")))?;
+            .ok_or_else(|| {
+                FeatureError::corrupt(entity_at, format!("entity index {entity} out of range"))
+            })?;
         let owner = string(r, "view owner")?;
         let description = string(r, "view description")?;
         let ttl_at = r.offset();
@@ -282,7 +300,12 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
             let dim = r.u32("vector dimension")?;
             let ty = FeatureType::from_tag(tag, dim)
                 .filter(|t| matches!(t, FeatureType::Vector { .. }) || dim == 0)
-                .ok_or_else(|| FeatureError::corrupt(tag_at, format!("bad feature type {tag} (dimension {dim})")))?;
+                .ok_or_else(|| {
+                    FeatureError::corrupt(
+                        tag_at,
+                        format!("bad feature type {tag} (dimension {dim})"),
+                    )
+                })?;
             features.push(Feature { name: fname, ty });
         }
         let def = ViewDef {
@@ -296,7 +319,10 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
         def.validate()
             .map_err(|e| FeatureError::corrupt(at, e.to_string()))?;
         if store.views.iter().any(|v| v.def.name == def.name) {
-            return Err(FeatureError::corrupt(at, format!("view {:?} twice", def.name)));
+            return Err(FeatureError::corrupt(
+                at,
+                format!("view {:?} twice", def.name),
+            ));
         }
         let rows_at = r.offset();
         let n = r.u64_count_items("row count", 20)?;
@@ -310,7 +336,10 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
             codes.push(r.u32("entity code")?);
         }
         if let Some(i) = codes.iter().position(|&c| c as usize >= n_codes) {
-            return Err(FeatureError::corrupt(codes_at + 4 * i, format!("entity code {} out of range", codes[i])));
+            return Err(FeatureError::corrupt(
+                codes_at + 4 * i,
+                format!("entity code {} out of range", codes[i]),
+            ));
         }
         let mut event = Vec::with_capacity(n);
         for _ in 0..n {
@@ -324,7 +353,11 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
             if (codes[i - 1], event[i - 1], created[i - 1]) >= (codes[i], event[i], created[i]) {
                 return Err(FeatureError::corrupt(
                     rows_at,
-                    format!("view {:?}: row {i} is not after row {} (rows must be sorted and distinct)", def.name, i - 1),
+                    format!(
+                        "view {:?}: row {i} is not after row {} (rows must be sorted and distinct)",
+                        def.name,
+                        i - 1
+                    ),
                 ));
             }
         }
@@ -363,7 +396,11 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
                 }
                 FeatureType::Text => {
                     r.clone().take(n * 8, "values")?;
-                    ColumnData::Text((0..n).map(|_| string(r, "text value")).collect::<Result<_, _>>()?)
+                    ColumnData::Text(
+                        (0..n)
+                            .map(|_| string(r, "text value"))
+                            .collect::<Result<_, _>>()?,
+                    )
                 }
                 FeatureType::Vector { dim } => {
                     let count = n.checked_mul(dim as usize).and_then(|c| c.checked_mul(4));
@@ -380,7 +417,10 @@ fn read_body(r: &mut Reader<'_>) -> FeatureResult<FeatureStore> {
                     }
                 }
             };
-            columns.push(Column::try_new(data, valid).map_err(|e| FeatureError::corrupt(rows_at, e.to_string()))?);
+            columns.push(
+                Column::try_new(data, valid)
+                    .map_err(|e| FeatureError::corrupt(rows_at, e.to_string()))?,
+            );
         }
         let mut view = ViewData::new(def, entity);
         view.codes = codes;

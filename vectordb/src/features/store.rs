@@ -331,7 +331,10 @@ impl FeatureStore {
     /// [`FeatureError::UnknownView`], or a negative TTL.
     pub fn set_ttl(&mut self, view: &str, ttl: Option<i64>) -> FeatureResult<()> {
         if ttl.is_some_and(|t| t < 0) {
-            return Err(FeatureError::invalid(format!("view {view:?}"), "negative TTL"));
+            return Err(FeatureError::invalid(
+                format!("view {view:?}"),
+                "negative TTL",
+            ));
         }
         let v = self.view_index(view)?;
         self.views[v].def.ttl = ttl;

@@ -54,9 +54,17 @@ fn got(l: Lookup<'_>) -> Got {
 }
 
 /// The join of `(user, at)` rows with every view; `Null` as `None`.
-fn join_all(s: &FeatureStore, rows: &[(i64, i64)], known: KnownAt, chunk: usize) -> Vec<Vec<Option<i64>>> {
+fn join_all(
+    s: &FeatureStore,
+    rows: &[(i64, i64)],
+    known: KnownAt,
+    chunk: usize,
+) -> Vec<Vec<Option<i64>>> {
     let table = EntityTable {
-        keys: vec![("user_id".into(), KeyColumn::Int(rows.iter().map(|r| r.0).collect()))],
+        keys: vec![(
+            "user_id".into(),
+            KeyColumn::Int(rows.iter().map(|r| r.0).collect()),
+        )],
         timestamps: rows.iter().map(|r| r.1).collect(),
         labels: vec![],
     };
@@ -97,8 +105,14 @@ fn ttl_boundary_is_inclusive_on_every_path() {
     let j = join_all(&s, &[(1, 150), (1, 151), (1, 99)], KnownAt::Latest, 2);
     assert_eq!(j, [vec![Some(7)], vec![None], vec![None]]);
     let keys = vec![vec![Value::I64(1)]];
-    assert_eq!(got(s.online(&["v"], &keys, 150).unwrap().get(0, 0)), Got::Found(7));
-    assert_eq!(got(s.online(&["v"], &keys, 151).unwrap().get(0, 0)), Got::Expired);
+    assert_eq!(
+        got(s.online(&["v"], &keys, 150).unwrap().get(0, 0)),
+        Got::Found(7)
+    );
+    assert_eq!(
+        got(s.online(&["v"], &keys, 151).unwrap().get(0, 0)),
+        Got::Expired
+    );
     assert_eq!(s.online_latency().count, 2);
 }
 
@@ -106,14 +120,24 @@ fn ttl_boundary_is_inclusive_on_every_path() {
 fn equal_event_times_are_broken_by_created_time() {
     let mut s = store_with(None);
     // Appended newest first: order of arrival must not matter.
-    s.append("v", batch(&[1, 1], &[100, 100], &[120, 100], &[2, 1])).unwrap();
+    s.append("v", batch(&[1, 1], &[100, 100], &[120, 100], &[2, 1]))
+        .unwrap();
     let key = [Value::I64(1)];
     assert_eq!(got(s.get("v", &key, 100, None).unwrap()), Got::Found(2));
-    assert_eq!(got(s.get("v", &key, 100, Some(110)).unwrap()), Got::Found(1));
+    assert_eq!(
+        got(s.get("v", &key, 100, Some(110)).unwrap()),
+        Got::Found(1)
+    );
     assert_eq!(got(s.get("v", &key, 100, Some(99)).unwrap()), Got::Missing);
-    assert_eq!(join_all(&s, &[(1, 100)], KnownAt::Latest, 8), [vec![Some(2)]]);
+    assert_eq!(
+        join_all(&s, &[(1, 100)], KnownAt::Latest, 8),
+        [vec![Some(2)]]
+    );
     // Known at the label's time (100): only the row created at 100.
-    assert_eq!(join_all(&s, &[(1, 100)], KnownAt::AtLabel, 8), [vec![Some(1)]]);
+    assert_eq!(
+        join_all(&s, &[(1, 100)], KnownAt::AtLabel, 8),
+        [vec![Some(1)]]
+    );
 }
 
 #[test]
@@ -122,10 +146,19 @@ fn a_late_correction_is_used_only_without_known_at() {
     s.append("v", batch(&[1], &[100], &[100], &[1])).unwrap();
     // Recorded at 300, after the label at 200, about event 100.
     s.append("v", batch(&[1], &[100], &[300], &[2])).unwrap();
-    assert_eq!(join_all(&s, &[(1, 200)], KnownAt::Latest, 8), [vec![Some(2)]]);
-    assert_eq!(join_all(&s, &[(1, 200)], KnownAt::AtLabel, 8), [vec![Some(1)]]);
+    assert_eq!(
+        join_all(&s, &[(1, 200)], KnownAt::Latest, 8),
+        [vec![Some(2)]]
+    );
+    assert_eq!(
+        join_all(&s, &[(1, 200)], KnownAt::AtLabel, 8),
+        [vec![Some(1)]]
+    );
     // A label after the correction was recorded sees it either way.
-    assert_eq!(join_all(&s, &[(1, 300)], KnownAt::AtLabel, 8), [vec![Some(2)]]);
+    assert_eq!(
+        join_all(&s, &[(1, 300)], KnownAt::AtLabel, 8),
+        [vec![Some(2)]]
+    );
 }
 
 #[test]
@@ -136,8 +169,14 @@ fn entities_without_rows_and_views_entirely_after_the_label_are_missing() {
     s.append("v", batch(&[1], &[10], &[10], &[5])).unwrap();
     s.append("later", batch(&[1, 2], &[500, 600], &[500, 600], &[8, 9]))
         .unwrap();
-    assert_eq!(got(s.get("v", &[Value::I64(3)], 50, None).unwrap()), Got::Missing);
-    assert_eq!(got(s.get("later", &[Value::I64(1)], 50, None).unwrap()), Got::Missing);
+    assert_eq!(
+        got(s.get("v", &[Value::I64(3)], 50, None).unwrap()),
+        Got::Missing
+    );
+    assert_eq!(
+        got(s.get("later", &[Value::I64(1)], 50, None).unwrap()),
+        Got::Missing
+    );
     let table = EntityTable {
         keys: vec![("user_id".into(), KeyColumn::Int(vec![1, 3, 2]))],
         timestamps: vec![50, 50, 50],
@@ -156,14 +195,24 @@ fn entities_without_rows_and_views_entirely_after_the_label_are_missing() {
     assert_eq!(cols[1].get(0), FeatureValue::Null);
     assert_eq!(cols[1].get(2), FeatureValue::Null);
     assert_eq!(
-        (plan.counts[0].found, plan.counts[0].missing, plan.counts[1].missing),
+        (
+            plan.counts[0].found,
+            plan.counts[0].missing,
+            plan.counts[1].missing
+        ),
         (2 - 1, 2, 3)
     );
 }
 
 /// The oracle: per entity row and view, a linear scan over every row
 /// appended (in arrival order), written from the definition alone.
-fn naive(rows: &[(i64, i64, i64, i64)], user: i64, at: i64, known_at: Option<i64>, ttl: Option<i64>) -> Got {
+fn naive(
+    rows: &[(i64, i64, i64, i64)],
+    user: i64,
+    at: i64,
+    known_at: Option<i64>,
+    ttl: Option<i64>,
+) -> Got {
     let mut best: Option<&(i64, i64, i64, i64)> = None;
     for r in rows {
         let (u, e, c, _) = *r;
@@ -210,10 +259,18 @@ fn join_get_and_online_agree_with_a_naive_join_on_random_data() {
                 for _ in 0..n {
                     let u = rng.below(6) as i64;
                     let e = rng.below(20) as i64;
-                    let c = e + if rng.chance(0.3) { rng.below(30) } else { rng.below(2) } as i64;
+                    let c = e + if rng.chance(0.3) {
+                        rng.below(30)
+                    } else {
+                        rng.below(2)
+                    } as i64;
                     let x = rng.below(1000) as i64;
                     let dup = truth[v].iter().any(|r| (r.0, r.1, r.2) == (u, e, c))
-                        || users.iter().zip(&b.event_timestamps).zip(&b.created_timestamps).any(|((uu, ee), cc)| (*uu, *ee, *cc) == (u, e, c));
+                        || users
+                            .iter()
+                            .zip(&b.event_timestamps)
+                            .zip(&b.created_timestamps)
+                            .any(|((uu, ee), cc)| (*uu, *ee, *cc) == (u, e, c));
                     if dup {
                         continue;
                     }
@@ -223,7 +280,12 @@ fn join_get_and_online_agree_with_a_naive_join_on_random_data() {
                     xs.push(x);
                 }
                 for i in 0..users.len() {
-                    truth[v].push((users[i], b.event_timestamps[i], b.created_timestamps[i], xs[i]));
+                    truth[v].push((
+                        users[i],
+                        b.event_timestamps[i],
+                        b.created_timestamps[i],
+                        xs[i],
+                    ));
                 }
                 b.keys = vec![("user_id".into(), KeyColumn::Int(users))];
                 b.features = vec![("x".into(), ints(&xs))];
@@ -245,7 +307,11 @@ fn join_get_and_online_agree_with_a_naive_join_on_random_data() {
                         None => Got::Missing,
                     };
                     let flat = |g: Got| if g == Got::Expired { Got::Missing } else { g };
-                    assert_eq!(from_join, flat(want), "seed {seed} row {i} view {v} {known:?}");
+                    assert_eq!(
+                        from_join,
+                        flat(want),
+                        "seed {seed} row {i} view {v} {known:?}"
+                    );
                     let key = [Value::I64(u)];
                     let g = got(s.get(&format!("v{v}"), &key, at, known_at).unwrap());
                     assert_eq!(g, want, "seed {seed} row {i} view {v} {known:?}");
@@ -290,23 +356,49 @@ fn composite_text_keys_and_typed_features_round_trip() {
             event_timestamps: vec![5, 6],
             created_timestamps: vec![5, 6],
             features: vec![
-                ("ok".into(), Column::new(ColumnData::Bool(vec![true, false]))),
-                ("name".into(), Column::try_new(ColumnData::Text(vec!["n1".into(), String::new()]), vec![true, false]).unwrap()),
-                ("when".into(), Column::new(ColumnData::Timestamp(vec![1, 2]))),
-                ("emb".into(), Column::new(ColumnData::Vector { dim: 2, values: vec![1.0, 2.0, 3.0, 4.0] })),
+                (
+                    "ok".into(),
+                    Column::new(ColumnData::Bool(vec![true, false])),
+                ),
+                (
+                    "name".into(),
+                    Column::try_new(
+                        ColumnData::Text(vec!["n1".into(), String::new()]),
+                        vec![true, false],
+                    )
+                    .unwrap(),
+                ),
+                (
+                    "when".into(),
+                    Column::new(ColumnData::Timestamp(vec![1, 2])),
+                ),
+                (
+                    "emb".into(),
+                    Column::new(ColumnData::Vector {
+                        dim: 2,
+                        values: vec![1.0, 2.0, 3.0, 4.0],
+                    }),
+                ),
             ],
         },
     )
     .unwrap();
-    let l = s.get("p", &[Value::from("x"), Value::I64(2)], 10, None).unwrap();
+    let l = s
+        .get("p", &[Value::from("x"), Value::I64(2)], 10, None)
+        .unwrap();
     let r = l.row().unwrap();
     assert_eq!(r.get("name").unwrap(), FeatureValue::Null);
     assert_eq!(r.get("ok").unwrap(), FeatureValue::Bool(false));
     assert_eq!(r.get("when").unwrap(), FeatureValue::Timestamp(2));
     assert_eq!(r.get("emb").unwrap(), FeatureValue::Vector(&[3.0, 4.0]));
-    assert!(s.get("p", &[Value::from("x"), Value::I64(3)], 10, None).unwrap().is_missing());
+    assert!(s
+        .get("p", &[Value::from("x"), Value::I64(3)], 10, None)
+        .unwrap()
+        .is_missing());
     // A key of the wrong types is an error, not a miss.
-    let e = s.get("p", &[Value::I64(2), Value::from("x")], 10, None).unwrap_err();
+    let e = s
+        .get("p", &[Value::I64(2), Value::from("x")], 10, None)
+        .unwrap_err();
     assert!(matches!(e, FeatureError::TypeMismatch { .. }), "{e}");
 }
 
@@ -316,42 +408,90 @@ fn bad_batches_are_refused_whole_with_typed_errors() {
     s.append("v", batch(&[1], &[10], &[10], &[1])).unwrap();
     let before = s.to_snapshot_bytes();
     // A duplicate of a stored row, after a good row: nothing is kept.
-    let e = s.append("v", batch(&[2, 1], &[1, 10], &[1, 10], &[0, 0])).unwrap_err();
-    assert!(matches!(&e, FeatureError::DuplicateRow { row: 2, entity, event: 10, created: 10, .. } if entity == "1"), "{e}");
+    let e = s
+        .append("v", batch(&[2, 1], &[1, 10], &[1, 10], &[0, 0]))
+        .unwrap_err();
+    assert!(
+        matches!(&e, FeatureError::DuplicateRow { row: 2, entity, event: 10, created: 10, .. } if entity == "1"),
+        "{e}"
+    );
     assert_eq!(e.kind(), ErrorKind::Conflict);
     // A duplicate inside the batch.
-    let e = s.append("v", batch(&[3, 3], &[1, 1], &[1, 1], &[0, 0])).unwrap_err();
+    let e = s
+        .append("v", batch(&[3, 3], &[1, 1], &[1, 1], &[0, 0]))
+        .unwrap_err();
     assert!(matches!(e, FeatureError::DuplicateRow { .. }), "{e}");
     // Unknown view, unknown feature, missing feature, wrong type, lengths.
     let e = s.append("nope", batch(&[1], &[1], &[1], &[1])).unwrap_err();
-    assert!(matches!(&e, FeatureError::UnknownView { name, .. } if name == "nope"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::UnknownView { name, .. } if name == "nope"),
+        "{e}"
+    );
     let mut b = batch(&[1], &[1], &[1], &[1]);
     b.features.push(("y".into(), ints(&[1])));
     let e = s.append("v", b).unwrap_err();
-    assert!(matches!(&e, FeatureError::UnknownFeature { name, .. } if name == "y"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::UnknownFeature { name, .. } if name == "y"),
+        "{e}"
+    );
     let mut b = batch(&[1], &[1], &[1], &[1]);
     b.features.clear();
     let e = s.append("v", b).unwrap_err();
-    assert!(matches!(&e, FeatureError::MissingColumn { column, .. } if column == "x"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::MissingColumn { column, .. } if column == "x"),
+        "{e}"
+    );
     let mut b = batch(&[1], &[1], &[1], &[1]);
     b.features = vec![("x".into(), Column::new(ColumnData::Float(vec![1.0])))];
     let e = s.append("v", b).unwrap_err();
-    assert!(matches!(&e, FeatureError::TypeMismatch { column, .. } if column == "x"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::TypeMismatch { column, .. } if column == "x"),
+        "{e}"
+    );
     let mut b = batch(&[1], &[1], &[1], &[1]);
     b.keys = vec![("user_id".into(), KeyColumn::Text(vec!["1".into()]))];
     let e = s.append("v", b).unwrap_err();
-    assert!(matches!(&e, FeatureError::TypeMismatch { column, .. } if column == "user_id"), "{e}");
-    let e = s.append("v", batch(&[1, 2], &[1], &[1, 2], &[1, 2])).unwrap_err();
+    assert!(
+        matches!(&e, FeatureError::TypeMismatch { column, .. } if column == "user_id"),
+        "{e}"
+    );
+    let e = s
+        .append("v", batch(&[1, 2], &[1], &[1, 2], &[1, 2]))
+        .unwrap_err();
     assert!(matches!(e, FeatureError::LengthMismatch { .. }), "{e}");
-    assert_eq!(s.to_snapshot_bytes(), before, "a refused batch changes nothing");
+    assert_eq!(
+        s.to_snapshot_bytes(),
+        before,
+        "a refused batch changes nothing"
+    );
     // Definitions.
-    assert!(matches!(s.define_view(ViewDef::new("v", "user")), Err(FeatureError::AlreadyDefined { .. })));
-    assert!(matches!(s.define_view(ViewDef::new("w", "nobody")), Err(FeatureError::UnknownEntity { .. })));
+    assert!(matches!(
+        s.define_view(ViewDef::new("v", "user")),
+        Err(FeatureError::AlreadyDefined { .. })
+    ));
+    assert!(matches!(
+        s.define_view(ViewDef::new("w", "nobody")),
+        Err(FeatureError::UnknownEntity { .. })
+    ));
     assert!(s.define_view(ViewDef::new("a__b", "user")).is_err());
-    let e = s.join(&EntityTable::default(), &JoinOptions { views: vec!["zz".into()], ..JoinOptions::default() }, |_| Ok(())).unwrap_err();
+    let e = s
+        .join(
+            &EntityTable::default(),
+            &JoinOptions {
+                views: vec!["zz".into()],
+                ..JoinOptions::default()
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
     assert_eq!(unidb_common::Error::from(e).kind(), ErrorKind::NotFound);
-    let e = s.join(&EntityTable::default(), &JoinOptions::default(), |_| Ok(())).unwrap_err();
-    assert!(matches!(&e, FeatureError::MissingColumn { column, .. } if column == "user_id"), "{e}");
+    let e = s
+        .join(&EntityTable::default(), &JoinOptions::default(), |_| Ok(()))
+        .unwrap_err();
+    assert!(
+        matches!(&e, FeatureError::MissingColumn { column, .. } if column == "user_id"),
+        "{e}"
+    );
 }
 
 fn csv(text: &str) -> unidb_common::csv::Table {
@@ -361,32 +501,74 @@ fn csv(text: &str) -> unidb_common::csv::Table {
 #[test]
 fn csv_cells_are_typed_and_bad_cells_name_row_and_column() {
     let ent = EntityDef::new("e", "entity_id", ColumnType::I64);
-    let t = csv("entity_id,event_timestamp,created_timestamp,n,f,b,t,emb,when\n\
+    let t = csv(
+        "entity_id,event_timestamp,created_timestamp,n,f,b,t,emb,when\n\
         1,2024-01-01T00:00:00Z,1704067200.5,3,1.5,true,hi,\"[1, 2]\",2024-01-02\n\
-        2,1704067201,1704067201,,2,false,,\"[3,4]\",\n");
+        2,1704067201,1704067201,,2,false,,\"[3,4]\",\n",
+    );
     let (features, b) = io::view_batch(&t, "v.csv", &ent, None, TimeUnit::Seconds).unwrap();
     let types: Vec<String> = features.iter().map(|f| f.ty.to_string()).collect();
-    assert_eq!(types, ["int", "float", "bool", "text", "vector[2]", "timestamp"]);
-    assert_eq!(b.event_timestamps, [1_704_067_200_000_000_000, 1_704_067_201_000_000_000]);
+    assert_eq!(
+        types,
+        ["int", "float", "bool", "text", "vector[2]", "timestamp"]
+    );
+    assert_eq!(
+        b.event_timestamps,
+        [1_704_067_200_000_000_000, 1_704_067_201_000_000_000]
+    );
     assert_eq!(b.created_timestamps[0], 1_704_067_200_500_000_000);
     assert_eq!(b.features[0].1.get(1), FeatureValue::Null);
     assert_eq!(b.features[4].1.get(1), FeatureValue::Vector(&[3.0, 4.0]));
 
-    let bad = |text: &str| io::view_batch(&csv(text), "v.csv", &ent, None, TimeUnit::Seconds).unwrap_err();
+    let bad = |text: &str| {
+        io::view_batch(&csv(text), "v.csv", &ent, None, TimeUnit::Seconds).unwrap_err()
+    };
     let e = bad("entity_id,event_timestamp,created_timestamp\n1,2024-01-01,1\n1,yesterday,1\n");
-    assert!(matches!(&e, FeatureError::BadTimestamp { row: 2, column, .. } if column == "event_timestamp"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::BadTimestamp { row: 2, column, .. } if column == "event_timestamp"),
+        "{e}"
+    );
     assert_eq!(e.kind(), ErrorKind::Validation);
     let e = bad("entity_id,event_timestamp\n1,1\n");
-    assert!(matches!(&e, FeatureError::MissingColumn { column, .. } if column == "created_timestamp"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::MissingColumn { column, .. } if column == "created_timestamp"),
+        "{e}"
+    );
     let e = bad("entity_id,event_timestamp,created_timestamp\n1,1,1\nx,1,1\n");
-    assert!(matches!(&e, FeatureError::BadCell { row: 2, column, .. } if column == "entity_id"), "{e}");
+    assert!(
+        matches!(&e, FeatureError::BadCell { row: 2, column, .. } if column == "entity_id"),
+        "{e}"
+    );
     // With a declared schema: a cell of the wrong type, an unknown column.
     let def = ViewDef::new("v", "e").feature("n", FeatureType::Int);
-    let e = io::view_batch(&csv("entity_id,event_timestamp,created_timestamp,n\n1,1,1,2\n1,2,2,2.5\n"), "v.csv", &ent, Some(&def), TimeUnit::Seconds).unwrap_err();
-    assert!(matches!(&e, FeatureError::BadCell { row: 2, column, .. } if column == "n"), "{e}");
-    assert!(e.to_string().contains("row 2") && e.to_string().contains("\"n\""), "{e}");
-    let e = io::view_batch(&csv("entity_id,event_timestamp,created_timestamp,n,z\n1,1,1,2,3\n"), "v.csv", &ent, Some(&def), TimeUnit::Seconds).unwrap_err();
-    assert!(matches!(&e, FeatureError::UnknownFeature { name, .. } if name == "z"), "{e}");
+    let e = io::view_batch(
+        &csv("entity_id,event_timestamp,created_timestamp,n\n1,1,1,2\n1,2,2,2.5\n"),
+        "v.csv",
+        &ent,
+        Some(&def),
+        TimeUnit::Seconds,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FeatureError::BadCell { row: 2, column, .. } if column == "n"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("row 2") && e.to_string().contains("\"n\""),
+        "{e}"
+    );
+    let e = io::view_batch(
+        &csv("entity_id,event_timestamp,created_timestamp,n,z\n1,1,1,2,3\n"),
+        "v.csv",
+        &ent,
+        Some(&def),
+        TimeUnit::Seconds,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FeatureError::UnknownFeature { name, .. } if name == "z"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -401,7 +583,9 @@ fn a_failed_join_leaves_the_output_file_as_it_was() {
         timestamps: vec![1],
         labels: vec![],
     };
-    let e = s.join_to_file(&table, &JoinOptions::default(), &out, &mut |_| {}).unwrap_err();
+    let e = s
+        .join_to_file(&table, &JoinOptions::default(), &out, &mut |_| {})
+        .unwrap_err();
     assert!(matches!(e, FeatureError::MissingColumn { .. }), "{e}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
     assert!(unidb_common::fs::list_temps(&out).unwrap().is_empty());
@@ -409,7 +593,12 @@ fn a_failed_join_leaves_the_output_file_as_it_was() {
     #[cfg(not(feature = "parquet"))]
     {
         let e = s
-            .join_to_file(&EntityTable::default(), &JoinOptions::default(), &dir.join("t.parquet"), &mut |_| {})
+            .join_to_file(
+                &EntityTable::default(),
+                &JoinOptions::default(),
+                &dir.join("t.parquet"),
+                &mut |_| {},
+            )
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
         assert!(e.to_string().contains("--features parquet"), "{e}");
@@ -419,14 +608,19 @@ fn a_failed_join_leaves_the_output_file_as_it_was() {
         timestamps: vec![1_000_000_000],
         labels: vec![("y".into(), ints(&[1]))],
     };
-    s.join_to_file(&good, &JoinOptions::default(), &out, &mut |_| {}).unwrap();
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "user_id,event_timestamp,y,v__x\n1,1970-01-01T00:00:01Z,1,\n");
+    s.join_to_file(&good, &JoinOptions::default(), &out, &mut |_| {})
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "user_id,event_timestamp,y,v__x\n1,1970-01-01T00:00:01Z,1,\n"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn populated() -> FeatureStore {
     let mut s = FeatureStore::new();
-    s.define_entity(EntityDef::new("u", "id", ColumnType::Text)).unwrap();
+    s.define_entity(EntityDef::new("u", "id", ColumnType::Text))
+        .unwrap();
     s.define_view(
         ViewDef::new("v", "u")
             .feature("n", FeatureType::Int)
@@ -443,15 +637,37 @@ fn populated() -> FeatureStore {
     s.append(
         "v",
         RowBatch {
-            keys: vec![("id".into(), KeyColumn::Text((0..n).map(|i| format!("k{}", i % 4)).collect()))],
+            keys: vec![(
+                "id".into(),
+                KeyColumn::Text((0..n).map(|i| format!("k{}", i % 4)).collect()),
+            )],
             event_timestamps: (0..n as i64).map(|i| i * 7 % 30).collect(),
             created_timestamps: (0..n as i64).collect(),
             features: vec![
                 ("n".into(), ints(&(0..n as i64).collect::<Vec<_>>())),
-                ("f".into(), Column::new(ColumnData::Float((0..n).map(|i| i as f64 / 3.0).collect()))),
-                ("b".into(), Column::try_new(ColumnData::Bool((0..n).map(|i| i % 2 == 0).collect()), (0..n).map(|i| i % 5 != 0).collect()).unwrap()),
-                ("t".into(), Column::new(ColumnData::Text((0..n).map(|i| format!("t{i}")).collect()))),
-                ("e".into(), Column::new(ColumnData::Vector { dim: 3, values: (0..3 * n).map(|i| i as f32).collect() })),
+                (
+                    "f".into(),
+                    Column::new(ColumnData::Float((0..n).map(|i| i as f64 / 3.0).collect())),
+                ),
+                (
+                    "b".into(),
+                    Column::try_new(
+                        ColumnData::Bool((0..n).map(|i| i % 2 == 0).collect()),
+                        (0..n).map(|i| i % 5 != 0).collect(),
+                    )
+                    .unwrap(),
+                ),
+                (
+                    "t".into(),
+                    Column::new(ColumnData::Text((0..n).map(|i| format!("t{i}")).collect())),
+                ),
+                (
+                    "e".into(),
+                    Column::new(ColumnData::Vector {
+                        dim: 3,
+                        values: (0..3 * n).map(|i| i as f32).collect(),
+                    }),
+                ),
             ],
         },
     )
@@ -463,7 +679,9 @@ fn lookups(s: &FeatureStore) -> Vec<String> {
     let mut out = Vec::new();
     for k in 0..5 {
         for at in [-1, 5, 20, 35, 80] {
-            let l = s.get("v", &[Value::Text(format!("k{k}"))], at, Some(at + 3)).unwrap();
+            let l = s
+                .get("v", &[Value::Text(format!("k{k}"))], at, Some(at + 3))
+                .unwrap();
             let vals: Vec<String> = (0..5).map(|i| format!("{:?}", l.value(i))).collect();
             out.push(format!("{} {}", l.is_expired(), vals.join(" ")));
         }
@@ -512,10 +730,16 @@ fn snapshots_round_trip_and_hostile_bytes_are_typed_errors() {
         }
     }
     // Both happen: structure is checked, values are values.
-    assert!(opened > 0 && refused > 0, "{opened} opened, {refused} refused");
+    assert!(
+        opened > 0 && refused > 0,
+        "{opened} opened, {refused} refused"
+    );
     // Truncations and a bad checksum.
     for n in 0..bytes.len() {
-        assert!(FeatureStore::from_snapshot_bytes(&bytes[..n]).is_err(), "{n} bytes");
+        assert!(
+            FeatureStore::from_snapshot_bytes(&bytes[..n]).is_err(),
+            "{n} bytes"
+        );
     }
     let mut b = bytes.clone();
     b[20] ^= 1;
@@ -538,9 +762,14 @@ fn snapshots_round_trip_and_hostile_bytes_are_typed_errors() {
 #[test]
 fn nearest_neighbours_as_of_a_time_match_brute_force() {
     let mut s = FeatureStore::new();
-    s.define_entity(EntityDef::new("item", "id", ColumnType::I64)).unwrap();
-    s.define_view(ViewDef::new("emb", "item").feature("v", FeatureType::Vector { dim: 4 }).ttl(Duration::from_nanos(50)))
+    s.define_entity(EntityDef::new("item", "id", ColumnType::I64))
         .unwrap();
+    s.define_view(
+        ViewDef::new("emb", "item")
+            .feature("v", FeatureType::Vector { dim: 4 })
+            .ttl(Duration::from_nanos(50)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(5);
     let mut rows = Vec::new();
     for i in 0..300 {
@@ -552,10 +781,19 @@ fn nearest_neighbours_as_of_a_time_match_brute_force() {
     s.append(
         "emb",
         RowBatch {
-            keys: vec![("id".into(), KeyColumn::Int(rows.iter().map(|r| r.0).collect()))],
+            keys: vec![(
+                "id".into(),
+                KeyColumn::Int(rows.iter().map(|r| r.0).collect()),
+            )],
             event_timestamps: rows.iter().map(|r| r.1).collect(),
             created_timestamps: rows.iter().map(|r| r.2).collect(),
-            features: vec![("v".into(), Column::new(ColumnData::Vector { dim: 4, values: rows.iter().flat_map(|r| r.3.clone()).collect() }))],
+            features: vec![(
+                "v".into(),
+                Column::new(ColumnData::Vector {
+                    dim: 4,
+                    values: rows.iter().flat_map(|r| r.3.clone()).collect(),
+                }),
+            )],
         },
     )
     .unwrap();
@@ -576,27 +814,63 @@ fn nearest_neighbours_as_of_a_time_match_brute_force() {
         let q = [0.5f32, -0.5, 0.25, 0.0];
         let mut want: Vec<(f64, i64)> = latest
             .iter()
-            .map(|(id, v)| (v.iter().zip(&q).map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2)).sum(), *id))
+            .map(|(id, v)| {
+                (
+                    v.iter()
+                        .zip(&q)
+                        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                        .sum(),
+                    *id,
+                )
+            })
             .collect();
         want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let hits = c.search_exact(&q, 5, None).unwrap();
-        let got: Vec<u64> = hits.iter().map(|h| match h.id { unidb_common::Id::Num(n) => n, _ => panic!() }).collect();
+        let got: Vec<u64> = hits
+            .iter()
+            .map(|h| match h.id {
+                unidb_common::Id::Num(n) => n,
+                _ => panic!(),
+            })
+            .collect();
         let want: Vec<u64> = want.iter().take(5).map(|w| w.1 as u64).collect();
         assert_eq!(got, want, "at {at}");
     }
-    let e = s.collection_as_of("emb", "nope", 1, None, "l2").unwrap_err();
+    let e = s
+        .collection_as_of("emb", "nope", 1, None, "l2")
+        .unwrap_err();
     assert!(matches!(e, FeatureError::UnknownFeature { .. }));
 }
 
 #[test]
 fn times_and_durations_parse_exactly() {
-    assert_eq!(parse_time("2024-01-01T00:00:00.000000001Z", TimeUnit::Seconds), Some(1_704_067_200_000_000_001));
-    assert_eq!(parse_time("1704067200", TimeUnit::Seconds), Some(1_704_067_200_000_000_000));
-    assert_eq!(parse_time("1704067200123", TimeUnit::Millis), Some(1_704_067_200_123_000_000));
-    assert_eq!(parse_time("9999999999999", TimeUnit::Seconds), None, "past 2262");
-    assert_eq!(parse_time("3000-01-01T00:00:00Z", TimeUnit::Seconds), None, "past 2262");
+    assert_eq!(
+        parse_time("2024-01-01T00:00:00.000000001Z", TimeUnit::Seconds),
+        Some(1_704_067_200_000_000_001)
+    );
+    assert_eq!(
+        parse_time("1704067200", TimeUnit::Seconds),
+        Some(1_704_067_200_000_000_000)
+    );
+    assert_eq!(
+        parse_time("1704067200123", TimeUnit::Millis),
+        Some(1_704_067_200_123_000_000)
+    );
+    assert_eq!(
+        parse_time("9999999999999", TimeUnit::Seconds),
+        None,
+        "past 2262"
+    );
+    assert_eq!(
+        parse_time("3000-01-01T00:00:00Z", TimeUnit::Seconds),
+        None,
+        "past 2262"
+    );
     assert_eq!(parse_time("soon", TimeUnit::Seconds), None);
-    assert_eq!(parse_duration("1w2d").unwrap(), Some(9 * 86_400 * 1_000_000_000));
+    assert_eq!(
+        parse_duration("1w2d").unwrap(),
+        Some(9 * 86_400 * 1_000_000_000)
+    );
     assert_eq!(parse_duration("0").unwrap(), Some(0));
     assert!(parse_duration("5").unwrap() == Some(5_000_000_000));
     for bad in ["", "h", "5x", "-1", "99999999999999999999d"] {
