@@ -142,30 +142,4 @@ impl Drop for StageBars {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Against values rounded by hand.
-    #[test]
-    fn three_significant_digits() {
-        for (x, want) in [
-            (0.0, "0"),
-            (1.0, "1.00"),
-            (12.0, "12.0"),
-            (123.0, "123"),
-            (1234.0, "1230"),
-            (1235.1, "1240"),
-            (99_950.0, "100000"),
-            (9.996, "10.0"),
-            (0.999_6, "1.00"),
-            (0.012_345, "0.0123"),
-            (0.000_1, "0.000100"),
-            (-45.67, "-45.7"),
-            (3.0e9, "3000000000"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "inf"),
-        ] {
-            assert_eq!(sig3(x), want, "{x}");
-        }
-    }
-}
+mod tests;

@@ -754,6 +754,11 @@ fn decode_node(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
+    /// The kernels cannot run as configured: `UNIDB_ISA` names an unknown
+    /// path or one this CPU lacks (checked by the column and stream entry
+    /// points, so the setting is never silently ignored).
+    #[error(transparent)]
+    Kernels(#[from] unidb_kernels::KernelError),
     /// The input ends early.
     #[error("truncated input: {what} at byte {offset} needs {needed} bytes, {available} left")]
     Truncated {
@@ -881,6 +886,7 @@ impl CodecError {
             CodecError::UnknownCodec { source, .. } => source.kind(),
             CodecError::Shape(_) => ErrorKind::Validation,
             CodecError::NoStagesLeft => ErrorKind::Unsupported,
+            CodecError::Kernels(e) => e.kind(),
             _ => ErrorKind::CorruptData,
         }
     }
@@ -931,8 +937,10 @@ pub struct Encoded {
 /// Encodes a column, choosing codecs per block automatically.
 ///
 /// # Errors
-/// Only from a misbehaving user codec; the built-in ones always succeed.
+/// [`CodecError::Kernels`] when `UNIDB_ISA` is invalid; otherwise only from
+/// a misbehaving user codec: the built-in ones always succeed.
 pub fn encode_column(col: &Column, effort: Effort) -> Result<Encoded, CodecError> {
+    unidb_kernels::Kernels::try_active()?;
     encode_column_by(col, effort, true, &mut |values, stages, out| {
         Ok(select::encode_node(values, stages, effort, None, out)?.0)
     })
@@ -1065,7 +1073,8 @@ pub fn decode_cost(input: &[u8]) -> Result<usize, CodecError> {
 ///
 /// # Errors
 /// Every malformed input is a typed [`CodecError`]; allocations are
-/// bounded by the input size before they are made.
+/// bounded by the input size before they are made. [`CodecError::Kernels`]
+/// when `UNIDB_ISA` is invalid.
 pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
     decode_column_with_budget(input, &mut Budget::for_input(input.len()))
 }
@@ -1078,6 +1087,7 @@ pub fn decode_column(input: &[u8]) -> Result<Column, CodecError> {
 /// As [`decode_column`]; [`CodecError::OutputTooLarge`] when `budget`
 /// runs out (what was charged stays charged).
 pub fn decode_column_with_budget(input: &[u8], budget: &mut Budget) -> Result<Column, CodecError> {
+    unidb_kernels::Kernels::try_active()?;
     let mut values: Option<Values> = None;
     let (kind, mask) = decode_frame(input, budget, |r, kind, present, rows_left, ctx| {
         // The first block's buffer becomes the column's (no copy), with
@@ -1251,12 +1261,13 @@ fn decode_frame_in(
 ///
 /// # Errors
 /// [`CodecError::UnknownCodec`], [`CodecError::WrongKind`], or a user
-/// codec's error.
+/// codec's error; [`CodecError::Kernels`] when `UNIDB_ISA` is invalid.
 pub fn encode_with(
     codec: &str,
     values: &Values,
     effort: Effort,
 ) -> Result<Option<Vec<u8>>, CodecError> {
+    unidb_kernels::Kernels::try_active()?;
     let c = Codec::registry()
         .get(codec)
         .map_err(|source| CodecError::UnknownCodec { offset: 0, source })?;
@@ -1279,8 +1290,10 @@ pub fn encode_with(
 ///
 /// # Errors
 /// Every malformed input is a typed [`CodecError`]; `count` above
-/// [`BLOCK_VALUES`] is refused before anything is allocated.
+/// [`BLOCK_VALUES`] is refused before anything is allocated;
+/// [`CodecError::Kernels`] when `UNIDB_ISA` is invalid.
 pub fn decode_values(input: &[u8], kind: DataKind, count: usize) -> Result<Values, CodecError> {
+    unidb_kernels::Kernels::try_active()?;
     let mut r = Reader::new(input);
     let mut ctx = DecodeCtx::new(Budget::for_input(input.len()));
     let v = ctx.child(&mut r, kind, count)?;

@@ -16,6 +16,11 @@ use unidb_common::value::ColumnType;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
+    /// The kernels cannot run as configured: `UNIDB_ISA` names an unknown
+    /// path or one this CPU lacks (checked when a database is opened or a
+    /// snapshot loaded, so the setting is never silently ignored).
+    #[error(transparent)]
+    Kernels(#[from] unidb_kernels::KernelError),
     /// No table has this name (or id, written `#id`).
     #[error("unknown table {table:?}")]
     UnknownTable {
@@ -218,6 +223,10 @@ pub enum SyncError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The transport to the server failed (see
+    /// [`crate::client::Transport`]).
+    #[error(transparent)]
+    Transport(#[from] crate::client::TransportError),
 }
 
 impl From<ReadError> for SyncError {
@@ -240,7 +249,7 @@ impl SyncError {
     /// [`CorruptData`](ErrorKind::CorruptData); data that needs a codec this
     /// process lacks [`Unsupported`](ErrorKind::Unsupported); clock errors the clock's
     /// kind; a failed file operation its I/O error's kind
-    /// ([`ErrorKind::of_io`]).
+    /// ([`ErrorKind::of_io`]); a transport failure the transport error's kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
             SyncError::UnknownTable { .. }
@@ -265,7 +274,9 @@ impl SyncError {
             }
             SyncError::Decode { .. } | SyncError::InvalidChange { .. } => ErrorKind::CorruptData,
             SyncError::MissingCodec { .. } => ErrorKind::Unsupported,
+            SyncError::Kernels(e) => e.kind(),
             SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
+            SyncError::Transport(e) => e.kind(),
         }
     }
 }

@@ -74,6 +74,7 @@
 //! ```
 
 pub mod change;
+pub mod client;
 pub mod columnar;
 pub mod db;
 pub mod error;

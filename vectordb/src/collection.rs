@@ -187,11 +187,13 @@ impl Rows {
 
     /// The rows typed by `storage` (the byte length is a multiple of the
     /// value size by construction and by `persist`'s checks). i8 rows
-    /// without a quantizer are f32 rows waiting for its training.
+    /// without a quantizer are f32 rows waiting for its training; `norms`
+    /// are the i8 rows' code norms (one per row).
     pub(crate) fn view<'a>(
         &'a self,
         storage: Storage,
         quantizer: Option<&'a Quantizer>,
+        norms: &'a [f32],
     ) -> RowsRef<'a> {
         let b = self.as_bytes();
         match (storage, quantizer) {
@@ -200,6 +202,7 @@ impl Rows {
             (Storage::I8, Some(quantizer)) => RowsRef::I8 {
                 codes: bytemuck::cast_slice(b),
                 quantizer,
+                norms,
             },
         }
     }
@@ -296,6 +299,9 @@ pub struct Collection {
     /// The i8 quantizer, once fixed (always `None` for f32/f16; `None` for
     /// i8 while the rows wait as f32 for training).
     pub(crate) quantizer: Option<Quantizer>,
+    /// With a quantizer: each row's [`Quantizer::code_norm`] (derived from
+    /// the codes, never saved).
+    pub(crate) norms: Vec<f32>,
     pub(crate) ids: Vec<Id>,
     pub(crate) meta: Vec<Option<Metadata>>,
     pub(crate) live: Vec<bool>,
@@ -339,6 +345,7 @@ impl Collection {
             metric,
             rows: Rows::new(),
             quantizer,
+            norms: Vec::new(),
             ids: Vec::new(),
             meta: Vec::new(),
             live: Vec::new(),
@@ -394,7 +401,9 @@ impl Collection {
         let pos = self.index_position(name)?;
         let data = VectorData {
             dim: self.config.dim,
-            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            rows: self
+                .rows
+                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -540,10 +549,13 @@ impl Collection {
         let mut rows = Rows::new();
         rows.push(bytemuck::cast_slice(&codes));
         self.rows = rows;
+        self.norms = q.code_norms(&codes);
         self.quantizer = Some(q);
         let data = VectorData {
             dim,
-            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            rows: self
+                .rows
+                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -569,7 +581,9 @@ impl Collection {
     pub fn data(&self) -> VectorData<'_> {
         VectorData {
             dim: self.config.dim,
-            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            rows: self
+                .rows
+                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -659,7 +673,7 @@ impl Collection {
     /// let mut c = Collection::new(config)?;
     /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 1.0, 2.0, 2.0])?;
     /// assert_eq!(c.len(), 3);
-    /// assert_eq!(c.quantizer().unwrap().scale, 2.0 / 254.0); // range [0, 2]
+    /// assert_eq!(c.quantizer().unwrap().scales, vec![2.0 / 254.0; 2]); // range [0, 2]
     /// # Ok(()) }
     /// ```
     ///
@@ -772,7 +786,9 @@ impl Collection {
         self.slot_of.insert(id, slot);
         let data = VectorData {
             dim: self.config.dim,
-            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            rows: self
+                .rows
+                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -800,6 +816,7 @@ impl Collection {
                     // `check` refused what does not fit: nothing clamps.
                     let mut c = vec![0i8; vector.len()];
                     q.encode(vector, &mut c);
+                    self.norms.push(q.code_norm(&c));
                     self.rows.push(bytemuck::cast_slice(&c));
                 }
             },
@@ -1213,14 +1230,19 @@ impl Collection {
         let mut rows = Rows::new();
         let mut ids = Vec::with_capacity(self.n_live);
         let mut meta = Vec::with_capacity(self.n_live);
+        let mut norms = Vec::new();
         for s in 0..self.live.len() {
             if self.live[s] {
                 rows.push(&old[s * row_bytes..(s + 1) * row_bytes]);
+                if let Some(&n) = self.norms.get(s) {
+                    norms.push(n);
+                }
                 ids.push(self.ids[s].clone());
                 meta.push(self.meta[s].take());
             }
         }
         self.rows = rows;
+        self.norms = norms;
         self.slot_of = ids
             .iter()
             .enumerate()
@@ -1232,7 +1254,9 @@ impl Collection {
         self.n_live = self.ids.len();
         let data = VectorData {
             dim,
-            rows: self.rows.view(self.config.storage, self.quantizer.as_ref()),
+            rows: self
+                .rows
+                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,

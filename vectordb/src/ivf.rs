@@ -355,19 +355,35 @@ impl IvfIndex {
                 let q = s0.prepare(query);
                 self.scan_rows(data, mk, &q, order, filter, top);
             }
-            RowsRef::I8 { quantizer, .. } => {
-                let (fast, k) = (Fast::of(metric), Kernels::active());
-                let mk = |b: &'l [u8]| I8Space {
+            RowsRef::I8 {
+                quantizer, norms, ..
+            } => {
+                // The copies equal the rows (`validate`), so a list's
+                // code norms are its slots' norms, gathered per list.
+                let space0 = I8Space {
                     dim,
-                    codes: bytemuck::cast_slice(b),
+                    codes: &[],
+                    norms: &[],
                     quant: quantizer,
                     metric,
-                    fast,
-                    k,
+                    fast: Fast::of(metric),
+                    k: Kernels::active(),
                 };
-                let s0 = mk(&[]);
-                let q = s0.prepare(query);
-                self.scan_rows(data, mk, &q, order, filter, top);
+                let q = space0.prepare(query);
+                let (mut buf, mut list_norms) = (Vec::new(), Vec::new());
+                for &c in order {
+                    let list = &self.lists[c as usize];
+                    list_norms.clear();
+                    list_norms.extend(list.iter().map(|&s| norms[s as usize]));
+                    let space = I8Space {
+                        codes: bytemuck::cast_slice(self.rows[c as usize].as_bytes()),
+                        norms: &list_norms,
+                        ..space0
+                    };
+                    buf.resize(list.len(), 0.0);
+                    space.dist_many(&q, 0, &mut buf);
+                    offer_all(data, list, &buf, filter, top);
+                }
             }
         }
     }
@@ -387,11 +403,22 @@ impl IvfIndex {
             let space = mk(self.rows[c as usize].as_bytes());
             buf.resize(list.len(), 0.0);
             space.dist_many(q, 0, &mut buf);
-            for (&slot, &d) in list.iter().zip(&buf) {
-                if d <= top.worst() && data.accepts(slot, filter) {
-                    top.push(Neighbor { distance: d, slot });
-                }
-            }
+            offer_all(data, list, &buf, filter, top);
+        }
+    }
+}
+
+/// Offers `list[i]` at distance `dists[i]` to `top`.
+fn offer_all(
+    data: &VectorData<'_>,
+    list: &[u32],
+    dists: &[f32],
+    filter: Option<&dyn Fn(u32) -> bool>,
+    top: &mut TopK,
+) {
+    for (&slot, &d) in list.iter().zip(dists) {
+        if d <= top.worst() && data.accepts(slot, filter) {
+            top.push(Neighbor { distance: d, slot });
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 3, little-endian)
+//! # Format (version 4, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (3)
+//! 8   4  format version (4)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
@@ -18,7 +18,7 @@
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
 //!        configured i8 range, i8 training row count), the i8 quantizer
-//!        (scale, then one offset per dimension) if trained, liveness,
+//!        (one offset, then one step per dimension) if trained, liveness,
 //!        ids, key/value metadata, and each index as (name, plugin name,
 //!        plugin bytes)
 //! ```
@@ -43,8 +43,10 @@
 //!
 //! Version 1 files (f32 only: byte 56 zero, no storage fields in the
 //! metadata) and version 2 files (one i8 offset for every dimension, no
-//! training row count, rows always in the storage's encoding) are still
-//! read; this build writes version 3.
+//! training row count, rows always in the storage's encoding) and version
+//! 3 files (one i8 step shared by every dimension, written before the
+//! offsets) are still read; this build writes version 4. The i8 rows'
+//! code norms are not saved: opening computes them from the codes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -66,8 +68,12 @@ use unidb_common::value::Value;
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_GLOBAL_I8`] and [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 3;
+/// [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
+/// [`VERSION_F32_ONLY`]).
+pub const VERSION: u32 = 4;
+/// The previous format version (one i8 step shared by every dimension),
+/// still read.
+pub const VERSION_SHARED_STEP: u32 = 3;
 /// The previous format version (one i8 quantizer offset for every
 /// dimension), still read.
 pub const VERSION_GLOBAL_I8: u32 = 2;
@@ -106,16 +112,21 @@ fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
         if version == VERSION_GLOBAL_I8 {
             pair(
                 &mut w,
-                c.quantizer.as_ref().map(|q| (q.offsets[0], q.scale)),
+                c.quantizer.as_ref().map(|q| (q.offsets[0], q.scales[0])),
             );
         } else {
             w.u64(c.config.i8_train_rows as u64);
             match &c.quantizer {
                 None => w.u8(0),
+                Some(q) if version == VERSION_SHARED_STEP => {
+                    w.u8(1);
+                    w.f32(q.scales[0]);
+                    q.offsets.iter().for_each(|&o| w.f32(o));
+                }
                 Some(q) => {
                     w.u8(1);
-                    w.f32(q.scale);
                     q.offsets.iter().for_each(|&o| w.f32(o));
+                    q.scales.iter().for_each(|&s| w.f32(s));
                 }
             }
         }
@@ -353,21 +364,32 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         let quantizer = if l.version == VERSION_GLOBAL_I8 {
             pair("i8 quantizer")?.map(|(offset, scale)| Quantizer {
                 offsets: vec![offset; dim],
-                scale,
+                scales: vec![scale; dim],
             })
         } else {
             i8_train_rows = r.usize("i8 training rows")?;
+            let floats = |what: &'static str, r: &mut Reader<'_>| -> Result<Vec<f32>> {
+                if dim > r.remaining() / 4 {
+                    return Err(corrupt(format!("{dim} {what}s do not fit")));
+                }
+                Ok((0..dim)
+                    .map(|_| r.f32(what))
+                    .collect::<std::result::Result<Vec<f32>, _>>()?)
+            };
             match r.u8("i8 quantizer")? {
                 0 => None,
-                1 => {
+                1 if l.version == VERSION_SHARED_STEP => {
                     let scale = r.f32("i8 scale")?;
-                    if dim > r.remaining() / 4 {
-                        return Err(corrupt(format!("{dim} i8 offsets do not fit")));
-                    }
-                    let offsets = (0..dim)
-                        .map(|_| r.f32("i8 offset"))
-                        .collect::<std::result::Result<Vec<f32>, _>>()?;
-                    Some(Quantizer { offsets, scale })
+                    let offsets = floats("i8 offset", &mut r)?;
+                    Some(Quantizer {
+                        offsets,
+                        scales: vec![scale; dim],
+                    })
+                }
+                1 => {
+                    let offsets = floats("i8 offset", &mut r)?;
+                    let scales = floats("i8 scale", &mut r)?;
+                    Some(Quantizer { offsets, scales })
                 }
                 t => return Err(corrupt(format!("i8 quantizer tag {t}"))),
             }
@@ -407,9 +429,9 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     if let Some(q) = &quantizer {
         if !q.is_valid(dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
             return Err(corrupt(format!(
-                "invalid i8 quantizer (scale {}, {} offsets)",
-                q.scale,
-                q.offsets.len()
+                "invalid i8 quantizer ({} offsets, {} scales)",
+                q.offsets.len(),
+                q.scales.len()
             )));
         }
         if configured.as_ref().is_some_and(|c| c != q) {
@@ -476,11 +498,16 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     }
     r.finish("metadata")?;
     let n_live = live.iter().filter(|&&l| l).count();
+    let norms = match (&quantizer, l.storage) {
+        (Some(q), Storage::I8) => q.code_norms(bytemuck::cast_slice(rows.as_bytes())),
+        _ => Vec::new(),
+    };
     let c = Collection {
         config,
         metric,
         rows,
         quantizer,
+        norms,
         ids,
         meta,
         live,

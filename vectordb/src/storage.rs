@@ -25,7 +25,7 @@ use crate::metric::Metric;
 /// |---------|-------------|------------------|-------------------------|
 /// | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
 /// | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
-/// | [`Storage::I8`]  | 1 | `l2sq_i8`, `dot_i8` | ≤ `scale / 2` inside the trained range |
+/// | [`Storage::I8`]  | 1 (+ 4 per row) | `dot_i8` | ≤ `scale_j / 2` inside dimension `j`'s trained range |
 ///
 /// Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
 /// run the half/integer kernels directly on the encoded rows; other metrics
@@ -35,12 +35,11 @@ use crate::metric::Metric;
 /// ([`crate::VectorError::InvalidConfig`]).
 ///
 /// # Queries
-/// Queries stay f32 in the API. Each search encodes its query once, the
-/// same way rows are encoded (rounded to half for f16; quantized with the
-/// collection's [`Quantizer`] for i8), so a distance is the distance
-/// between two *encoded* vectors. Consequently every result distance is
-/// the distance between the decoded query and the decoded row, computed by
-/// the kernel (within the kernel's f32 accumulation error).
+/// Queries stay f32 in the API. Each search encodes its query once: for
+/// f16 rounded to half, so a distance is the one between the rounded query
+/// and the stored row; for i8 as described below. Every result distance
+/// is the distance between the encoded query and the decoded row,
+/// computed by the kernels (within f32 accumulation error).
 ///
 /// # f16
 /// Rows are IEEE 754 binary16 bit patterns (`u16`), rounded to nearest,
@@ -49,25 +48,29 @@ use crate::metric::Metric;
 /// saturates to ±65504.
 ///
 /// # i8 (scalar quantization)
-/// One [`Quantizer`] per collection, with a range per dimension:
-/// `x_j ≈ offset_j + scale · q` with an integer code `q ∈ [-127, 127]`
-/// (symmetric, so −128 is never used). Dimension `j` covers
-/// `[offset_j − 127·scale, offset_j + 127·scale]`; a value inside it (or
-/// within half a step beyond) is stored off by at most `scale / 2`.
+/// One [`Quantizer`] per collection, with a range and a step per
+/// dimension: `x_j ≈ offset_j + scale_j · q` with an integer code
+/// `q ∈ [-127, 127]` (symmetric, so −128 is never used). Dimension `j`
+/// covers `[offset_j − 127·scale_j, offset_j + 127·scale_j]`; a value
+/// inside it (or within half a step beyond) is stored off by at most
+/// `scale_j / 2`. Each dimension keeps all 255 codes, however narrow it
+/// is next to the others.
 ///
-/// * For `l2` (and the decoded metrics) each dimension's range is centred
-///   on its data: `offset_j = (min_j + max_j) / 2`, and the step is the
-///   widest dimension's `(max_j − min_j) / 254`. The offsets cancel in a
-///   difference, so `‖a − b‖² = scale² · ‖qa − qb‖²`: one integer kernel
-///   call, while dimensions centred far apart (or data that is not centred
-///   on zero: SIFT is all non-negative) keep the full 8 bits.
-/// * For `ip` and `cosine` every offset is zero and `scale = max|x| / 127`,
-///   so `a·b = scale² · (qa·qb)` exactly and the cosine of the codes is the
-///   cosine of the decoded vectors.
+/// * For `l2` (and the decoded metrics) each dimension's range is its
+///   data's: `offset_j = (min_j + max_j) / 2`, `scale_j = (max_j − min_j)
+///   / 254`.
+/// * For `ip` and `cosine` every offset is zero and `scale_j = max_j |x| /
+///   127`, so inner products need no offset terms.
 ///
-/// The step is shared by every dimension (a step per dimension would make
-/// each distance a weighted sum the i8 kernels cannot compute), so a
-/// narrow dimension has fewer distinct codes than a wide one.
+/// Distances stay one integer kernel call per row. A query `x` is encoded
+/// per search as codes of `u_j = (x_j − offset_j) · scale_j` with one step
+/// `t` for the whole query ([`Quantizer::encode_query`]); then
+/// `Σ_j (x̂_j − offset_j) · scale_j q_j = t · (p · q)` for the encoded
+/// query `x̂`, and each stored row keeps `n = Σ_j scale_j² q_j²`
+/// ([`Quantizer::code_norm`]), so `l2 = ‖x̂ − offset‖² − 2 t (p · q) + n`,
+/// `ip = −t (p · q)` and `cosine = 1 − t (p · q) / (‖x̂‖ √n)`. A query value
+/// outside the trained range is not clamped. The distance between two
+/// stored rows (graph construction) is computed on their decoded values.
 ///
 /// **Training, and values that do not fit.** A stored value is never
 /// clamped. Until the quantizer is trained, an i8 collection holds its
@@ -82,8 +85,7 @@ use crate::metric::Metric;
 /// its dimension's range (or any non-finite value) is refused with
 /// [`crate::VectorError::OutOfRange`], naming the position, and nothing
 /// is stored: train on a representative sample, or configure a range
-/// wide enough. A query value outside the range is clamped to it (the
-/// distance is then to the clamped query).
+/// wide enough.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
@@ -93,8 +95,8 @@ pub enum Storage {
     F32,
     /// IEEE half floats (2 bytes per value).
     F16,
-    /// 8-bit scalar quantization with one per-collection [`Quantizer`]
-    /// (1 byte per value).
+    /// 8-bit scalar quantization with one per-collection [`Quantizer`], a
+    /// range per dimension (1 byte per value).
     I8,
 }
 
@@ -160,13 +162,14 @@ impl FromStr for Storage {
 /// The largest finite half value.
 pub(crate) const F16_MAX: f32 = 65504.0;
 
-/// The i8 scalar quantizer: per dimension `j`, `x ≈ offsets[j] + scale · q`
-/// with `q ∈ [-127, 127]` (see [`Storage`]).
+/// The i8 scalar quantizer: per dimension `j`, `x ≈ offsets[j] +
+/// scales[j] · q` with `q ∈ [-127, 127]` (see [`Storage`]).
 ///
-/// Each dimension has its own range (its own offset); the code step
-/// `scale` is shared, so that a distance between two coded vectors stays
-/// one integer kernel call times `scale²` (a step per dimension would make
-/// every distance a weighted sum the i8 kernels cannot compute).
+/// Each dimension has its own range: its own offset and its own step, so a
+/// narrow dimension keeps all 255 codes however wide the others are.
+/// Distances stay integer kernel calls: a query is encoded per search
+/// into codes weighted by the steps (see [`Storage`]), and each stored
+/// row keeps `Σ scales[j]² q_j²`, computed when it is stored.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
@@ -174,8 +177,8 @@ pub struct Quantizer {
     /// Per dimension, the value code 0 stands for (all zero for `ip` and
     /// `cosine`).
     pub offsets: Vec<f32>,
-    /// The value of one code step (finite, > 0), shared by every dimension.
-    pub scale: f32,
+    /// Per dimension, the value of one code step (finite, > 0).
+    pub scales: Vec<f32>,
 }
 
 /// Clamps a bound to a finite value (NaN to 0).
@@ -195,37 +198,41 @@ impl Quantizer {
     }
 
     /// A quantizer covering `ranges[j] = (lo, hi)` in dimension `j`: each
-    /// dimension's offset is the middle of its range and the step is the
-    /// widest range over 254 steps; or, when `symmetric` (needed by `ip`
-    /// and `cosine`), every offset is zero and the step is the largest
-    /// magnitude over 127. Non-finite bounds are clamped to ±`f32::MAX`
-    /// (NaN to 0); `lo > hi` is swapped; when every range is a single
-    /// value it is widened by 1 on each side.
+    /// dimension's offset is the middle of its range and its step the
+    /// range over 254 steps; or, when `symmetric` (needed by `ip` and
+    /// `cosine`), every offset is zero and each step is the dimension's
+    /// largest magnitude over 127. Non-finite bounds are clamped to
+    /// ±`f32::MAX` (NaN to 0); `lo > hi` is swapped. A dimension whose
+    /// range is a single value gets the widest dimension's step (or, when
+    /// every range is a single value, a range widened by 1 on each side).
     pub fn for_ranges(ranges: &[(f32, f32)], symmetric: bool) -> Quantizer {
         let fixed: Vec<(f32, f32)> = ranges
             .iter()
             .map(|&(a, b)| (finite_bound(a.min(b)), finite_bound(a.max(b))))
             .collect();
-        let widest = fixed
+        let own: Vec<f32> = fixed
             .iter()
-            .map(|&(lo, hi)| hi / 254.0 - lo / 254.0)
-            .fold(0.0f32, f32::max);
-        let largest = fixed
+            .map(|&(lo, hi)| {
+                if symmetric {
+                    lo.abs().max(hi.abs()) / 127.0
+                } else {
+                    hi / 254.0 - lo / 254.0
+                }
+            })
+            .collect();
+        let widest = own.iter().copied().fold(0.0f32, f32::max);
+        // A range of ±1 (symmetric) or of width 2: the same step.
+        let fallback = if widest > 0.0 { widest } else { 1.0 / 127.0 };
+        let scales = own
             .iter()
-            .map(|&(lo, hi)| lo.abs().max(hi.abs()))
-            .fold(0.0f32, f32::max);
-        let sym = |largest: f32| Quantizer {
-            offsets: vec![0.0; fixed.len()],
-            scale: (largest / 127.0).max(f32::MIN_POSITIVE),
+            .map(|&s| if s > 0.0 { s } else { fallback }.max(f32::MIN_POSITIVE))
+            .collect();
+        let offsets = if symmetric {
+            vec![0.0; fixed.len()]
+        } else {
+            fixed.iter().map(|&(lo, hi)| lo / 2.0 + hi / 2.0).collect()
         };
-        if symmetric {
-            return sym(if largest == 0.0 { 1.0 } else { largest });
-        }
-        let scale = if widest == 0.0 { 2.0 / 254.0 } else { widest };
-        Quantizer {
-            offsets: fixed.iter().map(|&(lo, hi)| lo / 2.0 + hi / 2.0).collect(),
-            scale: scale.max(f32::MIN_POSITIVE),
-        }
+        Quantizer { offsets, scales }
     }
 
     /// Trains on row-major sample vectors of dimension `dim`: the min and
@@ -272,18 +279,19 @@ impl Quantizer {
     /// beyond them (it rounds to them); `None` when `j` is out of range.
     pub fn bounds(&self, j: usize) -> Option<(f32, f32)> {
         let o = *self.offsets.get(j)?;
-        Some((o - 127.0 * self.scale, o + 127.0 * self.scale))
+        let s = self.scales[j];
+        Some((o - 127.0 * s, o + 127.0 * s))
     }
 
     /// The unclamped code of `x` in dimension `j` (NaN when `x` is NaN).
     #[inline]
     fn raw_code(&self, x: f32, j: usize) -> f32 {
-        ((x - self.offsets[j]) / self.scale).round()
+        ((x - self.offsets[j]) / self.scales[j]).round()
     }
 
     /// The code of `x` in dimension `j`, `None` when `x` is not finite or
     /// is more than half a step beyond [`Quantizer::bounds`] (it cannot be
-    /// stored within `scale / 2`).
+    /// stored within `scales[j] / 2`).
     ///
     /// # Panics
     /// When `j` is not below [`Quantizer::dim`].
@@ -294,7 +302,7 @@ impl Quantizer {
     }
 
     /// The code of `x` in dimension `j`, clamped to the range (NaN gives
-    /// 0): how queries are encoded.
+    /// 0).
     #[inline]
     pub fn encode_clamped(&self, x: f32, j: usize) -> i8 {
         let q = self.raw_code(x, j);
@@ -308,7 +316,7 @@ impl Quantizer {
     /// The value of code `q` in dimension `j`.
     #[inline]
     pub fn decode_one(&self, q: i8, j: usize) -> f32 {
-        self.offsets[j] + self.scale * f32::from(q)
+        self.offsets[j] + self.scales[j] * f32::from(q)
     }
 
     /// Encodes one vector (of length [`Quantizer::dim`]) into `out`, or
@@ -349,20 +357,94 @@ impl Quantizer {
         self.decode_from(0, codes, out);
     }
 
+    /// `Σ scales[j]² · codes[j]²`: the squared norm of a decoded row
+    /// minus the offsets (the norm itself for `ip` and `cosine`), the
+    /// per-row term of every i8 distance (see [`Storage`]).
+    pub fn code_norm(&self, codes: &[i8]) -> f32 {
+        let s: f64 = codes
+            .iter()
+            .zip(&self.scales)
+            .map(|(&c, &s)| {
+                let v = f64::from(s) * f64::from(c);
+                v * v
+            })
+            .sum();
+        s as f32
+    }
+
+    /// [`Quantizer::code_norm`] of every row of row-major codes.
+    pub(crate) fn code_norms(&self, codes: &[i8]) -> Vec<f32> {
+        codes
+            .chunks_exact(self.dim().max(1))
+            .map(|r| self.code_norm(r))
+            .collect()
+    }
+
+    /// Encodes a query for the i8 kernels: `u_j = (x_j − offsets[j]) ·
+    /// scales[j]` rounded to codes `p_j = round(u_j / t)` with one step
+    /// `t = max |u_j| / 127` for the whole query. Returns the codes and
+    /// `t`; the query the distances are then exactly to (up to f32
+    /// accumulation) is `x̂_j = offsets[j] + p_j · t / scales[j]`
+    /// ([`Quantizer::decoded_query`]).
+    pub fn encode_query(&self, x: &[f32]) -> (Vec<i8>, f32) {
+        let u: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| (f64::from(v) - f64::from(self.offsets[j])) * f64::from(self.scales[j]))
+            .collect();
+        let largest = u.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let t = if largest > 0.0 && largest.is_finite() {
+            (largest / 127.0) as f32
+        } else {
+            1.0
+        };
+        let t64 = f64::from(t);
+        let codes = u
+            .iter()
+            .map(|v| {
+                let c = (v / t64).round();
+                if c.is_nan() {
+                    0
+                } else {
+                    c.clamp(-127.0, 127.0) as i8
+                }
+            })
+            .collect();
+        (codes, t)
+    }
+
+    /// The query [`Quantizer::encode_query`]'s codes stand for:
+    /// `offsets[j] + codes[j] · t / scales[j]`.
+    pub fn decoded_query(&self, codes: &[i8], t: f32) -> Vec<f32> {
+        codes
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| {
+                (f64::from(self.offsets[j])
+                    + f64::from(c) * f64::from(t) / f64::from(self.scales[j]))
+                    as f32
+            })
+            .collect()
+    }
+
     /// Whether every offset is 0 (required for `ip` and `cosine`).
     pub fn is_symmetric(&self) -> bool {
         self.offsets.iter().all(|&o| o == 0.0)
     }
 
-    /// Whether the parameters are usable (finite offsets, finite scale
-    /// > 0) for dimension `dim`.
+    /// Whether the parameters are usable (finite offsets, finite steps
+    /// > 0, finite extreme codes) for dimension `dim`.
     pub fn is_valid(&self, dim: usize) -> bool {
         self.offsets.len() == dim
-            && self.offsets.iter().all(|o| o.is_finite())
-            && self.scale.is_finite()
-            && self.scale > 0.0
-            && self.offsets.iter().all(|o| {
-                (o - 127.0 * self.scale).is_finite() && (o + 127.0 * self.scale).is_finite()
+            && self.scales.len() == dim
+            && self.offsets.iter().zip(&self.scales).all(|(o, s)| {
+                o.is_finite()
+                    && s.is_finite()
+                    && *s > 0.0
+                    && (o - 127.0 * s).is_finite()
+                    && (o + 127.0 * s).is_finite()
+                    // The query weights `u · s` and the row norms stay finite.
+                    && (127.0 * s * s).is_finite()
             })
     }
 }
@@ -393,6 +475,8 @@ pub enum RowsRef<'a> {
         codes: &'a [i8],
         /// How codes map to values.
         quantizer: &'a Quantizer,
+        /// Per row, [`Quantizer::code_norm`] of its codes.
+        norms: &'a [f32],
     },
 }
 
@@ -425,9 +509,9 @@ impl RowsRef<'_> {
                     *o = f16_to_f32(*h);
                 }
             }
-            RowsRef::I8 { codes, quantizer } => {
-                quantizer.decode_from(start, &codes[start..end], out)
-            }
+            RowsRef::I8 {
+                codes, quantizer, ..
+            } => quantizer.decode_from(start, &codes[start..end], out),
         }
     }
 }
@@ -702,36 +786,42 @@ impl Space for F16Space<'_> {
     }
 }
 
-/// Quantized rows: the i8 kernels for l2/ip/cosine, decoding otherwise.
+/// Quantized rows: the i8 kernels for l2/ip/cosine (the query encoded by
+/// [`Quantizer::encode_query`], each row's [`Quantizer::code_norm`]
+/// precomputed), decoding otherwise.
 #[derive(Clone, Copy)]
 pub(crate) struct I8Space<'a> {
     pub(crate) dim: usize,
     pub(crate) codes: &'a [i8],
+    /// Per row (from the first row of `codes`), its code norm.
+    pub(crate) norms: &'a [f32],
     pub(crate) quant: &'a Quantizer,
     pub(crate) metric: Metric,
     pub(crate) fast: Fast,
     pub(crate) k: &'static Kernels,
 }
 
-/// A query for [`I8Space`]: codes, their norm (cosine), and the decoded
-/// values for the decoding fallback.
-pub(crate) struct CodeQuery<'q> {
-    c: Cow<'q, [i8]>,
-    norm: f64,
-    f: Cow<'q, [f32]>,
+/// A query for [`I8Space`]: weighted codes and their step, the query's
+/// own term (`l2`: `‖x̂ − offsets‖²`; `cosine`: `‖x̂‖`), and the decoded
+/// query for the decoding fallback.
+pub(crate) struct CodeQuery {
+    c: Vec<i8>,
+    t: f32,
+    own: f64,
+    f: Vec<f32>,
 }
 
-/// Cosine distance from an integer dot product and the two norms, with the
+/// Cosine distance from a dot product and the two norms, with the
 /// zero-vector rules of [`Kernels::cosine_f32`].
 #[inline(always)]
-fn cosine_of(dot: i32, na: f64, nb: f64) -> f32 {
+fn cosine_of(dot: f64, na: f64, nb: f64) -> f32 {
     if na == 0.0 && nb == 0.0 {
         return 0.0;
     }
     if na == 0.0 || nb == 0.0 {
         return 1.0;
     }
-    (1.0 - f64::from(dot) / (na * nb)).clamp(0.0, 2.0) as f32
+    (1.0 - dot / (na * nb)).clamp(0.0, 2.0) as f32
 }
 
 impl<'a> I8Space<'a> {
@@ -741,65 +831,78 @@ impl<'a> I8Space<'a> {
         &self.codes[s..s + self.dim]
     }
 
-    #[inline(always)]
-    fn norm(&self, c: &[i8]) -> f64 {
-        f64::from(self.k.dot_i8(c, c).unwrap_or(0)).sqrt()
-    }
-
-    fn query_of<'q>(&self, c: Cow<'q, [i8]>) -> CodeQuery<'q> {
-        let norm = if self.fast == Fast::Cosine {
-            self.norm(&c)
-        } else {
-            0.0
+    fn query_of(&self, x: &[f32]) -> CodeQuery {
+        let (c, t) = self.quant.encode_query(x);
+        let decoded = self.quant.decoded_query(&c, t);
+        let own = match self.fast {
+            Fast::L2 => decoded
+                .iter()
+                .zip(&self.quant.offsets)
+                .map(|(&v, &o)| {
+                    let d = f64::from(v) - f64::from(o);
+                    d * d
+                })
+                .sum(),
+            Fast::Cosine => decoded
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt(),
+            _ => 0.0,
         };
         let f = if self.fast == Fast::Decode {
-            let mut f = vec![0.0; c.len()];
-            self.quant.decode(&c, &mut f);
-            Cow::Owned(f)
+            decoded
         } else {
-            Cow::Borrowed(&[][..])
+            Vec::new()
         };
-        CodeQuery { c, norm, f }
+        CodeQuery { c, t, own, f }
     }
 
+    /// The distance from the query to a row with integer dot product
+    /// `dot` and code norm `norm`.
     #[inline(always)]
-    fn codes_dist(&self, a: &[i8], norm_a: Option<f64>, b: &[i8]) -> f32 {
-        let s2 = self.quant.scale * self.quant.scale;
+    fn finish(&self, q: &CodeQuery, dot: i32, norm: f32) -> f32 {
+        let cross = f64::from(q.t) * f64::from(dot);
         match self.fast {
-            Fast::L2 => self.k.l2sq_i8(a, b).map_or(f32::NAN, |d| s2 * d as f32),
-            Fast::Ip => self.k.dot_i8(a, b).map_or(f32::NAN, |d| -(s2 * d as f32)),
-            Fast::Cosine => {
-                let dot = self.k.dot_i8(a, b).unwrap_or(0);
-                let na = norm_a.unwrap_or_else(|| self.norm(a));
-                cosine_of(dot, na, self.norm(b))
-            }
-            Fast::Decode => with_scratch(self.dim, |x, y| {
-                self.quant.decode(a, x);
-                self.quant.decode(b, y);
-                self.metric.distance(x, y)
-            }),
+            Fast::L2 => (q.own - 2.0 * cross + f64::from(norm)).max(0.0) as f32,
+            Fast::Ip => -cross as f32,
+            _ => cosine_of(cross, q.own, f64::from(norm).sqrt()),
         }
+    }
+
+    /// The exact distance between two rows on their decoded values.
+    fn decoded_pair(&self, a: &[i8], b: &[i8]) -> f32 {
+        with_scratch(self.dim, |x, y| {
+            self.quant.decode(a, x);
+            self.quant.decode(b, y);
+            match self.fast {
+                Fast::L2 => self.k.l2sq_f32(x, y).unwrap_or(f32::NAN),
+                Fast::Ip => self.k.dot_f32(x, y).map_or(f32::NAN, |d| -d),
+                Fast::Cosine => self.k.cosine_f32(x, y).unwrap_or(f32::NAN),
+                Fast::Decode => self.metric.distance(x, y),
+            }
+        })
     }
 }
 
 impl Space for I8Space<'_> {
     type Query<'q>
-        = CodeQuery<'q>
+        = CodeQuery
     where
         Self: 'q;
 
-    fn prepare<'q>(&'q self, q: &'q [f32]) -> CodeQuery<'q> {
-        let mut c = vec![0i8; q.len()];
-        self.quant.encode(q, &mut c);
-        self.query_of(Cow::Owned(c))
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> CodeQuery {
+        self.query_of(q)
     }
 
-    fn prepare_slot(&self, slot: u32) -> CodeQuery<'_> {
-        self.query_of(Cow::Borrowed(self.row(slot)))
+    fn prepare_slot(&self, slot: u32) -> CodeQuery {
+        let mut x = vec![0.0; self.dim];
+        self.quant.decode(self.row(slot), &mut x);
+        self.query_of(&x)
     }
 
     #[inline(always)]
-    fn dist(&self, q: &CodeQuery<'_>, slot: u32) -> f32 {
+    fn dist(&self, q: &CodeQuery, slot: u32) -> f32 {
         let row = self.row(slot);
         if self.fast == Fast::Decode {
             return with_scratch(self.dim, |x, _| {
@@ -807,19 +910,18 @@ impl Space for I8Space<'_> {
                 self.metric.distance(&q.f, x)
             });
         }
-        self.codes_dist(&q.c, Some(q.norm), row)
+        let dot = self.k.dot_i8(&q.c, row).unwrap_or(0);
+        self.finish(q, dot, self.norms[slot as usize])
     }
 
-    fn dist_many(&self, q: &CodeQuery<'_>, first: usize, out: &mut [f32]) {
-        // The one-to-many i8 kernels (integer results equal to the
-        // one-to-one ones), then per row the post-processing of
-        // `codes_dist`. Integer results go through a stack buffer, `CHUNK`
-        // rows per kernel call.
+    fn dist_many(&self, q: &CodeQuery, first: usize, out: &mut [f32]) {
+        // The one-to-many i8 kernel (integer results equal to the
+        // one-to-one ones), then per row the arithmetic of `dist`.
+        // Integer results go through a stack buffer, `CHUNK` rows per
+        // kernel call.
         const CHUNK: usize = 64;
         let d = self.dim;
-        let s2 = self.quant.scale * self.quant.scale;
         let mut dots = [0i32; CHUNK];
-        let mut sums = [0u32; CHUNK];
         let mut done = self.fast != Fast::Decode;
         for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
             if !done {
@@ -828,27 +930,10 @@ impl Space for I8Space<'_> {
             let start = first + c * CHUNK;
             let rows = &self.codes[start * d..(start + chunk.len()) * d];
             let n = chunk.len();
-            match self.fast {
-                Fast::L2 => {
-                    done = self.k.l2sq_i8_many(&q.c, rows, &mut sums[..n]).is_ok();
-                    for (o, &v) in chunk.iter_mut().zip(&sums[..n]) {
-                        *o = s2 * v as f32;
-                    }
-                }
-                Fast::Ip => {
-                    done = self.k.dot_i8_many(&q.c, rows, &mut dots[..n]).is_ok();
-                    for (o, &v) in chunk.iter_mut().zip(&dots[..n]) {
-                        *o = -(s2 * v as f32);
-                    }
-                }
-                Fast::Cosine => {
-                    done = self.k.dot_i8_many(&q.c, rows, &mut dots[..n]).is_ok();
-                    let row_of = |i: usize| &rows[i * d..(i + 1) * d];
-                    for (i, (o, &v)) in chunk.iter_mut().zip(&dots[..n]).enumerate() {
-                        *o = cosine_of(v, q.norm, self.norm(row_of(i)));
-                    }
-                }
-                Fast::Decode => done = false,
+            done = self.k.dot_i8_many(&q.c, rows, &mut dots[..n]).is_ok();
+            let norms = &self.norms[start..start + n];
+            for ((o, &v), &norm) in chunk.iter_mut().zip(&dots[..n]).zip(norms) {
+                *o = self.finish(q, v, norm);
             }
         }
         if !done {
@@ -860,7 +945,7 @@ impl Space for I8Space<'_> {
 
     #[inline(always)]
     fn pair(&self, a: u32, b: u32) -> f32 {
-        self.codes_dist(self.row(a), None, self.row(b))
+        self.decoded_pair(self.row(a), self.row(b))
     }
 
     #[inline(always)]
@@ -895,10 +980,15 @@ macro_rules! with_space {
                 };
                 $body
             }
-            $crate::storage::RowsRef::I8 { codes, quantizer } => {
+            $crate::storage::RowsRef::I8 {
+                codes,
+                quantizer,
+                norms,
+            } => {
                 let $s = $crate::storage::I8Space {
                     dim: data.dim,
                     codes,
+                    norms,
                     quant: quantizer,
                     metric: data.metric,
                     fast: $crate::storage::Fast::of(data.metric),

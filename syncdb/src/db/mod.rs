@@ -94,7 +94,8 @@ impl Database {
     /// bound ([`DEFAULT_MAX_DRIFT`]).
     ///
     /// # Errors
-    /// The first invalid migration's error.
+    /// [`SyncError::Kernels`] when `UNIDB_ISA` is invalid; the first invalid
+    /// migration's error.
     pub fn open(
         replica: ReplicaId,
         clock: Arc<dyn Clock>,
@@ -107,13 +108,15 @@ impl Database {
     /// `max_drift` ahead of the local clock.
     ///
     /// # Errors
-    /// The first invalid migration's error.
+    /// [`SyncError::Kernels`] when `UNIDB_ISA` is invalid (an unknown path
+    /// or one this CPU lacks); the first invalid migration's error.
     pub fn with_max_drift(
         replica: ReplicaId,
         clock: Arc<dyn Clock>,
         max_drift: Duration,
         migrations: &[Migration],
     ) -> Result<Self> {
+        unidb_kernels::Kernels::try_active()?;
         let mut state = State {
             schema: Arc::new(Schema::from_migrations(migrations)?),
             tables: Vec::new(),

@@ -52,6 +52,7 @@ impl Database {
     /// vector and merge behaviour are those of the saved database.
     ///
     /// # Errors
+    /// [`SyncError::Kernels`] when `UNIDB_ISA` is invalid;
     /// [`SyncError::Decode`] for a snapshot that is truncated, corrupt
     /// (checksum), of another format version or inconsistent;
     /// [`SyncError::MissingCodec`] naming a codec it needs that this
@@ -59,6 +60,7 @@ impl Database {
     /// [`with_codecs`](unidb_codec::with_codecs) scope leaves out); the schema
     /// and validation errors of a change that does not fit the schema.
     pub fn load_snapshot(bytes: &[u8], clock: Arc<dyn Clock>) -> Result<Database> {
+        unidb_kernels::Kernels::try_active()?;
         let p = snapshot::decode(bytes)?;
         let mut st = State {
             schema: Arc::new(Schema::from_migrations(&p.migrations)?),

@@ -217,3 +217,69 @@ fn wrapped_errors_stay_in_the_source_chain() {
         .iter()
         .any(|s| s.downcast_ref::<ClockError>().is_some()));
 }
+
+// ---------- an invalid UNIDB_ISA ----------
+
+/// Set in the child process of `invalid_isa_is_a_typed_error`.
+const CHILD_ENV: &str = "UNIDB_SYNCDB_ISA_CHILD";
+
+#[test]
+#[ignore = "run by invalid_isa_is_a_typed_error"]
+fn invalid_isa_child() {
+    use unidb_codec::{CodecError, Column, ColumnKind, Effort, Values};
+    use unidb_kernels::KernelError;
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let bogus =
+        |e: &KernelError| matches!(e, KernelError::UnknownIsa { value } if value == "bogus");
+    let clock = Arc::new(ManualClock::new(1_000));
+    let err = Database::open(unidb_common::ReplicaId::from_u64(1), clock.clone(), &[]).unwrap_err();
+    assert!(matches!(&err, SyncError::Kernels(e) if bogus(e)), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    // Checked before the bytes are looked at: not a decode error.
+    let err = Database::load_snapshot(&[], clock).unwrap_err();
+    assert!(matches!(&err, SyncError::Kernels(e) if bogus(e)), "{err:?}");
+    // The codecs' entry points, for users of the codec crate alone.
+    let col = Column::new(ColumnKind::Int, Values::Int(vec![1, 2, 3])).unwrap();
+    let err = unidb_codec::encode_column(&col, Effort::default()).unwrap_err();
+    assert!(
+        matches!(&err, CodecError::Kernels(e) if bogus(e)),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    let err = unidb_codec::decode_column(&[]).unwrap_err();
+    assert!(
+        matches!(&err, CodecError::Kernels(e) if bogus(e)),
+        "{err:?}"
+    );
+}
+
+/// With an invalid `UNIDB_ISA`, opening a database or loading a snapshot
+/// and encoding or decoding a column are typed errors naming the value
+/// (they fell back silently before), and nothing is printed.
+#[test]
+fn invalid_isa_is_a_typed_error() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "error::invalid_isa_child",
+            "--ignored",
+            "--quiet",
+            "--test-threads=1",
+        ])
+        .env(unidb_kernels::ISA_ENV_VAR, "bogus")
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

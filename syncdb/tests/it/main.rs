@@ -3,6 +3,7 @@
 //! of the module they test; tests that install a global allocator are
 //! binaries of their own.
 
+mod client;
 mod codecs;
 mod columnar;
 mod database;

@@ -615,7 +615,8 @@ fn version_2_i8_files_are_still_read() {
     same_i8(&c, &o);
     // A trained version 2 file without a configured range.
     let mut t = Collection::new(CollectionConfig::new(2, "ip").with_storage(Storage::I8)).unwrap();
-    t.train_quantizer(&[1.0, -3.0]).unwrap();
+    // (Version 2 has one step: both dimensions span ±3.)
+    t.train_quantizer(&[3.0, -3.0]).unwrap();
     t.insert(1u64, &[0.5, 0.5], None).unwrap();
     let o = from_bytes(&to_bytes_version(&t, 2)).unwrap();
     assert_eq!(o.quantizer(), t.quantizer());
@@ -638,7 +639,7 @@ fn crafted_i8_quantizers_are_refused() {
         (
             "zero scale",
             Quantizer {
-                scale: 0.0,
+                scales: vec![0.1, 0.0, 0.1, 0.1],
                 ..q.clone()
             },
             "invalid i8 quantizer",
@@ -647,7 +648,15 @@ fn crafted_i8_quantizers_are_refused() {
             "range beyond f32",
             Quantizer {
                 offsets: vec![0.0; 4],
-                scale: f32::MAX / 100.0,
+                scales: vec![f32::MAX / 100.0; 4],
+            },
+            "invalid i8 quantizer",
+        ),
+        (
+            "infinite scale",
+            Quantizer {
+                scales: vec![0.1, 0.1, f32::INFINITY, 0.1],
+                ..q.clone()
             },
             "invalid i8 quantizer",
         ),

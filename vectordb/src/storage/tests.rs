@@ -42,9 +42,16 @@ fn f16_and_i8_dist_many_equal_dist() {
                     .unwrap_or(Quantizer::for_range(-2.0, 2.0, dim, true));
                 let mut codes = vec![0i8; data.len()];
                 quant.encode(&data, &mut codes);
+                // (Dimension 0 has no codes to count rows by.)
+                let norms = if dim == 0 {
+                    vec![0.0; n]
+                } else {
+                    quant.code_norms(&codes)
+                };
                 let c = I8Space {
                     dim,
                     codes: &codes,
+                    norms: &norms,
                     quant: &quant,
                     metric,
                     fast,

@@ -129,14 +129,14 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v4 = bytes.clone();
-    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
-    patch_crc(&mut v4);
+    let mut v5 = bytes.clone();
+    v5[8..12].copy_from_slice(&5u32.to_le_bytes());
+    patch_crc(&mut v5);
     assert!(matches!(
-        persist::from_bytes(&v4),
+        persist::from_bytes(&v5),
         Err(VectorError::UnsupportedVersion {
-            found: 4,
-            supported: 3
+            found: 5,
+            supported: 4
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

@@ -23,8 +23,8 @@
 //! the generators avoid), whether a sum is NaN or ±inf does not depend on
 //! the order of the additions, so those results must match exactly.
 
+use crate::{all_paths, config};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use unidb_kernels::f16::{f16_to_f32, f32_to_f16};
 use unidb_kernels::{Isa, KernelError, Kernels};
 
@@ -52,25 +52,15 @@ const MANY_MAX_DIM: usize = 12;
 #[cfg(miri)]
 const MANY_MAX_ROWS: usize = 6;
 
-fn config() -> Config {
-    Config {
-        // No failure-persistence files (Miri runs with isolation, and the
-        // regressions worth keeping are written as explicit tests).
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
 fn reference() -> &'static Kernels {
     Kernels::for_isa(Isa::Scalar).expect("scalar is always available")
 }
 
 /// The non-reference paths this CPU can run.
 fn paths() -> Vec<&'static Kernels> {
-    Isa::available()
+    all_paths()
         .into_iter()
-        .filter(|&isa| isa != Isa::Scalar)
-        .map(|isa| Kernels::for_isa(isa).expect("available paths have kernels"))
+        .filter(|k| k.isa() != Isa::Scalar)
         .collect()
 }
 
@@ -1280,7 +1270,12 @@ fn invalid_isa_is_an_error_and_active_falls_back() {
     };
     for (value, mode) in [("no-such-path", "unknown"), (foreign, "unavailable")] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "invalid_isa_child", "--ignored", "--quiet"])
+            .args([
+                "--exact",
+                "paths::invalid_isa_child",
+                "--ignored",
+                "--quiet",
+            ])
             .args(["--test-threads=1", "--nocapture"])
             .env(unidb_kernels::ISA_ENV_VAR, value)
             .env(CHILD_ENV, mode)

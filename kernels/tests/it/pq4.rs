@@ -5,23 +5,9 @@
 //! Paths this CPU lacks are skipped because `Kernels::for_isa` returns
 //! `None` for them.
 
+use crate::{all_paths, config};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
-use unidb_kernels::{pq4, Isa, KernelError, Kernels};
-
-fn config() -> Config {
-    Config {
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
-fn all_paths() -> Vec<&'static Kernels> {
-    Isa::available()
-        .into_iter()
-        .map(|isa| Kernels::for_isa(isa).expect("available paths have kernels"))
-        .collect()
-}
+use unidb_kernels::{pq4, KernelError};
 
 /// The oracle: for vector `i < n` the saturating sum of its codes' entries,
 /// for the padding vectors of the last block the sum of entries 0.
