@@ -31,6 +31,8 @@ fn commands_lists_every_leaf_command() {
             "sync simulate",
             "sync bench",
             "vector bench",
+            "features join",
+            "features bench",
             "experiment hash",
             "experiment assign",
             "experiment analyze",

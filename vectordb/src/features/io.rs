@@ -151,8 +151,7 @@ pub fn infer_type(cells: &Cells) -> FeatureType {
         return FeatureType::Bool;
     }
     if all(&|c| {
-        !c.trim()
-            .starts_with(|ch: char| ch == '-' || ch == '+' || ch == '.')
+        !c.trim().starts_with(['-', '+', '.'])
             && c.trim().parse::<f64>().is_err()
             && parse_time(c, TimeUnit::Nanos).is_some()
     }) {

@@ -5,7 +5,7 @@
 //! input order. In each chunk the rows are sorted by (entity code,
 //! timestamp) once per entity, then merged with each view's rows of the
 //! same entity (a pointer that only moves forward), and the
-//! [lookup rule](super::lookup) picks the row; features are gathered
+//! [lookup rule](crate::features) picks the row; features are gathered
 //! into columns in input order. Chunks of a window and the views of a
 //! chunk run in parallel (rayon); each finished chunk goes to the sink
 //! in order, so memory holds one window of output, whatever the table's
@@ -156,7 +156,7 @@ impl FeatureStore {
     }
 
     /// The point-in-time join of `table` with the views of `options`:
-    /// for each entity row and view, the [lookup rule](super::lookup) at
+    /// for each entity row and view, the [lookup rule](crate::features) at
     /// the row's time (with `known_at` = that time for
     /// [`KnownAt::AtLabel`]); a missing or expired value is null. Each
     /// chunk of output is handed to `sink` in input order; `sink`

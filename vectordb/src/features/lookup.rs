@@ -167,7 +167,7 @@ impl<'a> RowRef<'a> {
 }
 
 impl FeatureStore {
-    /// The lookup rule (see the [module](self) docs) for one entity of
+    /// The [lookup rule](crate::features) for one entity of
     /// `view` at `at`; with `known_at`, only rows recorded by then count
     /// (bitemporal).
     ///

@@ -1,5 +1,5 @@
 //! Online serving: the latest values of a batch of entities in several
-//! views, with the TTL applied by the same [lookup rule](super::lookup)
+//! views, with the TTL applied by the same [lookup rule](crate::features)
 //! as the offline join; each call's latency goes to the store's
 //! [`ONLINE_LATENCY`](super::ONLINE_LATENCY) histogram.
 

@@ -52,8 +52,11 @@ impl W {
 }
 
 impl FeatureStore {
-    /// The store as snapshot bytes (see the [module](super::snapshot)
-    /// docs).
+    /// The store as snapshot bytes: magic [`MAGIC`](crate::features::MAGIC),
+    /// version [`VERSION`](crate::features::VERSION), the entities with
+    /// their keys and the views with their rows by column, then a CRC-32;
+    /// every length is checked against the bytes left when read, and the
+    /// format is canonical (what opens saves back to the same bytes).
     pub fn to_snapshot_bytes(&self) -> Vec<u8> {
         let mut w = W(Vec::new());
         w.0.extend_from_slice(&MAGIC);

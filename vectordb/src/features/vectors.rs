@@ -13,7 +13,7 @@ use crate::{Collection, CollectionConfig};
 impl FeatureStore {
     /// A flat collection (metric `metric`) of every entity's value of the
     /// vector feature `feature` of `view` as of `at` (and `known_at`),
-    /// by the same [lookup rule](super::lookup) as [`FeatureStore::get`]:
+    /// by the same [lookup rule](crate::features) as [`FeatureStore::get`]:
     /// entities whose value is missing, expired or null are left out.
     /// Ids are the entity keys: a single non-negative integer key is
     /// [`Id::Num`], any other key [`Id::Str`] (parts joined by `|`).
