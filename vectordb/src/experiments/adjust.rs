@@ -23,7 +23,8 @@ impl std::str::FromStr for Correction {
             "bonferroni" => Ok(Correction::Bonferroni),
             "holm" => Ok(Correction::Holm),
             "bh" | "fdr_bh" => Ok(Correction::Bh),
-            other => Err(ExperimentError::UnknownVariant {
+            other => Err(ExperimentError::UnknownName {
+                what: "correction",
                 name: other.to_owned(),
                 known: vec!["bonferroni".into(), "holm".into(), "bh".into()],
             }),

@@ -36,6 +36,16 @@ pub enum ExperimentError {
         /// The variants the experiment has.
         known: Vec<String>,
     },
+    /// A method, test or metric name that is not one of the known ones.
+    #[error("unknown {what} {name:?} (known: {})", .known.join(", "))]
+    UnknownName {
+        /// What was named ("correction", ...).
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: Vec<String>,
+    },
     /// Two variants with the same name.
     #[error("variant {0:?} is given twice")]
     DuplicateVariant(String),
@@ -112,7 +122,9 @@ impl ExperimentError {
     pub fn kind(&self) -> unidb_common::ErrorKind {
         use unidb_common::ErrorKind as K;
         match self {
-            ExperimentError::UnknownVariant { .. } => K::NotFound,
+            ExperimentError::UnknownVariant { .. } | ExperimentError::UnknownName { .. } => {
+                K::NotFound
+            }
             ExperimentError::DuplicateVariant(_) => K::Conflict,
             ExperimentError::Unsupported(_) => K::Unsupported,
             ExperimentError::Spec(_) => K::Serialization,

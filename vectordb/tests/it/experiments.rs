@@ -794,7 +794,13 @@ fn bad_analysis_input_is_a_typed_error() {
         adjust(&[f64::NAN], Correction::Bh),
         Err(ExperimentError::NonFinite { .. })
     ));
-    assert!("sidak".parse::<Correction>().is_err());
+    assert!(matches!(
+        "sidak".parse::<Correction>(),
+        Err(ExperimentError::UnknownName {
+            what: "correction",
+            ..
+        })
+    ));
     // Every error converts into the project's error with its kind.
     let e: unidb_common::Error = ExperimentError::HashVersion(3).into();
     assert_eq!(e.kind(), unidb_common::ErrorKind::Configuration);
