@@ -68,6 +68,7 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
                     index: Some("hnsw"),
                     params: Params::typed(&HnswSearch { ef: Some(100) }),
                     filter: None,
+                    k_factor: None,
                 },
             )
             .unwrap();

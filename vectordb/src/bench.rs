@@ -472,6 +472,7 @@ fn run_in_pool(
                 _ => Params::defaults(),
             },
             filter: None,
+            k_factor: None,
         };
         let run_one = |i: usize| -> Result<Vec<u32>> {
             Ok(coll
