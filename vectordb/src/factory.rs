@@ -698,7 +698,7 @@ impl FactorySpec {
             Encoding::Flat => Some(Storage::F32),
             Encoding::SqFp16 => Some(Storage::F16),
             Encoding::Sq8 => Some(Storage::I8),
-            Encoding::Pq { .. } | Encoding::PqFastScan { .. } => Some(Storage::Pq),
+            Encoding::Pq { nbits: 4 | 8, .. } | Encoding::PqFastScan { .. } => Some(Storage::Pq),
             _ => None,
         }
     }

@@ -27,6 +27,7 @@ use crate::quant::pq::ProductQuantizer;
 /// | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
 /// | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
 /// | [`Storage::I8`]  | 1 (+ 4 per row) | `dot_i8` | ≤ `scale_j / 2` inside dimension `j`'s trained range |
+/// | [`Storage::Pq`]  | `m` or `⌈m/2⌉` per row | per-query distance table | the sub-vectors' nearest centroids |
 ///
 /// Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
 /// run the half/integer kernels directly on the encoded rows; other metrics

@@ -587,6 +587,7 @@ fn unsupported_parts_are_named_and_nothing_is_built() {
     let table: &[(&str, &[&str])] = &[
         ("SQ4", &["SQ4"]),
         ("IVF64,RaBitQ,RFlat", &["RaBitQ"]),
+        ("IVF64,PQ8x6", &["PQ8x6"]),
         ("RaBitQ", &["RaBitQ"]),
         ("PCAR16,HNSW32", &["PCAR16"]),
         ("OPQ8_32,PCA16,IVF64,SQ8", &["OPQ8_32", "PCA16"]),
