@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod compress;
 pub mod demo;
+pub mod experiment;
 pub mod info;
 pub mod output;
 pub mod sync;
@@ -71,6 +72,11 @@ enum Command {
     Vector {
         #[command(subcommand)]
         command: vector::VectorCommand,
+    },
+    /// A/B experiments: GrowthBook-compatible assignment and analysis.
+    Experiment {
+        #[command(subcommand)]
+        command: experiment::ExperimentCommand,
     },
 }
 
@@ -155,6 +161,7 @@ fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
         }) => bench::bench_kernels(&args, json)?,
         Some(Command::Compress(args)) => compress::run(&args, json)?,
         Some(Command::Sync { command }) => command.run(json)?,
+        Some(Command::Experiment { command }) => command.run(json)?,
         Some(Command::Vector { command }) => {
             // Rows are printed as they are measured.
             command.run(json)?;
@@ -234,6 +241,16 @@ mod tests {
         assert_eq!(args.file, PathBuf::from("data.csv"));
         assert_eq!(args.options().unwrap(), compress::Options::default());
         assert!(!parse_cli(&["compress", "data.csv"]).json);
+
+        let Command::Experiment {
+            command: experiment::ExperimentCommand::Assign(args),
+        } = parse(&["experiment", "assign", "--key=k", "id"])
+        else {
+            panic!("not experiment assign")
+        };
+        let defaults = unidb_vectordb::experiments::ExperimentConfig::default();
+        assert_eq!(args.config().weights, defaults.weights);
+        assert_eq!(args.config().hash_version, defaults.hash_version);
     }
 
     /// Every flag reaches its own option: each is given a value that

@@ -607,6 +607,11 @@ pub struct DecodeCtx {
     prefix_depth: u8,
     /// The prefix's length when the top node took it.
     prefix_base: Option<usize>,
+    /// A running sum offered by a node to its child at the depth given
+    /// (see [`offer_sum`](Self::offer_sum)).
+    sum: Option<(u8, builtin::int::RunningSum)>,
+    /// The running sum a child applied, in its final state.
+    summed: Option<builtin::int::RunningSum>,
 }
 
 impl DecodeCtx {
@@ -615,7 +620,43 @@ impl DecodeCtx {
     /// later blocks to this buffer (so it need not grow then). Decoders
     /// whose output buffer becomes the stream's values may call it.
     pub fn capacity(&mut self, count: usize) -> usize {
-        count.saturating_add(std::mem::take(&mut self.spare))
+        // Two slots more: a parent that turns its child's buffer into its
+        // own values (`delta`, `dod`) appends one or two.
+        count
+            .saturating_add(std::mem::take(&mut self.spare))
+            .saturating_add(2)
+    }
+
+    /// Offers `sum` to the child node about to be decoded: a child that
+    /// can apply it to its values as it writes them (while they are in
+    /// cache) takes it with [`take_sum`](Self::take_sum); the caller asks
+    /// [`end_sum`](Self::end_sum) after the child returns whether it did.
+    pub(crate) fn offer_sum(&mut self, sum: builtin::int::RunningSum) {
+        self.sum = Some((self.depth + 1, sum));
+        self.summed = None;
+    }
+
+    /// The running sum offered to this node by its parent, if any.
+    pub(crate) fn take_sum(&mut self) -> Option<builtin::int::RunningSum> {
+        match self.sum {
+            Some((depth, sum)) if depth == self.depth => {
+                self.sum = None;
+                Some(sum)
+            }
+            _ => None,
+        }
+    }
+
+    /// Reports that this node applied the sum it took, ending in `sum`.
+    pub(crate) fn applied_sum(&mut self, sum: builtin::int::RunningSum) {
+        self.summed = Some(sum);
+    }
+
+    /// Withdraws the offer of [`offer_sum`](Self::offer_sum); the sum in
+    /// its final state when the child applied it.
+    pub(crate) fn end_sum(&mut self) -> Option<builtin::int::RunningSum> {
+        self.sum = None;
+        self.summed.take()
     }
 
     /// A vector to push a node's `count` output integers onto. For the top
@@ -653,6 +694,8 @@ impl DecodeCtx {
             prefix: None,
             prefix_depth: 0,
             prefix_base: None,
+            sum: None,
+            summed: None,
         }
     }
 

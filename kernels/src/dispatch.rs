@@ -50,6 +50,7 @@ pub(crate) struct Table {
     pub sum_f32: unsafe fn(&[f32]) -> f64,
     pub sum_sq_dev_f32: unsafe fn(&[f32], f64) -> f64,
     pub min_max_f32: unsafe fn(&[f32]) -> Option<(f32, f32)>,
+    pub min_max_i64: unsafe fn(&[i64]) -> Option<(i64, i64)>,
     /// The stream-vbyte decoder of this path (`varint::stream`).
     pub stream_decode: DecodeFn,
     /// The differential stream-vbyte decoder of this path.
@@ -649,5 +650,15 @@ impl Kernels {
     /// Never fails today; `Result` keeps the kernel contract uniform.
     pub fn min_max_f32(&self, values: &[f32]) -> Result<Option<(f32, f32)>, KernelError> {
         Ok(call!(self.min_max_f32(values)))
+    }
+
+    /// Smallest and largest value; `None` when the slice is empty (the
+    /// range a decoder picks its conversion by, e.g. a table per distinct
+    /// value or a direct computation).
+    ///
+    /// # Errors
+    /// Never fails today; `Result` keeps the kernel contract uniform.
+    pub fn min_max_i64(&self, values: &[i64]) -> Result<Option<(i64, i64)>, KernelError> {
+        Ok(call!(self.min_max_i64(values)))
     }
 }

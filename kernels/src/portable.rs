@@ -41,6 +41,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    min_max_i64,
     stream_decode: crate::varint::stream::decode_scalar,
     stream_decode_delta: crate::varint::stream::decode_scalar_delta,
     stream_blocks: None,
@@ -381,6 +382,29 @@ fn sum_sq_dev_f32(v: &[f32], mean: f64) -> f64 {
 #[inline(always)]
 fn f8(c: &[f32]) -> f32x8 {
     f32x8::new(c.try_into().expect("chunk of 8"))
+}
+
+/// Four independent chains of branch-free compares (`wide` has no 64-bit
+/// integer minimum).
+fn min_max_i64(v: &[i64]) -> Option<(i64, i64)> {
+    let (&first, _) = v.split_first()?;
+    let (mut lo, mut hi) = ([first; 4], [first; 4]);
+    let quads = v.chunks_exact(4);
+    let rest = quads.remainder();
+    for q in quads {
+        for j in 0..4 {
+            lo[j] = lo[j].min(q[j]);
+            hi[j] = hi[j].max(q[j]);
+        }
+    }
+    for &x in rest {
+        lo[0] = lo[0].min(x);
+        hi[0] = hi[0].max(x);
+    }
+    Some((
+        lo.into_iter().min().unwrap_or(first),
+        hi.into_iter().max().unwrap_or(first),
+    ))
 }
 
 fn min_max_f32(v: &[f32]) -> Option<(f32, f32)> {

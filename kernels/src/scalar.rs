@@ -31,6 +31,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32,
     sum_sq_dev_f32,
     min_max_f32,
+    min_max_i64,
     stream_decode: crate::varint::stream::decode_scalar,
     stream_decode_delta: crate::varint::stream::decode_scalar_delta,
     stream_blocks: None,
@@ -208,6 +209,14 @@ pub(crate) fn sum_sq_dev_f32(values: &[f32], mean: f64) -> f64 {
         let d = f64::from(v) - mean;
         acc + d * d
     })
+}
+
+pub(crate) fn min_max_i64(values: &[i64]) -> Option<(i64, i64)> {
+    let (&first, rest) = values.split_first()?;
+    Some(
+        rest.iter()
+            .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+    )
 }
 
 pub(crate) fn min_max_f32(values: &[f32]) -> Option<(f32, f32)> {

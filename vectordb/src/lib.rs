@@ -96,7 +96,8 @@
 //! and search parameter strings), [`io`] (vector file readers), [`persist`] (the
 //! file format), [`data`] (generated data) and [`bench`](mod@bench) are namespaces
 //! of functions; [`quant`] holds the quantizers ([`quant::pq`]: product
-//! quantization with 4-bit fast-scan scoring).
+//! quantization with 4-bit fast-scan scoring); [`experiments`] holds A/B
+//! assignment and analysis.
 //!
 //! # Custom metrics
 //! A crate registers its own metric with [`register_metric!`] (no direct
@@ -123,6 +124,7 @@ mod collection;
 mod concurrent;
 pub mod data;
 mod error;
+pub mod experiments;
 pub mod factory;
 pub mod flat;
 pub mod hnsw;

@@ -30,7 +30,13 @@ fn commands_lists_every_leaf_command() {
             "compress",
             "sync simulate",
             "sync bench",
-            "vector bench"
+            "vector bench",
+            "experiment hash",
+            "experiment assign",
+            "experiment analyze",
+            "experiment srm",
+            "experiment adjust",
+            "experiment bench"
         ]
     );
 }

@@ -52,6 +52,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32: sum_f32_neon,
     sum_sq_dev_f32: sum_sq_dev_f32_neon,
     min_max_f32: min_max_f32_neon,
+    min_max_i64: min_max_i64_neon,
     stream_decode: super::stream_vbyte::decode_neon::<false>,
     stream_decode_delta: super::stream_vbyte::decode_neon::<true>,
     stream_blocks: Some((
@@ -455,6 +456,41 @@ fn sum_sq_dev_f32_neon(v: &[f32], mean: f64) -> f64 {
         vaddq_f64(acc[0], acc[1]),
         vaddq_f64(acc[2], acc[3]),
     )) + tail
+}
+
+#[target_feature(enable = "neon")]
+fn min_max_i64_neon(v: &[i64]) -> Option<(i64, i64)> {
+    // `cmgt` and a bit select per bound; two accumulators each.
+    let (&first, _) = v.split_first()?;
+    let n = v.len();
+    let p = v.as_ptr();
+    let mut lo = [vdupq_n_s64(first); 2];
+    let mut hi = lo;
+    let mut i = 0;
+    while i + 4 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 2k + 2 <= i + 4 <= n == v.len().
+            let x = unsafe { vld1q_s64(p.add(i + 2 * k)) };
+            lo[k] = vbslq_s64(vcgtq_s64(lo[k], x), x, lo[k]);
+            hi[k] = vbslq_s64(vcgtq_s64(x, hi[k]), x, hi[k]);
+        }
+        i += 4;
+    }
+    let mut l = first;
+    let mut h = first;
+    for k in 0..2 {
+        l = l
+            .min(vgetq_lane_s64::<0>(lo[k]))
+            .min(vgetq_lane_s64::<1>(lo[k]));
+        h = h
+            .max(vgetq_lane_s64::<0>(hi[k]))
+            .max(vgetq_lane_s64::<1>(hi[k]));
+    }
+    for &x in &v[i..] {
+        l = l.min(x);
+        h = h.max(x);
+    }
+    Some((l, h))
 }
 
 #[target_feature(enable = "neon")]

@@ -56,6 +56,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32: sum_f32_avx2,
     sum_sq_dev_f32: sum_sq_dev_f32_avx2,
     min_max_f32: min_max_f32_avx2,
+    min_max_i64: min_max_i64_avx2,
     stream_decode: super::stream_vbyte::decode_avx2::<false>,
     stream_decode_delta: super::stream_vbyte::decode_avx2::<true>,
     stream_blocks: Some((
@@ -524,6 +525,41 @@ fn sum_sq_dev_f32_avx2(v: &[f32], mean: f64) -> f64 {
     let s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
     // SAFETY: AVX is enabled for this function.
     unsafe { hsum_pd(s) + tail }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,popcnt")]
+fn min_max_i64_avx2(v: &[i64]) -> Option<(i64, i64)> {
+    // `vpcmpgtq` and a blend per bound; two accumulators each.
+    let (&first, _) = v.split_first()?;
+    let n = v.len();
+    let p = v.as_ptr();
+    let mut lo = [_mm256_set1_epi64x(first); 2];
+    let mut hi = lo;
+    let mut i = 0;
+    while i + 8 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 4k + 4 <= i + 8 <= n == v.len(); unaligned load.
+            let x = unsafe { _mm256_loadu_si256(p.add(i + 4 * k).cast()) };
+            lo[k] = _mm256_blendv_epi8(lo[k], x, _mm256_cmpgt_epi64(lo[k], x));
+            hi[k] = _mm256_blendv_epi8(hi[k], x, _mm256_cmpgt_epi64(x, hi[k]));
+        }
+        i += 8;
+    }
+    let (mut l, mut h) = ([0i64; 4], [0i64; 4]);
+    let lo = _mm256_blendv_epi8(lo[0], lo[1], _mm256_cmpgt_epi64(lo[0], lo[1]));
+    let hi = _mm256_blendv_epi8(hi[0], hi[1], _mm256_cmpgt_epi64(hi[1], hi[0]));
+    // SAFETY: each array holds 4 i64.
+    unsafe {
+        _mm256_storeu_si256(l.as_mut_ptr().cast(), lo);
+        _mm256_storeu_si256(h.as_mut_ptr().cast(), hi);
+    }
+    let mut lo = l.into_iter().min().unwrap_or(first);
+    let mut hi = h.into_iter().max().unwrap_or(first);
+    for &x in &v[i..] {
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    Some((lo, hi))
 }
 
 #[target_feature(enable = "avx2,fma,f16c,popcnt")]

@@ -73,6 +73,7 @@ pub(crate) const TABLE: Table = Table {
     sum_f32: sum_f32_avx512,
     sum_sq_dev_f32: sum_sq_dev_f32_avx512,
     min_max_f32: min_max_f32_avx512,
+    min_max_i64: min_max_i64_avx512,
     pq4_fastscan: super::pq4::fastscan_avx512,
     // Reused AVX2 entries (bit-packing, stream-vbyte): see the module documentation for why they are
     // sound in this table.
@@ -988,6 +989,42 @@ fn sum_sq_dev_f32_avx512(v: &[f32], mean: f64) -> f64 {
         _mm512_fmadd_pd(d, d, acc)
     });
     _mm512_reduce_add_pd(s)
+}
+
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq,avx512vnni,avx2,fma,f16c,popcnt"
+)]
+fn min_max_i64_avx512(v: &[i64]) -> Option<(i64, i64)> {
+    // `vpminsq`/`vpmaxsq`, two accumulators each, then one masked vector
+    // per 8 values left (masked-off lanes keep their accumulator).
+    let (&first, _) = v.split_first()?;
+    let n = v.len();
+    let p = v.as_ptr();
+    let mut lo = [_mm512_set1_epi64(first); 2];
+    let mut hi = lo;
+    let mut i = 0;
+    while i + 16 <= n {
+        for k in 0..2 {
+            // SAFETY: i + 8k + 8 <= i + 16 <= n == v.len(); unaligned load.
+            let x = unsafe { _mm512_loadu_si512(p.add(i + 8 * k).cast()) };
+            lo[k] = _mm512_min_epi64(lo[k], x);
+            hi[k] = _mm512_max_epi64(hi[k], x);
+        }
+        i += 16;
+    }
+    while i < n {
+        let m = mask8((n - i).min(8));
+        // SAFETY: the mask enables exactly the values i..min(i + 8, n),
+        // which are in bounds; masked-off lanes are not accessed.
+        let x = unsafe { _mm512_maskz_loadu_epi64(m, p.add(i)) };
+        lo[0] = _mm512_mask_min_epi64(lo[0], m, lo[0], x);
+        hi[0] = _mm512_mask_max_epi64(hi[0], m, hi[0], x);
+        i += 8;
+    }
+    Some((
+        _mm512_reduce_min_epi64(_mm512_min_epi64(lo[0], lo[1])),
+        _mm512_reduce_max_epi64(_mm512_max_epi64(hi[0], hi[1])),
+    ))
 }
 
 #[target_feature(

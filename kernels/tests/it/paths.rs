@@ -1302,3 +1302,53 @@ fn invalid_isa_is_an_error_and_active_falls_back() {
         );
     }
 }
+
+/// `min_max_i64` on every path against the iterator's minimum and maximum
+/// (and the scalar reference), at every listed length, with the extremes
+/// placed at the start, the end, and inside the last partial vector.
+#[test]
+fn min_max_i64_matches_the_iterator_on_every_path() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        seed
+    };
+    let r = reference();
+    for &n in LENGTHS.iter().chain(&[2, 3, 4, 5, 9, 24, 25, 300]) {
+        for shift in [0u32, 20, 50, 62] {
+            let base: Vec<i64> = (0..n).map(|_| (next() as i64) >> shift).collect();
+            let mut cases = vec![base.clone()];
+            for at in [0, n / 2, n.saturating_sub(1)] {
+                for extreme in [i64::MIN, i64::MAX] {
+                    let mut v = base.clone();
+                    if let Some(x) = v.get_mut(at) {
+                        *x = extreme;
+                    }
+                    cases.push(v);
+                }
+            }
+            for v in &cases {
+                let want = v
+                    .iter()
+                    .copied()
+                    .min()
+                    .map(|lo| (lo, v.iter().copied().max().unwrap()));
+                assert_eq!(r.min_max_i64(v).unwrap(), want, "scalar, n={n}");
+                for k in paths() {
+                    assert_eq!(k.min_max_i64(v).unwrap(), want, "{}, n={n}", k.isa());
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+    #[test]
+    fn min_max_i64_random(v in prop::collection::vec(any::<i64>(), 0..MAX_RANDOM_LEN)) {
+        let want = v.iter().copied().min().map(|lo| (lo, v.iter().copied().max().unwrap()));
+        for k in paths() {
+            prop_assert_eq!(k.min_max_i64(&v).unwrap(), want, "{}", k.isa());
+        }
+    }
+}

@@ -6,6 +6,7 @@
 mod bench;
 mod collection;
 mod error;
+mod experiments;
 mod index;
 mod metric;
 mod params;

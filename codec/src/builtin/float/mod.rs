@@ -13,6 +13,7 @@ pub(crate) mod decimal_ulp;
 pub(crate) mod fbits;
 pub(crate) mod widened;
 
+use unidb_kernels::Kernels;
 use unidb_registry::{plugin_info, submit};
 
 use crate::builtin::{child_ints, corrupt, Dec, Enc};
@@ -67,11 +68,11 @@ const QUOTIENT_TABLE: u64 = 4096;
 /// the magic-number trick (exact below `2^51`), which the compiler
 /// vectorises along with the division.
 pub(crate) fn decimals(mut ints: Vec<i64>, p: f64) -> Vec<f64> {
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for &i in &ints {
-        lo = lo.min(i);
-        hi = hi.max(i);
-    }
+    let (lo, hi) = Kernels::active()
+        .min_max_i64(&ints)
+        .ok()
+        .flatten()
+        .unwrap_or((0, 0));
     let span = (hi as u64).wrapping_sub(lo as u64);
     // 2^52 + 2^51: its bits plus `i` are the bits of the float 2^52 + 2^51
     // + i for |i| < 2^51.

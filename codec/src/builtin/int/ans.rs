@@ -30,6 +30,7 @@
 //! bytes, four lanes sharing one stream (value by value) and one bit count
 //! for it.
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use unidb_registry::{plugin_info, submit};
@@ -372,26 +373,85 @@ struct Entry {
 /// The decode table, one entry per state.
 type Table = [Entry; TABLE];
 
-/// The decode table of the frequencies `freq` (summing to `2^log`).
+thread_local! {
+    /// The decode table of the last node this thread decoded, reused by
+    /// the next one: no allocation or zeroing per node. Entries at and
+    /// above a node's `2^log` are never read (states stay below it).
+    static SPARE: Cell<Option<Box<Table>>> = const { Cell::new(None) };
+}
+
+/// The decode table of the frequencies `freq` (summing to `2^log`, at
+/// most 256 of them), in a buffer taken from [`SPARE`] (give it back with
+/// [`give_back`]).
+///
+/// State `s` of symbol `k` is the `r`-th state of `k` in table order and
+/// decodes from `xs = freq[k] + r`. The states of [`spread`] are written
+/// without its walk's chain (the `m`-th slot visited is `m * step` mod
+/// `2^log`), and the ranks come from four interleaved passes over the
+/// table's quarters, each with counters that start after the states of
+/// the quarters before it (counted during the spread): four short chains
+/// through memory instead of one long one.
 fn decode_table(freq: &[u32], log: u32) -> Box<Table> {
-    let l = 1u32 << log;
-    let mut next = freq.to_vec();
-    let mut table: Box<Table> = vec![Entry::default(); TABLE]
-        .into_boxed_slice()
-        .try_into()
-        .expect("table size");
-    for (e, &k) in table.iter_mut().zip(&spread(freq, log)) {
-        let xs = next[usize::from(k)];
-        next[usize::from(k)] += 1;
+    let mut table: Box<Table> = SPARE.with(Cell::take).unwrap_or_else(|| {
+        vec![Entry::default(); TABLE]
+            .into_boxed_slice()
+            .try_into()
+            .expect("table size")
+    });
+    let l = 1usize << log;
+    let mask = l - 1;
+    let step = (l >> 1) + (l >> 3) + 3;
+    let quarter = log - 2;
+    let mut sym = [0u8; TABLE];
+    // Per quarter: the counter of each symbol's next state there.
+    let mut next = [[0u32; MAX_BINS]; 4];
+    let mut m = 0usize;
+    for (k, &f) in freq.iter().enumerate() {
+        // Four 16-bit counts (f <= 2^MAX_LOG) of the states per quarter.
+        let mut per: u64 = 0;
+        for j in m..m + f as usize {
+            let p = (j * step) & mask;
+            sym[p] = k as u8;
+            per += 1 << (16 * (p >> quarter));
+        }
+        m += f as usize;
+        let mut at = f;
+        for (q, n) in next.iter_mut().enumerate() {
+            n[k] = at;
+            at += ((per >> (16 * q)) & 0xffff) as u32;
+        }
+    }
+    let lf = l as u32;
+    let entry = |xs: u32, k: u8| {
         let nb = log + 1 - bit_width(u64::from(xs));
-        *e = Entry {
-            base: ((xs << nb) - l) as u16,
+        Entry {
+            base: ((xs << nb) - lf) as u16,
             mask: ((1u32 << nb) - 1) as u16,
             nb: nb as u8,
-            bin: k as u8,
-        };
+            bin: k,
+        }
+    };
+    let q = l >> 2;
+    let [n0, n1, n2, n3] = &mut next;
+    for s in 0..q {
+        let ks = [sym[s], sym[s + q], sym[s + 2 * q], sym[s + 3 * q]];
+        let xs = [
+            &mut n0[usize::from(ks[0])],
+            &mut n1[usize::from(ks[1])],
+            &mut n2[usize::from(ks[2])],
+            &mut n3[usize::from(ks[3])],
+        ];
+        for (j, x) in xs.into_iter().enumerate() {
+            table[s + j * q] = entry(*x, ks[j]);
+            *x += 1;
+        }
     }
     table
+}
+
+/// Returns a table of [`decode_table`] for the next node.
+fn give_back(table: Box<Table>) {
+    SPARE.with(|c| c.set(Some(table)));
 }
 
 /// One decode step of a state: its table entry's bin, the next state
@@ -865,6 +925,8 @@ fn ans_dec(
         }
     };
     let mut out = ctx.int_output(count);
+    // A parent's running sum, applied to each batch while it is in cache.
+    let mut sum = ctx.take_sum();
     let base = out.len();
     let mut at = 0usize;
     let mut ks = [0u8; BATCH];
@@ -880,9 +942,13 @@ fn ans_dec(
         // capacity (one per bin of `ks[..n]`), and `reserve` made room for
         // all `count` values.
         unsafe { out.set_len(len + n) };
+        if let Some(sum) = &mut sum {
+            sum.apply(&mut out[len..]);
+        }
         left -= n;
     }
     debug_assert_eq!(out.len() - base, count);
+    give_back(table);
     states.check().map_err(|reason| CodecError::Corrupt {
         offset: bits_at,
         reason,
@@ -892,6 +958,9 @@ fn ans_dec(
             offset: bits_at,
             reason: format!("ans offset stream holds {off_bits} bits, the values take {at}"),
         });
+    }
+    if let Some(sum) = sum {
+        ctx.applied_sum(sum);
     }
     Ok(Values::Int(out))
 }
@@ -1201,6 +1270,55 @@ mod tests {
                 let f = normalize(&counts, log);
                 assert_eq!(f.iter().map(|&x| u64::from(x)).sum::<u64>(), 1 << log);
                 assert!(f.iter().all(|&x| x >= 1));
+            }
+        }
+    }
+
+    /// The decode table the straightforward way: the spread's walk, then
+    /// the states in table order, each symbol's counter counting up.
+    fn reference_table(freq: &[u32], log: u32) -> Vec<Entry> {
+        let l = 1u32 << log;
+        let mut next = freq.to_vec();
+        spread(freq, log)
+            .iter()
+            .map(|&k| {
+                let xs = next[usize::from(k)];
+                next[usize::from(k)] += 1;
+                let nb = log + 1 - bit_width(u64::from(xs));
+                Entry {
+                    base: ((xs << nb) - l) as u16,
+                    mask: ((1u32 << nb) - 1) as u16,
+                    nb: nb as u8,
+                    bin: k as u8,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn decode_tables_match_the_reference() {
+        let mut r = rng(5);
+        let same =
+            |a: &Entry, b: &Entry| (a.base, a.mask, a.nb, a.bin) == (b.base, b.mask, b.nb, b.bin);
+        // Largest table first, so later (smaller) ones reuse a buffer
+        // holding stale entries above their size.
+        for log in (MIN_LOG..=MAX_LOG).rev() {
+            for nbins in [2usize, 3, 17, 200, 256] {
+                if nbins > 1 << (log - 1) {
+                    continue;
+                }
+                let counts: Vec<u64> = (0..nbins)
+                    .map(|k| if k == 1 { 1 } else { 1 + r() % 5000 })
+                    .collect();
+                let freq = normalize(&counts, log);
+                let table = decode_table(&freq, log);
+                let want = reference_table(&freq, log);
+                let l = 1usize << log;
+                assert!(
+                    table[..l].iter().zip(&want).all(|(a, b)| same(a, b)),
+                    "log {log}, {nbins} bins"
+                );
+                give_back(table);
             }
         }
     }

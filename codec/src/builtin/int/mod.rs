@@ -339,22 +339,93 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
         return Err(corrupt(r, "delta stream of 0 values"));
     }
     let first = r.zigzag("first value")?;
-    let d = child_ints(r, ctx, count - 1)?;
-    Ok(Values::Int(match ctx.prefix() {
-        Some(out) => prefix_sum(first, &d, out),
-        None => prefix_sum_in_place(first, d),
-    }))
+    if let Some(out) = ctx.prefix() {
+        let d = child_ints(r, ctx, count - 1)?;
+        return Ok(Values::Int(prefix_sum(first, &d, out)));
+    }
+    Ok(Values::Int(summed(
+        r,
+        ctx,
+        count - 1,
+        RunningSum::Delta { acc: first },
+    )?))
 }
 
-/// [`prefix_sum`] in the deltas' own buffer: each slot takes the running
-/// sum before its delta is added (one slot pushed at the end).
-fn prefix_sum_in_place(first: i64, mut d: Vec<i64>) -> Vec<i64> {
-    d.push(0);
-    let mut acc = first;
-    for x in &mut d {
-        (*x, acc) = (acc, acc.wrapping_add(*x));
+/// The running sum of a `delta` or `dod` node, applied in place to its
+/// child's values: each slot takes the value that many places (one or
+/// two) before it, and [`finish`](Self::finish) appends the last ones.
+/// Offered to the child (see `DecodeCtx::offer_sum`), which may apply it
+/// batch by batch as it writes its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunningSum {
+    /// `delta`: the sum so far.
+    Delta {
+        /// The next value.
+        acc: i64,
+    },
+    /// `dod`: the two next values and the delta between them.
+    Dod {
+        /// The next value.
+        v0: i64,
+        /// The one after it.
+        v1: i64,
+        /// `v1 - v0`.
+        d: i64,
+    },
+}
+
+impl RunningSum {
+    /// Replaces each difference of `xs` by the value it leads to (one or
+    /// two places before it).
+    #[inline]
+    pub(crate) fn apply(&mut self, xs: &mut [i64]) {
+        match self {
+            RunningSum::Delta { acc } => {
+                let mut a = *acc;
+                for x in xs {
+                    (*x, a) = (a, a.wrapping_add(*x));
+                }
+                *acc = a;
+            }
+            RunningSum::Dod { v0, v1, d } => {
+                let (mut a, mut b, mut dd) = (*v0, *v1, *d);
+                for x in xs {
+                    dd = dd.wrapping_add(*x);
+                    (*x, a, b) = (a, b, b.wrapping_add(dd));
+                }
+                (*v0, *v1, *d) = (a, b, dd);
+            }
+        }
     }
-    d
+
+    /// Appends the values still held (one for `delta`, two for `dod`).
+    fn finish(self, out: &mut Vec<i64>) {
+        match self {
+            RunningSum::Delta { acc } => out.push(acc),
+            RunningSum::Dod { v0, v1, .. } => out.extend([v0, v1]),
+        }
+    }
+}
+
+/// Decodes the integer child of `count` differences and turns them into
+/// values with `sum`: in the child as it decodes, when it takes the
+/// offer, else here in the child's buffer.
+fn summed(
+    r: &mut Reader<'_>,
+    ctx: &mut DecodeCtx,
+    count: usize,
+    mut sum: RunningSum,
+) -> Result<Vec<i64>, CodecError> {
+    ctx.offer_sum(sum);
+    let child = child_ints(r, ctx, count);
+    let applied = ctx.end_sum();
+    let mut d = child?;
+    match applied {
+        Some(done) => sum = done,
+        None => sum.apply(&mut d),
+    }
+    sum.finish(&mut d);
+    Ok(d)
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -375,28 +446,19 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     }
     let first = r.zigzag("first value")?;
     let d0 = r.zigzag("first delta")?;
-    let mut dd = child_ints(r, ctx, count - 2)?;
-    // Both running sums in one pass.
-    let (mut v, mut d) = (first, d0);
-    let second = v.wrapping_add(d);
+    let second = first.wrapping_add(d0);
     let Some(mut out) = ctx.prefix() else {
-        // In the second differences' own buffer, two slots later: each
-        // slot takes the value two places before its own.
-        dd.extend([0, 0]);
-        let mut prev = [first, second];
-        v = second;
-        for x in &mut dd {
-            let next = *x;
-            *x = prev[0];
-            prev[0] = prev[1];
-            d = d.wrapping_add(next);
-            v = v.wrapping_add(d);
-            prev[1] = v;
-        }
-        return Ok(Values::Int(dd));
+        let sum = RunningSum::Dod {
+            v0: first,
+            v1: second,
+            d: d0,
+        };
+        return Ok(Values::Int(summed(r, ctx, count - 2, sum)?));
     };
-    out.push(v);
-    v = second;
+    let dd = child_ints(r, ctx, count - 2)?;
+    // Both running sums in one pass.
+    let (mut v, mut d) = (second, d0);
+    out.push(first);
     out.push(v);
     out.extend(dd.iter().map(|&x| {
         d = d.wrapping_add(x);
@@ -479,3 +541,6 @@ fn svb_dec(r: &mut Reader<'_>, _: DataKind, count: usize, _: &mut DecodeCtx) -> 
             .collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests;
