@@ -63,7 +63,8 @@ enum Command {
     /// Compress the columns of a CSV file with the syncdb codecs and report
     /// the codec chosen, ratio and speed per column.
     Compress(compress::CompressArgs),
-    /// Sync database tools: the convergence simulation and the row workload.
+    /// Sync database tools: the convergence simulation, the row workload
+    /// and the power simulation.
     Sync {
         #[command(subcommand)]
         command: sync::SyncCommand,
@@ -234,6 +235,18 @@ mod tests {
             panic!("not sync simulate")
         };
         assert_eq!(args.config().unwrap(), SimConfig::default());
+
+        let Command::Sync {
+            command: sync::SyncCommand::PowerSim(args),
+        } = parse(&["sync", "power-sim"])
+        else {
+            panic!("not sync power-sim")
+        };
+        assert_eq!(
+            args.config(),
+            unidb_syncdb::power::sim::PowerSimConfig::default()
+        );
+        assert_eq!(args.profile, "all");
 
         let Command::Compress(args) = parse(&["compress", "data.csv"]) else {
             panic!("not compress")

@@ -1,8 +1,11 @@
-//! `unidb sync`: the convergence simulation and the row workload of syncdb.
+//! `unidb sync`: the convergence simulation, the row workload and the
+//! power simulation of syncdb.
 
 use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
+use unidb_syncdb::power::sim::{power_sim, PowerSimConfig, PowerSimReport};
+use unidb_syncdb::power::{PowerProfile, PowerProfiles};
 use unidb_syncdb::sim::{row_workload, simulate, SimConfig};
 
 use crate::output::sig3;
@@ -16,6 +19,55 @@ pub enum SyncCommand {
     /// The 100k-row workload: insert and update throughput, bytes per
     /// column write, and the merge of two replicas.
     Bench(SyncBenchArgs),
+    /// A simulated day of one phone syncing with a server under each
+    /// power profile (and an always-connected baseline): radio wakes,
+    /// bytes, staleness and battery use from a documented energy model.
+    PowerSim(PowerSimArgs),
+}
+
+/// Arguments of `unidb sync power-sim`: the [`PowerSimConfig`] fields a
+/// user sets, with [`PowerSimConfig::default`] as their defaults.
+#[derive(Debug, Clone, Args)]
+pub struct PowerSimArgs {
+    /// A profile name (`realtime`, `balanced`, `battery_saver`,
+    /// `background`, `auto`), or `all` for every built-in profile. The
+    /// `always_connected` baseline is always added.
+    #[arg(long, default_value = "all")]
+    pub profile: String,
+    /// Simulated hours (the day repeats past 24).
+    #[arg(long, value_parser = crate::at_least_one::<u32>, default_value_t = PowerSimConfig::default().hours)]
+    pub hours: u32,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = PowerSimConfig::default().seed)]
+    pub seed: u64,
+}
+
+impl PowerSimArgs {
+    /// The simulation these arguments ask for.
+    pub fn config(&self) -> PowerSimConfig {
+        PowerSimConfig {
+            hours: self.hours,
+            seed: self.seed,
+            ..PowerSimConfig::default()
+        }
+    }
+
+    /// The modes to run: the profile (or every built-in), then the
+    /// baseline.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = if self.profile == "all" {
+            PowerProfile::BUILTIN
+                .iter()
+                .map(|&n| n.to_owned())
+                .collect()
+        } else {
+            vec![self.profile.clone()]
+        };
+        if !names.iter().any(|n| n == "always_connected") {
+            names.push("always_connected".into());
+        }
+        names
+    }
 }
 
 /// Arguments of `unidb sync simulate`: the [`SimConfig`] fields a user
@@ -102,6 +154,9 @@ pub enum SyncCliError {
     /// The report could not be serialised.
     #[error("cannot write the report: {0}")]
     Json(#[from] serde_json::Error),
+    /// An unknown power profile.
+    #[error("unknown profile --profile {0:?}: one of realtime, balanced, battery_saver, background, auto, always_connected, all")]
+    UnknownProfile(String),
     /// The simulation ended with replicas that disagree.
     #[error("replicas diverged or lost acknowledged writes:\n{0}")]
     Diverged(String),
@@ -116,6 +171,7 @@ impl SyncCliError {
         use unidb_common::ErrorKind;
         match self {
             SyncCliError::InvalidArgument { .. } => ErrorKind::Validation,
+            SyncCliError::UnknownProfile(_) => ErrorKind::NotFound,
             SyncCliError::Sync(e) => e.kind(),
             SyncCliError::Json(e) if e.is_io() => ErrorKind::Io,
             SyncCliError::Json(_) => ErrorKind::Serialization,
@@ -161,6 +217,7 @@ impl SyncCommand {
                 let _spinner = crate::output::Spinner::new(progress, "running the row workload");
                 run_bench(args, json)
             }
+            SyncCommand::PowerSim(args) => run_power_sim(args, json, progress),
         }
     }
 }
@@ -246,48 +303,84 @@ fn run_bench(args: &SyncBenchArgs, json: bool) -> Result<String, SyncCliError> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use unidb_common::ErrorKind;
-
-    #[test]
-    fn errors_convert_with_their_kind_and_source_chain() {
-        let bad = SyncCommand::Bench(SyncBenchArgs {
-            rows: 1,
-            updates: 1,
-            batch: 0,
-            seed: 1,
-        })
-        .run(false)
-        .unwrap_err();
-        assert_eq!(unidb_common::Error::from(bad).kind(), ErrorKind::Validation);
-        let decode = SyncCliError::from(unidb_syncdb::SyncError::Decode {
-            offset: 3,
-            reason: "r".into(),
+fn run_power_sim(args: &PowerSimArgs, json: bool, progress: bool) -> Result<String, SyncCliError> {
+    if args.hours == 0 {
+        return Err(SyncCliError::InvalidArgument {
+            name: "hours",
+            reason: "at least 1",
         });
-        assert_eq!(
-            unidb_common::Error::from(decode).kind(),
-            ErrorKind::CorruptData
-        );
-        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
-        let e = unidb_common::Error::from(SyncCliError::from(unidb_syncdb::SyncError::Io {
-            op: "read snapshot file",
-            path: "s".into(),
-            source: io,
-        }));
-        assert_eq!(e.kind(), ErrorKind::Io);
-        let mut next = std::error::Error::source(&e);
-        let mut found = false;
-        while let Some(s) = next {
-            found |= s.downcast_ref::<std::io::Error>().is_some();
-            next = s.source();
+    }
+    let profiles = PowerProfiles::builtin();
+    let names = args.names();
+    for n in &names {
+        if unidb_syncdb::power::sim::Mode::named(n, &profiles).is_err() {
+            return Err(SyncCliError::UnknownProfile(n.clone()));
         }
-        assert!(found, "the io::Error is in the chain");
-        let diverged = SyncCliError::Diverged("x".into());
-        assert_eq!(
-            unidb_common::Error::from(diverged).kind(),
-            ErrorKind::Conflict
+    }
+    let config = args.config();
+    let bars = crate::output::StageBars::new(progress);
+    let mut reports: Vec<PowerSimReport> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        bars.update("simulating", i as u64, names.len() as u64);
+        let run = power_sim(&config, std::slice::from_ref(name), &profiles)?;
+        reports.extend(run.into_iter().map(|r| r.report));
+    }
+    bars.update("simulating", names.len() as u64, names.len() as u64);
+    drop(bars);
+    let diverged: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.converged || r.lost_writes > 0)
+        .map(|r| r.profile.as_str())
+        .collect();
+    let text = if json {
+        format!("{}\n", serde_json::to_string(&reports)?)
+    } else {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} simulated hour(s), seed {}: one phone, one server, another device (energy model: syncdb::power::energy)",
+            args.hours, args.seed
         );
+        let _ = writeln!(
+            out,
+            "{:<17} {:>7} {:>8} {:>10} {:>10} {:>6} {:>9} {:>9} {:>5} {:>9} {:>8}",
+            "profile",
+            "wakes",
+            "wakes/h",
+            "bytes up",
+            "bytes down",
+            "writes",
+            "p95 stale",
+            "max stale",
+            "lost",
+            "converged",
+            "battery"
+        );
+        for r in &reports {
+            let _ = writeln!(
+                out,
+                "{:<17} {:>7} {:>8} {:>10} {:>10} {:>6} {:>8}s {:>8}s {:>5} {:>9} {:>7}%",
+                r.profile,
+                r.radio_wakes,
+                sig3(r.wakes_per_hour),
+                r.bytes_up,
+                r.bytes_down,
+                r.writes,
+                sig3(r.p95_staleness_s),
+                sig3(r.max_staleness_s),
+                r.lost_writes,
+                if r.converged { "yes" } else { "NO" },
+                sig3(r.battery_used_pct)
+            );
+        }
+        out
+    };
+    if diverged.is_empty() {
+        Ok(text)
+    } else {
+        Err(SyncCliError::Diverged(text))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -607,11 +607,11 @@ pub struct DecodeCtx {
     prefix_depth: u8,
     /// The prefix's length when the top node took it.
     prefix_base: Option<usize>,
-    /// A running sum offered by a node to its child at the depth given
-    /// (see [`offer_sum`](Self::offer_sum)).
-    sum: Option<(u8, builtin::int::RunningSum)>,
-    /// The running sum a child applied, in its final state.
-    summed: Option<builtin::int::RunningSum>,
+    /// One-to-one stages offered by a node to its child at the depth
+    /// given (see [`offer_post`](Self::offer_post)).
+    post: Option<(u8, builtin::int::post::Post)>,
+    /// The stages a child applied, in their final state.
+    posted: Option<builtin::int::post::Post>,
 }
 
 impl DecodeCtx {
@@ -627,36 +627,39 @@ impl DecodeCtx {
             .saturating_add(2)
     }
 
-    /// Offers `sum` to the child node about to be decoded: a child that
-    /// can apply it to its values as it writes them (while they are in
-    /// cache) takes it with [`take_sum`](Self::take_sum); the caller asks
-    /// [`end_sum`](Self::end_sum) after the child returns whether it did.
-    pub(crate) fn offer_sum(&mut self, sum: builtin::int::RunningSum) {
-        self.sum = Some((self.depth + 1, sum));
-        self.summed = None;
+    /// Offers the one-to-one stages `post` (`delta`, `dod`, `gcd`) to the
+    /// child node about to be decoded: a child that can apply them to its
+    /// values as it writes them (while they are in cache) takes them with
+    /// [`take_post`](Self::take_post); the caller asks
+    /// [`end_post`](Self::end_post) after the child returns whether it
+    /// did.
+    pub(crate) fn offer_post(&mut self, post: builtin::int::post::Post) {
+        self.post = Some((self.depth + 1, post));
+        self.posted = None;
     }
 
-    /// The running sum offered to this node by its parent, if any.
-    pub(crate) fn take_sum(&mut self) -> Option<builtin::int::RunningSum> {
-        match self.sum {
-            Some((depth, sum)) if depth == self.depth => {
-                self.sum = None;
-                Some(sum)
+    /// The stages offered to this node by its parent, if any.
+    pub(crate) fn take_post(&mut self) -> Option<builtin::int::post::Post> {
+        match self.post {
+            Some((depth, post)) if depth == self.depth => {
+                self.post = None;
+                Some(post)
             }
             _ => None,
         }
     }
 
-    /// Reports that this node applied the sum it took, ending in `sum`.
-    pub(crate) fn applied_sum(&mut self, sum: builtin::int::RunningSum) {
-        self.summed = Some(sum);
+    /// Reports that this node applied the stages it took, ending in
+    /// `post`.
+    pub(crate) fn applied_post(&mut self, post: builtin::int::post::Post) {
+        self.posted = Some(post);
     }
 
-    /// Withdraws the offer of [`offer_sum`](Self::offer_sum); the sum in
-    /// its final state when the child applied it.
-    pub(crate) fn end_sum(&mut self) -> Option<builtin::int::RunningSum> {
-        self.sum = None;
-        self.summed.take()
+    /// Withdraws the offer of [`offer_post`](Self::offer_post); the
+    /// stages in their final state when the child applied them.
+    pub(crate) fn end_post(&mut self) -> Option<builtin::int::post::Post> {
+        self.post = None;
+        self.posted.take()
     }
 
     /// A vector to push a node's `count` output integers onto. For the top
@@ -694,8 +697,8 @@ impl DecodeCtx {
             prefix: None,
             prefix_depth: 0,
             prefix_base: None,
-            sum: None,
-            summed: None,
+            post: None,
+            posted: None,
         }
     }
 

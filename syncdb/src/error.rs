@@ -227,6 +227,10 @@ pub enum SyncError {
     /// [`crate::client::Transport`]).
     #[error(transparent)]
     Transport(#[from] crate::client::TransportError),
+    /// A client option or power profile that is invalid or names
+    /// something unknown (the configuration error says which field).
+    #[error("invalid client configuration: {0}")]
+    Config(#[source] unidb_common::Error),
 }
 
 impl From<ReadError> for SyncError {
@@ -277,6 +281,7 @@ impl SyncError {
             SyncError::Kernels(e) => e.kind(),
             SyncError::Io { source, .. } => ErrorKind::of_io(source.kind()),
             SyncError::Transport(e) => e.kind(),
+            SyncError::Config(e) => e.kind(),
         }
     }
 }

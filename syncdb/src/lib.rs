@@ -78,6 +78,7 @@ pub mod client;
 pub mod columnar;
 pub mod db;
 pub mod error;
+pub mod power;
 pub mod resolver;
 pub mod schema;
 pub mod sim;

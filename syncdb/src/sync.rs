@@ -191,7 +191,6 @@ impl SessionMetrics {
 /// `sync.messages_in`, `sync.bytes_in`, `sync.changes_out`,
 /// `sync.changes_in` and `sync.rejected`, histograms `sync.encode_ns` and
 /// `sync.decode_ns`, and the gauge `sync.pending_changes`.
-#[derive(Debug)]
 pub struct Session {
     db: Arc<Database>,
     config: SyncConfig,
@@ -211,6 +210,34 @@ pub struct Session {
     out_version: u8,
     metrics: Arc<Metrics>,
     recorded: SessionMetrics,
+    /// Which changes may be sent now ([`Session::set_send_filter`]).
+    filter: Option<SendFilter>,
+    /// Changes sent above a held-back one of their origin (so above
+    /// `peer_known`), not to be sent again on this connection.
+    sent_ahead: std::collections::BTreeSet<(ReplicaId, u64)>,
+    /// Most changes per batch ([`Session::set_max_batch_changes`]).
+    max_batch_changes: usize,
+    /// Change batches sent since the peer's last `Hello` and not yet
+    /// acknowledged.
+    awaiting: usize,
+}
+
+/// A predicate on changes: those for which it is false are held back
+/// ([`Session::set_send_filter`]).
+pub type SendFilter = Arc<dyn Fn(&crate::change::Change) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("replica", &self.db.replica())
+            .field("config", &self.config)
+            .field("peer", &self.peer)
+            .field("peer_known", &self.peer_known)
+            .field("acked", &self.acked)
+            .field("filtered", &self.filter.is_some())
+            .field("awaiting", &self.awaiting)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -238,7 +265,34 @@ impl Session {
             encoder: BatchEncoder::new(),
             metrics,
             recorded,
+            filter: None,
+            sent_ahead: Default::default(),
+            max_batch_changes: usize::MAX,
+            awaiting: 0,
         }
+    }
+
+    /// Holds back the changes for which `filter` is false (e.g. low
+    /// priority changes on a metered network): they are sent by a later
+    /// poll once the filter lets them through. Changes after a held-back
+    /// one of the same origin are still sent (the peer merges changes in
+    /// any order); the peer's checkpoint stays below the held-back one,
+    /// so a dropped connection resends from there. `None` sends everything.
+    pub fn set_send_filter(&mut self, filter: Option<SendFilter>) {
+        self.filter = filter;
+    }
+
+    /// At most `n` changes per batch (and at most
+    /// [`SyncConfig::max_batch_bytes`]); at least 1.
+    pub fn set_max_batch_changes(&mut self, n: usize) {
+        self.max_batch_changes = n.max(1);
+    }
+
+    /// Change batches sent since the peer's `Hello` that the peer has not
+    /// acknowledged yet (on an in-order connection, 0 means every batch
+    /// sent arrived).
+    pub fn awaiting_acks(&self) -> usize {
+        self.awaiting
     }
 
     /// The metrics this session records into.
@@ -369,14 +423,31 @@ impl Session {
         let Some(known) = &self.peer_known else {
             return Vec::new();
         };
-        let changes = self.db.changes_since(known);
+        let mut changes = self.db.changes_since(known);
         let collected = self.db.collected_since(known);
+        // Per origin, the first change held back by the filter.
+        let mut held: std::collections::BTreeMap<ReplicaId, u64> = Default::default();
+        if let Some(filter) = &self.filter {
+            let ahead = &self.sent_ahead;
+            changes.retain(|c| {
+                if ahead.contains(&(c.origin, c.seq)) {
+                    return false;
+                }
+                let send = filter(c);
+                if !send {
+                    held.entry(c.origin).or_insert(c.seq);
+                }
+                send
+            });
+        }
         if changes.is_empty() && collected.is_empty() {
             return Vec::new();
         }
         let known = self.peer_known.get_or_insert_with(VersionVector::new);
         for c in &changes {
-            if c.seq > known.get(c.origin) {
+            if held.get(&c.origin).is_some_and(|h| c.seq > *h) {
+                self.sent_ahead.insert((c.origin, c.seq));
+            } else if c.seq > known.get(c.origin) {
                 known.set(c.origin, c.seq);
             }
         }
@@ -394,8 +465,16 @@ impl Session {
             self.config.max_batch_bytes,
             self.out_version,
         );
+        let per_batch = self.max_batch_changes;
         let batches = with_codecs(&self.send_codecs, || {
-            batches_with(encoder, sender, version, changes, max_bytes)
+            let mut out = Vec::new();
+            let mut rest = changes;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(per_batch));
+                out.extend(batches_with(encoder, sender, version, rest, max_bytes));
+                rest = tail;
+            }
+            out
         });
         let mut out: Vec<Reply> = batches
             .into_iter()
@@ -415,6 +494,7 @@ impl Session {
             };
             out.push((m, None));
         }
+        self.awaiting += out.len();
         out
     }
 
@@ -472,8 +552,11 @@ impl Session {
                     out.push((m, None));
                 }
                 self.acked.merge(&known);
-                // Resume from the peer's checkpoint.
+                // Resume from the peer's checkpoint (what was sent on an
+                // earlier connection and not acknowledged goes again).
                 self.peer_known = Some(known);
+                self.sent_ahead.clear();
+                self.awaiting = 0;
                 out.extend(self.poll_inner());
                 Ok(out)
             }
@@ -512,6 +595,9 @@ impl Session {
                 if let Some(k) = &mut self.peer_known {
                     k.merge(&known);
                 }
+                self.awaiting = self.awaiting.saturating_sub(1);
+                let acked = &self.acked;
+                self.sent_ahead.retain(|(o, q)| *q > acked.get(*o));
                 self.update_pending();
                 Ok(Vec::new())
             }

@@ -30,6 +30,7 @@ fn commands_lists_every_leaf_command() {
             "compress",
             "sync simulate",
             "sync bench",
+            "sync power-sim",
             "vector bench",
             "experiment hash",
             "experiment assign",

@@ -1,6 +1,24 @@
-//! The client side of sync: how a replica reaches its server
-//! ([`Transport`], [`Connection`], the in-process [`InProcess`]) and one
-//! round of sync over a connection ([`sync_round`]).
+//! The client side of sync: [`Client`], an application's thread-safe
+//! handle on its replica, with subscriptions to changes ([`Filter`],
+//! [`ChangeSet`], [`Subscription`]) and a background worker that syncs
+//! with the server as the power profile in force says
+//! ([`crate::power`]); how a replica reaches its server ([`Transport`],
+//! [`Connection`], the in-process [`InProcess`]); and one round of sync
+//! over a connection ([`sync_round`]).
+//!
+//! # The worker
+//!
+//! A [`Client`] opened with [`ClientOptions::background`] runs one thread
+//! that sleeps until the [`Scheduler`](crate::power::Scheduler) says a
+//! round is due (local writes waited out the profile's flush window, the
+//! poll interval passed, or a retry after a failed round is due), or
+//! until a write or new [`Inputs`](crate::power::Inputs) wake it. A
+//! failed round is retried after an exponential backoff with jitter
+//! (the profile's base, cap and jitter) and resumes where the server's
+//! checkpoint says. A live profile keeps its connection and checks it
+//! for pushed changes every second. Changes of tables whose priority the
+//! profile keeps off the current network stay local until it allows
+//! them.
 //!
 //! [`Connection`]s, and the in-process transport ([`InProcess`]).
 //!
@@ -60,8 +78,12 @@
 //! # Ok(()) }
 //! ```
 
+mod core;
+mod observe;
 mod round;
 mod transport;
 
+pub use self::core::{Client, ClientOptions};
+pub use observe::{ChangeSet, Deleted, Filter, Inserted, Source, Subscription, Updated};
 pub use round::{sync_round, RoundStats};
 pub use transport::{Connection, InProcess, Transport, TransportError};

@@ -20,9 +20,8 @@ pub struct RoundStats {
     pub messages_down: u64,
     /// Their encoded bytes.
     pub bytes_down: u64,
-    /// Whether the round ended with every local change present at its
-    /// start acknowledged by the server and everything the server
-    /// acknowledged holding present here.
+    /// Whether the round ended with every batch sent acknowledged by the
+    /// server and everything the server acknowledged holding present here.
     pub complete: bool,
 }
 
@@ -38,8 +37,9 @@ pub struct RoundStats {
 /// acknowledgement; the server pushes its new changes on such a
 /// connection by itself, and the round takes what already arrived.
 ///
-/// The round is complete when the server acknowledged every change this
-/// replica made before the round started and this replica holds every
+/// The round is complete when the server acknowledged every change batch
+/// sent to it (so every local change made before the round, except those
+/// the session's send filter holds back) and this replica holds every
 /// change the server acknowledged holding. Resumption is the session's:
 /// a round cut short loses nothing, the next one (on a new connection)
 /// starts from the server's checkpoint.
@@ -58,14 +58,14 @@ pub fn sync_round(
     timeout: Duration,
 ) -> Result<RoundStats> {
     let db = session.database().clone();
-    let me = db.replica();
-    let target = db.version_vector().get(me);
     let mut stats = RoundStats::default();
-    let mut out = Vec::new();
-    if first {
-        out.push(session.hello_encoded());
-    }
-    out.extend(session.poll_encoded());
+    // On a new connection the local changes go up as the answer to the
+    // server's `Hello`, from its checkpoint.
+    let mut out = if first {
+        vec![session.hello_encoded()]
+    } else {
+        session.poll_encoded()
+    };
     let mut heard = !first;
     loop {
         for m in out.drain(..) {
@@ -73,7 +73,7 @@ pub fn sync_round(
             stats.bytes_up += m.len() as u64;
             conn.send(m)?;
         }
-        let done = heard && session.acked().get(me) >= target && {
+        let done = heard && session.awaiting_acks() == 0 && {
             let acked = session.acked().clone();
             db.version_vector().dominates(&acked)
         };

@@ -7,6 +7,7 @@ use crate::change::{Change, ChangeOp, VersionVector};
 use crate::error::{Result, SyncError};
 
 use super::gc::Collected;
+use super::observe::Touched;
 use super::state::State;
 use super::Database;
 
@@ -82,6 +83,12 @@ impl Database {
             );
         }
         out
+    }
+
+    /// Whether this replica holds (or has garbage-collected) change `seq`
+    /// of `origin`.
+    pub fn holds(&self, origin: unidb_common::id::ReplicaId, seq: u64) -> bool {
+        self.read_state().seen(origin, seq)
     }
 
     /// Number of changes held in the log.
@@ -160,16 +167,25 @@ impl Database {
         let mut applied = 0;
         let st = &mut *st;
         let schema = st.schema.clone();
+        let observer = self.observer();
+        let mut touched = Touched::default();
         for c in changes {
             if st.seen(c.origin, c.seq) {
                 continue;
             }
             let table = schema.table_by_id(c.table)?;
+            if observer.is_some() {
+                let prev = st.tables[c.table as usize].rows.get(&c.key);
+                touched.touch(c.table, &c.key, prev, c.origin);
+            }
             st.tables[c.table as usize].apply(table, &c);
             st.record(c);
             applied += 1;
         }
         st.mark_collected(collected);
+        if let (Some(observer), true) = (observer, applied > 0) {
+            observer.committed(st.commit_event(false, applied, touched, observer.wants_rows()));
+        }
         Ok(applied)
     }
 }

@@ -28,6 +28,7 @@
 
 mod gc;
 mod merge;
+mod observe;
 mod predicate;
 mod row;
 mod snapshot;
@@ -49,6 +50,7 @@ use crate::schema::{Migration, Schema};
 use unidb_common::value::{ColumnType, Value};
 
 pub use gc::Collected;
+pub use observe::{CommitEvent, CommitObserver, RowEvent};
 pub use predicate::Predicate;
 pub use row::{FromValue, Row};
 pub use txn::Transaction;
@@ -82,11 +84,22 @@ pub const DEFAULT_MAX_DRIFT: Duration = Duration::from_secs(300);
 /// assert_eq!(row["done"], Value::Bool(true));
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Database {
     replica: ReplicaId,
     hlc: Hlc,
     state: RwLock<State>,
+    /// Sees every commit, under the write lock ([`CommitObserver`]).
+    observer: RwLock<Option<Arc<dyn CommitObserver>>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("replica", &self.replica)
+            .field("hlc", &self.hlc)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Database {
@@ -130,6 +143,7 @@ impl Database {
             replica,
             hlc: Hlc::new(clock, max_drift),
             state: RwLock::new(state),
+            observer: RwLock::new(None),
         })
     }
 

@@ -108,6 +108,7 @@ impl Database {
             replica: p.replica,
             hlc: Hlc::with_last(clock, p.max_drift, newest),
             state: RwLock::new(state_checked(st)?),
+            observer: RwLock::new(None),
         })
     }
 

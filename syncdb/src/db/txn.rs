@@ -11,6 +11,7 @@ use crate::resolver::{Cell, PnCounter};
 use crate::schema::{ColumnId, Table, TableId};
 use unidb_common::value::Value;
 
+use super::observe::Touched;
 use super::state::State;
 use super::table::{check_key, RowState};
 use super::Database;
@@ -153,6 +154,15 @@ impl Transaction<'_> {
         let n = changes.len();
         for c in changes {
             st.record(c);
+        }
+        if n > 0 {
+            if let Some(observer) = db.observer() {
+                let mut t = Touched::default();
+                for (table, key, prev) in undo {
+                    t.touch(table, &key, prev.as_ref(), db.replica);
+                }
+                observer.committed(st.commit_event(true, n, t, observer.wants_rows()));
+            }
         }
         Ok(n)
     }

@@ -24,7 +24,7 @@ impl ReadView<'_> {
         &self.state.schema
     }
 
-    fn row(table: &Table, key: &Value, r: &RowState) -> Row {
+    pub(super) fn row(table: &Table, key: &Value, r: &RowState) -> Row {
         table
             .columns()
             .map(|c| (c.def.name.clone(), r.value(key, c)))

@@ -8,6 +8,7 @@ mod codecs;
 mod columnar;
 mod database;
 mod error;
+mod power;
 mod repetitive_data;
 mod resolver;
 mod row;

@@ -925,8 +925,9 @@ fn ans_dec(
         }
     };
     let mut out = ctx.int_output(count);
-    // A parent's running sum, applied to each batch while it is in cache.
-    let mut sum = ctx.take_sum();
+    // A parent's one-to-one stages, applied to each batch while it is in
+    // cache.
+    let mut post = ctx.take_post();
     let base = out.len();
     let mut at = 0usize;
     let mut ks = [0u8; BATCH];
@@ -942,8 +943,8 @@ fn ans_dec(
         // capacity (one per bin of `ks[..n]`), and `reserve` made room for
         // all `count` values.
         unsafe { out.set_len(len + n) };
-        if let Some(sum) = &mut sum {
-            sum.apply(&mut out[len..]);
+        if let Some(post) = &mut post {
+            post.apply(&mut out[len..]);
         }
         left -= n;
     }
@@ -959,8 +960,8 @@ fn ans_dec(
             reason: format!("ans offset stream holds {off_bits} bits, the values take {at}"),
         });
     }
-    if let Some(sum) = sum {
-        ctx.applied_sum(sum);
+    if let Some(post) = post {
+        ctx.applied_post(post);
     }
     Ok(Values::Int(out))
 }

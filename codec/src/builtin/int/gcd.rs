@@ -9,6 +9,7 @@
 
 use unidb_registry::{plugin_info, submit};
 
+use super::post::{child_through, Stage};
 use crate::builtin::{child_ints, corrupt};
 use crate::io::{put_varint, put_zigzag, Reader};
 use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
@@ -71,27 +72,38 @@ fn gcd_dec(
     if g < 2 {
         return Err(corrupt(r, format!("gcd divisor {g}, expected 2 or more")));
     }
-    let q = child_ints(r, ctx, count)?;
     // Every quotient must land on the grid without wrapping past 2^64:
     // checked in the same pass (flags or-ed together, no early exit).
     let limit = u64::MAX / g;
-    let mut bad = false;
-    let value = |q: i64| {
-        bad |= q as u64 > limit;
-        min.wrapping_add((q as u64).wrapping_mul(g) as i64)
-    };
     let out = match ctx.prefix() {
         Some(mut out) => {
-            out.extend(q.into_iter().map(value));
-            out
+            let q = child_ints(r, ctx, count)?;
+            let start = out.len();
+            out.extend_from_slice(&q);
+            let mut grid = Stage::Grid {
+                min,
+                g,
+                limit,
+                bad: false,
+            };
+            grid.apply(&mut out[start..]);
+            (out, grid)
         }
-        // In the quotients' own buffer.
-        None => q.into_iter().map(value).collect(),
+        // Applied by the child as it decodes, or in its buffer.
+        None => {
+            let own = Stage::Grid {
+                min,
+                g,
+                limit,
+                bad: false,
+            };
+            child_through(r, ctx, count, own)?
+        }
     };
-    if bad {
+    if let (_, Stage::Grid { bad: true, .. }) = out {
         return Err(corrupt(r, format!("a gcd quotient is outside 0..={limit}")));
     }
-    Ok(Values::Int(out))
+    Ok(Values::Int(out.0))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub(crate) mod ans;
 pub(crate) mod gcd;
 pub(crate) mod huff;
 pub(crate) mod linear;
+pub(crate) mod post;
 
 use unidb_kernels::varint::{self, stream};
 use unidb_kernels::{bitpack, bitpack::BitpackError};
@@ -24,6 +25,7 @@ use unidb_registry::{plugin_info, submit};
 use crate::builtin::{bitpack_err, child_ints, corrupt, fits, Dec, Enc};
 use crate::io::{put_varint, put_zigzag, Reader};
 use crate::{Codec, CodecError, Cost, DataKind, DecodeCtx, EncodeCtx, Values};
+use post::{child_through, RunningSum, Stage};
 
 // ---------------------------------------------------------------- for
 
@@ -343,89 +345,8 @@ fn delta_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx)
         let d = child_ints(r, ctx, count - 1)?;
         return Ok(Values::Int(prefix_sum(first, &d, out)));
     }
-    Ok(Values::Int(summed(
-        r,
-        ctx,
-        count - 1,
-        RunningSum::Delta { acc: first },
-    )?))
-}
-
-/// The running sum of a `delta` or `dod` node, applied in place to its
-/// child's values: each slot takes the value that many places (one or
-/// two) before it, and [`finish`](Self::finish) appends the last ones.
-/// Offered to the child (see `DecodeCtx::offer_sum`), which may apply it
-/// batch by batch as it writes its values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RunningSum {
-    /// `delta`: the sum so far.
-    Delta {
-        /// The next value.
-        acc: i64,
-    },
-    /// `dod`: the two next values and the delta between them.
-    Dod {
-        /// The next value.
-        v0: i64,
-        /// The one after it.
-        v1: i64,
-        /// `v1 - v0`.
-        d: i64,
-    },
-}
-
-impl RunningSum {
-    /// Replaces each difference of `xs` by the value it leads to (one or
-    /// two places before it).
-    #[inline]
-    pub(crate) fn apply(&mut self, xs: &mut [i64]) {
-        match self {
-            RunningSum::Delta { acc } => {
-                let mut a = *acc;
-                for x in xs {
-                    (*x, a) = (a, a.wrapping_add(*x));
-                }
-                *acc = a;
-            }
-            RunningSum::Dod { v0, v1, d } => {
-                let (mut a, mut b, mut dd) = (*v0, *v1, *d);
-                for x in xs {
-                    dd = dd.wrapping_add(*x);
-                    (*x, a, b) = (a, b, b.wrapping_add(dd));
-                }
-                (*v0, *v1, *d) = (a, b, dd);
-            }
-        }
-    }
-
-    /// Appends the values still held (one for `delta`, two for `dod`).
-    fn finish(self, out: &mut Vec<i64>) {
-        match self {
-            RunningSum::Delta { acc } => out.push(acc),
-            RunningSum::Dod { v0, v1, .. } => out.extend([v0, v1]),
-        }
-    }
-}
-
-/// Decodes the integer child of `count` differences and turns them into
-/// values with `sum`: in the child as it decodes, when it takes the
-/// offer, else here in the child's buffer.
-fn summed(
-    r: &mut Reader<'_>,
-    ctx: &mut DecodeCtx,
-    count: usize,
-    mut sum: RunningSum,
-) -> Result<Vec<i64>, CodecError> {
-    ctx.offer_sum(sum);
-    let child = child_ints(r, ctx, count);
-    let applied = ctx.end_sum();
-    let mut d = child?;
-    match applied {
-        Some(done) => sum = done,
-        None => sum.apply(&mut d),
-    }
-    sum.finish(&mut d);
-    Ok(d)
+    let own = Stage::Sum(RunningSum::Delta { acc: first });
+    Ok(Values::Int(child_through(r, ctx, count - 1, own)?.0))
 }
 
 fn dod_enc(v: &Values, ctx: &mut EncodeCtx, out: &mut Vec<u8>) -> Enc {
@@ -448,12 +369,12 @@ fn dod_dec(r: &mut Reader<'_>, _: DataKind, count: usize, ctx: &mut DecodeCtx) -
     let d0 = r.zigzag("first delta")?;
     let second = first.wrapping_add(d0);
     let Some(mut out) = ctx.prefix() else {
-        let sum = RunningSum::Dod {
+        let own = Stage::Sum(RunningSum::Dod {
             v0: first,
             v1: second,
             d: d0,
-        };
-        return Ok(Values::Int(summed(r, ctx, count - 2, sum)?));
+        });
+        return Ok(Values::Int(child_through(r, ctx, count - 2, own)?.0));
     };
     let dd = child_ints(r, ctx, count - 2)?;
     // Both running sums in one pass.

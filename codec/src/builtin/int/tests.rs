@@ -24,6 +24,62 @@ fn series(n: usize, second: bool) -> Vec<i64> {
         .collect()
 }
 
+/// Stage lists two deep: `gcd(delta(ans))` and `delta(gcd(ans))`,
+/// both applied by `ans`, give back the values (and the same stages
+/// over `for`, which leaves them to the stage nodes).
+#[test]
+fn nested_stages_applied_by_the_child_or_the_nodes_agree() {
+    let mut r = unidb_common::rng::SplitMix64::new(9);
+    let mut checked = Vec::new();
+    for n in [100usize, 257, 3000] {
+        // Timestamps on a 60 000 grid, mostly one step apart.
+        let mut t = 1_600_000_000_000i64;
+        let ts: Vec<i64> = (0..n)
+            .map(|_| {
+                let x = r.next_u64();
+                t += 60_000
+                    * if x.is_multiple_of(13) {
+                        (x % 9) as i64 + 2
+                    } else {
+                        1
+                    };
+                t
+            })
+            .collect();
+        for (top, below, child) in [
+            ("gcd", "delta", "ans"),
+            ("delta", "gcd", "ans"),
+            ("gcd", "delta", "for"),
+            ("delta", "gcd", "for"),
+        ] {
+            let v = Values::Int(ts.clone());
+            let set = CodecSet::of([top, below, child, "plain"]);
+            let Some(bytes) = with_codecs(&set, || encode_with(top, &v, Effort::Max)).unwrap()
+            else {
+                continue;
+            };
+            let used = |c: &str| bytes.windows(c.len()).any(|w| w == c.as_bytes());
+            let name = format!("{top}({below}({child}))");
+            if !(used(below) && used(child)) {
+                continue;
+            }
+            assert_eq!(
+                decode_values(&bytes, DataKind::Int, n).unwrap(),
+                v,
+                "{name}, n={n}"
+            );
+            checked.push(name);
+        }
+    }
+    // The cascades chosen under these sets include both nestings over ans.
+    for want in ["gcd(delta(ans))", "delta(gcd(ans))"] {
+        assert!(
+            checked.iter().any(|c| c == want),
+            "{want} not tried: {checked:?}"
+        );
+    }
+}
+
 /// `delta` and `dod` over `ans`, which applies their running sums as
 /// it decodes, give back the values; so do the same nodes over a
 /// child that does not (`for`), where the parent sums.
@@ -53,35 +109,4 @@ fn running_sums_applied_by_the_child_or_the_parent_agree() {
             }
         }
     }
-}
-
-#[test]
-fn running_sums_match_prefix_sums() {
-    let d: Vec<i64> = (0..1000).map(|i| (i * 7919 % 41) - 20).collect();
-    // Delta: the prefix sums from the first value.
-    let mut want = vec![5i64];
-    for &x in &d {
-        want.push(want.last().unwrap() + x);
-    }
-    let mut s = RunningSum::Delta { acc: 5 };
-    let mut got = d.clone();
-    // Applied in uneven pieces, as batches are.
-    let (a, b) = got.split_at_mut(333);
-    s.apply(a);
-    s.apply(b);
-    s.finish(&mut got);
-    assert_eq!(got, want);
-    // Delta of delta: second differences from the first two values.
-    let mut want = vec![5i64, 8];
-    for &x in &d {
-        let n = want.len();
-        want.push(2 * want[n - 1] - want[n - 2] + x);
-    }
-    let mut s = RunningSum::Dod { v0: 5, v1: 8, d: 3 };
-    let mut got = d.clone();
-    let (a, b) = got.split_at_mut(1);
-    s.apply(a);
-    s.apply(b);
-    s.finish(&mut got);
-    assert_eq!(got, want);
 }
