@@ -29,6 +29,7 @@ pub mod bench;
 pub mod compress;
 pub mod demo;
 pub mod experiment;
+pub mod features;
 pub mod info;
 pub mod output;
 pub mod sync;
@@ -73,6 +74,11 @@ enum Command {
     Vector {
         #[command(subcommand)]
         command: vector::VectorCommand,
+    },
+    /// Feature store tools: the point-in-time join of CSV files, the benchmark.
+    Features {
+        #[command(subcommand)]
+        command: features::FeaturesCommand,
     },
     /// A/B experiments: GrowthBook-compatible assignment and analysis.
     Experiment {
@@ -167,6 +173,10 @@ fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
             // Rows are printed as they are measured.
             command.run(json)?;
             return Ok(());
+        }
+        Some(Command::Features { command }) => {
+            // Rows are written as they are joined.
+            return command.run(json);
         }
     };
     output::emit(&text).map_err(output_error)

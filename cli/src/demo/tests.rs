@@ -32,6 +32,8 @@ fn commands_lists_every_leaf_command() {
             "sync bench",
             "sync power-sim",
             "vector bench",
+            "features join",
+            "features bench",
             "experiment hash",
             "experiment assign",
             "experiment analyze",

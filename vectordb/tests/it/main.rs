@@ -7,6 +7,7 @@ mod bench;
 mod collection;
 mod error;
 mod experiments;
+mod features;
 mod index;
 mod metric;
 mod params;
