@@ -316,6 +316,7 @@ mod tests {
             "--rows=500",
             "--queries=7",
             "--dim=3",
+            "--k-factor=2.5",
         ])
         else {
             panic!("not vector bench")
@@ -341,6 +342,7 @@ mod tests {
                 rows: 500,
                 queries: 7,
                 dim: 3,
+                k_factor: Some(2.5),
             }
         );
 

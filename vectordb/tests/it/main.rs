@@ -13,6 +13,7 @@ mod metric;
 mod params;
 mod persist;
 mod pq;
+mod pq_storage;
 #[cfg(feature = "serde")]
 mod serde_types;
 mod storage;
