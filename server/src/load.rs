@@ -378,7 +378,8 @@ async fn write_phase(
             let offset = iv.mul_f64(i as f64 / o.clients as f64);
             tokio::time::sleep_until(start + offset + iv * k as u32).await;
         }
-        let id = (i * o.ops + k) as i64;
+        // Distinct per seed, so runs against one server do not collide.
+        let id = ((o.seed & 0xffff) << 40) as i64 + (i * o.ops + k) as i64;
         db.insert(
             "load",
             [
