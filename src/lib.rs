@@ -15,5 +15,6 @@ pub use unidb_codec as codec;
 pub use unidb_common as common;
 pub use unidb_kernels as kernels;
 pub use unidb_registry as registry;
+pub use unidb_server as server;
 pub use unidb_syncdb as syncdb;
 pub use unidb_vectordb as vectordb;

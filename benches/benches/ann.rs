@@ -208,6 +208,7 @@ fn main() {
             index: Some("hnsw"),
             params: Params::typed(&search),
             filter: None,
+            k_factor: None,
         };
         us.change_expansion_search(ef);
         let udb_pass = || -> Vec<Vec<u64>> {

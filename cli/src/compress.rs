@@ -200,174 +200,37 @@ fn is_null(cell: &str) -> bool {
     c.is_empty() || NULL_MARKERS.iter().any(|m| m.eq_ignore_ascii_case(c))
 }
 
-/// Most fields in one CSV record: a file with wider records is refused
-/// (20 MiB of commas would otherwise make 20 million columns, each with
-/// its own report).
-pub const MAX_COLUMNS: usize = 16_384;
+pub use unidb_common::csv::{Cells, Table, MAX_COLUMNS};
 
-/// One column of CSV cells: their text back to back and where each ends
-/// (one allocation per column, not one `String` per cell).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cells {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl Cells {
-    fn push(&mut self, cell: &str) {
-        self.text.push_str(cell);
-        self.ends.push(self.text.len());
-    }
-
-    /// Number of cells.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Whether there are no cells.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The cells in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> + Clone + '_ {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(a, b)| &self.text[a..b])
+impl From<unidb_common::csv::CsvError> for CompressError {
+    fn from(e: unidb_common::csv::CsvError) -> Self {
+        use unidb_common::csv::CsvError;
+        match e {
+            CsvError::Io(source) => CompressError::Io {
+                path: PathBuf::from("<input>"),
+                source,
+            },
+            CsvError::Malformed { line, reason } => CompressError::Csv { line, reason },
+            CsvError::Empty { reason } => CompressError::Empty { reason },
+            other => CompressError::Usage(other.to_string()),
+        }
     }
 }
 
-/// A CSV file read by [`read_csv`]: the header and the data cells by
-/// column.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Table {
-    /// Column names (the first record).
-    pub header: Vec<String>,
-    /// Each column's cells, one per data record.
-    pub columns: Vec<Cells>,
-}
-
-impl Table {
-    /// Number of data records.
-    pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, Cells::len)
-    }
-}
-
-/// Reads CSV with the `csv` crate's parser (`csv-core`, RFC 4180 as the
-/// `csv` crate reads it: `"` quotes fields, `""` is a quote inside one,
-/// quoted fields may hold delimiters and line breaks, records end with
-/// `\n`, `\r\n` or `\r`, blank lines are skipped, a UTF-8 byte order mark
-/// at the start is skipped) with `delimiter` between fields. The first
-/// record is the header. `progress` is called now and then with the bytes
-/// read so far.
-///
-/// The parser is lenient where RFC 4180 is not: an unterminated quote runs
-/// to the end of the input, and text after a closing quote is kept
-/// (`"b"c` reads as `bc`).
-///
-/// `csv-core` is driven directly, with room for the ends of
-/// [`MAX_COLUMNS`] fields and no more, so a record that would be wider is
-/// refused as soon as the parser runs out of room (the `csv` crate's
-/// `Reader` grows a record's field table without limit first: 190 MiB
-/// for one line of 4 Mi commas).
+/// Reads CSV with common's reader ([`unidb_common::csv::read_csv`]: RFC
+/// 4180 as the `csv` crate reads it, at most [`MAX_COLUMNS`] fields, the
+/// first record the header), its errors as [`CompressError`]s.
 ///
 /// # Errors
-/// [`CompressError::Csv`] (naming the line) for a record whose field count
-/// differs from the header's, a record that is not UTF-8, or a record of
-/// more than [`MAX_COLUMNS`] fields; [`CompressError::Empty`] for input
-/// without a header or without data records; [`CompressError::Io`] when
-/// reading fails.
+/// [`CompressError::Csv`] (naming the line) for a malformed record,
+/// [`CompressError::Empty`] for input without a header or data records,
+/// [`CompressError::Io`] when reading fails.
 pub fn read_csv(
     input: impl std::io::Read,
     delimiter: u8,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, CompressError> {
-    use csv_core::ReadRecordResult as R;
-    use std::io::BufRead as _;
-    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
-    let mut parser = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
-    let mut out = vec![0u8; 1024];
-    let mut ends = vec![0usize; MAX_COLUMNS];
-    let mut header: Option<Vec<String>> = None;
-    let mut columns: Vec<Cells> = Vec::new();
-    let mut records = 0u64;
-    let mut consumed = 0u64;
-    let (mut outlen, mut endlen) = (0usize, 0usize);
-    let mut line = parser.line();
-    loop {
-        let buf = input.fill_buf().map_err(|source| CompressError::Io {
-            path: PathBuf::from("<input>"),
-            source,
-        })?;
-        let (res, nin, nout, nend) =
-            parser.read_record(buf, &mut out[outlen..], &mut ends[endlen..]);
-        input.consume(nin);
-        consumed += nin as u64;
-        outlen += nout;
-        endlen += nend;
-        match res {
-            R::InputEmpty => continue,
-            R::OutputFull => {
-                let len = out.len();
-                out.resize(2 * len, 0);
-            }
-            R::OutputEndsFull => {
-                return Err(CompressError::Csv {
-                    line: line as usize,
-                    reason: format!("more than {MAX_COLUMNS} fields in one record"),
-                })
-            }
-            R::Record => {
-                let text = std::str::from_utf8(&out[..outlen]).map_err(|e| CompressError::Csv {
-                    line: line as usize,
-                    reason: format!("not UTF-8 at byte {} of the record", e.valid_up_to()),
-                })?;
-                let fields = &ends[..endlen];
-                let cells = std::iter::once(0)
-                    .chain(fields.iter().copied())
-                    .zip(fields.iter().copied())
-                    .map(|(a, b)| &text[a..b]);
-                match &header {
-                    None => {
-                        header = Some(cells.map(str::to_owned).collect());
-                        columns = vec![Cells::default(); endlen];
-                    }
-                    Some(h) if h.len() != endlen => {
-                        return Err(CompressError::Csv {
-                            line: line as usize,
-                            reason: format!("{endlen} fields, the header has {}", h.len()),
-                        })
-                    }
-                    Some(_) => {
-                        for (column, cell) in columns.iter_mut().zip(cells) {
-                            column.push(cell);
-                        }
-                        records += 1;
-                        if records.is_multiple_of(4096) {
-                            progress(consumed);
-                        }
-                    }
-                }
-                (outlen, endlen) = (0, 0);
-                line = parser.line();
-            }
-            R::End => break,
-        }
-    }
-    progress(consumed);
-    let Some(header) = header else {
-        return Err(CompressError::Empty {
-            reason: "no header line",
-        });
-    };
-    if records == 0 {
-        return Err(CompressError::Empty {
-            reason: "a header but no data records",
-        });
-    }
-    Ok(Table { header, columns })
+    Ok(unidb_common::csv::read_csv(input, delimiter, progress)?)
 }
 
 /// Parses an ISO-8601 / RFC 3339 date-time to milliseconds since the
@@ -375,20 +238,8 @@ pub fn read_csv(
 /// time, optional seconds and fraction, and a `Z` or `±HH:MM` offset (no
 /// offset means UTC); a plain date is its midnight UTC.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let ts = match s.parse::<jiff::Timestamp>() {
-        Ok(ts) => ts,
-        Err(_) => {
-            let civil = match s.parse::<jiff::civil::DateTime>() {
-                Ok(dt) => dt,
-                // A bare date parses as one; require its exact form.
-                Err(_) if s.len() == 10 => s.parse::<jiff::civil::Date>().ok()?.at(0, 0, 0, 0),
-                Err(_) => return None,
-            };
-            civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp()
-        }
-    };
-    i64::try_from(ts.as_nanosecond().div_euclid(1_000_000)).ok()
+    let ns = unidb_common::csv::parse_timestamp_nanos(s)?;
+    i64::try_from(ns.div_euclid(1_000_000)).ok()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

@@ -29,8 +29,10 @@ pub mod bench;
 pub mod compress;
 pub mod demo;
 pub mod experiment;
+pub mod features;
 pub mod info;
 pub mod output;
+pub mod serve;
 pub mod sync;
 pub mod vector;
 
@@ -63,8 +65,9 @@ enum Command {
     /// Compress the columns of a CSV file with the syncdb codecs and report
     /// the codec chosen, ratio and speed per column.
     Compress(compress::CompressArgs),
-    /// Sync database tools: the convergence simulation, the row workload
-    /// and the power simulation.
+    /// Sync database tools: the convergence simulation, the row workload,
+    /// the power simulation, the network server, its auth file and its
+    /// load generator.
     Sync {
         #[command(subcommand)]
         command: sync::SyncCommand,
@@ -73,6 +76,11 @@ enum Command {
     Vector {
         #[command(subcommand)]
         command: vector::VectorCommand,
+    },
+    /// Feature store tools: the point-in-time join of CSV files, the benchmark.
+    Features {
+        #[command(subcommand)]
+        command: features::FeaturesCommand,
     },
     /// A/B experiments: GrowthBook-compatible assignment and analysis.
     Experiment {
@@ -168,6 +176,10 @@ fn execute(cli: Cli) -> Result<(), unidb_common::Error> {
             command.run(json)?;
             return Ok(());
         }
+        Some(Command::Features { command }) => {
+            // Rows are written as they are joined.
+            return command.run(json);
+        }
     };
     output::emit(&text).map_err(output_error)
 }
@@ -237,6 +249,17 @@ mod tests {
         assert_eq!(args.config().unwrap(), SimConfig::default());
 
         let Command::Sync {
+            command: sync::SyncCommand::Load(args),
+        } = parse(&["sync", "load"])
+        else {
+            panic!("not sync load")
+        };
+        assert_eq!(
+            args.options().unwrap(),
+            unidb_server::load::LoadOptions::default()
+        );
+
+        let Command::Sync {
             command: sync::SyncCommand::PowerSim(args),
         } = parse(&["sync", "power-sim"])
         else {
@@ -293,6 +316,7 @@ mod tests {
             "--rows=500",
             "--queries=7",
             "--dim=3",
+            "--k-factor=2.5",
         ])
         else {
             panic!("not vector bench")
@@ -318,6 +342,7 @@ mod tests {
                 rows: 500,
                 queries: 7,
                 dim: 3,
+                k_factor: Some(2.5),
             }
         );
 
@@ -582,5 +607,141 @@ mod tests {
             assert!(v[key].as_f64().unwrap() > 0.0, "{key}: {v}");
         }
         assert_eq!(v["converged"], true);
+    }
+
+    #[test]
+    fn serve_refuses_to_start_without_auth_unless_insecure() {
+        let Command::Sync { command } = parse(&[
+            "sync",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            "unused",
+        ]) else {
+            panic!("not sync")
+        };
+        let err = command.run(false).unwrap_err().to_string();
+        assert!(err.contains("--insecure") && err.contains("auth"), "{err}");
+        assert!(!PathBuf::from("unused").exists(), "nothing was created");
+        assert!(refused(&[
+            "sync",
+            "serve",
+            "--listen",
+            "x",
+            "--data",
+            "d",
+            "--auth",
+            "a",
+            "--insecure"
+        ])
+        .contains("cannot be used"));
+        assert!(
+            refused(&["sync", "load", "--auth", "a", "--token", "t"]).contains("cannot be used")
+        );
+    }
+
+    #[test]
+    fn auth_commands_write_a_file_whose_tokens_verify() {
+        let dir = std::env::temp_dir().join(format!("unidb-cli-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("auth.json");
+        let _ = std::fs::remove_file(&file);
+        let f = file.to_str().unwrap();
+        let run = |args: &[&str], json: bool| {
+            let Command::Sync { command } = parse(args) else {
+                panic!("not sync")
+            };
+            command.run(json)
+        };
+        run(&["sync", "auth", "new", f], false).unwrap();
+        assert!(run(&["sync", "auth", "new", f], false)
+            .unwrap_err()
+            .to_string()
+            .contains("exists"));
+        run(
+            &[
+                "sync",
+                "auth",
+                "add",
+                f,
+                "--user",
+                "ann",
+                "--partition",
+                "a",
+                "--partition",
+                "b",
+            ],
+            false,
+        )
+        .unwrap();
+        run(
+            &[
+                "sync",
+                "auth",
+                "add",
+                f,
+                "--user",
+                "ann",
+                "--partition",
+                "c",
+                "--rights",
+                "r",
+            ],
+            false,
+        )
+        .unwrap();
+        assert!(run(
+            &[
+                "sync",
+                "auth",
+                "add",
+                f,
+                "--user",
+                "ann",
+                "--partition",
+                "../x"
+            ],
+            false
+        )
+        .is_err());
+        assert!(run(
+            &[
+                "sync",
+                "auth",
+                "add",
+                f,
+                "--user",
+                "ann",
+                "--partition",
+                "d",
+                "--rights",
+                "x"
+            ],
+            false
+        )
+        .is_err());
+        let out = run(
+            &["sync", "auth", "token", f, "--user", "ann", "--ttl", "60"],
+            true,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let token = v["token"].as_str().unwrap();
+        let auth = unidb_server::auth::AuthFile::load(&file).unwrap();
+        let grant = auth.verify(token, unidb_server::auth::now_s()).unwrap();
+        use unidb_server::auth::Rights;
+        assert_eq!(grant.rights("a"), Some(Rights::ReadWrite));
+        assert_eq!(grant.rights("b"), Some(Rights::ReadWrite));
+        assert_eq!(grant.rights("c"), Some(Rights::Read));
+        assert_eq!(grant.rights("d"), None);
+        run(&["sync", "auth", "remove", f, "--user", "ann"], false).unwrap();
+        let auth = unidb_server::auth::AuthFile::load(&file).unwrap();
+        assert!(
+            auth.verify(token, unidb_server::auth::now_s()).is_err(),
+            "removed users' tokens stop"
+        );
+        assert!(run(&["sync", "auth", "token", f, "--user", "ann"], false).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -19,6 +19,18 @@ pub enum SyncCommand {
     /// The 100k-row workload: insert and update throughput, bytes per
     /// column write, and the merge of two replicas.
     Bench(SyncBenchArgs),
+    /// Run the sync server: WebSocket sync, durable log, tokens and
+    /// partitions, `/health` and `/metrics` over HTTP.
+    Serve(crate::serve::ServeArgs),
+    /// Manage the server's auth file: `new`, `add`, `remove`, `token`.
+    Auth {
+        /// What to do with the file.
+        #[command(subcommand)]
+        command: crate::serve::AuthCommand,
+    },
+    /// Load generator: N clients writing M rows each over the network,
+    /// then a check that they converged and nothing acknowledged was lost.
+    Load(crate::serve::LoadArgs),
     /// A simulated day of one phone syncing with a server under each
     /// power profile (and an always-connected baseline): radio wakes,
     /// bytes, staleness and battery use from a documented energy model.
@@ -151,6 +163,9 @@ pub enum SyncCliError {
     /// The database reported an error.
     #[error(transparent)]
     Sync(#[from] unidb_syncdb::SyncError),
+    /// The server, its auth file or the load generator reported an error.
+    #[error(transparent)]
+    Server(#[from] unidb_server::ServerError),
     /// The report could not be serialised.
     #[error("cannot write the report: {0}")]
     Json(#[from] serde_json::Error),
@@ -173,6 +188,7 @@ impl SyncCliError {
             SyncCliError::InvalidArgument { .. } => ErrorKind::Validation,
             SyncCliError::UnknownProfile(_) => ErrorKind::NotFound,
             SyncCliError::Sync(e) => e.kind(),
+            SyncCliError::Server(e) => e.kind(),
             SyncCliError::Json(e) if e.is_io() => ErrorKind::Io,
             SyncCliError::Json(_) => ErrorKind::Serialization,
             SyncCliError::Diverged(_) => ErrorKind::Conflict,
@@ -217,6 +233,9 @@ impl SyncCommand {
                 let _spinner = crate::output::Spinner::new(progress, "running the row workload");
                 run_bench(args, json)
             }
+            SyncCommand::Serve(args) => Ok(crate::serve::serve(args, json)?),
+            SyncCommand::Auth { command } => Ok(crate::serve::auth(command, json)?),
+            SyncCommand::Load(args) => Ok(crate::serve::load(args, json)?),
             SyncCommand::PowerSim(args) => run_power_sim(args, json, progress),
         }
     }

@@ -53,15 +53,18 @@ impl VectorCommand {
 /// The header of the human table of `unidb vector bench`.
 pub fn table_header() -> String {
     format!(
-        "{:<16} {:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}\n",
+        "{:<24} {:<6} {:<7} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n",
         "factory",
         "index",
         "storage",
         "ef",
         "nprobe",
+        "kf",
         "recall@10",
         "qps",
+        "train s",
         "build s",
+        "B/vector",
         "vec bytes",
         "threads"
     )
@@ -77,15 +80,18 @@ pub fn format_row(row: &BenchRow, json: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:<6} {:<7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        "{:<24} {:<6} {:<7} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
         row.factory.as_deref().unwrap_or("-"),
         row.index,
         row.storage.name(),
         opt(row.ef),
         opt(row.nprobe),
+        row.k_factor.map_or("-".to_owned(), |v| v.to_string()),
         sig3(row.recall_at_10),
         sig3(row.qps),
+        sig3(row.train_s),
         sig3(row.build_s),
+        sig3(row.bytes_per_vector),
         sig3(row.vector_bytes),
         row.threads
     );
@@ -157,6 +163,19 @@ pub struct VectorBenchArgs {
     /// Generated data (without --base): dimension.
     #[arg(long, value_parser = at_least_one::<usize>, default_value_t = BenchOptions::default().dim)]
     pub dim: usize,
+    /// With a factory string ending in RFlat: fetch k * N candidates and
+    /// re-score them exactly on the original vectors (FAISS's
+    /// k_factor_rf; at least 1).
+    #[arg(long = "k-factor", value_parser = k_factor_value)]
+    pub k_factor: Option<f32>,
+}
+
+/// Parses `--k-factor`: a finite number of at least 1.
+fn k_factor_value(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a finite number of at least 1")),
+    }
 }
 
 impl From<VectorBenchArgs> for BenchOptions {
@@ -182,6 +201,7 @@ impl From<VectorBenchArgs> for BenchOptions {
             rows,
             queries,
             dim,
+            k_factor,
         } = args;
         BenchOptions {
             base,
@@ -202,6 +222,7 @@ impl From<VectorBenchArgs> for BenchOptions {
             rows,
             queries,
             dim,
+            k_factor,
         }
     }
 }

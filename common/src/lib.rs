@@ -7,6 +7,8 @@
 //! * [`config`]: the [`Validate`](config::Validate) trait with range checks
 //!   naming the field, named [`Profiles`](config::Profiles) merged over a base
 //!   config, JSON load and save.
+//! * [`csv`]: the one CSV reader ([`read_csv`](csv::read_csv), cells by
+//!   column, a bounded field table) and RFC 3339 date-times to nanoseconds.
 //! * [`error`]: one [`Error`] type with an [`ErrorKind`], what was wrong and where.
 //! * [`fs`]: crash-safe file replacement ([`write_atomic`](fs::write_atomic)):
 //!   a unique temporary file, fsync, rename, directory fsync, and clean-up of
@@ -63,6 +65,7 @@ pub mod alloc;
 pub mod bytes;
 pub mod collections;
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod fs;
 pub mod id;

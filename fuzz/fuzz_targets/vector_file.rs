@@ -15,10 +15,12 @@
 //! - 1: the header's length and CRC-32 are patched to match, so the
 //!   section parsers see fuzzed bytes;
 //! - 2: the bytes overwrite part of a valid file (flat, HNSW and IVF
-//!   indexes, metadata, a deleted slot) at an offset given by the next two
-//!   bytes, then length and CRC-32 are patched;
+//!   indexes, metadata, a deleted slot; f32 rows, or with bit 2 of the
+//!   mode byte set, 4-bit PQ codes with the originals kept for
+//!   re-scoring) at an offset given by the next two bytes, then length
+//!   and CRC-32 are patched;
 //! - 3: the bytes are (offset: u16, value: u8) edits of single bytes of
-//!   the valid file (offsets past the vectors, where the metadata and the
+//!   the valid file (of the same two; offsets past the vectors, where the metadata and the
 //!   indexes are), then length and CRC-32 are patched.
 #![no_main]
 
@@ -28,6 +30,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
 use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
+use unidb_vectordb::quant::pq::PqConfig;
 use unidb_vectordb::{persist, Collection, CollectionConfig, Id, Params, SearchOptions, Value};
 
 /// Header fields (see the format table in `vectordb/src/persist.rs`).
@@ -50,11 +53,27 @@ fn patch_header(buf: &mut [u8]) {
     buf[CRC_AT..CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
 }
 
-/// A small valid file with every built-in index kind.
-fn template() -> &'static [u8] {
-    static FILE: OnceLock<Vec<u8>> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let mut c = Collection::new(CollectionConfig::new(3, "l2")).expect("l2 metric exists");
+/// A small valid file with every built-in index kind: f32 rows, or
+/// (`pq`) 4-bit product-quantization codes with the originals kept for
+/// re-scoring.
+fn template(pq: bool) -> &'static [u8] {
+    static FILES: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    FILES[usize::from(pq)].get_or_init(|| {
+        let config = if pq {
+            let pq = PqConfig {
+                m: 3,
+                nbits: 4,
+                iterations: 3,
+                ..PqConfig::default()
+            };
+            CollectionConfig::new(3, "l2")
+                .with_pq(pq)
+                .with_refine(true)
+                .with_i8_train_rows(24)
+        } else {
+            CollectionConfig::new(3, "l2")
+        };
+        let mut c = Collection::new(config).expect("l2 metric exists");
         for i in 0..24u64 {
             let x = i as f32;
             let mut meta = BTreeMap::new();
@@ -190,7 +209,7 @@ fuzz_target!(|data: &[u8]| {
             buf
         }
         3 => {
-            let mut buf = template().to_vec();
+            let mut buf = template(mode & 4 != 0).to_vec();
             // The metadata and indexes follow the vectors (offset at 40).
             let meta_off = u64::from_le_bytes(buf[40..48].try_into().expect("8 bytes")) as usize;
             let span = buf.len() - meta_off;
@@ -205,7 +224,7 @@ fuzz_target!(|data: &[u8]| {
             let Some((at, patch)) = body.split_first_chunk::<2>() else {
                 return;
             };
-            let mut buf = template().to_vec();
+            let mut buf = template(mode & 4 != 0).to_vec();
             let at = usize::from(u16::from_le_bytes(*at)) % (buf.len() + 1);
             let end = at + patch.len();
             if end > buf.len() {

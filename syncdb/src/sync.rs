@@ -579,7 +579,19 @@ impl Session {
             } => {
                 self.check_peer(sender)?;
                 let n = changes.len() as u64;
+                // What the peer sent, it holds: extend its believed
+                // frontier over the contiguous run, so `poll` does not
+                // echo the batch back.
+                let held: Vec<(ReplicaId, u64)> =
+                    changes.iter().map(|c| (c.origin, c.seq)).collect();
                 self.db.apply_batch(schema_version, changes, &collected)?;
+                if let Some(known) = &mut self.peer_known {
+                    for (origin, seq) in held {
+                        if seq == known.get(origin).saturating_add(1) {
+                            known.set(origin, seq);
+                        }
+                    }
+                }
                 self.recorded.changes_in.add(n);
                 Ok(only(Message::Ack {
                     replica: self.db.replica(),

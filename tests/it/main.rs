@@ -3,5 +3,6 @@
 mod cli;
 mod codec;
 mod registry;
+mod server;
 mod syncdb;
 mod vector;

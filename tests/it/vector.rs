@@ -68,6 +68,7 @@ fn user_metric_is_registered_and_works_in_flat_and_hnsw() {
                     index: Some("hnsw"),
                     params: Params::typed(&HnswSearch { ef: Some(100) }),
                     filter: None,
+                    k_factor: None,
                 },
             )
             .unwrap();
@@ -195,6 +196,14 @@ fn vector_bench_reads_files_and_reports_recall() {
             "f16",
             0.99,
         ),
+        (
+            "IVF8,PQ4x4fs,RFlat",
+            vec!["--nprobe", "8", "--k-factor", "16"],
+            "IVF8,PQ4x4fs,RFlat",
+            "ivf",
+            "pq",
+            0.9,
+        ),
     ] {
         let mut args = vec![
             "--json".to_owned(),
@@ -222,17 +231,32 @@ fn vector_bench_reads_files_and_reports_recall() {
             assert_eq!(row["factory"], canonical, "{line}");
             assert_eq!(row["index"], index, "{line}");
             assert_eq!(row["storage"], storage, "{line}");
+            assert!(row["train_s"].as_f64().unwrap() >= 0.0, "{line}");
         }
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert!(
             last["recall_at_10"].as_f64().unwrap() >= min_recall,
             "{factory}: {text}"
         );
+        // The encoding's bytes per vector (8 values of 4, 2 or 1 bytes, or
+        // 4 codes of 4 bits), and RFlat's k_factor.
+        let (bytes, k_factor) = match storage {
+            "pq" => (2.0, serde_json::json!(16.0)),
+            "i8" => (8.0, serde_json::Value::Null),
+            "f16" => (16.0, serde_json::Value::Null),
+            _ => (32.0, serde_json::Value::Null),
+        };
+        assert_eq!(last["bytes_per_vector"].as_f64(), Some(bytes), "{text}");
+        assert_eq!(last["k_factor"], k_factor, "{text}");
     }
     // A string with parts not built yet is refused, naming them; the
     // shorthands cannot be given with a factory string.
     for (extra, needle) in [
-        (vec!["--factory", "IVF8,PQ4x4fs,RFlat"], "PQ4x4fs, RFlat"),
+        (vec!["--factory", "IVF8,RaBitQ,RFlat"], "RaBitQ"),
+        (
+            vec!["--factory", "IVF8,Flat", "--k-factor", "0.5"],
+            "--k-factor",
+        ),
         (vec!["--factory", "HNSW16,Flatt"], "\"Flatt\" at position 7"),
         (vec!["--factory", "HNSW16", "--index", "ivf"], "--index"),
         (vec!["--factory", "HNSW16", "--m", "8"], "--m"),

@@ -32,9 +32,10 @@ pub struct BenchOptions {
     /// Ground truth (.ivecs of base row numbers); computed exactly when absent.
     pub gt: Option<PathBuf>,
     /// The index and storage as a FAISS `index_factory` string (see
-    /// [`crate::factory`]): `Flat`, `HNSW{M}[,Flat|,SQ8|,SQfp16]`,
-    /// `IVF{n},(Flat|SQ8|SQfp16)`, or a bare `SQ8`/`SQfp16`. When given,
-    /// it replaces `index`, `storage`, `m` and `nlist`.
+    /// [`crate::factory`]): `Flat`, `HNSW{M}[,Flat|,SQ8|,SQfp16|,PQ{M}x{nbits}]`,
+    /// `IVF{n},(Flat|SQ8|SQfp16|PQ{M}x{nbits}|PQ{M}x4fs)`, or a bare
+    /// encoding, each optionally followed by `,RFlat`. When given, it
+    /// replaces `index`, `storage`, `m` and `nlist`.
     pub factory: Option<String>,
     /// Index plugin: flat, hnsw or ivf.
     pub index: String,
@@ -67,6 +68,10 @@ pub struct BenchOptions {
     pub queries: usize,
     /// Generated data: dimension (without `base`).
     pub dim: usize,
+    /// With a factory string ending in `RFlat`: candidates fetched per
+    /// result before the exact re-score (FAISS's `k_factor_rf`, at least
+    /// 1; `None` is 1).
+    pub k_factor: Option<f32>,
 }
 
 impl Default for BenchOptions {
@@ -93,6 +98,7 @@ impl Default for BenchOptions {
             rows: 10_000,
             queries: 200,
             dim: 64,
+            k_factor: None,
         }
     }
 }
@@ -136,7 +142,13 @@ impl BenchOptions {
         positive("queries", self.queries)?;
         positive("dim", self.dim)?;
         list("ef", &self.ef)?;
-        list("nprobe", &self.nprobe)
+        list("nprobe", &self.nprobe)?;
+        match self.k_factor {
+            Some(f) if !(f.is_finite() && f >= 1.0) => Err(VectorError::InvalidConfig(format!(
+                "bench option k_factor must be a finite number of at least 1, got {f}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The run as a factory spec: the `factory` string parsed (refused
@@ -200,8 +212,18 @@ pub struct BenchRow {
     /// Vector storage (`f32`, `f16`, `i8`).
     #[serde(serialize_with = "storage_name")]
     pub storage: Storage,
-    /// Bytes of stored vector data per vector (indexes not included).
+    /// Bytes of stored vector data per vector (indexes not included; with
+    /// `RFlat`, the kept f32 originals included).
     pub vector_bytes: f64,
+    /// Bytes per vector of its encoding in the index (codes only: the
+    /// originals `RFlat` keeps for re-scoring are not counted).
+    pub bytes_per_vector: f64,
+    /// Seconds spent training the quantizer (i8 ranges, PQ codebooks) and
+    /// encoding the base vectors with it; 0 for f32 and f16. IVF's
+    /// coarse k-means is part of `build_s`.
+    pub train_s: f64,
+    /// The `RFlat` re-score depth factor (`None` without `RFlat`).
+    pub k_factor: Option<f32>,
     /// HNSW ef (None for other indexes).
     pub ef: Option<usize>,
     /// IVF nprobe (None for other indexes).
@@ -386,12 +408,27 @@ fn run_in_pool(
 ) -> Result<Vec<BenchRow>> {
     let (base, query, gt) = load(opts)?;
     let opts = &opts.resolve(base.dim)?;
-    let factory = opts.spec()?.map(|s| s.to_string());
-    let fill = |storage: Storage, report: bool| -> Result<Collection> {
-        let config = CollectionConfig::new(base.dim, &opts.metric).with_storage(storage);
+    let spec = opts.spec()?;
+    let factory = spec.as_ref().map(|s| s.to_string());
+    // The collection the factory string describes (its pq shape and
+    // RFlat), or one of `storage`.
+    let built = match (&opts.factory, &spec) {
+        (Some(_), Some(spec)) => Some(spec.build(base.dim, &opts.metric)?.0),
+        _ => None,
+    };
+    let mut train_s = 0.0;
+    let mut fill = |storage: Storage, report: bool| -> Result<Collection> {
+        let config = match &built {
+            Some(c) if storage == c.storage => c.clone(),
+            _ => CollectionConfig::new(base.dim, &opts.metric).with_storage(storage),
+        };
         let mut coll = Collection::new(config)?;
-        if storage == Storage::I8 {
-            coll.train_quantizer(&base.data)?;
+        if storage.is_trained() {
+            let started = Instant::now();
+            coll.train(&base.data)?;
+            if report {
+                train_s = started.elapsed().as_secs_f64();
+            }
         }
         for i in 0..base.rows {
             coll.insert(i as u64, base.row(i), None)?;
@@ -402,6 +439,8 @@ fn run_in_pool(
         Ok(coll)
     };
     let mut coll = fill(opts.storage, true)?;
+    let refine = coll.config().refine;
+    let k_factor = opts.k_factor.filter(|_| refine);
     let k = opts.k;
     let at = k.min(10);
     let truth: Vec<Vec<u32>> = match &gt {
@@ -472,6 +511,7 @@ fn run_in_pool(
                 _ => Params::defaults(),
             },
             filter: None,
+            k_factor,
         };
         let run_one = |i: usize| -> Result<Vec<u32>> {
             Ok(coll
@@ -481,7 +521,7 @@ fn run_in_pool(
                 .collect())
         };
         let pass = || -> Result<Vec<Vec<u32>>> {
-            if kind == "flat" {
+            if kind == "flat" && !refine {
                 // Exact search runs the whole query set as one blocked batch.
                 let found =
                     pool.install(|| crate::flat::knn_batch(&coll.data(), &query.data, k, None));
@@ -519,7 +559,11 @@ fn run_in_pool(
             factory: factory.clone(),
             index: kind.to_owned(),
             storage: opts.storage,
-            vector_bytes: coll.vector_bytes() as f64 / base.rows.max(1) as f64,
+            vector_bytes: (coll.vector_bytes() + coll.refine_bytes()) as f64
+                / base.rows.max(1) as f64,
+            bytes_per_vector: coll.bytes_per_vector() as f64,
+            train_s,
+            k_factor,
             ef,
             nprobe,
             recall_at_10: hit as f64 / (at * query.rows.max(1)) as f64,

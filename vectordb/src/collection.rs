@@ -15,6 +15,7 @@ use crate::flat;
 use crate::index::{IndexPlugin, VectorData, VectorIndex};
 use crate::metric::Metric;
 use crate::params::{NoParams, Params};
+use crate::quant::pq::{PqConfig, ProductQuantizer};
 use crate::stats::{CollectionMetrics, Stats};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
@@ -69,6 +70,26 @@ pub struct CollectionConfig {
         serde(default = "CollectionConfig::default_i8_train_rows")
     )]
     pub i8_train_rows: usize,
+    /// pq storage: the product quantizer's shape and training
+    /// ([`PqConfig`]: `m`, `nbits`, iterations, sample, seed); required
+    /// with [`Storage::Pq`], ignored otherwise. Rows are held as f32 until
+    /// it is trained, by [`Collection::train`] or on reaching
+    /// [`CollectionConfig::i8_train_rows`] rows.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub pq: Option<PqConfig>,
+    /// Keep every inserted vector as f32 beside its encoding, and re-score
+    /// the candidates of every search exactly on them (FAISS's `RFlat`):
+    /// a search fetches `k · k_factor` candidates
+    /// ([`SearchOptions::k_factor`]) from the index over the encoded rows
+    /// and returns the `k` nearest by the metric on the originals.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "std::ops::Not::not")
+    )]
+    pub refine: bool,
 }
 
 impl CollectionConfig {
@@ -89,7 +110,23 @@ impl CollectionConfig {
             storage: Storage::F32,
             i8_range: None,
             i8_train_rows: Self::DEFAULT_I8_TRAIN_ROWS,
+            pq: None,
+            refine: false,
         }
+    }
+
+    /// The same configuration with product-quantization storage.
+    pub fn with_pq(mut self, pq: PqConfig) -> Self {
+        self.storage = Storage::Pq;
+        self.pq = Some(pq);
+        self
+    }
+
+    /// The same configuration keeping the original rows for exact
+    /// re-scoring ([`CollectionConfig::refine`]).
+    pub fn with_refine(mut self, refine: bool) -> Self {
+        self.refine = refine;
+        self
     }
 
     /// The same configuration training the i8 quantizer after `rows` rows.
@@ -194,16 +231,20 @@ impl Rows {
         storage: Storage,
         quantizer: Option<&'a Quantizer>,
         norms: &'a [f32],
+        pq: Option<&'a ProductQuantizer>,
     ) -> RowsRef<'a> {
         let b = self.as_bytes();
-        match (storage, quantizer) {
-            (Storage::F32, _) | (Storage::I8, None) => RowsRef::F32(bytemuck::cast_slice(b)),
-            (Storage::F16, _) => RowsRef::F16(bytemuck::cast_slice(b)),
-            (Storage::I8, Some(quantizer)) => RowsRef::I8 {
+        match (storage, quantizer, pq) {
+            (Storage::F32, ..) | (Storage::I8, None, _) | (Storage::Pq, _, None) => {
+                RowsRef::F32(bytemuck::cast_slice(b))
+            }
+            (Storage::F16, ..) => RowsRef::F16(bytemuck::cast_slice(b)),
+            (Storage::I8, Some(quantizer), _) => RowsRef::I8 {
                 codes: bytemuck::cast_slice(b),
                 quantizer,
                 norms,
             },
+            (Storage::Pq, _, Some(pq)) => RowsRef::Pq { codes: b, pq },
         }
     }
 
@@ -257,6 +298,7 @@ pub type FilterFn<'a> = &'a (dyn Fn(&Id, Option<&Metadata>) -> bool + Sync);
 ///     index: Some("graph"),
 ///     params: Params::typed(&wide),
 ///     filter: Some(&even),
+///     k_factor: None,
 /// };
 /// assert_eq!(c.search_with(&[7.2], 1, &options)?[0].id, 8u64.into());
 /// # Ok(()) }
@@ -273,6 +315,11 @@ pub struct SearchOptions<'a> {
     pub params: Params<'a>,
     /// Only vectors for which this returns true are returned.
     pub filter: Option<FilterFn<'a>>,
+    /// With [`CollectionConfig::refine`]: fetch `⌈k · k_factor⌉`
+    /// candidates from the index (FAISS's `k_factor_rf`; at least 1,
+    /// `None` is 1) and return the `k` nearest on the original rows.
+    /// Ignored without refine.
+    pub k_factor: Option<f32>,
 }
 
 impl fmt::Debug for SearchOptions<'_> {
@@ -281,6 +328,7 @@ impl fmt::Debug for SearchOptions<'_> {
             .field("index", &self.index)
             .field("params", &self.params)
             .field("filter", &self.filter.is_some())
+            .field("k_factor", &self.k_factor)
             .finish()
     }
 }
@@ -302,6 +350,10 @@ pub struct Collection {
     /// With a quantizer: each row's [`Quantizer::code_norm`] (derived from
     /// the codes, never saved).
     pub(crate) norms: Vec<f32>,
+    /// The product quantizer of pq storage, once trained.
+    pub(crate) pq: Option<ProductQuantizer>,
+    /// With [`CollectionConfig::refine`]: every slot's vector as f32.
+    pub(crate) originals: Option<Rows>,
     pub(crate) ids: Vec<Id>,
     pub(crate) meta: Vec<Option<Metadata>>,
     pub(crate) live: Vec<bool>,
@@ -340,12 +392,15 @@ impl Collection {
         }
         let metric = Metric::by_name(&config.metric)?;
         let quantizer = validate_storage(&config, metric)?;
+        let originals = config.refine.then(Rows::new);
         Ok(Collection {
             config,
             metric,
             rows: Rows::new(),
             quantizer,
             norms: Vec::new(),
+            pq: None,
+            originals,
             ids: Vec::new(),
             meta: Vec::new(),
             live: Vec::new(),
@@ -358,14 +413,19 @@ impl Collection {
 
     /// An empty collection described by a FAISS `index_factory` string
     /// (see [`factory`](crate::factory)): its storage from the encoding
-    /// (`Flat` f32, `SQfp16` f16, `SQ8` i8) and one index attached,
-    /// named after its plugin (`flat`, `hnsw` or `ivf`).
+    /// (`Flat` f32, `SQfp16` f16, `SQ8` i8, `PQ{M}x{nbits}` and
+    /// `PQ{M}x4fs` pq), the originals kept for re-scoring with `RFlat`
+    /// ([`CollectionConfig::refine`]; FAISS's `k_factor_rf` is
+    /// [`SearchOptions::k_factor`]), and one index attached, named after
+    /// its plugin (`flat`, `hnsw` or `ivf`).
     ///
     /// As in FAISS, an IVF index is trained: its lists are made when the
     /// index is built, so insert the vectors (or a representative
     /// sample), then [`Collection::rebuild_index`]; vectors inserted
-    /// before that are scanned exhaustively. An i8 collection trains its
-    /// quantizer as [`Storage`](crate::Storage) describes.
+    /// before that are scanned exhaustively. An i8 or pq collection
+    /// trains its quantizer on its first
+    /// [`CollectionConfig::i8_train_rows`] rows, or when
+    /// [`Collection::train`] is called.
     ///
     /// ```
     /// use unidb_vectordb::{Collection, Storage};
@@ -375,14 +435,14 @@ impl Collection {
     /// c.insert_rows(0u64..3, &[0.0, 0.0, 1.0, 0.0, 5.0, 5.0])?;
     /// assert_eq!(c.search(&[0.9, 0.1], 1)?[0].id, 1u64.into());
     /// let err = Collection::from_factory(64, "l2", "OPQ16,IVF256,PQ16x4fs,RFlat").unwrap_err();
-    /// assert!(err.to_string().contains("OPQ16, PQ16x4fs, RFlat"));
+    /// assert!(err.to_string().contains("OPQ16"));
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
     /// [`VectorError::Factory`]: a string that does not parse, a spec
     /// that does not fit `dim`, or one holding parts this build cannot
-    /// construct yet (transforms, `SQ4`, PQ, RaBitQ, `RFlat`:
+    /// construct yet (transforms, `SQ4`, RaBitQ:
     /// [`FactoryError::Unsupported`](crate::factory::FactoryError::Unsupported));
     /// otherwise as [`Collection::new`] and [`Collection::create_index`].
     pub fn from_factory(dim: usize, metric: &str, factory: &str) -> Result<Self> {
@@ -401,9 +461,12 @@ impl Collection {
         let pos = self.index_position(name)?;
         let data = VectorData {
             dim: self.config.dim,
-            rows: self
-                .rows
-                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
+            rows: self.rows.view(
+                self.config.storage,
+                self.quantizer.as_ref(),
+                &self.norms,
+                self.pq.as_ref(),
+            ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -453,10 +516,46 @@ impl Collection {
         self.quantizer.as_ref()
     }
 
-    /// Whether this is an i8 collection whose quantizer is not trained yet
-    /// (its rows are held as f32 meanwhile).
+    /// The product quantizer of a pq collection, once trained.
+    pub fn product_quantizer(&self) -> Option<&ProductQuantizer> {
+        self.pq.as_ref()
+    }
+
+    /// Whether this is an i8 or pq collection whose quantizer is not
+    /// trained yet (its rows are held as f32 meanwhile).
     pub fn is_awaiting_training(&self) -> bool {
-        self.config.storage == Storage::I8 && self.quantizer.is_none()
+        match self.config.storage {
+            Storage::I8 => self.quantizer.is_none(),
+            Storage::Pq => self.pq.is_none(),
+            _ => false,
+        }
+    }
+
+    /// Bytes of one row in its encoding: `dim ×` 4, 2 or 1, or the
+    /// product quantizer's code bytes (4 per value while an i8 or pq
+    /// collection awaits training). The originals kept by
+    /// [`CollectionConfig::refine`] are extra ([`Collection::refine_bytes`]).
+    pub fn bytes_per_vector(&self) -> usize {
+        match (&self.pq, self.row_storage()) {
+            (Some(pq), Storage::Pq) => pq.code_bytes(),
+            (_, storage) => self.config.dim * storage.bytes_per_value(),
+        }
+    }
+
+    /// Bytes of the f32 originals kept for exact re-scoring (0 without
+    /// [`CollectionConfig::refine`]).
+    pub fn refine_bytes(&self) -> usize {
+        self.originals.as_ref().map_or(0, |o| o.as_bytes().len())
+    }
+
+    /// The rows as the indexes see them.
+    pub(crate) fn rows_ref(&self) -> RowsRef<'_> {
+        self.rows.view(
+            self.config.storage,
+            self.quantizer.as_ref(),
+            &self.norms,
+            self.pq.as_ref(),
+        )
     }
 
     /// How the rows are encoded now: the storage, except f32 for an i8
@@ -537,6 +636,9 @@ impl Collection {
     /// stored rows plus `extra` (row-major), encodes the rows and rebuilds
     /// the indexes.
     fn train_with(&mut self, extra: &[f32]) -> Result<()> {
+        if self.config.storage == Storage::Pq {
+            return self.train_pq(extra);
+        }
         let dim = self.config.dim;
         let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
         let symmetric = symmetric_for(self.metric);
@@ -553,9 +655,12 @@ impl Collection {
         self.quantizer = Some(q);
         let data = VectorData {
             dim,
-            rows: self
-                .rows
-                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
+            rows: self.rows.view(
+                self.config.storage,
+                self.quantizer.as_ref(),
+                &self.norms,
+                self.pq.as_ref(),
+            ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -566,12 +671,101 @@ impl Collection {
         Ok(())
     }
 
-    /// Before `rows` (row-major, checked) are appended: trains the i8
-    /// quantizer on the stored rows and these when that makes
-    /// [`CollectionConfig::i8_train_rows`] rows.
+    /// Trains the product quantizer of a pq collection awaiting training
+    /// on its stored rows plus `extra`, encodes the rows (in parallel) and
+    /// rebuilds the indexes.
+    fn train_pq(&mut self, extra: &[f32]) -> Result<()> {
+        let dim = self.config.dim;
+        let config = self.config.pq.clone().unwrap_or_default();
+        let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
+        let sample: Cow<'_, [f32]> = if extra.is_empty() {
+            Cow::Borrowed(stored)
+        } else {
+            Cow::Owned([stored, extra].concat())
+        };
+        let pq = ProductQuantizer::train(dim, &config, &sample)?;
+        let codes = pq.encode_batch(stored)?;
+        let mut packed = Vec::with_capacity(codes.len());
+        for row in codes.chunks_exact(pq.m()) {
+            pq.pack_row(row, &mut packed);
+        }
+        let mut rows = Rows::new();
+        rows.push(&packed);
+        self.rows = rows;
+        self.pq = Some(pq);
+        let data = VectorData {
+            dim,
+            rows: self.rows.view(
+                self.config.storage,
+                self.quantizer.as_ref(),
+                &self.norms,
+                self.pq.as_ref(),
+            ),
+            live: &self.live,
+            all_live: self.n_live == self.live.len(),
+            metric: self.metric,
+        };
+        for (_, index) in &mut self.indexes {
+            index.build(&data)?;
+        }
+        Ok(())
+    }
+
+    /// Trains the quantizer of an i8 or pq collection now, on the
+    /// row-major `sample` together with the rows already stored (as
+    /// [`Collection::train_quantizer`] does for i8), then encodes the
+    /// stored rows and rebuilds every index. A pq collection needs at
+    /// least `2^nbits` vectors in all.
+    ///
+    /// # Errors
+    /// [`VectorError::InvalidConfig`] when the storage is neither i8 nor
+    /// pq, or its quantizer is already trained;
+    /// [`VectorError::WrongDimension`] when the sample's length is not a
+    /// multiple of the dimension; the quantizer's training errors.
+    pub fn train(&mut self, sample: &[f32]) -> Result<()> {
+        if self.config.storage == Storage::I8 {
+            return self.train_quantizer(sample).map(|_| ());
+        }
+        if self.config.storage != Storage::Pq || self.pq.is_some() {
+            return Err(VectorError::InvalidConfig(format!(
+                "nothing to train: the storage is {}{}",
+                self.config.storage,
+                if self.pq.is_some() {
+                    ", already trained"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let extra = sample.len() % self.config.dim;
+        if extra != 0 {
+            return Err(VectorError::WrongDimension {
+                expected: self.config.dim,
+                got: extra,
+            });
+        }
+        if let Some(p) = sample.iter().position(|v| !v.is_finite()) {
+            return Err(VectorError::OutOfRange {
+                position: p % self.config.dim,
+                value: sample[p],
+                storage: Storage::Pq,
+            });
+        }
+        self.train_pq(sample)
+    }
+
+    /// Before `rows` (row-major, checked) are appended: trains the i8 or
+    /// pq quantizer on the stored rows and these when that makes
+    /// [`CollectionConfig::i8_train_rows`] rows (for pq, at least
+    /// `2^nbits`).
     fn train_if_due(&mut self, rows: &[f32]) -> Result<()> {
         let n = rows.len() / self.config.dim;
-        if self.is_awaiting_training() && self.live.len() + n >= self.config.i8_train_rows {
+        let least = match (&self.config.pq, self.config.storage) {
+            (Some(p), Storage::Pq) => 1usize << p.nbits.min(8),
+            _ => 1,
+        };
+        let due = self.config.i8_train_rows.max(least);
+        if self.is_awaiting_training() && self.live.len() + n >= due {
             self.train_with(rows)?;
         }
         Ok(())
@@ -581,9 +775,7 @@ impl Collection {
     pub fn data(&self) -> VectorData<'_> {
         VectorData {
             dim: self.config.dim,
-            rows: self
-                .rows
-                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
+            rows: self.rows_ref(),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -619,6 +811,15 @@ impl Collection {
                     position,
                     value: vector[position],
                     storage: Storage::F16,
+                });
+            }
+        }
+        if self.config.storage == Storage::Pq {
+            if let Some(position) = vector.iter().position(|v| !v.is_finite()) {
+                return Err(VectorError::OutOfRange {
+                    position,
+                    value: vector[position],
+                    storage: Storage::Pq,
                 });
             }
         }
@@ -786,9 +987,12 @@ impl Collection {
         self.slot_of.insert(id, slot);
         let data = VectorData {
             dim: self.config.dim,
-            rows: self
-                .rows
-                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
+            rows: self.rows.view(
+                self.config.storage,
+                self.quantizer.as_ref(),
+                &self.norms,
+                self.pq.as_ref(),
+            ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -803,6 +1007,9 @@ impl Collection {
     /// Encodes and stores one (checked) vector: as f32 while an i8
     /// collection awaits training.
     fn push_row(&mut self, vector: &[f32]) {
+        if let Some(o) = &mut self.originals {
+            o.push(bytemuck::cast_slice(vector));
+        }
         match self.config.storage {
             Storage::F32 => self.rows.push(bytemuck::cast_slice(vector)),
             Storage::F16 => {
@@ -818,6 +1025,16 @@ impl Collection {
                     q.encode(vector, &mut c);
                     self.norms.push(q.code_norm(&c));
                     self.rows.push(bytemuck::cast_slice(&c));
+                }
+            },
+            Storage::Pq => match &self.pq {
+                None => self.rows.push(bytemuck::cast_slice(vector)),
+                Some(pq) => {
+                    // `check` made sure of the length and finite values.
+                    let codes = pq.encode(vector).unwrap_or_default();
+                    let mut row = Vec::with_capacity(pq.code_bytes());
+                    pq.pack_row(&codes, &mut row);
+                    self.rows.push(&row);
                 }
             },
         }
@@ -864,7 +1081,11 @@ impl Collection {
     fn record(&self, slot: u32) -> Record<'_> {
         let s = slot as usize;
         let dim = self.config.dim;
-        let vector = match self.data().rows {
+        let originals = self
+            .originals
+            .as_ref()
+            .map(|o| RowsRef::F32(bytemuck::cast_slice(o.as_bytes())));
+        let vector = match originals.unwrap_or(self.data().rows) {
             RowsRef::F32(r) => Cow::Borrowed(&r[s * dim..(s + 1) * dim]),
             rows => {
                 let mut v = vec![0.0; dim];
@@ -1034,12 +1255,51 @@ impl Collection {
             Some(name) => Some(self.index(name)?),
             None => self.indexes.first().map(|(_, i)| i.as_ref()),
         };
-        match index {
-            Some(index) => index.search(&data, query, k, options.params, filter_ref),
+        let fetch = match (&self.originals, options.k_factor) {
+            (Some(_), Some(f)) if !(f.is_finite() && f >= 1.0) => {
+                return Err(VectorError::InvalidConfig(format!(
+                    "k_factor must be a finite number of at least 1, got {f}"
+                )))
+            }
+            (Some(_), Some(f)) => ((k as f64 * f64::from(f)).ceil() as usize).max(k),
+            _ => k,
+        };
+        let found = match index {
+            Some(index) => index.search(&data, query, fetch, options.params, filter_ref)?,
             None => {
                 options.params.get::<NoParams>("exact search")?;
-                Ok(flat::knn(&data, query, k, filter_ref))
+                flat::knn(&data, query, fetch, filter_ref)
             }
+        };
+        Ok(self.rerank(query, found, k))
+    }
+
+    /// With originals kept: the `k` nearest of `found` by the metric on
+    /// the original rows (ties by slot); otherwise `found` as it is.
+    fn rerank(&self, query: &[f32], mut found: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
+        let Some(originals) = &self.originals else {
+            return found;
+        };
+        let rows: &[f32] = bytemuck::cast_slice(originals.as_bytes());
+        let dim = self.config.dim;
+        for n in &mut found {
+            let s = n.slot as usize * dim;
+            n.distance = self.metric.distance(query, &rows[s..s + dim]);
+        }
+        found.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.slot.cmp(&b.slot)));
+        found.truncate(k);
+        found
+    }
+
+    /// The rows exact searches run over: the originals when kept, else
+    /// the stored rows.
+    fn exact_data(&self) -> VectorData<'_> {
+        match &self.originals {
+            Some(o) => VectorData {
+                rows: RowsRef::F32(bytemuck::cast_slice(o.as_bytes())),
+                ..self.data()
+            },
+            None => self.data(),
         }
     }
 
@@ -1117,7 +1377,7 @@ impl Collection {
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&(dyn Fn(u32) -> bool + Sync)> =
             filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
-        let found = flat::knn_batch(&self.data(), queries, k, filter_ref);
+        let found = flat::knn_batch(&self.exact_data(), queries, k, filter_ref);
         let hits = found.into_iter().map(|f| self.hits(f)).collect();
         self.stats
             .answered_batch(queries.len() / self.config.dim, started.elapsed());
@@ -1178,7 +1438,7 @@ impl Collection {
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&dyn Fn(u32) -> bool> =
             filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-        let hits = self.hits(run(&self.data(), filter_ref));
+        let hits = self.hits(run(&self.exact_data(), filter_ref));
         self.stats.answered(timer);
         Ok(hits)
     }
@@ -1225,8 +1485,10 @@ impl Collection {
     pub fn compact(&mut self) -> Result<()> {
         let dim = self.config.dim;
         // Encoded rows are copied as they are (never re-encoded).
-        let row_bytes = dim * self.row_storage().bytes_per_value();
+        let row_bytes = self.bytes_per_vector();
         let old = self.rows.as_bytes();
+        let mut originals = self.originals.as_ref().map(|_| Rows::new());
+        let old_originals = self.originals.as_ref().map(Rows::as_bytes);
         let mut rows = Rows::new();
         let mut ids = Vec::with_capacity(self.n_live);
         let mut meta = Vec::with_capacity(self.n_live);
@@ -1234,6 +1496,9 @@ impl Collection {
         for s in 0..self.live.len() {
             if self.live[s] {
                 rows.push(&old[s * row_bytes..(s + 1) * row_bytes]);
+                if let (Some(o), Some(old)) = (&mut originals, old_originals) {
+                    o.push(&old[s * dim * 4..(s + 1) * dim * 4]);
+                }
                 if let Some(&n) = self.norms.get(s) {
                     norms.push(n);
                 }
@@ -1242,6 +1507,7 @@ impl Collection {
             }
         }
         self.rows = rows;
+        self.originals = originals;
         self.norms = norms;
         self.slot_of = ids
             .iter()
@@ -1254,9 +1520,12 @@ impl Collection {
         self.n_live = self.ids.len();
         let data = VectorData {
             dim,
-            rows: self
-                .rows
-                .view(self.config.storage, self.quantizer.as_ref(), &self.norms),
+            rows: self.rows.view(
+                self.config.storage,
+                self.quantizer.as_ref(),
+                &self.norms,
+                self.pq.as_ref(),
+            ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
             metric: self.metric,
@@ -1290,6 +1559,9 @@ pub(crate) fn validate_storage(
             config.storage
         )));
     }
+    if config.storage == Storage::Pq {
+        validate_pq(config, metric)?;
+    }
     if config.storage != Storage::I8 {
         return Ok(None);
     }
@@ -1315,4 +1587,52 @@ pub(crate) fn validate_storage(
             "i8_range must be finite, got ({lo}, {hi})"
         ))),
     }
+}
+
+/// Checks pq storage's options: a [`PqConfig`] whose `m` divides the
+/// dimension, `nbits` 4 or 8, limits as [`ProductQuantizer::train`]
+/// checks them; the `l2` or `ip` metric; no NaN.
+fn validate_pq(config: &CollectionConfig, metric: Metric) -> Result<()> {
+    use crate::quant::pq::{PqDistance, MAX_ITERATIONS, MAX_M};
+    let Some(pq) = &config.pq else {
+        return Err(VectorError::InvalidConfig(
+            "pq storage needs its pq configuration (m, nbits)".into(),
+        ));
+    };
+    PqDistance::for_metric(metric.name())?;
+    if config.allow_nan {
+        return Err(VectorError::InvalidConfig(
+            "pq storage cannot hold NaN; allow_nan must be false".into(),
+        ));
+    }
+    let bad = |key: &str, reason: String| VectorError::InvalidParam {
+        plugin: "pq".into(),
+        key: key.into(),
+        reason,
+    };
+    if pq.m == 0 || pq.m > MAX_M || !config.dim.is_multiple_of(pq.m) {
+        return Err(bad(
+            "m",
+            format!(
+                "{} does not divide the dimension {} (at most {MAX_M})",
+                pq.m, config.dim
+            ),
+        ));
+    }
+    if pq.nbits != 4 && pq.nbits != 8 {
+        return Err(bad("nbits", format!("{} is not 4 or 8", pq.nbits)));
+    }
+    if pq.iterations > MAX_ITERATIONS {
+        return Err(bad(
+            "iterations",
+            format!("{} is above {MAX_ITERATIONS}", pq.iterations),
+        ));
+    }
+    if pq.max_train < 1 << pq.nbits {
+        return Err(bad(
+            "max_train",
+            format!("{} is below 2^nbits", pq.max_train),
+        ));
+    }
+    Ok(())
 }

@@ -54,6 +54,7 @@ use crate::error::{Result, VectorError};
 use crate::hnsw::{HnswConfig, HnswSearch};
 use crate::ivf::{IvfConfig, IvfSearch};
 use crate::params::Params;
+use crate::quant::pq::PqConfig;
 use crate::storage::Storage;
 use crate::CollectionConfig;
 
@@ -677,30 +678,47 @@ impl FactorySpec {
 
     /// The parts of the spec this build cannot construct yet, as written
     /// in the canonical string (empty when [`FactorySpec::build`] can
-    /// build it): transforms, `SQ4`, PQ, RaBitQ and `RFlat`.
+    /// build it): transforms, `SQ4` and RaBitQ.
     pub fn unsupported_parts(&self) -> Vec<String> {
         let mut parts: Vec<String> = self.transforms.iter().map(|t| t.to_string()).collect();
         if self.storage().is_none() {
             parts.push(self.encoding.to_string());
         }
-        if self.rerank {
-            parts.push("RFlat".into());
-        }
         parts
     }
 
     /// The collection storage of the encoding, when there is one:
-    /// `Flat` is f32, `SQfp16` f16, and `SQ8` the i8 scalar quantizer
-    /// (per-dimension offsets with one step shared by every dimension,
-    /// where FAISS's `SQ8` has a step per dimension; see
-    /// [`Storage`]).
+    /// `Flat` is f32, `SQfp16` f16, `SQ8` the i8 scalar quantizer (a
+    /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), and
+    /// `PQ{M}x{nbits}` / `PQ{M}x4fs` pq storage (4-bit codes are stored
+    /// two per byte and scored per row through the distance table, not
+    /// in FAISS's 32-vector fast-scan blocks).
     pub fn storage(&self) -> Option<Storage> {
         match self.encoding {
             Encoding::Flat => Some(Storage::F32),
             Encoding::SqFp16 => Some(Storage::F16),
             Encoding::Sq8 => Some(Storage::I8),
+            Encoding::Pq { nbits: 4 | 8, .. } | Encoding::PqFastScan { .. } => Some(Storage::Pq),
             _ => None,
         }
+    }
+
+    /// The product quantizer's configuration of a PQ encoding (FAISS's
+    /// training defaults otherwise: 25 iterations, `256 · 2^nbits`
+    /// training vectors).
+    pub fn pq_config(&self) -> Option<PqConfig> {
+        let (m, nbits) = match self.encoding {
+            Encoding::Pq { m, nbits } => (m, nbits),
+            Encoding::PqFastScan { m } => (m, 4),
+            _ => return None,
+        };
+        Some(PqConfig {
+            m,
+            nbits,
+            iterations: 25,
+            max_train: 256 << nbits,
+            ..PqConfig::default()
+        })
     }
 
     /// The spec of a collection this build makes: `index` (`flat`, `hnsw`
@@ -717,6 +735,8 @@ impl FactorySpec {
             Storage::F32 => Encoding::Flat,
             Storage::F16 => Encoding::SqFp16,
             Storage::I8 => Encoding::Sq8,
+            // The shape of the codes is not a storage's.
+            Storage::Pq => return None,
         };
         Some(FactorySpec {
             transforms: Vec::new(),
@@ -751,7 +771,10 @@ impl FactorySpec {
             return Err(e);
         }
         let storage = self.storage().expect("unsupported encodings refused above");
-        let config = CollectionConfig::new(dim, metric).with_storage(storage);
+        let mut config = CollectionConfig::new(dim, metric)
+            .with_storage(storage)
+            .with_refine(self.rerank);
+        config.pq = self.pq_config();
         let index = match self.index {
             IndexKind::Flat => IndexBuild::Flat,
             IndexKind::Hnsw { m } => IndexBuild::Hnsw(HnswConfig {
@@ -781,10 +804,13 @@ impl FactorySpec {
     /// # Ok(()) }
     /// ```
     ///
+    /// `k_factor_rf` belongs to the rerank stage, not the index: it is
+    /// accepted with `RFlat` (and goes into
+    /// [`SearchOptions::k_factor`](crate::SearchOptions::k_factor)).
+    ///
     /// # Errors
-    /// [`FactoryError::SearchParam`] naming a parameter the index does
-    /// not have; [`FactoryError::Unsupported`] for `k_factor_rf` on a
-    /// spec with `RFlat` (rerank is not built yet).
+    /// [`FactoryError::SearchParam`] naming a parameter the spec does
+    /// not have (`k_factor_rf` without `RFlat`).
     pub fn search(&self, params: &SearchParams) -> Result<IndexSearch, FactoryError> {
         let lacks = |name: &str, value: String| FactoryError::SearchParam {
             input: params.to_string(),
@@ -801,14 +827,8 @@ impl FactorySpec {
         ) {
             return Err(lacks("efSearch", v.to_string()));
         }
-        if let Some(v) = params.k_factor_rf {
-            if !self.rerank {
-                return Err(lacks("k_factor_rf", v.to_string()));
-            }
-            return Err(FactoryError::Unsupported {
-                spec: self.to_string(),
-                parts: vec!["RFlat".into()],
-            });
+        if let (Some(v), false) = (params.k_factor_rf, self.rerank) {
+            return Err(lacks("k_factor_rf", v.to_string()));
         }
         Ok(match self.index {
             IndexKind::Flat => IndexSearch::Exact,

@@ -126,6 +126,10 @@ fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
         RowsRef::F32(r) => bytemuck::cast_slice(&r[s..s + dim]),
         RowsRef::F16(r) => bytemuck::cast_slice(&r[s..s + dim]),
         RowsRef::I8 { codes, .. } => bytemuck::cast_slice(&codes[s..s + dim]),
+        RowsRef::Pq { codes, pq } => {
+            let b = pq.code_bytes();
+            &codes[slot as usize * b..(slot as usize + 1) * b]
+        }
     }
 }
 
@@ -305,7 +309,9 @@ impl IvfIndex {
     /// Copies every list's rows out of `data`.
     fn copy_all_rows(&mut self, data: &VectorData<'_>) {
         self.rows.clear();
-        if !self.config.copy_rows {
+        // pq codes are a few bytes per row: gathering them by slot costs
+        // little, and their copies would need the quantizer to be sized.
+        if !self.config.copy_rows || data.storage() == Storage::Pq {
             return;
         }
         self.storage = data.storage();
@@ -384,6 +390,11 @@ impl IvfIndex {
                     space.dist_many(&q, 0, &mut buf);
                     offer_all(data, list, &buf, filter, top);
                 }
+            }
+            // No copies are made of pq codes (see `copy_all_rows`).
+            RowsRef::Pq { .. } => {
+                with_space!(*data, |s| self
+                    .scan_lists(data, &s, query, order, filter, top))
             }
         }
     }

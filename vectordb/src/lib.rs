@@ -126,6 +126,7 @@ pub mod data;
 mod error;
 pub mod experiments;
 pub mod factory;
+pub mod features;
 pub mod flat;
 pub mod hnsw;
 mod index;

@@ -60,6 +60,7 @@ use crate::collection::{Collection, CollectionConfig, Metadata, Rows};
 use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
+use crate::quant::pq::{PqConfig, ProductQuantizer};
 use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
 use unidb_common::id::Id;
@@ -68,10 +69,13 @@ use unidb_common::value::Value;
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
+/// [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
 /// [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 4;
-/// The previous format version (one i8 step shared by every dimension),
+pub const VERSION: u32 = 5;
+/// The previous format version (no pq storage, no refine originals),
+/// still read.
+pub const VERSION_NO_PQ: u32 = 4;
+/// The format version before (one i8 step shared by every dimension),
 /// still read.
 pub const VERSION_SHARED_STEP: u32 = 3;
 /// The previous format version (one i8 quantizer offset for every
@@ -92,7 +96,7 @@ fn pad64(n: usize) -> usize {
     n.next_multiple_of(64)
 }
 
-fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
+fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = Writer(&mut out);
     w.u64(c.config.dim as u64);
@@ -128,6 +132,34 @@ fn encode_meta(c: &Collection, version: u32) -> Vec<u8> {
                     q.offsets.iter().for_each(|&o| w.f32(o));
                     q.scales.iter().for_each(|&s| w.f32(s));
                 }
+            }
+        }
+    }
+    if version >= 5 {
+        match &c.config.pq {
+            None => w.u8(0),
+            Some(p) => {
+                w.u8(1);
+                w.u64(p.m as u64);
+                w.u8(p.nbits as u8);
+                w.u64(p.iterations as u64);
+                w.u64(p.max_train as u64);
+                w.u64(p.seed);
+            }
+        }
+        match &c.pq {
+            None => w.u8(0),
+            Some(pq) => {
+                w.u8(1);
+                pq.save(&mut w);
+            }
+        }
+        match &c.originals {
+            None => w.u8(0),
+            Some(o) => {
+                w.u8(1);
+                w.u64(originals_at as u64);
+                w.u64(o.as_bytes().len() as u64);
             }
         }
     }
@@ -210,9 +242,14 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
     let data = c.data();
     let rows = data.rows;
     let values = rows.values();
-    let meta = encode_meta(c, version);
     let vec_off = HEADER;
-    let meta_off = pad64(vec_off + values * rows.storage().bytes_per_value());
+    let originals_at = pad64(vec_off + values * rows.storage().bytes_per_value());
+    let originals: &[u8] = match (&c.originals, version >= 5) {
+        (Some(o), true) => o.as_bytes(),
+        _ => &[],
+    };
+    let meta = encode_meta(c, version, originals_at);
+    let meta_off = pad64(originals_at + originals.len());
     let total = meta_off + meta.len();
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
@@ -230,6 +267,13 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         crate::RowsRef::I8 { codes, .. } => out.extend_from_slice(bytemuck::cast_slice(codes)),
+        crate::RowsRef::Pq { codes, .. } => out.extend_from_slice(codes),
+    }
+    out.resize(originals_at, 0);
+    // Native f32 values to little-endian.
+    for v in originals.chunks_exact(4) {
+        let v = f32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
+        out.extend_from_slice(&v.to_le_bytes());
     }
     out.resize(meta_off, 0);
     out.extend_from_slice(&meta);
@@ -342,7 +386,11 @@ fn check_header(buf: &[u8]) -> Result<Layout> {
     Ok(l)
 }
 
-fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
+/// Makes the rows of a section of `buf` (offset, bytes, value width):
+/// mapped in place or copied.
+type Section<'a> = &'a dyn Fn(usize, usize, usize) -> Rows;
+
+fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Collection> {
     unidb_kernels::Kernels::try_active()?;
     let mut r = Reader::new(&buf[l.meta_off..l.meta_off + l.meta_len]);
     let dim = r.usize("dimension")?;
@@ -398,14 +446,44 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     } else {
         (Storage::F32, None, None)
     };
-    let awaiting = storage == Storage::I8 && l.storage == Storage::F32 && quantizer.is_none();
+    let (mut pq_config, mut pq, mut originals_at) = (None, None, None);
+    if l.version >= 5 {
+        pq_config = match r.u8("pq configuration")? {
+            0 => None,
+            1 => Some(PqConfig {
+                m: r.usize("pq m")?,
+                nbits: u32::from(r.u8("pq nbits")?),
+                iterations: r.usize("pq iterations")?,
+                max_train: r.usize("pq max_train")?,
+                seed: r.u64("pq seed")?,
+            }),
+            t => return Err(corrupt(format!("pq configuration tag {t}"))),
+        };
+        pq = match r.u8("pq quantizer")? {
+            0 => None,
+            1 => Some(ProductQuantizer::load(&mut r)?),
+            t => return Err(corrupt(format!("pq quantizer tag {t}"))),
+        };
+        originals_at = match r.u8("originals")? {
+            0 => None,
+            1 => Some((r.usize("originals offset")?, r.usize("originals length")?)),
+            t => return Err(corrupt(format!("originals tag {t}"))),
+        };
+    }
+    let awaiting = (storage == Storage::I8 && quantizer.is_none()
+        || storage == Storage::Pq && pq.is_none())
+        && l.storage == Storage::F32;
     if storage != l.storage && !(awaiting && l.version >= 3) {
         return Err(corrupt("storage differs between header and metadata"));
     }
     let slots = r.usize("slot count")?;
-    if dim == 0 || slots.checked_mul(dim) != Some(l.vec_len) {
+    let row_values = match (&pq, l.storage) {
+        (Some(pq), Storage::Pq) => pq.code_bytes(),
+        _ => dim,
+    };
+    if dim == 0 || slots.checked_mul(row_values) != Some(l.vec_len) {
         return Err(corrupt(format!(
-            "{slots} slots of dimension {dim} do not match {} stored values",
+            "{slots} slots of {row_values} values do not match {} stored values",
             l.vec_len
         )));
     }
@@ -420,6 +498,8 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         storage,
         i8_range,
         i8_train_rows,
+        pq: pq_config,
+        refine: originals_at.is_some(),
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
@@ -442,6 +522,38 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
     } else if l.storage == Storage::I8 && slots > 0 {
         return Err(corrupt("i8 rows without a quantizer"));
     }
+    if let Some(q) = &pq {
+        let shape = config.pq.as_ref().map(|p| (p.m, p.nbits));
+        if storage != Storage::Pq || q.dim() != dim || shape != Some((q.m(), q.nbits())) {
+            return Err(corrupt(format!(
+                "pq quantizer (dimension {}, m {}, nbits {}) does not fit the configuration",
+                q.dim(),
+                q.m(),
+                q.nbits()
+            )));
+        }
+    } else if l.storage == Storage::Pq {
+        return Err(corrupt("pq rows without a quantizer"));
+    }
+    if storage != Storage::Pq && config.pq.is_some() {
+        return Err(corrupt("pq parameters on a non-pq collection"));
+    }
+    let originals = match originals_at {
+        None => None,
+        Some((at, len)) => {
+            let end = at.checked_add(len);
+            if !at.is_multiple_of(64)
+                || at < l.vec_off + l.vec_bytes
+                || end.is_none_or(|e| e > l.meta_off)
+                || slots.checked_mul(dim).and_then(|v| v.checked_mul(4)) != Some(len)
+            {
+                return Err(corrupt(
+                    "originals section out of range or of the wrong size",
+                ));
+            }
+            Some(section(at, len, 4))
+        }
+    };
     let live_bytes = r.bytes("liveness")?;
     if live_bytes.len() != slots || live_bytes.iter().any(|&b| b > 1) {
         return Err(corrupt("liveness"));
@@ -508,6 +620,8 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
         rows,
         quantizer,
         norms,
+        pq,
+        originals,
         ids,
         meta,
         live,
@@ -527,20 +641,19 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows) -> Result<Collection> {
 }
 
 fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
+    owned_section(buf, l.vec_off, l.vec_bytes, l.storage.bytes_per_value())
+}
+
+/// A copy of `bytes` bytes at `offset` of values `width` bytes wide
+/// (little-endian on disk; native in memory).
+fn owned_section(buf: &[u8], offset: usize, bytes: usize, width: usize) -> Rows {
     let mut rows = Rows::new();
-    let bytes = &buf[l.vec_off..l.vec_off + l.vec_bytes];
-    // Little-endian on disk; native in memory.
-    let native: Vec<u8> = match l.storage {
-        Storage::F32 => bytes
-            .chunks_exact(4)
-            .flat_map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_ne_bytes())
-            .collect(),
-        Storage::F16 => bytes
-            .chunks_exact(2)
-            .flat_map(|c| u16::from_le_bytes([c[0], c[1]]).to_ne_bytes())
-            .collect(),
-        Storage::I8 => bytes.to_vec(),
-    };
+    let mut native = buf[offset..offset + bytes].to_vec();
+    if cfg!(target_endian = "big") {
+        for v in native.chunks_exact_mut(width) {
+            v.reverse();
+        }
+    }
     rows.push(&native);
     rows
 }
@@ -553,7 +666,9 @@ fn owned_rows(buf: &[u8], l: &Layout) -> Rows {
 /// [`VectorError::Kernels`] when `UNIDB_ISA` is invalid.
 pub fn from_bytes(buf: &[u8]) -> Result<Collection> {
     let l = check_header(buf)?;
-    decode(buf, &l, owned_rows(buf, &l))
+    decode(buf, &l, owned_rows(buf, &l), &|o, n, w| {
+        owned_section(buf, o, n, w)
+    })
 }
 
 /// Opens a saved collection, mapping the file so the vectors are read in
@@ -588,15 +703,15 @@ pub fn open(path: impl AsRef<Path>) -> Result<Collection> {
     let aligned = (map.as_ptr() as usize + l.vec_off).is_multiple_of(64);
     if cfg!(target_endian = "little") && aligned {
         let map = Arc::new(map);
-        let rows = Rows::Mapped {
+        let mapped = |offset, bytes, _| Rows::Mapped {
             map: Arc::clone(&map),
-            offset: l.vec_off,
-            bytes: l.vec_bytes,
+            offset,
+            bytes,
         };
-        return decode(&map, &l, rows);
+        return decode(&map, &l, mapped(l.vec_off, l.vec_bytes, 1), &mapped);
     }
     let rows = owned_rows(&map, &l);
-    decode(&map, &l, rows)
+    decode(&map, &l, rows, &|o, n, w| owned_section(&map, o, n, w))
 }
 
 impl Collection {

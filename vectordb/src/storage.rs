@@ -16,6 +16,7 @@ use unidb_kernels::Kernels;
 
 use crate::error::VectorError;
 use crate::metric::Metric;
+use crate::quant::pq::ProductQuantizer;
 
 /// How vector components are stored: f32, IEEE half (f16) or 8-bit
 /// scalar-quantized (i8).
@@ -26,6 +27,7 @@ use crate::metric::Metric;
 /// | [`Storage::F32`] | 4 | f32 (one-to-many for exact search) | none |
 /// | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
 /// | [`Storage::I8`]  | 1 (+ 4 per row) | `dot_i8` | ≤ `scale_j / 2` inside dimension `j`'s trained range |
+/// | [`Storage::Pq`]  | `m` or `⌈m/2⌉` per row | per-query distance table | the sub-vectors' nearest centroids |
 ///
 /// Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
 /// run the half/integer kernels directly on the encoded rows; other metrics
@@ -98,6 +100,14 @@ pub enum Storage {
     /// 8-bit scalar quantization with one per-collection [`Quantizer`], a
     /// range per dimension (1 byte per value).
     I8,
+    /// Product quantization ([`crate::quant::pq`]): `m` codes of 8 or 4
+    /// bits per row, scored against a per-query distance table, with the
+    /// quantizer trained on the collection's first rows or a sample
+    /// ([`crate::CollectionConfig::pq`] sets `m` and `nbits`; `l2` and
+    /// `ip` only). Distances are to the decoded (centroid) vectors;
+    /// [`crate::CollectionConfig::refine`] keeps the original rows and
+    /// re-scores the candidates exactly.
+    Pq,
 }
 
 impl Storage {
@@ -107,15 +117,18 @@ impl Storage {
             Storage::F32 => 4,
             Storage::F16 => 2,
             Storage::I8 => 1,
+            // A value is a byte of codes (see `ProductQuantizer::code_bytes`).
+            Storage::Pq => 1,
         }
     }
 
-    /// The lowercase name (`f32`, `f16`, `i8`).
+    /// The lowercase name (`f32`, `f16`, `i8`, `pq`).
     pub const fn name(self) -> &'static str {
         match self {
             Storage::F32 => "f32",
             Storage::F16 => "f16",
             Storage::I8 => "i8",
+            Storage::Pq => "pq",
         }
     }
 
@@ -124,6 +137,7 @@ impl Storage {
             Storage::F32 => 0,
             Storage::F16 => 1,
             Storage::I8 => 2,
+            Storage::Pq => 3,
         }
     }
 
@@ -132,8 +146,14 @@ impl Storage {
             0 => Some(Storage::F32),
             1 => Some(Storage::F16),
             2 => Some(Storage::I8),
+            3 => Some(Storage::Pq),
             _ => None,
         }
+    }
+
+    /// Whether rows wait as f32 until a quantizer is trained (i8, pq).
+    pub const fn is_trained(self) -> bool {
+        matches!(self, Storage::I8 | Storage::Pq)
     }
 }
 
@@ -146,14 +166,15 @@ impl fmt::Display for Storage {
 impl FromStr for Storage {
     type Err = VectorError;
 
-    /// Parses `f32`, `f16` or `i8` (case-insensitive).
+    /// Parses `f32`, `f16`, `i8` or `pq` (case-insensitive).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "f32" => Ok(Storage::F32),
             "f16" => Ok(Storage::F16),
             "i8" => Ok(Storage::I8),
+            "pq" => Ok(Storage::Pq),
             _ => Err(VectorError::InvalidConfig(format!(
-                "unknown storage {s:?}; known: f32, f16, i8"
+                "unknown storage {s:?}; known: f32, f16, i8, pq"
             ))),
         }
     }
@@ -478,6 +499,14 @@ pub enum RowsRef<'a> {
         /// Per row, [`Quantizer::code_norm`] of its codes.
         norms: &'a [f32],
     },
+    /// Product-quantization codes ([`ProductQuantizer::code_bytes`] per
+    /// row) and their quantizer.
+    Pq {
+        /// The rows of codes.
+        codes: &'a [u8],
+        /// How codes map to vectors.
+        pq: &'a ProductQuantizer,
+    },
 }
 
 impl RowsRef<'_> {
@@ -487,20 +516,36 @@ impl RowsRef<'_> {
             RowsRef::F32(_) => Storage::F32,
             RowsRef::F16(_) => Storage::F16,
             RowsRef::I8 { .. } => Storage::I8,
+            RowsRef::Pq { .. } => Storage::Pq,
         }
     }
 
-    /// Number of stored values (slots × dimension).
+    /// Number of stored values (slots × dimension; for pq, slots × code
+    /// bytes).
     pub fn values(&self) -> usize {
         match self {
             RowsRef::F32(r) => r.len(),
             RowsRef::F16(r) => r.len(),
             RowsRef::I8 { codes, .. } => codes.len(),
+            RowsRef::Pq { codes, .. } => codes.len(),
         }
     }
 
-    /// Decodes values `start..start + out.len()` into `out`.
+    /// Decodes values `start..start + out.len()` into `out` (positions
+    /// count `dim` values per row whatever the encoding).
     pub fn decode_into(&self, start: usize, out: &mut [f32]) {
+        if let RowsRef::Pq { codes, pq } = self {
+            let (dim, bytes) = (pq.dim(), pq.code_bytes());
+            let mut row = vec![0.0; dim];
+            for (i, o) in out.iter_mut().enumerate() {
+                let (slot, j) = ((start + i) / dim, (start + i) % dim);
+                if i == 0 || j == 0 {
+                    pq.decode_row(&codes[slot * bytes..(slot + 1) * bytes], &mut row);
+                }
+                *o = row[j];
+            }
+            return;
+        }
         let end = start + out.len();
         match self {
             RowsRef::F32(r) => out.copy_from_slice(&r[start..end]),
@@ -512,6 +557,7 @@ impl RowsRef<'_> {
             RowsRef::I8 {
                 codes, quantizer, ..
             } => quantizer.decode_from(start, &codes[start..end], out),
+            RowsRef::Pq { .. } => {}
         }
     }
 }
@@ -954,6 +1000,86 @@ impl Space for I8Space<'_> {
     }
 }
 
+/// Product-quantization rows: a per-query table of distances to every
+/// centroid (`l2` or `ip`), summed per row.
+#[derive(Clone, Copy)]
+pub(crate) struct PqSpace<'a> {
+    pub(crate) codes: &'a [u8],
+    pub(crate) pq: &'a ProductQuantizer,
+    /// Inner product (negated) rather than squared l2.
+    pub(crate) ip: bool,
+    pub(crate) k: &'static Kernels,
+}
+
+impl<'a> PqSpace<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> &'a [u8] {
+        let b = self.pq.code_bytes();
+        let s = slot as usize * b;
+        &self.codes[s..s + b]
+    }
+
+    fn table_of(&self, x: &[f32]) -> Vec<f32> {
+        use crate::quant::pq::PqDistance;
+        let distance = if self.ip {
+            PqDistance::InnerProduct
+        } else {
+            PqDistance::L2
+        };
+        // The query's length is the quantizer's (checked by the caller).
+        self.pq
+            .table(x, distance)
+            .map(|t| t.values().to_vec())
+            .unwrap_or_else(|_| vec![f32::NAN; self.pq.m() * self.pq.ksub()])
+    }
+}
+
+impl Space for PqSpace<'_> {
+    type Query<'q>
+        = Vec<f32>
+    where
+        Self: 'q;
+
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> Vec<f32> {
+        self.table_of(q)
+    }
+
+    fn prepare_slot(&self, slot: u32) -> Vec<f32> {
+        let mut x = vec![0.0; self.pq.dim()];
+        self.pq.decode_row(self.row(slot), &mut x);
+        self.table_of(&x)
+    }
+
+    #[inline(always)]
+    fn dist(&self, q: &Vec<f32>, slot: u32) -> f32 {
+        self.pq.row_distance(q, self.row(slot))
+    }
+
+    fn dist_many(&self, q: &Vec<f32>, first: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.dist(q, (first + i) as u32);
+        }
+    }
+
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        let dim = self.pq.dim();
+        with_scratch(dim, |x, y| {
+            self.pq.decode_row(self.row(a), x);
+            self.pq.decode_row(self.row(b), y);
+            if self.ip {
+                self.k.dot_f32(x, y).map_or(f32::NAN, |d| -d)
+            } else {
+                self.k.l2sq_f32(x, y).unwrap_or(f32::NAN)
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, slot: u32) {
+        prefetch_row(self.row(slot));
+    }
+}
+
 /// Runs `$body` with `$s` bound to the [`Space`] of a `VectorData`,
 /// monomorphising the body once per storage (the match runs once).
 macro_rules! with_space {
@@ -992,6 +1118,15 @@ macro_rules! with_space {
                     quant: quantizer,
                     metric: data.metric,
                     fast: $crate::storage::Fast::of(data.metric),
+                    k: ::unidb_kernels::Kernels::active(),
+                };
+                $body
+            }
+            $crate::storage::RowsRef::Pq { codes, pq } => {
+                let $s = $crate::storage::PqSpace {
+                    codes,
+                    pq,
+                    ip: $crate::storage::Fast::of(data.metric) == $crate::storage::Fast::Ip,
                     k: ::unidb_kernels::Kernels::active(),
                 };
                 $body

@@ -151,6 +151,28 @@ pub enum Message {
     },
 }
 
+/// The kind of a [`Message`], as [`Message::kind_of`] reads it from an
+/// encoded one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// [`Message::Hello`].
+    Hello,
+    /// [`Message::Migrations`].
+    Migrations,
+    /// [`Message::Changes`].
+    Changes,
+    /// [`Message::Ack`].
+    Ack,
+}
+
+impl MessageKind {
+    /// Whether a message of this kind writes to its receiver (changes or
+    /// migrations), which needs write rights on a server.
+    pub fn writes(self) -> bool {
+        matches!(self, MessageKind::Migrations | MessageKind::Changes)
+    }
+}
+
 const TAG_HELLO: u8 = 1;
 const TAG_MIGRATIONS: u8 = 2;
 const TAG_CHANGES: u8 = 3;
@@ -370,6 +392,34 @@ impl Message {
     /// has the magic.
     pub fn version_of(bytes: &[u8]) -> Option<u8> {
         (bytes.len() > 2 && bytes[..2] == MAGIC).then(|| bytes[2])
+    }
+
+    /// The kind of an encoded message (its fourth byte), read without
+    /// decoding it: what a server checks against a client's rights before
+    /// it spends anything on the message. `None` without the magic or
+    /// with an unknown tag; a message of a known kind may still fail to
+    /// decode.
+    ///
+    /// ```
+    /// use unidb_common::id::ReplicaId;
+    /// use unidb_syncdb::wire::{Message, MessageKind};
+    /// use unidb_syncdb::VersionVector;
+    ///
+    /// let ack = Message::Ack { replica: ReplicaId::from_u64(1), known: VersionVector::new(), gc: VersionVector::new() };
+    /// assert_eq!(Message::kind_of(&ack.encode()), Some(MessageKind::Ack));
+    /// assert_eq!(Message::kind_of(b"garbage"), None);
+    /// ```
+    pub fn kind_of(bytes: &[u8]) -> Option<MessageKind> {
+        if bytes.len() < 4 || bytes[..2] != MAGIC {
+            return None;
+        }
+        match bytes[3] {
+            TAG_HELLO => Some(MessageKind::Hello),
+            TAG_MIGRATIONS => Some(MessageKind::Migrations),
+            TAG_CHANGES => Some(MessageKind::Changes),
+            TAG_ACK => Some(MessageKind::Ack),
+            _ => None,
+        }
     }
 
     /// Decodes a message (of format version [`MIN_WIRE_VERSION`] to

@@ -573,20 +573,22 @@ fn search_params_map_onto_the_index_or_are_refused() {
             other => panic!("{spec} {params}: {other:?}"),
         }
     }
-    assert!(matches!(
-        f("IVF64,PQ8,RFlat").search(&p("k_factor_rf=4")),
-        Err(FactoryError::Unsupported { ref parts, .. }) if parts == &["RFlat"]
-    ));
+    // `k_factor_rf` belongs to the rerank stage: accepted with RFlat.
+    assert_eq!(
+        f("IVF64,PQ8,RFlat")
+            .search(&p("nprobe=3,k_factor_rf=4"))
+            .unwrap(),
+        IndexSearch::Ivf(IvfSearch { nprobe: Some(3) })
+    );
 }
 
 #[test]
 fn unsupported_parts_are_named_and_nothing_is_built() {
     let table: &[(&str, &[&str])] = &[
         ("SQ4", &["SQ4"]),
-        ("IVF64,PQ8", &["PQ8x8"]),
-        ("IVF64,PQ8x4fs,RFlat", &["PQ8x4fs", "RFlat"]),
+        ("IVF64,RaBitQ,RFlat", &["RaBitQ"]),
+        ("IVF64,PQ8x6", &["PQ8x6"]),
         ("RaBitQ", &["RaBitQ"]),
-        ("HNSW32,Flat,RFlat", &["RFlat"]),
         ("PCAR16,HNSW32", &["PCAR16"]),
         ("OPQ8_32,PCA16,IVF64,SQ8", &["OPQ8_32", "PCA16"]),
     ];
@@ -601,7 +603,17 @@ fn unsupported_parts_are_named_and_nothing_is_built() {
             other => panic!("{s}: {other:?}"),
         }
     }
-    for s in ["Flat", "SQ8", "SQfp16", "HNSW8", "HNSW8,SQ8", "IVF4,SQfp16"] {
+    for s in [
+        "Flat",
+        "SQ8",
+        "SQfp16",
+        "HNSW8",
+        "HNSW8,SQ8",
+        "IVF4,SQfp16",
+        "IVF64,PQ8",
+        "IVF64,PQ8x4fs,RFlat",
+        "HNSW32,Flat,RFlat",
+    ] {
         assert!(
             s.parse::<FactorySpec>()
                 .unwrap()
@@ -670,6 +682,29 @@ fn built_collections_find_the_brute_force_neighbours() {
         ("HNSW16,SQ8", "efSearch=64", 0.85, Storage::I8, "hnsw"),
         ("IVF16,Flat", "nprobe=16", 1.0, Storage::F32, "ivf"),
         ("IVF16,SQfp16", "nprobe=4", 0.8, Storage::F16, "ivf"),
+        (
+            "IVF16,PQ8,RFlat",
+            "nprobe=8,k_factor_rf=8",
+            0.9,
+            Storage::Pq,
+            "ivf",
+        ),
+        (
+            "IVF16,PQ8x4fs,RFlat",
+            "nprobe=8,k_factor_rf=16",
+            0.9,
+            Storage::Pq,
+            "ivf",
+        ),
+        (
+            "HNSW16,PQ4x8,RFlat",
+            "efSearch=64,k_factor_rf=8",
+            0.9,
+            Storage::Pq,
+            "hnsw",
+        ),
+        // Codes alone (no rerank) cannot separate near neighbours well.
+        ("PQ8x4", "", 0.2, Storage::Pq, "flat"),
     ];
     for &(factory, params, min_recall, storage, plugin) in table {
         let mut c = Collection::from_factory(dim, "l2", factory).unwrap();
@@ -677,12 +712,14 @@ fn built_collections_find_the_brute_force_neighbours() {
         assert_eq!(c.index_names(), [plugin], "{factory}");
         c.insert_rows(0..n as u64, base).unwrap();
         c.rebuild_index(plugin).unwrap();
+        let params: SearchParams = params.parse().unwrap();
         let search = FactorySpec::parse(factory)
             .unwrap()
-            .search(&params.parse().unwrap())
+            .search(&params)
             .unwrap();
         let options = SearchOptions {
             params: search.params(),
+            k_factor: params.k_factor_rf,
             ..SearchOptions::default()
         };
         let mut hit = 0;

@@ -365,6 +365,114 @@ impl ProductQuantizer {
         Ok(())
     }
 
+    /// Bytes of one stored row of codes: `m` with 8-bit codes, `⌈m / 2⌉`
+    /// with 4-bit codes (two per byte, the even sub-quantizer in the low
+    /// nibble; see [`ProductQuantizer::pack_row`]).
+    pub fn code_bytes(&self) -> usize {
+        if self.nbits == 4 {
+            self.m.div_ceil(2)
+        } else {
+            self.m
+        }
+    }
+
+    /// One vector's `m` codes (one per byte) as a stored row of
+    /// [`ProductQuantizer::code_bytes`] bytes, appended to `out`.
+    pub fn pack_row(&self, codes: &[u8], out: &mut Vec<u8>) {
+        if self.nbits == 4 {
+            out.extend(
+                codes
+                    .chunks(2)
+                    .map(|p| (p[0] & 15) | (p.get(1).copied().unwrap_or(0) << 4)),
+            );
+        } else {
+            out.extend_from_slice(codes);
+        }
+    }
+
+    /// The code of sub-quantizer `q` in a stored row.
+    #[inline(always)]
+    pub(crate) fn code_at(&self, row: &[u8], q: usize) -> usize {
+        if self.nbits == 4 {
+            usize::from((row[q / 2] >> ((q & 1) * 4)) & 15)
+        } else {
+            usize::from(row[q])
+        }
+    }
+
+    /// Decodes a stored row (see [`ProductQuantizer::pack_row`]) into
+    /// `out` (`dim` values). Rows come from the collection, whose codes
+    /// are below `2^nbits` by construction (4-bit ones by their width).
+    pub(crate) fn decode_row(&self, row: &[u8], out: &mut [f32]) {
+        let dsub = self.dsub();
+        for q in 0..self.m {
+            let c = self.code_at(row, q);
+            out[q * dsub..(q + 1) * dsub]
+                .copy_from_slice(&self.codebook(q)[c * dsub..(c + 1) * dsub]);
+        }
+    }
+
+    /// The asymmetric distance of a stored row under a query's table
+    /// values (`m · ksub` of them, see [`DistanceTable::values`]).
+    #[inline(always)]
+    pub(crate) fn row_distance(&self, table: &[f32], row: &[u8]) -> f32 {
+        let ksub = self.ksub();
+        let mut sum = 0.0f32;
+        if self.nbits == 8 {
+            for (t, &c) in table.chunks_exact(ksub).zip(row) {
+                sum += t[usize::from(c)];
+            }
+        } else {
+            for (q, t) in table.chunks_exact(ksub).enumerate() {
+                sum += t[self.code_at(row, q)];
+            }
+        }
+        sum
+    }
+
+    /// The saved form: dimension, `m`, `nbits` and the codebooks.
+    pub(crate) fn save(&self, w: &mut crate::codec::Writer<'_>) {
+        w.u64(self.dim as u64);
+        w.u64(self.m as u64);
+        w.u8(self.nbits as u8);
+        w.f32s(&self.centroids);
+    }
+
+    /// Reads [`ProductQuantizer::save`]'s form, refusing a dimension that
+    /// `m` does not divide, `nbits` other than 4 or 8, a codebook size
+    /// other than `m · 2^nbits · dim / m`, or a non-finite centroid.
+    pub(crate) fn load(r: &mut crate::codec::Reader<'_>) -> Result<Self> {
+        use crate::codec::ReadExt;
+        let bad = |w: String| VectorError::Corrupt(format!("pq: {w}"));
+        let dim = r.usize("pq dimension")?;
+        let m = r.usize("pq m")?;
+        let nbits = u32::from(r.u8("pq nbits")?);
+        let centroids = r.f32s("pq centroids")?;
+        if m == 0 || m > MAX_M || dim == 0 || !dim.is_multiple_of(m) {
+            return Err(bad(format!("m = {m} does not divide the dimension {dim}")));
+        }
+        if nbits != 4 && nbits != 8 {
+            return Err(bad(format!("nbits {nbits} is not 4 or 8")));
+        }
+        if dim.checked_mul(1 << nbits) != Some(centroids.len()) {
+            return Err(bad(format!(
+                "{} centroid values, {m} codebooks of {} centroids of dimension {} need more",
+                centroids.len(),
+                1 << nbits,
+                dim / m,
+            )));
+        }
+        if centroids.iter().any(|v| !v.is_finite()) {
+            return Err(bad("a centroid is not finite".into()));
+        }
+        Ok(ProductQuantizer {
+            dim,
+            m,
+            nbits,
+            centroids,
+        })
+    }
+
     /// The per-query table of `query`'s distances to every centroid of
     /// every sub-space.
     ///

@@ -206,6 +206,7 @@ fn hnsw_delete_filter_compact() {
                 index: Some("g"),
                 params: Params::defaults(),
                 filter: Some(filter),
+                k_factor: None,
             };
             let hits = c.search_with(&q, 10, &o).unwrap();
             let fl: Vec<bool> = (0..n)

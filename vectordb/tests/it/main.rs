@@ -7,11 +7,13 @@ mod bench;
 mod collection;
 mod error;
 mod experiments;
+mod features;
 mod index;
 mod metric;
 mod params;
 mod persist;
 mod pq;
+mod pq_storage;
 #[cfg(feature = "serde")]
 mod serde_types;
 mod storage;

@@ -156,6 +156,7 @@ fn slots_of(c: &Collection, q: &[f32], index: &str, params: Params<'_>) -> Resul
         index: Some(index),
         params,
         filter: None,
+        k_factor: None,
     };
     Ok(c.search_slots(q, 5, &options)?
         .into_iter()

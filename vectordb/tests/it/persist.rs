@@ -129,14 +129,14 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v5 = bytes.clone();
-    v5[8..12].copy_from_slice(&5u32.to_le_bytes());
-    patch_crc(&mut v5);
+    let mut v6 = bytes.clone();
+    v6[8..12].copy_from_slice(&6u32.to_le_bytes());
+    patch_crc(&mut v6);
     assert!(matches!(
-        persist::from_bytes(&v5),
+        persist::from_bytes(&v6),
         Err(VectorError::UnsupportedVersion {
-            found: 5,
-            supported: 4
+            found: 6,
+            supported: 5
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -186,7 +186,7 @@ proptest! {
                 let hnsw = HnswSearch { ef: huge_ef.then_some(usize::MAX) };
                 let ivf = IvfSearch { nprobe: huge_ef.then_some(usize::MAX) };
                 let params = params_for(&o, Some(&name), &hnsw, &ivf);
-                let _ = o.search_with(&q, 5, &SearchOptions { index: Some(&name), params, filter: None });
+                let _ = o.search_with(&q, 5, &SearchOptions { index: Some(&name), params, filter: None, k_factor: None });
             }
         }
     }
@@ -560,6 +560,7 @@ fn check_searches(o: &Collection) -> std::result::Result<(), TestCaseError> {
                 index,
                 params: params_for(o, index, &hnsw, &ivf),
                 filter: None,
+                k_factor: None,
             };
             let Ok(hits) = o.search_with(&vec![0.1; dim], k, &options) else {
                 continue;

@@ -73,6 +73,7 @@ fn stored(c: &Collection, v: &[f32]) -> Vec<f64> {
                 .map(|(j, &x)| dequant(q, j, x))
                 .collect()
         }
+        Storage::Pq => panic!("no pq oracle here (see pq_storage)"),
     }
 }
 
@@ -557,6 +558,7 @@ fn hnsw_and_ivf_recall_on_f16_and_i8_rows() {
                     index: Some("hnsw"),
                     params: Params::defaults(),
                     filter: Some(&even),
+                    k_factor: None,
                 },
             )
             .unwrap();
@@ -856,6 +858,7 @@ fn i8_per_dimension_ranges_keep_recall_for_every_metric() {
                         index: Some("hnsw"),
                         params: Params::typed(&HnswSearch { ef: Some(80) }),
                         filter: None,
+                        k_factor: None,
                     },
                 )
                 .unwrap(),

@@ -122,6 +122,7 @@ pub fn slots(
         index,
         params,
         filter: None,
+        k_factor: None,
     };
     c.search_slots(q, k, &o)
         .unwrap()
