@@ -653,8 +653,14 @@ impl Collection {
         self.rows = rows;
         self.norms = q.code_norms(&codes);
         self.quantizer = Some(q);
+        self.rebuild_indexes()
+    }
+
+    /// Rebuilds every attached index over the current rows (after the
+    /// rows were re-encoded by a trained quantizer).
+    fn rebuild_indexes(&mut self) -> Result<()> {
         let data = VectorData {
-            dim,
+            dim: self.config.dim,
             rows: self.rows.view(
                 self.config.storage,
                 self.quantizer.as_ref(),
@@ -693,22 +699,7 @@ impl Collection {
         rows.push(&packed);
         self.rows = rows;
         self.pq = Some(pq);
-        let data = VectorData {
-            dim,
-            rows: self.rows.view(
-                self.config.storage,
-                self.quantizer.as_ref(),
-                &self.norms,
-                self.pq.as_ref(),
-            ),
-            live: &self.live,
-            all_live: self.n_live == self.live.len(),
-            metric: self.metric,
-        };
-        for (_, index) in &mut self.indexes {
-            index.build(&data)?;
-        }
-        Ok(())
+        self.rebuild_indexes()
     }
 
     /// Trains the quantizer of an i8 or pq collection now, on the
@@ -1518,22 +1509,7 @@ impl Collection {
         self.meta = meta;
         self.live = vec![true; self.ids.len()];
         self.n_live = self.ids.len();
-        let data = VectorData {
-            dim,
-            rows: self.rows.view(
-                self.config.storage,
-                self.quantizer.as_ref(),
-                &self.norms,
-                self.pq.as_ref(),
-            ),
-            live: &self.live,
-            all_live: self.n_live == self.live.len(),
-            metric: self.metric,
-        };
-        for (_, index) in &mut self.indexes {
-            index.build(&data)?;
-        }
-        Ok(())
+        self.rebuild_indexes()
     }
 }
 
