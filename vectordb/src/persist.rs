@@ -551,6 +551,14 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
                     "originals section out of range or of the wrong size",
                 ));
             }
+            // Inserts refuse non-finite values, so a stored original that is
+            // not finite was never written by a save: a search would drop it.
+            if buf[at..at + len]
+                .chunks_exact(4)
+                .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+            {
+                return Err(corrupt("originals section holds a non-finite value"));
+            }
             Some(section(at, len, 4))
         }
     };

@@ -358,8 +358,26 @@ fn pq_collections_persist_and_refuse_crafted_bytes() {
                 assert!(hits
                     .windows(2)
                     .all(|w| w[0].distance <= w[1].distance || w[1].distance.is_nan()));
+                let all = c.search_exact_batch(q, c.len(), None).unwrap();
+                assert_eq!(all[0].len(), c.len(), "byte {i}: every live row found");
             }
         }
+    }
+    // A non-finite refine original (with the checksum recomputed) is
+    // refused on open: inserts never store one, and searches would drop it.
+    let row0: Vec<u8> = data[..dim].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let at = bytes
+        .windows(row0.len())
+        .position(|w| w == row0.as_slice())
+        .expect("row 0's original is stored");
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut b = bytes.clone();
+        b[at + 4..at + 8].copy_from_slice(&bad.to_le_bytes());
+        patch_crc(&mut b);
+        assert!(
+            matches!(persist::from_bytes(&b), Err(VectorError::Corrupt(ref w)) if w.contains("non-finite")),
+            "{bad}"
+        );
     }
     let _ = IndexPlugin::registry();
 }
