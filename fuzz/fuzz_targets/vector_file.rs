@@ -163,7 +163,9 @@ fn check_searches(c: &Collection, query: &[f32]) {
                 if c.config().metric != "l2" {
                     continue;
                 }
-                let close = (h.distance - want).abs() <= 1e-3 * want.abs().max(1.0)
+                // Equal covers an overflow to infinity on both sides.
+                let close = h.distance == want
+                    || (h.distance - want).abs() <= 1e-3 * want.abs().max(1.0)
                     || (h.distance.is_nan() && want.is_nan());
                 assert!(close, "{:?}: {} but exactly {want}", h.id, h.distance);
             }
