@@ -459,19 +459,7 @@ impl Collection {
     /// [`VectorError::UnknownIndex`], or the index's build error.
     pub fn rebuild_index(&mut self, name: &str) -> Result<()> {
         let pos = self.index_position(name)?;
-        let data = VectorData {
-            dim: self.config.dim,
-            rows: self.rows.view(
-                self.config.storage,
-                self.quantizer.as_ref(),
-                &self.norms,
-                self.pq.as_ref(),
-            ),
-            live: &self.live,
-            all_live: self.n_live == self.live.len(),
-            metric: self.metric,
-        };
-        self.indexes[pos].1.build(&data)
+        self.build_indexes(|i| i == pos)
     }
 
     /// The configuration.
@@ -659,22 +647,22 @@ impl Collection {
     /// Rebuilds every attached index over the current rows (after the
     /// rows were re-encoded by a trained quantizer).
     fn rebuild_indexes(&mut self) -> Result<()> {
-        let data = VectorData {
-            dim: self.config.dim,
-            rows: self.rows.view(
-                self.config.storage,
-                self.quantizer.as_ref(),
-                &self.norms,
-                self.pq.as_ref(),
-            ),
-            live: &self.live,
-            all_live: self.n_live == self.live.len(),
-            metric: self.metric,
-        };
-        for (_, index) in &mut self.indexes {
-            index.build(&data)?;
-        }
-        Ok(())
+        self.build_indexes(|_| true)
+    }
+
+    /// Builds the attached indexes whose position `which` accepts over
+    /// [`Collection::data`], stopping at the first error. The indexes are
+    /// moved out while they build, so that they can borrow the rows.
+    fn build_indexes(&mut self, which: impl Fn(usize) -> bool) -> Result<()> {
+        let mut indexes = std::mem::take(&mut self.indexes);
+        let data = self.data();
+        let built = indexes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| which(*i))
+            .try_for_each(|(_, (_, index))| index.build(&data));
+        self.indexes = indexes;
+        built
     }
 
     /// Trains the product quantizer of a pq collection awaiting training
