@@ -93,6 +93,7 @@ impl Avx2 {
 impl Lanes for Avx2 {
     type F32 = __m256;
     const N: usize = 8;
+    const PAIR_ROWS: bool = false;
 
     #[inline(always)]
     fn zero(self) -> __m256 {
