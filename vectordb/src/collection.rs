@@ -16,6 +16,7 @@ use crate::index::{IndexPlugin, VectorData, VectorIndex};
 use crate::metric::Metric;
 use crate::params::{NoParams, Params};
 use crate::quant::pq::{PqConfig, ProductQuantizer};
+use crate::quant::sq4::Sq4Quantizer;
 use crate::stats::{CollectionMetrics, Stats};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
@@ -90,6 +91,15 @@ pub struct CollectionConfig {
         serde(default, skip_serializing_if = "std::ops::Not::not")
     )]
     pub refine: bool,
+    /// sq4 storage: train each dimension's range on its `q` and `1 − q`
+    /// quantiles instead of its min and max (`0 ≤ q < 0.5`; values beyond
+    /// are stored as the extreme level). `None` (the default): min and
+    /// max. Ignored for other storages.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub sq4_quantile: Option<f32>,
 }
 
 impl CollectionConfig {
@@ -112,6 +122,7 @@ impl CollectionConfig {
             i8_train_rows: Self::DEFAULT_I8_TRAIN_ROWS,
             pq: None,
             refine: false,
+            sq4_quantile: None,
         }
     }
 
@@ -232,12 +243,21 @@ impl Rows {
         quantizer: Option<&'a Quantizer>,
         norms: &'a [f32],
         pq: Option<&'a ProductQuantizer>,
+        sq4: Option<&'a Sq4Quantizer>,
     ) -> RowsRef<'a> {
         let b = self.as_bytes();
         match (storage, quantizer, pq) {
             (Storage::F32, ..) | (Storage::I8, None, _) | (Storage::Pq, _, None) => {
                 RowsRef::F32(bytemuck::cast_slice(b))
             }
+            (Storage::Sq4, ..) => match sq4 {
+                None => RowsRef::F32(bytemuck::cast_slice(b)),
+                Some(quant) => RowsRef::Sq4 {
+                    codes: b,
+                    quant,
+                    norms,
+                },
+            },
             (Storage::F16, ..) => RowsRef::F16(bytemuck::cast_slice(b)),
             (Storage::I8, Some(quantizer), _) => RowsRef::I8 {
                 codes: bytemuck::cast_slice(b),
@@ -352,6 +372,9 @@ pub struct Collection {
     pub(crate) norms: Vec<f32>,
     /// The product quantizer of pq storage, once trained.
     pub(crate) pq: Option<ProductQuantizer>,
+    /// The 4-bit scalar quantizer of sq4 storage, once trained (its rows'
+    /// decoded squared norms are in `norms`).
+    pub(crate) sq4: Option<Sq4Quantizer>,
     /// With [`CollectionConfig::refine`]: every slot's vector as f32.
     pub(crate) originals: Option<Rows>,
     pub(crate) ids: Vec<Id>,
@@ -400,6 +423,7 @@ impl Collection {
             quantizer,
             norms: Vec::new(),
             pq: None,
+            sq4: None,
             originals,
             ids: Vec::new(),
             meta: Vec::new(),
@@ -509,23 +533,30 @@ impl Collection {
         self.pq.as_ref()
     }
 
-    /// Whether this is an i8 or pq collection whose quantizer is not
+    /// The 4-bit scalar quantizer of an sq4 collection, once trained.
+    pub fn sq4_quantizer(&self) -> Option<&Sq4Quantizer> {
+        self.sq4.as_ref()
+    }
+
+    /// Whether this is an i8, pq or sq4 collection whose quantizer is not
     /// trained yet (its rows are held as f32 meanwhile).
     pub fn is_awaiting_training(&self) -> bool {
         match self.config.storage {
             Storage::I8 => self.quantizer.is_none(),
             Storage::Pq => self.pq.is_none(),
+            Storage::Sq4 => self.sq4.is_none(),
             _ => false,
         }
     }
 
-    /// Bytes of one row in its encoding: `dim ×` 4, 2 or 1, or the
-    /// product quantizer's code bytes (4 per value while an i8 or pq
-    /// collection awaits training). The originals kept by
+    /// Bytes of one row in its encoding: `dim ×` 4, 2 or 1, the
+    /// product quantizer's code bytes, or `⌈dim / 2⌉` for sq4 (4 per
+    /// value while an i8, pq or sq4 collection awaits training). The originals kept by
     /// [`CollectionConfig::refine`] are extra ([`Collection::refine_bytes`]).
     pub fn bytes_per_vector(&self) -> usize {
         match (&self.pq, self.row_storage()) {
             (Some(pq), Storage::Pq) => pq.code_bytes(),
+            (_, Storage::Sq4) => self.config.dim.div_ceil(2),
             (_, storage) => self.config.dim * storage.bytes_per_value(),
         }
     }
@@ -543,6 +574,7 @@ impl Collection {
             self.quantizer.as_ref(),
             &self.norms,
             self.pq.as_ref(),
+            self.sq4.as_ref(),
         )
     }
 
@@ -627,6 +659,9 @@ impl Collection {
         if self.config.storage == Storage::Pq {
             return self.train_pq(extra);
         }
+        if self.config.storage == Storage::Sq4 {
+            return self.train_sq4(extra);
+        }
         let dim = self.config.dim;
         let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
         let symmetric = symmetric_for(self.metric);
@@ -690,30 +725,51 @@ impl Collection {
         self.rebuild_indexes()
     }
 
-    /// Trains the quantizer of an i8 or pq collection now, on the
+    /// Trains the 4-bit scalar quantizer of an sq4 collection awaiting
+    /// training on its stored rows plus `extra`, encodes the rows and
+    /// rebuilds the indexes.
+    fn train_sq4(&mut self, extra: &[f32]) -> Result<()> {
+        let dim = self.config.dim;
+        let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
+        let q = Sq4Quantizer::train_parts(&[stored, extra], dim, self.config.sq4_quantile)
+            .ok_or_else(|| {
+                VectorError::InvalidConfig(
+                    "the sq4 quantizer needs a finite value to train on".into(),
+                )
+            })?;
+        let codes = q.encode_rows(stored);
+        self.norms = codes
+            .chunks_exact(q.code_bytes())
+            .map(|r| q.code_norm(r))
+            .collect();
+        let mut rows = Rows::new();
+        rows.push(&codes);
+        self.rows = rows;
+        self.sq4 = Some(q);
+        self.rebuild_indexes()
+    }
+
+    /// Trains the quantizer of an i8, pq or sq4 collection now, on the
     /// row-major `sample` together with the rows already stored (as
     /// [`Collection::train_quantizer`] does for i8), then encodes the
     /// stored rows and rebuilds every index. A pq collection needs at
     /// least `2^nbits` vectors in all.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] when the storage is neither i8 nor
-    /// pq, or its quantizer is already trained;
+    /// [`VectorError::InvalidConfig`] when the storage is not i8, pq or
+    /// sq4, or its quantizer is already trained;
     /// [`VectorError::WrongDimension`] when the sample's length is not a
     /// multiple of the dimension; the quantizer's training errors.
     pub fn train(&mut self, sample: &[f32]) -> Result<()> {
         if self.config.storage == Storage::I8 {
             return self.train_quantizer(sample).map(|_| ());
         }
-        if self.config.storage != Storage::Pq || self.pq.is_some() {
+        let trainable = matches!(self.config.storage, Storage::Pq | Storage::Sq4);
+        if !trainable || !self.is_awaiting_training() {
             return Err(VectorError::InvalidConfig(format!(
                 "nothing to train: the storage is {}{}",
                 self.config.storage,
-                if self.pq.is_some() {
-                    ", already trained"
-                } else {
-                    ""
-                }
+                if trainable { ", already trained" } else { "" }
             )));
         }
         let extra = sample.len() % self.config.dim;
@@ -727,10 +783,10 @@ impl Collection {
             return Err(VectorError::OutOfRange {
                 position: p % self.config.dim,
                 value: sample[p],
-                storage: Storage::Pq,
+                storage: self.config.storage,
             });
         }
-        self.train_pq(sample)
+        self.train_with(sample)
     }
 
     /// Before `rows` (row-major, checked) are appended: trains the i8 or
@@ -793,12 +849,12 @@ impl Collection {
                 });
             }
         }
-        if self.config.storage == Storage::Pq {
+        if matches!(self.config.storage, Storage::Pq | Storage::Sq4) {
             if let Some(position) = vector.iter().position(|v| !v.is_finite()) {
                 return Err(VectorError::OutOfRange {
                     position,
                     value: vector[position],
-                    storage: Storage::Pq,
+                    storage: self.config.storage,
                 });
             }
         }
@@ -971,6 +1027,7 @@ impl Collection {
                 self.quantizer.as_ref(),
                 &self.norms,
                 self.pq.as_ref(),
+                self.sq4.as_ref(),
             ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
@@ -1013,6 +1070,15 @@ impl Collection {
                     let codes = pq.encode(vector).unwrap_or_default();
                     let mut row = Vec::with_capacity(pq.code_bytes());
                     pq.pack_row(&codes, &mut row);
+                    self.rows.push(&row);
+                }
+            },
+            Storage::Sq4 => match &self.sq4 {
+                None => self.rows.push(bytemuck::cast_slice(vector)),
+                Some(q) => {
+                    let mut row = vec![0u8; q.code_bytes()];
+                    q.encode_row(vector, &mut row);
+                    self.norms.push(q.code_norm(&row));
                     self.rows.push(&row);
                 }
             },
@@ -1525,6 +1591,20 @@ pub(crate) fn validate_storage(
     }
     if config.storage == Storage::Pq {
         validate_pq(config, metric)?;
+    }
+    if config.storage == Storage::Sq4 {
+        if config.allow_nan {
+            return Err(VectorError::InvalidConfig(
+                "sq4 storage cannot hold NaN; allow_nan must be false".into(),
+            ));
+        }
+        if let Some(q) = config.sq4_quantile {
+            if !(0.0..0.5).contains(&q) {
+                return Err(VectorError::InvalidConfig(format!(
+                    "sq4_quantile must be in [0, 0.5), got {q}"
+                )));
+            }
+        }
     }
     if config.storage != Storage::I8 {
         return Ok(None);

@@ -678,7 +678,7 @@ impl FactorySpec {
 
     /// The parts of the spec this build cannot construct yet, as written
     /// in the canonical string (empty when [`FactorySpec::build`] can
-    /// build it): transforms, `SQ4` and RaBitQ.
+    /// build it): transforms and RaBitQ.
     pub fn unsupported_parts(&self) -> Vec<String> {
         let mut parts: Vec<String> = self.transforms.iter().map(|t| t.to_string()).collect();
         if self.storage().is_none() {
@@ -689,7 +689,8 @@ impl FactorySpec {
 
     /// The collection storage of the encoding, when there is one:
     /// `Flat` is f32, `SQfp16` f16, `SQ8` the i8 scalar quantizer (a
-    /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), and
+    /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), `SQ4`
+    /// the 4-bit one ([`Storage::Sq4`]), and
     /// `PQ{M}x{nbits}` / `PQ{M}x4fs` pq storage (4-bit codes are stored
     /// two per byte and scored per row through the distance table, not
     /// in FAISS's 32-vector fast-scan blocks).
@@ -698,6 +699,7 @@ impl FactorySpec {
             Encoding::Flat => Some(Storage::F32),
             Encoding::SqFp16 => Some(Storage::F16),
             Encoding::Sq8 => Some(Storage::I8),
+            Encoding::Sq4 => Some(Storage::Sq4),
             Encoding::Pq { nbits: 4 | 8, .. } | Encoding::PqFastScan { .. } => Some(Storage::Pq),
             _ => None,
         }
@@ -735,6 +737,7 @@ impl FactorySpec {
             Storage::F32 => Encoding::Flat,
             Storage::F16 => Encoding::SqFp16,
             Storage::I8 => Encoding::Sq8,
+            Storage::Sq4 => Encoding::Sq4,
             // The shape of the codes is not a storage's.
             Storage::Pq => return None,
         };

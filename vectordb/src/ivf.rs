@@ -130,6 +130,10 @@ fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
             let b = pq.code_bytes();
             &codes[slot as usize * b..(slot as usize + 1) * b]
         }
+        RowsRef::Sq4 { codes, quant, .. } => {
+            let b = quant.code_bytes();
+            &codes[slot as usize * b..(slot as usize + 1) * b]
+        }
     }
 }
 
@@ -311,7 +315,7 @@ impl IvfIndex {
         self.rows.clear();
         // pq codes are a few bytes per row: gathering them by slot costs
         // little, and their copies would need the quantizer to be sized.
-        if !self.config.copy_rows || data.storage() == Storage::Pq {
+        if !self.config.copy_rows || matches!(data.storage(), Storage::Pq | Storage::Sq4) {
             return;
         }
         self.storage = data.storage();
@@ -391,8 +395,8 @@ impl IvfIndex {
                     offer_all(data, list, &buf, filter, top);
                 }
             }
-            // No copies are made of pq codes (see `copy_all_rows`).
-            RowsRef::Pq { .. } => {
+            // No copies are made of pq or sq4 codes (see `copy_all_rows`).
+            RowsRef::Pq { .. } | RowsRef::Sq4 { .. } => {
                 with_space!(*data, |s| self
                     .scan_lists(data, &s, query, order, filter, top))
             }

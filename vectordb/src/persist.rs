@@ -1,26 +1,31 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 4, little-endian)
+//! # Format (version 6, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (4)
+//! 8   4  format version (6)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
 //! 32  8  vectors length, in values (slots × dim)
 //! 40  8  metadata offset
 //! 48  8  metadata length, in bytes
-//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
+//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes,
+//!        3 = pq codes, 4 = sq4 codes (two 4-bit codes per byte)
 //! 57  7  zero
 //! 64  …  vectors (row-major, every slot including deleted ones, as stored:
-//!        4, 2 or 1 bytes per value)
+//!        4, 2 or 1 bytes per value, or a row's code bytes)
+//! …      zero padding to a multiple of 64; the refine originals (f32,
+//!        64-byte aligned) when kept
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
 //!        configured i8 range, i8 training row count), the i8 quantizer
 //!        (one offset, then one step per dimension) if trained, liveness,
-//!        ids, key/value metadata, and each index as (name, plugin name,
-//!        plugin bytes)
+//!        pq configuration and quantizer, originals offset and length,
+//!        sq4 quantile and quantizer (dimension, every `lo`, every
+//!        step), liveness, ids, key/value metadata, and each index as
+//!        (name, plugin name, plugin bytes)
 //! ```
 //! The row encoding is the storage's, except for an i8 collection whose
 //! quantizer is not trained yet: its rows are f32 (and it has no
@@ -45,8 +50,9 @@
 //! metadata) and version 2 files (one i8 offset for every dimension, no
 //! training row count, rows always in the storage's encoding) and version
 //! 3 files (one i8 step shared by every dimension, written before the
-//! offsets) are still read; this build writes version 4. The i8 rows'
-//! code norms are not saved: opening computes them from the codes.
+//! offsets), version 4 (no pq, no originals) and version 5 files (no
+//! sq4) are still read; this build writes version 6. The i8 and sq4
+//! rows' code norms are not saved: opening computes them from the codes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -61,6 +67,7 @@ use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
 use crate::quant::pq::{PqConfig, ProductQuantizer};
+use crate::quant::sq4::Sq4Quantizer;
 use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
 use unidb_common::id::Id;
@@ -69,9 +76,11 @@ use unidb_common::value::Value;
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
+/// [`VERSION_NO_SQ4`], [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
 /// [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
+/// The previous format version (no sq4 storage), still read.
+pub const VERSION_NO_SQ4: u32 = 5;
 /// The previous format version (no pq storage, no refine originals),
 /// still read.
 pub const VERSION_NO_PQ: u32 = 4;
@@ -160,6 +169,22 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 w.u8(1);
                 w.u64(originals_at as u64);
                 w.u64(o.as_bytes().len() as u64);
+            }
+        }
+    }
+    if version >= 6 {
+        match c.config.sq4_quantile {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                w.f32(q);
+            }
+        }
+        match &c.sq4 {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                q.save(&mut w);
             }
         }
     }
@@ -267,7 +292,9 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         crate::RowsRef::I8 { codes, .. } => out.extend_from_slice(bytemuck::cast_slice(codes)),
-        crate::RowsRef::Pq { codes, .. } => out.extend_from_slice(codes),
+        crate::RowsRef::Pq { codes, .. } | crate::RowsRef::Sq4 { codes, .. } => {
+            out.extend_from_slice(codes)
+        }
     }
     out.resize(originals_at, 0);
     // Native f32 values to little-endian.
@@ -470,8 +497,22 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             t => return Err(corrupt(format!("originals tag {t}"))),
         };
     }
+    let (mut sq4_quantile, mut sq4) = (None, None);
+    if l.version >= 6 {
+        sq4_quantile = match r.u8("sq4 quantile")? {
+            0 => None,
+            1 => Some(r.f32("sq4 quantile")?),
+            t => return Err(corrupt(format!("sq4 quantile tag {t}"))),
+        };
+        sq4 = match r.u8("sq4 quantizer")? {
+            0 => None,
+            1 => Some(Sq4Quantizer::load(&mut r)?),
+            t => return Err(corrupt(format!("sq4 quantizer tag {t}"))),
+        };
+    }
     let awaiting = (storage == Storage::I8 && quantizer.is_none()
-        || storage == Storage::Pq && pq.is_none())
+        || storage == Storage::Pq && pq.is_none()
+        || storage == Storage::Sq4 && sq4.is_none())
         && l.storage == Storage::F32;
     if storage != l.storage && !(awaiting && l.version >= 3) {
         return Err(corrupt("storage differs between header and metadata"));
@@ -479,6 +520,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     let slots = r.usize("slot count")?;
     let row_values = match (&pq, l.storage) {
         (Some(pq), Storage::Pq) => pq.code_bytes(),
+        (_, Storage::Sq4) => dim.div_ceil(2),
         _ => dim,
     };
     if dim == 0 || slots.checked_mul(row_values) != Some(l.vec_len) {
@@ -500,6 +542,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         i8_train_rows,
         pq: pq_config,
         refine: originals_at.is_some(),
+        sq4_quantile,
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
@@ -537,6 +580,19 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     if storage != Storage::Pq && config.pq.is_some() {
         return Err(corrupt("pq parameters on a non-pq collection"));
+    }
+    if let Some(q) = &sq4 {
+        if storage != Storage::Sq4 || q.dim() != dim {
+            return Err(corrupt(format!(
+                "sq4 quantizer of dimension {} does not fit the configuration",
+                q.dim()
+            )));
+        }
+    } else if l.storage == Storage::Sq4 {
+        return Err(corrupt("sq4 rows without a quantizer"));
+    }
+    if storage != Storage::Sq4 && config.sq4_quantile.is_some() {
+        return Err(corrupt("sq4 parameters on a non-sq4 collection"));
     }
     let originals = match originals_at {
         None => None,
@@ -618,8 +674,13 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     r.finish("metadata")?;
     let n_live = live.iter().filter(|&&l| l).count();
-    let norms = match (&quantizer, l.storage) {
-        (Some(q), Storage::I8) => q.code_norms(bytemuck::cast_slice(rows.as_bytes())),
+    let norms = match (&quantizer, &sq4, l.storage) {
+        (Some(q), _, Storage::I8) => q.code_norms(bytemuck::cast_slice(rows.as_bytes())),
+        (_, Some(q), Storage::Sq4) => rows
+            .as_bytes()
+            .chunks_exact(q.code_bytes())
+            .map(|r| q.code_norm(r))
+            .collect(),
         _ => Vec::new(),
     };
     let c = Collection {
@@ -629,6 +690,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         quantizer,
         norms,
         pq,
+        sq4,
         originals,
         ids,
         meta,

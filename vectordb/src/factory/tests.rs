@@ -585,7 +585,6 @@ fn search_params_map_onto_the_index_or_are_refused() {
 #[test]
 fn unsupported_parts_are_named_and_nothing_is_built() {
     let table: &[(&str, &[&str])] = &[
-        ("SQ4", &["SQ4"]),
         ("IVF64,RaBitQ,RFlat", &["RaBitQ"]),
         ("IVF64,PQ8x6", &["PQ8x6"]),
         ("RaBitQ", &["RaBitQ"]),

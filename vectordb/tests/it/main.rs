@@ -16,6 +16,7 @@ mod pq;
 mod pq_storage;
 #[cfg(feature = "serde")]
 mod serde_types;
+mod sq4_storage;
 mod storage;
 mod transform;
 mod util;
