@@ -181,6 +181,9 @@ fn sq4_rows_are_the_nearest_levels_and_distances_are_to_decoded_rows() {
     }
 }
 
+/// A search run: name, index, parameters, `k_factor`, least recall.
+type Run<'a> = (&'a str, Option<&'a str>, Params<'a>, Option<f32>, f64);
+
 /// Recall@10 against f64 brute force over the f32 vectors, for `l2`,
 /// `ip` and `cosine`, through flat, HNSW and IVF on the codes, and with
 /// the originals kept: exact re-scoring of `10 · 10` candidates.
@@ -208,7 +211,7 @@ fn sq4_recall_for_every_metric_and_index() {
         // cluster finely (FAISS's SQ4 is in the same range): the codes
         // alone must find a fair share, re-scoring 10 · 10 candidates on
         // the originals nearly all.
-        let runs: [(&str, Option<&str>, Params<'_>, Option<f32>, f64); 6] = [
+        let runs: [Run<'_>; 6] = [
             ("flat", Some("f"), Params::defaults(), Some(1.0), 0.3),
             ("flat+rflat", Some("f"), Params::defaults(), Some(10.0), 0.9),
             ("hnsw", Some("g"), Params::typed(&ef), Some(1.0), 0.25),
