@@ -129,14 +129,14 @@ fn every_single_byte_flip_and_truncation_is_detected() {
         persist::from_bytes(b"NOTUNIDB and more bytes"),
         Err(VectorError::BadMagic)
     ));
-    let mut v6 = bytes.clone();
-    v6[8..12].copy_from_slice(&6u32.to_le_bytes());
-    patch_crc(&mut v6);
+    let mut v7 = bytes.clone();
+    v7[8..12].copy_from_slice(&7u32.to_le_bytes());
+    patch_crc(&mut v7);
     assert!(matches!(
-        persist::from_bytes(&v6),
+        persist::from_bytes(&v7),
         Err(VectorError::UnsupportedVersion {
-            found: 6,
-            supported: 5
+            found: 7,
+            supported: 6
         })
     ));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
