@@ -405,10 +405,11 @@ fn render(report: &unidb_server::load::LoadReport, json: bool) -> Result<String,
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "clients {} ({} refused) over {} partitions, writes {} ({} acknowledged) in {} s",
+        "clients {} ({} refused) over {} partitions connected in {} s, writes {} ({} acknowledged) in {} s",
         report.clients,
         report.refused,
         report.partitions,
+        sig3(report.connect_s),
         report.ops,
         report.acked,
         sig3(report.elapsed_s)

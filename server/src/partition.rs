@@ -342,15 +342,13 @@ impl PartitionRules {
                 continue;
             };
             match self.tables.get(&table.name) {
-                None => {}
-                Some(TableRule::Fixed(p)) => {
-                    if p != partition {
-                        return Err(format!(
-                            "rows of table {} belong to partition {p}, not {partition}; the batch was not applied",
-                            table.name
-                        ));
-                    }
+                Some(TableRule::Fixed(p)) if p != partition => {
+                    return Err(format!(
+                        "rows of table {} belong to partition {p}, not {partition}; the batch was not applied",
+                        table.name
+                    ));
                 }
+                None | Some(TableRule::Fixed(_)) => {}
                 Some(TableRule::Column(col)) => {
                     let Ok(column) = table.column(col) else {
                         return Err(format!(
