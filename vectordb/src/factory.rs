@@ -692,8 +692,8 @@ impl FactorySpec {
     /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), `SQ4`
     /// the 4-bit one ([`Storage::Sq4`]), and
     /// `PQ{M}x{nbits}` / `PQ{M}x4fs` pq storage (4-bit codes are stored
-    /// two per byte and scored per row through the distance table, not
-    /// in FAISS's 32-vector fast-scan blocks).
+    /// two per byte; an IVF index scans them in FAISS's 32-vector
+    /// fast-scan blocks, flat and HNSW per row through the table).
     pub fn storage(&self) -> Option<Storage> {
         match self.encoding {
             Encoding::Flat => Some(Storage::F32),
