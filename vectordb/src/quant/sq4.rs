@@ -218,13 +218,19 @@ impl Sq4Quantizer {
     }
 
     /// Whether the parameters are usable for dimension `dim`: finite
-    /// values, steps > 0 and a finite top level.
+    /// values, steps > 0, a finite top level, and the largest squared
+    /// norm a decoded row can have finite in f32 (cosine divides by it).
     pub fn is_valid(&self, dim: usize) -> bool {
+        let mut norm = 0.0f64;
         self.lo.len() == dim
             && self.step.len() == dim
             && self.lo.iter().zip(&self.step).all(|(&l, &s)| {
-                l.is_finite() && s.is_finite() && s > 0.0 && (l + 15.0 * s).is_finite()
+                let top = l + 15.0 * s;
+                let big = f64::from(l.abs().max(top.abs()));
+                norm += big * big;
+                l.is_finite() && s.is_finite() && s > 0.0 && top.is_finite()
             })
+            && norm < f64::from(f32::MAX)
     }
 
     /// Appends the parameters (dimension, then every `lo`, then every
