@@ -466,7 +466,7 @@ impl Collection {
     /// # Errors
     /// [`VectorError::Factory`]: a string that does not parse, a spec
     /// that does not fit `dim`, or one holding parts this build cannot
-    /// construct yet (transforms, `SQ4`, RaBitQ:
+    /// construct yet (transforms, RaBitQ:
     /// [`FactoryError::Unsupported`](crate::factory::FactoryError::Unsupported));
     /// otherwise as [`Collection::new`] and [`Collection::create_index`].
     pub fn from_factory(dim: usize, metric: &str, factory: &str) -> Result<Self> {
