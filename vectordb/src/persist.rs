@@ -62,6 +62,7 @@ use crate::index::IndexPlugin;
 use crate::metric::Metric;
 use crate::quant::pq::{PqConfig, ProductQuantizer};
 use crate::stats::Stats;
+use crate::transform::kind::{TransformChain, TransformStep};
 use crate::storage::{Quantizer, Storage};
 use unidb_common::id::Id;
 use unidb_common::value::Value;
@@ -69,9 +70,11 @@ use unidb_common::value::Value;
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
-/// [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 5;
+/// [`VERSION_NO_TRANSFORM`], [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`],
+/// [`VERSION_GLOBAL_I8`] and [`VERSION_F32_ONLY`]).
+pub const VERSION: u32 = 6;
+/// The previous format version (no transforms), still read.
+pub const VERSION_NO_TRANSFORM: u32 = 5;
 /// The previous format version (no pq storage, no refine originals),
 /// still read.
 pub const VERSION_NO_PQ: u32 = 4;
@@ -129,6 +132,11 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 }
                 Some(q) => {
                     w.u8(1);
+                    if version >= 6 {
+                        // The stored row length (transformed rows may be
+                        // shorter than the dimension).
+                        w.u64(q.offsets.len() as u64);
+                    }
                     q.offsets.iter().for_each(|&o| w.f32(o));
                     q.scales.iter().for_each(|&s| w.f32(s));
                 }
@@ -160,6 +168,20 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 w.u8(1);
                 w.u64(originals_at as u64);
                 w.u64(o.as_bytes().len() as u64);
+            }
+        }
+    }
+    if version >= 6 {
+        w.u64(c.config.transforms.len() as u64);
+        for step in &c.config.transforms {
+            w.str(&step.name);
+            w.str(&step.params.to_string());
+        }
+        match &c.transform {
+            None => w.u8(0),
+            Some(t) => {
+                w.u8(1);
+                w.bytes(&t.to_bytes());
             }
         }
     }
@@ -416,11 +438,11 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             })
         } else {
             i8_train_rows = r.usize("i8 training rows")?;
-            let floats = |what: &'static str, r: &mut Reader<'_>| -> Result<Vec<f32>> {
-                if dim > r.remaining() / 4 {
-                    return Err(corrupt(format!("{dim} {what}s do not fit")));
+            let floats = |what: &'static str, n: usize, r: &mut Reader<'_>| -> Result<Vec<f32>> {
+                if n > r.remaining() / 4 {
+                    return Err(corrupt(format!("{n} {what}s do not fit")));
                 }
-                Ok((0..dim)
+                Ok((0..n)
                     .map(|_| r.f32(what))
                     .collect::<std::result::Result<Vec<f32>, _>>()?)
             };
@@ -428,15 +450,20 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
                 0 => None,
                 1 if l.version == VERSION_SHARED_STEP => {
                     let scale = r.f32("i8 scale")?;
-                    let offsets = floats("i8 offset", &mut r)?;
+                    let offsets = floats("i8 offset", dim, &mut r)?;
                     Some(Quantizer {
                         offsets,
                         scales: vec![scale; dim],
                     })
                 }
                 1 => {
-                    let offsets = floats("i8 offset", &mut r)?;
-                    let scales = floats("i8 scale", &mut r)?;
+                    let n = if l.version >= 6 {
+                        r.usize("i8 quantizer length")?
+                    } else {
+                        dim
+                    };
+                    let offsets = floats("i8 offset", n, &mut r)?;
+                    let scales = floats("i8 scale", n, &mut r)?;
                     Some(Quantizer { offsets, scales })
                 }
                 t => return Err(corrupt(format!("i8 quantizer tag {t}"))),
@@ -470,8 +497,48 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             t => return Err(corrupt(format!("originals tag {t}"))),
         };
     }
+    let (mut transforms, mut chain) = (Vec::new(), None);
+    if l.version >= 6 {
+        // Each step takes at least two length prefixes.
+        let n = r.len(16, "transform count")?;
+        for _ in 0..n {
+            let name = r.str("transform name")?;
+            let params = r.str("transform parameters")?;
+            let params: serde_json::Value = serde_json::from_str(&params)
+                .map_err(|e| corrupt(format!("transform {name:?} parameters: {e}")))?;
+            transforms.push(TransformStep { name, params });
+        }
+        chain = match r.u8("fitted transforms")? {
+            0 => None,
+            1 => Some(
+                TransformChain::from_bytes(r.bytes("fitted transforms")?)
+                    .map_err(|e| corrupt(format!("fitted transforms: {e}")))?,
+            ),
+            t => return Err(corrupt(format!("fitted transforms tag {t}"))),
+        };
+    }
+    let row_dim = match &chain {
+        None => dim,
+        Some(t) => {
+            let names: Vec<&str> = t.steps().iter().map(|s| s.name()).collect();
+            let configured: Vec<&str> = transforms.iter().map(|s| s.name.as_str()).collect();
+            if t.dim_in() != dim || !names.iter().eq(configured.iter()) {
+                return Err(corrupt(format!(
+                    "fitted transforms {names:?} on dimension {} do not match the configured \
+                     {configured:?} on dimension {dim}",
+                    t.dim_in()
+                )));
+            }
+            t.dim_out()
+        }
+    };
+    let awaiting_transform = !transforms.is_empty() && chain.is_none();
+    if awaiting_transform && (quantizer.is_some() || pq.is_some()) {
+        return Err(corrupt("a quantizer trained before the transforms were fitted"));
+    }
     let awaiting = (storage == Storage::I8 && quantizer.is_none()
-        || storage == Storage::Pq && pq.is_none())
+        || storage == Storage::Pq && pq.is_none()
+        || awaiting_transform)
         && l.storage == Storage::F32;
     if storage != l.storage && !(awaiting && l.version >= 3) {
         return Err(corrupt("storage differs between header and metadata"));
@@ -479,7 +546,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     let slots = r.usize("slot count")?;
     let row_values = match (&pq, l.storage) {
         (Some(pq), Storage::Pq) => pq.code_bytes(),
-        _ => dim,
+        _ => row_dim,
     };
     if dim == 0 || slots.checked_mul(row_values) != Some(l.vec_len) {
         return Err(corrupt(format!(
@@ -500,6 +567,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         i8_train_rows,
         pq: pq_config,
         refine: originals_at.is_some(),
+        transforms,
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
@@ -507,7 +575,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         return Err(corrupt("i8 parameters on a non-i8 collection"));
     }
     if let Some(q) = &quantizer {
-        if !q.is_valid(dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
+        if !q.is_valid(row_dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
             return Err(corrupt(format!(
                 "invalid i8 quantizer ({} offsets, {} scales)",
                 q.offsets.len(),
@@ -524,7 +592,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     if let Some(q) = &pq {
         let shape = config.pq.as_ref().map(|p| (p.m, p.nbits));
-        if storage != Storage::Pq || q.dim() != dim || shape != Some((q.m(), q.nbits())) {
+        if storage != Storage::Pq || q.dim() != row_dim || shape != Some((q.m(), q.nbits())) {
             return Err(corrupt(format!(
                 "pq quantizer (dimension {}, m {}, nbits {}) does not fit the configuration",
                 q.dim(),
@@ -630,6 +698,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         norms,
         pq,
         originals,
+        transform: chain,
         ids,
         meta,
         live,

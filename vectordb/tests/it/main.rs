@@ -18,4 +18,5 @@ mod pq_storage;
 mod serde_types;
 mod storage;
 mod transform;
+mod transform_collection;
 mod util;
