@@ -817,10 +817,7 @@ impl FactorySpec {
                         serde_json::json!({ "dim_out": d_out, "whiten": whiten }),
                     ));
                     if rotate {
-                        steps.push(crate::TransformStep::new(
-                            "rotation",
-                            serde_json::json!({}),
-                        ));
+                        steps.push(crate::TransformStep::new("rotation", serde_json::json!({})));
                     }
                 }
                 Transform::Opq { .. } => {}

@@ -1,24 +1,28 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 4, little-endian)
+//! # Format (version 6, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (4)
+//! 8   4  format version (6)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
 //! 32  8  vectors length, in values (slots × dim)
 //! 40  8  metadata offset
 //! 48  8  metadata length, in bytes
-//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
+//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes,
+//!        3 = pq codes
 //! 57  7  zero
 //! 64  …  vectors (row-major, every slot including deleted ones, as stored:
 //!        4, 2 or 1 bytes per value)
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
 //!        configured i8 range, i8 training row count), the i8 quantizer
-//!        (one offset, then one step per dimension) if trained, liveness,
+//!        (row length, offsets, steps) if trained, the pq configuration and
+//!        quantizer, the originals section (offset, length) of `RFlat`,
+//!        the configured transforms (name, JSON parameters) and the fitted
+//!        chain (its own bytes: magic, version, CRC-32), liveness,
 //!        ids, key/value metadata, and each index as (name, plugin name,
 //!        plugin bytes)
 //! ```
@@ -45,7 +49,11 @@
 //! metadata) and version 2 files (one i8 offset for every dimension, no
 //! training row count, rows always in the storage's encoding) and version
 //! 3 files (one i8 step shared by every dimension, written before the
-//! offsets) are still read; this build writes version 4. The i8 rows'
+//! offsets), version 4 (no pq, no originals) and version 5 (no
+//! transforms; the i8 quantizer as long as the dimension) are still read;
+//! this build writes version 6. With transforms the rows are stored
+//! transformed (their length is the chain's output dimension), the
+//! originals untransformed. The i8 rows'
 //! code norms are not saved: opening computes them from the codes.
 
 use std::collections::HashMap;
@@ -62,8 +70,8 @@ use crate::index::IndexPlugin;
 use crate::metric::Metric;
 use crate::quant::pq::{PqConfig, ProductQuantizer};
 use crate::stats::Stats;
-use crate::transform::kind::{TransformChain, TransformStep};
 use crate::storage::{Quantizer, Storage};
+use crate::transform::kind::{TransformChain, TransformStep};
 use unidb_common::id::Id;
 use unidb_common::value::Value;
 
@@ -534,7 +542,9 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     };
     let awaiting_transform = !transforms.is_empty() && chain.is_none();
     if awaiting_transform && (quantizer.is_some() || pq.is_some()) {
-        return Err(corrupt("a quantizer trained before the transforms were fitted"));
+        return Err(corrupt(
+            "a quantizer trained before the transforms were fitted",
+        ));
     }
     let awaiting = (storage == Storage::I8 && quantizer.is_none()
         || storage == Storage::Pq && pq.is_none()

@@ -620,12 +620,20 @@ impl TransformStep {
 ///
 /// # Errors
 /// As [`TransformChain::fit`].
-pub(crate) fn fit_steps(sample: &[f32], dim: usize, steps: &[TransformStep]) -> Result<TransformChain> {
+pub(crate) fn fit_steps(
+    sample: &[f32],
+    dim: usize,
+    steps: &[TransformStep],
+) -> Result<TransformChain> {
     let empty = serde_json::Value::Object(serde_json::Map::new());
     let named: Vec<(&str, Params<'_>)> = steps
         .iter()
         .map(|s| {
-            let p = if s.params.is_null() { &empty } else { &s.params };
+            let p = if s.params.is_null() {
+                &empty
+            } else {
+                &s.params
+            };
             (s.name.as_str(), Params::json(p))
         })
         .collect();

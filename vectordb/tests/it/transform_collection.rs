@@ -3,8 +3,6 @@
 //! the vectors as inserted, and distances computed directly.
 
 use unidb_vectordb::data::clustered;
-use unidb_vectordb::hnsw::HnswSearch;
-use unidb_vectordb::ivf::IvfSearch;
 use unidb_vectordb::*;
 
 use crate::util::{brute_force, l2_f64, patch_crc, tmp_path};
@@ -16,6 +14,7 @@ fn step(name: &str, params: serde_json::Value) -> TransformStep {
 /// Rows of `dim` values spread over a `rank`-dimensional subspace (a
 /// fixed random embedding of clustered points), plus small isotropic
 /// noise: what PCA to `rank` components keeps nearly whole.
+#[cfg(feature = "linalg")]
 fn low_rank(n: usize, dim: usize, rank: usize, seed: u64) -> Vec<f32> {
     let latent = clustered(n, rank, 20, 0.4, seed);
     let basis = clustered(rank, dim, 1, 1.0, seed + 1);
@@ -35,7 +34,12 @@ fn low_rank(n: usize, dim: usize, rank: usize, seed: u64) -> Vec<f32> {
 
 /// The share of the true 10 nearest (f64 brute force on the original
 /// rows) among the hits.
-fn recall_at_10(base: &[f32], dim: usize, queries: &[f32], search: impl Fn(&[f32]) -> Vec<Hit>) -> f64 {
+fn recall_at_10(
+    base: &[f32],
+    dim: usize,
+    queries: &[f32],
+    search: impl Fn(&[f32]) -> Vec<Hit>,
+) -> f64 {
     let live = vec![true; base.len() / dim];
     let mut found = 0;
     let mut total = 0;
@@ -69,8 +73,14 @@ fn assert_distances_preserved(c: &Collection, base: &[f32], dim: usize, queries:
                 let own = l2_f64(q, &base[s as usize * dim..(s as usize + 1) * dim]);
                 // The hit's distance is its true distance, and the k-th
                 // distances agree with brute force (ties may reorder ids).
-                assert!((f64::from(h.distance) - own).abs() <= 1e-3 * own.max(1.0), "{h:?} vs {own}");
-                assert!((f64::from(h.distance) - d).abs() <= 1e-3 * d.max(1.0), "{h:?} vs {d}");
+                assert!(
+                    (f64::from(h.distance) - own).abs() <= 1e-3 * own.max(1.0),
+                    "{h:?} vs {own}"
+                );
+                assert!(
+                    (f64::from(h.distance) - d).abs() <= 1e-3 * d.max(1.0),
+                    "{h:?} vs {d}"
+                );
             }
         }
     }
@@ -94,7 +104,14 @@ fn centering_in_a_collection_preserves_distances_and_waits_for_its_sample() {
     assert_eq!((t.dim_in(), t.dim_out(), c.row_dim()), (dim, dim, dim));
     // The stored rows are the inserted ones minus the mean of the 500.
     let mean: Vec<f64> = (0..dim)
-        .map(|j| base.iter().skip(j).step_by(dim).map(|&v| f64::from(v)).sum::<f64>() / 500.0)
+        .map(|j| {
+            base.iter()
+                .skip(j)
+                .step_by(dim)
+                .map(|&v| f64::from(v))
+                .sum::<f64>()
+                / 500.0
+        })
         .collect();
     let stored = c.get(7u64).unwrap().vector; // inverse of the stored row
     for j in 0..dim {
@@ -113,9 +130,15 @@ fn centering_in_a_collection_preserves_distances_and_waits_for_its_sample() {
     bad[3] = f32::INFINITY;
     assert!(matches!(
         c.insert(9999u64, &bad, None),
-        Err(VectorError::Transform(TransformError::NotFinite { column: 3, .. }))
+        Err(VectorError::Transform(TransformError::NotFinite {
+            column: 3,
+            ..
+        }))
     ));
-    assert!(matches!(c.insert(9999u64, &bad[..3], None), Err(VectorError::WrongDimension { .. })));
+    assert!(matches!(
+        c.insert(9999u64, &bad[..3], None),
+        Err(VectorError::WrongDimension { .. })
+    ));
     assert_eq!(c.len(), 500);
 }
 
@@ -128,12 +151,21 @@ fn transform_configurations_are_checked() {
     ));
     assert!(Collection::new(with(vec![step("center", serde_json::json!([1]))])).is_err());
     assert!(Collection::new(
-        with(vec![step("center", serde_json::json!({}))]).with_i8_range(-1.0, 1.0).with_storage(Storage::I8)
+        with(vec![step("center", serde_json::json!({}))])
+            .with_i8_range(-1.0, 1.0)
+            .with_storage(Storage::I8)
     )
     .is_err());
-    assert!(Collection::new(CollectionConfig::new(2, "hamming").with_transforms(vec![step("center", serde_json::json!({}))])).is_err());
+    assert!(Collection::new(
+        CollectionConfig::new(2, "hamming")
+            .with_transforms(vec![step("center", serde_json::json!({}))])
+    )
+    .is_err());
     // A parameter the plugin does not know fails the fit, and the rows stay.
-    let mut c = Collection::new(with(vec![step("center", serde_json::json!({"bogus": 1}))]).with_i8_train_rows(4)).unwrap();
+    let mut c = Collection::new(
+        with(vec![step("center", serde_json::json!({"bogus": 1}))]).with_i8_train_rows(4),
+    )
+    .unwrap();
     c.insert_rows(0u64..3, &clustered(3, 8, 1, 1.0, 1)).unwrap();
     assert!(c.insert_rows(3u64..5, &clustered(2, 8, 1, 1.0, 2)).is_err());
     assert_eq!(c.len(), 3);
@@ -144,7 +176,11 @@ fn transform_configurations_are_checked() {
 fn transformed_collections_persist_and_refuse_crafted_bytes() {
     let dim = 8;
     let base = clustered(300, dim, 5, 0.2, 8);
-    for (storage, refine) in [(Storage::F32, false), (Storage::I8, true), (Storage::F16, false)] {
+    for (storage, refine) in [
+        (Storage::F32, false),
+        (Storage::I8, true),
+        (Storage::F16, false),
+    ] {
         let config = CollectionConfig::new(dim, "l2")
             .with_storage(storage)
             .with_refine(refine)
@@ -173,9 +209,15 @@ fn transformed_collections_persist_and_refuse_crafted_bytes() {
                     k_factor: Some(3.0),
                     ..SearchOptions::default()
                 };
-                assert_eq!(c.search_with(q, 5, &opts).unwrap(), o.search_with(q, 5, &opts).unwrap());
+                assert_eq!(
+                    c.search_with(q, 5, &opts).unwrap(),
+                    o.search_with(q, 5, &opts).unwrap()
+                );
             }
-            assert_eq!(c.search_exact(q, 5, None).unwrap(), o.search_exact(q, 5, None).unwrap());
+            assert_eq!(
+                c.search_exact(q, 5, None).unwrap(),
+                o.search_exact(q, 5, None).unwrap()
+            );
         }
         let mut o = o;
         o.insert(1000u64, &base[..dim], None).unwrap();
@@ -228,18 +270,24 @@ fn transformed_collections_persist_and_refuse_crafted_bytes() {
     assert!(refused > 0);
     // The fitted chain's bytes damaged inside (its own CRC catches it).
     let chain = small.transform().unwrap().to_bytes();
-    let at = bytes.windows(chain.len()).position(|w| w == chain.as_slice()).unwrap();
+    let at = bytes
+        .windows(chain.len())
+        .position(|w| w == chain.as_slice())
+        .unwrap();
     let mut b = bytes.clone();
     b[at + chain.len() / 2] ^= 0x10;
     patch_crc(&mut b);
-    assert!(matches!(persist::from_bytes(&b), Err(VectorError::Corrupt(w)) if w.contains("transform")));
+    assert!(
+        matches!(persist::from_bytes(&b), Err(VectorError::Corrupt(w)) if w.contains("transform"))
+    );
 }
 
 /// A version-5 file (before transforms; saved by that build, see the
 /// generator in the commit that added it) still opens and answers.
 #[test]
 fn a_file_of_the_format_before_transforms_still_opens() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pq_refine_v5.uvec");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pq_refine_v5.uvec");
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
     let c = Collection::open(&path).unwrap();
@@ -256,22 +304,34 @@ fn a_file_of_the_format_before_transforms_still_opens() {
     let hits = c.search_with(&base[80..88], 1, &opts).unwrap();
     assert_eq!(hits[0].id, Id::Num(10));
     let again = persist::from_bytes(&persist::to_bytes(&c)).unwrap();
-    assert_eq!(again.search_with(&base[80..88], 5, &opts).unwrap(), c.search_with(&base[80..88], 5, &opts).unwrap());
+    assert_eq!(
+        again.search_with(&base[80..88], 5, &opts).unwrap(),
+        c.search_with(&base[80..88], 5, &opts).unwrap()
+    );
 }
 
 #[cfg(not(feature = "linalg"))]
 #[test]
 fn without_linalg_pca_factory_strings_are_unsupported_naming_the_feature() {
-    for s in ["PCA64,HNSW16,Flat", "PCAR64,IVF64,PQ16x8,RFlat", "PCAW32,Flat"] {
+    for s in [
+        "PCA64,HNSW16,Flat",
+        "PCAR64,IVF64,PQ16x8,RFlat",
+        "PCAW32,Flat",
+    ] {
         let e = Collection::from_factory(128, "l2", s).unwrap_err();
         assert!(e.to_string().contains("linalg"), "{e}");
-        assert_eq!(unidb_common::Error::from(e).kind(), unidb_common::ErrorKind::Unsupported);
+        assert_eq!(
+            unidb_common::Error::from(e).kind(),
+            unidb_common::ErrorKind::Unsupported
+        );
     }
 }
 
 #[cfg(feature = "linalg")]
 mod pca {
     use super::*;
+    use unidb_vectordb::hnsw::HnswSearch;
+    use unidb_vectordb::ivf::IvfSearch;
 
     #[test]
     fn pca_with_all_components_preserves_distances() {
@@ -307,7 +367,9 @@ mod pca {
             params: Params::typed(&wide),
             ..SearchOptions::default()
         };
-        let r = recall_at_10(&base, dim, &queries, |q| c.search_with(q, 10, &opts).unwrap());
+        let r = recall_at_10(&base, dim, &queries, |q| {
+            c.search_with(q, 10, &opts).unwrap()
+        });
         assert!(r >= 0.9, "PCA64,HNSW16,Flat recall@10 {r}");
         // The batch path transforms the queries at once: same answers.
         let batch = c.search_batch(&queries, 10, &opts).unwrap();
@@ -331,7 +393,9 @@ mod pca {
             k_factor: Some(10.0),
             ..SearchOptions::default()
         };
-        let r = recall_at_10(&base, dim, &queries, |q| c.search_with(q, 10, &opts).unwrap());
+        let r = recall_at_10(&base, dim, &queries, |q| {
+            c.search_with(q, 10, &opts).unwrap()
+        });
         assert!(r >= 0.9, "PCA64,IVF64,PQ16x8,RFlat recall@10 {r}");
         // Reranked distances are exact on the originals.
         for q in queries.chunks_exact(dim).take(5) {
@@ -345,7 +409,10 @@ mod pca {
         c.save(&path).unwrap();
         let o = Collection::open(&path).unwrap();
         for q in queries.chunks_exact(dim).take(10) {
-            assert_eq!(o.search_with(q, 10, &opts).unwrap(), c.search_with(q, 10, &opts).unwrap());
+            assert_eq!(
+                o.search_with(q, 10, &opts).unwrap(),
+                c.search_with(q, 10, &opts).unwrap()
+            );
         }
         std::fs::remove_file(&path).unwrap();
     }
@@ -359,7 +426,8 @@ mod pca {
             return;
         }
         let mut c = Collection::from_factory(d.dim, "l2", "PCA64,HNSW16,Flat").unwrap();
-        c.insert_rows(0u64..(d.base.len() / d.dim) as u64, &d.base).unwrap();
+        c.insert_rows(0u64..(d.base.len() / d.dim) as u64, &d.base)
+            .unwrap();
         let r = recall_at_10(&d.base, d.dim, &d.query, |q| c.search(q, 10).unwrap());
         assert!(r >= 0.70, "sift5k PCA64,HNSW16,Flat recall@10 {r}");
     }
