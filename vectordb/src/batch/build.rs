@@ -144,7 +144,7 @@ impl MemoryEstimate {
     /// metadata slot, liveness, a list assignment while the index builds.
     pub const SLOT_BYTES: u64 = 128;
     /// The fixed allowance.
-    pub const FIXED_BYTES: u64 = 64 << 20;
+    pub const FIXED_BYTES: u64 = 32 << 20;
 
     /// The estimate without the chunks.
     pub fn base(&self) -> u64 {

@@ -189,6 +189,9 @@ fn npy_header(rows: usize, k: usize) -> Vec<u8> {
     out
 }
 
+/// Where [`run`] hands each batch's ids and distances.
+type Sink<'a> = dyn FnMut(&[i64], &[f32]) -> Result<(), BatchError> + 'a;
+
 /// Scores every query of `queries` against `c` in parallel batches of
 /// [`SearchJob::chunk_rows`], handing each batch's ids (`k` per query,
 /// -1 padded) and distances (+inf padded) to `sink`; returns the
@@ -199,7 +202,7 @@ fn run(
     gt: Option<&VectorFile>,
     job: &SearchJob,
     hooks: &Hooks<'_>,
-    sink: &mut dyn FnMut(&[i64], &[f32]) -> Result<(), BatchError>,
+    sink: &mut Sink<'_>,
 ) -> Result<usize, BatchError> {
     let (ivf, hnsw) = search_params(c, job)?;
     let params = match (&ivf, &hnsw) {

@@ -158,10 +158,6 @@ impl VectorFile {
             }
             usize::try_from(whole).map_err(|_| bad(&name, 0, "too many rows"))?
         };
-        if format == VectorFormat::Npy {
-            // The shape was checked against the length in `npy_shape`.
-            debug_assert!(rows > 0 || body == 0);
-        }
         Ok(VectorFile {
             file,
             path: path.to_path_buf(),

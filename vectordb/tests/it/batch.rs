@@ -485,7 +485,7 @@ fn a_build_that_cannot_fit_the_memory_limit_is_refused_up_front() {
     // Within the limit the chunks shrink to fit what is left.
     let options = BuildOptions::new("IVF16,PQ8x8")
         .with_train_size(1000)
-        .with_memory_limit((64 << 20) + 3 * (1 << 20));
+        .with_memory_limit((32 << 20) + 3 * (1 << 20));
     let report = batch::build(
         dir.path("base.fvecs"),
         dir.path("o.unidb"),
