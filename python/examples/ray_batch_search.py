@@ -80,9 +80,16 @@ class ShardSearcher:
         }
 
 
-def run(queries_path, shard_paths, out_dir, k=10, workers=2, batch_size=256, params=None):
+def run(queries_path, shard_paths, out_dir, k=10, workers=2, batch_size=256, params=None,
+        cpus_per_worker=0.5):
     """Searches the Parquet queries on Ray Data and writes Parquet under
-    `out_dir`; returns the output directory."""
+    `out_dir`; returns the output directory.
+
+    `cpus_per_worker` is what Ray reserves per search actor. Keep the
+    actors' total below the cluster's CPUs: the read and write tasks
+    need a CPU of their own, and actors holding every CPU stall the
+    pipeline (each actor's searches spread over the machine's cores
+    through rayon anyway)."""
     import ray
 
     ds = ray.data.read_parquet(queries_path)
@@ -92,6 +99,7 @@ def run(queries_path, shard_paths, out_dir, k=10, workers=2, batch_size=256, par
         batch_size=batch_size,
         batch_format="numpy",
         concurrency=workers,
+        num_cpus=cpus_per_worker,
     )
     hits.write_parquet(out_dir)
     return out_dir

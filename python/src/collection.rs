@@ -172,6 +172,7 @@ impl PyCollection {
 
     /// The stored vector of `id` (decoded for f16/i8 storage) and its
     /// metadata.
+    #[allow(clippy::type_complexity)]
     fn get<'py>(
         &self,
         py: Python<'py>,

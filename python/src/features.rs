@@ -132,6 +132,7 @@ impl PyFeatureStore {
     /// `entity`, defining the view from their columns the first time
     /// (`<keys>, event_timestamp, created_timestamp, <features...>`).
     #[pyo3(signature = (name, entity, schema, batches, ttl_ns=None, unit="s"))]
+    #[allow(clippy::too_many_arguments)]
     fn register_view(
         &self,
         py: Python<'_>,
