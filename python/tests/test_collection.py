@@ -305,3 +305,26 @@ def test_threads_search_in_parallel(rng):
         if best > 1.4:
             break
     assert best > 1.4, best
+
+
+def test_c_contiguous_float32_is_read_in_place(rng, monkeypatch):
+    """C-contiguous float32 never reaches the Python converter (the native
+    side reads the array's buffer); anything else goes through it."""
+    import unidb._convert as conv
+
+    calls = []
+    real = conv.as_f32_matrix
+
+    def spy(obj, what, one_row):
+        calls.append(what)
+        return real(obj, what, one_row)
+
+    monkeypatch.setattr(conv, "as_f32_matrix", spy)
+    base = rng.standard_normal((8, 4)).astype(np.float32)
+    c = unidb.Collection(4)
+    c.add(np.arange(8), base)
+    c.search(base[:2], k=1)
+    assert calls == []
+    c.search(base[:, ::-1].copy(order="F"), k=1)
+    c.search(base[0], k=1)  # 1-D: reshaped by the converter (a view)
+    assert calls == ["queries", "queries"]
