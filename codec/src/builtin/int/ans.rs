@@ -9,26 +9,39 @@
 //! least 1/256 of them get a bin each, the rest are cut into groups of about
 //! 1/256 of the values, and a dynamic program merges adjacent groups into
 //! the bins of least estimated size (entropy of the bins, offset bits and
-//! a per-bin header cost). Four coder states, each with its own bit
-//! stream, let the decoder work on four values at once: their table
-//! lookups and bit reads are independent chains.
+//! a per-bin header cost). The bins are coded by 16 rANS states over one
+//! stream of 16-bit words (version 3), decoded 16 values a step by the
+//! kernels' SIMD paths (`Kernels::rans16_decode`: a gather per step, an
+//! expand of the words into the lanes that need one), or, when that
+//! would be more than 0.2% larger (its 16 final states cost 64 bytes,
+//! which a short stream does not recover), by four tANS states each with
+//! its own bit stream (version 2), whose table lookups and bit reads are
+//! four independent chains.
 //!
 //! # Layout
-//! `0(u8) version(u8, 2)`, then `nbins(LEB128, 2..=256) log(u8, 5..=11)`,
-//! per bin `lower` (zigzag LEB128 for the first, LEB128 wrapping increase
-//! for the others), `width(u8, 0..=56)`, `freq(LEB128)` (frequencies sum
-//! to `2^log`), then the four lanes' final states (LEB128, below
-//! `2^log`), each lane's bit count (LEB128), the offset bit count
-//! (LEB128), then each lane's stream (the renormalisation bits of values
-//! `j, j + 4, ...`) and the offset stream (each value's offset in its
-//! bin), each least significant bit first and starting at a byte.
-//! Decoding works a batch of 256 values at a time: the bins from the
-//! states, then the offsets (skipped when every bin has width 0, branched
-//! around when nearly every value's bin has).
+//! `0(u8) version(u8, 2 or 3)`, then `nbins(LEB128, 2..=256) log(u8,
+//! 5..=11)`, per bin `lower` (zigzag LEB128 for the first, LEB128 wrapping
+//! increase for the others), `width(u8, 0..=56)`, `freq(LEB128)`
+//! (frequencies sum to `2^log`), then:
+//! - version 3: the 16 final states (u32 little-endian, at least
+//!   `2^16`), the word count (LEB128), the offset bit count (LEB128), the
+//!   words (u16 little-endian, in the order the decoder reads them: value
+//!   `i` is coded by state `i mod 16`, bin `k` owns the `freq[k]` slots
+//!   after those of the bins before it) and the offset stream;
+//! - version 2: the four lanes' final states (LEB128, below `2^log`),
+//!   each lane's bit count (LEB128), the offset bit count (LEB128), then
+//!   each lane's stream (the renormalisation bits of values `j, j + 4,
+//!   ...`) and the offset stream.
+//!
+//! The offset stream holds each value's offset in its bin, least
+//! significant bit first (as the tANS streams), each stream starting at a
+//! byte. Decoding works a batch of 256 values at a time: the bins from
+//! the states, then the offsets (skipped when every bin has width 0,
+//! branched around when nearly every value's bin has).
 //!
 //! Version 1 (written by earlier releases, still read) has no version
-//! bytes, four lanes sharing one stream (value by value) and one bit count
-//! for it.
+//! bytes, four tANS lanes sharing one stream (value by value) and one bit
+//! count for it.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
