@@ -66,8 +66,8 @@ pub(crate) fn decode_avx2(
     // The top byte of each 32-bit lane (the symbol) to the first four
     // bytes of its 128-bit half.
     let pick = _mm256_setr_epi8(
-        3, 7, 11, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 3, 7, 11, 15, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        3, 7, 11, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 3, 7, 11, 15, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1,
     );
     // SAFETY: `states` holds 16 u32; unaligned loads.
     let mut x = unsafe {

@@ -67,11 +67,7 @@ fn round_trip_case() -> impl Strategy<Value = (Vec<u32>, u32, Vec<u8>)> {
         let log = log.max(weights.len().next_power_of_two().trailing_zeros());
         let f = freqs(&weights, log);
         let n = f.len() as u8;
-        (
-            Just(f),
-            Just(log),
-            prop::collection::vec(0..n, 0..600),
-        )
+        (Just(f), Just(log), prop::collection::vec(0..n, 0..600))
     })
 }
 
@@ -155,7 +151,9 @@ fn a_skewed_long_run_round_trips_on_every_path() {
     for k in all_paths() {
         let mut s = states;
         let mut out = vec![0u8; syms.len()];
-        let pos = k.rans16_decode(&table, &mut s, &words, 0, &mut out).unwrap();
+        let pos = k
+            .rans16_decode(&table, &mut s, &words, 0, &mut out)
+            .unwrap();
         assert_eq!(out, syms, "path {}", k.isa());
         assert_eq!((pos, s), (words.len(), [rans::STATE_LOW; 16]));
     }

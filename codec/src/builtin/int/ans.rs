@@ -933,10 +933,7 @@ impl States {
                 (lanes.to_vec(), pos.to_vec(), end.to_vec())
             }
             States::Rans {
-                states,
-                words,
-                pos,
-                ..
+                states, words, pos, ..
             } => {
                 if pos != words.len() {
                     return Err(format!(

@@ -563,4 +563,3 @@ fn spread_fills_every_state_once() {
         assert_eq!(sym.len() as u32, l);
     }
 }
-
