@@ -14,6 +14,10 @@ use crate::varint::stream::{BlockEncoder, DecodeFn, Decoder};
 use crate::varint::VarintError;
 use crate::{Isa, KernelError};
 
+/// An interleaved rANS decoder of one path (`rans`): table, states, words,
+/// word position and output; returns the new position.
+pub(crate) type RansDecodeFn = unsafe fn(&[u32], &mut [u32; 16], &[u16], usize, &mut [u8]) -> usize;
+
 /// Function pointers of one path: the only way to a SIMD path's code.
 ///
 /// Every entry is an `unsafe fn` pointer. For a SIMD path it points at the
@@ -70,7 +74,7 @@ pub(crate) struct Table {
     pub pq4_fastscan: unsafe fn(&[u8], &[u8], usize, &mut [u16]),
     /// Interleaved rANS decoding (`rans`): `table.len()` is a power of
     /// two in `2..=2^11`; any states, words, position and output length.
-    pub rans16_decode: unsafe fn(&[u32], &mut [u32; 16], &[u16], usize, &mut [u8]) -> usize,
+    pub rans16_decode: RansDecodeFn,
 }
 
 /// Calls the table entry `$f` of `$k` (a `&Kernels`) with the arguments.

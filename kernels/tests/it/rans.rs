@@ -39,7 +39,7 @@ fn encode(syms: &[u8], freq: &[u32], log: u32) -> ([u32; 16], Vec<u16>) {
             words.push(*st as u16);
             *st >>= 16;
         }
-        *st = (*st / f << log) + *st % f + c;
+        *st = ((*st / f) << log) + *st % f + c;
     }
     words.reverse();
     (x.map(|s| u32::try_from(s).unwrap()), words)
