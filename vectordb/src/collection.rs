@@ -925,12 +925,32 @@ impl Collection {
             self.check(row)?;
         }
         self.train_if_due(vectors)?;
+        let encoded = self.encode_pq_batch(vectors);
         let mut metadata = metadata.map(Vec::into_iter);
-        for (id, row) in ids.into_iter().zip(vectors.chunks_exact(dim)) {
+        for (i, (id, row)) in ids.into_iter().zip(vectors.chunks_exact(dim)).enumerate() {
             let m = metadata.as_mut().and_then(|m| m.next().flatten());
-            self.append(id, row, m)?;
+            let code = encoded.as_ref().map(|(w, e)| &e[i * w..(i + 1) * w]);
+            self.append_encoded(id, row, code, m)?;
         }
         Ok(())
+    }
+
+    /// A trained pq collection's packed codes of many (checked) rows,
+    /// encoded in parallel (rayon), with the bytes per row; `None` for
+    /// other storages and small batches, whose rows `push_row` encodes
+    /// one by one (the same codes).
+    fn encode_pq_batch(&self, vectors: &[f32]) -> Option<(usize, Vec<u8>)> {
+        const PARALLEL_ROWS: usize = 64;
+        let pq = self.pq.as_ref()?;
+        if self.config.storage != Storage::Pq || vectors.len() < PARALLEL_ROWS * self.config.dim {
+            return None;
+        }
+        let codes = pq.encode_batch(vectors).ok()?;
+        let mut packed = Vec::with_capacity(codes.len() / pq.m() * pq.code_bytes());
+        for row in codes.chunks_exact(pq.m()) {
+            pq.pack_row(row, &mut packed);
+        }
+        Some((pq.code_bytes(), packed))
     }
 
     /// Adds a vector, replacing any vector with the same id.
@@ -953,12 +973,31 @@ impl Collection {
     }
 
     fn append(&mut self, id: Id, vector: &[f32], metadata: Option<Metadata>) -> Result<()> {
+        self.append_encoded(id, vector, None, metadata)
+    }
+
+    /// [`Collection::append`] with the row's pq code when already encoded.
+    fn append_encoded(
+        &mut self,
+        id: Id,
+        vector: &[f32],
+        code: Option<&[u8]>,
+        metadata: Option<Metadata>,
+    ) -> Result<()> {
         let slot = self.live.len();
         if slot >= u32::MAX as usize {
             return Err(VectorError::Full(slot));
         }
         let slot = slot as u32;
-        self.push_row(vector);
+        match code {
+            Some(code) => {
+                if let Some(o) = &mut self.originals {
+                    o.push(bytemuck::cast_slice(vector));
+                }
+                self.rows.push(code);
+            }
+            None => self.push_row(vector),
+        }
         self.ids.push(id.clone());
         self.meta.push(metadata);
         self.live.push(true);

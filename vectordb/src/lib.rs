@@ -118,6 +118,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod bench;
 mod codec;
 mod collection;
