@@ -215,17 +215,38 @@ impl Server {
                 .await
                 .map_err(join_error)??
         };
-        let mut recovered = Vec::new();
+        // Partitions recover in parallel, each on a blocking thread.
+        let mut opening = tokio::task::JoinSet::new();
         for name in names {
-            let started = Instant::now();
-            let p = shared.partition(&name).await?;
-            recovered.push(Recovered {
-                partition: name,
-                report: p.report().clone(),
-                changes: p.database().log_len(),
-                seconds: started.elapsed().as_secs_f64(),
+            let shared = shared.clone();
+            opening.spawn_blocking(move || {
+                let started = Instant::now();
+                let p = shared.open_partition(&name)?;
+                Ok::<_, ServerError>((p, started.elapsed().as_secs_f64()))
             });
         }
+        let mut recovered = Vec::new();
+        while let Some(opened) = opening.join_next().await {
+            let (p, seconds) = opened.map_err(join_error)??;
+            recovered.push(Recovered {
+                partition: p.name().to_owned(),
+                report: p.report().clone(),
+                changes: p.database().log_len(),
+                seconds,
+            });
+            let p = Arc::new(p);
+            shared
+                .partitions
+                .lock()
+                .await
+                .insert(p.name().to_owned(), p.clone());
+            shared
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p);
+        }
+        recovered.sort_by(|a, b| a.partition.cmp(&b.partition));
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| ServerError::Net {
@@ -494,19 +515,10 @@ impl Shared {
         if let Some(p) = map.get(name) {
             return Ok(p.clone());
         }
-        let (storage, schema, replica, owned, rules) = (
-            self.storage.clone(),
-            self.schema.clone(),
-            self.replica,
-            name.to_owned(),
-            self.rules.clone(),
-        );
-        let p = tokio::task::spawn_blocking(move || {
-            let opened = storage.open(&owned)?;
-            Partition::recover(&owned, opened, replica, &schema)?.with_rules(rules)
-        })
-        .await
-        .map_err(join_error)??;
+        let (shared, owned) = (self.clone(), name.to_owned());
+        let p = tokio::task::spawn_blocking(move || shared.open_partition(&owned))
+            .await
+            .map_err(join_error)??;
         let p = Arc::new(p);
         map.insert(name.to_owned(), p.clone());
         self.open
@@ -514,6 +526,12 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .push(p.clone());
         Ok(p)
+    }
+
+    /// Opens (recovers) partition `name` from storage. Blocking.
+    fn open_partition(&self, name: &str) -> Result<Partition> {
+        let opened = self.storage.open(name)?;
+        Partition::recover(name, opened, self.replica, &self.schema)?.with_rules(self.rules.clone())
     }
 
     fn ws_config(&self) -> WebSocketConfig {

@@ -21,11 +21,13 @@
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
 //!        configured i8 range, i8 training row count), the i8 quantizer
-//!        (one offset, then one step per dimension) if trained, liveness,
-//!        pq configuration and quantizer, originals offset and length,
-//!        sq4 quantile and quantizer (dimension, every `lo`, every
-//!        step), liveness, ids, key/value metadata, and each index as
-//!        (name, plugin name, plugin bytes)
+//!        (row length, offsets, steps) if trained, the pq configuration and
+//!        quantizer, the originals section (offset, length) of `RFlat`,
+//!        the configured transforms (name, JSON parameters) and the fitted
+//!        chain (its own bytes: magic, version, CRC-32), the sq4 quantile
+//!        and quantizer (row length, every `lo`, every step), liveness,
+//!        ids, key/value metadata, and each index as (name, plugin name,
+//!        plugin bytes)
 //! ```
 //! The row encoding is the storage's, except for an i8 collection whose
 //! quantizer is not trained yet: its rows are f32 (and it has no
@@ -50,8 +52,11 @@
 //! metadata) and version 2 files (one i8 offset for every dimension, no
 //! training row count, rows always in the storage's encoding) and version
 //! 3 files (one i8 step shared by every dimension, written before the
-//! offsets), version 4 (no pq, no originals) and version 5 files (no
-//! sq4) are still read; this build writes version 6. The i8 and sq4
+//! offsets), version 4 (no pq, no originals), version 5 (no
+//! transforms; the i8 quantizer as long as the dimension) and version 6
+//! files (no sq4) are still read; this build writes version 7. With
+//! transforms the rows are stored transformed (their length is the
+//! chain's output dimension), the originals untransformed. The i8 and sq4
 //! rows' code norms are not saved: opening computes them from the codes.
 
 use std::collections::HashMap;
@@ -70,17 +75,21 @@ use crate::quant::pq::{PqConfig, ProductQuantizer};
 use crate::quant::sq4::Sq4Quantizer;
 use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
+use crate::transform::kind::{TransformChain, TransformStep};
 use unidb_common::id::Id;
 use unidb_common::value::Value;
 
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_NO_SQ4`], [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
+/// [`VERSION_NO_SQ4`], [`VERSION_NO_TRANSFORM`], [`VERSION_NO_PQ`],
+/// [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
 /// [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 /// The previous format version (no sq4 storage), still read.
-pub const VERSION_NO_SQ4: u32 = 5;
+pub const VERSION_NO_SQ4: u32 = 6;
+/// The format version before transforms, still read.
+pub const VERSION_NO_TRANSFORM: u32 = 5;
 /// The previous format version (no pq storage, no refine originals),
 /// still read.
 pub const VERSION_NO_PQ: u32 = 4;
@@ -138,6 +147,11 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 }
                 Some(q) => {
                     w.u8(1);
+                    if version >= 6 {
+                        // The stored row length (transformed rows may be
+                        // shorter than the dimension).
+                        w.u64(q.offsets.len() as u64);
+                    }
                     q.offsets.iter().for_each(|&o| w.f32(o));
                     q.scales.iter().for_each(|&s| w.f32(s));
                 }
@@ -173,6 +187,20 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
         }
     }
     if version >= 6 {
+        w.u64(c.config.transforms.len() as u64);
+        for step in &c.config.transforms {
+            w.str(&step.name);
+            w.str(&step.params.to_string());
+        }
+        match &c.transform {
+            None => w.u8(0),
+            Some(t) => {
+                w.u8(1);
+                w.bytes(&t.to_bytes());
+            }
+        }
+    }
+    if version >= 7 {
         match c.config.sq4_quantile {
             None => w.u8(0),
             Some(q) => {
@@ -443,11 +471,11 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             })
         } else {
             i8_train_rows = r.usize("i8 training rows")?;
-            let floats = |what: &'static str, r: &mut Reader<'_>| -> Result<Vec<f32>> {
-                if dim > r.remaining() / 4 {
-                    return Err(corrupt(format!("{dim} {what}s do not fit")));
+            let floats = |what: &'static str, n: usize, r: &mut Reader<'_>| -> Result<Vec<f32>> {
+                if n > r.remaining() / 4 {
+                    return Err(corrupt(format!("{n} {what}s do not fit")));
                 }
-                Ok((0..dim)
+                Ok((0..n)
                     .map(|_| r.f32(what))
                     .collect::<std::result::Result<Vec<f32>, _>>()?)
             };
@@ -455,15 +483,20 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
                 0 => None,
                 1 if l.version == VERSION_SHARED_STEP => {
                     let scale = r.f32("i8 scale")?;
-                    let offsets = floats("i8 offset", &mut r)?;
+                    let offsets = floats("i8 offset", dim, &mut r)?;
                     Some(Quantizer {
                         offsets,
                         scales: vec![scale; dim],
                     })
                 }
                 1 => {
-                    let offsets = floats("i8 offset", &mut r)?;
-                    let scales = floats("i8 scale", &mut r)?;
+                    let n = if l.version >= 6 {
+                        r.usize("i8 quantizer length")?
+                    } else {
+                        dim
+                    };
+                    let offsets = floats("i8 offset", n, &mut r)?;
+                    let scales = floats("i8 scale", n, &mut r)?;
                     Some(Quantizer { offsets, scales })
                 }
                 t => return Err(corrupt(format!("i8 quantizer tag {t}"))),
@@ -497,8 +530,49 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             t => return Err(corrupt(format!("originals tag {t}"))),
         };
     }
-    let (mut sq4_quantile, mut sq4) = (None, None);
+    let (mut transforms, mut chain) = (Vec::new(), None);
     if l.version >= 6 {
+        // Each step takes at least two length prefixes.
+        let n = r.len(16, "transform count")?;
+        for _ in 0..n {
+            let name = r.str("transform name")?;
+            let params = r.str("transform parameters")?;
+            let params: serde_json::Value = serde_json::from_str(&params)
+                .map_err(|e| corrupt(format!("transform {name:?} parameters: {e}")))?;
+            transforms.push(TransformStep { name, params });
+        }
+        chain = match r.u8("fitted transforms")? {
+            0 => None,
+            1 => Some(
+                TransformChain::from_bytes(r.bytes("fitted transforms")?)
+                    .map_err(|e| corrupt(format!("fitted transforms: {e}")))?,
+            ),
+            t => return Err(corrupt(format!("fitted transforms tag {t}"))),
+        };
+    }
+    let row_dim = match &chain {
+        None => dim,
+        Some(t) => {
+            let names: Vec<&str> = t.steps().iter().map(|s| s.name()).collect();
+            let configured: Vec<&str> = transforms.iter().map(|s| s.name.as_str()).collect();
+            if t.dim_in() != dim || !names.iter().eq(configured.iter()) {
+                return Err(corrupt(format!(
+                    "fitted transforms {names:?} on dimension {} do not match the configured \
+                     {configured:?} on dimension {dim}",
+                    t.dim_in()
+                )));
+            }
+            t.dim_out()
+        }
+    };
+    let awaiting_transform = !transforms.is_empty() && chain.is_none();
+    if awaiting_transform && (quantizer.is_some() || pq.is_some()) {
+        return Err(corrupt(
+            "a quantizer trained before the transforms were fitted",
+        ));
+    }
+    let (mut sq4_quantile, mut sq4) = (None, None);
+    if l.version >= 7 {
         sq4_quantile = match r.u8("sq4 quantile")? {
             0 => None,
             1 => Some(r.f32("sq4 quantile")?),
@@ -510,9 +584,15 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             t => return Err(corrupt(format!("sq4 quantizer tag {t}"))),
         };
     }
+    if awaiting_transform && sq4.is_some() {
+        return Err(corrupt(
+            "an sq4 quantizer trained before the transforms were fitted",
+        ));
+    }
     let awaiting = (storage == Storage::I8 && quantizer.is_none()
         || storage == Storage::Pq && pq.is_none()
-        || storage == Storage::Sq4 && sq4.is_none())
+        || storage == Storage::Sq4 && sq4.is_none()
+        || awaiting_transform)
         && l.storage == Storage::F32;
     if storage != l.storage && !(awaiting && l.version >= 3) {
         return Err(corrupt("storage differs between header and metadata"));
@@ -520,8 +600,8 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     let slots = r.usize("slot count")?;
     let row_values = match (&pq, l.storage) {
         (Some(pq), Storage::Pq) => pq.code_bytes(),
-        (_, Storage::Sq4) => dim.div_ceil(2),
-        _ => dim,
+        (_, Storage::Sq4) => row_dim.div_ceil(2),
+        _ => row_dim,
     };
     if dim == 0 || slots.checked_mul(row_values) != Some(l.vec_len) {
         return Err(corrupt(format!(
@@ -543,6 +623,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         pq: pq_config,
         refine: originals_at.is_some(),
         sq4_quantile,
+        transforms,
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
@@ -550,7 +631,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         return Err(corrupt("i8 parameters on a non-i8 collection"));
     }
     if let Some(q) = &quantizer {
-        if !q.is_valid(dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
+        if !q.is_valid(row_dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
             return Err(corrupt(format!(
                 "invalid i8 quantizer ({} offsets, {} scales)",
                 q.offsets.len(),
@@ -567,7 +648,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     if let Some(q) = &pq {
         let shape = config.pq.as_ref().map(|p| (p.m, p.nbits));
-        if storage != Storage::Pq || q.dim() != dim || shape != Some((q.m(), q.nbits())) {
+        if storage != Storage::Pq || q.dim() != row_dim || shape != Some((q.m(), q.nbits())) {
             return Err(corrupt(format!(
                 "pq quantizer (dimension {}, m {}, nbits {}) does not fit the configuration",
                 q.dim(),
@@ -582,7 +663,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         return Err(corrupt("pq parameters on a non-pq collection"));
     }
     if let Some(q) = &sq4 {
-        if storage != Storage::Sq4 || q.dim() != dim {
+        if storage != Storage::Sq4 || q.dim() != row_dim {
             return Err(corrupt(format!(
                 "sq4 quantizer of dimension {} does not fit the configuration",
                 q.dim()
@@ -692,6 +773,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         pq,
         sq4,
         originals,
+        transform: chain,
         ids,
         meta,
         live,

@@ -678,13 +678,13 @@ fn crafted_i8_quantizers_are_refused() {
     assert!(msg.contains("storage differs"), "{msg}");
 }
 
-// ---------- version 5 files (before sq4) ----------
+// ---------- version 6 files (before sq4) ----------
 
-/// A version 5 file (pq codes with refine originals, and an i8 one) still
+/// A version 6 file (pq codes with refine originals, and an i8 one) still
 /// opens: the same quantizer, configuration and answers; saving it again
 /// writes the current version.
 #[test]
-fn version_5_files_are_still_read() {
+fn version_6_files_are_still_read() {
     let dim = 8;
     let data = clustered(300, dim, 4, 0.2, 5);
     let config = CollectionConfig::new(dim, "l2")
@@ -699,9 +699,9 @@ fn version_5_files_are_still_read() {
     let mut c = Collection::new(config).unwrap();
     c.insert_rows(0..300u64, &data).unwrap();
     c.create_index("g", "hnsw", Params::defaults()).unwrap();
-    let v5 = to_bytes_version(&c, VERSION_NO_SQ4);
-    assert_eq!(&v5[8..12], &5u32.to_le_bytes());
-    let o = from_bytes(&v5).unwrap();
+    let v6 = to_bytes_version(&c, VERSION_NO_SQ4);
+    assert_eq!(&v6[8..12], &6u32.to_le_bytes());
+    let o = from_bytes(&v6).unwrap();
     assert_eq!(o.config(), c.config());
     assert_eq!(o.product_quantizer(), c.product_quantizer());
     let opts = crate::SearchOptions {
