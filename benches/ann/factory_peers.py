@@ -41,6 +41,9 @@ CASES = [
     ("HNSW16,Flat", "efSearch=160"),
     ("IVF64,SQ8", "nprobe=16"),
     ("IVF64,PQ16x4fs,RFlat", "nprobe=64,k_factor_rf=32"),
+    ("IVF64,SQ4", "nprobe=16"),
+    ("HNSW16,SQ4", "efSearch=160"),
+    ("IVF64,SQ4,RFlat", "nprobe=16,k_factor_rf=4"),
 ]
 
 

@@ -599,11 +599,12 @@ impl<T: PartialEq + std::fmt::Debug> OutputCheck<T> {
 /// mixed magnitudes (70% below 2^7, 25% in [2^7, 2^14), 5% any u32, as the
 /// criterion bench), bit-unpacking of 65 536 values at widths 11 and 27
 /// (the 32-bit and 64-bit lane variants of the SIMD paths) and bit-packing
-/// of 65 536 values at widths 3, 11 and 27 (value check included). Elements
-/// are values; bytes are the uncompressed `u32`s.
+/// of 65 536 values at widths 3, 11 and 27 (value check included), and
+/// interleaved rANS decoding of `count` symbols (`rans16_decode`). Elements
+/// are values; bytes are the uncompressed `u32`s (rANS: the symbols).
 pub fn codec_cases(count: usize) -> Vec<Case> {
-    use unidb_kernels::bitpack;
     use unidb_kernels::varint::stream;
+    use unidb_kernels::{bitpack, rans};
     let mut rng = Rng(unidb_common::rng::SplitMix64::new(0x05EE_D0FC_0DEC));
     let values: std::sync::Arc<Vec<u32>> = std::sync::Arc::new(
         (0..count)
@@ -710,6 +711,46 @@ pub fn codec_cases(count: usize) -> Vec<Case> {
             }),
         });
     }
+    // Interleaved rANS: 16 states decoding `count` symbols of a skewed
+    // distribution over 40 bins (table of 2^11 slots, about 3.3 bits a
+    // symbol) from random words, which is how a real stream reads.
+    let freq: Vec<u32> = {
+        let w: Vec<f64> = (0..40).map(|k| 0.8f64.powi(k)).collect();
+        let total: f64 = w.iter().sum();
+        let mut f: Vec<u32> = w
+            .iter()
+            .map(|x| ((x / total * 2048.0) as u32).max(1))
+            .collect();
+        let sum: u32 = f.iter().sum();
+        f[0] += 2048 - sum;
+        f
+    };
+    let table: Vec<u32> = freq
+        .iter()
+        .enumerate()
+        .flat_map(|(k, &f)| (0..f).map(move |b| rans::entry(f, b, k as u8)))
+        .collect();
+    let words: Vec<u16> = (0..count).map(|_| (rng.next() >> 48) as u16).collect();
+    let states: [u32; rans::LANES] = std::array::from_fn(|_| (rng.next() >> 32) as u32 | 1 << 31);
+    let mut want = vec![0u8; count];
+    let mut s = states;
+    scalar()
+        .rans16_decode(&table, &mut s, &words, 0, &mut want)
+        .expect("a table of 2^11 entries");
+    let mut check = OutputCheck::new(want);
+    let mut out = vec![0u8; count];
+    cases.push(Case {
+        kernel: "rans16_decode".to_owned(),
+        size: size.replace("u32", "u8"),
+        elements: count as u64,
+        bytes: count as u64,
+        run: Box::new(move |k| {
+            let mut s = states;
+            k.rans16_decode(black_box(&table), &mut s, black_box(&words), 0, &mut out)
+                .map_err(|e| e.to_string())?;
+            check.check(k.isa(), black_box(&out))
+        }),
+    });
     cases
 }
 

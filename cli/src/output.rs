@@ -111,7 +111,7 @@ impl StageBars {
                 }
                 let bar = ProgressBar::new(total);
                 if let Ok(style) = ProgressStyle::with_template(
-                    "{msg:>16} [{bar:30}] {pos}/{len} {elapsed} (eta {eta})",
+                    "{msg:>16} [{bar:30}] {pos}/{len} {per_sec} {elapsed} (eta {eta})",
                 ) {
                     bar.set_style(style.progress_chars("=> "));
                 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use unidb_server::auth::{now_s, AuthFile, Rights};
 use unidb_server::load::{Credentials, LoadOptions};
+use unidb_server::partition::PartitionRules;
 use unidb_server::{Server, ServerConfig, ServerError, ServerOptions};
 use unidb_syncdb::Migration;
 
@@ -35,6 +36,12 @@ pub struct ServeArgs {
     /// Limits and settings: a JSON object of `ServerConfig` fields.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Which partition each row belongs to, e.g.
+    /// `{"tables": {"todos": {"column": "owner"}, "public_items": {"fixed": "public"}}}`;
+    /// a write touching a row outside its connection's partition is
+    /// refused.
+    #[arg(long)]
+    pub partition_rules: Option<PathBuf>,
 }
 
 /// Arguments of `unidb sync load`, with [`LoadOptions::default`] as
@@ -175,10 +182,23 @@ pub fn serve(args: &ServeArgs, json: bool) -> Result<String, ServerError> {
             unidb_common::config::load_json(path).map_err(|e| invalid("--config", e.to_string()))?
         }
     };
+    let rules: PartitionRules = match &args.partition_rules {
+        None => PartitionRules::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| ServerError::Io {
+                op: "read partition rules file",
+                path: path.clone(),
+                source: e,
+            })?;
+            serde_json::from_str(&text)
+                .map_err(|e| invalid("--partition-rules", format!("{}: {e}", path.display())))?
+        }
+    };
     let options = ServerOptions {
         auth,
         schema,
         config,
+        rules,
     };
     let rt = runtime()?;
     rt.block_on(async {
@@ -214,6 +234,9 @@ pub fn serve(args: &ServeArgs, json: bool) -> Result<String, ServerError> {
                         "partition {}: torn log tail truncated: {file} at byte {offset}, {dropped} bytes dropped ({reason})",
                         r.partition
                     );
+                }
+                if let Some(why) = &r.report.snapshot_fallback {
+                    let _ = writeln!(out, "partition {}: {why}", r.partition);
                 }
             }
             out
@@ -382,10 +405,11 @@ fn render(report: &unidb_server::load::LoadReport, json: bool) -> Result<String,
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "clients {} ({} refused) over {} partitions, writes {} ({} acknowledged) in {} s",
+        "clients {} ({} refused) over {} partitions connected in {} s, writes {} ({} acknowledged) in {} s",
         report.clients,
         report.refused,
         report.partitions,
+        sig3(report.connect_s),
         report.ops,
         report.acked,
         sig3(report.elapsed_s)

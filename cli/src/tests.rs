@@ -44,6 +44,33 @@ fn bare_command_lines_run_with_the_library_defaults() {
     };
     assert_eq!(BenchOptions::from(args), BenchOptions::default());
 
+    let Command::Vector {
+        command: vector::VectorCommand::Build(args),
+    } = parse(&[
+        "vector",
+        "build",
+        "--base",
+        "b.fvecs",
+        "--factory",
+        "F",
+        "--out",
+        "o",
+    ])
+    else {
+        panic!("not vector build")
+    };
+    let defaults = unidb_vectordb::batch::BuildOptions::new("F");
+    assert_eq!(unidb_vectordb::batch::BuildOptions::from(&args), defaults);
+
+    let Command::Vector {
+        command: vector::VectorCommand::Search(args),
+    } = parse(&["vector", "search", "--index", "i", "--queries", "q.fvecs"])
+    else {
+        panic!("not vector search")
+    };
+    let job = unidb_vectordb::batch::SearchJob::from(&args);
+    assert_eq!(job, unidb_vectordb::batch::SearchJob::default());
+
     let Command::Bench {
         what: BenchCommand::Kernels(args),
     } = parse(&["bench", "kernels"])

@@ -7,10 +7,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use unidb_vectordb::bench::{run_with, BenchOptions, BenchRow, Callbacks};
-use unidb_vectordb::{Result, Storage};
+use unidb_vectordb::Storage;
 
 use crate::at_least_one;
 use crate::output::{emit, progress_enabled, sig3, StageBars};
+
+pub mod batch;
 
 /// The `unidb vector` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -19,6 +21,12 @@ pub enum VectorCommand {
     /// time per search setting: a table, or one JSON object per line with
     /// `--json`.
     Bench(VectorBenchArgs),
+    /// Build an index file from a base file larger than memory if need
+    /// be: train on a sample, add in chunks, save atomically.
+    Build(batch::VectorBuildArgs),
+    /// Score a file of queries against an index in parallel batches;
+    /// write ids and distances, report recall with ground truth.
+    Search(batch::VectorSearchArgs),
 }
 
 impl VectorCommand {
@@ -27,10 +35,12 @@ impl VectorCommand {
     /// standard error when it is a terminal and `json` is off.
     ///
     /// # Errors
-    /// As `unidb_vectordb::bench::run`; a failed write to standard output
-    /// stops the run and is returned as `VectorError::Io`.
-    pub fn run(&self, json: bool) -> Result<Vec<BenchRow>> {
+    /// As `unidb_vectordb::bench::run` and `unidb_vectordb::batch`; a
+    /// failed write to standard output stops the run.
+    pub fn run(&self, json: bool) -> std::result::Result<(), unidb_common::Error> {
         match self {
+            VectorCommand::Build(args) => batch::run_build(args, json),
+            VectorCommand::Search(args) => batch::run_search(args, json),
             VectorCommand::Bench(args) => {
                 let bars = StageBars::new(progress_enabled(json));
                 let mut header = !json;
@@ -44,7 +54,8 @@ impl VectorCommand {
                         text.push_str(&format_row(row, json));
                         bars.suspend(|| emit(&text))
                     });
-                run_with(&BenchOptions::from(args.clone()), callbacks)
+                run_with(&BenchOptions::from(args.clone()), callbacks)?;
+                Ok(())
             }
         }
     }
@@ -171,7 +182,7 @@ pub struct VectorBenchArgs {
 }
 
 /// Parses `--k-factor`: a finite number of at least 1.
-fn k_factor_value(s: &str) -> std::result::Result<f32, String> {
+pub(crate) fn k_factor_value(s: &str) -> std::result::Result<f32, String> {
     match s.parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
         _ => Err(format!("{s:?} is not a finite number of at least 1")),

@@ -74,8 +74,9 @@ pub const BUILTIN_CODECS: &[&str] = &[
 /// Built-in codecs whose stream layout changed since format 1, with the
 /// format this version writes (and the newest it decodes).
 const FORMATS: &[(&str, u32)] = &[
-    // Four interleaved lanes, each with its own bit stream.
-    ("ans", 2),
+    // 2: four interleaved lanes, each with its own bit stream; 3: 16 rANS
+    // states over one word stream (the kernels' SIMD decoder).
+    ("ans", 3),
 ];
 
 /// The stream format this process writes for the codec `name` (and the

@@ -17,8 +17,9 @@
 //! - 2: the bytes overwrite part of a valid file (flat, HNSW and IVF
 //!   indexes, metadata, a deleted slot; f32 rows, or with bit 2 of the
 //!   mode byte set, 4-bit PQ codes with the originals kept for
-//!   re-scoring) at an offset given by the next two bytes, then length
-//!   and CRC-32 are patched;
+//!   re-scoring, or with bit 3 set, 4-bit scalar (sq4) codes, cosine)
+//!   at an offset given by the next two bytes, then length and CRC-32
+//!   are patched;
 //! - 3: the bytes are (offset: u16, value: u8) edits of single bytes of
 //!   the valid file (of the same two; offsets past the vectors, where the metadata and the
 //!   indexes are), then length and CRC-32 are patched.
@@ -31,7 +32,9 @@ use libfuzzer_sys::fuzz_target;
 use unidb_vectordb::hnsw::{HnswConfig, HnswSearch};
 use unidb_vectordb::ivf::{IvfConfig, IvfSearch};
 use unidb_vectordb::quant::pq::PqConfig;
-use unidb_vectordb::{persist, Collection, CollectionConfig, Id, Params, SearchOptions, Value};
+use unidb_vectordb::{
+    persist, Collection, CollectionConfig, Id, Params, SearchOptions, Storage, Value,
+};
 
 /// Header fields (see the format table in `vectordb/src/persist.rs`).
 const CRC_AT: usize = 12;
@@ -53,13 +56,22 @@ fn patch_header(buf: &mut [u8]) {
     buf[CRC_AT..CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
 }
 
-/// A small valid file with every built-in index kind: f32 rows, or
-/// (`pq`) 4-bit product-quantization codes with the originals kept for
-/// re-scoring.
-fn template(pq: bool) -> &'static [u8] {
-    static FILES: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
-    FILES[usize::from(pq)].get_or_init(|| {
-        let config = if pq {
+/// A small valid file with every built-in index kind, by the mode byte:
+/// f32 rows, (bit 2) 4-bit product-quantization codes with the originals
+/// kept for re-scoring, or (bit 3) 4-bit scalar codes under cosine.
+fn template(mode: u8) -> &'static [u8] {
+    static FILES: [OnceLock<Vec<u8>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let kind = if mode & 8 != 0 {
+        2
+    } else {
+        usize::from(mode & 4 != 0)
+    };
+    FILES[kind].get_or_init(|| {
+        let config = if kind == 2 {
+            CollectionConfig::new(3, "cosine")
+                .with_storage(Storage::Sq4)
+                .with_i8_train_rows(24)
+        } else if kind == 1 {
             let pq = PqConfig {
                 m: 3,
                 nbits: 4,
@@ -211,7 +223,7 @@ fuzz_target!(|data: &[u8]| {
             buf
         }
         3 => {
-            let mut buf = template(mode & 4 != 0).to_vec();
+            let mut buf = template(mode).to_vec();
             // The metadata and indexes follow the vectors (offset at 40).
             let meta_off = u64::from_le_bytes(buf[40..48].try_into().expect("8 bytes")) as usize;
             let span = buf.len() - meta_off;
@@ -226,7 +238,7 @@ fuzz_target!(|data: &[u8]| {
             let Some((at, patch)) = body.split_first_chunk::<2>() else {
                 return;
             };
-            let mut buf = template(mode & 4 != 0).to_vec();
+            let mut buf = template(mode).to_vec();
             let at = usize::from(u16::from_le_bytes(*at)) % (buf.len() + 1);
             let end = at + patch.len();
             if end > buf.len() {

@@ -14,6 +14,10 @@ use crate::varint::stream::{BlockEncoder, DecodeFn, Decoder};
 use crate::varint::VarintError;
 use crate::{Isa, KernelError};
 
+/// An interleaved rANS decoder of one path (`rans`): table, states, words,
+/// word position and output; returns the new position.
+pub(crate) type RansDecodeFn = unsafe fn(&[u32], &mut [u32; 16], &[u16], usize, &mut [u8]) -> usize;
+
 /// Function pointers of one path: the only way to a SIMD path's code.
 ///
 /// Every entry is an `unsafe fn` pointer. For a SIMD path it points at the
@@ -68,6 +72,9 @@ pub(crate) struct Table {
     /// 4-bit PQ fast-scan (`pq4`): `out.len()` is a multiple of 32,
     /// `luts.len() == 16·m` and `codes.len() == out.len() / 32 · 16·m`.
     pub pq4_fastscan: unsafe fn(&[u8], &[u8], usize, &mut [u16]),
+    /// Interleaved rANS decoding (`rans`): `table.len()` is a power of
+    /// two in `2..=2^11`; any states, words, position and output length.
+    pub rans16_decode: RansDecodeFn,
 }
 
 /// Calls the table entry `$f` of `$k` (a `&Kernels`) with the arguments.
@@ -343,6 +350,21 @@ impl Kernels {
     ) {
         assert!(crate::pq4::check_shape(codes, luts, m, out).is_ok());
         call!(self.pq4_fastscan(codes, luts, m, out));
+    }
+
+    /// Interleaved rANS decoding on this path, the table already checked
+    /// by `rans::check_table` (asserted again here: it guards the path's
+    /// contract).
+    pub(crate) fn rans16_decode_checked(
+        &self,
+        table: &[u32],
+        states: &mut [u32; 16],
+        words: &[u16],
+        pos: usize,
+        out: &mut [u8],
+    ) -> usize {
+        assert!(crate::rans::check_table(table).is_ok());
+        call!(self.rans16_decode(table, states, words, pos, out))
     }
 
     /// Dot product `Σ aᵢbᵢ`.

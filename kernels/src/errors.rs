@@ -19,7 +19,8 @@ impl KernelError {
             KernelError::LengthMismatch { .. }
             | KernelError::RowsShape { .. }
             | KernelError::Pq4Shape { .. }
-            | KernelError::Pq4Codes { .. } => ErrorKind::Validation,
+            | KernelError::Pq4Codes { .. }
+            | KernelError::RansTable { .. } => ErrorKind::Validation,
             KernelError::UnknownIsa { .. } => ErrorKind::Configuration,
             KernelError::UnavailableIsa { .. } => ErrorKind::Unsupported,
         }

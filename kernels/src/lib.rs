@@ -30,6 +30,7 @@ mod isa;
 mod lanes;
 mod portable;
 pub mod pq4;
+pub mod rans;
 mod scalar;
 pub mod stats;
 pub mod varint;
@@ -84,6 +85,13 @@ pub enum KernelError {
     Pq4Codes {
         /// What was wrong, naming the offending index or length.
         reason: String,
+    },
+    /// A table given to [`Kernels::rans16_decode`] whose length is not a
+    /// power of two in `2..=2^11`.
+    #[error("rans decode table of {len} entries, expected a power of two in 2..=2048")]
+    RansTable {
+        /// Entries given.
+        len: usize,
     },
     /// A path name that is not one of `scalar`, `portable`, `avx2`,
     /// `avx512`, `neon`.

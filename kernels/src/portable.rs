@@ -48,6 +48,7 @@ pub(crate) const TABLE: Table = Table {
     unpack_u32: crate::bitpack::unpack_u32_scalar,
     pack_u32: crate::bitpack::pack_u32_words,
     pq4_fastscan: crate::pq4::fastscan_scalar,
+    rans16_decode: crate::rans::decode_scalar,
 };
 
 /// The lane token of this path: `wide` needs no CPU feature beyond the

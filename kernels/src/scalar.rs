@@ -38,6 +38,7 @@ pub(crate) const TABLE: Table = Table {
     unpack_u32: crate::bitpack::unpack_u32_scalar,
     pack_u32: crate::bitpack::pack_u32_scalar,
     pq4_fastscan: crate::pq4::fastscan_scalar,
+    rans16_decode: crate::rans::decode_scalar,
 };
 
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {

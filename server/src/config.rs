@@ -44,6 +44,10 @@ pub struct ServerConfig {
     /// Bytes per second a connection may send (same bucket rule).
     /// Default 16 MiB.
     pub rate_bytes_per_s: u64,
+    /// Messages in a row a connection may have slowed down by the rate
+    /// limits; the next one closes it with the refusal `rate_limited`.
+    /// Default 10 000.
+    pub rate_limit_close_after: u32,
     /// Log bytes after which a partition is compacted into a snapshot.
     /// Default 64 MiB.
     pub compact_log_bytes: u64,
@@ -60,6 +64,7 @@ impl Default for ServerConfig {
             idle_timeout_ms: 300_000,
             rate_messages_per_s: 1000,
             rate_bytes_per_s: 16 << 20,
+            rate_limit_close_after: 10_000,
             compact_log_bytes: 64 << 20,
         }
     }
@@ -103,6 +108,11 @@ impl Validate for ServerConfig {
             1..=u32::MAX,
         )?;
         check_range("rate_bytes_per_s", self.rate_bytes_per_s, 1024..=u64::MAX)?;
+        check_range(
+            "rate_limit_close_after",
+            self.rate_limit_close_after,
+            1..=u32::MAX,
+        )?;
         check_range("compact_log_bytes", self.compact_log_bytes, 1..=u64::MAX)
     }
 }

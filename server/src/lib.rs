@@ -11,7 +11,10 @@
 //!   log ([`partition`]): a client sees only the version vectors, changes
 //!   and errors of partitions its token grants, with read (`r`) or
 //!   read-write (`rw`) rights; a write without them is refused with
-//!   `forbidden` and not applied.
+//!   `forbidden` and not applied. [`partition::PartitionRules`] place
+//!   rows in partitions (a table by a column, `todos` by `owner`, or in
+//!   one fixed partition): a batch writing a row of another partition
+//!   is refused whole, so a partition holds its own rows alone.
 //! - **Durability.** Every accepted write is appended to the partition's
 //!   log ([`log`]: length + CRC-32 records), written and fsynced in groups
 //!   ([`storage`]); its `Ack` is sent only once the log is durable past

@@ -4,7 +4,9 @@
 //!
 //! Each client is an async task with its own replica (table `load`:
 //! `id`, `client`, `n`, `note`) connected to partition `load-{i % P}`.
-//! It writes `ops` rows, one transaction each, sends them and waits for
+//! Once every client is connected and past its handshake (the time that
+//! takes is reported apart, as `connect_s`), the write phase starts for
+//! all at once: each writes `ops` rows, one transaction each, sends them and waits for
 //! the server's `Ack` covering them (the round trip measured), while
 //! applying what the server pushes from the partition's other clients.
 //! When every client is done, each waits until it holds every write
@@ -123,8 +125,12 @@ pub struct LoadReport {
     pub partitions: usize,
     /// Changes (column writes and row events) acknowledged per second.
     pub changes_s: f64,
-    /// Seconds of the write phase.
+    /// Seconds of the write phase: from the moment every client is
+    /// connected and past its handshake to the last acknowledgement.
     pub elapsed_s: f64,
+    /// Seconds it took every client to connect and finish its handshake
+    /// (before the write phase; not counted in the rates).
+    pub connect_s: f64,
     /// The first error a client met, if any.
     pub first_error: Option<String>,
 }
@@ -162,6 +168,11 @@ struct Shared {
     acked_total: Arc<AtomicU64>,
     /// Per partition, the highest acknowledged own sequence of each client.
     acked_vv: Mutex<HashMap<usize, VersionVector>>,
+    /// Every client connected (or refused).
+    connected: tokio::sync::Barrier,
+    /// The write phase's start, set between `connected` and `go`.
+    start: std::sync::OnceLock<tokio::time::Instant>,
+    go: tokio::sync::Barrier,
     after_writes: tokio::sync::Barrier,
     after_settle: tokio::sync::Barrier,
 }
@@ -204,6 +215,9 @@ pub async fn run(options: &LoadOptions, acked: Arc<AtomicU64>) -> Result<LoadRep
         latency: Histogram::new(),
         acked_total: acked,
         acked_vv: Mutex::new(HashMap::new()),
+        connected: tokio::sync::Barrier::new(options.clients + 1),
+        start: std::sync::OnceLock::new(),
+        go: tokio::sync::Barrier::new(options.clients + 1),
         after_writes: tokio::sync::Barrier::new(options.clients + 1),
         after_settle: tokio::sync::Barrier::new(options.clients + 1),
     });
@@ -220,7 +234,12 @@ pub async fn run(options: &LoadOptions, acked: Arc<AtomicU64>) -> Result<LoadRep
             (i, partition, outcome)
         });
     }
+    let connecting = Instant::now();
+    shared.connected.wait().await;
+    let connect_s = connecting.elapsed().as_secs_f64();
+    let _ = shared.start.set(tokio::time::Instant::now());
     let started = Instant::now();
+    shared.go.wait().await;
     shared.after_writes.wait().await;
     let elapsed = started.elapsed().as_secs_f64() - options.hold_s;
     shared.after_settle.wait().await;
@@ -229,7 +248,9 @@ pub async fn run(options: &LoadOptions, acked: Arc<AtomicU64>) -> Result<LoadRep
         outcomes.push(r.map_err(|e| ServerError::invalid("load client", e.to_string()))?);
     }
     outcomes.sort_by_key(|o| o.0);
-    Ok(summarise(options, partitions, &shared, &outcomes, elapsed))
+    let mut report = summarise(options, partitions, &shared, &outcomes, elapsed);
+    report.connect_s = connect_s;
+    Ok(report)
 }
 
 fn summarise(
@@ -280,6 +301,7 @@ fn summarise(
         partitions,
         changes_s: changes as f64 / elapsed.max(1e-9),
         elapsed_s: elapsed,
+        connect_s: 0.0,
         first_error: outcomes.iter().find_map(|o| o.2.error.clone()),
     }
 }
@@ -316,8 +338,19 @@ async fn client(
     token: Option<String>,
     out: &mut Outcome,
 ) -> Result<()> {
-    // Every client reaches both barriers, whatever happens to it.
-    let result = write_phase(shared, i, partition, token.as_deref(), out).await;
+    // Every client reaches every barrier, whatever happens to it.
+    let connected = connect(shared, i, partition, token.as_deref(), out).await;
+    shared.connected.wait().await;
+    shared.go.wait().await;
+    let start = shared
+        .start
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now);
+    let result = match connected {
+        Ok(Some(live)) => write_phase(shared, i, live, start, out).await,
+        other => other,
+    };
     shared.after_writes.wait().await;
     let (db, conn, session) = match result {
         Ok(Some(state)) => state,
@@ -337,7 +370,9 @@ async fn client(
 
 type Live = (Arc<Database>, Connection, Session);
 
-async fn write_phase(
+/// Connects client `i` and completes its handshake; `None` when the
+/// server refused it.
+async fn connect(
     shared: &Shared,
     i: usize,
     partition: usize,
@@ -370,8 +405,22 @@ async fn write_phase(
             conn.send(m).await?;
         }
     }
+    Ok(Some((db, conn, session)))
+}
+
+/// Client `i` writes its rows from `start` on, paced.
+async fn write_phase(
+    shared: &Shared,
+    i: usize,
+    (db, mut conn, mut session): Live,
+    start: tokio::time::Instant,
+    out: &mut Outcome,
+) -> Result<Option<Live>> {
+    let o = &shared.options;
+    let timeout = Duration::from_secs_f64(o.timeout_s);
+    let me = db.replica();
+    let partition = i % o.partition_count();
     let interval = (o.rate > 0.0).then(|| Duration::from_secs_f64(o.clients as f64 / o.rate));
-    let start = tokio::time::Instant::now();
     for k in 0..o.ops {
         if let Some(iv) = interval {
             // Spread the clients over the first interval, then keep pace.

@@ -27,7 +27,7 @@ use crate::auth::{now_s, AuthFile, Rights};
 use crate::config::ServerConfig;
 use crate::error::{Result, ServerError};
 use crate::http::{error_body, head_end, parse_head, response, Head, MAX_HEAD};
-use crate::partition::Partition;
+use crate::partition::{Partition, PartitionRules};
 use crate::storage::{valid_partition, FileStorage, RecoveryReport, Storage};
 
 /// What a [`Server`] is started with.
@@ -41,6 +41,9 @@ pub struct ServerOptions {
     pub schema: Vec<Migration>,
     /// Limits and settings.
     pub config: ServerConfig,
+    /// Which partition each row belongs to; writes breaking them are
+    /// refused (`forbidden`). Empty: no rule.
+    pub rules: PartitionRules,
 }
 
 /// A partition's recovery when the server started.
@@ -95,6 +98,7 @@ struct Shared {
     sync: SyncConfig,
     auth: Option<AuthFile>,
     schema: Vec<Migration>,
+    rules: Arc<PartitionRules>,
     replica: ReplicaId,
     storage: Arc<dyn Storage>,
     partitions: tokio::sync::Mutex<HashMap<String, Arc<Partition>>>,
@@ -195,6 +199,7 @@ impl Server {
             config: options.config,
             auth: options.auth,
             schema: options.schema,
+            rules: Arc::new(options.rules),
             replica,
             storage,
             partitions: tokio::sync::Mutex::new(HashMap::new()),
@@ -210,17 +215,38 @@ impl Server {
                 .await
                 .map_err(join_error)??
         };
-        let mut recovered = Vec::new();
+        // Partitions recover in parallel, each on a blocking thread.
+        let mut opening = tokio::task::JoinSet::new();
         for name in names {
-            let started = Instant::now();
-            let p = shared.partition(&name).await?;
-            recovered.push(Recovered {
-                partition: name,
-                report: p.report().clone(),
-                changes: p.database().log_len(),
-                seconds: started.elapsed().as_secs_f64(),
+            let shared = shared.clone();
+            opening.spawn_blocking(move || {
+                let started = Instant::now();
+                let p = shared.open_partition(&name)?;
+                Ok::<_, ServerError>((p, started.elapsed().as_secs_f64()))
             });
         }
+        let mut recovered = Vec::new();
+        while let Some(opened) = opening.join_next().await {
+            let (p, seconds) = opened.map_err(join_error)??;
+            recovered.push(Recovered {
+                partition: p.name().to_owned(),
+                report: p.report().clone(),
+                changes: p.database().log_len(),
+                seconds,
+            });
+            let p = Arc::new(p);
+            shared
+                .partitions
+                .lock()
+                .await
+                .insert(p.name().to_owned(), p.clone());
+            shared
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p);
+        }
+        recovered.sort_by(|a, b| a.partition.cmp(&b.partition));
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| ServerError::Net {
@@ -300,7 +326,8 @@ fn join_error(e: tokio::task::JoinError) -> ServerError {
 /// text frame `{"error": code, "message": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// `protocol`, `forbidden`, `rejected`, `unavailable`.
+    /// `protocol`, `forbidden`, `rejected`, `unavailable`, `rate_limited`,
+    /// `too_large`.
     pub code: &'static str,
     /// What was refused, about the client's own message only.
     pub message: String,
@@ -386,6 +413,19 @@ pub fn handle_frame(
     }
     let db = partition.database();
     let _order = partition.write_lock();
+    if kind == MessageKind::Changes && !partition.rules().is_empty() {
+        let message = Message::decode(bytes).map_err(refused)?;
+        if let Message::Changes { changes, .. } = &message {
+            partition
+                .rules()
+                .check(partition.name(), db, changes)
+                .map_err(|message| Refusal {
+                    code: "forbidden",
+                    message,
+                    close: false,
+                })?;
+        }
+    }
     let before = (db.version_vector(), db.schema_version());
     let replies = session.handle_bytes(bytes).map_err(refused)?;
     let changed = (db.version_vector(), db.schema_version()) != before;
@@ -420,8 +460,9 @@ impl Bucket {
         }
     }
 
-    /// Waits until a message of `n` bytes fits, then takes it.
-    async fn take(&mut self, n: usize) {
+    /// Waits until a message of `n` bytes fits, then takes it; whether
+    /// it had to wait.
+    async fn take(&mut self, n: usize) -> bool {
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -435,6 +476,7 @@ impl Bucket {
         if wait > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(wait.min(60.0))).await;
         }
+        wait > 0.0
     }
 }
 
@@ -473,18 +515,10 @@ impl Shared {
         if let Some(p) = map.get(name) {
             return Ok(p.clone());
         }
-        let (storage, schema, replica, owned) = (
-            self.storage.clone(),
-            self.schema.clone(),
-            self.replica,
-            name.to_owned(),
-        );
-        let p = tokio::task::spawn_blocking(move || {
-            let opened = storage.open(&owned)?;
-            Partition::recover(&owned, opened, replica, &schema)
-        })
-        .await
-        .map_err(join_error)??;
+        let (shared, owned) = (self.clone(), name.to_owned());
+        let p = tokio::task::spawn_blocking(move || shared.open_partition(&owned))
+            .await
+            .map_err(join_error)??;
         let p = Arc::new(p);
         map.insert(name.to_owned(), p.clone());
         self.open
@@ -492,6 +526,12 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .push(p.clone());
         Ok(p)
+    }
+
+    /// Opens (recovers) partition `name` from storage. Blocking.
+    fn open_partition(&self, name: &str) -> Result<Partition> {
+        let opened = self.storage.open(name)?;
+        Partition::recover(name, opened, self.replica, &self.schema)?.with_rules(self.rules.clone())
     }
 
     fn ws_config(&self) -> WebSocketConfig {
@@ -696,6 +736,8 @@ impl Shared {
         );
         let mut durable = partition.log().durable();
         let mut bucket = Bucket::new(&self.config);
+        // Frames in a row the bucket had to hold back.
+        let mut throttled = 0u32;
         let mut greeted = false;
         // The Hello's version vector acknowledges what it covers: only
         // once that is durable.
@@ -724,10 +766,22 @@ impl Shared {
                         Ok(None) => return,
                         Ok(Some(Err(e))) => {
                             use tokio_tungstenite::tungstenite::Error as E;
-                            if matches!(e, E::Capacity(_) | E::Protocol(_) | E::Utf8(_)) {
-                                self.recorded.closed_hostile.inc();
-                                close(&mut ws, CloseCode::Protocol, "malformed or oversized frame").await;
-                            }
+                            let r = match e {
+                                E::Capacity(_) => Refusal {
+                                    code: "too_large",
+                                    message: format!("a message may hold at most {} bytes", self.config.max_frame_bytes),
+                                    close: true,
+                                },
+                                E::Protocol(_) | E::Utf8(_) => Refusal {
+                                    code: "protocol",
+                                    message: "malformed WebSocket frame".into(),
+                                    close: true,
+                                },
+                                _ => return,
+                            };
+                            self.recorded.closed_hostile.inc();
+                            let _ = ws.send(WsMessage::text(r.json())).await;
+                            close(&mut ws, CloseCode::Policy, r.code).await;
                             return;
                         }
                         Ok(Some(Ok(frame))) => frame,
@@ -749,7 +803,25 @@ impl Shared {
                     };
                     self.recorded.frames_in.inc();
                     self.recorded.bytes_in.add(bytes.len() as u64);
-                    bucket.take(bytes.len()).await;
+                    if bucket.take(bytes.len()).await {
+                        throttled += 1;
+                    } else {
+                        throttled = 0;
+                    }
+                    if throttled > self.config.rate_limit_close_after {
+                        self.recorded.closed_hostile.inc();
+                        let r = Refusal {
+                            code: "rate_limited",
+                            message: format!(
+                                "more than {} messages or {} bytes per second for too long",
+                                self.config.rate_messages_per_s, self.config.rate_bytes_per_s
+                            ),
+                            close: true,
+                        };
+                        let _ = ws.send(WsMessage::text(r.json())).await;
+                        close(&mut ws, CloseCode::Policy, r.code).await;
+                        return;
+                    }
                     let started = Instant::now();
                     let handled = handle_frame(&partition, &mut session, rights, &bytes, greeted);
                     self.recorded.handle_ns.record_duration(started.elapsed());

@@ -12,11 +12,16 @@
 //! `DIR/partitions/NAME/` holds `log-G.log` files ([`crate::log`]) and
 //! `snapshot-G.snap` files (syncdb snapshots: magic, version, CRC-32),
 //! `G` a 16-digit hex generation. `snapshot-G` holds the state of every
-//! log before generation `G`. Opening loads the newest snapshot, replays
-//! the logs from its generation on, truncates a torn tail (reporting it),
-//! and starts a new log generation. A compaction starts a new log
-//! generation `G`, writes `snapshot-G` atomically
-//! (`unidb_common::fs::write_atomic`), then deletes the older files.
+//! log before generation `G` (and perhaps some records of log `G`:
+//! replaying a change twice is a no-op). Opening loads the newest
+//! snapshot, replays the logs from its generation on, truncates a torn
+//! tail (reporting it), and starts a new log generation; if the newest
+//! snapshot does not load, recovery falls back to the snapshot before it
+//! and the logs since ([`Opened::fallback`]), and reports it. A
+//! compaction starts a new log generation `G`, writes `snapshot-G`
+//! atomically (`unidb_common::fs::write_atomic`), then deletes the files
+//! older than the snapshot before it (kept for that fallback; before a
+//! second snapshot, every log is kept).
 //!
 //! # Group commit
 //! Each partition's log has a writer thread. Appends queue records; the
@@ -60,6 +65,10 @@ pub struct RecoveryReport {
     pub log_bytes: u64,
     /// Torn or damaged tails truncated: `(file name, offset, bytes dropped, reason)`.
     pub truncated: Vec<(String, u64, u64, String)>,
+    /// Set when the newest snapshot did not load and recovery fell back
+    /// to the one before it (or to replaying every log): which snapshot
+    /// was skipped and why.
+    pub snapshot_fallback: Option<String>,
 }
 
 /// A partition as [`Storage::open`] recovered it.
@@ -72,6 +81,26 @@ pub struct Opened {
     pub report: RecoveryReport,
     /// The log new records go to.
     pub log: Box<dyn PartitionLog>,
+    /// Loads the state before the newest snapshot, for when that
+    /// snapshot does not load; `None` when there is none to fall back to.
+    pub fallback: Option<Fallback>,
+}
+
+/// Loads the state before a partition's newest snapshot: the snapshot
+/// before it (if any) and the records logged from that one on up to the
+/// newest snapshot's cut; [`Opened::records`] follow them.
+pub type Fallback = Box<dyn FnOnce() -> Result<Previous> + Send>;
+
+/// The state a [`Fallback`] loaded.
+#[derive(Debug)]
+pub struct Previous {
+    /// The snapshot before the newest, if any (none: replay from the
+    /// first record).
+    pub snapshot: Option<Vec<u8>>,
+    /// Its generation.
+    pub snapshot_generation: Option<u64>,
+    /// The records between it and the newest snapshot's cut, in order.
+    pub records: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -241,16 +270,7 @@ impl Storage for FileStorage {
         }
         let mut records = Vec::new();
         for &g in logs.iter().filter(|&&g| g >= base) {
-            let path = dir.join(log_name(g));
-            let bytes = fs::read(&path).map_err(|e| ServerError::io("read log", &path, e))?;
-            let s = log::scan(&bytes).map_err(|e| match e {
-                ServerError::Corrupt { offset, reason, .. } => ServerError::Corrupt {
-                    what: format!("log {}", path.display()),
-                    offset,
-                    reason,
-                },
-                other => other,
-            })?;
+            let (path, bytes, s) = read_log(&dir, g)?;
             report.log_files += 1;
             report.records += s.records.len();
             report.log_bytes += s.valid_len as u64;
@@ -268,6 +288,42 @@ impl Storage for FileStorage {
                     .push((log_name(g), t.offset as u64, t.dropped as u64, t.reason));
             }
         }
+        // Before the newest snapshot: the one before it and the logs from
+        // its generation on, or every log from the first, if all are kept.
+        let fallback: Option<Fallback> = match snaps.len() {
+            0 => None,
+            n => {
+                let previous = (n >= 2).then(|| snaps[n - 2]);
+                let from = previous.unwrap_or(1);
+                let needed: Vec<u64> = (from..base).collect();
+                let complete = needed.iter().all(|g| logs.binary_search(g).is_ok());
+                complete.then(|| {
+                    let dir = dir.clone();
+                    Box::new(move || {
+                        let snapshot = match previous {
+                            Some(g) => {
+                                let path = dir.join(snapshot_name(g));
+                                Some(
+                                    fs::read(&path)
+                                        .map_err(|e| ServerError::io("read snapshot", &path, e))?,
+                                )
+                            }
+                            None => None,
+                        };
+                        let mut records = Vec::new();
+                        for g in needed {
+                            let (_, bytes, s) = read_log(&dir, g)?;
+                            records.extend(s.records.iter().map(|r| bytes[r.clone()].to_vec()));
+                        }
+                        Ok(Previous {
+                            snapshot,
+                            snapshot_generation: previous,
+                            records,
+                        })
+                    }) as Fallback
+                })
+            }
+        };
         let next = logs.last().copied().unwrap_or(0).max(base) + 1;
         let log = FileLog::create(partition, dir, next)?;
         Ok(Opened {
@@ -275,11 +331,27 @@ impl Storage for FileStorage {
             records,
             report,
             log: Box::new(log),
+            fallback,
         })
     }
 }
 
 /// What the writer thread is asked to do.
+/// Reads and scans log generation `g` of `dir`.
+fn read_log(dir: &Path, g: u64) -> Result<(PathBuf, Vec<u8>, log::Scan)> {
+    let path = dir.join(log_name(g));
+    let bytes = fs::read(&path).map_err(|e| ServerError::io("read log", &path, e))?;
+    let s = log::scan(&bytes).map_err(|e| match e {
+        ServerError::Corrupt { offset, reason, .. } => ServerError::Corrupt {
+            what: format!("log {}", path.display()),
+            offset,
+            reason,
+        },
+        other => other,
+    })?;
+    Ok((path, bytes, s))
+}
+
 enum Command {
     /// Write a record.
     Append(Vec<u8>),
@@ -468,12 +540,20 @@ impl Compaction for FileCompaction {
     fn finish(self: Box<Self>, snapshot: &[u8]) -> Result<()> {
         let path = self.dir.join(snapshot_name(self.generation));
         unidb_common::fs::write_atomic(&path, snapshot)?;
+        // Keep the snapshot before this one and the logs from it on:
+        // what recovery falls back to if this snapshot is ever damaged.
         let (logs, snaps) = list(&self.dir)?;
-        for g in logs.into_iter().filter(|&g| g < self.generation) {
+        let keep = snaps
+            .iter()
+            .copied()
+            .filter(|&g| g < self.generation)
+            .max()
+            .unwrap_or(0);
+        for g in logs.into_iter().filter(|&g| g < keep) {
             let p = self.dir.join(log_name(g));
             fs::remove_file(&p).map_err(|e| ServerError::io("remove compacted log", &p, e))?;
         }
-        for g in snaps.into_iter().filter(|&g| g < self.generation) {
+        for g in snaps.into_iter().filter(|&g| g < keep) {
             let p = self.dir.join(snapshot_name(g));
             fs::remove_file(&p).map_err(|e| ServerError::io("remove old snapshot", &p, e))?;
         }
@@ -545,6 +625,7 @@ impl Storage for MemoryStorage {
             snapshot,
             records,
             log: Box::new(SharedMemoryLog(log)),
+            fallback: None,
         })
     }
 }

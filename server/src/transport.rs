@@ -7,13 +7,13 @@
 //! connection after a failure sends and receives exactly what the other
 //! side lacks.
 //!
-//! A server's refusal maps onto [`TransportError`]: a refused upgrade
-//! (`unauthorized`, `forbidden`, `too_many_connections`) is
-//! [`TransportError::Unreachable`] whose reason starts with
-//! `"server refused: CODE"`, and is not retried when it is `unauthorized`
-//! or `forbidden` (retrying cannot help); an error frame after the
-//! upgrade (a write without write rights, a rejected batch) is
-//! [`TransportError::Closed`] with the same reason form.
+//! A server's refusal is [`TransportError::Refused`] with the server's
+//! code and message: a refused upgrade (`unauthorized`, `forbidden`,
+//! `too_many_connections`; not retried when it is `unauthorized` or
+//! `forbidden`, since retrying cannot help) and an error frame after the
+//! upgrade (`forbidden` for a write outside the token's rights,
+//! `rate_limited`, `too_large` for an oversized frame, `protocol`,
+//! `rejected` for a batch the server's replica refused).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -186,8 +186,9 @@ impl WsTransport {
                 let code = v["error"].as_str().unwrap_or("unknown").to_owned();
                 let permanent = code == "unauthorized" || code == "forbidden";
                 Err((
-                    TransportError::Unreachable {
-                        reason: format!("server refused: {code} (HTTP {})", response.status()),
+                    TransportError::Refused {
+                        code,
+                        message: format!("HTTP {}", response.status()),
                     },
                     !permanent,
                 ))
@@ -263,11 +264,10 @@ impl Connection for WsConnection {
                 Ok(WsMessage::Binary(b)) => return Ok(Some(b.to_vec())),
                 Ok(WsMessage::Text(t)) => {
                     let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap_or_default();
-                    return Err(closed(format!(
-                        "server refused: {}: {}",
-                        v["error"].as_str().unwrap_or("unknown"),
-                        v["message"].as_str().unwrap_or(t.as_str())
-                    )));
+                    return Err(TransportError::Refused {
+                        code: v["error"].as_str().unwrap_or("unknown").to_owned(),
+                        message: v["message"].as_str().unwrap_or(t.as_str()).to_owned(),
+                    });
                 }
                 Ok(WsMessage::Close(frame)) => {
                     return Err(closed(

@@ -6,3 +6,4 @@ mod registry;
 mod server;
 mod syncdb;
 mod vector;
+mod vector_batch;

@@ -16,9 +16,11 @@ use crate::index::{IndexPlugin, VectorData, VectorIndex};
 use crate::metric::Metric;
 use crate::params::{NoParams, Params};
 use crate::quant::pq::{PqConfig, ProductQuantizer};
+use crate::quant::sq4::Sq4Quantizer;
 use crate::stats::{CollectionMetrics, Stats};
 use crate::storage::{to_f16, Fast, Quantizer, RowsRef, Storage, F16_MAX};
 use crate::topk::Neighbor;
+use crate::transform::kind::{fit_steps, TransformChain, TransformStep};
 
 /// Key/value metadata of one vector (used by search filters), in the
 /// value vocabulary both databases share ([`Value`]).
@@ -90,6 +92,29 @@ pub struct CollectionConfig {
         serde(default, skip_serializing_if = "std::ops::Not::not")
     )]
     pub refine: bool,
+    /// sq4 storage: train each dimension's range on its `q` and `1 − q`
+    /// quantiles instead of its min and max (`0 ≤ q < 0.5`; values beyond
+    /// are stored as the extreme level). `None` (the default): min and
+    /// max. Ignored for other storages.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub sq4_quantile: Option<f32>,
+    /// Transforms applied to every vector before it is stored and to
+    /// every query before it is searched (PCA, a rotation, ...; see
+    /// [`transform`](crate::transform)), fitted in order on the first
+    /// [`CollectionConfig::i8_train_rows`] rows (held as f32 meanwhile,
+    /// and searched untransformed) or on the sample given to
+    /// [`Collection::train`]. The storage then encodes the transformed
+    /// rows (a quantizer is trained on them); with
+    /// [`CollectionConfig::refine`] the originals stay untransformed and
+    /// re-scoring is exact in the input space. Empty: no transform.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub transforms: Vec<TransformStep>,
 }
 
 impl CollectionConfig {
@@ -112,7 +137,24 @@ impl CollectionConfig {
             i8_train_rows: Self::DEFAULT_I8_TRAIN_ROWS,
             pq: None,
             refine: false,
+            sq4_quantile: None,
+            transforms: Vec::new(),
         }
+    }
+
+    /// The same configuration with transforms fitted on the training
+    /// rows ([`CollectionConfig::transforms`]).
+    pub fn with_transforms(mut self, steps: Vec<TransformStep>) -> Self {
+        self.transforms = steps;
+        self
+    }
+
+    /// The length of a stored row as the configured transforms declare
+    /// it ([`TransformStep::dim_out`]); `dim` without transforms.
+    pub fn row_dim(&self) -> usize {
+        self.transforms
+            .iter()
+            .fold(self.dim, |d, step| step.dim_out(d))
     }
 
     /// The same configuration with product-quantization storage.
@@ -232,12 +274,21 @@ impl Rows {
         quantizer: Option<&'a Quantizer>,
         norms: &'a [f32],
         pq: Option<&'a ProductQuantizer>,
+        sq4: Option<&'a Sq4Quantizer>,
     ) -> RowsRef<'a> {
         let b = self.as_bytes();
         match (storage, quantizer, pq) {
             (Storage::F32, ..) | (Storage::I8, None, _) | (Storage::Pq, _, None) => {
                 RowsRef::F32(bytemuck::cast_slice(b))
             }
+            (Storage::Sq4, ..) => match sq4 {
+                None => RowsRef::F32(bytemuck::cast_slice(b)),
+                Some(quant) => RowsRef::Sq4 {
+                    codes: b,
+                    quant,
+                    norms,
+                },
+            },
             (Storage::F16, ..) => RowsRef::F16(bytemuck::cast_slice(b)),
             (Storage::I8, Some(quantizer), _) => RowsRef::I8 {
                 codes: bytemuck::cast_slice(b),
@@ -260,7 +311,11 @@ pub struct Record<'a> {
     pub id: &'a Id,
     /// The vector: borrowed from storage for f32 collections; for f16 and
     /// i8 storage the decoded values (the half-rounded or dequantized
-    /// vector the indexes search over, not the inserted one).
+    /// vector the indexes search over, not the inserted one). With
+    /// [`CollectionConfig::refine`] the original as inserted. With fitted
+    /// transforms (and no refine) the stored row mapped back by their
+    /// inverse (for PCA keeping fewer components, the projection onto
+    /// them), or the transformed row when a step has no inverse.
     pub vector: Cow<'a, [f32]>,
     /// Its metadata, if any.
     pub metadata: Option<&'a Metadata>,
@@ -352,8 +407,14 @@ pub struct Collection {
     pub(crate) norms: Vec<f32>,
     /// The product quantizer of pq storage, once trained.
     pub(crate) pq: Option<ProductQuantizer>,
+    /// The 4-bit scalar quantizer of sq4 storage, once trained (its rows'
+    /// decoded squared norms are in `norms`).
+    pub(crate) sq4: Option<Sq4Quantizer>,
     /// With [`CollectionConfig::refine`]: every slot's vector as f32.
     pub(crate) originals: Option<Rows>,
+    /// The fitted [`CollectionConfig::transforms`] (`None` without
+    /// transforms, and while they await fitting).
+    pub(crate) transform: Option<TransformChain>,
     pub(crate) ids: Vec<Id>,
     pub(crate) meta: Vec<Option<Metadata>>,
     pub(crate) live: Vec<bool>,
@@ -400,7 +461,9 @@ impl Collection {
             quantizer,
             norms: Vec::new(),
             pq: None,
+            sq4: None,
             originals,
+            transform: None,
             ids: Vec::new(),
             meta: Vec::new(),
             live: Vec::new(),
@@ -417,7 +480,10 @@ impl Collection {
     /// `PQ{M}x4fs` pq), the originals kept for re-scoring with `RFlat`
     /// ([`CollectionConfig::refine`]; FAISS's `k_factor_rf` is
     /// [`SearchOptions::k_factor`]), and one index attached, named after
-    /// its plugin (`flat`, `hnsw` or `ivf`).
+    /// its plugin (`flat`, `hnsw` or `ivf`). `PCA{d}`, `PCAW{d}` and
+    /// `PCAR{d}` prefixes become [`CollectionConfig::transforms`], fitted
+    /// with the quantizer on the first rows (see
+    /// [`FactorySpec::transform_steps`](crate::factory::FactorySpec::transform_steps)).
     ///
     /// As in FAISS, an IVF index is trained: its lists are made when the
     /// index is built, so insert the vectors (or a representative
@@ -442,7 +508,8 @@ impl Collection {
     /// # Errors
     /// [`VectorError::Factory`]: a string that does not parse, a spec
     /// that does not fit `dim`, or one holding parts this build cannot
-    /// construct yet (transforms, `SQ4`, RaBitQ:
+    /// construct yet (`OPQ`, RaBitQ, and `PCA` without the
+    /// `linalg` feature:
     /// [`FactoryError::Unsupported`](crate::factory::FactoryError::Unsupported));
     /// otherwise as [`Collection::new`] and [`Collection::create_index`].
     pub fn from_factory(dim: usize, metric: &str, factory: &str) -> Result<Self> {
@@ -509,24 +576,64 @@ impl Collection {
         self.pq.as_ref()
     }
 
-    /// Whether this is an i8 or pq collection whose quantizer is not
+    /// The 4-bit scalar quantizer of an sq4 collection, once trained.
+    pub fn sq4_quantizer(&self) -> Option<&Sq4Quantizer> {
+        self.sq4.as_ref()
+    }
+
+    /// Whether this is an i8, pq or sq4 collection whose quantizer is not
     /// trained yet (its rows are held as f32 meanwhile).
     pub fn is_awaiting_training(&self) -> bool {
+        if self.is_awaiting_transform() {
+            return true;
+        }
         match self.config.storage {
             Storage::I8 => self.quantizer.is_none(),
             Storage::Pq => self.pq.is_none(),
+            Storage::Sq4 => self.sq4.is_none(),
             _ => false,
         }
     }
 
-    /// Bytes of one row in its encoding: `dim ×` 4, 2 or 1, or the
-    /// product quantizer's code bytes (4 per value while an i8 or pq
-    /// collection awaits training). The originals kept by
+    /// Whether the configured transforms are not fitted yet (the rows are
+    /// held untransformed as f32 meanwhile).
+    pub fn is_awaiting_transform(&self) -> bool {
+        !self.config.transforms.is_empty() && self.transform.is_none()
+    }
+
+    /// The fitted transforms, once fitted.
+    pub fn transform(&self) -> Option<&TransformChain> {
+        self.transform.as_ref()
+    }
+
+    /// The length of a stored row: the fitted transforms' output
+    /// dimension, else the dimension.
+    pub fn row_dim(&self) -> usize {
+        self.transform
+            .as_ref()
+            .map_or(self.config.dim, TransformChain::dim_out)
+    }
+
+    /// A query (or rows of queries) as the stored rows are searched: put
+    /// through the fitted transforms (unchanged without them).
+    fn to_row_space<'q>(&self, query: &'q [f32]) -> Result<Cow<'q, [f32]>> {
+        match &self.transform {
+            None => Ok(Cow::Borrowed(query)),
+            Some(t) => Ok(Cow::Owned(t.apply(query)?)),
+        }
+    }
+
+    /// Bytes of one row in its encoding: the row length (the dimension,
+    /// or the transforms' output) `×` 4, 2 or 1, the product quantizer's
+    /// code bytes, or half the row length, rounded up, for sq4 (4 per
+    /// value while an i8, pq or sq4 collection awaits training). The
+    /// originals kept by
     /// [`CollectionConfig::refine`] are extra ([`Collection::refine_bytes`]).
     pub fn bytes_per_vector(&self) -> usize {
         match (&self.pq, self.row_storage()) {
             (Some(pq), Storage::Pq) => pq.code_bytes(),
-            (_, storage) => self.config.dim * storage.bytes_per_value(),
+            (_, Storage::Sq4) => self.row_dim().div_ceil(2),
+            (_, storage) => self.row_dim() * storage.bytes_per_value(),
         }
     }
 
@@ -539,10 +646,11 @@ impl Collection {
     /// The rows as the indexes see them.
     pub(crate) fn rows_ref(&self) -> RowsRef<'_> {
         self.rows.view(
-            self.config.storage,
+            self.row_storage(),
             self.quantizer.as_ref(),
             &self.norms,
             self.pq.as_ref(),
+            self.sq4.as_ref(),
         )
     }
 
@@ -616,7 +724,8 @@ impl Collection {
                 got: extra,
             });
         }
-        self.train_with(sample)?;
+        let sample = self.to_row_space(sample)?;
+        self.train_with(&sample)?;
         Ok(self.quantizer.clone().expect("trained above"))
     }
 
@@ -624,10 +733,16 @@ impl Collection {
     /// stored rows plus `extra` (row-major), encodes the rows and rebuilds
     /// the indexes.
     fn train_with(&mut self, extra: &[f32]) -> Result<()> {
+        if self.is_awaiting_transform() {
+            return self.fit_transforms(extra);
+        }
         if self.config.storage == Storage::Pq {
             return self.train_pq(extra);
         }
-        let dim = self.config.dim;
+        if self.config.storage == Storage::Sq4 {
+            return self.train_sq4(extra);
+        }
+        let dim = self.row_dim();
         let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
         let symmetric = symmetric_for(self.metric);
         let q = Quantizer::train_parts(&[stored, extra], dim, symmetric).ok_or_else(|| {
@@ -641,6 +756,66 @@ impl Collection {
         self.rows = rows;
         self.norms = q.code_norms(&codes);
         self.quantizer = Some(q);
+        self.rebuild_indexes()
+    }
+
+    /// Fits the configured transforms on the stored (untransformed) rows
+    /// plus `extra` (row-major, finite), replaces the stored rows by their
+    /// transforms, trains the quantizer (if the storage has one) on them
+    /// and `extra` transformed, and rebuilds the indexes. On error the
+    /// collection is as it was.
+    fn fit_transforms(&mut self, extra: &[f32]) -> Result<()> {
+        let dim = self.config.dim;
+        let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
+        let sample: Cow<'_, [f32]> = if extra.is_empty() {
+            Cow::Borrowed(stored)
+        } else {
+            Cow::Owned([stored, extra].concat())
+        };
+        let chain = fit_steps(&sample, dim, &self.config.transforms)?;
+        let out = chain.dim_out();
+        if out == 0 {
+            return Err(VectorError::InvalidConfig(
+                "the transforms give rows of 0 values".into(),
+            ));
+        }
+        let transformed = chain.apply(stored)?;
+        let extra = chain.apply(extra)?;
+        let old_rows = std::mem::replace(&mut self.rows, Rows::new());
+        self.transform = Some(chain);
+        let committed = self.commit_transformed(&transformed, &extra);
+        if committed.is_err() {
+            self.rows = old_rows;
+            self.transform = None;
+            self.quantizer = None;
+            self.norms.clear();
+            self.pq = None;
+            self.sq4 = None;
+        }
+        committed
+    }
+
+    /// With the transforms just fitted: stores the transformed rows in
+    /// the storage's encoding (training its quantizer on them and on
+    /// `extra`) and rebuilds the indexes.
+    fn commit_transformed(&mut self, rows: &[f32], extra: &[f32]) -> Result<()> {
+        let dim = self.row_dim();
+        for row in rows.chunks_exact(dim).chain(extra.chunks_exact(dim)) {
+            self.check_row(row)?;
+        }
+        let mut stored = Rows::new();
+        if self.config.storage == Storage::F16 {
+            let mut h = vec![0u16; rows.len()];
+            to_f16(rows, &mut h);
+            stored.push(bytemuck::cast_slice(&h));
+        } else {
+            stored.push(bytemuck::cast_slice(rows));
+        }
+        self.rows = stored;
+        if self.is_awaiting_training() {
+            // An i8 or pq quantizer, trained on the transformed rows.
+            return self.train_with(extra);
+        }
         self.rebuild_indexes()
     }
 
@@ -669,7 +844,7 @@ impl Collection {
     /// on its stored rows plus `extra`, encodes the rows (in parallel) and
     /// rebuilds the indexes.
     fn train_pq(&mut self, extra: &[f32]) -> Result<()> {
-        let dim = self.config.dim;
+        let dim = self.row_dim();
         let config = self.config.pq.clone().unwrap_or_default();
         let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
         let sample: Cow<'_, [f32]> = if extra.is_empty() {
@@ -690,30 +865,60 @@ impl Collection {
         self.rebuild_indexes()
     }
 
-    /// Trains the quantizer of an i8 or pq collection now, on the
+    /// Trains the 4-bit scalar quantizer of an sq4 collection awaiting
+    /// training on its stored rows plus `extra`, encodes the rows and
+    /// rebuilds the indexes.
+    fn train_sq4(&mut self, extra: &[f32]) -> Result<()> {
+        let dim = self.row_dim();
+        let stored: &[f32] = bytemuck::cast_slice(self.rows.as_bytes());
+        let q = Sq4Quantizer::train_parts(&[stored, extra], dim, self.config.sq4_quantile)
+            .ok_or_else(|| {
+                VectorError::InvalidConfig(
+                    "the sq4 quantizer needs a finite value to train on".into(),
+                )
+            })?;
+        let codes = q.encode_rows(stored);
+        self.norms = codes
+            .chunks_exact(q.code_bytes())
+            .map(|r| q.code_norm(r))
+            .collect();
+        let mut rows = Rows::new();
+        rows.push(&codes);
+        self.rows = rows;
+        self.sq4 = Some(q);
+        self.rebuild_indexes()
+    }
+
+    /// Trains the quantizer of an i8, pq or sq4 collection now, on the
     /// row-major `sample` together with the rows already stored (as
     /// [`Collection::train_quantizer`] does for i8), then encodes the
     /// stored rows and rebuilds every index. A pq collection needs at
-    /// least `2^nbits` vectors in all.
+    /// least `2^nbits` vectors in all. A collection with
+    /// [`CollectionConfig::transforms`] not fitted yet fits them first on
+    /// the same rows, whatever its storage, then trains its quantizer on
+    /// the transformed rows.
     ///
     /// # Errors
-    /// [`VectorError::InvalidConfig`] when the storage is neither i8 nor
-    /// pq, or its quantizer is already trained;
+    /// [`VectorError::InvalidConfig`] when there is nothing to train (no
+    /// transform awaiting its fit, and the storage is not i8, pq or sq4
+    /// or its quantizer is already trained); a transform's fitting
+    /// errors ([`VectorError::Transform`]);
     /// [`VectorError::WrongDimension`] when the sample's length is not a
     /// multiple of the dimension; the quantizer's training errors.
     pub fn train(&mut self, sample: &[f32]) -> Result<()> {
+        if self.is_awaiting_transform() {
+            crate::transform::kind::check_finite_rows("sample", sample, self.config.dim)?;
+            return self.train_with(sample);
+        }
         if self.config.storage == Storage::I8 {
             return self.train_quantizer(sample).map(|_| ());
         }
-        if self.config.storage != Storage::Pq || self.pq.is_some() {
+        let trainable = matches!(self.config.storage, Storage::Pq | Storage::Sq4);
+        if !trainable || !self.is_awaiting_training() {
             return Err(VectorError::InvalidConfig(format!(
                 "nothing to train: the storage is {}{}",
                 self.config.storage,
-                if self.pq.is_some() {
-                    ", already trained"
-                } else {
-                    ""
-                }
+                if trainable { ", already trained" } else { "" }
             )));
         }
         let extra = sample.len() % self.config.dim;
@@ -727,10 +932,11 @@ impl Collection {
             return Err(VectorError::OutOfRange {
                 position: p % self.config.dim,
                 value: sample[p],
-                storage: Storage::Pq,
+                storage: self.config.storage,
             });
         }
-        self.train_pq(sample)
+        let sample = self.to_row_space(sample)?;
+        self.train_with(&sample)
     }
 
     /// Before `rows` (row-major, checked) are appended: trains the i8 or
@@ -753,7 +959,7 @@ impl Collection {
     /// The view indexes work on.
     pub fn data(&self) -> VectorData<'_> {
         VectorData {
-            dim: self.config.dim,
+            dim: self.row_dim(),
             rows: self.rows_ref(),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
@@ -770,6 +976,17 @@ impl Collection {
     /// [`VectorError::WrongDimension`], [`VectorError::NaN`] or
     /// [`VectorError::OutOfRange`] (naming the first such position).
     pub fn check(&self, vector: &[f32]) -> Result<()> {
+        self.check_input(vector)?;
+        match &self.transform {
+            Some(t) => self.check_row(&t.apply(vector)?),
+            None if self.is_awaiting_transform() => Ok(()),
+            None => self.check_row(vector),
+        }
+    }
+
+    /// Checks an input vector's dimension and (unless allowed) NaN; with
+    /// transforms, that every value is finite.
+    fn check_input(&self, vector: &[f32]) -> Result<()> {
         if vector.len() != self.config.dim {
             return Err(VectorError::WrongDimension {
                 expected: self.config.dim,
@@ -781,6 +998,15 @@ impl Collection {
                 return Err(VectorError::NaN { position });
             }
         }
+        if !self.config.transforms.is_empty() {
+            crate::transform::kind::check_finite_rows("vector", vector, self.config.dim)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the storage can hold a row (as stored: transformed
+    /// when there are transforms).
+    fn check_row(&self, vector: &[f32]) -> Result<()> {
         if self.config.storage == Storage::F16 {
             if let Some(position) = vector
                 .iter()
@@ -793,12 +1019,12 @@ impl Collection {
                 });
             }
         }
-        if self.config.storage == Storage::Pq {
+        if matches!(self.config.storage, Storage::Pq | Storage::Sq4) {
             if let Some(position) = vector.iter().position(|v| !v.is_finite()) {
                 return Err(VectorError::OutOfRange {
                     position,
                     value: vector[position],
-                    storage: Storage::Pq,
+                    storage: self.config.storage,
                 });
             }
         }
@@ -833,9 +1059,31 @@ impl Collection {
         if self.slot_of.contains_key(&id) {
             return Err(VectorError::DuplicateId(id));
         }
-        self.check(vector)?;
-        self.train_if_due(vector)?;
-        self.append(id, vector, metadata)
+        self.check_input(vector)?;
+        let rows = self.prepare(vector)?;
+        self.append(id, vector, &rows, metadata)
+    }
+
+    /// Checks row-major input `vectors` (see [`Collection::check`]),
+    /// trains what is due on them, and returns them as they are stored
+    /// (transformed when there are fitted transforms, as one batch).
+    fn prepare<'v>(&mut self, vectors: &'v [f32]) -> Result<Cow<'v, [f32]>> {
+        let dim = self.config.dim;
+        for row in vectors.chunks_exact(dim) {
+            self.check_input(row)?;
+        }
+        let mut rows = self.to_row_space(vectors)?;
+        if !self.is_awaiting_transform() {
+            for row in rows.chunks_exact(self.row_dim()) {
+                self.check_row(row)?;
+            }
+        }
+        let fitted = self.transform.is_some();
+        self.train_if_due(vectors)?;
+        if !fitted && self.transform.is_some() {
+            rows = self.to_row_space(vectors)?;
+        }
+        Ok(rows)
     }
 
     /// Adds many vectors at once: `ids[i]` gets row `i` of the row-major
@@ -918,19 +1166,45 @@ impl Collection {
             });
         }
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
-        for (id, row) in ids.iter().zip(vectors.chunks_exact(dim)) {
+        for id in &ids {
             if self.slot_of.contains_key(id) || !seen.insert(id) {
                 return Err(VectorError::DuplicateId(id.clone()));
             }
-            self.check(row)?;
         }
-        self.train_if_due(vectors)?;
+        let rows = self.prepare(vectors)?;
+        let row_dim = self.row_dim();
+        let encoded = self.encode_pq_batch(&rows);
         let mut metadata = metadata.map(Vec::into_iter);
-        for (id, row) in ids.into_iter().zip(vectors.chunks_exact(dim)) {
+        for (i, ((id, vector), row)) in ids
+            .into_iter()
+            .zip(vectors.chunks_exact(dim))
+            .zip(rows.chunks_exact(row_dim))
+            .enumerate()
+        {
             let m = metadata.as_mut().and_then(|m| m.next().flatten());
-            self.append(id, row, m)?;
+            let code = encoded.as_ref().map(|(w, e)| &e[i * w..(i + 1) * w]);
+            self.append_encoded(id, vector, row, code, m)?;
         }
         Ok(())
+    }
+
+    /// A trained pq collection's packed codes of many (checked, and
+    /// transformed when there are transforms) rows,
+    /// encoded in parallel (rayon), with the bytes per row; `None` for
+    /// other storages and small batches, whose rows `push_row` encodes
+    /// one by one (the same codes).
+    fn encode_pq_batch(&self, vectors: &[f32]) -> Option<(usize, Vec<u8>)> {
+        const PARALLEL_ROWS: usize = 64;
+        let pq = self.pq.as_ref()?;
+        if self.config.storage != Storage::Pq || vectors.len() < PARALLEL_ROWS * self.row_dim() {
+            return None;
+        }
+        let codes = pq.encode_batch(vectors).ok()?;
+        let mut packed = Vec::with_capacity(codes.len() / pq.m() * pq.code_bytes());
+        for row in codes.chunks_exact(pq.m()) {
+            pq.pack_row(row, &mut packed);
+        }
+        Some((pq.code_bytes(), packed))
     }
 
     /// Adds a vector, replacing any vector with the same id.
@@ -944,33 +1218,62 @@ impl Collection {
         metadata: Option<Metadata>,
     ) -> Result<()> {
         let id = id.into();
-        self.check(vector)?;
-        self.train_if_due(vector)?;
+        self.check_input(vector)?;
+        let rows = self.prepare(vector)?;
         if let Some(slot) = self.slot_of.remove(&id) {
             self.kill(slot);
         }
-        self.append(id, vector, metadata)
+        self.append(id, vector, &rows, metadata)
     }
 
-    fn append(&mut self, id: Id, vector: &[f32], metadata: Option<Metadata>) -> Result<()> {
+    /// Appends a checked vector: `vector` as given (kept as the original),
+    /// `row` as stored (transformed when there are fitted transforms).
+    fn append(
+        &mut self,
+        id: Id,
+        vector: &[f32],
+        row: &[f32],
+        metadata: Option<Metadata>,
+    ) -> Result<()> {
+        self.append_encoded(id, vector, row, None, metadata)
+    }
+
+    /// [`Collection::append`] with the row's pq code when already encoded.
+    fn append_encoded(
+        &mut self,
+        id: Id,
+        vector: &[f32],
+        row: &[f32],
+        code: Option<&[u8]>,
+        metadata: Option<Metadata>,
+    ) -> Result<()> {
         let slot = self.live.len();
         if slot >= u32::MAX as usize {
             return Err(VectorError::Full(slot));
         }
         let slot = slot as u32;
-        self.push_row(vector);
+        match code {
+            Some(code) => {
+                if let Some(o) = &mut self.originals {
+                    o.push(bytemuck::cast_slice(vector));
+                }
+                self.rows.push(code);
+            }
+            None => self.push_row(vector, row),
+        }
         self.ids.push(id.clone());
         self.meta.push(metadata);
         self.live.push(true);
         self.n_live += 1;
         self.slot_of.insert(id, slot);
         let data = VectorData {
-            dim: self.config.dim,
+            dim: self.row_dim(),
             rows: self.rows.view(
-                self.config.storage,
+                self.row_storage(),
                 self.quantizer.as_ref(),
                 &self.norms,
                 self.pq.as_ref(),
+                self.sq4.as_ref(),
             ),
             live: &self.live,
             all_live: self.n_live == self.live.len(),
@@ -985,11 +1288,11 @@ impl Collection {
 
     /// Encodes and stores one (checked) vector: as f32 while an i8
     /// collection awaits training.
-    fn push_row(&mut self, vector: &[f32]) {
+    fn push_row(&mut self, original: &[f32], vector: &[f32]) {
         if let Some(o) = &mut self.originals {
-            o.push(bytemuck::cast_slice(vector));
+            o.push(bytemuck::cast_slice(original));
         }
-        match self.config.storage {
+        match self.row_storage() {
             Storage::F32 => self.rows.push(bytemuck::cast_slice(vector)),
             Storage::F16 => {
                 let mut h = vec![0u16; vector.len()];
@@ -1013,6 +1316,15 @@ impl Collection {
                     let codes = pq.encode(vector).unwrap_or_default();
                     let mut row = Vec::with_capacity(pq.code_bytes());
                     pq.pack_row(&codes, &mut row);
+                    self.rows.push(&row);
+                }
+            },
+            Storage::Sq4 => match &self.sq4 {
+                None => self.rows.push(bytemuck::cast_slice(vector)),
+                Some(q) => {
+                    let mut row = vec![0u8; q.code_bytes()];
+                    q.encode_row(vector, &mut row);
+                    self.norms.push(q.code_norm(&row));
                     self.rows.push(&row);
                 }
             },
@@ -1064,13 +1376,27 @@ impl Collection {
             .originals
             .as_ref()
             .map(|o| RowsRef::F32(bytemuck::cast_slice(o.as_bytes())));
-        let vector = match originals.unwrap_or(self.data().rows) {
-            RowsRef::F32(r) => Cow::Borrowed(&r[s * dim..(s + 1) * dim]),
-            rows => {
-                let mut v = vec![0.0; dim];
-                rows.decode_into(s * dim, &mut v);
-                Cow::Owned(v)
+        let vector = match (originals, &self.transform) {
+            (Some(RowsRef::F32(r)), _) => Cow::Borrowed(&r[s * dim..(s + 1) * dim]),
+            (_, Some(t)) => {
+                // The stored row mapped back when the transforms have an
+                // inverse, else as stored.
+                let rd = t.dim_out();
+                let mut v = vec![0.0; rd];
+                self.data().rows.decode_into(s * rd, &mut v);
+                match t.inverse(&v) {
+                    Ok(back) => Cow::Owned(back),
+                    Err(_) => Cow::Owned(v),
+                }
             }
+            (_, None) => match self.data().rows {
+                RowsRef::F32(r) => Cow::Borrowed(&r[s * dim..(s + 1) * dim]),
+                rows => {
+                    let mut v = vec![0.0; dim];
+                    rows.decode_into(s * dim, &mut v);
+                    Cow::Owned(v)
+                }
+            },
         };
         Record {
             id: &self.ids[s],
@@ -1226,6 +1552,19 @@ impl Collection {
         options: &SearchOptions<'_>,
     ) -> Result<Vec<Neighbor>> {
         self.check_query(query)?;
+        let row_query = self.to_row_space(query)?;
+        self.search_prepared(query, &row_query, k, options)
+    }
+
+    /// A search with a checked query, `row_query` being it as the rows
+    /// are stored (transformed when there are fitted transforms).
+    fn search_prepared(
+        &self,
+        query: &[f32],
+        row_query: &[f32],
+        k: usize,
+        options: &SearchOptions<'_>,
+    ) -> Result<Vec<Neighbor>> {
         let data = self.data();
         let filter = options.filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&dyn Fn(u32) -> bool> =
@@ -1244,10 +1583,10 @@ impl Collection {
             _ => k,
         };
         let found = match index {
-            Some(index) => index.search(&data, query, fetch, options.params, filter_ref)?,
+            Some(index) => index.search(&data, row_query, fetch, options.params, filter_ref)?,
             None => {
                 options.params.get::<NoParams>("exact search")?;
-                flat::knn(&data, query, fetch, filter_ref)
+                flat::knn(&data, row_query, fetch, filter_ref)
             }
         };
         Ok(self.rerank(query, found, k))
@@ -1271,14 +1610,19 @@ impl Collection {
     }
 
     /// The rows exact searches run over: the originals when kept, else
-    /// the stored rows.
-    fn exact_data(&self) -> VectorData<'_> {
+    /// the stored rows; and `queries` in their space (put through the
+    /// fitted transforms when the stored rows are searched).
+    fn exact_data<'q>(&self, queries: &'q [f32]) -> Result<(VectorData<'_>, Cow<'q, [f32]>)> {
         match &self.originals {
-            Some(o) => VectorData {
-                rows: RowsRef::F32(bytemuck::cast_slice(o.as_bytes())),
-                ..self.data()
-            },
-            None => self.data(),
+            Some(o) => Ok((
+                VectorData {
+                    dim: self.config.dim,
+                    rows: RowsRef::F32(bytemuck::cast_slice(o.as_bytes())),
+                    ..self.data()
+                },
+                Cow::Borrowed(queries),
+            )),
+            None => Ok((self.data(), self.to_row_space(queries)?)),
         }
     }
 
@@ -1327,7 +1671,7 @@ impl Collection {
         k: usize,
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Hit>> {
-        self.brute_force(query, filter, |data, f| flat::knn(data, query, k, f))
+        self.brute_force(query, filter, |data, q, f| flat::knn(data, q, k, f))
     }
 
     /// Exact k-NN for many row-major queries at once (parallel and blocked;
@@ -1353,13 +1697,14 @@ impl Collection {
             self.check_query(q)?;
         }
         let started = Instant::now();
+        let (data, queries) = self.exact_data(queries)?;
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&(dyn Fn(u32) -> bool + Sync)> =
             filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
-        let found = flat::knn_batch(&self.exact_data(), queries, k, filter_ref);
+        let found = flat::knn_batch(&data, &queries, k, filter_ref);
         let hits = found.into_iter().map(|f| self.hits(f)).collect();
         self.stats
-            .answered_batch(queries.len() / self.config.dim, started.elapsed());
+            .answered_batch(queries.len() / data.dim, started.elapsed());
         Ok(hits)
     }
 
@@ -1384,9 +1729,29 @@ impl Collection {
                 got: extra,
             });
         }
+        for q in queries.chunks_exact(dim) {
+            self.check_query(q)?;
+        }
+        // The whole batch through the transforms at once.
+        let row_queries = self.to_row_space(queries)?;
+        let row_dim = self.row_dim();
         queries
             .par_chunks_exact(dim)
-            .map(|q| self.search_with(q, k, options))
+            .zip(row_queries.par_chunks_exact(row_dim))
+            .map(|(q, rq)| {
+                let timer = self.stats.start();
+                let found = self.search_prepared(q, rq, k, options);
+                match found {
+                    Ok(found) => {
+                        self.stats.answered(timer);
+                        Ok(self.hits(found))
+                    }
+                    Err(e) => {
+                        timer.discard();
+                        Err(e)
+                    }
+                }
+            })
             .collect()
     }
 
@@ -1400,7 +1765,7 @@ impl Collection {
         radius: f32,
         filter: Option<FilterFn<'_>>,
     ) -> Result<Vec<Hit>> {
-        self.brute_force(query, filter, |data, f| flat::range(data, query, radius, f))
+        self.brute_force(query, filter, |data, q, f| flat::range(data, q, radius, f))
     }
 
     /// A checked, timed brute-force pass over the storage (`run` gets the
@@ -1410,14 +1775,15 @@ impl Collection {
         &self,
         query: &[f32],
         filter: Option<FilterFn<'_>>,
-        run: impl FnOnce(&VectorData<'_>, Option<&dyn Fn(u32) -> bool>) -> Vec<Neighbor>,
+        run: impl FnOnce(&VectorData<'_>, &[f32], Option<&dyn Fn(u32) -> bool>) -> Vec<Neighbor>,
     ) -> Result<Vec<Hit>> {
         self.check_query(query)?;
+        let (data, query) = self.exact_data(query)?;
         let timer = self.stats.start();
         let filter = filter.map(|f| self.slot_filter(f));
         let filter_ref: Option<&dyn Fn(u32) -> bool> =
             filter.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-        let hits = self.hits(run(&self.exact_data(), filter_ref));
+        let hits = self.hits(run(&data, &query, filter_ref));
         self.stats.answered(timer);
         Ok(hits)
     }
@@ -1513,6 +1879,7 @@ pub(crate) fn validate_storage(
     config: &CollectionConfig,
     metric: Metric,
 ) -> Result<Option<Quantizer>> {
+    validate_transforms(config, metric)?;
     if config.storage == Storage::F32 {
         return Ok(None);
     }
@@ -1525,6 +1892,20 @@ pub(crate) fn validate_storage(
     }
     if config.storage == Storage::Pq {
         validate_pq(config, metric)?;
+    }
+    if config.storage == Storage::Sq4 {
+        if config.allow_nan {
+            return Err(VectorError::InvalidConfig(
+                "sq4 storage cannot hold NaN; allow_nan must be false".into(),
+            ));
+        }
+        if let Some(q) = config.sq4_quantile {
+            if !(0.0..0.5).contains(&q) {
+                return Err(VectorError::InvalidConfig(format!(
+                    "sq4_quantile must be in [0, 0.5), got {q}"
+                )));
+            }
+        }
     }
     if config.storage != Storage::I8 {
         return Ok(None);
@@ -1574,12 +1955,13 @@ fn validate_pq(config: &CollectionConfig, metric: Metric) -> Result<()> {
         key: key.into(),
         reason,
     };
-    if pq.m == 0 || pq.m > MAX_M || !config.dim.is_multiple_of(pq.m) {
+    let dim = config.row_dim();
+    if pq.m == 0 || pq.m > MAX_M || !dim.is_multiple_of(pq.m) {
         return Err(bad(
             "m",
             format!(
-                "{} does not divide the dimension {} (at most {MAX_M})",
-                pq.m, config.dim
+                "{} does not divide the dimension {dim} (at most {MAX_M})",
+                pq.m
             ),
         ));
     }
@@ -1597,6 +1979,46 @@ fn validate_pq(config: &CollectionConfig, metric: Metric) -> Result<()> {
             "max_train",
             format!("{} is below 2^nbits", pq.max_train),
         ));
+    }
+    Ok(())
+}
+
+/// Checks the configured transforms: registered names, at most
+/// [`MAX_CHAIN_STEPS`](crate::MAX_CHAIN_STEPS), a non-binary metric, no
+/// NaN and no fixed i8 range (the range of transformed values is known
+/// only once they are fitted).
+fn validate_transforms(config: &CollectionConfig, metric: Metric) -> Result<()> {
+    if config.transforms.is_empty() {
+        return Ok(());
+    }
+    if config.transforms.len() > crate::MAX_CHAIN_STEPS {
+        return Err(VectorError::InvalidConfig(format!(
+            "{} transforms, at most {}",
+            config.transforms.len(),
+            crate::MAX_CHAIN_STEPS
+        )));
+    }
+    for step in &config.transforms {
+        crate::TransformPlugin::by_name(&step.name)?;
+        if !(step.params.is_object() || step.params.is_null()) {
+            return Err(VectorError::InvalidConfig(format!(
+                "transform {}: parameters must be a JSON object, got {}",
+                step.name, step.params
+            )));
+        }
+    }
+    let refuse = |why: &str| Err(VectorError::InvalidConfig(format!("transforms {why}")));
+    if metric.is_binary() {
+        return refuse(&format!(
+            "need a real-valued metric, {} works on bits",
+            metric.name()
+        ));
+    }
+    if config.allow_nan {
+        return refuse("cannot take NaN; allow_nan must be false");
+    }
+    if config.i8_range.is_some() {
+        return refuse("need a trained i8 quantizer, not a fixed i8_range");
     }
     Ok(())
 }

@@ -678,9 +678,19 @@ impl FactorySpec {
 
     /// The parts of the spec this build cannot construct yet, as written
     /// in the canonical string (empty when [`FactorySpec::build`] can
-    /// build it): transforms, `SQ4` and RaBitQ.
+    /// build it): `OPQ` and RaBitQ, and in a build without the
+    /// `linalg` feature `PCA…`, written `PCA64 (needs the linalg
+    /// feature)`.
     pub fn unsupported_parts(&self) -> Vec<String> {
-        let mut parts: Vec<String> = self.transforms.iter().map(|t| t.to_string()).collect();
+        let mut parts: Vec<String> = self
+            .transforms
+            .iter()
+            .filter_map(|t| match t {
+                Transform::Pca { .. } if cfg!(feature = "linalg") => None,
+                Transform::Pca { .. } => Some(format!("{t} (needs the linalg feature)")),
+                Transform::Opq { .. } => Some(t.to_string()),
+            })
+            .collect();
         if self.storage().is_none() {
             parts.push(self.encoding.to_string());
         }
@@ -689,15 +699,17 @@ impl FactorySpec {
 
     /// The collection storage of the encoding, when there is one:
     /// `Flat` is f32, `SQfp16` f16, `SQ8` the i8 scalar quantizer (a
-    /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), and
+    /// range per dimension, as FAISS's `SQ8`; see [`Storage`]), `SQ4`
+    /// the 4-bit one ([`Storage::Sq4`]), and
     /// `PQ{M}x{nbits}` / `PQ{M}x4fs` pq storage (4-bit codes are stored
-    /// two per byte and scored per row through the distance table, not
-    /// in FAISS's 32-vector fast-scan blocks).
+    /// two per byte; an IVF index scans them in FAISS's 32-vector
+    /// fast-scan blocks, flat and HNSW per row through the table).
     pub fn storage(&self) -> Option<Storage> {
         match self.encoding {
             Encoding::Flat => Some(Storage::F32),
             Encoding::SqFp16 => Some(Storage::F16),
             Encoding::Sq8 => Some(Storage::I8),
+            Encoding::Sq4 => Some(Storage::Sq4),
             Encoding::Pq { nbits: 4 | 8, .. } | Encoding::PqFastScan { .. } => Some(Storage::Pq),
             _ => None,
         }
@@ -735,6 +747,7 @@ impl FactorySpec {
             Storage::F32 => Encoding::Flat,
             Storage::F16 => Encoding::SqFp16,
             Storage::I8 => Encoding::Sq8,
+            Storage::Sq4 => Encoding::Sq4,
             // The shape of the codes is not a storage's.
             Storage::Pq => return None,
         };
@@ -773,7 +786,8 @@ impl FactorySpec {
         let storage = self.storage().expect("unsupported encodings refused above");
         let mut config = CollectionConfig::new(dim, metric)
             .with_storage(storage)
-            .with_refine(self.rerank);
+            .with_refine(self.rerank)
+            .with_transforms(self.transform_steps());
         config.pq = self.pq_config();
         let index = match self.index {
             IndexKind::Flat => IndexBuild::Flat,
@@ -787,6 +801,32 @@ impl FactorySpec {
             }),
         };
         Ok((config, index))
+    }
+
+    /// The collection transforms of the spec's transforms: `PCA{d}` is
+    /// the `pca` transform keeping `d` components (whitened with `W`),
+    /// followed with `R` by a random `rotation` (FAISS's `PCAR`).
+    pub fn transform_steps(&self) -> Vec<crate::TransformStep> {
+        let mut steps = Vec::new();
+        for t in &self.transforms {
+            match *t {
+                Transform::Pca {
+                    d_out,
+                    whiten,
+                    rotate,
+                } => {
+                    steps.push(crate::TransformStep::new(
+                        "pca",
+                        serde_json::json!({ "dim_out": d_out, "whiten": whiten }),
+                    ));
+                    if rotate {
+                        steps.push(crate::TransformStep::new("rotation", serde_json::json!({})));
+                    }
+                }
+                Transform::Opq { .. } => {}
+            }
+        }
+        steps
     }
 
     /// Maps FAISS search parameters onto this spec's index: `nprobe` onto

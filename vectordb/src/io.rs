@@ -1,5 +1,7 @@
 //! Readers of vector files: `.fvecs` (f32), `.ivecs` (i32) and NumPy
-//! `.npy` (2-D little-endian f32, C order).
+//! `.npy` (2-D little-endian f32, C order), whole ([`read_vectors`]) or
+//! by row range through memory maps ([`VectorFile`], which also reads
+//! `.bvecs`).
 //!
 //! fvecs/ivecs records are a little-endian `i32` dimension followed by that
 //! many 4-byte values; every record of a file must have the same dimension.
@@ -7,6 +9,9 @@
 use std::path::Path;
 
 use crate::error::{Result, VectorError};
+
+mod mapped;
+pub use mapped::{VectorFile, VectorFormat};
 
 /// A row-major matrix read from a file.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,15 @@
 //! of memory (for f32 the blocked one-to-many kernel) instead of gathering
 //! rows slot by slot across the collection. Files saved without the copy
 //! (or by format version 1) load as slot-only lists.
+//!
+//! On 4-bit pq storage (`PQ{M}x4` / `PQ{M}x4fs`) each list's codes are
+//! also held in the fast-scan block layout of [`unidb_kernels::pq4`]
+//! (derived from the collection's codes when a search first needs them,
+//! kept up to date by inserts, never saved): a probe quantizes the
+//! query's distance table to `u8` once and scores 32 codes per kernel
+//! step (`Kernels::pq4_fastscan`); the candidates kept are then given
+//! their exact table distance, so the distances returned are those of the
+//! per-row table scan, only the selection uses the quantized sums.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -32,6 +41,7 @@ use crate::flat;
 use crate::index::{VectorData, VectorIndex};
 use crate::kmeans::{self, nearest};
 use crate::params::Params;
+use crate::quant::pq::{PqDistance, ProductQuantizer};
 use crate::storage::{with_space, F16Space, F32Space, Fast, I8Space, RowsRef, Space, Storage};
 use crate::topk::{Neighbor, TopK};
 
@@ -117,6 +127,33 @@ pub struct IvfIndex {
     rows: Vec<Rows>,
     /// The encoding of `rows`.
     storage: Storage,
+    /// On 4-bit pq storage: each list's codes in the fast-scan block
+    /// layout (derived on the first search that needs them; reset by a
+    /// build, extended by inserts).
+    fastscan: std::sync::OnceLock<Vec<Vec<u8>>>,
+}
+
+/// The codes of `slot` (one per byte) of a 4-bit product quantizer's
+/// stored row, appended to `out`.
+fn push_codes(pq: &ProductQuantizer, codes: &[u8], slot: u32, out: &mut Vec<u8>) {
+    let b = pq.code_bytes();
+    let row = &codes[slot as usize * b..(slot as usize + 1) * b];
+    out.extend((0..pq.m()).map(|q| pq.code_at(row, q) as u8));
+}
+
+/// Writes vector `n` (its `m` codes, one per byte) into a list's block
+/// layout holding `n` vectors, adding a zeroed block when `n` starts one.
+fn append_block(blocks: &mut Vec<u8>, n: usize, codes: &[u8]) {
+    use unidb_kernels::pq4::{block_bytes, BLOCK};
+    let m = codes.len();
+    if n.is_multiple_of(BLOCK) {
+        blocks.resize(blocks.len() + block_bytes(m), 0);
+    }
+    let (base, j) = ((n / BLOCK) * block_bytes(m), n % BLOCK);
+    for (q, &c) in codes.iter().enumerate() {
+        let byte = &mut blocks[base + q * 16 + j % 16];
+        *byte |= if j < 16 { c & 15 } else { (c & 15) << 4 };
+    }
 }
 
 /// The stored bytes of `slot` (native byte order).
@@ -128,6 +165,10 @@ fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
         RowsRef::I8 { codes, .. } => bytemuck::cast_slice(&codes[s..s + dim]),
         RowsRef::Pq { codes, pq } => {
             let b = pq.code_bytes();
+            &codes[slot as usize * b..(slot as usize + 1) * b]
+        }
+        RowsRef::Sq4 { codes, quant, .. } => {
+            let b = quant.code_bytes();
             &codes[slot as usize * b..(slot as usize + 1) * b]
         }
     }
@@ -163,6 +204,7 @@ impl IvfIndex {
             pending: Vec::new(),
             rows: Vec::new(),
             storage: Storage::F32,
+            fastscan: std::sync::OnceLock::new(),
         })
     }
 
@@ -193,6 +235,22 @@ impl IvfIndex {
             order.truncate(nprobe);
         }
         let mut top = TopK::new(k);
+        if let Some(blocks) = self.fastscan_blocks(data) {
+            if self.scan_fastscan(data, blocks, query, &order, filter, &mut top) {
+                with_space!(*data, |s| self.scan_lists(
+                    data,
+                    &s,
+                    query,
+                    &[],
+                    filter,
+                    &mut top
+                ));
+                if top.len() < k && (filter.is_some() || nprobe < nlist) {
+                    return flat::knn(data, query, k, filter);
+                }
+                return exact_pq(data, query, top.into_sorted());
+            }
+        }
         if self.rows_usable(data) {
             self.scan_copies(data, query, &order, filter, &mut top);
             if !self.pending.is_empty() {
@@ -214,6 +272,83 @@ impl IvfIndex {
             return flat::knn(data, query, k, filter);
         }
         top.into_sorted()
+    }
+
+    /// On 4-bit pq rows: every list's codes in the fast-scan block
+    /// layout, made from `data` on the first call.
+    fn fastscan_blocks(&self, data: &VectorData<'_>) -> Option<&Vec<Vec<u8>>> {
+        let RowsRef::Pq { codes, pq } = data.rows else {
+            return None;
+        };
+        if pq.nbits() != 4 || self.lists.is_empty() || Fast::of(data.metric) == Fast::Decode {
+            return None;
+        }
+        Some(self.fastscan.get_or_init(|| {
+            let mut row = Vec::with_capacity(pq.m());
+            self.lists
+                .iter()
+                .map(|list| {
+                    let mut blocks = Vec::new();
+                    for (n, &slot) in list.iter().enumerate() {
+                        row.clear();
+                        push_codes(pq, codes, slot, &mut row);
+                        append_block(&mut blocks, n, &row);
+                    }
+                    blocks
+                })
+                .collect()
+        }))
+    }
+
+    /// Scores the probed lists with the fast-scan kernel on the query's
+    /// table quantized to `u8`, offering each vector at its estimated
+    /// distance; `false` (nothing offered) when the table cannot be
+    /// quantized (a query with infinities) or the blocks do not fit.
+    fn scan_fastscan(
+        &self,
+        data: &VectorData<'_>,
+        blocks: &[Vec<u8>],
+        query: &[f32],
+        order: &[u32],
+        filter: Option<&dyn Fn(u32) -> bool>,
+        top: &mut TopK,
+    ) -> bool {
+        let RowsRef::Pq { pq, .. } = data.rows else {
+            return false;
+        };
+        let distance = if Fast::of(data.metric) == Fast::Ip {
+            PqDistance::InnerProduct
+        } else {
+            PqDistance::L2
+        };
+        let Ok(table) = pq.table(query, distance).and_then(|t| t.quantize()) else {
+            return false;
+        };
+        let fits = order.iter().all(|&c| {
+            let n = self.lists[c as usize].len();
+            blocks[c as usize].len() == unidb_kernels::pq4::packed_len(n, pq.m())
+        });
+        if !fits {
+            return false;
+        }
+        let k = Kernels::active();
+        let mut sums = Vec::new();
+        for &c in order {
+            let list = &self.lists[c as usize];
+            sums.resize(list.len().next_multiple_of(unidb_kernels::pq4::BLOCK), 0);
+            if k.pq4_fastscan(&blocks[c as usize], table.luts(), pq.m(), &mut sums)
+                .is_err()
+            {
+                continue;
+            }
+            for (&slot, &s) in list.iter().zip(&sums) {
+                let d = table.estimate(s);
+                if d <= top.worst() && data.accepts(slot, filter) {
+                    top.push(Neighbor { distance: d, slot });
+                }
+            }
+        }
+        true
     }
 
     /// Number of lists (0 until trained).
@@ -311,7 +446,7 @@ impl IvfIndex {
         self.rows.clear();
         // pq codes are a few bytes per row: gathering them by slot costs
         // little, and their copies would need the quantizer to be sized.
-        if !self.config.copy_rows || data.storage() == Storage::Pq {
+        if !self.config.copy_rows || matches!(data.storage(), Storage::Pq | Storage::Sq4) {
             return;
         }
         self.storage = data.storage();
@@ -391,8 +526,8 @@ impl IvfIndex {
                     offer_all(data, list, &buf, filter, top);
                 }
             }
-            // No copies are made of pq codes (see `copy_all_rows`).
-            RowsRef::Pq { .. } => {
+            // No copies are made of pq or sq4 codes (see `copy_all_rows`).
+            RowsRef::Pq { .. } | RowsRef::Sq4 { .. } => {
                 with_space!(*data, |s| self
                     .scan_lists(data, &s, query, order, filter, top))
             }
@@ -417,6 +552,23 @@ impl IvfIndex {
             offer_all(data, list, &buf, filter, top);
         }
     }
+}
+
+/// The fast-scan candidates with their exact table distances (the
+/// per-row scan's), sorted by distance then slot.
+fn exact_pq(data: &VectorData<'_>, query: &[f32], found: Vec<Neighbor>) -> Vec<Neighbor> {
+    with_space!(*data, |s| {
+        let q = s.prepare(query);
+        let mut out: Vec<Neighbor> = found
+            .into_iter()
+            .map(|n| Neighbor {
+                distance: s.dist(&q, n.slot),
+                slot: n.slot,
+            })
+            .collect();
+        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.slot.cmp(&b.slot)));
+        out
+    })
 }
 
 /// Offers `list[i]` at distance `dists[i]` to `top`.
@@ -445,6 +597,7 @@ impl VectorIndex for IvfIndex {
         self.lists.clear();
         self.pending.clear();
         self.rows.clear();
+        self.fastscan = std::sync::OnceLock::new();
         let live: Vec<u32> = (0..data.slots() as u32)
             .filter(|&s| data.live[s as usize])
             .collect();
@@ -469,6 +622,12 @@ impl VectorIndex for IvfIndex {
                 &mut Vec::new(),
             );
             self.lists[c].push(slot);
+            if let (Some(blocks), RowsRef::Pq { codes, pq }) = (self.fastscan.get_mut(), data.rows)
+            {
+                let mut row = Vec::with_capacity(pq.m());
+                push_codes(pq, codes, slot, &mut row);
+                append_block(&mut blocks[c], self.lists[c].len() - 1, &row);
+            }
             if self.rows_usable(data) {
                 self.rows[c].push(slot_bytes(data.rows, slot, data.dim));
             }

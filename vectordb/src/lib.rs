@@ -118,6 +118,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod bench;
 mod codec;
 mod collection;
@@ -155,8 +156,8 @@ pub use storage::{Quantizer, RowsRef, Storage};
 pub use topk::{Neighbor, TopK};
 pub use transform::error::TransformError;
 pub use transform::kind::{
-    fit_transform, DecodeFn, FitFn, Transform, TransformChain, TransformPlugin, MAX_CHAIN_STEPS,
-    MAX_TRANSFORM_DIM,
+    fit_transform, DecodeFn, FitFn, Transform, TransformChain, TransformPlugin, TransformStep,
+    MAX_CHAIN_STEPS, MAX_TRANSFORM_DIM,
 };
 /// Users' keys (a number or a string), shared with the other modules.
 pub use unidb_common::id::Id;

@@ -1,24 +1,31 @@
 //! Saving a collection with its indexes to one file, and opening it again
 //! with the vectors memory-mapped (not copied).
 //!
-//! # Format (version 4, little-endian)
+//! # Format (version 6, little-endian)
 //! ```text
 //! 0   8  magic "UNIDBVEC"
-//! 8   4  format version (4)
+//! 8   4  format version (6)
 //! 12  4  CRC-32 of every byte of the file except these four
 //! 16  8  file length
 //! 24  8  vectors offset (a multiple of 64)
 //! 32  8  vectors length, in values (slots × dim)
 //! 40  8  metadata offset
 //! 48  8  metadata length, in bytes
-//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes
+//! 56  1  row encoding: 0 = f32, 1 = f16 (IEEE half bits), 2 = i8 codes,
+//!        3 = pq codes, 4 = sq4 codes (two 4-bit codes per byte)
 //! 57  7  zero
 //! 64  …  vectors (row-major, every slot including deleted ones, as stored:
-//!        4, 2 or 1 bytes per value)
+//!        4, 2 or 1 bytes per value, or a row's code bytes)
+//! …      zero padding to a multiple of 64; the refine originals (f32,
+//!        64-byte aligned) when kept
 //! …      zero padding to a multiple of 64
 //! …      metadata: configuration (dimension, metric, allow_nan, storage,
 //!        configured i8 range, i8 training row count), the i8 quantizer
-//!        (one offset, then one step per dimension) if trained, liveness,
+//!        (row length, offsets, steps) if trained, the pq configuration and
+//!        quantizer, the originals section (offset, length) of `RFlat`,
+//!        the configured transforms (name, JSON parameters) and the fitted
+//!        chain (its own bytes: magic, version, CRC-32), the sq4 quantile
+//!        and quantizer (row length, every `lo`, every step), liveness,
 //!        ids, key/value metadata, and each index as (name, plugin name,
 //!        plugin bytes)
 //! ```
@@ -45,8 +52,12 @@
 //! metadata) and version 2 files (one i8 offset for every dimension, no
 //! training row count, rows always in the storage's encoding) and version
 //! 3 files (one i8 step shared by every dimension, written before the
-//! offsets) are still read; this build writes version 4. The i8 rows'
-//! code norms are not saved: opening computes them from the codes.
+//! offsets), version 4 (no pq, no originals), version 5 (no
+//! transforms; the i8 quantizer as long as the dimension) and version 6
+//! files (no sq4) are still read; this build writes version 7. With
+//! transforms the rows are stored transformed (their length is the
+//! chain's output dimension), the originals untransformed. The i8 and sq4
+//! rows' code norms are not saved: opening computes them from the codes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -61,17 +72,24 @@ use crate::error::{Result, VectorError};
 use crate::index::IndexPlugin;
 use crate::metric::Metric;
 use crate::quant::pq::{PqConfig, ProductQuantizer};
+use crate::quant::sq4::Sq4Quantizer;
 use crate::stats::Stats;
 use crate::storage::{Quantizer, Storage};
+use crate::transform::kind::{TransformChain, TransformStep};
 use unidb_common::id::Id;
 use unidb_common::value::Value;
 
 /// The file magic.
 pub const MAGIC: &[u8; 8] = b"UNIDBVEC";
 /// The format version this build writes (it also reads
-/// [`VERSION_NO_PQ`], [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
+/// [`VERSION_NO_SQ4`], [`VERSION_NO_TRANSFORM`], [`VERSION_NO_PQ`],
+/// [`VERSION_SHARED_STEP`], [`VERSION_GLOBAL_I8`] and
 /// [`VERSION_F32_ONLY`]).
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 7;
+/// The previous format version (no sq4 storage), still read.
+pub const VERSION_NO_SQ4: u32 = 6;
+/// The format version before transforms, still read.
+pub const VERSION_NO_TRANSFORM: u32 = 5;
 /// The previous format version (no pq storage, no refine originals),
 /// still read.
 pub const VERSION_NO_PQ: u32 = 4;
@@ -129,6 +147,11 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 }
                 Some(q) => {
                     w.u8(1);
+                    if version >= 6 {
+                        // The stored row length (transformed rows may be
+                        // shorter than the dimension).
+                        w.u64(q.offsets.len() as u64);
+                    }
                     q.offsets.iter().for_each(|&o| w.f32(o));
                     q.scales.iter().for_each(|&s| w.f32(s));
                 }
@@ -160,6 +183,36 @@ fn encode_meta(c: &Collection, version: u32, originals_at: usize) -> Vec<u8> {
                 w.u8(1);
                 w.u64(originals_at as u64);
                 w.u64(o.as_bytes().len() as u64);
+            }
+        }
+    }
+    if version >= 6 {
+        w.u64(c.config.transforms.len() as u64);
+        for step in &c.config.transforms {
+            w.str(&step.name);
+            w.str(&step.params.to_string());
+        }
+        match &c.transform {
+            None => w.u8(0),
+            Some(t) => {
+                w.u8(1);
+                w.bytes(&t.to_bytes());
+            }
+        }
+    }
+    if version >= 7 {
+        match c.config.sq4_quantile {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                w.f32(q);
+            }
+        }
+        match &c.sq4 {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                q.save(&mut w);
             }
         }
     }
@@ -267,7 +320,9 @@ pub(crate) fn to_bytes_version(c: &Collection, version: u32) -> Vec<u8> {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         crate::RowsRef::I8 { codes, .. } => out.extend_from_slice(bytemuck::cast_slice(codes)),
-        crate::RowsRef::Pq { codes, .. } => out.extend_from_slice(codes),
+        crate::RowsRef::Pq { codes, .. } | crate::RowsRef::Sq4 { codes, .. } => {
+            out.extend_from_slice(codes)
+        }
     }
     out.resize(originals_at, 0);
     // Native f32 values to little-endian.
@@ -416,11 +471,11 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             })
         } else {
             i8_train_rows = r.usize("i8 training rows")?;
-            let floats = |what: &'static str, r: &mut Reader<'_>| -> Result<Vec<f32>> {
-                if dim > r.remaining() / 4 {
-                    return Err(corrupt(format!("{dim} {what}s do not fit")));
+            let floats = |what: &'static str, n: usize, r: &mut Reader<'_>| -> Result<Vec<f32>> {
+                if n > r.remaining() / 4 {
+                    return Err(corrupt(format!("{n} {what}s do not fit")));
                 }
-                Ok((0..dim)
+                Ok((0..n)
                     .map(|_| r.f32(what))
                     .collect::<std::result::Result<Vec<f32>, _>>()?)
             };
@@ -428,15 +483,20 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
                 0 => None,
                 1 if l.version == VERSION_SHARED_STEP => {
                     let scale = r.f32("i8 scale")?;
-                    let offsets = floats("i8 offset", &mut r)?;
+                    let offsets = floats("i8 offset", dim, &mut r)?;
                     Some(Quantizer {
                         offsets,
                         scales: vec![scale; dim],
                     })
                 }
                 1 => {
-                    let offsets = floats("i8 offset", &mut r)?;
-                    let scales = floats("i8 scale", &mut r)?;
+                    let n = if l.version >= 6 {
+                        r.usize("i8 quantizer length")?
+                    } else {
+                        dim
+                    };
+                    let offsets = floats("i8 offset", n, &mut r)?;
+                    let scales = floats("i8 scale", n, &mut r)?;
                     Some(Quantizer { offsets, scales })
                 }
                 t => return Err(corrupt(format!("i8 quantizer tag {t}"))),
@@ -470,8 +530,69 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
             t => return Err(corrupt(format!("originals tag {t}"))),
         };
     }
+    let (mut transforms, mut chain) = (Vec::new(), None);
+    if l.version >= 6 {
+        // Each step takes at least two length prefixes.
+        let n = r.len(16, "transform count")?;
+        for _ in 0..n {
+            let name = r.str("transform name")?;
+            let params = r.str("transform parameters")?;
+            let params: serde_json::Value = serde_json::from_str(&params)
+                .map_err(|e| corrupt(format!("transform {name:?} parameters: {e}")))?;
+            transforms.push(TransformStep { name, params });
+        }
+        chain = match r.u8("fitted transforms")? {
+            0 => None,
+            1 => Some(
+                TransformChain::from_bytes(r.bytes("fitted transforms")?)
+                    .map_err(|e| corrupt(format!("fitted transforms: {e}")))?,
+            ),
+            t => return Err(corrupt(format!("fitted transforms tag {t}"))),
+        };
+    }
+    let row_dim = match &chain {
+        None => dim,
+        Some(t) => {
+            let names: Vec<&str> = t.steps().iter().map(|s| s.name()).collect();
+            let configured: Vec<&str> = transforms.iter().map(|s| s.name.as_str()).collect();
+            if t.dim_in() != dim || !names.iter().eq(configured.iter()) {
+                return Err(corrupt(format!(
+                    "fitted transforms {names:?} on dimension {} do not match the configured \
+                     {configured:?} on dimension {dim}",
+                    t.dim_in()
+                )));
+            }
+            t.dim_out()
+        }
+    };
+    let awaiting_transform = !transforms.is_empty() && chain.is_none();
+    if awaiting_transform && (quantizer.is_some() || pq.is_some()) {
+        return Err(corrupt(
+            "a quantizer trained before the transforms were fitted",
+        ));
+    }
+    let (mut sq4_quantile, mut sq4) = (None, None);
+    if l.version >= 7 {
+        sq4_quantile = match r.u8("sq4 quantile")? {
+            0 => None,
+            1 => Some(r.f32("sq4 quantile")?),
+            t => return Err(corrupt(format!("sq4 quantile tag {t}"))),
+        };
+        sq4 = match r.u8("sq4 quantizer")? {
+            0 => None,
+            1 => Some(Sq4Quantizer::load(&mut r)?),
+            t => return Err(corrupt(format!("sq4 quantizer tag {t}"))),
+        };
+    }
+    if awaiting_transform && sq4.is_some() {
+        return Err(corrupt(
+            "an sq4 quantizer trained before the transforms were fitted",
+        ));
+    }
     let awaiting = (storage == Storage::I8 && quantizer.is_none()
-        || storage == Storage::Pq && pq.is_none())
+        || storage == Storage::Pq && pq.is_none()
+        || storage == Storage::Sq4 && sq4.is_none()
+        || awaiting_transform)
         && l.storage == Storage::F32;
     if storage != l.storage && !(awaiting && l.version >= 3) {
         return Err(corrupt("storage differs between header and metadata"));
@@ -479,7 +600,8 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     let slots = r.usize("slot count")?;
     let row_values = match (&pq, l.storage) {
         (Some(pq), Storage::Pq) => pq.code_bytes(),
-        _ => dim,
+        (_, Storage::Sq4) => row_dim.div_ceil(2),
+        _ => row_dim,
     };
     if dim == 0 || slots.checked_mul(row_values) != Some(l.vec_len) {
         return Err(corrupt(format!(
@@ -500,6 +622,8 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         i8_train_rows,
         pq: pq_config,
         refine: originals_at.is_some(),
+        sq4_quantile,
+        transforms,
     };
     let configured = crate::collection::validate_storage(&config, metric)
         .map_err(|e| corrupt(format!("configuration: {e}")))?;
@@ -507,7 +631,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         return Err(corrupt("i8 parameters on a non-i8 collection"));
     }
     if let Some(q) = &quantizer {
-        if !q.is_valid(dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
+        if !q.is_valid(row_dim) || (crate::collection::symmetric_for(metric) && !q.is_symmetric()) {
             return Err(corrupt(format!(
                 "invalid i8 quantizer ({} offsets, {} scales)",
                 q.offsets.len(),
@@ -524,7 +648,7 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     if let Some(q) = &pq {
         let shape = config.pq.as_ref().map(|p| (p.m, p.nbits));
-        if storage != Storage::Pq || q.dim() != dim || shape != Some((q.m(), q.nbits())) {
+        if storage != Storage::Pq || q.dim() != row_dim || shape != Some((q.m(), q.nbits())) {
             return Err(corrupt(format!(
                 "pq quantizer (dimension {}, m {}, nbits {}) does not fit the configuration",
                 q.dim(),
@@ -537,6 +661,19 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     if storage != Storage::Pq && config.pq.is_some() {
         return Err(corrupt("pq parameters on a non-pq collection"));
+    }
+    if let Some(q) = &sq4 {
+        if storage != Storage::Sq4 || q.dim() != row_dim {
+            return Err(corrupt(format!(
+                "sq4 quantizer of dimension {} does not fit the configuration",
+                q.dim()
+            )));
+        }
+    } else if l.storage == Storage::Sq4 {
+        return Err(corrupt("sq4 rows without a quantizer"));
+    }
+    if storage != Storage::Sq4 && config.sq4_quantile.is_some() {
+        return Err(corrupt("sq4 parameters on a non-sq4 collection"));
     }
     let originals = match originals_at {
         None => None,
@@ -618,8 +755,13 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
     }
     r.finish("metadata")?;
     let n_live = live.iter().filter(|&&l| l).count();
-    let norms = match (&quantizer, l.storage) {
-        (Some(q), Storage::I8) => q.code_norms(bytemuck::cast_slice(rows.as_bytes())),
+    let norms = match (&quantizer, &sq4, l.storage) {
+        (Some(q), _, Storage::I8) => q.code_norms(bytemuck::cast_slice(rows.as_bytes())),
+        (_, Some(q), Storage::Sq4) => rows
+            .as_bytes()
+            .chunks_exact(q.code_bytes())
+            .map(|r| q.code_norm(r))
+            .collect(),
         _ => Vec::new(),
     };
     let c = Collection {
@@ -629,7 +771,9 @@ fn decode(buf: &[u8], l: &Layout, rows: Rows, section: Section<'_>) -> Result<Co
         quantizer,
         norms,
         pq,
+        sq4,
         originals,
+        transform: chain,
         ids,
         meta,
         live,

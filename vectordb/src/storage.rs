@@ -17,6 +17,7 @@ use unidb_kernels::Kernels;
 use crate::error::VectorError;
 use crate::metric::Metric;
 use crate::quant::pq::ProductQuantizer;
+use crate::quant::sq4::{Sq4Quantizer, Sq4Table};
 
 /// How vector components are stored: f32, IEEE half (f16) or 8-bit
 /// scalar-quantized (i8).
@@ -28,6 +29,7 @@ use crate::quant::pq::ProductQuantizer;
 /// | [`Storage::F16`] | 2 | `l2sq_f16`, `dot_f16`, `cosine_f16` | relative ≤ 2⁻¹¹ (round to nearest half; absolute ≤ 2⁻²⁵ below 2⁻¹⁴) |
 /// | [`Storage::I8`]  | 1 (+ 4 per row) | `dot_i8` | ≤ `scale_j / 2` inside dimension `j`'s trained range |
 /// | [`Storage::Pq`]  | `m` or `⌈m/2⌉` per row | per-query distance table | the sub-vectors' nearest centroids |
+/// | [`Storage::Sq4`] | ½ (`⌈dim/2⌉` per row) | per-query table, 16 entries per dimension | ≤ `step_j / 2` inside dimension `j`'s range; beyond it, clamped to the range |
 ///
 /// Every non-binary metric works on every storage: `l2`, `ip` and `cosine`
 /// run the half/integer kernels directly on the encoded rows; other metrics
@@ -108,6 +110,16 @@ pub enum Storage {
     /// [`crate::CollectionConfig::refine`] keeps the original rows and
     /// re-scores the candidates exactly.
     Pq,
+    /// 4-bit scalar quantization ([`crate::quant::sq4`]): a range of 16
+    /// levels per dimension (min/max, or quantiles with
+    /// [`crate::CollectionConfig::sq4_quantile`]) trained as i8's is,
+    /// two codes per byte, scored through a per-query table (the exact
+    /// distance between the f32 query and the decoded row, for `l2`,
+    /// `ip` and `cosine`). Lossy like pq: a value beyond its dimension's
+    /// range is stored as the extreme level (keep the originals with
+    /// [`crate::CollectionConfig::refine`] to re-score exactly);
+    /// non-finite values are refused.
+    Sq4,
 }
 
 impl Storage {
@@ -117,18 +129,20 @@ impl Storage {
             Storage::F32 => 4,
             Storage::F16 => 2,
             Storage::I8 => 1,
-            // A value is a byte of codes (see `ProductQuantizer::code_bytes`).
-            Storage::Pq => 1,
+            // A value is a byte of codes (see `ProductQuantizer::code_bytes`
+            // and `Sq4Quantizer::code_bytes`).
+            Storage::Pq | Storage::Sq4 => 1,
         }
     }
 
-    /// The lowercase name (`f32`, `f16`, `i8`, `pq`).
+    /// The lowercase name (`f32`, `f16`, `i8`, `pq`, `sq4`).
     pub const fn name(self) -> &'static str {
         match self {
             Storage::F32 => "f32",
             Storage::F16 => "f16",
             Storage::I8 => "i8",
             Storage::Pq => "pq",
+            Storage::Sq4 => "sq4",
         }
     }
 
@@ -138,6 +152,7 @@ impl Storage {
             Storage::F16 => 1,
             Storage::I8 => 2,
             Storage::Pq => 3,
+            Storage::Sq4 => 4,
         }
     }
 
@@ -147,13 +162,15 @@ impl Storage {
             1 => Some(Storage::F16),
             2 => Some(Storage::I8),
             3 => Some(Storage::Pq),
+            4 => Some(Storage::Sq4),
             _ => None,
         }
     }
 
-    /// Whether rows wait as f32 until a quantizer is trained (i8, pq).
+    /// Whether rows wait as f32 until a quantizer is trained (i8, pq,
+    /// sq4).
     pub const fn is_trained(self) -> bool {
-        matches!(self, Storage::I8 | Storage::Pq)
+        matches!(self, Storage::I8 | Storage::Pq | Storage::Sq4)
     }
 }
 
@@ -166,15 +183,16 @@ impl fmt::Display for Storage {
 impl FromStr for Storage {
     type Err = VectorError;
 
-    /// Parses `f32`, `f16`, `i8` or `pq` (case-insensitive).
+    /// Parses `f32`, `f16`, `i8`, `pq` or `sq4` (case-insensitive).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "f32" => Ok(Storage::F32),
             "f16" => Ok(Storage::F16),
             "i8" => Ok(Storage::I8),
             "pq" => Ok(Storage::Pq),
+            "sq4" => Ok(Storage::Sq4),
             _ => Err(VectorError::InvalidConfig(format!(
-                "unknown storage {s:?}; known: f32, f16, i8, pq"
+                "unknown storage {s:?}; known: f32, f16, i8, pq, sq4"
             ))),
         }
     }
@@ -507,6 +525,16 @@ pub enum RowsRef<'a> {
         /// How codes map to vectors.
         pq: &'a ProductQuantizer,
     },
+    /// 4-bit scalar codes ([`Sq4Quantizer::code_bytes`] per row) and
+    /// their quantizer.
+    Sq4 {
+        /// The rows of codes.
+        codes: &'a [u8],
+        /// How codes map to values.
+        quant: &'a Sq4Quantizer,
+        /// Per row, [`Sq4Quantizer::code_norm`] of its codes.
+        norms: &'a [f32],
+    },
 }
 
 impl RowsRef<'_> {
@@ -517,17 +545,18 @@ impl RowsRef<'_> {
             RowsRef::F16(_) => Storage::F16,
             RowsRef::I8 { .. } => Storage::I8,
             RowsRef::Pq { .. } => Storage::Pq,
+            RowsRef::Sq4 { .. } => Storage::Sq4,
         }
     }
 
-    /// Number of stored values (slots × dimension; for pq, slots × code
-    /// bytes).
+    /// Number of stored values (slots × dimension; for pq and sq4,
+    /// slots × code bytes).
     pub fn values(&self) -> usize {
         match self {
             RowsRef::F32(r) => r.len(),
             RowsRef::F16(r) => r.len(),
             RowsRef::I8 { codes, .. } => codes.len(),
-            RowsRef::Pq { codes, .. } => codes.len(),
+            RowsRef::Pq { codes, .. } | RowsRef::Sq4 { codes, .. } => codes.len(),
         }
     }
 
@@ -546,6 +575,18 @@ impl RowsRef<'_> {
             }
             return;
         }
+        if let RowsRef::Sq4 { codes, quant, .. } = self {
+            let (dim, bytes) = (quant.dim(), quant.code_bytes());
+            let mut row = vec![0.0; dim];
+            for (i, o) in out.iter_mut().enumerate() {
+                let (slot, j) = ((start + i) / dim, (start + i) % dim);
+                if i == 0 || j == 0 {
+                    quant.decode_row(&codes[slot * bytes..(slot + 1) * bytes], &mut row);
+                }
+                *o = row[j];
+            }
+            return;
+        }
         let end = start + out.len();
         match self {
             RowsRef::F32(r) => out.copy_from_slice(&r[start..end]),
@@ -557,7 +598,7 @@ impl RowsRef<'_> {
             RowsRef::I8 {
                 codes, quantizer, ..
             } => quantizer.decode_from(start, &codes[start..end], out),
-            RowsRef::Pq { .. } => {}
+            RowsRef::Pq { .. } | RowsRef::Sq4 { .. } => {}
         }
     }
 }
@@ -1080,6 +1121,118 @@ impl Space for PqSpace<'_> {
     }
 }
 
+/// 4-bit scalar rows: a per-query table of 16 entries per dimension
+/// (`l2`: squared differences; `ip`, `cosine`: products, with each row's
+/// decoded norm for cosine), decoding for other metrics.
+#[derive(Clone, Copy)]
+pub(crate) struct Sq4Space<'a> {
+    pub(crate) codes: &'a [u8],
+    pub(crate) quant: &'a Sq4Quantizer,
+    /// Per row, [`Sq4Quantizer::code_norm`].
+    pub(crate) norms: &'a [f32],
+    pub(crate) metric: Metric,
+    pub(crate) fast: Fast,
+    pub(crate) k: &'static Kernels,
+}
+
+/// A query for [`Sq4Space`]: its table, its norm (cosine) and, for the
+/// decoding fallback, its values.
+pub(crate) struct Sq4Query {
+    table: Sq4Table,
+    norm: f64,
+    f: Vec<f32>,
+}
+
+impl<'a> Sq4Space<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> &'a [u8] {
+        let b = self.quant.code_bytes();
+        let s = slot as usize * b;
+        &self.codes[s..s + b]
+    }
+
+    fn query_of(&self, x: &[f32]) -> Sq4Query {
+        let table = match self.fast {
+            Fast::L2 => Sq4Table::l2(self.quant, x),
+            Fast::Ip | Fast::Cosine => Sq4Table::dot(self.quant, x),
+            Fast::Decode => Sq4Table::dot(self.quant, &[]),
+        };
+        let norm = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        let f = if self.fast == Fast::Decode {
+            x.to_vec()
+        } else {
+            Vec::new()
+        };
+        Sq4Query {
+            table,
+            norm: norm.sqrt(),
+            f,
+        }
+    }
+
+    fn decoded(&self, slot: u32, f: impl FnOnce(&[f32], &mut [f32]) -> f32) -> f32 {
+        with_scratch(self.quant.dim(), |x, y| {
+            self.quant.decode_row(self.row(slot), x);
+            f(x, y)
+        })
+    }
+}
+
+impl Space for Sq4Space<'_> {
+    type Query<'q>
+        = Sq4Query
+    where
+        Self: 'q;
+
+    fn prepare<'q>(&'q self, q: &'q [f32]) -> Sq4Query {
+        self.query_of(q)
+    }
+
+    fn prepare_slot(&self, slot: u32) -> Sq4Query {
+        let mut x = vec![0.0; self.quant.dim()];
+        self.quant.decode_row(self.row(slot), &mut x);
+        self.query_of(&x)
+    }
+
+    #[inline(always)]
+    fn dist(&self, q: &Sq4Query, slot: u32) -> f32 {
+        let row = self.row(slot);
+        match self.fast {
+            Fast::L2 => q.table.sum(row).max(0.0),
+            Fast::Ip => -q.table.sum(row),
+            Fast::Cosine => cosine_of(
+                f64::from(q.table.sum(row)),
+                q.norm,
+                f64::from(self.norms[slot as usize]).sqrt(),
+            ),
+            Fast::Decode => self.decoded(slot, |x, _| self.metric.distance(&q.f, x)),
+        }
+    }
+
+    fn dist_many(&self, q: &Sq4Query, first: usize, out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.dist(q, (first + i) as u32);
+        }
+    }
+
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        self.decoded(a, |x, y| {
+            self.quant.decode_row(self.row(b), y);
+            match self.fast {
+                Fast::L2 => self.k.l2sq_f32(x, y).unwrap_or(f32::NAN),
+                Fast::Ip => self.k.dot_f32(x, y).map_or(f32::NAN, |d| -d),
+                Fast::Cosine => self.k.cosine_f32(x, y).unwrap_or(f32::NAN),
+                Fast::Decode => self.metric.distance(x, y),
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, slot: u32) {
+        prefetch_row(self.row(slot));
+    }
+}
+
 /// Runs `$body` with `$s` bound to the [`Space`] of a `VectorData`,
 /// monomorphising the body once per storage (the match runs once).
 macro_rules! with_space {
@@ -1127,6 +1280,21 @@ macro_rules! with_space {
                     codes,
                     pq,
                     ip: $crate::storage::Fast::of(data.metric) == $crate::storage::Fast::Ip,
+                    k: ::unidb_kernels::Kernels::active(),
+                };
+                $body
+            }
+            $crate::storage::RowsRef::Sq4 {
+                codes,
+                quant,
+                norms,
+            } => {
+                let $s = $crate::storage::Sq4Space {
+                    codes,
+                    quant,
+                    norms,
+                    metric: data.metric,
+                    fast: $crate::storage::Fast::of(data.metric),
                     k: ::unidb_kernels::Kernels::active(),
                 };
                 $body

@@ -47,6 +47,7 @@ fn tiny_bench_runs_and_checks_every_path() {
         "unpack_u32",
         "pack_u32",
         "pq4_fastscan",
+        "rans16_decode",
     ] {
         assert!(report.contains(row), "{report}");
     }

@@ -38,6 +38,8 @@ fn commands_lists_every_leaf_command() {
             "sync load",
             "sync power-sim",
             "vector bench",
+            "vector build",
+            "vector search",
             "features join",
             "features bench",
             "experiment hash",

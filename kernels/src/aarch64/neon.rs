@@ -62,6 +62,7 @@ pub(crate) const TABLE: Table = Table {
     unpack_u32: super::bitpack::unpack_u32_neon,
     pack_u32: super::bitpack::pack_u32_neon,
     pq4_fastscan: super::pq4::fastscan_neon,
+    rans16_decode: crate::rans::decode_scalar,
 };
 
 // ---------------------------------------------------------------------------

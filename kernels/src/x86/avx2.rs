@@ -66,6 +66,7 @@ pub(crate) const TABLE: Table = Table {
     unpack_u32: super::bitpack::unpack_u32_avx2,
     pack_u32: super::bitpack::pack_u32_avx2,
     pq4_fastscan: super::pq4::fastscan_avx2,
+    rans16_decode: super::rans::decode_avx2,
 };
 
 // ---------------------------------------------------------------------------

@@ -75,6 +75,7 @@ pub(crate) const TABLE: Table = Table {
     min_max_f32: min_max_f32_avx512,
     min_max_i64: min_max_i64_avx512,
     pq4_fastscan: super::pq4::fastscan_avx512,
+    rans16_decode: super::rans::decode_avx512,
     // Reused AVX2 entries (bit-packing, stream-vbyte): see the module documentation for why they are
     // sound in this table.
     ..super::avx2::TABLE

@@ -5,4 +5,5 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod bitpack;
 pub(crate) mod pq4;
+pub(crate) mod rans;
 pub(crate) mod stream_vbyte;

@@ -1,12 +1,13 @@
 //! The kernels' public-API tests, one binary: every path against the
-//! scalar reference (`paths`), the 4-bit PQ fast-scan kernel (`pq4`) and
-//! the integer codings (`varint`).
+//! scalar reference (`paths`), the 4-bit PQ fast-scan kernel (`pq4`),
+//! interleaved rANS decoding (`rans`) and the integer codings (`varint`).
 
 use proptest::test_runner::Config;
 use unidb_kernels::{Isa, Kernels};
 
 mod paths;
 mod pq4;
+mod rans;
 mod varint;
 
 /// Property-test settings: no failure-persistence files (Miri runs with

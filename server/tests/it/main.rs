@@ -4,6 +4,7 @@
 mod auth;
 mod converge;
 mod hostile;
+mod partitions;
 mod peer;
 mod recovery;
 mod transport;

@@ -102,3 +102,198 @@ async fn compaction_snapshots_the_log_and_restarts_from_the_snapshot() {
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn snapshots(dir: &std::path::Path, partition: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir.join("partitions").join(partition))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_newest_snapshot_falls_back_to_the_one_before_and_reports_it() {
+    let dir = temp_dir("snap-fallback");
+    let options = ServerOptions {
+        config: ServerConfig {
+            compact_log_bytes: 2048,
+            ..ServerConfig::default()
+        },
+        ..ServerOptions::default()
+    };
+    let server = start(&dir, options.clone()).await;
+    let mut p = Peer::connect(&server.url("p"), None, 1).await.unwrap();
+    // Write until two snapshots are on disk (bounded).
+    let mut n = 0;
+    while n < 400 && (n < 40 || snapshots(&dir, "p").len() < 2) {
+        p.write(n).await.unwrap();
+        n += 1;
+    }
+    server.stop().await;
+    // A compaction under way when the server stopped finishes.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let snaps = snapshots(&dir, "p");
+    assert_eq!(snaps.len(), 2, "the newest and the one before: {snaps:?}");
+    // Damage the newest: one byte in its middle.
+    let newest = snaps.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(newest, &bytes).unwrap();
+    let server = start(&dir, options).await;
+    let r = &server.recovered[0];
+    let why = r.report.snapshot_fallback.as_deref().unwrap_or_default();
+    assert!(why.contains("did not load"), "{r:?}");
+    let older = snaps[0].file_stem().unwrap().to_str().unwrap();
+    let older = u64::from_str_radix(older.trim_start_matches("snapshot-"), 16).unwrap();
+    assert_eq!(r.report.snapshot_generation, Some(older), "{r:?}");
+    // Every acknowledged write is there.
+    assert_eq!(r.changes, n as usize * 4);
+    let mut fresh = Peer::connect(&server.url("p"), None, 2).await.unwrap();
+    fresh
+        .until(|db| crate::peer::ids(db).len() >= n as usize)
+        .await
+        .unwrap();
+    assert_eq!(fresh.ids(), (0..n).collect::<Vec<_>>());
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_only_snapshot_falls_back_to_replaying_every_log() {
+    let dir = temp_dir("snap-replay");
+    let options = ServerOptions {
+        config: ServerConfig {
+            compact_log_bytes: 2048,
+            ..ServerConfig::default()
+        },
+        ..ServerOptions::default()
+    };
+    let server = start(&dir, options.clone()).await;
+    let mut p = Peer::connect(&server.url("p"), None, 1).await.unwrap();
+    let mut n = 0;
+    while n < 400 && snapshots(&dir, "p").is_empty() {
+        p.write(n).await.unwrap();
+        n += 1;
+    }
+    server.stop().await;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let snaps = snapshots(&dir, "p");
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let mut bytes = std::fs::read(&snaps[0]).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&snaps[0], &bytes).unwrap();
+    let server = start(&dir, options).await;
+    let r = &server.recovered[0];
+    let why = r.report.snapshot_fallback.as_deref().unwrap_or_default();
+    assert!(why.contains("the first log record"), "{r:?}");
+    assert_eq!(r.report.snapshot_generation, None);
+    assert_eq!(r.changes, n as usize * 4);
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Writes through `handle_frame` while the partition compacts: they are
+/// acknowledged during the compaction and survive a restart.
+#[test]
+fn writes_during_compaction_are_acked_and_survive_restart() {
+    use unidb_common::id::ReplicaId;
+    use unidb_common::time::SystemClock;
+    use unidb_server::auth::Rights;
+    use unidb_server::handle_frame;
+    use unidb_server::partition::Partition;
+    use unidb_server::storage::{FileStorage, Storage};
+    use unidb_syncdb::{Database, Session, SyncConfig, Value};
+
+    let dir = temp_dir("compact-writes");
+    let storage = FileStorage::new(&dir).unwrap();
+    let server_id = ReplicaId::from_u64(1000);
+    let schema = unidb_server::load::schema();
+    let partition =
+        Arc::new(Partition::recover("p", storage.open("p").unwrap(), server_id, &schema).unwrap());
+    let client =
+        Arc::new(Database::open(ReplicaId::from_u64(1), Arc::new(SystemClock), &schema).unwrap());
+    let mut theirs = Session::new(client.clone(), SyncConfig::default());
+    let mut ours = Session::new(partition.database().clone(), SyncConfig::default());
+    theirs.handle_bytes(&ours.hello_encoded()).unwrap();
+    handle_frame(
+        &partition,
+        &mut ours,
+        Rights::ReadWrite,
+        &theirs.hello_encoded(),
+        false,
+    )
+    .unwrap();
+    let write = |id: i64, theirs: &mut Session, ours: &mut Session| {
+        client
+            .insert(
+                "load",
+                [
+                    ("id", Value::I64(id)),
+                    ("client", 1i64.into()),
+                    ("n", id.into()),
+                    ("note", Value::from("x".repeat(40))),
+                ],
+            )
+            .unwrap();
+        let mut lsn = 0;
+        for frame in theirs.poll_encoded() {
+            let h = handle_frame(&partition, ours, Rights::ReadWrite, &frame, true).unwrap();
+            lsn = lsn.max(h.wait_for.unwrap_or(0));
+        }
+        // Acknowledged once durable (bounded wait).
+        let durable = partition.log().durable();
+        let started = std::time::Instant::now();
+        while durable.borrow().lsn < lsn {
+            assert!(started.elapsed() < crate::peer::WAIT, "no durability");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    };
+    // A partition big enough for its snapshot to take a while.
+    for id in 0..3000 {
+        client
+            .insert(
+                "load",
+                [
+                    ("id", Value::I64(id)),
+                    ("client", 1i64.into()),
+                    ("n", id.into()),
+                    ("note", Value::from(format!("preloaded row {id}"))),
+                ],
+            )
+            .unwrap();
+    }
+    for frame in theirs.poll_encoded() {
+        handle_frame(&partition, &mut ours, Rights::ReadWrite, &frame, true).unwrap();
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let compaction = {
+        let (p, done) = (partition.clone(), done.clone());
+        std::thread::spawn(move || {
+            let r = p.compact();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        })
+    };
+    let (mut during, mut id) = (0, 10_000);
+    while id < 10_200 && (id < 10_005 || !done.load(std::sync::atomic::Ordering::SeqCst)) {
+        write(id, &mut theirs, &mut ours);
+        if !done.load(std::sync::atomic::Ordering::SeqCst) {
+            during += 1;
+        }
+        id += 1;
+    }
+    compaction.join().unwrap().unwrap();
+    assert!(during >= 1, "no write was acknowledged while compacting");
+    let expected = client.read().dump();
+    drop((ours, partition));
+    // Restart: the snapshot and the log after its cut hold every write.
+    let storage = FileStorage::new(&dir).unwrap();
+    let opened = storage.open("p").unwrap();
+    assert!(opened.report.snapshot_generation.is_some());
+    let again = Partition::recover("p", opened, server_id, &schema).unwrap();
+    assert_eq!(again.database().read().dump(), expected);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -137,43 +137,166 @@ async fn the_transport_retries_until_the_server_is_back_and_resumes() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The code of a typed refusal, or a panic naming what came instead.
+fn refused(e: &TransportError) -> &str {
+    match e {
+        TransportError::Refused { code, .. } => code,
+        other => panic!("expected a typed refusal, got {other}"),
+    }
+}
+
+fn refused_round(e: SyncError) -> (String, String) {
+    match e {
+        SyncError::Transport(TransportError::Refused { code, message }) => (code, message),
+        other => panic!("expected a typed refusal, got {other}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_surface_as_transport_errors_naming_the_code() {
+async fn refusals_surface_as_typed_transport_errors() {
     let dir = temp_dir("transport-auth");
     let mut auth = AuthFile::generate().unwrap();
     auth.grant("reader", "p", Rights::Read).unwrap();
-    let token = auth.mint("reader", 600, now_s()).unwrap();
+    auth.grant("writer", "p", Rights::ReadWrite).unwrap();
+    auth.grant("writer", "fixed", Rights::ReadWrite).unwrap();
+    let now = now_s();
+    let token = auth.mint("reader", 600, now).unwrap();
+    let writer = auth.mint("writer", 600, now).unwrap();
+    let expired = auth.mint("reader", 10, now - 100).unwrap();
+    let mut rules = unidb_server::partition::PartitionRules::default();
+    rules.tables.insert(
+        "load".into(),
+        unidb_server::partition::TableRule::Fixed("fixed".into()),
+    );
     let server = start(
         &dir,
         ServerOptions {
             auth: Some(auth),
+            schema: unidb_server::load::schema(),
+            rules,
+            config: unidb_server::ServerConfig {
+                max_frame_bytes: 4096,
+                ..unidb_server::ServerConfig::default()
+            },
+        },
+    )
+    .await;
+    let base = server.base.clone();
+    tokio::task::spawn_blocking(move || {
+        // A bad or expired token is not retried: one attempt, at once.
+        for bad in ["v1.00.00", expired.as_str()] {
+            let t = WsTransport::new(&base, "p").with_token(bad);
+            let started = std::time::Instant::now();
+            let e = t.connect().err().unwrap();
+            assert_eq!(refused(&e), "unauthorized", "{e}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
+        // A partition not granted.
+        let e = WsTransport::new(&base, "q")
+            .with_token(token.clone())
+            .connect()
+            .err()
+            .unwrap();
+        assert_eq!(refused(&e), "forbidden", "{e}");
+        // A read-only client's write: the round fails with the server's
+        // typed refusal.
+        let a = replica(1);
+        write(&a, 1);
+        let e = round(&WsTransport::new(&base, "p").with_token(token), &a).unwrap_err();
+        let (code, message) = refused_round(e);
+        assert_eq!(code, "forbidden");
+        assert!(message.contains("only read partition p"), "{message}");
+        // A write outside the partition its rows belong to.
+        let e = round(&WsTransport::new(&base, "p").with_token(writer.clone()), &a).unwrap_err();
+        let (code, message) = refused_round(e);
+        assert_eq!(code, "forbidden");
+        assert!(
+            message.contains("belong to partition fixed, not p"),
+            "{message}"
+        );
+        // The same write where it belongs is accepted.
+        round(
+            &WsTransport::new(&base, "fixed").with_token(writer.clone()),
+            &a,
+        )
+        .unwrap();
+        // A frame over the limit.
+        let mut conn = WsTransport::new(&base, "fixed")
+            .with_token(writer)
+            .connect()
+            .unwrap();
+        conn.send(vec![0u8; 8192]).unwrap();
+        let e = loop {
+            match conn.recv(Duration::from_secs(10)) {
+                Ok(Some(_)) => {} // the server's Hello
+                Ok(None) => panic!("no answer to an oversized frame"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(refused(&e), "too_large", "{e}");
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_the_rate_limit_is_slowed_then_refused_and_others_are_not() {
+    let dir = temp_dir("transport-rate");
+    let server = start(
+        &dir,
+        ServerOptions {
+            config: unidb_server::ServerConfig {
+                rate_messages_per_s: 20,
+                rate_limit_close_after: 5,
+                ..unidb_server::ServerConfig::default()
+            },
             ..ServerOptions::default()
         },
     )
     .await;
     let base = server.base.clone();
     tokio::task::spawn_blocking(move || {
-        // A bad token is not retried: one attempt, at once.
-        let bad = WsTransport::new(&base, "p").with_token("v1.00.00");
+        let t = WsTransport::new(&base, "p");
+        let flooder = replica(1);
+        let mut session = Session::new(flooder.clone(), SyncConfig::default());
+        let mut conn = t.connect().unwrap();
+        // 20 messages fit the bucket of one second; 40 more cannot, and
+        // after 5 held back in a row the server refuses.
         let started = std::time::Instant::now();
-        let e = bad.connect().err().unwrap();
-        assert!(
-            e.to_string().contains("server refused: unauthorized"),
-            "{e}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(5));
-        let e = WsTransport::new(&base, "q")
-            .with_token(token.clone())
-            .connect()
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("server refused: forbidden"), "{e}");
-        // A read-only client's write: the round fails with the server's
-        // typed refusal.
-        let a = replica(1);
-        write(&a, 1);
-        let e = round(&WsTransport::new(&base, "p").with_token(token), &a).unwrap_err();
-        assert!(e.to_string().contains("server refused: forbidden"), "{e}");
+        for _ in 0..60 {
+            if conn.send(session.hello_encoded()).is_err() {
+                break;
+            }
+        }
+        // Meanwhile another client on the same partition syncs a whole
+        // round, unaffected.
+        let other = {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let other = replica(2);
+                write(&other, 1);
+                let started = std::time::Instant::now();
+                let stats = round(&t, &other).unwrap();
+                (stats.complete, started.elapsed())
+            })
+        };
+        let mut answers = 0;
+        let e = loop {
+            match conn.recv(Duration::from_secs(10)) {
+                Ok(Some(_)) => answers += 1,
+                Ok(None) => panic!("no refusal after {answers} answers"),
+                Err(e) => break e,
+            }
+            assert!(answers < 200);
+        };
+        assert_eq!(refused(&e), "rate_limited", "{e}");
+        // It was slowed down first: at least 5 messages of 50 ms each.
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        let (complete, took) = other.join().unwrap();
+        assert!(complete);
+        assert!(took < Duration::from_secs(5), "{took:?}");
     })
     .await
     .unwrap();

@@ -29,6 +29,18 @@ pub enum TransportError {
     /// No answer within the round's time limit.
     #[error("no answer from the server within {0:?}")]
     Timeout(Duration),
+    /// The server refused the connection or a message and said why: a
+    /// bad or expired token, a partition not granted, a write outside
+    /// the token's rights, a rate or size limit. Retrying the same
+    /// request does not help unless the code says it is temporary.
+    #[error("server refused: {code}: {message}")]
+    Refused {
+        /// The refusal's code (`unauthorized`, `forbidden`,
+        /// `rate_limited`, `too_large`, ...).
+        code: String,
+        /// The server's message, about this client's own request.
+        message: String,
+    },
     /// An I/O error of the underlying socket.
     #[error("transport I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -37,10 +49,12 @@ pub enum TransportError {
 impl TransportError {
     /// The project-wide category: [`Io`](unidb_common::ErrorKind::Io)
     /// for all but an I/O error, which has its own kind
-    /// ([`ErrorKind::of_io`](unidb_common::ErrorKind::of_io)).
+    /// ([`ErrorKind::of_io`](unidb_common::ErrorKind::of_io)), and a
+    /// refusal, which is [`Validation`](unidb_common::ErrorKind::Validation).
     pub fn kind(&self) -> unidb_common::ErrorKind {
         match self {
             TransportError::Io(e) => unidb_common::ErrorKind::of_io(e.kind()),
+            TransportError::Refused { .. } => unidb_common::ErrorKind::Validation,
             _ => unidb_common::ErrorKind::Io,
         }
     }

@@ -584,15 +584,22 @@ fn search_params_map_onto_the_index_or_are_refused() {
 
 #[test]
 fn unsupported_parts_are_named_and_nothing_is_built() {
-    let table: &[(&str, &[&str])] = &[
-        ("SQ4", &["SQ4"]),
+    let linalg = cfg!(feature = "linalg");
+    let opq_pca: &[&str] = if linalg {
+        &["OPQ8_32"]
+    } else {
+        &["OPQ8_32", "PCA16 (needs the linalg feature)"]
+    };
+    let mut table: Vec<(&str, &[&str])> = vec![
         ("IVF64,RaBitQ,RFlat", &["RaBitQ"]),
         ("IVF64,PQ8x6", &["PQ8x6"]),
         ("RaBitQ", &["RaBitQ"]),
-        ("PCAR16,HNSW32", &["PCAR16"]),
-        ("OPQ8_32,PCA16,IVF64,SQ8", &["OPQ8_32", "PCA16"]),
+        ("OPQ8_32,PCA16,IVF64,SQ8", opq_pca),
     ];
-    for &(s, parts) in table {
+    if !linalg {
+        table.push(("PCAR16,HNSW32,SQ4", &["PCAR16 (needs the linalg feature)"]));
+    }
+    for &(s, parts) in &table {
         let spec: FactorySpec = s.parse().unwrap();
         assert_eq!(spec.unsupported_parts(), parts, "{s}");
         match Collection::from_factory(32, "l2", s) {

@@ -77,6 +77,13 @@ mod lookup;
 mod online;
 #[cfg(feature = "parquet")]
 mod parquet;
+/// Arrow record batches in and out of the store, in memory (the
+/// `parquet` cargo feature): what the Parquet files hold, for callers that
+/// already have Arrow data (the Python package's pyarrow tables).
+#[cfg(feature = "parquet")]
+pub mod arrow {
+    pub use super::parquet::{entities_from_batches, join_to_batches, view_from_batches};
+}
 mod schema;
 mod snapshot;
 mod store;

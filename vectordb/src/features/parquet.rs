@@ -427,8 +427,25 @@ pub fn read_view(
     entity: &EntityDef,
     unit: TimeUnit,
 ) -> FeatureResult<(Vec<Feature>, RowBatch)> {
-    let table = path.display().to_string();
     let (schema, batches) = read_batches(path)?;
+    view_from_batches(&path.display().to_string(), &schema, &batches, entity, unit)
+}
+
+/// A view's rows held as Arrow record batches of `schema`
+/// (`<entity keys>, event_timestamp, created_timestamp, <features...>`)
+/// as the features and a batch to append, exactly as [`read_view`]
+/// reads a Parquet file; `table` names the input in errors.
+///
+/// # Errors
+/// As [`read_view`], without the I/O.
+pub fn view_from_batches(
+    table: &str,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    entity: &EntityDef,
+    unit: TimeUnit,
+) -> FeatureResult<(Vec<Feature>, RowBatch)> {
+    let table = table.to_owned();
     let mut batch = RowBatch::default();
     for (name, want) in &entity.keys {
         let (ty, a) = arrays(&table, &schema, &batches, name)?;
@@ -470,8 +487,31 @@ pub fn read_entities(
     keys_of: &[(String, ColumnType)],
     unit: TimeUnit,
 ) -> FeatureResult<EntityTable> {
-    let table = path.display().to_string();
     let (schema, batches) = read_batches(path)?;
+    entities_from_batches(
+        &path.display().to_string(),
+        &schema,
+        &batches,
+        keys_of,
+        unit,
+    )
+}
+
+/// An entity table held as Arrow record batches of `schema`
+/// (`<entity keys>, event_timestamp, <labels...>`), exactly as
+/// [`read_entities`] reads a Parquet file; `table` names the input in
+/// errors.
+///
+/// # Errors
+/// As [`read_entities`], without the I/O.
+pub fn entities_from_batches(
+    table: &str,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    keys_of: &[(String, ColumnType)],
+    unit: TimeUnit,
+) -> FeatureResult<EntityTable> {
+    let table = table.to_owned();
     let mut out = EntityTable::default();
     for (name, want) in keys_of {
         let (ty, a) = arrays(&table, &schema, &batches, name)?;
@@ -544,15 +584,14 @@ fn array(c: &Column, range: std::ops::Range<usize>) -> FeatureResult<ArrayRef> {
     })
 }
 
-/// Writes the join of `table` to the Parquet file `path` (see
-/// [`FeatureStore::join_to_file`]).
-pub(crate) fn write_join(
+/// The Arrow schema of the join of `table` (as [`join_to_batches`]
+/// and the Parquet output write it): keys, `event_timestamp`, labels,
+/// then `view__feature` columns.
+fn join_schema(
     store: &FeatureStore,
     table: &EntityTable,
     options: &JoinOptions,
-    path: &Path,
-    on_batch: &mut dyn FnMut(&JoinBatch),
-) -> FeatureResult<JoinPlan> {
+) -> FeatureResult<Arc<Schema>> {
     let features = store.join_columns(options)?;
     let header = output_header(table, &features);
     let mut types: Vec<(DataType, bool)> = table
@@ -575,41 +614,80 @@ pub(crate) fn write_join(
             types.push((arrow_type(f.ty), true));
         }
     }
-    let schema = Arc::new(Schema::new(
+    Ok(Arc::new(Schema::new(
         header
             .iter()
             .zip(&types)
             .map(|(n, (t, null))| Field::new(n, t.clone(), *null))
             .collect::<Vec<_>>(),
+    )))
+}
+
+/// One chunk of the join as a record batch of `schema`.
+fn join_record(
+    schema: &Arc<Schema>,
+    table: &EntityTable,
+    b: &JoinBatch,
+) -> FeatureResult<RecordBatch> {
+    let range = b.start..b.start + b.len;
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (_, k) in &table.keys {
+        cols.push(match k {
+            KeyColumn::Int(v) => Arc::new(Int64Array::from(v[range.clone()].to_vec())),
+            KeyColumn::Text(v) => Arc::new(StringArray::from_iter_values(v[range.clone()].iter())),
+        });
+    }
+    cols.push(Arc::new(
+        TimestampNanosecondArray::from(table.timestamps[range.clone()].to_vec())
+            .with_timezone("UTC"),
     ));
+    for (_, l) in &table.labels {
+        cols.push(array(l, range.clone())?);
+    }
+    for c in &b.columns {
+        cols.push(array(c, 0..b.len)?);
+    }
+    RecordBatch::try_new(schema.clone(), cols)
+        .map_err(|e| FeatureError::invalid("Parquet output", e.to_string()))
+}
+
+/// The point-in-time join of `table` as Arrow record batches (one per
+/// join chunk, in input order) of the schema returned with them: the
+/// columns and types of the Parquet output ([`FeatureStore::join_to_file`]).
+///
+/// # Errors
+/// As [`FeatureStore::join`].
+pub fn join_to_batches(
+    store: &FeatureStore,
+    table: &EntityTable,
+    options: &JoinOptions,
+) -> FeatureResult<(Arc<Schema>, Vec<RecordBatch>, JoinPlan)> {
+    let schema = join_schema(store, table, options)?;
+    let mut out = Vec::new();
+    let plan = store.join(table, options, |b| {
+        out.push(join_record(&schema, table, &b)?);
+        Ok(())
+    })?;
+    Ok((schema, out, plan))
+}
+
+/// Writes the join of `table` to the Parquet file `path` (see
+/// [`FeatureStore::join_to_file`]).
+pub(crate) fn write_join(
+    store: &FeatureStore,
+    table: &EntityTable,
+    options: &JoinOptions,
+    path: &Path,
+    on_batch: &mut dyn FnMut(&JoinBatch),
+) -> FeatureResult<JoinPlan> {
+    let schema = join_schema(store, table, options)?;
     let mut failure: Option<FeatureError> = None;
     let mut plan = None;
     let res = unidb_common::fs::write_atomic_with(path, |w| {
         let mut writer =
             ArrowWriter::try_new(&mut *w, schema.clone(), None).map_err(std::io::Error::other)?;
         let r = store.join(table, options, |b| {
-            let range = b.start..b.start + b.len;
-            let mut cols: Vec<ArrayRef> = Vec::with_capacity(header.len());
-            for (_, k) in &table.keys {
-                cols.push(match k {
-                    KeyColumn::Int(v) => Arc::new(Int64Array::from(v[range.clone()].to_vec())),
-                    KeyColumn::Text(v) => {
-                        Arc::new(StringArray::from_iter_values(v[range.clone()].iter()))
-                    }
-                });
-            }
-            cols.push(Arc::new(
-                TimestampNanosecondArray::from(table.timestamps[range.clone()].to_vec())
-                    .with_timezone("UTC"),
-            ));
-            for (_, l) in &table.labels {
-                cols.push(array(l, range.clone())?);
-            }
-            for c in &b.columns {
-                cols.push(array(c, 0..b.len)?);
-            }
-            let batch = RecordBatch::try_new(schema.clone(), cols)
-                .map_err(|e| FeatureError::invalid("Parquet output", e.to_string()))?;
+            let batch = join_record(&schema, table, &b)?;
             writer.write(&batch).map_err(|e| FeatureError::Io {
                 action: "write",
                 path: path.to_owned(),

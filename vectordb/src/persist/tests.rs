@@ -677,3 +677,45 @@ fn crafted_i8_quantizers_are_refused() {
     let msg = corrupt_message(&to_bytes_version(&waiting, 2));
     assert!(msg.contains("storage differs"), "{msg}");
 }
+
+// ---------- version 6 files (before sq4) ----------
+
+/// A version 6 file (pq codes with refine originals, and an i8 one) still
+/// opens: the same quantizer, configuration and answers; saving it again
+/// writes the current version.
+#[test]
+fn version_6_files_are_still_read() {
+    let dim = 8;
+    let data = clustered(300, dim, 4, 0.2, 5);
+    let config = CollectionConfig::new(dim, "l2")
+        .with_pq(crate::quant::pq::PqConfig {
+            m: 4,
+            nbits: 4,
+            iterations: 5,
+            ..Default::default()
+        })
+        .with_refine(true)
+        .with_i8_train_rows(300);
+    let mut c = Collection::new(config).unwrap();
+    c.insert_rows(0..300u64, &data).unwrap();
+    c.create_index("g", "hnsw", Params::defaults()).unwrap();
+    let v6 = to_bytes_version(&c, VERSION_NO_SQ4);
+    assert_eq!(&v6[8..12], &6u32.to_le_bytes());
+    let o = from_bytes(&v6).unwrap();
+    assert_eq!(o.config(), c.config());
+    assert_eq!(o.product_quantizer(), c.product_quantizer());
+    let opts = crate::SearchOptions {
+        k_factor: Some(4.0),
+        ..Default::default()
+    };
+    for q in data.chunks_exact(dim).step_by(37) {
+        assert_eq!(
+            o.search_with(q, 5, &opts).unwrap(),
+            c.search_with(q, 5, &opts).unwrap()
+        );
+    }
+    assert_eq!(to_bytes(&o), to_bytes(&c));
+    let i8 = i8_collection(10, "ip");
+    let o = from_bytes(&to_bytes_version(&i8, VERSION_NO_SQ4)).unwrap();
+    same_i8(&i8, &o);
+}

@@ -572,3 +572,70 @@ impl From<TransformError> for VectorError {
         VectorError::Transform(e)
     }
 }
+
+/// One transform of a collection's configuration, fitted when the
+/// collection trains (see
+/// [`CollectionConfig::transforms`](crate::CollectionConfig::transforms)):
+/// a registered transform plugin's name and its fit parameters.
+///
+/// ```
+/// use unidb_vectordb::TransformStep;
+/// let pca = TransformStep::new("pca", serde_json::json!({"dim_out": 64}));
+/// assert_eq!(pca.dim_out(128), 64);
+/// assert_eq!(TransformStep::new("center", serde_json::json!({})).dim_out(128), 128);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct TransformStep {
+    /// The transform plugin's name.
+    pub name: String,
+    /// Its fit parameters (a JSON object; `{}` takes the defaults).
+    pub params: serde_json::Value,
+}
+
+impl TransformStep {
+    /// A step fitting the plugin `name` with `params`.
+    pub fn new(name: &str, params: serde_json::Value) -> Self {
+        TransformStep {
+            name: name.to_owned(),
+            params,
+        }
+    }
+
+    /// The output dimension this step declares for inputs of `dim_in`
+    /// values: its `dim_out` parameter when given (PCA, projection),
+    /// otherwise `dim_in`. The fitted transform's own
+    /// [`Transform::dim_out`] is what counts once it is fitted.
+    pub fn dim_out(&self, dim_in: usize) -> usize {
+        self.params
+            .get("dim_out")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(dim_in, |d| usize::try_from(d).unwrap_or(usize::MAX))
+    }
+}
+
+/// Fits the steps of a collection's configuration in order on `sample`
+/// (rows of `dim`).
+///
+/// # Errors
+/// As [`TransformChain::fit`].
+pub(crate) fn fit_steps(
+    sample: &[f32],
+    dim: usize,
+    steps: &[TransformStep],
+) -> Result<TransformChain> {
+    let empty = serde_json::Value::Object(serde_json::Map::new());
+    let named: Vec<(&str, Params<'_>)> = steps
+        .iter()
+        .map(|s| {
+            let p = if s.params.is_null() {
+                &empty
+            } else {
+                &s.params
+            };
+            (s.name.as_str(), Params::json(p))
+        })
+        .collect();
+    TransformChain::fit(sample, dim, &named)
+}

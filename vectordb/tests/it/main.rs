@@ -3,6 +3,7 @@
 //! it compiles once. Tests that need the crate's private items are unit
 //! tests in a `tests` child module of the module they test.
 
+mod batch;
 mod bench;
 mod collection;
 mod error;
@@ -16,6 +17,8 @@ mod pq;
 mod pq_storage;
 #[cfg(feature = "serde")]
 mod serde_types;
+mod sq4_storage;
 mod storage;
 mod transform;
+mod transform_collection;
 mod util;

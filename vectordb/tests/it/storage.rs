@@ -74,6 +74,7 @@ fn stored(c: &Collection, v: &[f32]) -> Vec<f64> {
                 .collect()
         }
         Storage::Pq => panic!("no pq oracle here (see pq_storage)"),
+        Storage::Sq4 => panic!("no sq4 oracle here (see sq4_storage)"),
     }
 }
 

@@ -9,31 +9,46 @@
 //! least 1/256 of them get a bin each, the rest are cut into groups of about
 //! 1/256 of the values, and a dynamic program merges adjacent groups into
 //! the bins of least estimated size (entropy of the bins, offset bits and
-//! a per-bin header cost). Four coder states, each with its own bit
-//! stream, let the decoder work on four values at once: their table
-//! lookups and bit reads are independent chains.
+//! a per-bin header cost). The bins are coded by 16 rANS states over one
+//! stream of 16-bit words (version 3), decoded 16 values a step by the
+//! kernels' SIMD paths (`Kernels::rans16_decode`: a gather per step, an
+//! expand of the words into the lanes that need one), or, when that
+//! would be more than 0.2% larger (its 16 final states cost 64 bytes,
+//! which a short stream does not recover), by four tANS states each with
+//! its own bit stream (version 2), whose table lookups and bit reads are
+//! four independent chains.
 //!
 //! # Layout
-//! `0(u8) version(u8, 2)`, then `nbins(LEB128, 2..=256) log(u8, 5..=11)`,
-//! per bin `lower` (zigzag LEB128 for the first, LEB128 wrapping increase
-//! for the others), `width(u8, 0..=56)`, `freq(LEB128)` (frequencies sum
-//! to `2^log`), then the four lanes' final states (LEB128, below
-//! `2^log`), each lane's bit count (LEB128), the offset bit count
-//! (LEB128), then each lane's stream (the renormalisation bits of values
-//! `j, j + 4, ...`) and the offset stream (each value's offset in its
-//! bin), each least significant bit first and starting at a byte.
-//! Decoding works a batch of 256 values at a time: the bins from the
-//! states, then the offsets (skipped when every bin has width 0, branched
-//! around when nearly every value's bin has).
+//! `0(u8) version(u8, 2 or 3)`, then `nbins(LEB128, 2..=256) log(u8,
+//! 5..=11)`, per bin `lower` (zigzag LEB128 for the first, LEB128 wrapping
+//! increase for the others), `width(u8, 0..=56)`, `freq(LEB128)`
+//! (frequencies sum to `2^log`), then:
+//! - version 3: the 16 final states (u32 little-endian, at least
+//!   `2^16`), the word count (LEB128), the offset bit count (LEB128), the
+//!   words (u16 little-endian, in the order the decoder reads them: value
+//!   `i` is coded by state `i mod 16`, bin `k` owns the `freq[k]` slots
+//!   after those of the bins before it) and the offset stream;
+//! - version 2: the four lanes' final states (LEB128, below `2^log`),
+//!   each lane's bit count (LEB128), the offset bit count (LEB128), then
+//!   each lane's stream (the renormalisation bits of values `j, j + 4,
+//!   ...`) and the offset stream.
+//!
+//! The offset stream holds each value's offset in its bin, least
+//! significant bit first (as the tANS streams), each stream starting at a
+//! byte. Decoding works a batch of 256 values at a time: the bins from
+//! the states, then the offsets (skipped when every bin has width 0,
+//! branched around when nearly every value's bin has).
 //!
 //! Version 1 (written by earlier releases, still read) has no version
-//! bytes, four lanes sharing one stream (value by value) and one bit count
-//! for it.
+//! bytes, four tANS lanes sharing one stream (value by value) and one bit
+//! count for it.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use unidb_registry::{plugin_info, submit};
+
+use unidb_kernels::{rans, Kernels};
 
 use crate::builtin::corrupt;
 use crate::io::{put_varint, put_zigzag, Reader};
@@ -65,11 +80,23 @@ const V1_LANES: usize = 4;
 /// independent chains overlap well; eight measured slower: their states
 /// and positions no longer fit the registers).
 const LANES: usize = 4;
-/// The first byte of a version 2 stream (a version 1 stream starts with
-/// its bin count, 2 or more), then [`VERSION`].
+/// The first byte of a version 2 or 3 stream (a version 1 stream starts
+/// with its bin count, 2 or more), then the version.
 const ESCAPE: u8 = 0;
-/// The layout written.
-const VERSION: u8 = 2;
+/// The tANS layout (four lanes, a bit stream each), written when the
+/// rANS one would be larger.
+const TANS_VERSION: u8 = 2;
+/// The rANS layout (16 states over one word stream, decoded by the
+/// kernels' SIMD paths).
+const RANS_VERSION: u8 = 3;
+/// Coder states of a version 3 stream.
+const RANS_LANES: usize = rans::LANES;
+/// Fewer values than this are not tried in version 3: its 16 states
+/// (64 bytes) do not pay on them.
+const RANS_MIN_VALUES: usize = 512;
+/// Version 3 is written unless it is more than `1/RANS_SLACK` larger than
+/// version 2 (0.2%: its decoding is several times faster).
+const RANS_SLACK: usize = 512;
 
 /// Fewer values rarely pay for the header, and small streams (a sync
 /// batch's columns) skip the sort and the bin search.
@@ -238,6 +265,24 @@ struct Bits {
 }
 
 impl Bits {
+    fn with_capacity(cap: usize) -> Self {
+        Bits {
+            bytes: Vec::with_capacity(cap),
+            acc: 0,
+            n: 0,
+            total: 0,
+        }
+    }
+
+    /// Writes the last partial byte.
+    fn flush(&mut self) {
+        if self.n > 0 {
+            self.bytes.push(self.acc as u8);
+            self.acc = 0;
+            self.n = 0;
+        }
+    }
+
     #[inline]
     fn put(&mut self, v: u64, bits: u32) {
         if bits == 0 {
@@ -274,10 +319,63 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
         return Ok(false);
     }
     let log = table_log(n, bins.len());
-    let l = 1u32 << log;
     let counts: Vec<u64> = bins.iter().map(|b| b.count).collect();
     let freq = normalize(&counts, log);
-    let sym = spread(&freq, log);
+    let lowers: Vec<i64> = bins.iter().map(|b| b.lower).collect();
+    let bin_of: Vec<u16> = x
+        .iter()
+        .map(|&v| (lowers.partition_point(|&lo| lo <= v) - 1) as u16)
+        .collect();
+    let mut offsets = Bits::with_capacity(n);
+    for (i, &v) in x.iter().enumerate() {
+        let b = &bins[bin_of[i] as usize];
+        offsets.put((v as u64).wrapping_sub(b.lower as u64), b.width);
+    }
+    offsets.flush();
+    let start = out.len();
+    if n >= RANS_MIN_VALUES {
+        write_rans(out, &bins, &freq, log, &bin_of, &offsets);
+        let rans = out.len() - start;
+        let mut tans = Vec::with_capacity(rans + rans / 8);
+        write_tans(&mut tans, &bins, &freq, log, &bin_of, &offsets);
+        // The SIMD-decoded layout unless it costs more than 1/512 more.
+        if rans > tans.len() + tans.len() / RANS_SLACK {
+            out.truncate(start);
+            out.extend_from_slice(&tans);
+        }
+    } else {
+        write_tans(out, &bins, &freq, log, &bin_of, &offsets);
+    }
+    Ok(true)
+}
+
+/// The bins and frequencies, after the version bytes.
+fn write_bins(out: &mut Vec<u8>, bins: &[Bin], freq: &[u32], log: u32) {
+    put_varint(out, bins.len() as u64);
+    out.push(log as u8);
+    for (k, (b, &f)) in bins.iter().zip(freq).enumerate() {
+        if k == 0 {
+            put_zigzag(out, b.lower);
+        } else {
+            put_varint(out, (b.lower as u64).wrapping_sub(bins[k - 1].lower as u64));
+        }
+        out.push(b.width as u8);
+        put_varint(out, u64::from(f));
+    }
+}
+
+/// Version 2: tANS, four lanes each with its own bit stream.
+fn write_tans(
+    out: &mut Vec<u8>,
+    bins: &[Bin],
+    freq: &[u32],
+    log: u32,
+    bin_of: &[u16],
+    offsets: &Bits,
+) {
+    let n = bin_of.len();
+    let l = 1u32 << log;
+    let sym = spread(freq, log);
     // The states of each symbol, in table order.
     let mut start = vec![0u32; freq.len() + 1];
     for (k, &f) in freq.iter().enumerate() {
@@ -289,11 +387,6 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
         states[fill[k as usize] as usize] = s as u16;
         fill[k as usize] += 1;
     }
-    let lowers: Vec<i64> = bins.iter().map(|b| b.lower).collect();
-    let bin_of: Vec<u16> = x
-        .iter()
-        .map(|&v| (lowers.partition_point(|&lo| lo <= v) - 1) as u16)
-        .collect();
     // Encode backwards; remember each value's renormalisation bits.
     let mut renorm: Vec<(u16, u8)> = vec![(0, 0); n];
     let mut lane = [l; LANES];
@@ -310,47 +403,74 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
         *st = u32::from(states[(start[k] + xr) as usize]) + l;
     }
     out.push(ESCAPE);
-    out.push(VERSION);
-    put_varint(out, bins.len() as u64);
-    out.push(log as u8);
-    for (k, (b, &f)) in bins.iter().zip(&freq).enumerate() {
-        if k == 0 {
-            put_zigzag(out, b.lower);
-        } else {
-            put_varint(out, (b.lower as u64).wrapping_sub(bins[k - 1].lower as u64));
-        }
-        out.push(b.width as u8);
-        put_varint(out, u64::from(f));
-    }
+    out.push(TANS_VERSION);
+    write_bins(out, bins, freq, log);
     for &s in &lane {
         put_varint(out, u64::from(s - l));
     }
     // Each lane's renormalisation bits, then the offsets.
-    let new = |cap| Bits {
-        bytes: Vec::with_capacity(cap),
-        acc: 0,
-        n: 0,
-        total: 0,
-    };
-    let mut ws: Vec<Bits> = (0..LANES).map(|_| new(n / LANES + 8)).collect();
+    let mut ws: Vec<Bits> = (0..LANES)
+        .map(|_| Bits::with_capacity(n / LANES + 8))
+        .collect();
     for (i, &(bits, nb)) in renorm.iter().enumerate() {
         ws[i % LANES].put(u64::from(bits), u32::from(nb));
     }
-    let mut o = new(n);
-    for (i, &v) in x.iter().enumerate() {
-        let b = &bins[bin_of[i] as usize];
-        o.put((v as u64).wrapping_sub(b.lower as u64), b.width);
-    }
-    for s in ws.iter_mut().chain(std::iter::once(&mut o)) {
-        if s.n > 0 {
-            s.bytes.push(s.acc as u8);
-        }
+    for s in &mut ws {
+        s.flush();
         put_varint(out, s.total);
     }
-    for s in ws.iter().chain(std::iter::once(&o)) {
+    put_varint(out, offsets.total);
+    for s in &ws {
         out.extend_from_slice(&s.bytes);
     }
-    Ok(true)
+    out.extend_from_slice(&offsets.bytes);
+}
+
+/// Version 3: rANS, [`RANS_LANES`] states interleaved over one stream of
+/// 16-bit words (`kernels::rans`). Bin `k` owns the slots from the sum of
+/// the frequencies before it; value `i` is coded by state `i % 16`, the
+/// values run backwards (so the decoder reads forwards) and the words are
+/// reversed at the end.
+fn write_rans(
+    out: &mut Vec<u8>,
+    bins: &[Bin],
+    freq: &[u32],
+    log: u32,
+    bin_of: &[u16],
+    offsets: &Bits,
+) {
+    let n = bin_of.len();
+    let mut cum = vec![0u32; freq.len() + 1];
+    for (k, &f) in freq.iter().enumerate() {
+        cum[k + 1] = cum[k] + f;
+    }
+    let mut st = [rans::STATE_LOW; RANS_LANES];
+    let mut words: Vec<u16> = Vec::with_capacity(n / 2 + RANS_LANES);
+    for i in (0..n).rev() {
+        let k = usize::from(bin_of[i]);
+        let f = freq[k];
+        let x = &mut st[i % RANS_LANES];
+        // Below 2^16 * (f << (16 - log)) after the shift, so the coded
+        // state stays below 2^32 (f < 2^log: there are two bins or more).
+        if u64::from(*x) >= u64::from(f) << (32 - log) {
+            words.push(*x as u16);
+            *x >>= 16;
+        }
+        *x = ((*x / f) << log) + *x % f + cum[k];
+    }
+    words.reverse();
+    out.push(ESCAPE);
+    out.push(RANS_VERSION);
+    write_bins(out, bins, freq, log);
+    for s in st {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    put_varint(out, words.len() as u64);
+    put_varint(out, offsets.total);
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&offsets.bytes);
 }
 
 /// Entries of the decode table: every table size up to `2^MAX_LOG` uses
@@ -708,26 +828,44 @@ unsafe fn offsets_step<const CHECKED: bool>(
 }
 
 /// The state streams of a node: version 1's one stream shared by four
-/// lanes, or version 2's stream per lane.
+/// lanes, version 2's stream per lane (both tANS, with their table), or
+/// version 3's 16 rANS states over one word stream.
 enum States {
     Shared {
+        table: Box<Table>,
         lanes: [usize; V1_LANES],
         pos: usize,
         bits: u64,
+        stream: Stream,
     },
     Four {
+        table: Box<Table>,
         lanes: [usize; 4],
         pos: [usize; 4],
         end: [usize; 4],
+        stream: Stream,
+    },
+    Rans {
+        kernels: &'static Kernels,
+        table: Vec<u32>,
+        states: [u32; RANS_LANES],
+        words: Vec<u16>,
+        pos: usize,
     },
 }
 
 impl States {
     /// Decodes the bins of `ks.len()` values.
-    fn decode(&mut self, table: &Table, stream: &Stream, ks: &mut [u8]) {
+    fn decode(&mut self, ks: &mut [u8]) {
         let n = ks.len();
         match self {
-            States::Shared { lanes, pos, .. } => {
+            States::Shared {
+                table,
+                lanes,
+                pos,
+                stream,
+                ..
+            } => {
                 let full = n - n % V1_LANES;
                 *pos = shared_quads(table, lanes, stream, *pos, &mut ks[..full]);
                 let mut w = stream.bits(*pos);
@@ -738,27 +876,76 @@ impl States {
                     *pos += nb;
                 }
             }
-            States::Four { lanes, pos, .. } => {
+            States::Four {
+                table,
+                lanes,
+                pos,
+                stream,
+                ..
+            } => {
                 let full = n - n % 4;
                 lanes4(table, lanes, pos, stream, &mut ks[..full]);
                 tail(table, lanes, pos, stream, &mut ks[full..]);
+            }
+            States::Rans {
+                kernels,
+                table,
+                states,
+                words,
+                pos,
+            } => {
+                // The table has 2^log entries, log in MIN_LOG..=MAX_LOG
+                // (checked when read), which the kernel accepts.
+                *pos = kernels
+                    .rans16_decode(table, states, words, *pos, ks)
+                    .expect("a table of 2^log entries");
             }
         }
     }
 
     /// Whether every lane took exactly its bits and ended in the state the
-    /// encoder started from.
-    fn check(&self) -> Result<(), String> {
-        let (lanes, pos, end): (&[usize], &[usize], &[usize]) = match self {
-            States::Shared { lanes, pos, bits } => {
-                if *pos as u64 != *bits {
+    /// encoder started from; gives the tANS table back for the next node.
+    fn finish(self) -> Result<(), String> {
+        let (lanes, pos, end): (Vec<usize>, Vec<usize>, Vec<usize>) = match self {
+            States::Shared {
+                table,
+                lanes,
+                pos,
+                bits,
+                ..
+            } => {
+                give_back(table);
+                if pos as u64 != bits {
                     return Err(format!(
                         "ans state stream holds {bits} bits, the values took {pos}"
                     ));
                 }
-                (lanes, &[], &[])
+                (lanes.to_vec(), vec![], vec![])
             }
-            States::Four { lanes, pos, end } => (lanes, pos, end),
+            States::Four {
+                table,
+                lanes,
+                pos,
+                end,
+                ..
+            } => {
+                give_back(table);
+                (lanes.to_vec(), pos.to_vec(), end.to_vec())
+            }
+            States::Rans {
+                states, words, pos, ..
+            } => {
+                if pos != words.len() {
+                    return Err(format!(
+                        "ans word stream holds {} words, the values took {pos}",
+                        words.len()
+                    ));
+                }
+                if states.iter().any(|&s| s != rans::STATE_LOW) {
+                    return Err("ans states do not end where the encoder started".to_owned());
+                }
+                return Ok(());
+            }
         };
         if let Some(j) = (0..pos.len()).find(|&j| pos[j] != end[j]) {
             return Err(format!(
@@ -788,6 +975,30 @@ fn tail<const L: usize>(
     }
 }
 
+/// The rANS decode table of `freq` (summing to `2^log`): bin `k` owns
+/// `freq[k]` slots from the sum of the frequencies before it.
+fn rans_table(freq: &[u32], log: u32) -> Vec<u32> {
+    let mut t = Vec::with_capacity(1 << log);
+    for (k, &f) in freq.iter().enumerate() {
+        t.extend((0..f).map(|b| rans::entry(f, b, k as u8)));
+    }
+    t
+}
+
+/// Refuses `count` values when the streams justify at most `most`
+/// (checked before the output or a table is allocated).
+fn check_count(count: usize, most: u64, offset: usize) -> Result<(), CodecError> {
+    if count as u64 > most {
+        return Err(CodecError::CountTooLarge {
+            what: "ans values",
+            offset,
+            count: count as u64,
+            max: usize::try_from(most).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(())
+}
+
 fn ans_dec(
     r: &mut Reader<'_>,
     _: DataKind,
@@ -795,14 +1006,19 @@ fn ans_dec(
     ctx: &mut DecodeCtx,
 ) -> Result<Values, CodecError> {
     // A version 1 stream starts with its bin count (2 or more).
-    let v2 = r.rest().first() == Some(&ESCAPE);
-    if v2 {
+    let version = if r.rest().first() == Some(&ESCAPE) {
         r.u8("ans escape")?;
         let v = r.u8("ans version")?;
-        if v != VERSION {
-            return Err(corrupt(r, format!("ans version {v}, expected {VERSION}")));
+        if v != TANS_VERSION && v != RANS_VERSION {
+            return Err(corrupt(
+                r,
+                format!("ans version {v}, expected {TANS_VERSION} or {RANS_VERSION}"),
+            ));
         }
-    }
+        v
+    } else {
+        1
+    };
     let nbins = r.count("ans bin count", MAX_BINS)?;
     if nbins < 2 {
         return Err(corrupt(
@@ -857,41 +1073,92 @@ fn ans_dec(
             format!("ans frequencies sum to {sum}, expected {l}"),
         ));
     }
-    let mut lane = [0usize; LANES];
-    for s in &mut lane {
-        *s = r.count("ans state", l as usize - 1)?;
-    }
     let bits_at = r.offset();
-    let mut lane_bits = [0u64; LANES];
-    for b in &mut lane_bits[..if v2 { LANES } else { 1 }] {
-        *b = r.varint("ans state bits")?;
-    }
-    let off_bits = r.varint("ans offset bits")?;
-    // Each lane's stream starts at a byte (version 1: one stream).
-    let mut starts = [0usize; LANES];
-    let mut total = 0usize;
-    for (k, &b) in lane_bits.iter().enumerate() {
-        starts[k] = total;
-        let bytes = usize::try_from(b.div_ceil(8)).unwrap_or(usize::MAX);
-        total = total.saturating_add(bytes);
-    }
-    let stream = r.take(total, "ans state stream")?;
-    let obytes = usize::try_from(off_bits.div_ceil(8)).unwrap_or(usize::MAX);
-    let offsets = r.take(obytes, "ans offset stream")?;
-    // With two or more bins a step that reads no bit lowers its lane's
-    // state, so a lane takes at most `l` such steps in a row: the state
-    // stream justifies at most (bits + lanes) * (l + 1) values. Checked
-    // before the output is allocated.
-    let bits: u64 = lane_bits.iter().sum();
-    let most = (bits + LANES as u64).saturating_mul(u64::from(l) + 1);
-    if count as u64 > most {
-        return Err(CodecError::CountTooLarge {
-            what: "ans values",
-            offset: bits_at,
-            count: count as u64,
-            max: usize::try_from(most).unwrap_or(usize::MAX),
-        });
-    }
+    let (mut states, offsets, off_bits) = if version == RANS_VERSION {
+        let mut st = [0u32; RANS_LANES];
+        for s in &mut st {
+            *s = r.u32("ans state")?;
+            if *s < rans::STATE_LOW {
+                return Err(corrupt(
+                    r,
+                    format!("ans state {s} below {}", rans::STATE_LOW),
+                ));
+            }
+        }
+        let nwords = r.count("ans words", r.rest().len() / 2)?;
+        let off_bits = r.varint("ans offset bits")?;
+        let words: Vec<u16> = r
+            .take(2 * nwords, "ans word stream")?
+            .chunks_exact(2)
+            .map(|w| u16::from_le_bytes([w[0], w[1]]))
+            .collect();
+        let obytes = usize::try_from(off_bits.div_ceil(8)).unwrap_or(usize::MAX);
+        let offsets = r.take(obytes, "ans offset stream")?;
+        // A step that takes no word lowers its state by at least
+        // `state >> log` (there are two bins or more, so every frequency
+        // is below `2^log`), so a state falls from below 2^32 to 2^16 in
+        // at most about 11.1 * 2^log steps: each word and each initial
+        // state justifies at most 12 (l + 1) values.
+        let most = (nwords as u64 + RANS_LANES as u64).saturating_mul(12 * (u64::from(l) + 1));
+        check_count(count, most, bits_at)?;
+        let states = States::Rans {
+            kernels: Kernels::active(),
+            table: rans_table(&freq, log),
+            states: st,
+            words,
+            pos: 0,
+        };
+        (states, offsets, off_bits)
+    } else {
+        let v2 = version == TANS_VERSION;
+        let mut lane = [0usize; LANES];
+        for s in &mut lane {
+            *s = r.count("ans state", l as usize - 1)?;
+        }
+        let mut lane_bits = [0u64; LANES];
+        for b in &mut lane_bits[..if v2 { LANES } else { 1 }] {
+            *b = r.varint("ans state bits")?;
+        }
+        let off_bits = r.varint("ans offset bits")?;
+        // Each lane's stream starts at a byte (version 1: one stream).
+        let mut starts = [0usize; LANES];
+        let mut total = 0usize;
+        for (k, &b) in lane_bits.iter().enumerate() {
+            starts[k] = total;
+            let bytes = usize::try_from(b.div_ceil(8)).unwrap_or(usize::MAX);
+            total = total.saturating_add(bytes);
+        }
+        let stream = r.take(total, "ans state stream")?;
+        let obytes = usize::try_from(off_bits.div_ceil(8)).unwrap_or(usize::MAX);
+        let offsets = r.take(obytes, "ans offset stream")?;
+        // With two or more bins a step that reads no bit lowers its lane's
+        // state, so a lane takes at most `l` such steps in a row: the state
+        // stream justifies at most (bits + lanes) * (l + 1) values.
+        let bits: u64 = lane_bits.iter().sum();
+        let most = (bits + LANES as u64).saturating_mul(u64::from(l) + 1);
+        check_count(count, most, bits_at)?;
+        let at_bits = |k: usize| starts[k] * 8;
+        let end_bits = |k: usize| starts[k] * 8 + lane_bits[k] as usize;
+        let stream = Stream::new(stream);
+        let states = if v2 {
+            States::Four {
+                table: decode_table(&freq, log),
+                lanes: lane,
+                pos: std::array::from_fn(at_bits),
+                end: std::array::from_fn(end_bits),
+                stream,
+            }
+        } else {
+            States::Shared {
+                table: decode_table(&freq, log),
+                lanes: lane,
+                pos: 0,
+                bits,
+                stream,
+            }
+        };
+        (states, offsets, off_bits)
+    };
     // Values in bins of width 0, out of `l`.
     let plain: u32 = freq
         .iter()
@@ -906,24 +1173,7 @@ fn ans_dec(
     } else {
         Offsets::Every
     };
-    let table = decode_table(&freq, log);
-    let state_stream = Stream::new(stream);
     let offsets = Stream::new(offsets);
-    let at_bits = |k: usize| starts[k] * 8;
-    let end_bits = |k: usize| starts[k] * 8 + lane_bits[k] as usize;
-    let mut states = if v2 {
-        States::Four {
-            lanes: lane,
-            pos: std::array::from_fn(at_bits),
-            end: std::array::from_fn(end_bits),
-        }
-    } else {
-        States::Shared {
-            lanes: lane,
-            pos: 0,
-            bits,
-        }
-    };
     let mut out = ctx.int_output(count);
     // A parent's one-to-one stages, applied to each batch while it is in
     // cache.
@@ -935,7 +1185,7 @@ fn ans_dec(
     let mut left = count;
     while left > 0 {
         let n = left.min(BATCH);
-        states.decode(&table, &state_stream, &mut ks[..n]);
+        states.decode(&mut ks[..n]);
         let len = out.len();
         let spare = &mut out.spare_capacity_mut()[..n];
         at = with_offsets(&bins, how, &offsets, at, &ks[..n], spare);
@@ -949,8 +1199,7 @@ fn ans_dec(
         left -= n;
     }
     debug_assert_eq!(out.len() - base, count);
-    give_back(table);
-    states.check().map_err(|reason| CodecError::Corrupt {
+    states.finish().map_err(|reason| CodecError::Corrupt {
         offset: bits_at,
         reason,
     })?;

@@ -180,6 +180,55 @@ fn counts_beyond_what_the_stream_justifies_are_refused() {
     assert!(dec(&crafted(0), 100).is_err());
 }
 
+/// A version 3 node with two bins (frequencies `l - 1` and 1), zero-width
+/// offsets, 16 states at `2^16` and `words` zero words.
+fn crafted_v3(log: u32, words: usize) -> Vec<u8> {
+    let mut b = vec![3u8];
+    b.extend_from_slice(b"ans");
+    b.extend_from_slice(&[ESCAPE, RANS_VERSION]);
+    put_varint(&mut b, 2);
+    b.push(log as u8);
+    put_zigzag(&mut b, 0);
+    b.push(0);
+    put_varint(&mut b, (1 << log) - 1);
+    put_varint(&mut b, 1);
+    b.push(0);
+    put_varint(&mut b, 1);
+    for _ in 0..RANS_LANES {
+        b.extend_from_slice(&rans::STATE_LOW.to_le_bytes());
+    }
+    put_varint(&mut b, words as u64);
+    put_varint(&mut b, 0);
+    b.extend(std::iter::repeat_n(0u8, 2 * words));
+    b
+}
+
+#[test]
+fn version_3_counts_beyond_what_the_words_justify_are_refused() {
+    let most = RANS_LANES as u64 * 12 * ((1 << MIN_LOG) + 1);
+    let err = dec(&crafted_v3(MIN_LOG, 0), most as usize + 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CodecError::CountTooLarge {
+                what: "ans values",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Within the bound: decoded, then refused by the final checks.
+    assert!(matches!(
+        dec(&crafted_v3(MAX_LOG, 4), 1000),
+        Err(CodecError::Corrupt { .. })
+    ));
+    // A state below 2^16 is refused.
+    let mut b = crafted_v3(MAX_LOG, 0);
+    let at = b.len() - 2 - 4 * RANS_LANES;
+    b[at..at + 4].copy_from_slice(&5u32.to_le_bytes());
+    assert!(matches!(dec(&b, 10), Err(CodecError::Corrupt { .. })));
+}
+
 #[test]
 fn headers_are_validated() {
     let good = crafted(8);
@@ -226,10 +275,158 @@ fn version_1_streams_still_decode() {
     // Its checks still hold: a wrong count, a cut.
     assert!(dec(&bytes, x.len() - 1).is_err());
     assert!(dec(&bytes[..bytes.len() - 1], x.len()).is_err());
-    // The same values are now written in version 2.
+    // The same values are now written in version 2 (too few for version
+    // 3, see below).
     let now = enc(&x).unwrap();
-    assert_eq!(&now[4..6], &[ESCAPE, VERSION]);
+    assert_eq!(&now[4..6], &[ESCAPE, TANS_VERSION]);
     assert_eq!(dec(&now, x.len()).unwrap(), Values::Int(x));
+}
+
+/// A node of [`v1_values`] as the version 2 encoder (four lanes, a bit
+/// stream each) wrote it before version 3 was added.
+const V2_NODE: &str = "03616e7300020306030121040016e60709093f35240f6b696c6b9d04ddd42ab423e0772dd85a8fff1600abd08e80df4dad423b027e37f500ed08f8ddd42ab423e0772dd81a0380df4dad423b027e37b50aedd8000076602558c592e8936ba3390d4997b696ed5a36f6b67e3af042ea6413d5d24d6b6fd798252fb6debeeadadef875413bdc0e05692f2ab3832cd14e31ab2dd368f74ef51a";
+
+#[test]
+fn version_2_streams_still_decode() {
+    let bytes: Vec<u8> = (0..V2_NODE.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&V2_NODE[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(&bytes[4..6], &[ESCAPE, TANS_VERSION]);
+    let x = v1_values();
+    assert_eq!(dec(&bytes, x.len()).unwrap(), Values::Int(x.clone()));
+    assert!(dec(&bytes, x.len() - 1).is_err());
+    assert!(dec(&bytes[..bytes.len() - 1], x.len()).is_err());
+}
+
+/// Values for which version 3 is written: many, skewed, in bins of
+/// several widths.
+fn v3_values(n: usize, seed: u64) -> Vec<i64> {
+    let mut r = rng(seed);
+    (0..n)
+        .map(|_| {
+            let v = r();
+            match v % 16 {
+                0 => (v >> 20) as i64,
+                1..=3 => (v >> 60) as i64 - 8,
+                _ => (v >> 62) as i64,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn version_3_is_written_for_long_streams_and_round_trips() {
+    for n in [40_000usize, 65_536] {
+        let x = v3_values(n, n as u64);
+        let bytes = enc(&x).unwrap();
+        assert_eq!(&bytes[4..6], &[ESCAPE, RANS_VERSION], "n={n}");
+        assert_eq!(dec(&bytes, n).unwrap(), Values::Int(x.clone()), "n={n}");
+        // Its size stays near the entropy of the bins plus the offsets:
+        // no more than the version 2 encoding of the same values + 0.2%.
+        let (bins, freq, log, bin_of, offsets) = parts(&x);
+        let mut v2 = Vec::new();
+        write_tans(&mut v2, &bins, &freq, log, &bin_of, &offsets);
+        assert!(bytes.len() - 4 <= v2.len() + v2.len() / RANS_SLACK, "n={n}");
+        // A wrong count, a cut, a flipped word: errors, never a panic.
+        assert!(dec(&bytes, n - 1).is_err());
+        assert!(dec(&bytes[..bytes.len() - 1], n).is_err());
+    }
+}
+
+/// What the encoder derives from `x` before writing a version.
+fn parts(x: &[i64]) -> (Vec<Bin>, Vec<u32>, u32, Vec<u16>, Bits) {
+    let mut sorted = x.to_vec();
+    sorted.sort_unstable();
+    let bins = choose_bins(&sorted).unwrap();
+    let log = table_log(x.len(), bins.len());
+    let counts: Vec<u64> = bins.iter().map(|b| b.count).collect();
+    let freq = normalize(&counts, log);
+    let lowers: Vec<i64> = bins.iter().map(|b| b.lower).collect();
+    let bin_of: Vec<u16> = x
+        .iter()
+        .map(|&v| (lowers.partition_point(|&lo| lo <= v) - 1) as u16)
+        .collect();
+    let mut offsets = Bits::with_capacity(x.len());
+    for (i, &v) in x.iter().enumerate() {
+        let b = &bins[usize::from(bin_of[i])];
+        offsets.put((v as u64).wrapping_sub(b.lower as u64), b.width);
+    }
+    offsets.flush();
+    (bins, freq, log, bin_of, offsets)
+}
+
+#[test]
+fn version_3_streams_decode_on_every_kernel_path() {
+    for n in [2usize, 15, 16, 17, 255, 256, 257, 600, 5003] {
+        version_3_on_every_path(n);
+    }
+}
+
+/// Writes version 3 of `n` values whatever its size; the active path
+/// decodes it in `dec`, and every other path must give the same bins from
+/// the same words.
+fn version_3_on_every_path(n: usize) {
+    let mut x = v3_values(n, 3);
+    x[0] = -9; // at least two bins
+    x[n - 1] = 1 << 40;
+    let (bins, freq, log, bin_of, offsets) = parts(&x);
+    let mut b = Vec::new();
+    write_rans(&mut b, &bins, &freq, log, &bin_of, &offsets);
+    let mut node = vec![3u8];
+    node.extend_from_slice(b"ans");
+    node.extend_from_slice(&b);
+    assert_eq!(dec(&node, x.len()).unwrap(), Values::Int(x.clone()));
+    let table = rans_table(&freq, log);
+    let want: Vec<u8> = bin_of.iter().map(|&k| k as u8).collect();
+    // The words start after the header: decode them directly.
+    let mut r = Reader::new(&b[2..]);
+    let nbins = r.varint("n").unwrap();
+    r.u8("log").unwrap();
+    for k in 0..nbins {
+        if k == 0 {
+            r.zigzag("lo").unwrap();
+        } else {
+            r.varint("lo").unwrap();
+        }
+        r.u8("w").unwrap();
+        r.varint("f").unwrap();
+    }
+    let st: [u32; RANS_LANES] = std::array::from_fn(|_| r.u32("s").unwrap());
+    let nw = r.varint("nw").unwrap() as usize;
+    r.varint("ob").unwrap();
+    let words: Vec<u16> = r
+        .take(2 * nw, "w")
+        .unwrap()
+        .chunks_exact(2)
+        .map(|w| u16::from_le_bytes([w[0], w[1]]))
+        .collect();
+    for isa in unidb_kernels::Isa::available() {
+        let k = Kernels::for_isa(isa).unwrap();
+        let mut s = st;
+        let mut ks = vec![0u8; x.len()];
+        let pos = k.rans16_decode(&table, &mut s, &words, 0, &mut ks).unwrap();
+        assert_eq!(ks, want, "{isa}");
+        assert_eq!((pos, s), (nw, [rans::STATE_LOW; RANS_LANES]), "{isa}");
+    }
+}
+
+#[test]
+fn version_3_headers_are_validated() {
+    let x = v3_values(3000, 5);
+    let good = enc(&x).unwrap();
+    assert_eq!(dec(&good, x.len()).unwrap(), Values::Int(x.clone()));
+    // Every truncation is an error.
+    for cut in 0..good.len() {
+        assert!(dec(&good[..cut], x.len()).is_err(), "cut {cut}");
+    }
+    // Byte flips: an error or (a flip inside an offset) other values,
+    // never a panic.
+    for i in 4..good.len() {
+        let mut b = good.clone();
+        b[i] ^= 0x5a;
+        let _ = dec(&b, x.len());
+    }
 }
 
 #[test]
@@ -258,7 +455,7 @@ fn version_2_headers_are_validated() {
     let good = enc(&x).unwrap();
     // An unknown version.
     let mut b = good.clone();
-    b[5] = VERSION + 1;
+    b[5] = RANS_VERSION + 1;
     let err = dec(&b, x.len()).unwrap_err();
     assert!(matches!(err, CodecError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("version"), "{err}");
