@@ -56,6 +56,10 @@ use unidb_kernels::bitpack::BitpackError;
 use unidb_kernels::varint::VarintError;
 use unidb_registry::{plugin_kind, Plugin, PluginInfo, PluginKind, RegistryError};
 
+/// Test support: an `ans` node in its version 3 layout, which the encoder
+/// does not choose today (see the `ans` module).
+#[doc(hidden)]
+pub use builtin::int::ans::encode_version_3 as encode_ans_version_3;
 pub use cache::{CacheStats, CascadeCache};
 pub use io::{Budget, Reader};
 pub use select::Cascade;

@@ -74,9 +74,11 @@ pub const BUILTIN_CODECS: &[&str] = &[
 /// Built-in codecs whose stream layout changed since format 1, with the
 /// format this version writes (and the newest it decodes).
 const FORMATS: &[(&str, u32)] = &[
-    // 2: four interleaved lanes, each with its own bit stream; 3: 16 rANS
-    // states over one word stream (the kernels' SIMD decoder).
-    ("ans", 3),
+    // 2: four interleaved lanes, each with its own bit stream. Version 3
+    // (16 rANS states over one word stream, the kernels' SIMD decoder)
+    // decodes but is not written, so it is not announced either: a peer
+    // that reads only `ans@2` still gets `ans`.
+    ("ans", 2),
 ];
 
 /// The stream format this process writes for the codec `name` (and the

@@ -89,9 +89,7 @@ fn version_3_allocates_only_what_the_input_justifies() {
             (h % 13) as i64 + if h % 97 == 0 { 1 << 30 } else { 0 }
         })
         .collect();
-    let bytes = encode_with("ans", &Values::Int(x.clone()), Effort::Max)
-        .unwrap()
-        .expect("ans fits");
+    let bytes = unidb_codec::encode_ans_version_3(&x).expect("ans fits");
     assert_eq!(&bytes[4..6], &[0, 3], "a version 3 stream");
     let (res, peak) = peak_of(|| decode_values(&bytes, DataKind::Int, x.len()));
     assert_eq!(res.unwrap(), Values::Int(x.clone()));

@@ -9,14 +9,14 @@
 //! least 1/256 of them get a bin each, the rest are cut into groups of about
 //! 1/256 of the values, and a dynamic program merges adjacent groups into
 //! the bins of least estimated size (entropy of the bins, offset bits and
-//! a per-bin header cost). The bins are coded by 16 rANS states over one
-//! stream of 16-bit words (version 3), decoded 16 values a step by the
+//! a per-bin header cost). The encoder codes the bins by four tANS states
+//! each with its own bit stream (version 2), whose table lookups and bit
+//! reads are four independent chains. Version 3 codes them by 16 rANS
+//! states over one stream of 16-bit words, decoded 16 values a step by the
 //! kernels' SIMD paths (`Kernels::rans16_decode`: a gather per step, an
-//! expand of the words into the lanes that need one), or, when that
-//! would be more than 0.2% larger (its 16 final states cost 64 bytes,
-//! which a short stream does not recover), by four tANS states each with
-//! its own bit stream (version 2), whose table lookups and bit reads are
-//! four independent chains.
+//! expand of the words into the lanes that need one); it decodes, but the
+//! encoder does not write it: a whole version 3 decode measured slower
+//! than version 2 (see `WRITE_RANS`).
 //!
 //! # Layout
 //! `0(u8) version(u8, 2 or 3)`, then `nbins(LEB128, 2..=256) log(u8,
@@ -95,8 +95,15 @@ const RANS_LANES: usize = rans::LANES;
 /// (64 bytes) do not pay on them.
 const RANS_MIN_VALUES: usize = 512;
 /// Version 3 is written unless it is more than `1/RANS_SLACK` larger than
-/// version 2 (0.2%: its decoding is several times faster).
+/// version 2 (0.2%).
 const RANS_SLACK: usize = 512;
+/// Whether the encoder writes version 3 at all. It does not: although the
+/// kernel alone decodes 4.5x faster than the scalar rANS loop, a whole
+/// version 3 decode measured slower than version 2 on every corpus column
+/// that chose it (arr_delay 1.16x pco's decode speed against 1.33x,
+/// flights_200k.delay 1.12x against 1.32x, in one loaded run each).
+/// Version 3 streams still decode ([`encode_version_3`] writes one).
+const WRITE_RANS: bool = false;
 
 /// Fewer values rarely pay for the header, and small streams (a sync
 /// batch's columns) skip the sort and the bin search.
@@ -318,6 +325,30 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
     if bins.len() < 2 || bins.len() > MAX_BINS {
         return Ok(false);
     }
+    let layout = if WRITE_RANS && n >= RANS_MIN_VALUES {
+        Layout::RansUnlessLarger
+    } else {
+        Layout::Tans
+    };
+    write_version(x, &bins, layout, out);
+    Ok(true)
+}
+
+/// Which version [`write_version`] writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// Version 2.
+    Tans,
+    /// Version 3 unless it is more than `1/RANS_SLACK` larger than
+    /// version 2.
+    RansUnlessLarger,
+    /// Version 3.
+    Rans,
+}
+
+/// Writes `x` in the bins `bins`, in the version `layout` says.
+fn write_version(x: &[i64], bins: &[Bin], layout: Layout, out: &mut Vec<u8>) {
+    let n = x.len();
     let log = table_log(n, bins.len());
     let counts: Vec<u64> = bins.iter().map(|b| b.count).collect();
     let freq = normalize(&counts, log);
@@ -333,20 +364,38 @@ fn ans_enc(v: &Values, _: &mut EncodeCtx, out: &mut Vec<u8>) -> Result<bool, Cod
     }
     offsets.flush();
     let start = out.len();
-    if n >= RANS_MIN_VALUES {
-        write_rans(out, &bins, &freq, log, &bin_of, &offsets);
+    if layout == Layout::Tans {
+        write_tans(out, bins, &freq, log, &bin_of, &offsets);
+        return;
+    }
+    write_rans(out, bins, &freq, log, &bin_of, &offsets);
+    if layout == Layout::RansUnlessLarger {
         let rans = out.len() - start;
         let mut tans = Vec::with_capacity(rans + rans / 8);
-        write_tans(&mut tans, &bins, &freq, log, &bin_of, &offsets);
-        // The SIMD-decoded layout unless it costs more than 1/512 more.
+        write_tans(&mut tans, bins, &freq, log, &bin_of, &offsets);
         if rans > tans.len() + tans.len() / RANS_SLACK {
             out.truncate(start);
             out.extend_from_slice(&tans);
         }
-    } else {
-        write_tans(out, &bins, &freq, log, &bin_of, &offsets);
     }
-    Ok(true)
+}
+
+/// The `ans` node (name and payload, as the cascade writes it) of `x` in
+/// version 3 whatever the encoder would choose, for tests of the version
+/// 3 decoder; `None` where `ans` does not apply (fewer than two distinct
+/// values, or more bins than a table holds).
+#[doc(hidden)]
+pub fn encode_version_3(x: &[i64]) -> Option<Vec<u8>> {
+    let mut sorted = x.to_vec();
+    sorted.sort_unstable();
+    let bins = choose_bins(&sorted)?;
+    if bins.len() < 2 || bins.len() > MAX_BINS {
+        return None;
+    }
+    let mut node = vec![3u8];
+    node.extend_from_slice(b"ans");
+    write_version(x, &bins, Layout::Rans, &mut node);
+    Some(node)
 }
 
 /// The bins and frequencies, after the version bytes.

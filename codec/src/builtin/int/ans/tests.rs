@@ -316,10 +316,14 @@ fn v3_values(n: usize, seed: u64) -> Vec<i64> {
 }
 
 #[test]
-fn version_3_is_written_for_long_streams_and_round_trips() {
+fn version_3_round_trips_and_the_encoder_writes_version_2() {
     for n in [40_000usize, 65_536] {
         let x = v3_values(n, n as u64);
-        let bytes = enc(&x).unwrap();
+        // The encoder keeps to version 2 (see `WRITE_RANS`).
+        let chosen = enc(&x).unwrap();
+        assert_eq!(&chosen[4..6], &[ESCAPE, TANS_VERSION], "n={n}");
+        assert_eq!(dec(&chosen, n).unwrap(), Values::Int(x.clone()), "n={n}");
+        let bytes = encode_version_3(&x).unwrap();
         assert_eq!(&bytes[4..6], &[ESCAPE, RANS_VERSION], "n={n}");
         assert_eq!(dec(&bytes, n).unwrap(), Values::Int(x.clone()), "n={n}");
         // Its size stays near the entropy of the bins plus the offsets:
@@ -414,7 +418,8 @@ fn version_3_on_every_path(n: usize) {
 #[test]
 fn version_3_headers_are_validated() {
     let x = v3_values(3000, 5);
-    let good = enc(&x).unwrap();
+    let good = encode_version_3(&x).unwrap();
+    assert_eq!(&good[4..6], &[ESCAPE, RANS_VERSION]);
     assert_eq!(dec(&good, x.len()).unwrap(), Values::Int(x.clone()));
     // Every truncation is an error.
     for cut in 0..good.len() {
