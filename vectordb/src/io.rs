@@ -141,23 +141,56 @@ pub fn read_ivecs(path: impl AsRef<Path>) -> Result<Matrix<i32>> {
 /// Fortran order, a shape that is not 2-D, or a data size that differs from
 /// the shape.
 pub fn parse_npy(bytes: &[u8], name: &str) -> Result<Matrix<f32>> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad(name, 0, "not a .npy file (bad magic)"));
-    }
-    let major = bytes[6];
-    let (hlen, hstart): (usize, usize) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => {
-            let Some(b) = bytes.get(8..12) else {
-                return Err(bad(name, 8, "truncated header length"));
-            };
-            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
-        }
-        v => return Err(bad(name, 6, format!("unsupported .npy version {v}"))),
-    };
+    let (hstart, hlen) = npy_header_span(bytes, name)?;
     let Some(header) = bytes.get(hstart..hstart.saturating_add(hlen)) else {
         return Err(bad(name, hstart, "truncated header"));
     };
+    let (rows, dim, need) = npy_f32_shape(header, hstart, name)?;
+    let start = hstart + hlen;
+    if bytes.len() - start != need {
+        return Err(bad(
+            name,
+            start,
+            format!(
+                "data has {} bytes, shape ({rows}, {dim}) needs {need}",
+                bytes.len().saturating_sub(start)
+            ),
+        ));
+    }
+    let data = bytes[start..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(Matrix { data, rows, dim })
+}
+
+/// Where the header of a `.npy` file starts and how long it is, from the
+/// file's first bytes (`head`, at least the first 12 when the file has
+/// them): the magic, the format version and the header length.
+pub(crate) fn npy_header_span(head: &[u8], name: &str) -> Result<(usize, usize)> {
+    if head.len() < 10 || &head[..6] != b"\x93NUMPY" {
+        return Err(bad(name, 0, "not a .npy file (bad magic)"));
+    }
+    match head[6] {
+        1 => Ok((10, u16::from_le_bytes([head[8], head[9]]) as usize)),
+        2 | 3 => {
+            let Some(b) = head.get(8..12) else {
+                return Err(bad(name, 8, "truncated header length"));
+            };
+            Ok((12, u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize))
+        }
+        v => Err(bad(name, 6, format!("unsupported .npy version {v}"))),
+    }
+}
+
+/// The shape `(rows, dim)` and data bytes of a `.npy` header (starting at
+/// byte `hstart` of the file) that describes a 2-D little-endian f32
+/// array in C order; an error naming what is not so.
+pub(crate) fn npy_f32_shape(
+    header: &[u8],
+    hstart: usize,
+    name: &str,
+) -> Result<(usize, usize, usize)> {
     let header =
         std::str::from_utf8(header).map_err(|_| bad(name, hstart, "header is not text"))?;
     let h = NpyHeader::parse(header).map_err(|(at, why)| bad(name, hstart + at, why))?;
@@ -174,26 +207,11 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<Matrix<f32>> {
     let [rows, dim] = h.shape[..] else {
         return Err(bad(name, hstart, format!("shape {:?} is not 2-D", h.shape)));
     };
-    let start = hstart + hlen;
     let need = rows
         .checked_mul(dim)
         .and_then(|n| n.checked_mul(4))
         .ok_or_else(|| bad(name, hstart, "shape too large"))?;
-    if bytes.len() - start != need {
-        return Err(bad(
-            name,
-            start,
-            format!(
-                "data has {} bytes, shape ({rows}, {dim}) needs {need}",
-                bytes.len().saturating_sub(start)
-            ),
-        ));
-    }
-    let data = bytes[start..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(Matrix { data, rows, dim })
+    Ok((rows, dim, need))
 }
 
 /// The header of a `.npy` file: a Python literal dict with exactly the keys

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::{bad, NpyHeader};
+use super::bad;
 use crate::error::{Result, VectorError};
 
 /// The layout of a vector file, chosen by its extension.
@@ -351,19 +351,7 @@ fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>>
 fn npy_shape(file: &File, name: &str, len: u64) -> Result<(u64, usize)> {
     let path = Path::new(name);
     let head = read_at(file, path, 0, 12.min(len as usize))?;
-    if head.len() < 10 || &head[..6] != b"\x93NUMPY" {
-        return Err(bad(name, 0, "not a .npy file (bad magic)"));
-    }
-    let (hlen, hstart) = match head[6] {
-        1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10usize),
-        2 | 3 => {
-            let Some(b) = head.get(8..12) else {
-                return Err(bad(name, 8, "truncated header length"));
-            };
-            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
-        }
-        v => return Err(bad(name, 6, format!("unsupported .npy version {v}"))),
-    };
+    let (hstart, hlen) = crate::io::npy_header_span(&head, name)?;
     if hlen > MAX_NPY_HEADER {
         return Err(bad(name, 8, format!("header of {hlen} bytes is too long")));
     }
@@ -371,27 +359,8 @@ fn npy_shape(file: &File, name: &str, len: u64) -> Result<(u64, usize)> {
     if header.len() != hlen {
         return Err(bad(name, hstart, "truncated header"));
     }
-    let header =
-        std::str::from_utf8(&header).map_err(|_| bad(name, hstart, "header is not text"))?;
-    let h = NpyHeader::parse(header).map_err(|(at, why)| bad(name, hstart + at, why))?;
-    if !(h.descr == "<f4" || h.descr == "float32") {
-        return Err(bad(
-            name,
-            hstart,
-            format!("dtype {:?} is not little-endian f32 ('<f4')", h.descr),
-        ));
-    }
-    if h.fortran_order {
-        return Err(bad(name, hstart, "Fortran-order arrays are not supported"));
-    }
-    let [rows, dim] = h.shape[..] else {
-        return Err(bad(name, hstart, format!("shape {:?} is not 2-D", h.shape)));
-    };
+    let (rows, dim, need) = crate::io::npy_f32_shape(&header, hstart, name)?;
     let start = (hstart + hlen) as u64;
-    let need = rows
-        .checked_mul(dim)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| bad(name, hstart, "shape too large"))?;
     if len - start.min(len) != need as u64 || (dim == 0 && rows != 0) {
         return Err(bad(
             name,
