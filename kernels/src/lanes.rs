@@ -28,8 +28,8 @@
 //!
 //! The AVX-512 path stays hand-written: its f32 folds peel an aligning
 //! masked head and end in up to four masked vectors (one per chain), its
-//! integer kernels use VNNI and its bit kernels `vpopcntq`, and no CPU this
-//! project is tested on can run it, so a rewrite could not be checked.
+//! integer kernels use VNNI and its bit kernels `vpopcntq`: the shared
+//! loops would need hooks no other path has.
 //!
 //! Soundness: a `Lanes` value is a token. A SIMD path's token has a field
 //! private to its module, which makes it only in a `#[target_feature]`
