@@ -38,8 +38,11 @@
 //! opens, and answers every message it receives with the messages
 //! [`Session::handle_bytes`](crate::Session::handle_bytes) returns; after a local write (another
 //! client's batch applied) it may push [`Session::poll_encoded`](crate::Session::poll_encoded). A
-//! message the server refuses closes the connection (the client retries
-//! with backoff and resumes from its checkpoint: nothing is lost).
+//! message the server refuses closes the connection: a server that says
+//! why (a bad or expired token, a partition not granted, a write outside
+//! its rights, a frame too large, a rate limit) surfaces as
+//! [`TransportError::Refused`] with its code and message; the client
+//! retries with backoff and resumes from its checkpoint (nothing is lost).
 //!
 //! # Plugging in a network transport
 //!
@@ -47,8 +50,9 @@
 //! WebSocket...) and return a [`Connection`] whose [`send`](Connection::send)
 //! writes one framed message and whose [`recv`](Connection::recv) waits at
 //! most `timeout` for the next one (`Ok(None)` when none came). Map
-//! failures onto [`TransportError`]: a refused or unreachable peer is
-//! [`TransportError::Unreachable`], a connection the peer closed
+//! failures onto [`TransportError`]: an unreachable peer is
+//! [`TransportError::Unreachable`], a refusal the peer explained
+//! [`TransportError::Refused`], a connection the peer closed
 //! [`TransportError::Closed`], anything else [`TransportError::Io`]. The
 //! client treats every transport error alike: the round fails, the worker
 //! backs off and retries.
