@@ -95,12 +95,47 @@ pub fn pack(codes: &[u8], m: usize, out: &mut Vec<u8>) -> Result<(), KernelError
     out.resize(start + packed_len(n, m), 0);
     let blocks = &mut out[start..];
     for (i, row) in codes.chunks_exact(m).enumerate() {
-        let block = &mut blocks[(i / BLOCK) * block_bytes(m)..];
-        let (j, shift) = (i % 16, if i % BLOCK < 16 { 0 } else { 4 });
-        for (q, &c) in row.iter().enumerate() {
-            block[q * 16 + j] |= c << shift;
-        }
+        put(blocks, i, row);
     }
+    Ok(())
+}
+
+/// ORs the codes `row` (each below 16) of vector `i` into the zeroed place
+/// the block layout `blocks` (of `row.len()` sub-quantizers) keeps for it.
+fn put(blocks: &mut [u8], i: usize, row: &[u8]) {
+    let block = &mut blocks[(i / BLOCK) * block_bytes(row.len())..];
+    let (j, shift) = (i % 16, if i % BLOCK < 16 { 0 } else { 4 });
+    for (q, &c) in row.iter().enumerate() {
+        block[q * 16 + j] |= c << shift;
+    }
+}
+
+/// Appends one vector's `m = row.len()` codes to `packed`, the block
+/// layout of `n` vectors (as [`pack`] of their codes wrote it), adding a
+/// zeroed block when vector `n` starts one: afterwards `packed` equals
+/// [`pack`] of the `n + 1` vectors' codes.
+///
+/// # Errors
+/// [`KernelError::Pq4Codes`] when `row` is empty, `packed` does not hold
+/// [`packed_len`]`(n, m)` bytes, or a code is 16 or more; `packed` is
+/// unchanged then.
+pub fn push(packed: &mut Vec<u8>, n: usize, row: &[u8]) -> Result<(), KernelError> {
+    let m = row.len();
+    if m == 0 || packed.len() != packed_len(n, m) {
+        return Err(KernelError::Pq4Codes {
+            reason: format!(
+                "{} bytes are not the layout of {n} vectors of m = {m} codes",
+                packed.len()
+            ),
+        });
+    }
+    if let Some(q) = row.iter().position(|&c| c >= 16) {
+        return Err(KernelError::Pq4Codes {
+            reason: format!("code {} at index {q} does not fit 4 bits", row[q]),
+        });
+    }
+    packed.resize(packed_len(n + 1, m), 0);
+    put(packed, n, row);
     Ok(())
 }
 

@@ -141,21 +141,6 @@ fn push_codes(pq: &ProductQuantizer, codes: &[u8], slot: u32, out: &mut Vec<u8>)
     out.extend((0..pq.m()).map(|q| pq.code_at(row, q) as u8));
 }
 
-/// Writes vector `n` (its `m` codes, one per byte) into a list's block
-/// layout holding `n` vectors, adding a zeroed block when `n` starts one.
-fn append_block(blocks: &mut Vec<u8>, n: usize, codes: &[u8]) {
-    use unidb_kernels::pq4::{block_bytes, BLOCK};
-    let m = codes.len();
-    if n.is_multiple_of(BLOCK) {
-        blocks.resize(blocks.len() + block_bytes(m), 0);
-    }
-    let (base, j) = ((n / BLOCK) * block_bytes(m), n % BLOCK);
-    for (q, &c) in codes.iter().enumerate() {
-        let byte = &mut blocks[base + q * 16 + j % 16];
-        *byte |= if j < 16 { c & 15 } else { (c & 15) << 4 };
-    }
-}
-
 /// The stored bytes of `slot` (native byte order).
 fn slot_bytes<'a>(rows: RowsRef<'a>, slot: u32, dim: usize) -> &'a [u8] {
     let s = slot as usize * dim;
@@ -284,15 +269,20 @@ impl IvfIndex {
             return None;
         }
         Some(self.fastscan.get_or_init(|| {
-            let mut row = Vec::with_capacity(pq.m());
+            let mut row_major = Vec::new();
             self.lists
                 .iter()
                 .map(|list| {
+                    row_major.clear();
+                    for &slot in list {
+                        push_codes(pq, codes, slot, &mut row_major);
+                    }
                     let mut blocks = Vec::new();
-                    for (n, &slot) in list.iter().enumerate() {
-                        row.clear();
-                        push_codes(pq, codes, slot, &mut row);
-                        append_block(&mut blocks, n, &row);
+                    // 4-bit codes always pack; were one refused, the empty
+                    // blocks would fail `scan_fastscan`'s length check and
+                    // the list be scanned code by code.
+                    if unidb_kernels::pq4::pack(&row_major, pq.m(), &mut blocks).is_err() {
+                        blocks.clear();
                     }
                     blocks
                 })
@@ -626,7 +616,11 @@ impl VectorIndex for IvfIndex {
             {
                 let mut row = Vec::with_capacity(pq.m());
                 push_codes(pq, codes, slot, &mut row);
-                append_block(&mut blocks[c], self.lists[c].len() - 1, &row);
+                let n = self.lists[c].len() - 1;
+                if unidb_kernels::pq4::push(&mut blocks[c], n, &row).is_err() {
+                    // Out of step with the list: rebuilt on the next search.
+                    self.fastscan = std::sync::OnceLock::new();
+                }
             }
             if self.rows_usable(data) {
                 self.rows[c].push(slot_bytes(data.rows, slot, data.dim));

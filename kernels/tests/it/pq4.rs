@@ -153,3 +153,28 @@ fn bad_codes_are_errors_naming_the_problem() {
     assert!(pq4::unpack(&[0; 16], 0, 0).is_err());
     assert_eq!(pq4::unpack(&[], 3, 0).unwrap(), Vec::<u8>::new());
 }
+
+#[test]
+fn pushing_vectors_one_by_one_equals_packing_them() {
+    // Oracle: `pack` of all the codes at once, checked by the layout test.
+    for (m, n) in [(1usize, 1usize), (3, 31), (4, 32), (5, 33), (8, 70)] {
+        let codes: Vec<u8> = (0..n * m).map(|i| ((i * 7 + i / 3) % 16) as u8).collect();
+        let mut pushed = Vec::new();
+        for (i, row) in codes.chunks_exact(m).enumerate() {
+            pq4::push(&mut pushed, i, row).unwrap();
+        }
+        let mut packed = Vec::new();
+        pq4::pack(&codes, m, &mut packed).unwrap();
+        assert_eq!(pushed, packed, "m={m} n={n}");
+    }
+    // A code of 16, an empty row, or a row of another m (so a layout of
+    // another length): refused, the layout unchanged.
+    let mut packed = Vec::new();
+    pq4::pack(&[1, 2, 3], 3, &mut packed).unwrap();
+    let before = packed.clone();
+    for (n, row) in [(1usize, &[1u8, 16, 0][..]), (1, &[][..]), (1, &[1, 2][..])] {
+        let err = pq4::push(&mut packed, n, row).unwrap_err();
+        assert!(matches!(err, KernelError::Pq4Codes { .. }), "{err}");
+        assert_eq!(packed, before);
+    }
+}
